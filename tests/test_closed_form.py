@@ -1,0 +1,80 @@
+"""The closed forms checked against each other and against the static solver."""
+
+import numpy as np
+import pytest
+
+from wfr_cvx import Grid, SolverError
+from wfr_cvx.closed_form import (
+    dirac_wfr2,
+    hellinger2,
+    static_wfr2,
+    static_wfr2_bounds,
+    w2_squared_1d,
+    wfr_cost_matrix,
+)
+
+
+def test_dirac_formula_limits():
+    lam = 0.7
+    # small moves: W2^2 = |dx|^2 for equal unit masses
+    assert dirac_wfr2(1, 1, 0.0, 1e-3, lam) == pytest.approx(1e-6, rel=1e-6)
+    # beyond pi*lam: teleport, 4 lam^2 (a + b)
+    assert dirac_wfr2(2, 3, 0.0, np.pi * lam + 0.1, lam) == pytest.approx(4 * lam**2 * 5)
+    # same point: Hellinger
+    assert dirac_wfr2(1, 4, 0.3, 0.3, lam) == pytest.approx(hellinger2([1], [4], lam))
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.2, 0.5])
+@pytest.mark.parametrize(("a", "b"), [(1.0, 1.0), (0.5, 2.0)])
+def test_static_equals_dirac_formula(lam, a, b):
+    g = Grid(16, 1)
+    x0, x1 = g.weights[3], g.weights[9]
+    got = static_wfr2(g.dirac(x0, mass=a), g.dirac(x1, mass=b), g, lam)
+    assert got == pytest.approx(dirac_wfr2(a, b, x0, x1, lam), rel=1e-5)
+
+
+def test_static_equals_hellinger_across_regimes():
+    g = Grid(12, 1, regimes=2)
+    rho0 = g.bump(0.4, 0.1, 0) + g.bump(0.6, 0.1, 1, mass=0.3)
+    rho1 = g.bump(0.4, 0.1, 1, mass=2.0)
+    lam = 0.01  # cells 1/12 apart are beyond pi*lam: no transport possible
+    assert static_wfr2(rho0, rho1, g, lam) == pytest.approx(
+        hellinger2(rho0, rho1, lam), rel=1e-5)
+
+
+def test_static_bounds_bracket():
+    g = Grid(32, 1)
+    lo, up = static_wfr2_bounds(g.bump(0.3, 0.05), g.bump(0.5, 0.05, mass=1.3), g, 0.2)
+    assert lo <= up and (up - lo) <= 1e-5 * up
+
+
+def test_static_refuses_an_uncertified_answer():
+    g = Grid(128, 1)
+    with pytest.raises(SolverError, match="not certified"):
+        static_wfr2(g.bump(0.3, 0.03), g.bump(0.5, 0.03), g, lam=20.0, rtol=1e-9)
+
+
+def test_w2_on_translations_and_diracs():
+    g = Grid(64, 1, regimes=2)
+    a = g.bump(0.3, 0.05, 0) + g.dirac(0.2, 1, mass=2.0)
+    shift = 10 * g.dx
+    b = np.zeros_like(a)
+    b[0, 10:] = a[0, :-10]  # bump translated by 10 cells (its tail beyond is < 1e-30)
+    b[1] = g.dirac(0.7, 1, mass=2.0)[1]
+    expected = a[0].sum() * shift**2 + 2.0 * (g.weights[44] - g.weights[12]) ** 2
+    assert w2_squared_1d(a, b, g) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="equal masses"):
+        w2_squared_1d(a, 2 * b, g)
+
+
+def test_cost_matrix():
+    c = wfr_cost_matrix([0.0, 1.0], [0.0, 0.5, 10.0], lam=0.5)
+    assert c[0, 0] == 0.0
+    assert c[0, 1] == pytest.approx(-2 * np.log(np.cos(0.5)))
+    assert np.isinf(c[0, 2]) and np.isinf(c[1, 2])
+
+
+@pytest.mark.parametrize("lam", [0.0, -1.0, np.nan, np.inf])
+def test_bad_lam(lam):
+    with pytest.raises(ValueError, match="lam"):
+        dirac_wfr2(1, 1, 0, 1, lam)

@@ -1,0 +1,65 @@
+"""Bad input names the argument; a failed solve raises with its status."""
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid, InaccurateSolutionWarning, SolverError
+
+
+@pytest.fixture
+def problem():
+    g = Grid(16, 4, regimes=2)
+    return g, g.bump(0.3, 0.05, 0), g.bump(0.6, 0.05, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (dict(rho0=np.ones((16,))), r"`rho0` must have shape \(2, 16\)"),
+        (dict(rho1=-np.ones((2, 16))), "`rho1` has 32 negative"),
+        (dict(rho0=np.full((2, 16), np.nan)), "`rho0` has 32 non-finite"),
+        (dict(lam=0.0), "`lam` must be finite and > 0"),
+        (dict(lam=-1.0), "`lam`"),
+        (dict(lam=np.inf), "`lam`"),
+        (dict(metric=-1.0), "`metric` must be finite and > 0"),
+        (dict(metric=np.ones(3)), "`metric` must be a scalar or have shape"),
+        (dict(backend="gurobi"), "`backend` must be one of"),
+        (dict(scheme="geometric"), "`scheme`"),
+        (dict(max_iters=5), r"unknown solver option\(s\) \['max_iters'\]"),
+    ],
+)
+def test_bad_input(problem, change, match):
+    g, r0, r1 = problem
+    kwargs = dict(rho0=r0, rho1=r1, grid=g, lam=0.3)
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=match):
+        wfr_cvx.geodesic(**kwargs)
+
+
+def test_wrong_types(problem):
+    g, r0, r1 = problem
+    with pytest.raises(TypeError, match="`grid`"):
+        wfr_cvx.geodesic(r0, r1, (16, 4), 0.3)
+    with pytest.raises(TypeError, match="`lam`"):
+        wfr_cvx.geodesic(r0, r1, g, "big")
+
+
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+def test_failed_solve_raises_with_status(problem, backend):
+    g, r0, r1 = problem
+    with pytest.raises(SolverError) as info:
+        wfr_cvx.geodesic(r0, r1, g, 0.3, backend=backend, max_iter=1)
+    assert info.value.status == "MaxIterations"
+    assert info.value.backend == backend
+
+
+def test_inaccurate_warns(problem):
+    g, r0, r1 = problem
+    # reduced tolerances met but not the full ones: "AlmostSolved" -> warning
+    with pytest.warns(InaccurateSolutionWarning):
+        geo = wfr_cvx.geodesic(r0, r1, g, 0.3, tol_gap_rel=1e-16, tol_gap_abs=1e-16,
+                               tol_feas=1e-16, reduced_tol_gap_rel=1e-2,
+                               reduced_tol_gap_abs=1e-2, reduced_tol_feas=1e-2,
+                               max_iter=15)
+    assert geo.status == "AlmostSolved"

@@ -1,0 +1,104 @@
+"""The Geodesic result, the two backends and the metric."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid
+
+
+def _mixed_problem():
+    g = Grid(48, 16, regimes=("on", "off"))
+    r0 = g.bump(0.3, 0.05, "on") + g.bump(0.7, 0.08, "off", mass=0.4)
+    r1 = g.bump(0.45, 0.05, "on", mass=0.7) + g.bump(0.6, 0.06, "off", mass=0.9)
+    return g, r0, r1
+
+
+@pytest.mark.parametrize("metric", [None, 2.5, "ramp"])
+def test_backends_agree(metric):
+    g, r0, r1 = _mixed_problem()
+    if metric == "ramp":
+        metric = 1.0 + g.faces  # weight-dependent transaction cost factor
+    a = wfr_cvx.geodesic(r0, r1, g, 0.2, metric=metric)
+    b = wfr_cvx.geodesic(r0, r1, g, 0.2, metric=metric, backend="cvxpy")
+    assert b.backend == "cvxpy"
+    assert a.distance2 == pytest.approx(b.distance2, rel=1e-6)
+    assert a.transport_cost == pytest.approx(b.transport_cost, rel=1e-4)
+
+
+def test_path_is_consistent():
+    g, r0, r1 = _mixed_problem()
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.2)
+    total = max(r0.sum(), r1.sum())
+    assert geo.rho.shape == (g.n_steps + 1, *g.shape)
+    assert geo.momentum.shape == (g.n_steps, *g.face_shape)
+    assert geo.source.shape == (g.n_steps, *g.shape)
+    assert np.abs(geo.continuity_residual()).max() * g.dt <= 1e-7 * total
+    assert geo.rho.min() >= 0.0
+    np.testing.assert_array_equal(geo.rho[0], r0)
+    np.testing.assert_array_equal(geo.rho[-1], r1)
+    assert geo.transport_cost + geo.reaction_cost == pytest.approx(geo.distance2)
+    assert geo.transport_per_step.sum() == pytest.approx(geo.transport_cost)
+    assert geo.distance == pytest.approx(np.sqrt(geo.distance2))
+    assert geo.status == "Solved" and geo.iterations > 0
+    assert geo.setup_time > 0 and geo.solve_time > 0
+    # velocity and rate reproduce momentum and source where there is mass
+    moving = geo.rho_face > geo.mass_floor
+    np.testing.assert_allclose((geo.velocity * geo.rho_face)[moving], geo.momentum[moving])
+    assert np.all(geo.velocity[~moving] == 0)
+
+
+def test_costs_recomputed_from_the_path():
+    """The epigraph figures equal the action evaluated on the returned path."""
+    g, r0, r1 = _mixed_problem()
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.2)
+    ok = geo.rho_face > 1e-6 * geo.rho.max()
+    transport = g.dt * np.sum(geo.momentum[ok] ** 2 / geo.rho_face[ok])
+    ok = geo.rho_mean > 1e-6 * geo.rho.max()
+    reaction = g.dt * 0.2**2 * np.sum(geo.source[ok] ** 2 / geo.rho_mean[ok])
+    assert transport == pytest.approx(geo.transport_cost, rel=1e-3)
+    assert reaction == pytest.approx(geo.reaction_cost, rel=1e-3)
+
+
+def test_metric_scaling_identity():
+    """A constant metric G stretches space: d2(G, lam) = G * d2(1, lam / sqrt(G))."""
+    g, r0, r1 = _mixed_problem()
+    stretched = wfr_cvx.geodesic(r0, r1, g, 0.2, metric=4.0).distance2
+    assert stretched == pytest.approx(4.0 * wfr_cvx.geodesic(r0, r1, g, 0.1).distance2,
+                                      rel=1e-6)
+
+
+def test_homogeneity_and_symmetry():
+    g, r0, r1 = _mixed_problem()
+    d2 = wfr_cvx.geodesic(r0, r1, g, 0.2).distance2
+    assert wfr_cvx.geodesic(3 * r0, 3 * r1, g, 0.2).distance2 == pytest.approx(3 * d2,
+                                                                               rel=1e-6)
+    assert wfr_cvx.geodesic(r1, r0, g, 0.2).distance2 == pytest.approx(d2, rel=1e-6)
+
+
+def test_dataframe_in_and_tidy_frame_out():
+    g, r0, r1 = _mixed_problem()
+    frame0 = pd.DataFrame(r0.T, index=g.weights, columns=list(g.regimes))
+    geo = wfr_cvx.geodesic(frame0, r1, g, 0.2)
+    tidy = geo.to_frame()
+    assert list(tidy.columns) == ["time", "regime", "weight", "mass", "velocity", "rate"]
+    assert len(tidy) == (g.n_steps + 1) * g.n_regimes * g.n_weights
+    mass = tidy.groupby(["time", "regime"])["mass"].sum().unstack()[list(g.regimes)]
+    np.testing.assert_allclose(mass.to_numpy(), geo.mass().to_numpy())
+    np.testing.assert_allclose(geo.mass().iloc[0].to_numpy(), r0.sum(axis=1))
+
+
+def test_zero_allocations_give_zero():
+    g = Grid(8, 4, regimes=2)
+    geo = wfr_cvx.geodesic(g.zeros(), g.zeros(), g, 1.0)
+    assert geo.distance2 == 0.0 and geo.distance == 0.0
+    assert wfr_cvx.distance(g.zeros(), g.zeros(), g, 1.0) == 0.0
+
+
+def test_creation_from_nothing():
+    g = Grid(16, 8)
+    lam = 0.5
+    r1 = g.bump(0.5, 0.1, mass=2.0)
+    assert wfr_cvx.geodesic(g.zeros(), r1, g, lam).distance2 == pytest.approx(
+        4 * lam**2 * 2.0, rel=1e-5)

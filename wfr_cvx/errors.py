@@ -1,0 +1,38 @@
+"""Exceptions and warnings raised by wfr_cvx.
+
+The solver-status policy follows cvxpy's three levels:
+
+* solved            -> the result is returned;
+* almost solved     -> the result is returned with an :class:`InaccurateSolutionWarning`;
+* failed/infeasible -> :class:`SolverError` (or :class:`InfeasibleError`) carrying the
+  solver's status, never a silent number.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning"]
+
+
+class SolverError(RuntimeError):
+    """The solver did not produce an acceptable solution.
+
+    Attributes
+    ----------
+    status : str
+        The backend's status string (e.g. ``"MaxIterations"``, ``"NumericalError"``).
+    backend : str
+        ``"clarabel"`` or ``"cvxpy"``.
+    """
+
+    def __init__(self, message: str, *, status: str, backend: str):
+        super().__init__(f"{message} (backend={backend!r}, status={status!r})")
+        self.status = status
+        self.backend = backend
+
+
+class InfeasibleError(SolverError):
+    """The solver certified the problem primal or dual infeasible."""
+
+
+class InaccurateSolutionWarning(UserWarning):
+    """The solver stopped at reduced accuracy; figures are returned but less precise."""

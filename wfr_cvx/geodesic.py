@@ -1,0 +1,220 @@
+r"""Public entry points: :func:`geodesic` and :func:`distance`.
+
+Validation happens here, once; the mass is rescaled so the solver sees a mean cell mass
+of 1 (Clarabel's feasibility tolerance is absolute below unit data norms; with unit total
+mass the objective was measured 1.5e-4 low at "Solved", with a mean cell mass of 1 it
+agrees with a 1e-11-tolerance solve to 1e-6), and results are returned in user units
+(:math:`d^2` is positively homogeneous of degree 1 in the masses).
+
+Observed accuracy of the default ``scheme="power"`` (measured by the test-suite):
+
+* pure reaction (regime switch, same-cell mass change): exact at every ``n_steps``
+  (relative error < 1e-6 at 8 steps), the discrete path is
+  :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels;
+* narrow bumps (3 cells wide, 128 cells, 32 steps): within 0.5 % of the exact static
+  distance of the discrete measures (transport-dominated, mixed and teleporting cases);
+* one-cell Diracs: the error to :func:`~wfr_cvx.closed_form.dirac_wfr2` falls with
+  refinement of both axes (numerical diffusion of the staggered scheme), about first
+  order in ``dx``.
+
+``scheme="arithmetic"`` is the plain Papadakis-Peyré-Oudet mean; it is first order in
+``dt`` wherever mass is born or dies (3.4 % low on a regime switch at 32 steps).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import _clarabel, _cvxpy
+from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+from .grid import Grid, as_allocation
+from .problem import TIME_MEANS
+from .result import Geodesic
+
+__all__ = ["geodesic", "distance", "BACKENDS"]
+
+BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve}
+
+_INACCURATE = {"AlmostSolved"}
+_INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
+               "AlmostDualInfeasible"}
+
+
+def _check_lam(lam) -> float:
+    if isinstance(lam, bool):
+        raise TypeError("`lam` must be a real number, got bool")
+    try:
+        value = float(lam)
+    except (TypeError, ValueError):
+        raise TypeError(f"`lam` must be a real number, got {lam!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`lam` must be finite and > 0, got {lam}")
+    return value
+
+
+def _check_metric(metric, grid: Grid) -> np.ndarray:
+    """Metric factor G per interior face, shape ``grid.face_shape``."""
+    if metric is None:
+        return np.ones(grid.face_shape)
+    try:
+        arr = np.asarray(metric, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`metric` must be None, a positive number or an array over faces, got "
+            f"{type(metric).__name__}"
+        ) from None
+    n_faces = grid.n_weights - 1
+    if arr.ndim == 0:
+        arr = np.full(grid.face_shape, float(arr))
+    elif arr.shape == (n_faces,):
+        arr = np.broadcast_to(arr, grid.face_shape).copy()
+    elif arr.shape != grid.face_shape:
+        raise ValueError(
+            f"`metric` must be a scalar or have shape ({n_faces},) or {grid.face_shape} "
+            f"(one value per interior face), got {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError("`metric` must be finite and > 0 on every face")
+    return arr
+
+
+def _check_options(backend, options: dict) -> None:
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
+    unknown = sorted(set(options) - _clarabel.SOLVER_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown solver option(s) {unknown}; Clarabel's settings are "
+            f"{sorted(_clarabel.SOLVER_OPTIONS)}"
+        )
+
+
+def _trivial(grid: Grid, lam: float, metric, backend: str, scheme: str) -> Geodesic:
+    T, (K, n) = grid.n_steps, grid.shape
+    return Geodesic(
+        grid=grid, lam=lam, metric=metric, rho=np.zeros((T + 1, K, n)),
+        momentum=np.zeros((T, K, n - 1)), source=np.zeros((T, K, n)),
+        rho_mean=np.zeros((T, K, n)), rho_face=np.zeros((T, K, n - 1)),
+        transport_per_step=np.zeros(T), reaction_per_step=np.zeros(T), status="Solved",
+        iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0, backend=backend,
+        scheme=scheme,
+    )
+
+
+def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = "clarabel",
+             scheme: str = "power", **solver_options) -> Geodesic:
+    r"""Solve for the WFR geodesic between two allocations on ``grid``.
+
+    .. math::
+
+        d^2 = \inf \int_0^1 \sum_k \int (G(w)\,v^2 + \lambda^2 r^2)\, d\rho_s\, ds,
+        \qquad \partial_s \rho + \partial_w(\rho v) = \rho r
+
+    per regime ``k`` with no flux through ``w = 0`` and ``w = 1``; regimes exchange mass
+    only through reaction.  The discretisation (staggered grid, one rotated cone per face
+    and cell) is described in :mod:`wfr_cvx.problem`.
+
+    Parameters
+    ----------
+    rho0, rho1 : array_like, shape ``grid.shape``, or DataFrame
+        Non-negative cell masses (a DataFrame indexed by weight, one column per regime).
+    grid : Grid
+    lam : float
+        Crossover scale :math:`\lambda > 0`: moves longer than :math:`\pi\lambda` are
+        cheaper to "teleport" by reaction than to transport.
+    metric : None, float or array, optional
+        Transport-cost factor :math:`G(w) > 0`: a scalar, or one value per interior face
+        (shape ``(n_weights - 1,)`` or ``grid.face_shape``).  ``None`` means 1.
+    backend : {"clarabel", "cvxpy"}
+        ``"clarabel"`` assembles the SOCP directly (fast); ``"cvxpy"`` writes it as cvxpy
+        expressions (reference).  Both solve with Clarabel.
+    scheme : {"power", "arithmetic"}
+        Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
+    **solver_options
+        Clarabel settings (``max_iter``, ``tol_gap_rel``, ``direct_solve_method``,
+        ``verbose``, ``time_limit`` ...); an unknown name raises ValueError.
+
+    Returns
+    -------
+    Geodesic
+
+    Raises
+    ------
+    ValueError
+        Bad input, naming the argument.
+    SolverError, InfeasibleError
+        The solver failed; ``.status`` carries its status.
+
+    Warns
+    -----
+    InaccurateSolutionWarning
+        The solver stopped at reduced accuracy ("AlmostSolved").
+
+    Examples
+    --------
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(32, 8, regimes=2)
+    >>> geo = wfr_cvx.geodesic(g.dirac(0.5, 0), g.dirac(0.5, 1), g, lam=0.5)
+    >>> round(geo.distance2, 4)      # regime switch: 4 lam^2 (m0 + m1) = 2
+    2.0
+    """
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+    r0 = as_allocation(rho0, grid, "rho0")
+    r1 = as_allocation(rho1, grid, "rho1")
+    lam = _check_lam(lam)
+    metric = _check_metric(metric, grid)
+    _check_options(backend, solver_options)
+    if scheme not in TIME_MEANS:
+        raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
+
+    heavier = max(r0.sum(), r1.sum())
+    if heavier == 0:
+        return _trivial(grid, lam, metric, backend, scheme)
+    factor = r0.size / heavier  # mean cell mass 1 in the solver's units
+    raw = BACKENDS[backend](r0 * factor, r1 * factor, grid, lam, metric, scheme=scheme,
+                            options=solver_options)
+    _check_status(raw.status, backend)
+
+    unit = 1.0 / factor
+    rho = np.maximum(raw.levels, 0.0) * unit
+    rho[0], rho[-1] = r0, r1
+    return Geodesic(
+        grid=grid, lam=lam, metric=metric, rho=rho,
+        momentum=raw.flux * (grid.dx / grid.dt) * unit,
+        source=raw.created / grid.dt * unit,
+        rho_mean=raw.mean * unit, rho_face=raw.face_mean * unit,
+        transport_per_step=raw.transport * unit, reaction_per_step=raw.reaction * unit,
+        status=raw.status, iterations=raw.iterations, setup_time=raw.setup_time,
+        solve_time=raw.solve_time, assembly_time=raw.assembly_time, backend=backend,
+        scheme=scheme,
+    )
+
+
+def _check_status(status: str, backend: str) -> None:
+    if status == "Solved":
+        return
+    if status in _INACCURATE:
+        warnings.warn(
+            f"the {backend} solve stopped at reduced accuracy (status {status!r}); "
+            "figures may be less precise",
+            InaccurateSolutionWarning, stacklevel=3,
+        )
+        return
+    if status in _INFEASIBLE:
+        raise InfeasibleError("the WFR problem was reported infeasible", status=status,
+                              backend=backend)
+    raise SolverError("the WFR solve did not converge", status=status, backend=backend)
+
+
+def distance(rho0, rho1, grid: Grid, lam: float, **kw) -> float:
+    """WFR distance ``d`` (not squared); keywords as for :func:`geodesic`.
+
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(16, 4)
+    >>> wfr_cvx.distance(g.zeros(), g.zeros(), g, lam=1.0)
+    0.0
+    """
+    return geodesic(rho0, rho1, grid, lam, **kw).distance

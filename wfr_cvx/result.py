@@ -1,0 +1,172 @@
+"""The :class:`Geodesic` result: a solved rebalancing path and its figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .grid import Grid
+from .operators import make_divergence, make_time_difference
+
+__all__ = ["Geodesic"]
+
+
+class Geodesic:
+    r"""A discrete WFR geodesic between two allocations (scipy-style result object).
+
+    Attributes
+    ----------
+    distance2 : float
+        Squared WFR distance, ``transport_cost + reaction_cost``.
+    distance : float
+        Its square root.
+    transport_cost, reaction_cost : float
+        :math:`\int\!\!\int |v|^2_G\,d\rho\,ds` and :math:`\lambda^2\int\!\!\int r^2\,d\rho\,ds`.
+    transport_per_step, reaction_per_step : ndarray, shape (n_steps,)
+        The same costs step by step (they sum to the totals).
+    rho : ndarray, shape (n_steps + 1, n_regimes, n_weights)
+        Cell masses on the time levels ``s = k / n_steps``; ``rho[0]`` and ``rho[-1]`` are
+        the inputs.  Round-off negatives of the interior-point solution are set to 0.
+    momentum : ndarray, shape (n_steps, n_regimes, n_weights - 1)
+        ``m = rho_face * v`` on interior faces for each step (mass x weight / time).
+    source : ndarray, shape (n_steps, n_regimes, n_weights)
+        ``zeta = rho_mean * r``: mass created per unit time in each cell and step.  The
+        path satisfies ``(rho[k+1] - rho[k]) / dt + div(momentum[k]) = source[k]``.
+    rho_mean, rho_face : ndarray
+        The time means of adjacent levels on cells, and their face averages: the
+        denominators of the discrete cost (see :mod:`wfr_cvx.problem`).
+    velocity : ndarray, shape like ``momentum``
+        ``momentum / rho_face`` where ``rho_face > mass_floor``; **0 elsewhere** (no mass
+        moves there, and the ratio of two round-off numbers is meaningless).
+    rate : ndarray, shape like ``source``
+        ``source / rho_mean`` where ``rho_mean > mass_floor``; **0 elsewhere**.
+    mass_floor : float
+        ``1e-9`` times the mean cell mass of the heavier end.
+    status : str
+        The solver's status (``"Solved"``, ``"AlmostSolved"``; failures raise instead).
+    iterations : int
+    setup_time, solve_time, assembly_time : float
+        Seconds: setup (our assembly + the solver's setup), the solver's iterations, and our
+        assembly alone.
+    grid, lam, metric, backend, scheme
+        The inputs that defined the problem.
+    """
+
+    def __init__(self, *, grid: Grid, lam: float, metric: np.ndarray, rho, momentum, source,
+                 rho_mean, rho_face, transport_per_step, reaction_per_step, status: str,
+                 iterations: int, setup_time: float, solve_time: float,
+                 assembly_time: float, backend: str, scheme: str):
+        self.grid = grid
+        self.lam = float(lam)
+        self.metric = metric
+        self.rho = rho
+        self.momentum = momentum
+        self.source = source
+        self.rho_mean = rho_mean
+        self.rho_face = rho_face
+        self.transport_per_step = transport_per_step
+        self.reaction_per_step = reaction_per_step
+        self.status = status
+        self.iterations = int(iterations)
+        self.setup_time = float(setup_time)
+        self.solve_time = float(solve_time)
+        self.assembly_time = float(assembly_time)
+        self.backend = backend
+        self.scheme = scheme
+        heavier = max(rho[0].sum(), rho[-1].sum())
+        self.mass_floor = 1e-9 * heavier / rho[0].size
+        self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
+        self.rate = _safe_ratio(source, rho_mean, self.mass_floor)
+
+    # -- figures -----------------------------------------------------------------------
+    @property
+    def transport_cost(self) -> float:
+        return float(np.sum(self.transport_per_step))
+
+    @property
+    def reaction_cost(self) -> float:
+        return float(np.sum(self.reaction_per_step))
+
+    @property
+    def distance2(self) -> float:
+        return self.transport_cost + self.reaction_cost
+
+    @property
+    def distance(self) -> float:
+        return float(np.sqrt(max(self.distance2, 0.0)))
+
+    @property
+    def success(self) -> bool:
+        return self.status == "Solved"
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time levels ``s`` of :attr:`rho`, shape ``(n_steps + 1,)``."""
+        return self.grid.times
+
+    def mass(self) -> pd.DataFrame:
+        """Total mass per regime at every time level (index ``time``, one column per regime)."""
+        return pd.DataFrame(self.rho.sum(axis=2), index=pd.Index(self.times, name="time"),
+                            columns=list(self.grid.regimes))
+
+    def continuity_residual(self) -> np.ndarray:
+        """``(rho[k+1] - rho[k]) / dt + div(momentum[k]) - source[k]``, shape of ``source``.
+
+        Computed with the numba operators, independently of the assembly.
+        """
+        grid = self.grid
+        dtime = np.empty_like(self.source)
+        make_time_difference(grid)(np.ascontiguousarray(self.rho), dtime)
+        div = np.empty_like(self.source)
+        make_divergence(grid)(np.ascontiguousarray(self.momentum), div)
+        return dtime + div - self.source
+
+    # -- tables ------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per (time level, regime, weight cell).
+
+        Columns ``time, regime, weight, mass, velocity, rate``.  ``velocity`` and ``rate``
+        live on faces and steps; here they are moved to cell centres and time levels by
+        averaging the two adjacent faces (boundary faces carry 0) and the adjacent steps
+        (one step at the end levels).
+        """
+        grid = self.grid
+        T, K, n = self.rho.shape[0] - 1, grid.n_regimes, grid.n_weights
+        padded = np.zeros((T, K, n + 1))
+        padded[:, :, 1:n] = self.velocity
+        v_cells = 0.5 * (padded[:, :, :-1] + padded[:, :, 1:])
+        v_levels = _steps_to_levels(v_cells)
+        r_levels = _steps_to_levels(self.rate)
+        times = np.repeat(self.times, K * n)
+        regimes = np.tile(np.repeat(np.asarray(grid.regimes, dtype=object), n), T + 1)
+        weights = np.tile(grid.weights, (T + 1) * K)
+        return pd.DataFrame({
+            "time": times,
+            "regime": regimes,
+            "weight": weights,
+            "mass": self.rho.ravel(),
+            "velocity": v_levels.ravel(),
+            "rate": r_levels.ravel(),
+        })
+
+    def __repr__(self) -> str:
+        return (
+            f"Geodesic(distance2={self.distance2:.6g}, transport={self.transport_cost:.6g}, "
+            f"reaction={self.reaction_cost:.6g}, status={self.status!r}, "
+            f"iterations={self.iterations}, grid={self.grid!r}, lam={self.lam:g})"
+        )
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray, floor: float) -> np.ndarray:
+    out = np.zeros_like(num)
+    ok = den > floor
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _steps_to_levels(steps: np.ndarray) -> np.ndarray:
+    levels = np.empty((steps.shape[0] + 1, *steps.shape[1:]))
+    levels[0] = steps[0]
+    levels[-1] = steps[-1]
+    levels[1:-1] = 0.5 * (steps[:-1] + steps[1:])
+    return levels
