@@ -36,10 +36,16 @@ def _cone_objects(cones):
     return out
 
 
+#: wfr_cvx's defaults, applied before the user's options.  ``qdldl`` was measured
+#: against Clarabel's "auto" choice (faer) on the 1-D staggered problems (`make bench`):
+#: equal at 64 x 2 x 32, 3x faster at 1,024 x 2 x 32, where faer's cost grows faster.
+DEFAULTS = {"verbose": False, "direct_solve_method": "qdldl"}
+
+
 def settings_from_options(options: dict) -> clarabel.DefaultSettings:
-    """Clarabel settings with ``verbose=False`` unless asked, then the given options."""
+    """Clarabel settings: :data:`DEFAULTS`, then the given options."""
     settings = clarabel.DefaultSettings()
-    settings.verbose = False
+    options = {**DEFAULTS, **options}
     for name, value in options.items():
         try:
             setattr(settings, name, value)
@@ -67,11 +73,15 @@ def solve_conic(problem: ConicProblem, options: dict) -> dict:
     }
 
 
-def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict
-          ) -> RawSolution:
-    """Assemble and solve the scaled problem; timings include our assembly in setup."""
+def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
+          **assembly) -> RawSolution:
+    """Assemble and solve the scaled problem; timings include our assembly in setup.
+
+    ``assembly`` keywords (``transport``, ``reaction``, ``end_potential``, ``end_weight``)
+    go to :func:`~wfr_cvx.problem.assemble`.
+    """
     start = time.perf_counter()
-    problem = assemble(rho0, rho1, grid, lam, metric, time_mean=scheme)
+    problem = assemble(rho0, rho1, grid, lam, metric, time_mean=scheme, **assembly)
     assembly = time.perf_counter() - start
     out = solve_conic(problem, options)
     info = {

@@ -16,6 +16,7 @@ import cvxpy as cp
 import numpy as np
 
 from .grid import Grid
+from ._clarabel import DEFAULTS
 from .problem import RawSolution
 
 __all__ = ["solve"]
@@ -37,13 +38,20 @@ def _rotated_cones(x, y, t):
     return cp.SOC(y + t, cp.vstack([2 * x, y - t]), axis=0)
 
 
-def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict
-          ) -> RawSolution:
+def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
+          transport: bool = True, reaction: bool = True, end_potential=None,
+          end_weight: float = 1.0) -> RawSolution:
+    """Build and solve with cvxpy; keywords as for :func:`wfr_cvx.problem.assemble`."""
     start = time.perf_counter()
+    transport_on, reaction_on = transport, reaction
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     C = K * n
-    interior = cp.Variable((T - 1, C), name="rho")
-    levels = cp.vstack([rho0.reshape(1, C), interior, rho1.reshape(1, C)])
+    free_end = rho1 is None
+    interior = cp.Variable((T if free_end else T - 1, C), name="rho")
+    if free_end:
+        levels = cp.vstack([rho0.reshape(1, C), interior])
+    else:
+        levels = cp.vstack([rho0.reshape(1, C), interior, rho1.reshape(1, C)])
     flux = cp.Variable((T * K, n - 1), name="flux")  # mass moved across a face per step
 
     zero_col = np.zeros((T * K, 1))
@@ -57,7 +65,8 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
         # interior), so only the other cells get a variable.
         active = np.ones((T, C), dtype=bool)
         active[0] &= rho0.ravel() > 0
-        active[T - 1] &= rho1.ravel() > 0
+        if not free_end:
+            active[T - 1] &= rho1.ravel() > 0
         cells = np.flatnonzero(active)
         g = cp.Variable(cells.size, name="g")
         import scipy.sparse as sp
@@ -84,9 +93,17 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
     weight = np.tile(np.broadcast_to(metric, (K, n - 1)), (T, 1)) * grid.dx**2 / grid.dt
     transport = cp.sum(cp.multiply(weight, t_transport), axis=1)
     reaction = (lam**2 / grid.dt) * cp.sum(t_reaction, axis=1)
-    problem = cp.Problem(cp.Minimize(cp.sum(transport) + cp.sum(reaction)), constraints)
-    settings = {"verbose": False}
-    settings.update(options)
+    if not transport_on:
+        constraints.append(flux == 0)
+    if not reaction_on:
+        constraints.append(created == 0)
+    objective = cp.sum(transport) + cp.sum(reaction)
+    if free_end:
+        end = levels[T]
+        constraints.append(cp.sum(end) == rho0.sum())
+        objective = end_weight * objective + np.asarray(end_potential).ravel() @ end
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    settings = {**DEFAULTS, **options}
     try:
         with warnings.catch_warnings():
             # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.geodesic

@@ -33,7 +33,7 @@ from .grid import Grid, as_allocation
 from .problem import TIME_MEANS
 from .result import Geodesic
 
-__all__ = ["geodesic", "distance", "BACKENDS"]
+__all__ = ["geodesic", "distance", "solve_path", "check_common", "check_grid", "BACKENDS"]
 
 BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve}
 
@@ -89,6 +89,21 @@ def _check_options(backend, options: dict) -> None:
             f"unknown solver option(s) {unknown}; Clarabel's settings are "
             f"{sorted(_clarabel.SOLVER_OPTIONS)}"
         )
+
+
+def check_grid(grid) -> None:
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+
+
+def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
+    """Validate the arguments every entry point shares; returns ``(lam, metric)``."""
+    lam = _check_lam(lam)
+    metric = _check_metric(metric, grid)
+    _check_options(backend, options)
+    if scheme not in TIME_MEANS:
+        raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
+    return lam, metric
 
 
 def _trivial(grid: Grid, lam: float, metric, backend: str, scheme: str) -> Geodesic:
@@ -160,27 +175,35 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = 
     >>> round(geo.distance2, 4)      # regime switch: 4 lam^2 (m0 + m1) = 2
     2.0
     """
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+    check_grid(grid)
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
-    lam = _check_lam(lam)
-    metric = _check_metric(metric, grid)
-    _check_options(backend, solver_options)
-    if scheme not in TIME_MEANS:
-        raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
+    lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
 
-    heavier = max(r0.sum(), r1.sum())
+    return solve_path(r0, r1, grid, lam, metric, backend, scheme, solver_options)
+
+
+def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
+               metric: np.ndarray, backend: str, scheme: str, options: dict,
+               **assembly) -> Geodesic:
+    """Scale, solve, apply the status policy and build the :class:`Geodesic`.
+
+    Inputs are already validated.  ``r1 = None`` is a free end (``assembly`` then carries
+    ``end_potential`` and ``end_weight``, see :func:`wfr_cvx.problem.assemble`).
+    """
+    heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0:
         return _trivial(grid, lam, metric, backend, scheme)
     factor = r0.size / heavier  # mean cell mass 1 in the solver's units
-    raw = BACKENDS[backend](r0 * factor, r1 * factor, grid, lam, metric, scheme=scheme,
-                            options=solver_options)
+    raw = BACKENDS[backend](r0 * factor, None if r1 is None else r1 * factor, grid, lam,
+                            metric, scheme=scheme, options=options, **assembly)
     _check_status(raw.status, backend)
 
     unit = 1.0 / factor
     rho = np.maximum(raw.levels, 0.0) * unit
-    rho[0], rho[-1] = r0, r1
+    rho[0] = r0
+    if r1 is not None:
+        rho[-1] = r1
     return Geodesic(
         grid=grid, lam=lam, metric=metric, rho=rho,
         momentum=raw.flux * (grid.dx / grid.dt) * unit,

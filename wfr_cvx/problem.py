@@ -116,24 +116,27 @@ class ConicProblem:
         return self.A.shape[0]
 
 
-def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray):
-    """Levels as an affine map of the interior levels: ``levels = E @ x_rho + e``.
+def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray | None):
+    """Levels as an affine map of the unknown levels: ``levels = E @ x_rho + e``.
 
-    Returns ``(E, e)`` with ``E`` of shape ``((T+1) * size, (T-1) * size)``.
+    The unknown levels are ``1 .. T-1``, and ``T`` too when ``rho1`` is None (a free end,
+    as in a proximal step).  ``E`` has shape ``((T+1) * size, n_free * size)``.
     """
     T = grid.n_steps
     size = rho0.size
+    n_free = T if rho1 is None else T - 1
     E = sp.vstack(
         [
-            sp.csr_matrix((size, (T - 1) * size)),
-            sp.identity((T - 1) * size, format="csr"),
-            sp.csr_matrix((size, (T - 1) * size)),
+            sp.csr_matrix((size, n_free * size)),
+            sp.identity(n_free * size, format="csr"),
+            sp.csr_matrix(((T - n_free) * size, n_free * size)),
         ],
         format="csr",
     )
     e = np.zeros((T + 1) * size)
     e[:size] = rho0.ravel()
-    e[T * size:] = rho1.ravel()
+    if rho1 is not None:
+        e[T * size:] = rho1.ravel()
     return E, e
 
 
@@ -154,6 +157,10 @@ def assemble(
     metric: np.ndarray,
     *,
     time_mean: str = "power",
+    transport: bool = True,
+    reaction: bool = True,
+    end_potential: np.ndarray | None = None,
+    end_weight: float = 1.0,
 ) -> ConicProblem:
     """Build the SOCP for the geodesic between the (validated, scaled) allocations.
 
@@ -168,20 +175,31 @@ def assemble(
         Positive transport-cost factor ``G`` per interior face.
     time_mean : {"power", "arithmetic"}
         Time mean of adjacent levels used as the denominator (see module docstring).
+    transport, reaction : bool
+        ``False`` fixes the momentum (resp. the source) to zero: paths that only
+        react (resp. only move mass inside each regime).
+    end_potential : ndarray, shape ``grid.shape``, optional
+        With ``rho1 = None`` the end level is free: the objective becomes
+        ``end_weight * d^2 + sum(end_potential * rho[T])`` subject to
+        ``sum(rho[T]) = sum(rho0)`` (one proximal step; see :func:`wfr_cvx.rebalance`).
     """
+    free_end = rho1 is None
+    if free_end != (end_potential is not None):
+        raise ValueError("`end_potential` is given exactly when `rho1` is None")
     if time_mean not in TIME_MEANS:
         raise ValueError(f"`time_mean` must be one of {TIME_MEANS}, got {time_mean!r}")
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     n_cells = K * n  # per level / step
     n_faces = K * (n - 1)  # per step
-    n_rho = (T - 1) * n_cells
+    n_rho = (T if free_end else T - 1) * n_cells
     n_flux = T * n_faces
 
     # g exists where neither adjacent level is fixed to zero by the data.
     has_g = np.ones((T, n_cells), dtype=bool)
     if time_mean == "power":
         has_g[0] &= rho0.ravel() > 0
-        has_g[T - 1] &= rho1.ravel() > 0
+        if not free_end:
+            has_g[T - 1] &= rho1.ravel() > 0
         g_cells = np.flatnonzero(has_g)
     else:
         g_cells = np.zeros(0, dtype=np.int64)
@@ -267,6 +285,25 @@ def assemble(
         # rho >= 0 on the interior levels
         add(embed(sp.identity(n_rho), layout.rho), np.zeros(n_rho), ("nonneg", n_rho))
 
+    # Equalities go first (Clarabel's zero cone): switched-off mechanisms, end mass.
+    equalities, eq_consts = [], []
+    if not transport:
+        equalities.append(flux)
+        eq_consts.append(np.zeros(n_flux))
+    if not reaction:
+        equalities.append(zeta)
+        eq_consts.append(zeta_c)
+    if free_end:
+        last = sp.hstack([sp.csr_matrix((1, T * n_cells)), sp.csr_matrix(np.ones((1, n_cells)))])
+        equalities.append(last @ levels_x)
+        eq_consts.append(np.array([-rho0.sum()]))
+    if equalities:
+        M = sp.vstack(equalities, format="csr")
+        c = np.concatenate(eq_consts)
+        blocks.insert(0, M)
+        consts.insert(0, c)
+        cones.insert(0, ("zero", M.shape[0]))
+
     # A x + s = b with s = M x + c  =>  A = -M, b = c
     A = -sp.vstack(blocks, format="csc")
     A.sum_duplicates()
@@ -275,6 +312,9 @@ def assemble(
     q = np.zeros(N)
     q[layout.t_transport] = np.broadcast_to(metric, (T, K, n - 1)).ravel() * grid.dx**2 / grid.dt
     q[layout.t_reaction] = lam**2 / grid.dt
+    if free_end:
+        q *= end_weight
+        q[layout.rho][(T - 1) * n_cells:] = np.asarray(end_potential, dtype=float).ravel()
     maps = {
         "zeta": (zeta, zeta_c),
         "mean": (mean, mean_c),
@@ -313,8 +353,12 @@ def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric:
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     L = problem.layout
     levels = np.empty((T + 1, K, n))
-    levels[0], levels[T] = rho0, rho1
-    levels[1:T] = x[L.rho].reshape(T - 1, K, n)
+    levels[0] = rho0
+    if rho1 is None:  # free end (proximal step)
+        levels[1:] = x[L.rho].reshape(T, K, n)
+    else:
+        levels[T] = rho1
+        levels[1:T] = x[L.rho].reshape(T - 1, K, n)
 
     def value(name, shape):
         M, c = problem.maps[name]
