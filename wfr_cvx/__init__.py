@@ -4,10 +4,12 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import closed_form, operators
+from . import closed_form, markowitz, operators
+from .compare import compare
 from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
 from .geodesic import distance, geodesic
 from .grid import Grid
+from .rebalance import Rebalance, rebalance
 from .result import Geodesic
 
 __version__ = "0.1.0"
@@ -17,7 +19,11 @@ __all__ = [
     "Geodesic",
     "geodesic",
     "distance",
+    "rebalance",
+    "compare",
+    "Rebalance",
     "closed_form",
+    "markowitz",
     "operators",
     "SolverError",
     "InfeasibleError",

@@ -82,13 +82,13 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
     """
     start = time.perf_counter()
     problem = assemble(rho0, rho1, grid, lam, metric, time_mean=scheme, **assembly)
-    assembly = time.perf_counter() - start
+    assembly_time = time.perf_counter() - start
     out = solve_conic(problem, options)
     info = {
-        "assembly_time": assembly,
+        "assembly_time": assembly_time,
         "status": out["status"],
         "iterations": out["iterations"],
-        "setup_time": assembly + out["setup_time"],
+        "setup_time": assembly_time + out["setup_time"],
         "solve_time": out["solve_time"],
     }
     return unpack(problem, out["x"], grid, lam, metric, rho0, rho1, info)

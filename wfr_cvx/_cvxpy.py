@@ -14,9 +14,10 @@ import warnings
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
-from .grid import Grid
 from ._clarabel import DEFAULTS
+from .grid import Grid
 from .problem import RawSolution
 
 __all__ = ["solve"]
@@ -40,7 +41,7 @@ def _rotated_cones(x, y, t):
 
 def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
           transport: bool = True, reaction: bool = True, end_potential=None,
-          end_weight: float = 1.0) -> RawSolution:
+          end_weight: float = 1.0, cost_scale: float = 1.0) -> RawSolution:
     """Build and solve with cvxpy; keywords as for :func:`wfr_cvx.problem.assemble`."""
     start = time.perf_counter()
     transport_on, reaction_on = transport, reaction
@@ -52,7 +53,9 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
         levels = cp.vstack([rho0.reshape(1, C), interior])
     else:
         levels = cp.vstack([rho0.reshape(1, C), interior, rho1.reshape(1, C)])
-    flux = cp.Variable((T * K, n - 1), name="flux")  # mass moved across a face per step
+    # mass moved across a face per step (a constant 0 when transport is switched off)
+    flux = (cp.Variable((T * K, n - 1), name="flux") if transport_on
+            else cp.Constant(np.zeros((T * K, n - 1))))
 
     zero_col = np.zeros((T * K, 1))
     outflow = cp.hstack([flux, zero_col]) - cp.hstack([zero_col, flux])
@@ -69,8 +72,6 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
             active[T - 1] &= rho1.ravel() > 0
         cells = np.flatnonzero(active)
         g = cp.Variable(cells.size, name="g")
-        import scipy.sparse as sp
-
         place = sp.csr_matrix((np.ones(cells.size), (cells, np.arange(cells.size))),
                               shape=(T * C, cells.size))
         g_grid = cp.reshape(place @ g, (T, C), order="C")
@@ -84,25 +85,27 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
     mean_cells = cp.reshape(mean, (T * K, n), order="C")
     face_mean = (mean_cells[:, :-1] + mean_cells[:, 1:]) / 2
 
-    t_transport = cp.Variable((T * K, n - 1), name="t_transport")
-    t_reaction = cp.Variable((T, C), name="t_reaction")
-    constraints += [
-        _rotated_cones(flux, face_mean, t_transport),
-        _rotated_cones(created, mean, t_reaction),
-    ]
     weight = np.tile(np.broadcast_to(metric, (K, n - 1)), (T, 1)) * grid.dx**2 / grid.dt
-    transport = cp.sum(cp.multiply(weight, t_transport), axis=1)
-    reaction = (lam**2 / grid.dt) * cp.sum(t_reaction, axis=1)
-    if not transport_on:
-        constraints.append(flux == 0)
-    if not reaction_on:
+    if transport_on:
+        t_transport = cp.Variable((T * K, n - 1), name="t_transport")
+        constraints.append(_rotated_cones(flux, face_mean, t_transport))
+        transport = cp.sum(cp.multiply(weight, t_transport), axis=1)
+    else:
+        transport = cp.Constant(np.zeros(T * K))
+    if reaction_on:
+        t_reaction = cp.Variable((T, C), name="t_reaction")
+        constraints.append(_rotated_cones(created, mean, t_reaction))
+        reaction = (lam**2 / grid.dt) * cp.sum(t_reaction, axis=1)
+    else:
         constraints.append(created == 0)
+        reaction = cp.Constant(np.zeros(T))
     objective = cp.sum(transport) + cp.sum(reaction)
     if free_end:
         end = levels[T]
         constraints.append(cp.sum(end) == rho0.sum())
         objective = end_weight * objective + np.asarray(end_potential).ravel() @ end
-    problem = cp.Problem(cp.Minimize(objective), constraints)
+    # divided by the a-priori cost size, as in the direct assembly
+    problem = cp.Problem(cp.Minimize(objective / cost_scale), constraints)
     settings = {**DEFAULTS, **options}
     try:
         with warnings.catch_warnings():

@@ -1,10 +1,19 @@
 r"""Public entry points: :func:`geodesic` and :func:`distance`.
 
-Validation happens here, once; the mass is rescaled so the solver sees a mean cell mass
-of 1 (Clarabel's feasibility tolerance is absolute below unit data norms; with unit total
-mass the objective was measured 1.5e-4 low at "Solved", with a mean cell mass of 1 it
-agrees with a 1e-11-tolerance solve to 1e-6), and results are returned in user units
-(:math:`d^2` is positively homogeneous of degree 1 in the masses).
+Validation happens here, once.  The solver sees scaled data and results come back in user
+units:
+
+* masses are scaled to a mean cell mass of 1 (Clarabel's feasibility tolerance is absolute
+  below unit data norms; with unit total mass the objective was measured 1.5e-4 low at
+  "Solved", with a mean cell mass of 1 it agrees with a 1e-11-tolerance solve to 1e-6);
+  :math:`d^2` is positively homogeneous of degree 1 in the masses, so figures are
+  identical from total mass 1e-9 to 1e6;
+* the objective is divided by an a-priori bound of :math:`d^2` per unit mass
+  (:func:`wfr_cvx.problem.cost_scale_for`), so it stays O(mass) whatever ``lam``: a
+  regime switch solves to 1e-7 from ``lam = 1e-3`` to ``1e3``.  Transport with
+  ``lam >~ 100`` (reaction ~1e4 times dearer than moving across the whole axis) is still
+  too badly conditioned and stops with a :class:`SolverError` rather than a wrong number;
+  use :func:`~wfr_cvx.closed_form.w2_squared_1d`, its limit, there.
 
 Observed accuracy of the default ``scheme="power"`` (measured by the test-suite):
 
@@ -30,7 +39,7 @@ import numpy as np
 from . import _clarabel, _cvxpy
 from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
 from .grid import Grid, as_allocation
-from .problem import TIME_MEANS
+from .problem import TIME_MEANS, cost_scale_for
 from .result import Geodesic
 
 __all__ = ["geodesic", "distance", "solve_path", "check_common", "check_grid", "BACKENDS"]
@@ -195,8 +204,10 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
     if heavier == 0:
         return _trivial(grid, lam, metric, backend, scheme)
     factor = r0.size / heavier  # mean cell mass 1 in the solver's units
-    raw = BACKENDS[backend](r0 * factor, None if r1 is None else r1 * factor, grid, lam,
-                            metric, scheme=scheme, options=options, **assembly)
+    s0, s1 = r0 * factor, None if r1 is None else r1 * factor
+    scale = cost_scale_for(s0, s1, lam, metric)
+    raw = BACKENDS[backend](s0, s1, grid, lam, metric, scheme=scheme, options=options,
+                            cost_scale=scale, **assembly)
     _check_status(raw.status, backend)
 
     unit = 1.0 / factor

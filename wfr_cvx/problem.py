@@ -161,6 +161,7 @@ def assemble(
     reaction: bool = True,
     end_potential: np.ndarray | None = None,
     end_weight: float = 1.0,
+    cost_scale: float = 1.0,
 ) -> ConicProblem:
     """Build the SOCP for the geodesic between the (validated, scaled) allocations.
 
@@ -182,6 +183,9 @@ def assemble(
         With ``rho1 = None`` the end level is free: the objective becomes
         ``end_weight * d^2 + sum(end_potential * rho[T])`` subject to
         ``sum(rho[T]) = sum(rho0)`` (one proximal step; see :func:`wfr_cvx.rebalance`).
+    cost_scale : float
+        The objective is divided by it (epigraph variables hold cost / cost_scale), so
+        the solver sees O(1) figures whatever ``lam``; see :func:`cost_scale_for`.
     """
     free_end = rho1 is None
     if free_end != (end_potential is not None):
@@ -193,6 +197,10 @@ def assemble(
     n_faces = K * (n - 1)  # per step
     n_rho = (T if free_end else T - 1) * n_cells
     n_flux = T * n_faces
+    # a switched-off mechanism has no unknowns and no cones (fixing them to zero instead
+    # would leave cones pinned at their apex, which interior-point methods dislike)
+    n_flux_var = n_flux if transport else 0
+    n_react_var = T * n_cells if reaction else 0
 
     # g exists where neither adjacent level is fixed to zero by the data.
     has_g = np.ones((T, n_cells), dtype=bool)
@@ -205,7 +213,7 @@ def assemble(
         g_cells = np.zeros(0, dtype=np.int64)
     n_g = g_cells.size
 
-    offsets = np.cumsum([0, n_rho, n_flux, n_g, n_flux, T * n_cells])
+    offsets = np.cumsum([0, n_rho, n_flux_var, n_g, n_flux_var, n_react_var])
     layout = Layout(
         rho=slice(offsets[0], offsets[1]),
         flux=slice(offsets[1], offsets[2]),
@@ -233,7 +241,8 @@ def assemble(
     # mass created in a step, zeta * dt = (rho^{k+1} - rho^k) + dt * div(m): continuity
     # holds by construction.  In the scaled unknowns mu = m * dt / dx (mass moved across a
     # face in one step) every coefficient below is +-1.
-    zeta = grid.dt * (TD @ levels_x) + grid.dx * embed(DIV, layout.flux)
+    place_flux = sp.identity(n_flux, format="csr")[:, :n_flux_var]
+    zeta = grid.dt * (TD @ levels_x) + grid.dx * embed(DIV @ place_flux, layout.flux)
     zeta_c = grid.dt * (TD @ e)
     # time mean of levels
     arith = TA @ levels_x
@@ -249,10 +258,9 @@ def assemble(
     face_mean = FA @ mean
     face_mean_c = FA @ mean_c
 
-    flux = embed(sp.identity(n_flux, format="csr"), layout.flux)
-    t_tr = embed(sp.identity(n_flux), layout.t_transport)
-    t_re = embed(sp.identity(T * n_cells), layout.t_reaction)
-    zeros_f = np.zeros(n_flux)
+    flux = embed(sp.identity(n_flux_var, format="csr"), layout.flux)
+    t_tr = embed(sp.identity(n_flux_var, format="csr"), layout.t_transport)
+    t_re = embed(sp.identity(n_react_var, format="csr"), layout.t_reaction)
 
     blocks, consts, cones = [], [], []
 
@@ -261,14 +269,21 @@ def assemble(
         consts.append(const)
         cones.append(cone)
 
-    # transport: mu^2 <= rho_face * t   (cost G dx^2/dt * t)
-    M, c = _interleave3(face_mean + t_tr, 2.0 * flux, face_mean - t_tr,
-                        face_mean_c, zeros_f, face_mean_c)
-    add(M, c, ("soc3", n_flux))
-    # reaction: (zeta dt)^2 <= rho_mean * t   (cost lam^2/dt * t)
-    M, c = _interleave3(mean + t_re, 2.0 * zeta, mean - t_re,
-                        mean_c, 2.0 * zeta_c, mean_c)
-    add(M, c, ("soc3", T * n_cells))
+    # Cone rows keep coefficients +-1 (good for Clarabel's equilibration); the cost weights
+    # G dx^2/dt and lam^2/dt go to the objective, divided by `cost_scale` so that the
+    # objective is O(mass) whatever lam.
+    w_tr = np.broadcast_to(metric, (T, K, n - 1)).ravel() * grid.dx**2 / grid.dt
+    w_re = lam**2 / grid.dt
+    if transport:
+        # transport: mu^2 <= rho_face * t   (cost w_tr * t)
+        M, c = _interleave3(face_mean + t_tr, 2.0 * flux, face_mean - t_tr,
+                            face_mean_c, np.zeros(n_flux), face_mean_c)
+        add(M, c, ("soc3", n_flux))
+    if reaction:
+        # reaction: (zeta dt)^2 <= rho_mean * t   (cost w_re * t)
+        M, c = _interleave3(mean + t_re, 2.0 * zeta, mean - t_re,
+                            mean_c, 2.0 * zeta_c, mean_c)
+        add(M, c, ("soc3", T * n_cells))
     if time_mean == "power":
         # g^2 <= rho^k rho^{k+1}  (also implies rho >= 0)
         lower = sp.kron(sp.eye(T, T + 1, 0), sp.identity(n_cells), format="csr") @ levels_x
@@ -285,11 +300,8 @@ def assemble(
         # rho >= 0 on the interior levels
         add(embed(sp.identity(n_rho), layout.rho), np.zeros(n_rho), ("nonneg", n_rho))
 
-    # Equalities go first (Clarabel's zero cone): switched-off mechanisms, end mass.
+    # Equalities go first (Clarabel's zero cone): no reaction, end mass.
     equalities, eq_consts = [], []
-    if not transport:
-        equalities.append(flux)
-        eq_consts.append(np.zeros(n_flux))
     if not reaction:
         equalities.append(zeta)
         eq_consts.append(zeta_c)
@@ -310,11 +322,13 @@ def assemble(
     A.eliminate_zeros()
     b = np.concatenate(consts)
     q = np.zeros(N)
-    q[layout.t_transport] = np.broadcast_to(metric, (T, K, n - 1)).ravel() * grid.dx**2 / grid.dt
-    q[layout.t_reaction] = lam**2 / grid.dt
+    if transport:
+        q[layout.t_transport] = w_tr / cost_scale
+    q[layout.t_reaction] = w_re / cost_scale
     if free_end:
         q *= end_weight
-        q[layout.rho][(T - 1) * n_cells:] = np.asarray(end_potential, dtype=float).ravel()
+        q[layout.rho][(T - 1) * n_cells:] = (np.asarray(end_potential, dtype=float).ravel()
+                                             / cost_scale)
     maps = {
         "zeta": (zeta, zeta_c),
         "mean": (mean, mean_c),
@@ -348,7 +362,7 @@ class RawSolution:
 
 
 def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric: np.ndarray,
-           rho0: np.ndarray, rho1: np.ndarray, info: dict) -> RawSolution:
+           rho0: np.ndarray, rho1: np.ndarray | None, info: dict) -> RawSolution:
     """Read the unknowns of :func:`assemble`'s problem out of a solution vector ``x``."""
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     L = problem.layout
@@ -364,12 +378,17 @@ def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric:
         M, c = problem.maps[name]
         return (M @ x + c).reshape(shape)
 
-    t_tr = x[L.t_transport].reshape(T, K, n - 1)
-    t_re = x[L.t_reaction].reshape(T, K, n)
+    def unknown(where: slice, shape):  # zeros for a switched-off mechanism
+        values = x[where]
+        return values.reshape(shape) if values.size else np.zeros(shape)
+
     weight = np.broadcast_to(metric, (K, n - 1)) * grid.dx**2 / grid.dt
+    flux = unknown(L.flux, (T, K, n - 1))
+    t_tr = unknown(L.t_transport, (T, K, n - 1))
+    t_re = unknown(L.t_reaction, (T, K, n))
     return RawSolution(
         levels=levels,
-        flux=x[L.flux].reshape(T, K, n - 1),
+        flux=flux,
         created=value("zeta", (T, K, n)),
         mean=value("mean", (T, K, n)),
         face_mean=value("face_mean", (T, K, n - 1)),
@@ -377,3 +396,29 @@ def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric:
         reaction=lam**2 / grid.dt * t_re.sum(axis=(1, 2)),
         **info,
     )
+
+
+def cost_scale_for(rho0: np.ndarray, rho1: np.ndarray | None, lam: float, metric: np.ndarray,
+                   diameter: float = 1.0) -> float:
+    r"""An a-priori size of :math:`d^2` per unit mass, used to scale the objective.
+
+    Upper bound from the coupling :math:`\gamma \propto \rho_0\otimes\rho_1` in the
+    static form (each regime's masses ``a, b`` at most ``D`` apart):
+    :math:`d^2 \le \sum_k 4\lambda^2(a + b - 2\sqrt{ab}\cos(\min(D/2\lambda, \pi/2)))`
+    with :math:`D = \sqrt{\max G}\cdot` ``diameter``, and the pure-reaction bound
+    :math:`4\lambda^2 H^2`.  Their minimum over the total mass is ~``lam^2`` for regime
+    switches and ~``D^2`` for transport at large ``lam``; dividing the objective by it
+    keeps Clarabel's figures O(1) from ``lam = 1e-3`` to ``1e3``.  For a free end
+    (``rho1`` None) the mass of ``rho0`` is used for both ends.
+    """
+    rho1 = rho0 if rho1 is None else rho1
+    a, b = rho0.reshape(rho0.shape[0], -1).sum(axis=1), rho1.reshape(rho1.shape[0], -1).sum(axis=1)
+    reach = np.sqrt(float(np.max(metric))) * diameter
+    cosine = np.cos(min(reach / (2.0 * lam), np.pi / 2))
+    coupling = 4.0 * lam**2 * float(np.sum(a + b - 2.0 * np.sqrt(a * b) * cosine))
+    hellinger = 4.0 * lam**2 * float(np.sum((np.sqrt(rho1) - np.sqrt(rho0)) ** 2))
+    bound = min(coupling, hellinger) if hellinger > 0 else coupling
+    total = max(a.sum(), b.sum())
+    scale = bound / total if total > 0 else 1.0
+    # a zero bound (equal allocations) still needs a positive scale
+    return scale if scale > 0 else min(1.0, 4.0 * lam**2)

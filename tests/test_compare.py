@@ -1,0 +1,77 @@
+"""The geodesic against the traditional two-phase paths."""
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid
+from wfr_cvx.closed_form import hellinger2, w2_squared_1d
+from wfr_cvx.demo import build
+
+
+def _random_problem(seed):
+    rng = np.random.default_rng(seed)
+    g = Grid(48, 16, regimes=3)
+
+    def allocation():
+        rho = g.zeros()
+        for k in range(3):
+            rho += g.bump(rng.uniform(0.2, 0.8), rng.uniform(0.04, 0.1), k,
+                          rng.uniform(0.1, 1.0))
+        return rho
+
+    return g, allocation(), allocation()
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.15, 0.5])
+def test_geodesic_beats_both_traditional_paths_on_the_demo(lam):
+    g, r0, r1 = build(48, 16)
+    table = wfr_cvx.compare(r0, r1, g, lam)
+    assert list(table.index) == list(wfr_cvx.compare.__globals__["PATHS"])
+    geo = table.loc["wfr_geodesic", "distance2"]
+    assert table["distance2"].min() == geo
+    assert (table["excess_over_geodesic"].iloc[1:] > 0).all()
+    np.testing.assert_allclose(table["transport_cost"] + table["reaction_cost"],
+                               table["distance2"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_geodesic_beats_traditional_paths_on_random_problems(seed):
+    g, r0, r1 = _random_problem(seed)
+    table = wfr_cvx.compare(r0, r1, g, 0.2)
+    assert (table["distance2"].iloc[1:] >= table.loc["wfr_geodesic", "distance2"]).all()
+
+
+def test_phases_match_closed_forms():
+    """A reaction-only phase is the Hellinger distance; a transport-only phase is W2."""
+    g, r0, r1 = build(64, 16)
+    lam = 0.15
+    table = wfr_cvx.compare(r0, r1, g, lam)
+    profile = r1.sum(axis=0) / r1.sum()
+    moved = r0.sum(axis=1)[:, None] * profile[None, :]
+    assert table.loc["rebalance_then_switch", "phase_b"] == pytest.approx(
+        hellinger2(moved, r1, lam), rel=1e-4)
+    assert table.loc["rebalance_then_switch", "phase_a"] == pytest.approx(
+        w2_squared_1d(r0, moved, g), rel=0.02)
+
+
+def test_markowitz_weights_per_regime():
+    import pandas as pd
+
+    g, r0, r1 = build(32, 8)
+    mu = pd.Series([0.02, 0.01], index=["equity", "bonds"])
+    cov = pd.DataFrame([[0.01, 0.002], [0.002, 0.004]], index=mu.index, columns=mu.index)
+    table = wfr_cvx.compare(r0, r1, g, 0.15, markowitz=[(mu, cov), (mu * 0.2, cov * 3)],
+                            risk_aversion=4.0)
+    weights = table.attrs["markowitz"]
+    assert list(weights.index) == list(g.regimes)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-9)
+    assert weights.loc["risk_on", "equity"] > weights.loc["risk_off", "equity"]
+
+
+def test_bad_input():
+    g, r0, r1 = build(16, 4)
+    with pytest.raises(ValueError, match="positive total mass"):
+        wfr_cvx.compare(g.zeros(), r1, g, 0.1)
+    with pytest.raises(ValueError, match="one per regime"):
+        wfr_cvx.compare(r0, r1, g, 0.1, markowitz=[(1, 2), (3, 4), (5, 6)])

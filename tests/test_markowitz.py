@@ -1,0 +1,369 @@
+"""wfr_cvx.markowitz against closed forms, a second solver and the jaxls notebook's figures."""
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wfr_cvx import Grid, InaccurateSolutionWarning, InfeasibleError, SolverError, markowitz
+from wfr_cvx.markowitz import (
+    efficient_frontier,
+    estimate,
+    load_prices,
+    mean_variance,
+    min_variance,
+    potential,
+    returns_from_prices,
+    simplex_retract,
+)
+
+TICKERS = ["IBM", "WMT", "SEHI"]
+# the notebook's table, typed in again here so the shipped CSV is checked against it
+NOTEBOOK_PRICES = np.array([
+    [93.043, 51.826, 1.063], [84.585, 52.823, 0.938], [111.453, 56.477, 1.0],
+    [99.525, 49.805, 0.938], [95.819, 50.287, 1.438], [114.708, 51.521, 1.7],
+    [111.515, 51.531, 2.54], [113.211, 48.664, 2.39], [104.942, 55.744, 3.12],
+    [99.827, 47.916, 2.98], [91.607, 49.438, 1.9], [107.937, 51.336, 1.75],
+    [115.59, 55.081, 1.8],
+])
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return load_prices()
+
+
+@pytest.fixture(scope="module")
+def mu_cov(prices):
+    return estimate(prices)
+
+
+@pytest.fixture(scope="module")
+def frontiers(mu_cov):
+    mu, cov = mu_cov
+    return (efficient_frontier(mu, cov, n_points=50, method="qp"),
+            efficient_frontier(mu, cov, n_points=50, method="simplex"))
+
+
+# -- data and estimates -------------------------------------------------------------------
+def test_shipped_csv_is_the_notebook_table(prices):
+    assert list(prices.columns) == TICKERS
+    assert isinstance(prices.index, pd.DatetimeIndex)
+    assert prices.index[0] == pd.Timestamp("2000-11-01")
+    assert prices.index[-1] == pd.Timestamp("2001-11-01")
+    np.testing.assert_array_equal(prices.to_numpy(), NOTEBOOK_PRICES)
+
+
+def test_expected_returns_match_notebook(mu_cov):
+    mu, _ = mu_cov
+    # the notebook prints IBM +2.60%, WMT +0.81%, SEHI +7.37%
+    assert [f"{100 * r:+.2f}%" for r in mu] == ["+2.60%", "+0.81%", "+7.37%"]
+    assert list(mu.index) == TICKERS
+
+
+def test_estimate_matches_numpy(prices, mu_cov):
+    mu, cov = mu_cov
+    r = np.diff(NOTEBOOK_PRICES, axis=0) / NOTEBOOK_PRICES[:-1]
+    np.testing.assert_allclose(mu.to_numpy(), r.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(cov.to_numpy(), np.cov(r, rowvar=False, ddof=1), rtol=1e-13)
+    returns = returns_from_prices(prices)
+    assert returns.shape == (12, 3)
+    assert returns.index[0] == prices.index[1]
+    np.testing.assert_allclose(returns.to_numpy(), r, rtol=1e-14)
+
+
+# -- the frontier -------------------------------------------------------------------------
+def test_long_only_frontier_is_on_the_simplex(frontiers, mu_cov):
+    mu, cov = mu_cov
+    for frame in frontiers:
+        assert list(frame.columns) == ["target_return", "return", "variance", "volatility",
+                                       *TICKERS]
+        assert len(frame) == 50
+        np.testing.assert_array_equal(frame["target_return"],
+                                      np.linspace(mu.min(), mu.max(), 50))
+        w = frame[TICKERS].to_numpy()
+        assert np.abs(w.sum(axis=1) - 1).max() <= 1e-9
+        assert w.min() >= -1e-9
+        # the return floor is met (to the solvers' tolerances)
+        assert (frame["return"] >= frame["target_return"] - 1e-9).all()
+        np.testing.assert_allclose(frame["variance"],
+                                   np.einsum("ki,ij,kj->k", w, cov.to_numpy(), w), rtol=1e-12)
+        np.testing.assert_allclose(frame["volatility"] ** 2, frame["variance"], rtol=1e-12)
+
+
+def test_frontier_ends(frontiers, mu_cov):
+    mu, cov = mu_cov
+    qp, _ = frontiers
+    # the top target is max(mu): only the all-SEHI portfolio reaches it
+    np.testing.assert_allclose(qp[TICKERS].iloc[-1], [0, 0, 1], atol=1e-8)
+    # targets below the min-variance return repeat the min-variance portfolio (>= floor)
+    mv = min_variance(mu, cov)
+    below = qp["target_return"] < mv @ mu
+    assert below.sum() == 4
+    np.testing.assert_allclose(qp.loc[below, TICKERS], np.tile(mv, (4, 1)), atol=1e-8)
+    # beyond it the variance rises with the target
+    assert np.all(np.diff(qp.loc[~below, "variance"]) > 0)
+
+
+def test_qp_and_simplex_frontiers_agree(frontiers):
+    qp, simplex = frontiers
+    diff = np.abs(qp[TICKERS].to_numpy() - simplex[TICKERS].to_numpy())
+    assert diff.max() < 1e-4
+    assert max(simplex.attrs["kkt_residual"]) <= 1e-10
+    assert simplex.attrs["method"] == "simplex"
+
+
+def test_qp_frontier_compiles_one_problem(mu_cov, monkeypatch):
+    mu, cov = mu_cov
+    solves = []
+    solve = cp.Problem.solve
+
+    def counting_solve(self, *args, **kwargs):
+        solves.append((id(self), kwargs.get("warm_start")))
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(cp.Problem, "solve", counting_solve)
+    efficient_frontier(mu, cov, n_points=7)
+    # one problem (the target is a cp.Parameter), re-solved once per point
+    assert len(solves) == 7
+    assert len({problem for problem, _ in solves}) == 1
+    assert all(warm for _, warm in solves)
+
+
+def test_simplex_frontier_does_not_use_cvxpy(mu_cov, monkeypatch):
+    mu, cov = mu_cov
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("method='simplex' must not call cvxpy")
+
+    monkeypatch.setattr(cp.Problem, "solve", refuse)
+    frame = efficient_frontier(mu, cov, n_points=4, method="simplex")
+    assert frame.shape == (4, 7)
+
+
+def test_simplex_frontier_warns_when_stopped_short(mu_cov, monkeypatch):
+    mu, cov = mu_cov
+    monkeypatch.setattr(markowitz, "_EG_MAX_ITER", 20)
+    with pytest.warns(InaccurateSolutionWarning, match="KKT residual"):
+        frame = efficient_frontier(mu, cov, n_points=3, method="simplex")
+    assert max(frame.attrs["kkt_residual"]) > 1e-10
+
+
+def test_unbounded_problem_raises_solver_error():
+    # no risk at all and shorting allowed: return grows without bound
+    with pytest.raises(SolverError) as info:
+        mean_variance([0.01, 0.02], np.zeros((2, 2)), long_only=False)
+    assert not isinstance(info.value, InfeasibleError)
+    assert info.value.backend == "cvxpy"
+
+
+# -- closed forms -------------------------------------------------------------------------
+def test_long_only_min_variance_is_the_closed_form(mu_cov):
+    mu, cov = mu_cov
+    inv_one = np.linalg.solve(cov.to_numpy(), np.ones(3))
+    closed = inv_one / inv_one.sum()
+    assert closed.min() > 0  # interior on this data, so the sign constraint is inactive
+    w = min_variance(mu, cov)
+    assert list(w.index) == TICKERS
+    np.testing.assert_allclose(w.to_numpy(), closed, atol=1e-6)
+
+
+@pytest.mark.parametrize(("gamma", "budget"), [(1.0, 1.0), (3.0, 1.0), (5.0, 2.5),
+                                               (10.0, -0.5)])
+def test_unconstrained_mean_variance_is_the_closed_form(mu_cov, gamma, budget):
+    mu, cov = mu_cov
+    sigma, m, one = cov.to_numpy(), mu.to_numpy(), np.ones(3)
+    inv_mu, inv_one = np.linalg.solve(sigma, m), np.linalg.solve(sigma, one)
+    # 1ᵀw = b with w = Σ⁻¹(μ - ν1)/γ
+    nu = (one @ inv_mu - gamma * budget) / (one @ inv_one)
+    closed = (inv_mu - nu * inv_one) / gamma
+    w = mean_variance(mu, cov, risk_aversion=gamma, long_only=False, budget=budget)
+    np.testing.assert_allclose(w.to_numpy(), closed, atol=1e-6)
+
+
+def test_long_only_mean_variance_limits(mu_cov):
+    mu, cov = mu_cov
+    # tiny risk aversion: all in the best asset; huge: the minimum-variance portfolio
+    np.testing.assert_allclose(mean_variance(mu, cov, risk_aversion=1e-4), [0, 0, 1],
+                               atol=1e-6)
+    np.testing.assert_allclose(mean_variance(mu, cov, risk_aversion=1e6),
+                               min_variance(mu, cov), atol=1e-5)
+    w = mean_variance(mu, cov, risk_aversion=2.0, budget=3.0)
+    assert w.sum() == pytest.approx(3.0, abs=1e-12)
+    assert w.min() >= 0
+
+
+def test_min_variance_target_on_the_frontier(mu_cov, frontiers):
+    mu, cov = mu_cov
+    qp, _ = frontiers
+    row = qp.iloc[30]
+    w = min_variance(mu, cov, target_return=row["target_return"])
+    np.testing.assert_allclose(w, row[TICKERS].to_numpy(dtype=float), atol=1e-7)
+
+
+def test_labels_are_matched_not_positional(mu_cov):
+    mu, cov = mu_cov
+    shuffled = cov.loc[["SEHI", "IBM", "WMT"], ["WMT", "SEHI", "IBM"]]
+    pd.testing.assert_series_equal(min_variance(mu, shuffled), min_variance(mu, cov),
+                                   atol=1e-9)
+    w = min_variance(mu.to_numpy(), cov.to_numpy())
+    assert list(w.index) == [0, 1, 2]
+
+
+# -- bad input ----------------------------------------------------------------------------
+def _bad_cases(mu, cov, prices):
+    nan_prices = prices.copy()
+    nan_prices.iloc[3, 1] = np.nan
+    not_psd = cov.copy()
+    not_psd.iloc[0, 1] = not_psd.iloc[1, 0] = 0.05
+    relabelled = cov.rename(index={"SEHI": "AAPL"}, columns={"SEHI": "AAPL"})
+    asym = cov.copy()
+    asym.iloc[0, 2] += 1e-4
+    return {
+        "not_psd": (lambda: min_variance(mu, not_psd), "not positive semi-definite"),
+        "nan_prices": (lambda: estimate(nan_prices), "'WMT' \\(1\\)"),
+        "negative_price": (lambda: estimate(prices - 2.0), "must be > 0"),
+        "two_rows": (lambda: estimate(prices.iloc[:2]), "at least 3 rows"),
+        "labels": (lambda: mean_variance(mu, relabelled), "AAPL.*SEHI|SEHI.*AAPL"),
+        "shape": (lambda: min_variance(mu, cov.iloc[:2, :2]), "square|shape"),
+        "asymmetric": (lambda: min_variance(mu, asym), "symmetric"),
+        "nan_cov": (lambda: min_variance(mu, cov * np.nan), "non-finite"),
+        "target": (lambda: min_variance(mu, cov, target_return=0.08),
+                   "not reachable.*0.0081.*0.0737"),
+        "risk_aversion_zero": (lambda: mean_variance(mu, cov, risk_aversion=0.0),
+                               "risk_aversion"),
+        "risk_aversion_negative": (lambda: mean_variance(mu, cov, risk_aversion=-1),
+                                   "risk_aversion"),
+        "negative_budget": (lambda: mean_variance(mu, cov, budget=-1.0), "budget"),
+        "n_points": (lambda: efficient_frontier(mu, cov, n_points=1), "n_points"),
+        "method": (lambda: efficient_frontier(mu, cov, method="newton"), "method"),
+        "simplex_short": (lambda: efficient_frontier(mu, cov, long_only=False,
+                                                     method="simplex"), "long_only"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "not_psd", "nan_prices", "negative_price", "two_rows", "labels", "shape", "asymmetric",
+    "nan_cov", "target", "risk_aversion_zero", "risk_aversion_negative", "negative_budget",
+    "n_points", "method", "simplex_short",
+])
+def test_bad_input_raises_value_error(mu_cov, prices, case):
+    mu, cov = mu_cov
+    call, message = _bad_cases(mu, cov, prices)[case]
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_wrong_types_raise_type_error(mu_cov, prices):
+    mu, cov = mu_cov
+    with pytest.raises(TypeError, match="DataFrame"):
+        estimate(prices.to_numpy())
+    with pytest.raises(TypeError, match="n_points"):
+        efficient_frontier(mu, cov, n_points=5.0)
+
+
+def test_round_off_negative_eigenvalue_is_accepted():
+    # rank-1 covariance whose smallest eigenvalue rounds slightly below zero
+    v = np.array([0.3, 0.1, 0.2])
+    cov = np.outer(v, v)
+    assert np.linalg.eigvalsh(cov)[0] > -1e-12 * np.linalg.eigvalsh(cov)[-1]
+    w = min_variance(np.array([0.01, 0.02, 0.03]), cov)
+    assert w.sum() == pytest.approx(1.0)
+
+
+# -- potential ----------------------------------------------------------------------------
+def test_potential_two_assets_by_hand():
+    g = Grid(8, 1)
+    mu = [0.03, 0.01]
+    cov = [[0.04, 0.01], [0.01, 0.02]]
+    gamma = 2.0
+    x = (np.arange(8) + 0.5) / 8
+    # ½γ(x²σ₁² + 2x(1-x)σ₁₂ + (1-x)²σ₂²) - (x μ₁ + (1-x) μ₂)
+    by_hand = (0.5 * gamma * (0.04 * x**2 + 2 * 0.01 * x * (1 - x) + 0.02 * (1 - x) ** 2)
+               - (0.03 * x + 0.01 * (1 - x)))
+    v = potential(g, mu, cov, risk_aversion=gamma)
+    assert v.shape == g.shape == (1, 8)
+    np.testing.assert_allclose(v[0], by_hand, rtol=1e-14, atol=1e-16)
+
+
+def test_potential_per_regime():
+    g = Grid(8, 1, regimes=("calm", "stress"))
+    cov_calm = np.array([[0.04, 0.01], [0.01, 0.02]])
+    cov_stress = 4 * cov_calm
+    v = potential(g, [[0.03, 0.01], [-0.02, 0.00]], [cov_calm, cov_stress])
+    assert v.shape == (2, 8)
+    assert not np.allclose(v[0], v[1])
+    np.testing.assert_allclose(v[0], potential(Grid(8, 1), [0.03, 0.01], cov_calm)[0])
+    np.testing.assert_allclose(v[1], potential(Grid(8, 1), [-0.02, 0.0], cov_stress)[0])
+    # a single covariance is shared by the regimes
+    shared = potential(g, [[0.03, 0.01], [-0.02, 0.00]], cov_calm)
+    np.testing.assert_allclose(shared[0], v[0])
+
+
+def test_potential_bad_input():
+    g = Grid(8, 1, regimes=2)
+    cov = np.eye(2) * 0.01
+    with pytest.raises(ValueError, match="2 entries"):
+        potential(g, [0.01, 0.02, 0.03], np.eye(3) * 0.01)
+    with pytest.raises(ValueError, match="one entry per regime"):
+        potential(g, [[0.01, 0.02]] * 3, cov)
+    with pytest.raises(ValueError, match="risk_aversion"):
+        potential(g, [0.01, 0.02], cov, risk_aversion=0)
+
+
+class _TriangleGrid:
+    """Stand-in for a future 3-asset simplex grid: coords (n, n, 2), labelled assets."""
+
+    assets = ("A", "B", "C")
+    n_regimes = 1
+
+    def __init__(self, n):
+        c = (np.arange(n) + 0.5) / n
+        self.coords = np.stack(np.meshgrid(c, c, indexing="ij"), axis=-1)
+        self.shape = (1, n, n)
+
+
+def test_potential_simplex_grid():
+    g = _TriangleGrid(4)
+    mu = pd.Series([0.01, 0.02, 0.03], index=["C", "A", "B"])  # reordered to grid.assets
+    cov = pd.DataFrame(np.diag([0.03, 0.01, 0.02]), index=mu.index, columns=mu.index)
+    v = potential(g, mu, cov, risk_aversion=2.0)
+    xa, xb = g.coords[..., 0], g.coords[..., 1]
+    xc = 1 - xa - xb
+    by_hand = (0.01 * xa**2 + 0.02 * xb**2 + 0.03 * xc**2) - (0.02 * xa + 0.03 * xb + 0.01 * xc)
+    np.testing.assert_allclose(v[0], by_hand, rtol=1e-13, atol=1e-16)
+    with pytest.raises(ValueError, match="3 entries"):
+        potential(g, [0.01, 0.02], np.eye(2))
+
+
+# -- the retraction -----------------------------------------------------------------------
+def test_simplex_retract_notebook_example():
+    # the notebook (float32) prints [0.5669196 0.20631248 0.22676787]
+    got = simplex_retract([0.5, 0.3, 0.2], [0.1, -0.4, 0.1])
+    np.testing.assert_allclose(got, [0.5669196, 0.20631248, 0.22676787], atol=1e-7)
+
+
+def test_simplex_retract_large_delta_and_zeros():
+    got = simplex_retract([0.0, 0.5, 0.5], [1e4, 800.0, 0.0])
+    np.testing.assert_allclose(got, [0.0, 1.0, 0.0], atol=1e-300)
+    with pytest.raises(ValueError, match="non-negative"):
+        simplex_retract([-0.1, 1.1], [0.0, 0.0])
+    with pytest.raises(ValueError, match="shape"):
+        simplex_retract([0.5, 0.5], [0.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.01, 1.0), min_size=2, max_size=6).flatmap(
+    lambda w: st.tuples(st.just(w), st.lists(st.floats(-50, 50), min_size=len(w),
+                                             max_size=len(w)))))
+def test_simplex_retract_properties(args):
+    w, delta = np.array(args[0]), np.array(args[1])
+    out = simplex_retract(w, delta)
+    assert out.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.all(out >= 0)
+    # additive in log-weights: retracting twice is retracting by the sum
+    twice = simplex_retract(simplex_retract(w, 0.5 * delta), 0.5 * delta)
+    np.testing.assert_allclose(twice, out, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(simplex_retract(w, np.zeros_like(w)), w / w.sum(), rtol=1e-14)

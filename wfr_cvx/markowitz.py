@@ -1,0 +1,912 @@
+r"""Mean-variance tools: estimates, Markowitz portfolios, the efficient frontier, potentials.
+
+With expected returns :math:`\mu \in \mathbb R^n` and a covariance :math:`\Sigma` of ``n``
+assets, a portfolio :math:`w` has return :math:`\mu^\top w` and variance
+:math:`w^\top\Sigma w`.  This module computes
+
+* the sample estimates :math:`(\mu, \Sigma)` from a table of prices (:func:`estimate`);
+* the mean-variance portfolio
+  :math:`\min_w \tfrac12\gamma\, w^\top\Sigma w - \mu^\top w` (:func:`mean_variance`);
+* the minimum-variance portfolio, optionally with a return floor (:func:`min_variance`);
+* the long-only efficient frontier, either as one parametrised QP re-solved by Clarabel or
+  by an independent first-order solver on the probability simplex that uses the
+  multiplicative retraction :func:`simplex_retract` (:func:`efficient_frontier`);
+* the mean-variance potential :math:`V(w)` on the cells of a :class:`~wfr_cvx.Grid`, a
+  drift for allocation flows (:func:`potential`).
+
+The data and figures follow the "Manifold allocation" example of jaxls (monthly prices of
+IBM, WMT and SEHI, Nov 2000 - Nov 2001), shipped as ``data/ibm_wmt_sehi_monthly.csv``
+(:func:`load_prices`).
+
+Covariance validation, shared by every function: ``cov`` is square with labels matching
+``mu``'s, finite, symmetric to ``1e-10`` times its largest absolute entry (then replaced by
+:math:`(\Sigma + \Sigma^\top)/2`), and positive semi-definite up to round-off: its smallest
+eigenvalue must be at least ``-1e-12`` times the largest.  Eigenvalues in
+:math:`[-10^{-12}\lambda_{\max}, 0)` are sample-covariance round-off (a covariance of
+fewer observations than assets is singular) and are set to zero.
+
+References
+----------
+* Markowitz, "Portfolio selection", J. Finance 7(1), 77-91 (1952).
+* Merton, "An analytic derivation of the efficient portfolio frontier", J. Financ. Quant.
+  Anal. 7(4), 1851-1872 (1972).
+* Kivinen & Warmuth, "Exponentiated gradient versus gradient descent for linear
+  predictors", Inform. and Comput. 132(1), 1-63 (1997).
+* Beck & Teboulle, "Mirror descent and nonlinear projected subgradient methods for convex
+  optimization", Oper. Res. Lett. 31(3), 167-175 (2003).
+* Nocedal & Wright, *Numerical Optimization*, 2nd ed., Springer (2006), ch. 17
+  (augmented Lagrangian).
+* jaxls documentation, "Manifold allocation" example (the simplex retraction and data).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+
+__all__ = [
+    "load_prices",
+    "returns_from_prices",
+    "estimate",
+    "mean_variance",
+    "min_variance",
+    "efficient_frontier",
+    "simplex_retract",
+    "potential",
+]
+
+DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "ibm_wmt_sehi_monthly.csv"
+
+_SYMMETRY_RTOL = 1e-10
+_PSD_RTOL = 1e-12
+# Clarabel's default gap/feasibility tolerances (1e-8) left the min-variance weights of the
+# shipped data 8e-7 from the closed form; 1e-10 on a unit-scaled objective gives ~1e-10.
+_CLARABEL_SETTINGS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+_FRONTIER_COLUMNS = ("target_return", "return", "variance", "volatility")
+_METHODS = ("qp", "simplex")
+
+# Exponentiated-gradient frontier solver: stop at a relative KKT residual of _EG_TOL, warn
+# after _EG_MAX_ITER steps per point; one multiplier update every _EG_INNER steps.
+_EG_TOL = 1e-10
+_EG_MAX_ITER = 100_000
+_EG_INNER = 10
+# Warm starts are floored at this weight so an asset that left the support can re-enter
+# (an exact zero is a fixed point of the multiplicative update).
+_EG_FLOOR = 1e-12
+
+
+# -- data --------------------------------------------------------------------------------
+def load_prices(path=None) -> pd.DataFrame:
+    """Read a price table: a ``date`` column and one column of prices per ticker.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        CSV file; by default the shipped ``data/ibm_wmt_sehi_monthly.csv`` (13 monthly
+        prices of IBM, WMT and SEHI dated the first of each month, 2000-11-01 to
+        2001-11-01, from the jaxls "Manifold allocation" example).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Prices indexed by a ``DatetimeIndex`` named ``date``, one column per ticker.
+
+    Examples
+    --------
+    >>> prices = load_prices()
+    >>> prices.shape, list(prices.columns)
+    ((13, 3), ['IBM', 'WMT', 'SEHI'])
+    >>> str(prices.index[0].date()), float(prices.loc["2001-11-01", "IBM"])
+    ('2000-11-01', 115.59)
+    """
+    path = DATA_PATH if path is None else Path(path)
+    frame = pd.read_csv(path)
+    if "date" not in frame.columns:
+        raise ValueError(
+            f"price file {str(path)!r} must have a 'date' column, got columns "
+            f"{list(frame.columns)}"
+        )
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame = frame.set_index("date")
+    _check_prices(frame, "prices", min_rows=2)
+    return frame
+
+
+def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
+    """Validate a price table and return its values as a float array."""
+    if not isinstance(prices, pd.DataFrame):
+        raise TypeError(
+            f"`{name}` must be a pandas DataFrame (dates x tickers), got "
+            f"{type(prices).__name__}"
+        )
+    if prices.shape[1] == 0:
+        raise ValueError(f"`{name}` must have at least one column (ticker), got none")
+    if not prices.columns.is_unique:
+        dupes = list(prices.columns[prices.columns.duplicated()])
+        raise ValueError(f"`{name}` columns must be unique tickers, got duplicates {dupes}")
+    not_numeric = [c for c in prices.columns if not pd.api.types.is_numeric_dtype(prices[c])
+                   or pd.api.types.is_bool_dtype(prices[c])]
+    if not_numeric:
+        raise TypeError(
+            f"`{name}` must hold numeric prices; column(s) {not_numeric} have dtype(s) "
+            f"{[str(prices[c].dtype) for c in not_numeric]}"
+        )
+    if len(prices) < min_rows:
+        raise ValueError(
+            f"`{name}` must have at least {min_rows} rows (dates), got {len(prices)}"
+        )
+    if isinstance(prices.index, pd.DatetimeIndex) and not (
+        prices.index.is_monotonic_increasing and prices.index.is_unique
+    ):
+        # returns are taken between consecutive rows: shuffled dates give wrong returns
+        raise ValueError(f"`{name}` dates must be strictly increasing")
+    values = prices.to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = (~finite).sum(axis=0)
+        detail = ", ".join(f"{c!r} ({k})" for c, k in zip(prices.columns, bad, strict=True) if k)
+        raise ValueError(
+            f"`{name}` has {int(bad.sum())} missing or non-finite (NaN or inf) value(s) in "
+            f"column(s) {detail}"
+        )
+    if np.any(values <= 0):
+        bad = (values <= 0).sum(axis=0)
+        detail = ", ".join(f"{c!r} ({k})" for c, k in zip(prices.columns, bad, strict=True) if k)
+        raise ValueError(
+            f"`{name}` must be > 0 (simple returns divide by the previous price); got "
+            f"{int(bad.sum())} value(s) <= 0 in column(s) {detail}, minimum {values.min():g}"
+        )
+    return values
+
+
+def _returns(prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+    # by hand rather than DataFrame.pct_change, whose NaN-filling default changed across
+    # pandas versions; (p1 - p0) / p0 rather than p1 / p0 - 1, which cancels for small
+    # returns (and is the notebook's formula).  Prices are already checked finite and > 0.
+    out = np.diff(values, axis=0) / values[:-1]
+    return pd.DataFrame(out, index=prices.index[1:], columns=prices.columns)
+
+
+def returns_from_prices(prices) -> pd.DataFrame:
+    r"""Simple returns :math:`r_t = p_t / p_{t-1} - 1` of a price table.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        Positive finite prices, shape ``(T, n)`` (dates x tickers), ``T >= 2``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape ``(T - 1, n)``: the first date has no return and is dropped.
+
+    Examples
+    --------
+    >>> prices = pd.DataFrame({"A": [100.0, 110.0, 99.0]})
+    >>> returns_from_prices(prices)["A"].round(12).tolist()
+    [0.1, -0.1]
+    """
+    values = _check_prices(prices, "prices", min_rows=2)
+    return _returns(prices, values)
+
+
+def estimate(prices) -> tuple[pd.Series, pd.DataFrame]:
+    r"""Sample mean and covariance of the simple returns of a price table.
+
+    .. math::
+
+        \hat\mu = \frac1{T-1}\sum_{t=1}^{T-1} r_t, \qquad
+        \hat\Sigma = \frac1{T-2}\sum_{t=1}^{T-1} (r_t - \hat\mu)(r_t - \hat\mu)^\top
+
+    (``ddof=1`` over the ``T - 1`` returns of ``T`` prices).
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        Positive finite prices, shape ``(T, n)``, ``T >= 3`` (dates x tickers).
+
+    Returns
+    -------
+    mu : pandas.Series
+        Expected returns per period, indexed by ticker.
+    cov : pandas.DataFrame
+        Covariance, ``(n, n)``, indexed by ticker on both axes.
+
+    Examples
+    --------
+    >>> mu, cov = estimate(load_prices())
+    >>> (100 * mu).round(2).tolist()      # % per month, as in the jaxls notebook
+    [2.6, 0.81, 7.37]
+    >>> cov.shape
+    (3, 3)
+    """
+    values = _check_prices(prices, "prices", min_rows=3)
+    returns = _returns(prices, values)
+    r = returns.to_numpy()
+    mu = r.mean(axis=0)
+    centred = r - mu
+    cov = centred.T @ centred / (r.shape[0] - 1)
+    labels = prices.columns
+    return (pd.Series(mu, index=labels, name="mu"),
+            pd.DataFrame(cov, index=labels, columns=labels))
+
+
+# -- validation of mu and cov ------------------------------------------------------------
+def _numeric_array(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be numeric, got {type(value).__name__}") from None
+    if not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"`{name}` has {bad} non-finite (NaN or inf) value(s)")
+    return arr
+
+
+def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
+    """Validate ``(mu, cov)``; return ``(labels, mu, cov, labelled)`` with float arrays.
+
+    ``cov`` is reordered to ``mu``'s labels when both carry labels, checked symmetric and
+    positive semi-definite (see the module docstring), and symmetrised.  ``labelled`` says
+    whether the labels came from the caller (a Series or DataFrame) or are positions.
+    """
+    if isinstance(mu, pd.DataFrame):
+        raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
+    mu_labels = mu.index if isinstance(mu, pd.Series) else None
+    mu_arr = _numeric_array(mu, mu_name)
+    if mu_arr.ndim != 1 or mu_arr.size == 0:
+        raise ValueError(
+            f"`{mu_name}` must be a non-empty 1-D vector of expected returns, got shape "
+            f"{mu_arr.shape}"
+        )
+    n = mu_arr.size
+    if mu_labels is not None and not mu_labels.is_unique:
+        raise ValueError(f"`{mu_name}` labels must be unique, got {list(mu_labels)}")
+
+    cov_labels = None
+    if isinstance(cov, pd.DataFrame):
+        if not cov.columns.is_unique or set(cov.index) != set(cov.columns) or (
+            len(cov.index) != len(cov.columns)
+        ):
+            raise ValueError(
+                f"`{cov_name}` must be square with the same labels on rows and columns, got "
+                f"rows {list(cov.index)} and columns {list(cov.columns)}"
+            )
+        cov = cov.loc[cov.columns]
+        cov_labels = cov.columns
+    cov_arr = _numeric_array(cov, cov_name)
+    if cov_arr.shape != (n, n):
+        raise ValueError(
+            f"`{cov_name}` must have shape ({n}, {n}) to match `{mu_name}` ({n} assets), "
+            f"got {cov_arr.shape}"
+        )
+
+    if mu_labels is not None and cov_labels is not None:
+        if set(mu_labels) != set(cov_labels):
+            raise ValueError(
+                f"`{mu_name}` and `{cov_name}` must label the same assets, got "
+                f"{mu_name} {list(mu_labels)} and {cov_name} {list(cov_labels)}"
+            )
+        order = cov_labels.get_indexer(mu_labels)
+        cov_arr = cov_arr[np.ix_(order, order)]
+    labels = mu_labels if mu_labels is not None else cov_labels
+    labelled = labels is not None
+    if labels is None:
+        labels = pd.RangeIndex(n)
+
+    scale = float(np.abs(cov_arr).max())
+    asym = float(np.abs(cov_arr - cov_arr.T).max())
+    if asym > _SYMMETRY_RTOL * scale:
+        raise ValueError(
+            f"`{cov_name}` must be symmetric: max |cov - cov.T| = {asym:.3g} exceeds "
+            f"{_SYMMETRY_RTOL:g} x max |cov| = {_SYMMETRY_RTOL * scale:.3g}"
+        )
+    cov_arr = 0.5 * (cov_arr + cov_arr.T)
+    eig, vec = np.linalg.eigh(cov_arr)
+    if eig[0] < -_PSD_RTOL * max(eig[-1], 0.0):
+        raise ValueError(
+            f"`{cov_name}` is not positive semi-definite: smallest eigenvalue {eig[0]:.6g} "
+            f"is below the round-off tolerance -{_PSD_RTOL:g} x largest ({eig[-1]:.6g})"
+        )
+    if eig[0] < 0:
+        # round-off negatives: the solvers below take Sigma as PSD (cp.psd_wrap)
+        cov_arr = (vec * np.maximum(eig, 0.0)) @ vec.T
+        cov_arr = 0.5 * (cov_arr + cov_arr.T)
+    return labels, mu_arr, cov_arr, labelled
+
+
+def _real(value, name: str) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a real number, got bool")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
+    if not np.isfinite(x):
+        raise ValueError(f"`{name}` must be finite, got {x}")
+    return x
+
+
+def _risk_aversion(value) -> float:
+    gamma = _real(value, "risk_aversion")
+    if gamma <= 0:
+        raise ValueError(f"`risk_aversion` must be > 0, got {gamma}")
+    return gamma
+
+
+def _bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}")
+    return bool(value)
+
+
+# -- cvxpy solves ------------------------------------------------------------------------
+def _objective_scale(*magnitudes: float) -> float:
+    # Clarabel's gap tolerances are absolute below unit objective: monthly variances are
+    # ~1e-2, so the objective is divided by its largest coefficient before solving
+    scale = max(magnitudes)
+    return scale if scale > 0 else 1.0
+
+
+def _solve(problem: cp.Problem, what: str, *, warm_start: bool = False) -> None:
+    """Solve with Clarabel and apply the solver-status policy of :mod:`wfr_cvx.errors`."""
+    try:
+        with warnings.catch_warnings():
+            # cvxpy's own "solution may be inaccurate" UserWarning: the policy below
+            # reports it once as an InaccurateSolutionWarning
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=cp.CLARABEL, warm_start=warm_start, **_CLARABEL_SETTINGS)
+    except cp.error.SolverError as exc:
+        raise SolverError(f"{what}: the solver failed ({exc})", status="solver_error",
+                          backend="cvxpy") from exc
+    status = problem.status
+    if status == cp.OPTIMAL:
+        return
+    if status == cp.OPTIMAL_INACCURATE:
+        warnings.warn(
+            InaccurateSolutionWarning(f"{what}: solved to reduced accuracy (status {status!r})"),
+            stacklevel=3,
+        )
+        return
+    if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+        raise InfeasibleError(f"{what} is infeasible", status=status, backend="cvxpy")
+    raise SolverError(f"{what} was not solved", status=str(status), backend="cvxpy")
+
+
+def _clip_long_only(w: np.ndarray, budget: float) -> np.ndarray:
+    # Clarabel meets w >= 0 to its feasibility tolerance (~1e-12 here, at most 1e-10), not
+    # exactly: tiny negatives are set to 0 and the budget restored by rescaling
+    w = np.maximum(w, 0.0)
+    total = w.sum()
+    return w * (budget / total) if total > 0 else w
+
+
+# -- portfolios --------------------------------------------------------------------------
+def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> pd.Series:
+    r"""Mean-variance portfolio of Markowitz (1952).
+
+    .. math::
+
+        \min_w\ \tfrac12\gamma\, w^\top\Sigma w - \mu^\top w
+        \quad\text{s.t.}\quad \mathbf 1^\top w = b,\ (w \ge 0 \text{ if long only}).
+
+    Without the sign constraint the solution is
+    :math:`w = \Sigma^{-1}(\mu - \nu\mathbf 1)/\gamma` with :math:`\nu` set by the budget.
+    Solved by Clarabel through cvxpy; long-only weights are clipped at 0 (round-off of
+    the solver's feasibility tolerance) and rescaled to the budget.
+
+    Parameters
+    ----------
+    mu : pandas.Series or array_like, shape (n,)
+        Expected returns.
+    cov : pandas.DataFrame or array_like, shape (n, n)
+        Covariance, labels matching ``mu``'s (see the module docstring).
+    risk_aversion : float, default 1.0
+        :math:`\gamma > 0`.
+    long_only : bool, default True
+        Add :math:`w \ge 0`.
+    budget : float, default 1.0
+        :math:`b`, the total weight (``>= 0`` when long only).
+
+    Returns
+    -------
+    pandas.Series
+        Weights indexed by asset.
+
+    Raises
+    ------
+    SolverError
+        The solver failed, e.g. an unbounded problem (``long_only=False`` with a singular
+        ``cov`` whose null space trades return for free).
+
+    Examples
+    --------
+    >>> mu = pd.Series([0.05, 0.10], index=["bond", "stock"])
+    >>> cov = pd.DataFrame([[0.01, 0.0], [0.0, 0.04]], index=mu.index, columns=mu.index)
+    >>> mean_variance(mu, cov, risk_aversion=2.0).round(6).to_dict()
+    {'bond': 0.3, 'stock': 0.7}
+    """
+    labels, mu_arr, cov_arr, _ = _check_mu_cov(mu, cov)
+    gamma = _risk_aversion(risk_aversion)
+    long_only = _bool(long_only, "long_only")
+    budget = _real(budget, "budget")
+    if long_only and budget < 0:
+        raise ValueError(f"`budget` must be >= 0 when long_only=True, got {budget}")
+
+    n = mu_arr.size
+    scale = _objective_scale(gamma * float(np.diag(cov_arr).max()), float(np.abs(mu_arr).max()))
+    w = cp.Variable(n, name="w")
+    objective = cp.Minimize(
+        (0.5 * gamma / scale) * cp.quad_form(w, cp.psd_wrap(cov_arr)) - (mu_arr / scale) @ w
+    )
+    constraints = [cp.sum(w) == budget]
+    if long_only:
+        constraints.append(w >= 0)
+    problem = cp.Problem(objective, constraints)
+    _solve(problem, "mean_variance")
+    weights = np.asarray(w.value, dtype=float)
+    if long_only:
+        weights = _clip_long_only(weights, budget)
+    return pd.Series(weights, index=labels, name="weight")
+
+
+def _check_target(target: float, mu: np.ndarray, long_only: bool) -> None:
+    top = float(mu.max())
+    if long_only and target > top:
+        raise ValueError(
+            f"`target_return` {target:.6g} is not reachable by a long-only portfolio: "
+            f"reachable returns are [{float(mu.min()):.6g}, {top:.6g}] (min and max of `mu`)"
+        )
+    if not long_only and np.ptp(mu) == 0 and target > top:
+        raise ValueError(
+            f"`target_return` {target:.6g} is not reachable: every asset returns {top:.6g}, "
+            "so every fully invested portfolio does"
+        )
+
+
+def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
+    r"""Minimum-variance portfolio, optionally with a floor on the expected return.
+
+    .. math::
+
+        \min_w\ w^\top\Sigma w \quad\text{s.t.}\quad \mathbf 1^\top w = 1,\
+        \mu^\top w \ge r^\star \text{ (if given)},\ w \ge 0 \text{ (if long only)}.
+
+    Without the return floor and sign constraint the solution is
+    :math:`\Sigma^{-1}\mathbf 1 / \mathbf 1^\top\Sigma^{-1}\mathbf 1`.  Long-only returns
+    span :math:`[\min\mu, \max\mu]`: a target above :math:`\max\mu` raises; a target below
+    :math:`\min\mu` is met by every portfolio and leaves the minimum-variance one.
+
+    Parameters
+    ----------
+    mu : pandas.Series or array_like, shape (n,)
+        Expected returns.
+    cov : pandas.DataFrame or array_like, shape (n, n)
+        Covariance, labels matching ``mu``'s.
+    target_return : float, optional
+        :math:`r^\star`, the return floor.
+    long_only : bool, default True
+        Add :math:`w \ge 0` (weights clipped at 0 after the solve, see
+        :func:`mean_variance`).
+
+    Returns
+    -------
+    pandas.Series
+        Weights indexed by asset, summing to 1.
+
+    Examples
+    --------
+    >>> mu = pd.Series([0.05, 0.10], index=["bond", "stock"])
+    >>> cov = pd.DataFrame([[0.01, 0.0], [0.0, 0.04]], index=mu.index, columns=mu.index)
+    >>> min_variance(mu, cov).round(6).to_dict()          # 1/var weighting
+    {'bond': 0.8, 'stock': 0.2}
+    >>> min_variance(mu, cov, target_return=0.08).round(6).to_dict()
+    {'bond': 0.4, 'stock': 0.6}
+    """
+    labels, mu_arr, cov_arr, _ = _check_mu_cov(mu, cov)
+    long_only = _bool(long_only, "long_only")
+    if target_return is not None:
+        target_return = _real(target_return, "target_return")
+        _check_target(target_return, mu_arr, long_only)
+
+    n = mu_arr.size
+    scale = _objective_scale(float(np.diag(cov_arr).max()))
+    w = cp.Variable(n, name="w")
+    constraints = [cp.sum(w) == 1]
+    if target_return is not None:
+        constraints.append(mu_arr @ w >= target_return)
+    if long_only:
+        constraints.append(w >= 0)
+    problem = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(cov_arr / scale))),
+                         constraints)
+    _solve(problem, "min_variance")
+    weights = np.asarray(w.value, dtype=float)
+    if long_only:
+        weights = _clip_long_only(weights, 1.0)
+    return pd.Series(weights, index=labels, name="weight")
+
+
+# -- the efficient frontier --------------------------------------------------------------
+def _check_frontier_args(n_points, long_only, method):
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
+        raise TypeError(f"`n_points` must be an integer, got {type(n_points).__name__}")
+    if n_points < 2:
+        raise ValueError(f"`n_points` must be >= 2, got {n_points}")
+    long_only = _bool(long_only, "long_only")
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    if method == "simplex" and not long_only:
+        raise ValueError(
+            "`method='simplex'` optimises on the probability simplex, i.e. long-only "
+            "portfolios; got long_only=False (use method='qp')"
+        )
+    return int(n_points), long_only
+
+
+def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.DataFrame:
+    r"""The efficient frontier: minimum variance for each of ``n_points`` return targets.
+
+    .. math::
+
+        w(r) = \arg\min_{w \in \Delta}\ w^\top\Sigma w \quad\text{s.t.}\quad
+        \mu^\top w \ge r, \qquad r \in \operatorname{linspace}(\min\mu, \max\mu, n),
+
+    with :math:`\Delta = \{w \ge 0,\ \mathbf 1^\top w = 1\}` (or only
+    :math:`\mathbf 1^\top w = 1` when ``long_only=False``; the targets stay the same).
+
+    The return constraint is an inequality, as in the jaxls notebook whose figures this
+    reproduces: for targets below the return of the minimum-variance portfolio it is
+    inactive and those rows repeat the minimum-variance portfolio; above it the
+    constraint is active and the rows are the efficient (upper) branch, where ``>=`` and
+    ``=`` give the same portfolio.  ``return`` says what each row achieves.
+
+    ``method="qp"``: one cvxpy problem with the target as a ``cp.Parameter``, compiled
+    once and re-solved per target by Clarabel (cvxpy's ``warm_start`` reuses the Clarabel
+    solver object and only updates its data; as an interior-point method Clarabel itself
+    restarts from its own initial point).  Long-only weights are clipped at 0, see
+    :func:`mean_variance`.
+
+    ``method="simplex"`` (long only): an independent first-order solver that never calls
+    cvxpy.  Exponentiated gradient (mirror descent with the entropy; Kivinen & Warmuth
+    1997, Beck & Teboulle 2003) on the augmented Lagrangian of the return constraint
+    (Nocedal & Wright 2006, ch. 17),
+
+    .. math::
+
+        L_\rho(w, \lambda) = w^\top\Sigma w + \tfrac1{2\rho}\big(\max(0, \lambda +
+        \rho(r - \mu^\top w))^2 - \lambda^2\big),\qquad
+        w \leftarrow \operatorname{retract}(w, -\eta\nabla_w L_\rho),
+
+    with the retraction :func:`simplex_retract`, step :math:`\eta = 1/\max_{ij}|H_{ij}|`
+    (:math:`H = 2\Sigma + \rho\tilde\mu\tilde\mu^\top` bounds the change of the gradient
+    in :math:`\ell_\infty` per unit :math:`\ell_1` move, which makes :math:`1/\max|H|` a
+    descent step relative to the entropy), :math:`\tilde\mu` the returns centred on the
+    middle of their range (the constant part does nothing on the simplex),
+    :math:`\rho = 2\max_i\Sigma_{ii} / \max_i\tilde\mu_i^2`, and a multiplier update
+    :math:`\lambda \leftarrow \max(0, \lambda + \rho(r - \mu^\top w))` every 10 steps.  It
+    stops when the relative KKT residual, the largest of
+
+    .. math::
+
+        \frac{\sum_i w_i|g_i - \bar g|}{s},\quad \frac{\max_i(\bar g - g_i)_+}{s},\quad
+        \frac{\lambda|\mu^\top w - r|}{s},\quad \frac{(r - \mu^\top w)_+}{\max_i|\tilde\mu_i|}
+
+    (stationarity on the support, no asset wanting to enter, complementarity, the target
+    met; :math:`g = 2\Sigma w - \lambda\mu`, :math:`\bar g = w^\top g`,
+    :math:`s = 2\max_i\Sigma_{ii}`), is at most 1e-10, and warns with
+    :class:`InaccurateSolutionWarning`, giving
+    the residual, after 100 000 steps.  Each target is warm-started from the previous
+    solution (floored at 1e-12 so an asset can re-enter) and multiplier.  Weights that
+    should be 0 come out tiny and positive: the multiplicative update never reaches 0.
+
+    Parameters
+    ----------
+    mu : pandas.Series or array_like, shape (n,)
+        Expected returns.
+    cov : pandas.DataFrame or array_like, shape (n, n)
+        Covariance, labels matching ``mu``'s.
+    n_points : int, default 50
+        Number of targets, ``>= 2``.
+    long_only : bool, default True
+        Long-only frontier (required by ``method="simplex"``).
+    method : {"qp", "simplex"}, default "qp"
+        Solver, see above.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: columns ``target_return``, ``return`` (:math:`\mu^\top w`),
+        ``variance`` (:math:`w^\top\Sigma w`), ``volatility`` (its square root), then one
+        column of weights per asset.  ``frame.attrs`` holds ``method`` and, for
+        ``"simplex"``, the ``iterations`` and final ``kkt_residual`` of each point.
+
+    Examples
+    --------
+    >>> mu, cov = estimate(load_prices())
+    >>> frontier = efficient_frontier(mu, cov, n_points=5)
+    >>> frontier[["return", "IBM", "WMT", "SEHI"]].round(4).iloc[[0, 2, 4]]
+       return     IBM     WMT    SEHI
+    0  0.0126  0.1598  0.8147  0.0255
+    2  0.0409  0.5054  0.1325  0.3621
+    4  0.0737  0.0000  0.0000  1.0000
+    >>> simplex = efficient_frontier(mu, cov, n_points=5, method="simplex")
+    >>> bool(np.abs(simplex[list(mu.index)] - frontier[list(mu.index)]).max().max() < 1e-6)
+    True
+    """
+    labels, mu_arr, cov_arr, _ = _check_mu_cov(mu, cov)
+    n_points, long_only = _check_frontier_args(n_points, long_only, method)
+    reserved = [c for c in labels if c in _FRONTIER_COLUMNS]
+    if reserved:
+        raise ValueError(
+            f"asset labels {reserved} clash with the frontier's columns {_FRONTIER_COLUMNS}"
+        )
+    targets = np.linspace(float(mu_arr.min()), float(mu_arr.max()), n_points)
+    attrs: dict = {"method": method}
+    if method == "qp":
+        weights = _frontier_qp(mu_arr, cov_arr, targets, long_only)
+    else:
+        weights, iterations, residuals = _frontier_simplex(mu_arr, cov_arr, targets)
+        attrs["iterations"] = iterations
+        attrs["kkt_residual"] = residuals
+
+    variance = np.einsum("ki,ij,kj->k", weights, cov_arr, weights)
+    frame = pd.DataFrame(
+        {
+            "target_return": targets,
+            "return": weights @ mu_arr,
+            "variance": variance,
+            # wᵀΣw of a PSD Σ may round to -1e-20; sqrt must not see it
+            "volatility": np.sqrt(np.maximum(variance, 0.0)),
+        }
+    )
+    frame = pd.concat([frame, pd.DataFrame(weights, columns=labels)], axis=1)
+    frame.attrs.update(attrs)
+    return frame
+
+
+def _frontier_qp(mu, cov, targets, long_only):
+    n = mu.size
+    scale = _objective_scale(float(np.diag(cov).max()))
+    w = cp.Variable(n, name="w")
+    target = cp.Parameter(name="target_return")
+    constraints = [cp.sum(w) == 1, mu @ w >= target]
+    if long_only:
+        constraints.append(w >= 0)
+    problem = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(cov / scale))), constraints)
+    out = np.empty((targets.size, n))
+    for k, r in enumerate(targets):
+        target.value = r
+        _solve(problem, f"efficient_frontier point {k} (target {r:.6g})", warm_start=True)
+        weights = np.asarray(w.value, dtype=float)
+        out[k] = _clip_long_only(weights, 1.0) if long_only else weights
+    return out
+
+
+# -- the simplex retraction and the first-order solver -----------------------------------
+def _retract(w: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    # exp is shifted by the largest exponent among the held assets: the ratio is
+    # unchanged, nothing overflows, and the sum keeps one term equal to its weight
+    held = w > 0
+    z = np.where(held, delta, 0.0)
+    z = z - z[held].max()
+    z = np.where(held, z, 0.0)  # zero weights stay zero whatever their delta
+    v = w * np.exp(z)
+    return v / v.sum()
+
+
+def simplex_retract(w, delta) -> np.ndarray:
+    r"""Multiplicative retraction onto the probability simplex.
+
+    .. math::
+
+        R_w(\delta) = \frac{w \odot e^{\delta}}{\sum_i w_i e^{\delta_i}}
+
+    It is the identity at :math:`\delta = 0` (for :math:`\sum w = 1`), keeps weights
+    positive and summing to one, and is additive in log-weights: one step of exponentiated
+    gradient is :math:`R_w(-\eta\nabla f(w))`.  Computed with the exponent shifted by its
+    maximum, so large ``delta`` does not overflow.
+
+    Parameters
+    ----------
+    w : array_like, shape (n,)
+        Non-negative weights with a positive sum (not necessarily 1).
+    delta : array_like, shape (n,)
+        Tangent update (log-weight increments).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        The retracted weights, summing to 1; zero weights stay zero.
+
+    Examples
+    --------
+    The jaxls notebook's example (it prints ``[0.5669196 0.20631248 0.22676787]`` in
+    float32): adding ``delta`` would make the middle weight negative, retracting does not.
+
+    >>> simplex_retract([0.5, 0.3, 0.2], [0.1, -0.4, 0.1]).round(6).tolist()
+    [0.56692, 0.206312, 0.226768]
+    >>> simplex_retract([0.5, 0.3, 0.2], [0.0, 0.0, 0.0]).tolist()
+    [0.5, 0.3, 0.2]
+    """
+    w_arr = _numeric_array(w, "w")
+    delta_arr = _numeric_array(delta, "delta")
+    if w_arr.ndim != 1 or w_arr.size == 0:
+        raise ValueError(f"`w` must be a non-empty 1-D vector of weights, got shape {w_arr.shape}")
+    if delta_arr.shape != w_arr.shape:
+        raise ValueError(
+            f"`delta` must have the shape of `w` {w_arr.shape}, got {delta_arr.shape}"
+        )
+    if np.any(w_arr < 0) or not w_arr.sum() > 0:
+        raise ValueError(
+            f"`w` must be non-negative with a positive sum, got min {w_arr.min():g} and "
+            f"sum {w_arr.sum():g}"
+        )
+    return _retract(w_arr, delta_arr)
+
+
+def _frontier_simplex(mu, cov, targets):
+    n = mu.size
+    w = np.full(n, 1.0 / n)
+    lam = 0.0
+    out = np.empty((targets.size, n))
+    iterations, residuals = [], []
+    for k, r in enumerate(targets):
+        w = np.maximum(w, _EG_FLOOR)
+        w /= w.sum()
+        w, lam, it, res = _eg_min_variance(cov, mu, r, w, lam)
+        if res > _EG_TOL:
+            warnings.warn(
+                InaccurateSolutionWarning(
+                    f"efficient_frontier(method='simplex') point {k} (target {r:.6g}) "
+                    f"stopped after {it} steps with KKT residual {res:.3g} > {_EG_TOL:g}"
+                ),
+                stacklevel=3,
+            )
+        out[k] = w
+        iterations.append(it)
+        residuals.append(res)
+    return out, iterations, residuals
+
+
+def _eg_min_variance(cov, mu, target, w, lam):
+    """Exponentiated gradient on the augmented Lagrangian; see :func:`efficient_frontier`.
+
+    Returns ``(w, lam, iterations, kkt_residual)``.
+    """
+    centre = 0.5 * (mu.max() + mu.min())
+    m = mu - centre
+    r = target - centre
+    m_scale = float(np.abs(m).max())
+    g_scale = 2.0 * float(np.diag(cov).max())
+    g_scale = g_scale if g_scale > 0 else 1.0
+    # rho makes the penalty's curvature rho * m_i^2 at most that of the variance term, so
+    # neither dominates the step; with equal returns the constraint is constant and unused
+    rho = g_scale / m_scale**2 if m_scale > 0 else 0.0
+    m_scale = m_scale if m_scale > 0 else 1.0
+    two_cov = 2.0 * cov
+    eta = 1.0 / float(np.abs(two_cov + rho * np.outer(m, m)).max())
+
+    it = 0
+    res = np.inf
+    while it < _EG_MAX_ITER:
+        for _ in range(_EG_INNER):
+            slack = m @ w - r
+            grad = two_cov @ w - max(0.0, lam - rho * slack) * m
+            w = _retract(w, -eta * grad)
+        it += _EG_INNER
+        slack = m @ w - r
+        lam = max(0.0, lam - rho * slack)
+        g = two_cov @ w - lam * m
+        g_bar = w @ g
+        res = max(
+            float(w @ np.abs(g - g_bar)) / g_scale,  # stationarity on the support
+            max(0.0, g_bar - float(g.min())) / g_scale,  # no asset should want to enter
+            abs(lam * slack) / g_scale,  # complementarity
+            max(0.0, -slack) / m_scale,  # return target met
+        )
+        if res <= _EG_TOL:
+            break
+    return w, lam, it, res
+
+
+# -- potential on a grid -----------------------------------------------------------------
+def _is_stack(value, single_ndim: int) -> bool:
+    """Whether ``value`` is one item per regime rather than a single ``mu`` or ``cov``."""
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim == single_ndim + 1
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0:
+        return all(np.ndim(item) == single_ndim for item in value)
+    return False
+
+
+def potential(grid, mu, cov, risk_aversion=1.0) -> np.ndarray:
+    r"""Mean-variance potential :math:`V(w) = \tfrac12\gamma\, w^\top\Sigma_k w - \mu_k^\top w`
+    at every cell of a grid.
+
+    A cell's point :math:`x` (``grid.coords``, last axis of length ``d``) is the weight of
+    the first ``d`` assets; the last asset holds the rest:
+    :math:`w = (x_1, \dots, x_d, 1 - \sum_j x_j)`, so ``mu`` has ``d + 1`` entries.  On the
+    1-D :class:`~wfr_cvx.Grid` (``d = 1``) a cell at weight ``x`` is the two-asset
+    portfolio :math:`(x, 1 - x)`.  Cells are evaluated as given, wherever they lie.
+
+    Parameters
+    ----------
+    grid : Grid
+        Any grid with ``coords`` (shape ``(*cells, d)``), ``shape``
+        (``(n_regimes, *cells)``) and ``n_regimes``.  If it also has ``assets`` (labels)
+        and ``mu`` / ``cov`` carry labels, they are matched to ``grid.assets``.
+    mu : array_like, shape (d + 1,), or a sequence of them
+        Expected returns, one vector for all regimes or one per regime.
+    cov : array_like, shape (d + 1, d + 1), or a sequence of them
+        Covariance, one for all regimes or one per regime.
+    risk_aversion : float, default 1.0
+        :math:`\gamma > 0`.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``grid.shape``
+
+    Examples
+    --------
+    >>> from wfr_cvx import Grid
+    >>> g = Grid(4, 1)                       # cells at x = 0.125, 0.375, 0.625, 0.875
+    >>> potential(g, [0.5, 0.0], [[1.0, 0.0], [0.0, 0.0]]).tolist()   # x²/2 - x/2
+    [[-0.0546875, -0.1171875, -0.1171875, -0.0546875]]
+    """
+    gamma = _risk_aversion(risk_aversion)
+    coords = _numeric_array(grid.coords, "grid.coords")
+    if coords.ndim < 2:
+        raise ValueError(f"`grid.coords` must have shape (*cells, d), got {coords.shape}")
+    n_regimes = int(grid.n_regimes)
+    n_assets = coords.shape[-1] + 1
+    expected = (n_regimes, *coords.shape[:-1])
+    if tuple(grid.shape) != expected:
+        raise ValueError(
+            f"`grid.shape` {tuple(grid.shape)} does not match its coords: expected {expected}"
+        )
+
+    stacks = {}
+    for name, value, ndim in (("mu", mu, 1), ("cov", cov, 2)):
+        if _is_stack(value, ndim):
+            items = list(value)
+            if len(items) != n_regimes:
+                raise ValueError(
+                    f"`{name}` must give one entry per regime ({n_regimes}), got {len(items)}"
+                )
+            stacks[name] = items
+        else:
+            stacks[name] = [value] * n_regimes
+
+    assets = getattr(grid, "assets", None)
+    weights = np.concatenate([coords, 1.0 - coords.sum(axis=-1, keepdims=True)], axis=-1)
+    out = np.empty(expected)
+    for k in range(n_regimes):
+        mu_name = f"mu[{k}]" if _is_stack(mu, 1) else "mu"
+        cov_name = f"cov[{k}]" if _is_stack(cov, 2) else "cov"
+        labels, mu_k, cov_k, labelled = _check_mu_cov(
+            stacks["mu"][k], stacks["cov"][k], mu_name, cov_name
+        )
+        if mu_k.size != n_assets:
+            raise ValueError(
+                f"`{mu_name}` must have {n_assets} entries (the grid's {n_assets - 1} weight "
+                f"coordinate(s) + 1), got {mu_k.size}"
+            )
+        if assets is not None and labelled:
+            if set(labels) != set(assets):
+                raise ValueError(
+                    f"`{mu_name}` labels {list(labels)} must be the grid's assets {list(assets)}"
+                )
+            order = labels.get_indexer(list(assets))
+            mu_k, cov_k = mu_k[order], cov_k[np.ix_(order, order)]
+        quad = np.einsum("...i,ij,...j->...", weights, cov_k, weights)
+        out[k] = 0.5 * gamma * quad - weights @ mu_k
+    return out

@@ -1,0 +1,172 @@
+r"""One proximal (JKO) rebalancing step in the WFR geometry.
+
+.. math::
+
+    \rho_1^\star = \operatorname*{argmin}_{\rho_1 \ge 0,\ \sum\rho_1 = \sum\rho_0}
+        \frac{d^2_{\mathrm{WFR}}(\rho_0, \rho_1)}{2\tau} + \sum_{k, w} V_k(w)\,\rho_1(w, k)
+
+(Jordan, Kinderlehrer & Otto 1998; Gallouët & Monsaingeon 2017 for WFR).  ``V`` is a
+potential on the grid — for portfolios the mean-variance objective
+:math:`\tfrac12\gamma w^\top\Sigma w - \mu^\top w` of each regime
+(:func:`wfr_cvx.markowitz.potential`) — and ``tau`` the step: transaction costs (the WFR
+action) shrink the move toward the potential's minimum.  Markowitz is the degenerate
+limit: one regime, a point allocation and ``tau -> inf`` put all the mass on the
+mean-variance optimum.
+
+The step is one SOCP in the same assembly as :func:`wfr_cvx.geodesic`: the end level
+becomes an unknown, the potential a linear term, the budget one equality.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .geodesic import check_common, check_grid, solve_path
+from .grid import Grid, as_allocation
+from .result import Geodesic
+
+__all__ = ["Rebalance", "rebalance"]
+
+
+class Rebalance:
+    """Result of :func:`rebalance`.
+
+    Attributes
+    ----------
+    target : ndarray, shape ``grid.shape``
+        The new allocation :math:`\\rho_1^\\star` (cell masses).
+    path : Geodesic
+        The geodesic from ``rho0`` to ``target`` found with it.
+    potential : ndarray, shape ``grid.shape``
+    tau : float
+    distance2 : float
+        :math:`d^2(\\rho_0, \\rho_1^\\star)`.
+    potential_energy : float
+        :math:`\\sum V \\rho_1^\\star`.
+    objective : float
+        ``distance2 / (2 tau) + potential_energy``.
+    status : str
+    """
+
+    def __init__(self, path: Geodesic, potential: np.ndarray, tau: float):
+        self.path = path
+        self.target = path.rho[-1].copy()
+        self.potential = potential
+        self.tau = tau
+        self.distance2 = path.distance2
+        self.potential_energy = float(np.sum(potential * self.target))
+        self.objective = self.distance2 / (2.0 * tau) + self.potential_energy
+        self.status = path.status
+
+    @property
+    def grid(self) -> Grid:
+        return self.path.grid
+
+    def regime_mass(self) -> np.ndarray:
+        """Mass per regime of the target, shape ``(n_regimes,)``."""
+        return self.target.sum(axis=1)
+
+    def mean_weight(self, regime=None) -> np.ndarray:
+        """Mean weight coordinates of the target (of one regime, or of all together).
+
+        Shape ``(d,)`` with ``d`` the number of weight coordinates (1 on a 1-D grid).
+        """
+        grid = self.grid
+        mass = self.target if regime is None else self.target[[grid.regime_index(regime)]]
+        per_cell = mass.sum(axis=0)  # (n_weights,)
+        total = per_cell.sum()
+        if total <= 0:
+            raise ValueError("the target holds no mass in that regime")
+        return (per_cell @ grid.coords) / total
+
+    def __repr__(self) -> str:
+        return (f"Rebalance(objective={self.objective:.6g}, distance2={self.distance2:.6g}, "
+                f"potential_energy={self.potential_energy:.6g}, tau={self.tau:g}, "
+                f"status={self.status!r})")
+
+
+def _potential_array(potential, grid: Grid) -> np.ndarray:
+    """A potential given as an array on the grid, or a callable of the coordinates.
+
+    A callable ``f(coords)`` (one potential for every regime) or ``f(coords, regime)``
+    (``regime`` the label) returning one value per cell.
+    """
+    if callable(potential):
+        try:
+            n_args = len(inspect.signature(potential).parameters)
+        except (TypeError, ValueError):
+            n_args = 1
+        values = []
+        for label in grid.regimes:
+            out = potential(grid.coords, label) if n_args >= 2 else potential(grid.coords)
+            values.append(np.asarray(out, dtype=float).reshape(-1))
+        arr = np.stack(values)
+        name = "potential (the callable's values)"
+    else:
+        try:
+            arr = np.asarray(potential, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError("`potential` must be an array on the grid or a callable") from None
+        if arr.ndim == 1 and grid.n_regimes == 1:
+            arr = arr[None, :]
+        name = "potential"
+    if arr.shape != grid.shape:
+        raise ValueError(f"`{name}` must have shape {grid.shape} like the grid, "
+                         f"got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite on every cell")
+    return arr
+
+
+def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=None,
+              constraints=(), backend: str = "clarabel", scheme: str = "power",
+              **solver_options) -> Rebalance:
+    r"""One proximal step: the allocation that best trades the potential against the WFR cost.
+
+    Parameters
+    ----------
+    rho0 : array_like, shape ``grid.shape``
+        Current allocation (cell masses, total > 0).
+    grid : Grid
+    lam : float
+        Crossover scale.
+    potential : array of shape ``grid.shape``, or callable
+        ``V`` per cell, or ``f(coords)`` / ``f(coords, regime)`` returning one value per
+        cell (``coords`` is ``grid.coords``).
+    tau : float
+        Step (> 0): the larger, the closer the target gets to the potential's minimum.
+    metric, backend, scheme, **solver_options
+        As for :func:`wfr_cvx.geodesic`.
+    constraints : sequence
+        Execution and position constraints; none are defined yet, so it must be empty.
+
+    Examples
+    --------
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(16, 4)
+    >>> step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=10.0,
+    ...                          potential=lambda w: (w[:, 0] - 0.7) ** 2)
+    >>> bool(step.mean_weight()[0] > 0.6)
+    True
+    """
+    check_grid(grid)
+    r0 = as_allocation(rho0, grid, "rho0")
+    if r0.sum() <= 0:
+        raise ValueError("`rho0` must hold positive total mass")
+    lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
+    try:
+        tau = float(tau)
+    except (TypeError, ValueError):
+        raise TypeError(f"`tau` must be a real number, got {tau!r}") from None
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"`tau` must be finite and > 0, got {tau}")
+    if tuple(constraints):
+        raise ValueError(
+            f"`constraints` must be empty: no constraint types are available to "
+            f"rebalance, got {list(constraints)!r}")
+    V = _potential_array(potential, grid)
+    path = solve_path(r0, None, grid, lam, metric, backend, scheme, solver_options,
+                      end_potential=V, end_weight=1.0 / (2.0 * tau))
+    return Rebalance(path, V, tau)
