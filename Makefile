@@ -18,7 +18,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 test-all: install
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "slow or not slow"
 
 demo: install
 	$(BIN)/python -m wfr_cvx.demo

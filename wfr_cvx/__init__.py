@@ -4,13 +4,19 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import closed_form, markowitz, operators
+from . import closed_form, diagnostics, dynamics, markowitz, operators
 from .compare import compare
-from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+from .errors import (
+    InaccurateSolutionWarning,
+    InfeasibleError,
+    ProblemTooLargeError,
+    SolverError,
+)
 from .geodesic import distance, geodesic
 from .grid import Grid
 from .rebalance import Rebalance, rebalance
 from .result import Geodesic
+from .units import crossover_scale, lam_to_dollars, lam_to_weights
 
 __version__ = "0.1.0"
 
@@ -22,11 +28,17 @@ __all__ = [
     "rebalance",
     "compare",
     "Rebalance",
+    "crossover_scale",
+    "lam_to_weights",
+    "lam_to_dollars",
     "closed_form",
+    "diagnostics",
+    "dynamics",
     "markowitz",
     "operators",
     "SolverError",
     "InfeasibleError",
+    "ProblemTooLargeError",
     "InaccurateSolutionWarning",
     "__version__",
 ]

@@ -29,7 +29,6 @@ _STATUS = {
     cp.INFEASIBLE_INACCURATE: "AlmostPrimalInfeasible",
     cp.UNBOUNDED: "DualInfeasible",
     cp.UNBOUNDED_INACCURATE: "AlmostDualInfeasible",
-    cp.USER_LIMIT: "MaxIterations",
 }
 
 
@@ -114,6 +113,11 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
             warnings.simplefilter("ignore", UserWarning)
             problem.solve(solver=cp.CLARABEL, **settings)
         status = _STATUS.get(problem.status, str(problem.status))
+        if problem.status == cp.USER_LIMIT:
+            # cvxpy folds both of Clarabel's limits into user_limit; the count tells them
+            # apart (the default max_iter is 200)
+            used = _iterations(problem.solver_stats)
+            status = "MaxIterations" if used >= settings.get("max_iter", 200) else "MaxTime"
     except cp.error.SolverError as exc:
         status = f"SolverError: {exc}"
     stats = problem.solver_stats

@@ -10,7 +10,7 @@ The solver-status policy follows cvxpy's three levels:
 
 from __future__ import annotations
 
-__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning"]
+__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning", "ProblemTooLargeError"]
 
 
 class SolverError(RuntimeError):
@@ -36,3 +36,17 @@ class InfeasibleError(SolverError):
 
 class InaccurateSolutionWarning(UserWarning):
     """The solver stopped at reduced accuracy; figures are returned but less precise."""
+
+
+class ProblemTooLargeError(ValueError):
+    """The grid would need more memory than the machine has (estimated before any work).
+
+    Attributes
+    ----------
+    needed_bytes, available_bytes : int
+    """
+
+    def __init__(self, message: str, *, needed_bytes: int, available_bytes: int):
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+        self.available_bytes = available_bytes

@@ -149,6 +149,37 @@ class Geodesic:
             "rate": r_levels.ravel(),
         })
 
+    def to_xarray(self):
+        """The path as an ``xarray.Dataset`` (see :func:`wfr_cvx.io.geodesic_to_xarray`)."""
+        from .io import geodesic_to_xarray
+
+        return geodesic_to_xarray(self)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: inputs, figures, status, timings, package version."""
+        from .io import geodesic_to_dict
+
+        return geodesic_to_dict(self)
+
+    def plot(self, **kwargs):
+        """A matplotlib Figure of the path (see :func:`wfr_cvx.plotting.plot_geodesic`)."""
+        from .plotting import plot_geodesic
+
+        return plot_geodesic(self, **kwargs)
+
+    # -- diagnostics -------------------------------------------------------------------
+    def certificate(self, tol: float = 1e-8):
+        """Consistency certificate (see :func:`wfr_cvx.diagnostics.certificate`)."""
+        from .diagnostics import certificate
+
+        return certificate(self, tol=tol)
+
+    def policy(self, s: float):
+        """(velocity, rate) fields at time ``s`` (see :func:`wfr_cvx.dynamics.policy`)."""
+        from .dynamics import policy
+
+        return policy(self, s)
+
     def __repr__(self) -> str:
         return (
             f"Geodesic(distance2={self.distance2:.6g}, transport={self.transport_cost:.6g}, "

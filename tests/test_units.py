@@ -1,0 +1,65 @@
+"""The crossover scale in dollars and its conversion to weight units."""
+
+import math
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx.units import crossover_scale, lam_to_dollars, lam_to_weights
+
+# (ADV $/day, spread fraction, impact 1/$): mid cap, small cap, micro cap
+MARKETS = [(10e6, 10e-4, 5e-8), (2e6, 30e-4, 5e-7), (1e6, 50e-4, 1e-6)]
+
+
+@pytest.mark.parametrize(("adv", "spread", "impact"), MARKETS)
+def test_realistic_inputs_land_in_the_reference_band(adv, spread, impact):
+    lam = crossover_scale(adv, spread, impact)
+    assert 50e3 <= lam <= 500e3
+    assert lam == pytest.approx(math.sqrt(adv * spread / impact), rel=1e-15)
+    # the geometric mean of one day's volume and the spread/impact break-even size
+    assert lam == pytest.approx(math.sqrt(adv * (spread / impact)), rel=1e-15)
+
+
+def test_scaling():
+    lam = crossover_scale(10e6, 10e-4, 5e-8)
+    assert crossover_scale(40e6, 10e-4, 5e-8) == pytest.approx(2 * lam)  # sqrt of ADV
+    assert crossover_scale(10e6, 10e-4, 20e-8) == pytest.approx(lam / 2)  # 1/sqrt impact
+    assert isinstance(lam, float)
+
+
+def test_conversions_are_inverse():
+    lam = crossover_scale(10e6, 10e-4, 5e-8)
+    w = lam_to_weights(lam, 5e6)
+    assert w == pytest.approx(lam / 5e6)
+    assert lam_to_dollars(w, 5e6) == pytest.approx(lam, rel=1e-15)
+    assert lam_to_dollars(0.05, 2e6) == 100_000.0
+
+
+def test_weight_lam_feeds_the_engine():
+    lam = lam_to_weights(crossover_scale(10e6, 10e-4, 5e-8), portfolio_value=5e6)
+    g = wfr_cvx.Grid(16, 4)
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, lam=lam)
+    assert geo.lam == pytest.approx(0.0894, abs=1e-4)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf, -np.inf])
+def test_bad_inputs_raise_naming_the_argument(bad):
+    good = dict(adv=10e6, spread=10e-4, impact=5e-8)
+    for name in good:
+        with pytest.raises(ValueError, match=f"`{name}` must be finite and > 0"):
+            crossover_scale(**{**good, name: bad})
+    with pytest.raises(ValueError, match="`lam_dollars`"):
+        lam_to_weights(bad, 1e6)
+    with pytest.raises(ValueError, match="`portfolio_value`"):
+        lam_to_weights(1e5, bad)
+    with pytest.raises(ValueError, match="`lam_weights`"):
+        lam_to_dollars(bad, 1e6)
+    with pytest.raises(ValueError, match="`portfolio_value`"):
+        lam_to_dollars(0.1, bad)
+
+
+@pytest.mark.parametrize("bad", ["1e6", None, True, [1e6]])
+def test_non_numbers_raise_type_error(bad):
+    with pytest.raises(TypeError, match="`adv`"):
+        crossover_scale(bad, 10e-4, 5e-8)

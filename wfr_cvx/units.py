@@ -1,0 +1,145 @@
+r"""The crossover scale :math:`\lambda` in dollars, and its conversion to weight units.
+
+The reference ("Canonical Crossover Scale") takes as default
+
+.. math::  \lambda_{\mathrm{default}} = \sqrt{\frac{\mathrm{ADV}\times\mathrm{spread}}
+                                                   {\mathrm{impact}}}
+           \approx \$50\mathrm k - \$500\mathrm k .
+
+Units (the formula must come out in dollars, :math:`[\lambda^2] = \$^2`):
+
+* ``adv`` — average daily dollar volume, :math:`\$/\mathrm{day}`; the formula uses the
+  dollar volume of one trading day (the reference's time unit, ``dt = 1 day``), i.e.
+  :math:`\mathrm{ADV}\times 1\,\mathrm{day}` in :math:`\$`;
+* ``spread`` — the bid-ask spread as a fraction of the price (10 bp = ``1e-3``),
+  dimensionless;
+* ``impact`` — the linear price-impact coefficient: the fractional price move per dollar
+  traded (Kyle's lambda divided by the price), in :math:`1/\$`.
+
+Then :math:`\$ \cdot 1 / (1/\$) = \$^2`.  Reading: ``q* = spread / impact`` is the trade
+size at which the impact cost :math:`q\cdot(\mathrm{impact}\cdot q)` equals the spread cost
+:math:`\mathrm{spread}\cdot q`, and :math:`\lambda = \sqrt{\mathrm{ADV}\cdot q^*}` is the
+geometric mean of that break-even size and one day's volume.
+
+Weights or dollars (the reference's "Units for Portfolio WFR").  The engine's weight axis
+is the portfolio weight :math:`w \in [0, 1]`, dimensionless; a dollar position is
+:math:`x = V w` for a portfolio worth :math:`V` dollars.  Lengths scale by :math:`V`, so
+:math:`\lambda_w = \lambda_\$ / V` (and velocities :math:`v_w = v_\$ / V`, in 1/time);
+the rate :math:`r` (1/time) and the ratio :math:`\|v\|_G / (\lambda |r|)` that decides
+between transport and reaction do not change.  Pass :func:`lam_to_weights` of the dollar
+scale as ``lam`` to :func:`wfr_cvx.geodesic`.
+
+References
+----------
+Kyle, "Continuous auctions and insider trading", Econometrica 53 (1985) — linear price
+impact.  Almgren & Chriss, "Optimal execution of portfolio transactions", J. Risk 3 (2000).
+``wfr_portfolio_geometry.md``, "Canonical Crossover Scale" and "Units for Portfolio WFR".
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars"]
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"`{name}` must be a real number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}")
+    return x
+
+
+def crossover_scale(adv: float, spread: float, impact: float) -> float:
+    r"""The reference's default crossover scale :math:`\sqrt{\mathrm{ADV}\cdot
+    \mathrm{spread}/\mathrm{impact}}`, in dollars.
+
+    Parameters
+    ----------
+    adv : float
+        Average daily dollar volume, $ per day (> 0).
+    spread : float
+        Bid-ask spread as a fraction of the price, e.g. ``1e-3`` for 10 bp (> 0).
+    impact : float
+        Linear price impact: fractional price move per dollar traded, 1/$ (> 0).
+
+    Returns
+    -------
+    float
+        :math:`\lambda` in dollars.
+
+    Raises
+    ------
+    ValueError
+        An input that is not finite and positive, naming it.
+
+    Examples
+    --------
+    A mid-cap name: $10M a day, 10 bp spread, $10k (0.1 % of ADV) moves the price 5 bp:
+
+    >>> round(crossover_scale(adv=10e6, spread=10e-4, impact=5e-8))
+    447214
+
+    A small cap: $2M a day, 30 bp spread, $10k moves the price 50 bp:
+
+    >>> round(crossover_scale(adv=2e6, spread=30e-4, impact=5e-7))
+    109545
+
+    A micro cap: $1M a day, 50 bp spread, $10k moves the price 1 %:
+
+    >>> round(crossover_scale(adv=1e6, spread=50e-4, impact=1e-6))
+    70711
+    """
+    adv = _positive(adv, "adv")
+    spread = _positive(spread, "spread")
+    impact = _positive(impact, "impact")
+    return math.sqrt(adv * spread / impact)
+
+
+def lam_to_weights(lam_dollars: float, portfolio_value: float) -> float:
+    r"""Convert a crossover scale from dollars to portfolio-weight units.
+
+    :math:`\lambda_w = \lambda_\$ / V`: dimensionless (weights are fractions of the
+    portfolio value :math:`V`), the ``lam`` that :func:`wfr_cvx.geodesic` expects.
+
+    Parameters
+    ----------
+    lam_dollars : float
+        :math:`\lambda` in dollars (> 0).
+    portfolio_value : float
+        :math:`V` in dollars (> 0).
+
+    Examples
+    --------
+    >>> lam = crossover_scale(adv=10e6, spread=10e-4, impact=5e-8)   # $447k
+    >>> round(lam_to_weights(lam, portfolio_value=5e6), 4)           # a $5M portfolio
+    0.0894
+    """
+    return _positive(lam_dollars, "lam_dollars") / _positive(portfolio_value,
+                                                              "portfolio_value")
+
+
+def lam_to_dollars(lam_weights: float, portfolio_value: float) -> float:
+    r"""Convert a crossover scale from portfolio-weight units to dollars.
+
+    :math:`\lambda_\$ = V\lambda_w`, the inverse of :func:`lam_to_weights`.
+
+    Parameters
+    ----------
+    lam_weights : float
+        :math:`\lambda` in weight units, dimensionless (> 0).
+    portfolio_value : float
+        :math:`V` in dollars (> 0).
+
+    Examples
+    --------
+    >>> lam_to_dollars(0.05, portfolio_value=2e6)    # lam = 0.05 on a $2M book: $100k
+    100000.0
+    """
+    return _positive(lam_weights, "lam_weights") * _positive(portfolio_value,
+                                                             "portfolio_value")
