@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all demo compare lint bench clean
+.PHONY: install test test-all demo compare lint bench clean regress
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ test-all: install
 
 demo: install
 	$(BIN)/python -m wfr_cvx.demo
+
+regress: install
+	$(BIN)/wfr-cvx regress problems
 
 compare: install
 	$(BIN)/python -m wfr_cvx.compare

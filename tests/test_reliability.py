@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,27 @@ def test_transport_with_huge_lam_is_a_clear_error_or_w2():
         assert d2 == pytest.approx(closed_form.w2_squared_1d(r0, r1, g), rel=0.05)
 
 
+@pytest.mark.parametrize("lam", [0.05, 0.5])
+def test_nearly_equal_allocations(lam):
+    """Regression (property tests, thorough profile): two allocations equal up to
+    round-off made the solver stop with NumericalError at lam = 0.05."""
+    g = Grid(16, 8)
+    r0 = g.bump(0.4, 0.1, mass=0.6) + g.bump(0.4, 0.1, mass=0.4)
+    r1 = g.bump(0.4, 0.1)
+    assert not np.array_equal(r0, r1)
+    geo = wfr_cvx.geodesic(r0, r1, g, lam)
+    assert 0.0 <= geo.distance2 <= closed_form.hellinger2(r0, r1, lam) + 1e-300
+    assert geo.status == "Solved"
+    np.testing.assert_allclose(geo.rho, np.broadcast_to(r1, geo.rho.shape), rtol=1e-12)
+
+
+@pytest.mark.parametrize("lam", [1e9, 1e200])
+def test_lam_beyond_range_is_refused(lam):
+    g = Grid(8, 2)
+    with pytest.raises(ValueError, match="`lam` must be <="):
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, lam)
+
+
 def test_too_large_is_refused_up_front():
     g = Grid(1_000_000, 10_000, regimes=2)
     rho = np.zeros(g.shape)
@@ -105,10 +127,13 @@ junk = st.one_of(
 
 
 def _assert_clean(call):
-    """Only wfr_cvx's documented errors, with a message naming the argument."""
+    """Only wfr_cvx's documented errors: bad input names the argument; a solver failure
+    (SolverError) carries its status instead."""
     try:
         call()
-    except (ValueError, TypeError, SolverError) as exc:
+    except SolverError as exc:
+        assert exc.status, f"SolverError without a status: {exc}"
+    except (ValueError, TypeError) as exc:
         assert "`" in str(exc), f"{type(exc).__name__} without an argument name: {exc}"
 
 
@@ -167,3 +192,76 @@ def test_bit_identical_in_fresh_processes():
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            check=True).stdout for _ in range(2)]
     assert runs[0] == runs[1] and runs[0].strip()
+
+
+# ------------------------------------------------------------------ problem files and CLI
+toml_values = st.one_of(
+    st.integers(-3, 300), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4),
+    st.booleans(), st.lists(st.integers(-2, 2), max_size=3))
+toml_keys = st.sampled_from(["lam", "backend", "scheme", "n_weights", "n_steps", "regimes",
+                             "center", "width", "mass", "weight", "regime", "metric", "bogus"])
+
+
+@given(st.dictionaries(toml_keys, toml_values, max_size=4),
+       st.sampled_from(["", "[grid]", "[rho0]", "[[rho0.bumps]]", "[expected]"]))
+def test_fuzz_problem_files(tmp_path_factory, entries, table):
+    """Random tables and values appended to a valid problem: a ProblemFileError naming the
+    file and key, or a problem that solves; never another exception."""
+    from wfr_cvx.problems import ProblemFileError, load
+
+    base = (Path(__file__).parent.parent / "problems" / "regime_switch.toml").read_text()
+    body = "\n".join(f"{k} = {_toml(v)}" for k, v in entries.items())
+    path = tmp_path_factory.mktemp("fuzz") / "case.toml"
+    path.write_text(f"{base}\n{table}\n{body}\n" if table else f"{body}\n{base}\n")
+    try:
+        problem = load(path)
+    except ProblemFileError as exc:
+        assert "case.toml" in str(exc)
+        return
+    try:
+        problem.solve()
+    except (ValueError, TypeError, SolverError):
+        pass
+
+
+def _toml(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+@given(st.lists(st.sampled_from(["solve", "regress", "frontier", "compare", "--json",
+                                 "--points", "-3", "nope.toml", "--plot", "x", "--bogus",
+                                 "problems", "data/ibm_wmt_sehi_monthly.csv"]),
+                min_size=0, max_size=4))
+def test_fuzz_cli_arguments(tmp_path_factory, argv):
+    """Random argument lists: an exit status and a one-line message; any other exception
+    escaping main() fails this test (that would be a traceback for the user)."""
+    import contextlib
+    import io
+    import os
+
+    from wfr_cvx.cli import main
+
+    if argv[:1] == ["regress"] and "problems" in argv:
+        return  # the full regression run is tested in test_cli; too slow to repeat here
+    err, out = io.StringIO(), io.StringIO()
+    here, repo = os.getcwd(), Path(__file__).parent.parent
+    work = tmp_path_factory.mktemp("cli")  # outputs (--json, --plot) land here
+    for name in ("data", "problems"):  # relative paths as a user would type them
+        (work / name).symlink_to(repo / name)
+    os.chdir(work)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                status = main(argv)
+            except SystemExit as exc:  # argparse usage errors
+                status = exc.code
+    finally:
+        os.chdir(here)
+    assert "Traceback" not in err.getvalue()
+    assert status in (0, 1, 2, None)

@@ -167,7 +167,7 @@ class Grid:
         cell = np.diff(cdf)
         total = cell.sum()
         if total <= 0:
-            raise ValueError(f"bump at center={center}, width={width} has no mass on [0, 1]")
+            raise ValueError(f"`width`={width} and `center`={center} put no mass on [0, 1]")
         out = self.zeros()
         out[self.regime_index(regime)] = mass * cell / total
         return out
@@ -236,6 +236,11 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
             f"`{name}` has {int(np.count_nonzero(arr < 0))} negative mass(es); "
             f"minimum {arr.min():.3g}"
         )
+    with np.errstate(over="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total) or total > 1e150:
+        raise ValueError(f"`{name}` total mass {total:.3g} is too large to solve with "
+                         "(rescale it; the distance is 1-homogeneous in the masses)")
     return np.array(arr, dtype=float, copy=True)
 
 

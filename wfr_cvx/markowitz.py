@@ -230,9 +230,13 @@ def estimate(prices) -> tuple[pd.Series, pd.DataFrame]:
     values = _check_prices(prices, "prices", min_rows=3)
     returns = _returns(prices, values)
     r = returns.to_numpy()
-    mu = r.mean(axis=0)
-    centred = r - mu
-    cov = centred.T @ centred / (r.shape[0] - 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        mu = r.mean(axis=0)
+        centred = r - mu
+        cov = centred.T @ centred / (r.shape[0] - 1)
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(cov))):
+        raise ValueError("`prices` give returns too large to estimate moments from "
+                         "(their mean or covariance overflows)")
     labels = prices.columns
     return (pd.Series(mu, index=labels, name="mu"),
             pd.DataFrame(cov, index=labels, columns=labels))

@@ -1,0 +1,155 @@
+"""The ``wfr-cvx`` command: every subcommand end to end in a subprocess, errors in-process."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wfr_cvx import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEMS = ROOT / "problems"
+PRICES = ROOT / "data" / "ibm_wmt_sehi_monthly.csv"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(*args, cwd):
+    """``python -m wfr_cvx ARGS`` (the console script runs the same ``cli.main``)."""
+    return subprocess.run([sys.executable, "-m", "wfr_cvx", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _assert_clean_error(proc, status, *fragments):
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("wfr-cvx: error")]
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# -- subprocess: one per subcommand, plus the acceptance cases --------------------------
+def test_solve_writes_json_csv_and_plot(tmp_path):
+    proc = _run("solve", PROBLEMS / "regime_switch.toml", "--json", "out.json", "--csv",
+                "out.csv", "--plot", "out.png", "--verbose", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "distance2" in proc.stdout and "pass" in proc.stdout
+    assert "Clarabel" in proc.stdout  # --verbose: the solver's own iteration log
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["problem"]["name"] == "regime_switch"
+    assert data["inputs"]["grid"] == {"n_weights": 32, "n_steps": 8,
+                                      "regimes": ["risk_on", "risk_off"]}
+    assert data["figures"]["distance2"] == pytest.approx(0.375, rel=1e-5)
+    assert all(check["passed"] for check in data["checks"])
+    assert (tmp_path / "out.csv").read_text().startswith("time,regime,weight,mass")
+    assert (tmp_path / "out.png").read_bytes().startswith(PNG)
+
+
+def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
+    for name in ("regime_switch.toml", "cvxpy_mass_growth.toml", "teleport.toml"):
+        shutil.copy(PROBLEMS / name, tmp_path / name)
+    proc = _run("regress", tmp_path, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    header = proc.stdout.splitlines()[0].split()
+    assert header[:6] == ["problem", "figure", "source", "expected", "got", "rel_error"]
+    assert "time_s" in header and "status" in header
+    assert "3 of 3 problems pass" in proc.stdout
+    assert "regress" in proc.stderr  # progress on stderr
+
+    teleport = tmp_path / "teleport.toml"
+    text = teleport.read_text()
+    assert "distance2 = 0.48\n" in text
+    teleport.write_text(text.replace("distance2 = 0.48\n", "distance2 = 0.50\n"))
+    proc = _run("regress", tmp_path, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "2 of 3 problems pass" in proc.stdout
+    assert "FAIL teleport: distance2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_frontier(tmp_path):
+    proc = _run("frontier", PRICES, "--points", "5", "--plot", "frontier.png",
+                "--csv", "frontier.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "volatility" in proc.stdout and "SEHI" in proc.stdout
+    assert len((tmp_path / "frontier.csv").read_text().splitlines()) == 6
+    assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
+
+
+def test_compare(tmp_path):
+    proc = _run("compare", PROBLEMS / "regime_switch.toml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for path in ("wfr_geodesic", "rebalance_then_switch", "switch_then_rebalance"):
+        assert path in proc.stdout
+
+
+def test_missing_file_is_one_line_without_traceback(tmp_path):
+    _assert_clean_error(_run("solve", "absent.toml", cwd=tmp_path), 2, "absent.toml")
+
+
+def test_malformed_toml_is_one_line_without_traceback(tmp_path):
+    (tmp_path / "broken.toml").write_text("lam = 0.2\n[grid\nn_weights = 8\n")
+    _assert_clean_error(_run("compare", "broken.toml", cwd=tmp_path), 2, "broken.toml",
+                        "malformed TOML", "line 2")
+
+
+def test_bad_value_in_a_regress_directory(tmp_path):
+    shutil.copy(PROBLEMS / "regime_switch.toml", tmp_path / "ok.toml")
+    text = (PROBLEMS / "teleport.toml").read_text().replace("lam = 0.2", "lam = -0.2")
+    (tmp_path / "bad.toml").write_text(text)
+    _assert_clean_error(_run("regress", tmp_path, cwd=tmp_path), 2, "bad.toml", "`lam`",
+                        "must be > 0")
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("wfr-cvx")
+    if not script.exists():
+        pytest.skip("wfr-cvx console script not installed in this environment")
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("wfr_cvx ")
+
+
+# -- in-process: the remaining error paths -----------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["frontier", "absent.csv"], ["absent.csv", "no such price file"]),
+        (["frontier", str(PRICES), "--assets", "IBM,AAPL"], ["AAPL", "not in"]),
+        (["frontier", str(PRICES), "--points", "1"], ["n_points"]),
+        (["regress", "nowhere"], ["nowhere", "no such directory"]),
+        (["compare", str(PROBLEMS / "markowitz_limit.toml")], ["geodesic"]),
+    ],
+)
+def test_errors_exit_2_with_one_line(argv, fragments, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("wfr-cvx: error: ")
+    for fragment in fragments:
+        assert fragment in err[0]
+
+
+def test_empty_regress_directory(capsys, tmp_path):
+    assert cli.main(["regress", str(tmp_path)]) == 2
+    assert "no *.toml problem files" in capsys.readouterr().err
+
+
+def test_solver_failure_in_solve_and_regress(capsys, tmp_path):
+    text = (PROBLEMS / "regime_switch.toml").read_text() + "\n[solver]\nmax_iter = 1\n"
+    (tmp_path / "stuck.toml").write_text(text)
+    assert cli.main(["solve", str(tmp_path / "stuck.toml")]) == 2
+    assert "MaxIterations" in capsys.readouterr().err
+    assert cli.main(["regress", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "ERROR" in out and "FAIL stuck" in err
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["solve"])
+    assert info.value.code == 2
+    assert "usage: wfr-cvx" in capsys.readouterr().err

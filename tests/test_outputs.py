@@ -1,0 +1,142 @@
+"""Outputs of a solve: tidy frame, xarray, JSON dict, figures, and the demo."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid, demo, io, plotting
+from wfr_cvx.markowitz import efficient_frontier, estimate, load_prices
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def geo():
+    g = Grid(16, 4, regimes=("risk_on", "risk_off"))
+    rho0 = g.bump(0.6, 0.08, "risk_on", mass=0.7) + g.bump(0.35, 0.08, "risk_off", mass=0.3)
+    rho1 = g.bump(0.5, 0.08, "risk_on", mass=0.3) + g.bump(0.3, 0.08, "risk_off", mass=0.7)
+    return wfr_cvx.geodesic(rho0, rho1, g, lam=0.2)
+
+
+def test_to_frame_round_trips_the_masses_exactly(geo):
+    frame = geo.to_frame()
+    grid = geo.grid
+    assert len(frame) == geo.rho.size
+    t = np.searchsorted(geo.times, frame["time"].to_numpy())
+    k = frame["regime"].map({label: i for i, label in enumerate(grid.regimes)}).to_numpy()
+    i = np.searchsorted(grid.weights, frame["weight"].to_numpy())
+    # every label is exactly a grid value, and every cell appears once
+    assert np.array_equal(geo.times[t], frame["time"].to_numpy())
+    assert np.array_equal(grid.weights[i], frame["weight"].to_numpy())
+    rebuilt = np.full(geo.rho.shape, np.nan)
+    rebuilt[t, k, i] = frame["mass"].to_numpy()
+    assert np.array_equal(rebuilt, geo.rho)
+
+
+def test_to_xarray_round_trips_the_masses_exactly(geo):
+    ds = geo.to_xarray()
+    grid = geo.grid
+    assert dict(ds["mass"].sizes) == {"time": grid.n_steps + 1, "regime": 2,
+                                      "weight": grid.n_weights}
+    assert np.array_equal(ds["mass"].values, geo.rho)
+    assert list(ds["regime"].values) == list(grid.regimes)
+    assert np.array_equal(ds["weight"].values, grid.weights)
+    assert np.array_equal(ds["time"].values, geo.times)
+    # step variables on their own coordinates, unchanged
+    np.testing.assert_allclose(ds["step"].values, (np.arange(grid.n_steps) + 0.5) * grid.dt)
+    assert np.array_equal(ds["velocity"].values, geo.velocity)
+    assert np.array_equal(ds["source"].values, geo.source)
+    assert np.array_equal(ds["face"].values, grid.faces)
+    assert float(ds["transport_cost"].sum() + ds["reaction_cost"].sum()) == pytest.approx(
+        geo.distance2, rel=1e-12)
+    assert ds.attrs["distance2"] == geo.distance2 and ds.attrs["lam"] == 0.2
+    # selecting by label gives the same numbers
+    assert np.array_equal(ds["mass"].sel(regime="risk_off").values, geo.rho[:, 1])
+
+
+def test_missing_optional_packages_name_the_extra(geo, monkeypatch):
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    with pytest.raises(ImportError, match=r"wfr_cvx\[xarray\]"):
+        geo.to_xarray()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"wfr_cvx\[plot\]"):
+        geo.plot()
+
+
+def test_to_dict_is_json_ready(geo):
+    data = geo.to_dict()
+    text = json.dumps(data, allow_nan=False)
+    back = json.loads(text)
+    assert back["wfr_cvx_version"] == wfr_cvx.__version__
+    assert back["inputs"] == {
+        "grid": {"n_weights": 16, "n_steps": 4, "regimes": ["risk_on", "risk_off"]},
+        "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "power"}
+    figures = back["figures"]
+    assert figures["distance2"] == geo.distance2
+    assert figures["transport_cost"] + figures["reaction_cost"] == pytest.approx(
+        figures["distance2"], rel=1e-12)
+    assert len(figures["transport_per_step"]) == 4
+    assert figures["mass_end"] == pytest.approx({"risk_on": 0.3, "risk_off": 0.7})
+    assert back["status"] == "Solved" and back["iterations"] > 0
+    assert set(back["timings"]) == {"assembly", "setup", "solve"}
+    with_path = io.geodesic_to_dict(geo, include_path=True)
+    assert np.array_equal(np.asarray(with_path["rho"]), geo.rho)
+
+
+def test_rebalance_dict_and_write_json(tmp_path):
+    g = Grid(16, 4)
+    step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=10.0,
+                             potential=lambda w: (w[:, 0] - 0.7) ** 2)
+    data = io.rebalance_to_dict(step)
+    assert data["inputs"]["tau"] == 10.0
+    assert data["figures"]["objective"] == pytest.approx(step.objective)
+    path = io.write_json({**data, "nan": float("nan")}, tmp_path / "step.json")
+    back = json.loads(path.read_text())
+    assert back["nan"] is None and back["figures"]["target_mass"] == pytest.approx({"0": 1.0})
+
+
+def test_geodesic_figure_has_labelled_axes_and_saves_png(geo, tmp_path):
+    fig = geo.plot(title="test path")
+    axes = fig.get_axes()
+    heat_maps = [ax for ax in axes if ax.get_title().startswith("regime ")]
+    assert [ax.get_title() for ax in heat_maps] == ["regime risk_on", "regime risk_off"]
+    titles = {ax.get_title() for ax in axes}
+    assert {"mass per regime", "cost per step"} <= titles
+    plots = [ax for ax in axes if ax.get_title()]  # the colour bar has no title
+    assert len(plots) == 4 and len(axes) == 5
+    for ax in plots:
+        assert ax.get_xlabel() == "path time s" and ax.get_ylabel()
+    assert axes[-1].get_legend() is not None
+    title = fig.get_suptitle() if hasattr(fig, "get_suptitle") else fig._suptitle.get_text()
+    assert title == "test path"
+    out = tmp_path / "geodesic.png"
+    fig.savefig(out)
+    assert out.read_bytes().startswith(PNG)
+
+
+def test_frontier_figure(tmp_path):
+    mu, cov = estimate(load_prices())
+    fig = plotting.plot_frontier(efficient_frontier(mu, cov, n_points=6))
+    left, right = fig.get_axes()
+    assert left.get_xlabel().startswith("volatility") and left.get_ylabel()
+    assert right.get_ylabel() == "weight"
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["IBM", "WMT", "SEHI"]
+    fig.savefig(tmp_path / "frontier.png")
+    assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
+    with pytest.raises(ValueError, match="volatility"):
+        plotting.plot_frontier(efficient_frontier(mu, cov, n_points=3)[["return"]])
+
+
+def test_demo_build_and_main(tmp_path, capsys):
+    grid, rho0, rho1 = demo.build(32, 8)
+    assert grid.regimes == ("risk_on", "risk_off") and grid.shape == (2, 32)
+    assert (rho0.sum(axis=1) > 0).all() and (rho1.sum(axis=1) > 0).all()
+    out = tmp_path / "demo.png"
+    assert demo.main(["--n-weights", "32", "--n-steps", "8", "--plot", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "risk_on" in text and "wfr_geodesic" in text and "d^2 =" in text
+    assert out.read_bytes().startswith(PNG)

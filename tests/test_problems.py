@@ -1,0 +1,261 @@
+"""Problem files: every shipped problem passes; bad files fail with file, key and reason."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import problems
+from wfr_cvx.problems import ProblemFileError, Reference
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEMS = ROOT / "problems"
+SHIPPED = sorted(PROBLEMS.glob("*.toml"))
+
+BASE = """\
+description = "a small test problem"
+lam = 0.25
+
+[grid]
+n_weights = 16
+n_steps = 4
+regimes = ["on", "off"]
+
+[rho0]
+bumps = [{ center = 0.4, width = 0.05, regime = "on", mass = 0.6 }]
+
+[rho1]
+bumps = [{ center = 0.4, width = 0.05, regime = "off", mass = 0.9 }]
+
+[expected]
+source = "closed form"
+rtol = 1e-5
+distance2 = 0.375
+transport_cost = { value = 0.0, rtol = 0.0, atol = 1e-6 }
+"""
+
+REBALANCE = """\
+kind = "rebalance"
+lam = 0.3
+tau = 10.0
+
+[grid]
+n_weights = 16
+n_steps = 4
+
+[rho0]
+bumps = [{ center = 0.3, width = 0.05 }]
+
+[potential]
+kind = "mean_variance"
+prices = "PRICES"
+assets = ["IBM", "WMT"]
+risk_aversion = 4.0
+
+[expected]
+target_mass = { value = 1.0, rtol = 1e-7, source = "closed form" }
+"""
+
+
+def _write(tmp_path, text, name="case.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- the shipped problems ----------------------------------------------------------------
+def test_at_least_ten_problems_are_shipped():
+    assert len(SHIPPED) >= 10
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_problem_passes(path):
+    problem = problems.load(path)
+    assert problem.expected, "every shipped problem states expected figures"
+    assert all(ref.source in problems.SOURCES for ref in problem.expected)
+    outcome = problem.run()
+    assert outcome.passed, outcome.checks.to_string()
+
+
+def test_readme_lists_every_problem_and_the_pending_ones():
+    readme = (PROBLEMS / "README.md").read_text()
+    for path in SHIPPED:
+        assert path.name in readme
+    for pending in ("simplex", "trading-window", "velocity-capped", "probability-preserving"):
+        assert pending in readme.lower()
+
+
+def test_load_dir_is_sorted_and_complete():
+    loaded = problems.load_dir(PROBLEMS)
+    assert [p.path for p in loaded] == SHIPPED
+    assert [p.name for p in loaded] == [p.stem for p in SHIPPED]
+
+
+# -- solve and check ---------------------------------------------------------------------
+def test_geodesic_problem_solves_and_checks(tmp_path):
+    problem = problems.load(_write(tmp_path, BASE))
+    assert problem.name == "case" and problem.grid.regimes == ("on", "off")
+    geo = problem.solve()
+    assert isinstance(geo, wfr_cvx.Geodesic)
+    checks = problem.check(geo)
+    assert list(checks["figure"]) == ["distance2", "transport_cost"]
+    assert checks["passed"].all()
+    assert np.isnan(checks.loc[1, "rel_error"])  # expected 0: no relative error
+
+
+def test_a_wrong_expected_value_fails_the_check(tmp_path):
+    problem = problems.load(_write(tmp_path, BASE.replace("distance2 = 0.375",
+                                                          "distance2 = 0.380")))
+    outcome = problem.run()
+    assert not outcome.passed
+    row = outcome.checks.set_index("figure").loc["distance2"]
+    assert not row["passed"] and row["rel_error"] == pytest.approx(0.005 / 0.38, rel=1e-4)
+
+
+def test_several_references_per_figure(tmp_path):
+    text = BASE.replace("distance2 = 0.375\n", "") + (
+        '[[expected.distance2]]\nvalue = 0.375\nsource = "closed form"\n'
+        '[[expected.distance2]]\nvalue = 0.3\nrtol = 0.5\nsource = "earlier run"\n'
+        'note = "pinned"\n')
+    problem = problems.load(_write(tmp_path, text))
+    refs = [r for r in problem.expected if r.figure == "distance2"]
+    assert [(r.source, r.rtol, r.note) for r in refs] == [
+        ("closed form", 1e-5, ""), ("earlier run", 0.5, "pinned")]
+
+
+def test_rebalance_problem(tmp_path):
+    prices = ROOT / "data" / "ibm_wmt_sehi_monthly.csv"
+    problem = problems.load(_write(tmp_path, REBALANCE.replace("PRICES", str(prices))))
+    step = problem.solve()
+    assert isinstance(step, wfr_cvx.Rebalance)
+    figures = problem.figures(step)
+    assert set(figures) == set(problems.FIGURES["rebalance"])
+    assert figures["target_mass"] == pytest.approx(1.0, rel=1e-9)
+    assert problem.check(step)["passed"].all()
+
+
+def test_solver_options_are_passed_and_overridable(tmp_path):
+    problem = problems.load(_write(tmp_path, BASE + "[solver]\nmax_iter = 1\n"))
+    assert problem.solver_options == {"max_iter": 1}
+    with pytest.raises(wfr_cvx.SolverError):
+        problem.solve()
+    assert problem.solve(max_iter=200).status == "Solved"
+
+
+def test_reference_tolerance():
+    ref = Reference("distance2", 1.0, rtol=0.01, atol=0.001, source="closed form")
+    assert ref.passes(1.0109) and not ref.passes(1.0111) and not ref.passes(np.nan)
+
+
+# -- validation --------------------------------------------------------------------------
+BAD = {
+    "unknown top-level key": (("lam = 0.25", "lam = 0.25\nlambda = 0.3"), "lambda",
+                              "unknown key"),
+    "unknown nested key": (("n_steps = 4", "n_step = 4"), "grid.n_step", "unknown key"),
+    "missing key": (("lam = 0.25\n", ""), "lam", "required"),
+    "wrong type lam": (("lam = 0.25", 'lam = "big"'), "lam", "must be a number"),
+    "float grid size": (("n_weights = 16", "n_weights = 16.0"), "grid.n_weights",
+                        "must be an integer"),
+    "negative lam": (("lam = 0.25", "lam = -1"), "lam", "must be > 0"),
+    "grid too small": (("n_weights = 16", "n_weights = 1"), "grid.n_weights", ">= 2"),
+    "zero width": (("width = 0.05, regime = \"on\"", "width = 0.0, regime = \"on\""),
+                   "rho0.bumps[0].width", "must be > 0"),
+    "dirac outside": (("bumps = [{ center = 0.4, width = 0.05, regime = \"on\", mass = 0.6 }]",
+                       "diracs = [{ weight = 1.5 }]"), "rho0.diracs[0].weight",
+                      "[0, 1]"),
+    "unknown regime": (("regime = \"off\"", "regime = \"crash\""), "rho1.bumps[0].regime",
+                       "crash"),
+    "negative mass": (("mass = 0.9", "mass = -0.9"), "rho1.bumps[0].mass", ">= 0"),
+    "masses shape": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", mass = 0.9 }]",
+                      "masses = [1.0, 2.0]"), "rho1.masses", "shape"),
+    "masses not numbers": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", "
+                            "mass = 0.9 }]", 'masses = [1.0, "x"]'), "rho1.masses",
+                           "only numbers"),
+    "empty allocation": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", "
+                          "mass = 0.9 }]", ""), "rho1", "at least one"),
+    "missing csv": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", mass = 0.9 }]",
+                     'csv = "nowhere.csv"'), "rho1.csv", "no such file"),
+    "unknown source": (('source = "closed form"', 'source = "my notebook"'),
+                       "expected.source", "must be one of"),
+    "no source": (('source = "closed form"\n', ""), "expected.distance2.source",
+                  "required"),
+    "unknown figure": (("distance2 = 0.375", "distance = 0.6\nwasserstein = 0.1"),
+                       "expected.wasserstein", "unknown key"),
+    "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
+                    "must be one of"),
+    "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),
+    "metric length": (("lam = 0.25", "lam = 0.25\nmetric = [1.0, 2.0]"), "metric",
+                      "one per interior face"),
+    "unknown solver option": (("lam = 0.25", "lam = 0.25\n[solver]\nmax_iters = 3\n"),
+                              "solver.max_iters", "unknown key"),
+    "tau on a geodesic": (("lam = 0.25", "lam = 0.25\ntau = 1.0"), "tau",
+                          "rebalance"),
+    "pending constraints": (("lam = 0.25", "lam = 0.25\nconstraints = []"), "constraints",
+                            "not available yet"),
+    "pending simplex": (("n_steps = 4", "n_steps = 4\nkind = \"simplex\""), "grid.kind",
+                        "simplex grid is not available yet"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_file_names_file_key_and_reason(tmp_path, case):
+    (old, new), key, reason = BAD[case]
+    assert old in BASE, case
+    path = _write(tmp_path, BASE.replace(old, new, 1), "bad_case.toml")
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(path)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.key == key
+    message = str(err)
+    assert str(path) in message and f"`{key}`" in message and reason in message
+
+
+def test_rebalance_specific_validation(tmp_path):
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = REBALANCE.replace("PRICES", prices)
+    cases = {
+        ("tau = 10.0\n", ""): ("tau", "required"),
+        ('"IBM", "WMT"', '"IBM", "AAPL"'): ("potential.assets", "AAPL"),
+        ('"IBM", "WMT"', '"IBM"'): ("potential.assets", "two assets"),
+        ("[potential]", "[rho1]\ndiracs = [{ weight = 0.5 }]\n[potential]"):
+            ("rho1", "no end allocation"),
+        ("risk_aversion = 4.0", "risk_aversion = 4.0\nmu_scale = [1.0, 2.0]"):
+            ("potential.mu_scale", "one value per regime"),
+        ("kind = \"mean_variance\"", "kind = \"quadratic\""): ("potential.kind",
+                                                               "must be one of"),
+        ("width = 0.05 }", "width = 0.05, mass = 0.0 }"): ("rho0", "positive total mass"),
+    }
+    for (old, new), (key, reason) in cases.items():
+        assert old in text
+        path = _write(tmp_path, text.replace(old, new, 1), "bad_rebalance.toml")
+        with pytest.raises(ProblemFileError, match="bad_rebalance.toml") as info:
+            problems.load(path)
+        assert info.value.key == key and reason in info.value.reason, (old, str(info.value))
+
+
+def test_malformed_toml_and_missing_file(tmp_path):
+    path = _write(tmp_path, "lam = \n[grid\n", "broken.toml")
+    with pytest.raises(ProblemFileError, match=r"broken\.toml: malformed TOML.*line 1"):
+        problems.load(path)
+    with pytest.raises(FileNotFoundError, match="absent.toml"):
+        problems.load(tmp_path / "absent.toml")
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        problems.load_dir(tmp_path / "nowhere")
+
+
+def test_inline_masses_csv_and_linear_metric(tmp_path):
+    grid = wfr_cvx.Grid(8, 2)
+    rho = grid.bump(0.5, 0.1)
+    rows = zip(grid.weights.tolist(), rho[0].tolist(), strict=True)
+    (tmp_path / "alloc.csv").write_text("weight,0\n" + "".join(f"{w!r},{m!r}\n"
+                                                                for w, m in rows))
+    masses = ", ".join(repr(float(m)) for m in rho[0])
+    text = (f"lam = 0.5\nmetric = {{ kind = \"linear\", at_0 = 1.0, at_1 = 3.0 }}\n"
+            f"[grid]\nn_weights = 8\nn_steps = 2\n"
+            f"[rho0]\ncsv = \"alloc.csv\"\n[rho1]\nmasses = [{masses}]\n")
+    problem = problems.load(_write(tmp_path, text))
+    assert np.array_equal(problem.rho0, rho) and np.array_equal(problem.rho1, rho)
+    np.testing.assert_allclose(problem.metric, 1.0 + 2.0 * grid.faces)
+    assert problem.solve().distance2 == pytest.approx(0.0, abs=1e-9)

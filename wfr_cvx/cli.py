@@ -1,0 +1,296 @@
+"""The ``wfr-cvx`` command (also ``python -m wfr_cvx``).
+
+::
+
+    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose]
+    wfr-cvx regress [DIR] [--verbose]
+    wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
+    wfr-cvx compare FILE [--verbose]
+
+``FILE`` is a problem file (:mod:`wfr_cvx.problems`), ``DIR`` a directory of them
+(default ``problems``).  ``--verbose`` passes ``verbose=True`` to the solver, which then
+prints its iterations.
+
+``solve`` prints the file's checks but its exit status does not depend on them; that is
+``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
+fails (a figure outside its tolerance, or a solve that raised); 2 on a usage error, a
+missing or invalid file, or a failed solve — reported as one line on stderr, never a
+traceback.  Warnings (an inaccurate solve) are one ``wfr-cvx: warning:`` line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InaccurateSolutionWarning, SolverError
+
+__all__ = ["main"]
+
+#: exceptions turned into a one-line message and exit status 2
+_USER_ERRORS = (ValueError, TypeError, OSError, SolverError, ImportError)
+
+
+class _Failure(Exception):
+    """A problem the command reports as one line and exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="wfr-cvx",
+        description="Wasserstein-Fisher-Rao geodesics of allocation distributions: "
+                    "solve problem files, run the regression problems, Markowitz "
+                    "frontiers.")
+    parser.add_argument("--version", action="version", version=f"wfr_cvx {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    solve = commands.add_parser("solve", help="solve one problem file and report its figures")
+    solve.add_argument("file", type=Path, metavar="FILE")
+    solve.add_argument("--json", type=Path, metavar="OUT",
+                       help="write inputs, figures, status, timings and checks as JSON")
+    solve.add_argument("--csv", type=Path, metavar="OUT",
+                       help="write the path as a tidy table (Geodesic.to_frame)")
+    solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
+    solve.add_argument("--verbose", action="store_true", help="print the solver's iterations")
+
+    regress = commands.add_parser(
+        "regress", help="solve every problem of a directory and check the expected figures")
+    regress.add_argument("dir", type=Path, nargs="?", default=Path("problems"), metavar="DIR")
+    regress.add_argument("--verbose", action="store_true",
+                         help="print the solver's iterations")
+
+    frontier = commands.add_parser("frontier",
+                                   help="long-only Markowitz frontier of a price file")
+    frontier.add_argument("prices", type=Path, metavar="PRICES.csv",
+                          help="a `date` column and one column of prices per asset")
+    frontier.add_argument("--points", type=int, default=50, help="number of points (>= 2)")
+    frontier.add_argument("--assets", metavar="A,B,...",
+                          help="comma-separated subset of the columns (default: all)")
+    frontier.add_argument("--csv", type=Path, metavar="OUT", help="write the frontier table")
+    frontier.add_argument("--plot", type=Path, metavar="OUT.png", help="write the figure")
+
+    compare = commands.add_parser(
+        "compare", help="the geodesic of a problem file against the two-phase paths")
+    compare.add_argument("file", type=Path, metavar="FILE")
+    compare.add_argument("--verbose", action="store_true",
+                         help="print the solver's iterations")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    handler = {"solve": _solve, "regress": _regress, "frontier": _frontier,
+               "compare": _compare}[args.command]
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return handler(args)
+    except (_Failure, *_USER_ERRORS) as exc:
+        _error(exc)
+        return 2
+    except KeyboardInterrupt:
+        print("wfr-cvx: interrupted", file=sys.stderr)
+        return 130
+
+
+def _error(exc: BaseException) -> None:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in message:
+        message = f"{exc.filename}: {message}"
+    print(f"wfr-cvx: error: {message}", file=sys.stderr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = " ".join(str(message).split())
+    print(f"wfr-cvx: warning: {category.__name__}: {text}", file=sys.stderr)
+
+
+def _options(args) -> dict:
+    return {"verbose": True} if getattr(args, "verbose", False) else {}
+
+
+def _fmt(value: float) -> str:
+    return "nan" if not np.isfinite(value) else f"{value:.6g}"
+
+
+# -- solve -------------------------------------------------------------------------------
+def _solve(args) -> int:
+    from . import problems
+
+    problem = problems.load(args.file)
+    outcome = problem.run(**_options(args))
+    result = outcome.result
+    path = result.path if problem.kind == "rebalance" else result
+    figures = problem.figures(result)
+    grid = problem.grid
+    print(f"problem   {problem.name} ({args.file})")
+    if problem.description:
+        print(f"          {problem.description}")
+    print(f"grid      {grid.n_weights} weights x {grid.n_steps} steps, regimes "
+          f"{', '.join(grid.regimes)}; lam {problem.lam:g}, backend {problem.backend}, "
+          f"scheme {problem.scheme}" + (f", tau {problem.tau:g}" if problem.tau else ""))
+    print(f"status    {path.status}, {path.iterations} iterations, {outcome.seconds:.2f} s "
+          f"(setup {path.setup_time:.2f} s, solve {path.solve_time:.2f} s)")
+    for name, value in figures.items():
+        print(f"{name:<18}{_fmt(value)}")
+    if len(outcome.checks):
+        print()
+        print(_checks_table(outcome.checks))
+    if args.json is not None:
+        from .io import geodesic_to_dict, rebalance_to_dict, write_json
+
+        data = (rebalance_to_dict(result) if problem.kind == "rebalance"
+                else geodesic_to_dict(result))
+        data = {"problem": {"name": problem.name, "file": str(args.file),
+                            "kind": problem.kind, "description": problem.description},
+                **data, "checks": outcome.checks.to_dict("records")}
+        write_json(data, args.json)
+        print(f"wrote {args.json}")
+    if args.csv is not None:
+        path.to_frame().to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot is not None:
+        figure = path.plot(title=f"{problem.name}: d² = {path.distance2:.5g}")
+        figure.savefig(args.plot, dpi=110)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _checks_table(checks: pd.DataFrame) -> str:
+    table = pd.DataFrame({
+        "figure": checks["figure"],
+        "source": checks["source"],
+        "expected": checks["expected"].map(_fmt),
+        "got": checks["got"].map(_fmt),
+        "error": [_error_text(row) for row in checks.itertuples()],
+        "tolerance": [f"{row.atol + row.rtol * abs(row.expected):.2g}"
+                      for row in checks.itertuples()],
+        "check": np.where(checks["passed"], "pass", "FAIL"),
+    })
+    return table.to_string(index=False)
+
+
+def _error_text(row) -> str:
+    if np.isfinite(row.rel_error):
+        return f"{row.rel_error:.2e}"
+    return f"abs {row.abs_error:.1e}"
+
+
+# -- regress -----------------------------------------------------------------------------
+def _progress(items, label: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _counter(items, label)
+    return tqdm(items, desc=label, unit="problem", file=sys.stderr, leave=False)
+
+
+def _counter(items, label: str):
+    total = len(items)
+    for i, item in enumerate(items, start=1):
+        print(f"{label}: {i}/{total} {getattr(item, 'name', '')}", file=sys.stderr)
+        yield item
+
+
+def _regress(args) -> int:
+    from . import problems
+
+    found = problems.load_dir(args.dir)
+    if not found:
+        raise _Failure(f"{args.dir}: no *.toml problem files")
+    rows, failures = [], []  # failures: (problem name, reason)
+
+    def row(problem, solver, status, time_s="-", **figure):
+        rows.append({"problem": problem.name, "figure": "-", "source": "-", "expected": "-",
+                     "got": "-", "rel_error": "-", **figure, "time_s": time_s,
+                     "solver": solver, "status": status})
+
+    for problem in _progress(found, "regress"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InaccurateSolutionWarning)
+            try:
+                outcome = problem.run(**_options(args))
+            except (SolverError, ValueError, TypeError) as exc:
+                row(problem, getattr(exc, "status", type(exc).__name__), "ERROR")
+                failures.append((problem.name, " ".join(str(exc).split())))
+                continue
+        for w in caught:
+            _show_warning(f"{problem.name}: {w.message}", w.category, w.filename, w.lineno)
+        path = outcome.result.path if problem.kind == "rebalance" else outcome.result
+        inaccurate = any(issubclass(w.category, InaccurateSolutionWarning) for w in caught)
+        solver = path.status + (" (inaccurate)" if inaccurate else "")
+        time_s = f"{outcome.seconds:.2f}"
+        if not len(outcome.checks):
+            row(problem, solver, "FAIL", time_s)
+            failures.append((problem.name, "no [expected] figures to check"))
+        for check in outcome.checks.itertuples():
+            row(problem, solver, "pass" if check.passed else "FAIL", time_s,
+                figure=check.figure, source=check.source, expected=_fmt(check.expected),
+                got=_fmt(check.got), rel_error=_error_text(check))
+            if not check.passed:
+                failures.append((problem.name, (
+                    f"{check.figure} = {_fmt(check.got)}, expected {_fmt(check.expected)} "
+                    f"({check.source}) within rtol {check.rtol:g}, atol {check.atol:g}")))
+    print(pd.DataFrame(rows).to_string(index=False))
+    n_failed = len({name for name, _ in failures})
+    print(f"\n{len(found) - n_failed} of {len(found)} problems pass")
+    for name, reason in failures:
+        print(f"FAIL {name}: {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+# -- frontier ----------------------------------------------------------------------------
+def _frontier(args) -> int:
+    from .markowitz import efficient_frontier, estimate, load_prices
+
+    if not args.prices.is_file():
+        raise _Failure(f"{args.prices}: no such price file")
+    prices = load_prices(args.prices)
+    if args.assets:
+        assets = [a.strip() for a in args.assets.split(",") if a.strip()]
+        unknown = [a for a in assets if a not in prices.columns]
+        if unknown:
+            raise _Failure(f"--assets {unknown} not in {args.prices}'s columns "
+                           f"{list(prices.columns)}")
+        prices = prices[assets]
+    mu, cov = estimate(prices)
+    frontier = efficient_frontier(mu, cov, n_points=args.points)
+    print(f"long-only efficient frontier of {', '.join(map(str, mu.index))} "
+          f"({len(prices)} prices, {args.points} points; per-period returns)")
+    print(frontier.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.csv is not None:
+        frontier.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot is not None:
+        from .plotting import plot_frontier
+
+        plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}").savefig(
+            args.plot, dpi=110)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# -- compare -----------------------------------------------------------------------------
+def _compare(args) -> int:
+    from . import problems
+    from .compare import compare
+
+    problem = problems.load(args.file)
+    if problem.kind != "geodesic":
+        raise _Failure(f"{args.file}: compare needs a kind = \"geodesic\" problem "
+                       f"(two allocations), got kind = {problem.kind!r}")
+    table = compare(problem.rho0, problem.rho1, problem.grid, problem.lam,
+                    metric=problem.metric, backend=problem.backend, scheme=problem.scheme,
+                    **{**problem.solver_options, **_options(args)})
+    print(f"{problem.name}: the WFR geodesic against the two-phase paths "
+          f"(lam {problem.lam:g}, {problem.grid.n_weights} x {problem.grid.n_steps})")
+    print(table.to_string(float_format=lambda v: f"{v:.6g}"))
+    return 0

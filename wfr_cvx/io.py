@@ -1,0 +1,213 @@
+"""Outputs of a solved path: an xarray Dataset, a JSON-ready dict, files.
+
+The staggered layout of a :class:`~wfr_cvx.Geodesic` is kept as it is, nothing is
+interpolated:
+
+* ``mass`` lives on the ``n_steps + 1`` time **levels** (dimension ``time``);
+* ``source``, ``rate`` and the per-step costs live on the ``n_steps`` **steps** (dimension
+  ``step``, coordinate the step midpoints ``(k + 1/2) dt``);
+* ``momentum`` and ``velocity`` live on steps and the ``n_weights - 1`` interior **faces**
+  of the weight axis (dimension ``face``, coordinate the face positions ``i dx``).
+
+xarray is an optional extra (``pip install wfr_cvx[xarray]``), imported only here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["geodesic_to_xarray", "geodesic_to_dict", "rebalance_to_dict", "write_json",
+           "to_jsonable"]
+
+
+def _require_xarray():
+    try:
+        import xarray
+    except ImportError:
+        raise ImportError(
+            "Geodesic.to_xarray needs xarray, an optional extra: "
+            "pip install 'wfr_cvx[xarray]'") from None
+    return xarray
+
+
+def geodesic_to_xarray(geo):
+    """The path as an ``xarray.Dataset`` (layout in the module docstring).
+
+    Parameters
+    ----------
+    geo : Geodesic
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``time`` (levels), ``step``, ``regime``, ``weight`` (cell centres) and
+        ``face``.  Variables ``mass (time, regime, weight)`` — the exact array
+        ``geo.rho`` —, ``source`` and ``rate (step, regime, weight)``, ``momentum`` and
+        ``velocity (step, regime, face)``, ``metric (regime, face)``,
+        ``transport_cost`` and ``reaction_cost (step)``.  The figures, status and
+        inputs are in ``attrs``.
+
+    Raises
+    ------
+    ImportError
+        xarray is not installed (the message names the extra).
+
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(8, 2, regimes=("a", "b"))
+    >>> ds = wfr_cvx.geodesic(g.dirac(0.5, "a"), g.dirac(0.5, "b"), g, 0.5).to_xarray()
+    >>> dict(ds["mass"].sizes), dict(ds["velocity"].sizes)
+    ({'time': 3, 'regime': 2, 'weight': 8}, {'step': 2, 'regime': 2, 'face': 7})
+    """
+    xr = _require_xarray()
+    grid = geo.grid
+    steps = (np.arange(grid.n_steps) + 0.5) * grid.dt
+    coords = {
+        "time": ("time", geo.times, {"long_name": "path time s (levels)"}),
+        "step": ("step", steps, {"long_name": "path time s (step midpoints)"}),
+        "regime": ("regime", list(grid.regimes)),
+        "weight": ("weight", grid.weights, {"long_name": "weight (cell centres)"}),
+        "face": ("face", grid.faces, {"long_name": "weight (interior faces)"}),
+    }
+    cell_step, face_step = ("step", "regime", "weight"), ("step", "regime", "face")
+    data = {
+        "mass": (("time", "regime", "weight"), geo.rho, {"long_name": "cell mass"}),
+        "source": (cell_step, geo.source, {"long_name": "mass created per unit time"}),
+        "rate": (cell_step, geo.rate, {"long_name": "reaction rate r = source / mass"}),
+        "momentum": (face_step, geo.momentum, {"long_name": "momentum m = mass x velocity"}),
+        "velocity": (face_step, geo.velocity, {"long_name": "rebalancing velocity"}),
+        "metric": (("regime", "face"), np.asarray(geo.metric, dtype=float),
+                   {"long_name": "transport-cost factor G"}),
+        "transport_cost": (("step",), geo.transport_per_step,
+                           {"long_name": "transport cost per step"}),
+        "reaction_cost": (("step",), geo.reaction_per_step,
+                          {"long_name": "reaction cost per step"}),
+    }
+    attrs = {
+        "lam": geo.lam, "backend": geo.backend, "scheme": geo.scheme, "status": geo.status,
+        "iterations": geo.iterations, "distance2": geo.distance2,
+        "transport_cost": geo.transport_cost, "reaction_cost": geo.reaction_cost,
+        "wfr_cvx_version": _version(),
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _metric_summary(metric) -> float | list:
+    arr = np.asarray(metric, dtype=float)
+    if arr.size and np.all(arr == arr.flat[0]):
+        return float(arr.flat[0])
+    return arr.tolist()
+
+
+def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
+    """A JSON-ready summary of a solve: inputs, figures, status, timings, version.
+
+    Parameters
+    ----------
+    geo : Geodesic
+    include_path : bool, default False
+        Also include the masses on the levels (``"rho"``, nested lists of shape
+        ``(n_steps + 1, n_regimes, n_weights)``).
+
+    Returns
+    -------
+    dict
+        Keys ``wfr_cvx_version``, ``inputs`` (grid sizes and regimes, ``lam``, ``metric``
+        — a number when constant —, ``backend``, ``scheme``), ``figures`` (``distance2``,
+        ``distance``, ``transport_cost``, ``reaction_cost``, the per-step costs and the
+        mass per regime at both ends), ``status``, ``iterations`` and ``timings``
+        (seconds).  Only str, int, float, list and dict values.
+
+    >>> import json, wfr_cvx
+    >>> g = wfr_cvx.Grid(8, 2)
+    >>> d = wfr_cvx.geodesic(g.dirac(0.5), g.dirac(0.5, mass=4.0), g, 0.5).to_dict()
+    >>> round(d["figures"]["distance2"], 6), d["inputs"]["grid"]["n_weights"]
+    (1.0, 8)
+    >>> isinstance(json.dumps(d), str)
+    True
+    """
+    grid = geo.grid
+    regimes = list(grid.regimes)
+    out = {
+        "wfr_cvx_version": _version(),
+        "inputs": {
+            "grid": {"n_weights": grid.n_weights, "n_steps": grid.n_steps,
+                     "regimes": regimes},
+            "lam": geo.lam,
+            "metric": _metric_summary(geo.metric),
+            "backend": geo.backend,
+            "scheme": geo.scheme,
+        },
+        "figures": {
+            "distance2": geo.distance2,
+            "distance": geo.distance,
+            "transport_cost": geo.transport_cost,
+            "reaction_cost": geo.reaction_cost,
+            "transport_per_step": np.asarray(geo.transport_per_step, dtype=float).tolist(),
+            "reaction_per_step": np.asarray(geo.reaction_per_step, dtype=float).tolist(),
+            "mass_start": dict(zip(regimes, geo.rho[0].sum(axis=1).tolist(), strict=True)),
+            "mass_end": dict(zip(regimes, geo.rho[-1].sum(axis=1).tolist(), strict=True)),
+        },
+        "status": geo.status,
+        "iterations": geo.iterations,
+        "timings": {"assembly": geo.assembly_time, "setup": geo.setup_time,
+                    "solve": geo.solve_time},
+    }
+    if include_path:
+        out["rho"] = np.asarray(geo.rho, dtype=float).tolist()
+    return to_jsonable(out)
+
+
+def rebalance_to_dict(step, *, include_path: bool = False) -> dict:
+    """JSON-ready summary of a :class:`~wfr_cvx.Rebalance`: the path's, plus the step's.
+
+    Adds ``inputs.tau`` and, under ``figures``, ``objective``, ``potential_energy``, the
+    target's ``mean_weight`` and ``target_mass`` per regime.
+    """
+    out = geodesic_to_dict(step.path, include_path=include_path)
+    regimes = list(step.grid.regimes)
+    out["inputs"]["tau"] = float(step.tau)
+    out["figures"].update({
+        "objective": float(step.objective),
+        "potential_energy": float(step.potential_energy),
+        "mean_weight": np.asarray(step.mean_weight(), dtype=float).tolist(),
+        "target_mass": dict(zip(regimes, step.regime_mass().tolist(), strict=True)),
+    })
+    return to_jsonable(out)
+
+
+def to_jsonable(value):
+    """Recursively turn numpy scalars and arrays into plain Python; non-finite -> None.
+
+    JSON has no NaN or infinity; they become ``null``.
+
+    >>> to_jsonable({"a": np.float64(1.5), "b": np.array([1, 2]), "c": float("nan")})
+    {'a': 1.5, 'b': [1, 2], 'c': None}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(data: dict, path) -> Path:
+    """Write ``data`` (made JSON-ready by :func:`to_jsonable`) to ``path``, indented."""
+    path = Path(path)
+    path.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
+    return path

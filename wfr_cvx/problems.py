@@ -1,0 +1,653 @@
+r"""Regression problems: a solve and its expected figures, described in a TOML file.
+
+A problem file names the grid, the two allocations (or the start and a potential), the
+parameters of the solve and the figures it must reproduce, each with its **source**::
+
+    name = "teleport"                      # optional, default: the file's stem
+    description = "..."                    # optional
+    kind = "geodesic"                      # or "rebalance" (one proximal step)
+    lam = 0.2                              # crossover scale, > 0
+    backend = "clarabel"                   # optional: "clarabel" (default) or "cvxpy"
+    scheme = "power"                       # optional: "power" (default) or "arithmetic"
+    metric = 2.0                           # optional: a number, one value per interior
+                                           # face, or { kind = "linear", at_0 = 1.0,
+                                           # at_1 = 4.0 }: G(w) = at_0 + (at_1 - at_0) w
+
+    [grid]
+    n_weights = 64
+    n_steps = 16
+    regimes = ["risk_on", "risk_off"]      # or a count (default 1)
+
+    [rho0]                                 # an allocation: the sum of its parts
+    diracs = [{ weight = 0.1, regime = "risk_on", mass = 1.0 }]
+    bumps = [{ center = 0.5, width = 0.05, regime = "risk_off", mass = 0.5 }]
+    masses = [[...], [...]]                # cell masses, shape (n_regimes, n_weights)
+    csv = "data/rho0.csv"                  # a `weight` column + one column per regime
+
+    [rho1]                                 # geodesic only
+    ...
+
+    [expected]
+    rtol = 1e-4                            # defaults for the figures below
+    atol = 0.0
+    source = "closed form"                 # closed form | static solver | markowitz qp
+                                           # | earlier run
+    note = "4 lam^2 (a + b)"               # how the value was obtained
+    distance2 = 0.48                       # a number, a table { value, rtol, atol,
+    transport_cost = { value = 0.0, atol = 1e-5 }    # source, note }, or an array of
+                                                     # such tables (several references)
+
+A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead of
+``[rho1]``: either ``kind = "mean_variance"`` with ``prices`` (a CSV path, see
+:func:`wfr_cvx.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
+the first asset's), ``risk_aversion`` and optional per-regime ``mu_scale`` / ``cov_scale``
+lists, or ``kind = "values"`` with an array of shape ``(n_regimes, n_weights)``.
+``[solver]`` holds Clarabel settings.  Relative paths are relative to the problem file.
+
+Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost``; a rebalance
+also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all regimes
+together) and ``target_mass``.  A figure passes when
+:math:`|got - expected| \le atol + rtol\,|expected|`.
+
+:func:`load` validates everything once: an unknown key, a wrong type or an impossible
+value raises :class:`ProblemFileError` naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .grid import Grid, as_allocation
+from .problem import TIME_MEANS
+
+__all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
+           "SOURCES", "KINDS", "FIGURES"]
+
+KINDS = ("geodesic", "rebalance")
+SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
+FIGURES = {
+    "geodesic": ("distance2", "distance", "transport_cost", "reaction_cost"),
+    "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
+                  "potential_energy", "mean_weight", "target_mass"),
+}
+_BACKENDS = ("clarabel", "cvxpy")
+_PENDING = {
+    "constraints": "constraints (trading windows, velocity caps, probability "
+                   "preservation) are not available yet; see problems/README.md",
+}
+_MISSING = object()
+
+
+class ProblemFileError(ValueError):
+    """A problem file that cannot be used: malformed TOML, an unknown key, a wrong type or
+    an impossible value.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    key : str or None
+        The offending key as a dotted path (``"rho0.bumps[1].width"``); None for a file
+        that is not valid TOML.
+    reason : str
+    """
+
+    def __init__(self, path, key: str | None, reason: str):
+        self.path = str(path)
+        self.key = key
+        self.reason = reason
+        where = f"{self.path}: " if key is None else f"{self.path}: `{key}`: "
+        super().__init__(where + reason)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One expected value of one figure, with its tolerance and where it comes from."""
+
+    figure: str
+    value: float
+    rtol: float
+    atol: float
+    source: str
+    note: str = ""
+
+    def passes(self, got: float) -> bool:
+        return bool(np.isfinite(got)) and abs(got - self.value) <= (
+            self.atol + self.rtol * abs(self.value))
+
+
+@dataclass(eq=False)
+class Problem:
+    """A validated problem file (see the module docstring); :func:`load` builds it."""
+
+    name: str
+    kind: str
+    grid: Grid
+    rho0: np.ndarray = field(repr=False)
+    rho1: np.ndarray | None = field(repr=False)
+    lam: float
+    metric: float | np.ndarray | None = field(repr=False)
+    backend: str = "clarabel"
+    scheme: str = "power"
+    tau: float | None = None
+    potential: np.ndarray | None = field(default=None, repr=False)
+    solver_options: dict = field(default_factory=dict)
+    expected: tuple[Reference, ...] = ()
+    description: str = ""
+    path: Path | None = None
+
+    def solve(self, **solver_options):
+        """Solve: a :class:`~wfr_cvx.Geodesic`, or a :class:`~wfr_cvx.Rebalance` for
+        ``kind = "rebalance"``.  ``solver_options`` override the file's ``[solver]``."""
+        from .geodesic import geodesic
+        from .rebalance import rebalance
+
+        options = {**self.solver_options, **solver_options}
+        common = dict(metric=self.metric, backend=self.backend, scheme=self.scheme,
+                      **options)
+        if self.kind == "rebalance":
+            return rebalance(self.rho0, self.grid, self.lam, potential=self.potential,
+                             tau=self.tau, **common)
+        return geodesic(self.rho0, self.rho1, self.grid, self.lam, **common)
+
+    def figures(self, result) -> dict[str, float]:
+        """The figures of a result of :meth:`solve`, by name (see :data:`FIGURES`)."""
+        path = result.path if self.kind == "rebalance" else result
+        out = {"distance2": float(result.distance2), "distance": float(path.distance),
+               "transport_cost": path.transport_cost, "reaction_cost": path.reaction_cost}
+        if self.kind == "rebalance":
+            out.update(objective=float(result.objective),
+                       potential_energy=float(result.potential_energy),
+                       mean_weight=float(result.mean_weight()[0]),
+                       target_mass=float(result.target.sum()))
+        return out
+
+    def check(self, result) -> pd.DataFrame:
+        """Compare a result with the expected figures.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per reference: ``figure, source, expected, got, abs_error,
+            rel_error`` (NaN when the expected value is 0), ``rtol, atol, passed``.
+        """
+        figures = self.figures(result)
+        rows = []
+        for ref in self.expected:
+            got = figures[ref.figure]
+            error = abs(got - ref.value)
+            rows.append({
+                "figure": ref.figure, "source": ref.source, "expected": ref.value,
+                "got": got, "abs_error": error,
+                "rel_error": error / abs(ref.value) if ref.value != 0 else np.nan,
+                "rtol": ref.rtol, "atol": ref.atol, "passed": ref.passes(got),
+            })
+        columns = ["figure", "source", "expected", "got", "abs_error", "rel_error", "rtol",
+                   "atol", "passed"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def run(self, **solver_options) -> Outcome:
+        """Solve, time the solve and check it (solver errors propagate)."""
+        start = time.perf_counter()
+        result = self.solve(**solver_options)
+        seconds = time.perf_counter() - start
+        return Outcome(self, result, self.check(result), seconds)
+
+
+@dataclass(eq=False)
+class Outcome:
+    """A solved problem: the result, its checks and the wall time of the solve."""
+
+    problem: Problem
+    result: object = field(repr=False)
+    checks: pd.DataFrame = field(repr=False)
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """Every reference passes (and there is at least one)."""
+        return bool(len(self.checks)) and bool(self.checks["passed"].all())
+
+
+# -- reading -----------------------------------------------------------------------------
+def load(path) -> Problem:
+    """Read and validate a problem file.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Problem
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ProblemFileError
+        Malformed TOML, an unknown key, a wrong type or an impossible value (the message
+        names the file, the key and the reason).
+
+    >>> import tempfile, pathlib
+    >>> text = '''
+    ... lam = 0.5
+    ... [grid]
+    ... n_weights = 8
+    ... n_steps = 2
+    ... [rho0]
+    ... diracs = [{ weight = 0.5 }]
+    ... [rho1]
+    ... diracs = [{ weight = 0.5, mass = 4.0 }]
+    ... [expected]
+    ... distance2 = { value = 1.0, rtol = 1e-6, source = "closed form" }
+    ... '''
+    >>> file = pathlib.Path(tempfile.mkdtemp()) / "grow.toml"
+    >>> _ = file.write_text(text)
+    >>> problem = load(file)
+    >>> problem.check(problem.solve())[["figure", "expected", "passed"]].to_dict("records")
+    [{'figure': 'distance2', 'expected': 1.0, 'passed': True}]
+    >>> _ = file.write_text(text.replace("n_steps = 2", "n_step = 2"))
+    >>> load(file)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    wfr_cvx.problems.ProblemFileError: ...grow.toml: `grid.n_step`: unknown key; expected ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such problem file")
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemFileError(path, None, f"malformed TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProblemFileError(path, None, f"not UTF-8 text: {exc}") from None
+    return _Reader(path).problem(data)
+
+
+def load_dir(directory) -> list[Problem]:
+    """Every ``*.toml`` problem of a directory, sorted by file name.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``directory`` does not exist or is not a directory.
+    ProblemFileError
+        The first invalid file.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such directory")
+    return [load(file) for file in sorted(directory.glob("*.toml"))]
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_name(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Validation of the parsed TOML of one file; every error names the file and key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, reason: str):
+        raise ProblemFileError(self.path, key, reason)
+
+    # -- primitives --------------------------------------------------------------------
+    def keys(self, table: dict, allowed, where: str) -> None:
+        for key in table:
+            name = f"{where}.{key}" if where else key
+            if not where and key in _PENDING:
+                self.fail(name, _PENDING[key])
+            if key not in allowed:
+                self.fail(name, f"unknown key; expected one of {sorted(allowed)}")
+
+    def get(self, table: dict, key: str, where: str, default=_MISSING):
+        if key in table:
+            return table[key]
+        if default is _MISSING:
+            self.fail(f"{where}.{key}" if where else key, "required key is missing")
+        return default
+
+    def real(self, table, key, where, default=_MISSING, *, positive=False,
+             nonnegative=False, low=None, high=None):
+        name = f"{where}.{key}" if where else key
+        value = self.get(table, key, where, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not _is_real(value):
+            self.fail(name, f"must be a number, got {_type_name(value)} ({value!r})")
+        value = float(value)
+        if not np.isfinite(value):
+            self.fail(name, f"must be finite, got {value}")
+        if positive and value <= 0:
+            self.fail(name, f"must be > 0, got {value:g}")
+        if nonnegative and value < 0:
+            self.fail(name, f"must be >= 0, got {value:g}")
+        if low is not None and not low <= value <= high:
+            self.fail(name, f"must lie in [{low:g}, {high:g}], got {value:g}")
+        return value
+
+    def integer(self, table, key, where, minimum: int, default=_MISSING) -> int:
+        name = f"{where}.{key}" if where else key
+        value = self.get(table, key, where, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, f"must be an integer, got {_type_name(value)} ({value!r})")
+        if value < minimum:
+            self.fail(name, f"must be >= {minimum}, got {value}")
+        return value
+
+    def string(self, table, key, where, default=_MISSING, choices=None) -> str:
+        name = f"{where}.{key}" if where else key
+        value = self.get(table, key, where, default)
+        if not isinstance(value, str):
+            self.fail(name, f"must be a string, got {_type_name(value)} ({value!r})")
+        if choices is not None and value not in choices:
+            self.fail(name, f"must be one of {list(choices)}, got {value!r}")
+        return value
+
+    def table(self, data, key, where, default=_MISSING) -> dict:
+        name = f"{where}.{key}" if where else key
+        value = self.get(data, key, where, default)
+        if not isinstance(value, dict):
+            self.fail(name, f"must be a table, got {_type_name(value)}")
+        return value
+
+    def tables(self, data, key, where) -> list[dict]:
+        name = f"{where}.{key}"
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(name, "must be an array of tables, e.g. [{ weight = 0.5 }]")
+        return value
+
+    def numbers(self, value, name: str) -> np.ndarray:
+        """A (nested) array of numbers as a float array."""
+        def flat(v):
+            if isinstance(v, list):
+                for item in v:
+                    yield from flat(item)
+            else:
+                yield v
+
+        if not isinstance(value, list) or not value:
+            self.fail(name, f"must be a non-empty array of numbers, got {_type_name(value)}")
+        bad = [v for v in flat(value) if not _is_real(v)]
+        if bad:
+            self.fail(name, f"must hold only numbers, got {_type_name(bad[0])} ({bad[0]!r})")
+        try:
+            arr = np.asarray(value, dtype=float)
+        except ValueError:
+            self.fail(name, "must be a rectangular array (rows of equal length)")
+        if not np.all(np.isfinite(arr)):
+            self.fail(name, "must hold finite numbers")
+        return arr
+
+    def file(self, value, name: str) -> Path:
+        if not isinstance(value, str):
+            self.fail(name, f"must be a file path (a string), got {_type_name(value)}")
+        path = Path(value)
+        if not path.is_absolute():
+            path = self.path.parent / path
+        if not path.is_file():
+            self.fail(name, f"no such file: {path}")
+        return path
+
+    # -- sections ----------------------------------------------------------------------
+    def problem(self, data: dict) -> Problem:
+        allowed = {"name", "description", "kind", "lam", "tau", "backend", "scheme",
+                   "metric", "grid", "rho0", "rho1", "potential", "solver", "expected"}
+        self.keys(data, allowed, "")
+        kind = self.string(data, "kind", "", "geodesic", KINDS)
+        name = self.string(data, "name", "", self.path.stem)
+        description = self.string(data, "description", "", "")
+        lam = self.real(data, "lam", "", positive=True)
+        backend = self.string(data, "backend", "", "clarabel", _BACKENDS)
+        scheme = self.string(data, "scheme", "", "power", TIME_MEANS)
+        grid = self.grid(self.table(data, "grid", ""))
+        metric = self.metric(data.get("metric"), grid)
+        rho0 = self.allocation(self.table(data, "rho0", ""), "rho0", grid)
+        if kind == "geodesic":
+            for key in ("tau", "potential"):
+                if key in data:
+                    self.fail(key, 'only a kind = "rebalance" problem has it')
+            rho1 = self.allocation(self.table(data, "rho1", ""), "rho1", grid)
+            tau = potential = None
+        else:
+            if "rho1" in data:
+                self.fail("rho1", 'a kind = "rebalance" problem has no end allocation: '
+                          "the step finds it")
+            if rho0.sum() <= 0:
+                self.fail("rho0", "a rebalance needs a start with positive total mass")
+            rho1 = None
+            tau = self.real(data, "tau", "", positive=True)
+            potential = self.potential(self.table(data, "potential", ""), grid)
+        options = self.solver(self.table(data, "solver", "", {}))
+        expected = self.expected(self.table(data, "expected", "", {}), kind)
+        return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
+                       metric=metric, backend=backend, scheme=scheme, tau=tau,
+                       potential=potential, solver_options=options, expected=expected,
+                       description=description, path=self.path)
+
+    def grid(self, table: dict) -> Grid:
+        self.keys(table, {"n_weights", "n_steps", "regimes", "kind"}, "grid")
+        kind = self.string(table, "kind", "grid", "interval")
+        if kind != "interval":
+            reason = ("the simplex grid is not available yet; see problems/README.md"
+                      if kind == "simplex" else f"must be 'interval', got {kind!r}")
+            self.fail("grid.kind", reason)
+        n_weights = self.integer(table, "n_weights", "grid", 2)
+        n_steps = self.integer(table, "n_steps", "grid", 1)
+        regimes = self.get(table, "regimes", "grid", 1)
+        if isinstance(regimes, list):
+            if not regimes or not all(isinstance(r, str) and r for r in regimes):
+                self.fail("grid.regimes", "must be a count or a non-empty array of "
+                                          "non-empty strings")
+            if len(set(regimes)) != len(regimes):
+                self.fail("grid.regimes", f"labels must be unique, got {regimes}")
+        elif isinstance(regimes, bool) or not isinstance(regimes, int):
+            self.fail("grid.regimes", f"must be a count or an array of labels, got "
+                                      f"{_type_name(regimes)}")
+        elif regimes < 1:
+            self.fail("grid.regimes", f"must be >= 1, got {regimes}")
+        return Grid(n_weights, n_steps, regimes=regimes)
+
+    def regime(self, item: dict, name: str, grid: Grid) -> int:
+        value = item.get("regime", 0)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.fail(f"{name}.regime", f"must be a label or an index, got "
+                                        f"{_type_name(value)}")
+        try:
+            return grid.regime_index(value)
+        except ValueError as exc:
+            self.fail(f"{name}.regime", str(exc).replace("`regime` ", ""))
+
+    def allocation(self, table: dict, where: str, grid: Grid) -> np.ndarray:
+        self.keys(table, {"diracs", "bumps", "masses", "csv"}, where)
+        if not table:
+            self.fail(where, "an allocation needs at least one of diracs, bumps, masses, "
+                             "csv")
+        total = grid.zeros()
+        for part in ("diracs", "bumps"):
+            if part not in table:
+                continue
+            for i, item in enumerate(self.tables(table, part, where)):
+                name = f"{where}.{part}[{i}]"
+                if part == "diracs":
+                    self.keys(item, {"weight", "regime", "mass"}, name)
+                    weight = self.real(item, "weight", name, low=0.0, high=1.0)
+                    mass = self.real(item, "mass", name, 1.0, nonnegative=True)
+                    total += grid.dirac(weight, self.regime(item, name, grid), mass)
+                else:
+                    self.keys(item, {"center", "width", "regime", "mass"}, name)
+                    center = self.real(item, "center", name)
+                    width = self.real(item, "width", name, positive=True)
+                    mass = self.real(item, "mass", name, 1.0, nonnegative=True)
+                    regime = self.regime(item, name, grid)
+                    try:
+                        total += grid.bump(center, width, regime, mass)
+                    except ValueError as exc:
+                        self.fail(name, str(exc))
+        if "masses" in table:
+            name = f"{where}.masses"
+            arr = self.numbers(table["masses"], name)
+            try:
+                total += as_allocation(arr, grid, "masses")
+            except ValueError as exc:
+                self.fail(name, str(exc).replace("`masses` ", ""))
+        if "csv" in table:
+            total += self.csv_allocation(self.file(table["csv"], f"{where}.csv"),
+                                         f"{where}.csv", grid)
+        return total
+
+    def csv_allocation(self, path: Path, name: str, grid: Grid) -> np.ndarray:
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError) as exc:
+            self.fail(name, f"cannot read {path}: {exc}")
+        if "weight" not in frame.columns:
+            self.fail(name, f"{path} must have a 'weight' column, got {list(frame.columns)}")
+        try:
+            return as_allocation(frame.set_index("weight"), grid, "csv")
+        except (ValueError, TypeError) as exc:
+            self.fail(name, f"{path}: " + str(exc).replace("`csv` ", ""))
+
+    def metric(self, value, grid: Grid):
+        if value is None:
+            return None
+        n_faces = grid.n_weights - 1
+        if _is_real(value):
+            return self.real({"metric": value}, "metric", "", positive=True)
+        if isinstance(value, dict):
+            self.keys(value, {"kind", "at_0", "at_1"}, "metric")
+            self.string(value, "kind", "metric", choices=("linear",))
+            at_0 = self.real(value, "at_0", "metric", positive=True)
+            at_1 = self.real(value, "at_1", "metric", positive=True)
+            return at_0 + (at_1 - at_0) * grid.faces
+        arr = self.numbers(value, "metric")
+        if arr.shape not in ((n_faces,), grid.face_shape):
+            self.fail("metric", f"must have {n_faces} values (one per interior face) or "
+                                f"shape {grid.face_shape}, got shape {arr.shape}")
+        if np.any(arr <= 0):
+            self.fail("metric", "must be > 0 on every face")
+        return arr
+
+    def potential(self, table: dict, grid: Grid) -> np.ndarray:
+        kind = self.string(table, "kind", "potential", choices=("mean_variance", "values"))
+        if kind == "values":
+            self.keys(table, {"kind", "values"}, "potential")
+            arr = self.numbers(self.get(table, "values", "potential"), "potential.values")
+            if arr.ndim == 1 and grid.n_regimes == 1:
+                arr = arr[None, :]
+            if arr.shape != grid.shape:
+                self.fail("potential.values", f"must have shape {grid.shape} like the "
+                                              f"grid, got {arr.shape}")
+            return arr
+        from .markowitz import estimate, load_prices, potential
+
+        self.keys(table, {"kind", "prices", "assets", "risk_aversion", "mu_scale",
+                          "cov_scale"}, "potential")
+        prices_path = self.file(self.get(table, "prices", "potential"), "potential.prices")
+        try:
+            prices = load_prices(prices_path)
+        except (ValueError, TypeError, OSError) as exc:
+            self.fail("potential.prices", str(exc))
+        assets = self.get(table, "assets", "potential")
+        if (not isinstance(assets, list) or len(assets) != 2
+                or not all(isinstance(a, str) for a in assets)):
+            self.fail("potential.assets", "must name the two assets of the 1-D grid (the "
+                                          "weight is the first one's), e.g. ['IBM', 'WMT']")
+        unknown = [a for a in assets if a not in prices.columns]
+        if unknown:
+            self.fail("potential.assets", f"{unknown} not in the price file's columns "
+                                          f"{list(prices.columns)}")
+        gamma = self.real(table, "risk_aversion", "potential", 1.0, positive=True)
+        scales = {}
+        for key in ("mu_scale", "cov_scale"):
+            name = f"potential.{key}"
+            if key not in table:
+                scales[key] = np.ones(grid.n_regimes)
+                continue
+            arr = self.numbers(table[key], name)
+            if arr.shape != (grid.n_regimes,):
+                self.fail(name, f"must have one value per regime ({grid.n_regimes}), got "
+                                f"shape {arr.shape}")
+            if key == "cov_scale" and np.any(arr <= 0):
+                self.fail(name, "must be > 0")
+            scales[key] = arr
+        try:
+            mu, cov = estimate(prices[assets])
+        except ValueError as exc:
+            self.fail("potential.prices", str(exc))
+        mus = [s * mu for s in scales["mu_scale"]]
+        covs = [s * cov for s in scales["cov_scale"]]
+        return potential(grid, mus, covs, risk_aversion=gamma)
+
+    def solver(self, table: dict) -> dict:
+        from ._clarabel import SOLVER_OPTIONS
+
+        self.keys(table, SOLVER_OPTIONS, "solver")
+        for key, value in table.items():
+            if not isinstance(value, (bool, int, float, str)):
+                self.fail(f"solver.{key}", f"must be a boolean, number or string, got "
+                                           f"{_type_name(value)}")
+        return dict(table)
+
+    def expected(self, table: dict, kind: str) -> tuple[Reference, ...]:
+        figures = FIGURES[kind]
+        defaults = {"rtol", "atol", "source", "note"}
+        self.keys(table, set(figures) | defaults, "expected")
+        rtol = self.real(table, "rtol", "expected", 0.0, nonnegative=True)
+        atol = self.real(table, "atol", "expected", 0.0, nonnegative=True)
+        source = self.source(table, "expected", None)
+        note = self.string(table, "note", "expected", "")
+        out = []
+        for figure in figures:
+            if figure not in table:
+                continue
+            value = table[figure]
+            name = f"expected.{figure}"
+            if _is_real(value):
+                items = [({"value": value}, name)]
+            elif isinstance(value, dict):
+                items = [(value, name)]
+            elif isinstance(value, list) and value and all(isinstance(v, dict)
+                                                          for v in value):
+                items = [(v, f"{name}[{i}]") for i, v in enumerate(value)]
+            else:
+                self.fail(name, "must be a number, a table { value, rtol, atol, source, "
+                                "note } or an array of such tables")
+            for item, where in items:
+                self.keys(item, {"value", "rtol", "atol", "source", "note"}, where)
+                ref = Reference(
+                    figure=figure, value=self.real(item, "value", where),
+                    rtol=self.real(item, "rtol", where, rtol, nonnegative=True),
+                    atol=self.real(item, "atol", where, atol, nonnegative=True),
+                    source=self.source(item, where, source),
+                    note=self.string(item, "note", where, note))
+                if ref.source is None:
+                    self.fail(f"{where}.source", f"required: one of {list(SOURCES)}, here "
+                                                 "or in [expected]")
+                out.append(ref)
+        return tuple(out)
+
+    def source(self, table: dict, where: str, default):
+        if "source" not in table:
+            return default
+        value = self.string(table, "source", where)
+        normal = " ".join(value.lower().split())
+        if normal not in SOURCES:
+            self.fail(f"{where}.source", f"must be one of {list(SOURCES)}, got {value!r}")
+        return normal
