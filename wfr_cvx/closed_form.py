@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from ._validate import check_lam, nonnegative_scalar
 from .errors import SolverError
 from .grid import Grid, as_allocation
 
@@ -34,26 +35,6 @@ __all__ = [
     "dirac_wfr2", "hellinger2", "w2_squared_1d", "static_wfr2", "static_wfr2_bounds",
     "wfr_cost_matrix",
 ]
-
-
-def _check_lam(lam) -> float:
-    try:
-        lam = float(lam)
-    except (TypeError, ValueError):
-        raise TypeError(f"`lam` must be a real number, got {lam!r}") from None
-    if not np.isfinite(lam) or lam <= 0:
-        raise ValueError(f"`lam` must be finite and > 0, got {lam}")
-    return lam
-
-
-def _check_scalar_mass(value, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
-    if not np.isfinite(x) or x < 0:
-        raise ValueError(f"`{name}` must be a finite mass >= 0, got {value}")
-    return x
 
 
 def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
@@ -72,9 +53,9 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
     >>> dirac_wfr2(1.0, 2.0, 0.0, 5.0, 1.0) == 4 * (1.0 + 2.0)
     True
     """
-    lam = _check_lam(lam)
-    a = _check_scalar_mass(a, "a")
-    b = _check_scalar_mass(b, "b")
+    lam = check_lam(lam)
+    a = nonnegative_scalar(a, "a")
+    b = nonnegative_scalar(b, "b")
     try:
         gap = abs(float(x0) - float(x1))
     except (TypeError, ValueError):
@@ -93,7 +74,7 @@ def hellinger2(rho0, rho1, lam: float) -> float:
     >>> hellinger2([1.0, 0.0], [0.0, 4.0], lam=0.5)
     5.0
     """
-    lam = _check_lam(lam)
+    lam = check_lam(lam)
     try:
         r0 = np.asarray(rho0, dtype=float)
         r1 = np.asarray(rho1, dtype=float)
@@ -151,7 +132,7 @@ def wfr_cost_matrix(x, y, lam: float) -> np.ndarray:
     ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: points of shape
     ``(n,)`` or ``(n, d)`` (Euclidean distance).
     """
-    lam = _check_lam(lam)
+    lam = check_lam(lam)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     x = x[:, None] if x.ndim == 1 else x
@@ -207,7 +188,7 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, rtol: float = 1e-4,
     """
     lower, upper = static_wfr2_bounds(rho0, rho1, grid, lam, solver_options=solver_options)
     # relative to the answer, with a floor for near-identical allocations (d2 ~ 0)
-    floor = 1e-8 * 4.0 * _check_lam(lam) ** 2 * float(
+    floor = 1e-8 * 4.0 * check_lam(lam) ** 2 * float(
         max(np.sum(rho0), np.sum(rho1)))
     if upper - lower > rtol * abs(upper) + floor:
         raise SolverError(
@@ -224,7 +205,7 @@ def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *,
     """
     import cvxpy as cp
 
-    lam = _check_lam(lam)
+    lam = check_lam(lam)
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     heavier = max(r0.sum(), r1.sum())

@@ -47,6 +47,7 @@ import math
 import numba
 import numpy as np
 
+from ._validate import real_scalar
 from .grid import Grid, as_allocation
 from .result import Geodesic
 
@@ -133,18 +134,6 @@ def _check_geodesic(geodesic) -> Geodesic:
     return geodesic
 
 
-def _real(value, name: str) -> float:
-    if isinstance(value, (bool, str, bytes)):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise ValueError(f"`{name}` must be finite, got {value!r}")
-    return x
-
-
 def _field(value, name: str, shape: tuple, where: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
@@ -215,7 +204,7 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
     True
     """
     geo = _check_geodesic(geodesic)
-    s = _real(s, "s")
+    s = real_scalar(s, "s")
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"`s` must lie in [0, 1], got {s}")
     return _policy_at(geo, s)
@@ -276,7 +265,7 @@ def step(rho, velocity, rate, grid: Grid, dt: float) -> np.ndarray:
     rho = as_allocation(rho, grid, "rho")
     velocity = _field(velocity, "velocity", grid.face_shape, "one value per interior face")
     rate = _field(rate, "rate", grid.shape, "one value per cell")
-    dt = _real(dt, "dt")
+    dt = real_scalar(dt, "dt")
     if dt <= 0:
         raise ValueError(f"`dt` must be > 0, got {dt}")
     courant = outflow_courant(velocity, grid, dt)

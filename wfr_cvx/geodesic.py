@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 
 from . import _clarabel, _cvxpy
+from ._validate import check_lam
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -55,25 +56,6 @@ BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve}
 _INACCURATE = {"AlmostSolved"}
 _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
                "AlmostDualInfeasible"}
-
-
-#: lam^2 is a solver coefficient; far beyond the axis length (1) only W2 remains.
-MAX_LAM = 1e8
-
-
-def _check_lam(lam) -> float:
-    if isinstance(lam, bool):
-        raise TypeError("`lam` must be a real number, got bool")
-    try:
-        value = float(lam)
-    except (TypeError, ValueError):
-        raise TypeError(f"`lam` must be a real number, got {lam!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"`lam` must be finite and > 0, got {lam}")
-    if value > MAX_LAM:
-        raise ValueError(f"`lam` must be <= {MAX_LAM:g} (lam^2 enters the solver's data; "
-                         f"beyond the weight axis' length d^2 is W2^2 anyway), got {lam}")
-    return value
 
 
 def _check_metric(metric, grid: Grid) -> np.ndarray:
@@ -120,7 +102,7 @@ def check_grid(grid) -> None:
 
 def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
     """Validate the arguments every entry point shares; returns ``(lam, metric)``."""
-    lam = _check_lam(lam)
+    lam = check_lam(lam)
     metric = _check_metric(metric, grid)
     _check_options(backend, options)
     if scheme not in TIME_MEANS:

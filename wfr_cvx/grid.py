@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._validate import nonnegative_scalar, real_scalar
+
 __all__ = ["Grid", "as_allocation"]
 
 
@@ -136,10 +138,10 @@ class Grid:
         >>> Grid(4, 1).dirac(0.3)
         array([[0., 1., 0., 0.]])
         """
-        weight = _finite_scalar(weight, "weight")
+        weight = real_scalar(weight, "weight")
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"`weight` must lie in [0, 1], got {weight}")
-        mass = _nonnegative_scalar(mass, "mass")
+        mass = nonnegative_scalar(mass, "mass")
         out = self.zeros()
         cell = min(int(weight * self.n_weights), self.n_weights - 1)
         out[self.regime_index(regime), cell] = mass
@@ -157,11 +159,11 @@ class Grid:
         """
         from scipy.special import erf
 
-        center = _finite_scalar(center, "center")
-        width = _finite_scalar(width, "width")
+        center = real_scalar(center, "center")
+        width = real_scalar(width, "width")
         if width <= 0:
             raise ValueError(f"`width` must be > 0, got {width}")
-        mass = _nonnegative_scalar(mass, "mass")
+        mass = nonnegative_scalar(mass, "mass")
         edges = np.arange(self.n_weights + 1) * self.dx
         cdf = 0.5 * (1.0 + erf((edges - center) / (np.sqrt(2.0) * width)))
         cell = np.diff(cdf)
@@ -186,23 +188,6 @@ class Grid:
         )
 
     __hash__ = None
-
-
-def _finite_scalar(value, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
-    if not np.isfinite(x):
-        raise ValueError(f"`{name}` must be finite, got {x}")
-    return x
-
-
-def _nonnegative_scalar(value, name: str) -> float:
-    x = _finite_scalar(value, name)
-    if x < 0:
-        raise ValueError(f"`{name}` must be >= 0, got {x}")
-    return x
 
 
 def as_allocation(value, grid: Grid, name: str) -> np.ndarray:

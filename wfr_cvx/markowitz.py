@@ -49,6 +49,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from ._validate import real_scalar
 from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
 
 __all__ = [
@@ -326,20 +327,8 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
     return labels, mu_arr, cov_arr, labelled
 
 
-def _real(value, name: str) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a real number, got bool")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
-    if not np.isfinite(x):
-        raise ValueError(f"`{name}` must be finite, got {x}")
-    return x
-
-
 def _risk_aversion(value) -> float:
-    gamma = _real(value, "risk_aversion")
+    gamma = real_scalar(value, "risk_aversion")
     if gamma <= 0:
         raise ValueError(f"`risk_aversion` must be > 0, got {gamma}")
     return gamma
@@ -440,7 +429,7 @@ def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> 
     labels, mu_arr, cov_arr, _ = _check_mu_cov(mu, cov)
     gamma = _risk_aversion(risk_aversion)
     long_only = _bool(long_only, "long_only")
-    budget = _real(budget, "budget")
+    budget = real_scalar(budget, "budget")
     if long_only and budget < 0:
         raise ValueError(f"`budget` must be >= 0 when long_only=True, got {budget}")
 
@@ -517,7 +506,7 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
     labels, mu_arr, cov_arr, _ = _check_mu_cov(mu, cov)
     long_only = _bool(long_only, "long_only")
     if target_return is not None:
-        target_return = _real(target_return, "target_return")
+        target_return = real_scalar(target_return, "target_return")
         _check_target(target_return, mu_arr, long_only)
 
     n = mu_arr.size

@@ -40,19 +40,9 @@ from __future__ import annotations
 
 import math
 
+from ._validate import positive_scalar
+
 __all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars"]
-
-
-def _positive(value, name: str) -> float:
-    if isinstance(value, (bool, str, bytes)):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}") from None
-    if not math.isfinite(x) or x <= 0:
-        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}")
-    return x
 
 
 def crossover_scale(adv: float, spread: float, impact: float) -> float:
@@ -95,9 +85,9 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
     >>> round(crossover_scale(adv=1e6, spread=50e-4, impact=1e-6))
     70711
     """
-    adv = _positive(adv, "adv")
-    spread = _positive(spread, "spread")
-    impact = _positive(impact, "impact")
+    adv = positive_scalar(adv, "adv")
+    spread = positive_scalar(spread, "spread")
+    impact = positive_scalar(impact, "impact")
     return math.sqrt(adv * spread / impact)
 
 
@@ -120,7 +110,7 @@ def lam_to_weights(lam_dollars: float, portfolio_value: float) -> float:
     >>> round(lam_to_weights(lam, portfolio_value=5e6), 4)           # a $5M portfolio
     0.0894
     """
-    return _positive(lam_dollars, "lam_dollars") / _positive(portfolio_value,
+    return positive_scalar(lam_dollars, "lam_dollars") / positive_scalar(portfolio_value,
                                                               "portfolio_value")
 
 
@@ -141,5 +131,5 @@ def lam_to_dollars(lam_weights: float, portfolio_value: float) -> float:
     >>> lam_to_dollars(0.05, portfolio_value=2e6)    # lam = 0.05 on a $2M book: $100k
     100000.0
     """
-    return _positive(lam_weights, "lam_weights") * _positive(portfolio_value,
+    return positive_scalar(lam_weights, "lam_weights") * positive_scalar(portfolio_value,
                                                              "portfolio_value")
