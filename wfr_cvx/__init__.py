@@ -4,7 +4,7 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import closed_form, diagnostics, dynamics, markowitz, operators
+from . import batch, closed_form, diagnostics, dynamics, markowitz, operators
 from .compare import compare
 from .errors import (
     InaccurateSolutionWarning,
@@ -31,6 +31,7 @@ __all__ = [
     "crossover_scale",
     "lam_to_weights",
     "lam_to_dollars",
+    "batch",
     "closed_form",
     "diagnostics",
     "dynamics",

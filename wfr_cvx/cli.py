@@ -6,10 +6,14 @@
     wfr-cvx regress [DIR] [--verbose]
     wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
     wfr-cvx compare FILE [--verbose]
+    wfr-cvx batch DIR_OR_FILE... [--workers N | --scheduler ADDRESS] [--out OUT.csv]
 
 ``FILE`` is a problem file (:mod:`wfr_cvx.problems`), ``DIR`` a directory of them
 (default ``problems``).  ``--verbose`` passes ``verbose=True`` to the solver, which then
-prints its iterations.
+prints its iterations.  ``batch`` solves files in parallel (:mod:`wfr_cvx.batch`) on a
+local process pool or, with ``--scheduler``, on a dask.distributed cluster, and prints one
+row per problem; its exit status is 1 when a problem failed (a file that is not a
+valid problem included: it is a failed row, a missing path is a usage error).
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
@@ -21,6 +25,7 @@ traceback.  Warnings (an inaccurate solve) are one ``wfr-cvx: warning:`` line ea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -81,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("file", type=Path, metavar="FILE")
     compare.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
+
+    batch = commands.add_parser(
+        "batch", help="solve many problem files in parallel (process pool or Dask cluster)")
+    batch.add_argument("paths", type=Path, nargs="+", metavar="DIR_OR_FILE",
+                       help="problem files, or directories of *.toml problem files")
+    batch.add_argument("--workers", type=int, metavar="N",
+                       help="processes of the local pool (default: the number of cores)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="solve on this dask.distributed scheduler (tcp://host:8786) "
+                            "instead of the local pool")
+    batch.add_argument("--out", type=Path, metavar="OUT.csv", help="write the results table")
     return parser
 
 
@@ -88,7 +104,7 @@ def main(argv=None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     args = _parser().parse_args(argv)
     handler = {"solve": _solve, "regress": _regress, "frontier": _frontier,
-               "compare": _compare}[args.command]
+               "compare": _compare, "batch": _batch}[args.command]
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -294,3 +310,57 @@ def _compare(args) -> int:
           f"(lam {problem.lam:g}, {problem.grid.n_weights} x {problem.grid.n_steps})")
     print(table.to_string(float_format=lambda v: f"{v:.6g}"))
     return 0
+
+
+# -- batch -------------------------------------------------------------------------------
+def _batch(args) -> int:
+    import time
+
+    from .batch import solve_many
+
+    files = []
+    for path in args.paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.toml"))
+            if not found:
+                raise _Failure(f"{path}: no *.toml problem files")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise _Failure(f"{path}: no such problem file or directory")
+    if args.workers is not None and args.workers < 1:
+        raise _Failure(f"--workers must be >= 1, got {args.workers}")
+    start = time.perf_counter()
+    if args.scheduler is None:
+        table = solve_many(files, workers=args.workers)
+        where = f"{min(args.workers or os.cpu_count() or 1, len(files))} local processes"
+    else:
+        if args.workers is not None:
+            raise _Failure("--workers sizes the local pool; with --scheduler the cluster's "
+                           "workers solve the problems")
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise _Failure("--scheduler needs dask.distributed: "
+                           "pip install 'wfr_cvx[dask]'") from None
+        with Client(args.scheduler) as client:
+            table = solve_many(files, executor=client.get_executor())
+        where = f"Dask scheduler {args.scheduler}"
+    seconds = time.perf_counter() - start
+    failed = table[table["error"] != ""]
+    shown = pd.DataFrame({
+        "name": table["name"], "status": table["status"],
+        **{c: table[c].map(_fmt) for c in ("distance2", "transport_cost", "reaction_cost")},
+        "iterations": table["iterations"].map(lambda n: "-" if pd.isna(n) else str(n)),
+        "time_s": table["time"].map(lambda t: "-" if np.isnan(t) else f"{t:.2f}"),
+    })
+    print(shown.to_string(index=False))
+    print(f"\n{len(table) - len(failed)} of {len(table)} problems solved in {seconds:.2f} s "
+          f"({where})")
+    if args.out is not None:
+        table.to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    for row in failed.itertuples():
+        print(f"FAIL {row.name}: {row.error}", file=sys.stderr)
+    return 1 if len(failed) else 0

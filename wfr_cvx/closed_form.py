@@ -23,6 +23,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -282,15 +283,16 @@ def _certify_block(a, b, sub, gamma, ii, jj) -> tuple[float, float]:
     upper = float(sub[ii, jj] @ gamma) + _generalised_kl(row, a) + _generalised_kl(col, b)
     # Potentials from the optimality conditions r = a exp(-phi), then c-transforms: the
     # dual objective increases in each potential, and phi = psi^c makes every pair
-    # feasible (phi_i + psi_j <= c_ij).  Only cells holding >= 1e-9 of the largest mass
-    # seed the transform: in near-empty cells the solver's marginals are noise, and one
-    # bad potential there would lower psi everywhere within reach.  Both orders are
-    # tried and the better bound kept.
+    # feasible (phi_i + psi_j <= c_ij).  Only cells holding >= 1e-9 (1e-6, 1e-3) of the
+    # largest mass seed the transform: in light cells the solver's marginals are noise,
+    # and one bad potential there would lower psi everywhere within reach.  Both orders
+    # and the three seed levels are tried and the best bound kept.
     tiny = 1e-300
     lower = -np.inf
-    for first, second, m_first, m_second, cost in ((a, b, row, col, sub),
-                                                   (b, a, col, row, sub.T)):
-        seed = first >= 1e-9 * first.max()
+    orders = ((a, b, row, col, sub), (b, a, col, row, sub.T))
+    for (first, second, m_first, m_second, cost), level in itertools.product(
+            orders, (1e-9, 1e-6, 1e-3)):  # each seed set gives a valid bound: keep the best
+        seed = first >= level * first.max()
         start = np.where(seed, np.log(first / np.maximum(m_first, tiny)), -np.inf)
         finite = np.isfinite(cost) & seed[:, None]
         with np.errstate(invalid="ignore"):  # inf - inf where no finite cost: masked out

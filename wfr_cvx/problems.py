@@ -67,7 +67,7 @@ from .grid import Grid, as_allocation
 from .problem import TIME_MEANS
 
 __all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
-           "SOURCES", "KINDS", "FIGURES"]
+           "from_dict", "SOURCES", "KINDS", "FIGURES"]
 
 KINDS = ("geodesic", "rebalance")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -270,6 +270,36 @@ def load(path) -> Problem:
     except UnicodeDecodeError as exc:
         raise ProblemFileError(path, None, f"not UTF-8 text: {exc}") from None
     return _Reader(path).problem(data)
+
+
+def from_dict(data: dict, *, name: str, base_dir=None) -> Problem:
+    """Validate a problem given as a dict with the structure of a problem file.
+
+    ``data`` is what :mod:`tomllib` would parse from the file (lists, not tuples or
+    arrays); it is checked by the same code as :func:`load`.  ``name`` is the problem's
+    name unless ``data`` has one, and labels the errors (``<name>: `lam`: ...``).
+    Relative paths in ``data`` are relative to ``base_dir`` (default: the current
+    directory).  The problem's ``path`` is None.
+
+    >>> problem = from_dict({"lam": 0.5, "grid": {"n_weights": 8, "n_steps": 2},
+    ...                      "rho0": {"diracs": [{"weight": 0.5}]},
+    ...                      "rho1": {"diracs": [{"weight": 0.5, "mass": 4.0}]}}, name="grow")
+    >>> problem.name, problem.lam, problem.path
+    ('grow', 0.5, None)
+    >>> from_dict({"lam": -1.0}, name="bad")
+    Traceback (most recent call last):
+    ...
+    wfr_cvx.problems.ProblemFileError: <bad>: `lam`: must be > 0, got -1
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"`data` must be a dict like a parsed problem file, got "
+                        f"{type(data).__name__}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string, got {name!r}")
+    label = Path("." if base_dir is None else base_dir) / f"<{name}>"
+    problem = _Reader(label).problem({"name": name, **data})
+    problem.path = None
+    return problem
 
 
 def load_dir(directory) -> list[Problem]:

@@ -1,0 +1,251 @@
+"""Batch solving: a Dask cluster against a serial run, failures per row, sweeps, the CLI."""
+
+import concurrent.futures
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wfr_cvx import cli, problems
+from wfr_cvx.batch import COLUMNS, solve_many, sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEMS = ROOT / "problems"
+FILES = sorted(PROBLEMS.glob("*.toml"))  # 12 files, about 2 s in all
+
+#: a regime switch, pure reaction: d^2 = 4 lam^2 (m0 + m1) = lam^2 * 4 * 1.5 (closed form)
+SWITCH = {"name": "switch", "lam": 0.25, "grid": {"n_weights": 16, "n_steps": 4, "regimes": 2},
+          "rho0": {"diracs": [{"weight": 0.5, "regime": 0, "mass": 1.0}]},
+          "rho1": {"diracs": [{"weight": 0.5, "regime": 1, "mass": 0.5}]}}
+
+
+class SerialExecutor(concurrent.futures.Executor):
+    """Runs each job at submission, in this process: the serial reference."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+class LosingExecutor(SerialExecutor):
+    """Loses the jobs named in ``lost`` (as a dead worker would) and refuses ``refused``."""
+
+    def __init__(self, lost=(), refused=()):
+        self.lost, self.refused = set(lost), set(refused)
+
+    def submit(self, fn, /, *args, **kwargs):
+        name = args[0].name
+        if name in self.refused:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        if name in self.lost:
+            future = concurrent.futures.Future()
+            future.set_exception(OSError(f"worker running {name} died"))
+            return future
+        return super().submit(fn, *args, **kwargs)
+
+
+def _serial(jobs):
+    return solve_many(jobs, executor=SerialExecutor(), progress=False)
+
+
+# -- acceptance 2: a failing job is reported in its row, the others finish ---------------
+def test_failures_stay_in_their_rows_on_the_process_pool(tmp_path):
+    stuck = {**SWITCH, "name": "stuck", "solver": {"max_iter": 1}}
+    bad_lam = dataclasses.replace(problems.from_dict(SWITCH, name="x"), name="bad_lam",
+                                  lam=-1.0)  # bypasses the file checks: raises in the worker
+    unnamed = {key: value for key, value in SWITCH.items() if key != "name"}
+    jobs = [PROBLEMS / "teleport.toml", stuck, {**unnamed, "lam": 0.0},
+            tmp_path / "absent.toml", bad_lam, SWITCH]
+    table = solve_many(jobs, workers=2, progress=False)
+    rows = table.set_index("name")
+    assert table["name"].tolist() == ["teleport", "stuck", "job2", "absent", "bad_lam",
+                                      "switch"]
+    assert rows.loc["teleport", "distance2"] == pytest.approx(0.48, rel=1e-5)
+    assert rows.loc["switch", "distance2"] == pytest.approx(0.375, rel=1e-6)
+    assert (rows.loc[["teleport", "switch"], "error"] == "").all()
+
+    assert rows.loc["stuck", "status"] == "MaxIterations"
+    assert rows.loc["stuck", "error"].startswith("SolverError: the WFR solve did not converge")
+    assert rows.loc["stuck", "time"] > 0
+    assert rows.loc["job2", "status"] == "invalid"
+    assert rows.loc["job2", "error"] == "ProblemFileError: <job2>: `lam`: must be > 0, got 0"
+    assert rows.loc["absent", "status"] == "invalid"
+    assert "absent.toml: no such problem file" in rows.loc["absent", "error"]
+    assert rows.loc["bad_lam", "status"] == "error"
+    assert rows.loc["bad_lam", "error"].startswith("ValueError: `lam` must be finite and > 0")
+    failed = rows.loc[["stuck", "job2", "absent", "bad_lam"]]
+    assert failed[["distance2", "transport_cost", "reaction_cost"]].isna().all().all()
+    assert failed["iterations"].isna().all()
+    assert str(table["iterations"].dtype) == "Int64"
+
+
+def test_a_job_lost_by_the_executor_is_reported_in_its_row():
+    jobs = sweep(SWITCH, lam=[0.1, 0.2, 0.3, 0.4])
+    table = solve_many(jobs, executor=LosingExecutor(lost={"switch[lam=0.2]"},
+                                                     refused={"switch[lam=0.4]"}),
+                       progress=False)
+    assert table["status"].tolist() == ["Solved", "error", "Solved", "error"]
+    assert table.loc[1, "error"] == "OSError: worker running switch[lam=0.2] died"
+    assert table.loc[3, "error"].startswith("RuntimeError: cannot schedule")
+    assert table.loc[2, "distance2"] == pytest.approx(6 * 0.3**2, rel=1e-6)
+
+
+# -- sweep -------------------------------------------------------------------------------
+def test_sweep_of_a_geodesic_matches_the_closed_form():
+    jobs = sweep(SWITCH, lam=[0.1, 0.25, 1.0])
+    assert [job.name for job in jobs] == ["switch[lam=0.1]", "switch[lam=0.25]",
+                                          "switch[lam=1]"]
+    assert [job.lam for job in jobs] == [0.1, 0.25, 1.0]
+    assert all(job.expected == () and job.kind == "geodesic" for job in jobs)
+    table = _serial(jobs)
+    np.testing.assert_allclose(table["distance2"], 6 * np.array([0.1, 0.25, 1.0]) ** 2,
+                               rtol=1e-6)
+
+
+def test_sweep_of_a_rebalance_is_the_cartesian_product():
+    base = problems.load(PROBLEMS / "markowitz_limit.toml")
+    jobs = sweep(base, lam=[0.2, 0.4], tau=[1.0, 50.0, 1e3])
+    assert [(job.lam, job.tau) for job in jobs] == [
+        (0.2, 1.0), (0.2, 50.0), (0.2, 1000.0), (0.4, 1.0), (0.4, 50.0), (0.4, 1000.0)]
+    assert jobs[1].name == "markowitz_limit[lam=0.2,tau=50]"
+    assert [job.name for job in sweep(base, tau=2.5)] == ["markowitz_limit[tau=2.5]"]
+    assert base.lam == 0.3 and base.expected  # the base problem is untouched
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"tau": [1.0]}, "`tau` only applies"),
+        ({}, "give `lam`, `tau`"),
+        ({"lam": []}, "`lam` must hold at least one value"),
+        ({"lam": [0.1, -0.2]}, "`lam` values must be finite and > 0"),
+        ({"lam": [float("nan")]}, "`lam` values must be finite"),
+        ({"lam": ["0.1"]}, "`lam` must hold numbers"),
+    ],
+)
+def test_sweep_rejects_bad_values(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        sweep(SWITCH, **kwargs)
+
+
+def test_bad_arguments_raise_before_any_solve():
+    with pytest.raises(TypeError, match=r"`jobs\[1\]` must be a problem file path"):
+        solve_many([SWITCH, 3])
+    with pytest.raises(ValueError, match="`workers`"):
+        solve_many([SWITCH], executor=SerialExecutor(), workers=2)
+    with pytest.raises(ValueError, match="`workers` must be an integer >= 1, got 0"):
+        solve_many([SWITCH], workers=0)
+    with pytest.raises(TypeError, match="`executor`"):
+        solve_many([SWITCH], executor=object())
+    with pytest.raises(TypeError, match="`problem`"):
+        sweep(3, lam=[0.1])
+    empty = solve_many([], progress=False)
+    assert list(empty.columns) == list(COLUMNS) and empty.empty
+
+
+# -- CLI ---------------------------------------------------------------------------------
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "wfr_cvx", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_batch_writes_the_table_and_reports_a_failure(tmp_path):
+    folder = tmp_path / "more"
+    folder.mkdir()
+    text = (PROBLEMS / "regime_switch.toml").read_text() + "\n[solver]\nmax_iter = 1\n"
+    (folder / "stuck.toml").write_text(text)
+    proc = _run("batch", PROBLEMS / "teleport.toml", PROBLEMS / "cvxpy_mass_growth.toml",
+                folder, "--workers", "2", "--out", "results.csv", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].split() == [
+        "name", "status", "distance2", "transport_cost", "reaction_cost", "iterations",
+        "time_s"]
+    assert "2 of 3 problems solved" in proc.stdout and "2 local processes" in proc.stdout
+    assert "FAIL stuck: SolverError" in proc.stderr and "Traceback" not in proc.stderr
+    table = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
+    assert list(table.columns) == list(COLUMNS)
+    assert table["name"].tolist() == ["teleport", "cvxpy_mass_growth", "stuck"]
+    assert table["status"].tolist() == ["Solved", "Solved", "MaxIterations"]
+    assert float(table.loc[0, "distance2"]) == pytest.approx(0.48, rel=1e-5)
+    assert table.loc[0, "error"] == "" and "MaxIterations" in table.loc[2, "error"]
+
+
+def test_cli_batch_missing_file_is_one_line(tmp_path):
+    proc = _run("batch", PROBLEMS / "teleport.toml", "absent.toml", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("wfr-cvx: error")]
+    assert lines == ["wfr-cvx: error: absent.toml: no such problem file or directory"]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:1"], "pip install 'wfr_cvx[dask]'"),
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers sizes the local"),
+    ],
+)
+def test_cli_batch_usage_errors_without_dask(extra, fragment, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails: not installed
+    assert cli.main(["batch", str(PROBLEMS / "teleport.toml"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("wfr-cvx: error: ") and fragment in err[0]
+
+
+def test_cli_batch_empty_directory(capsys, tmp_path):
+    assert cli.main(["batch", str(tmp_path)]) == 2
+    assert "no *.toml problem files" in capsys.readouterr().err
+
+
+# -- acceptance 1: a Dask cluster gives the serial results (last: the pool tests above
+#    fork this process, better before the cluster's threads exist) ---------------------
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        yield local, client
+
+
+def test_local_cluster_matches_a_serial_run(cluster):
+    _, client = cluster
+    assert len(client.scheduler_info()["workers"]) == 2
+    jobs = [*FILES, *sweep(SWITCH, lam=[0.1, 0.5, 2.0])]
+    on_dask = solve_many(jobs, executor=client.get_executor(), progress=False)
+    serial = _serial(jobs)
+    assert list(on_dask.columns) == list(COLUMNS)
+    assert len(on_dask) == len(jobs) == 15
+    assert on_dask["name"].tolist() == serial["name"].tolist()
+    assert on_dask["name"].tolist()[:len(FILES)] == [f.stem for f in FILES]
+    assert (on_dask["status"] == "Solved").all() and (on_dask["error"] == "").all()
+    for column in ("distance2", "transport_cost", "reaction_cost"):
+        np.testing.assert_allclose(on_dask[column], serial[column], rtol=1e-9, atol=1e-15)
+    assert on_dask["iterations"].tolist() == serial["iterations"].tolist()
+    assert (on_dask["time"] > 0).all()
+    # and the shipped figures themselves: every file still passes its own checks
+    for problem, d2 in zip(map(problems.load, FILES), on_dask["distance2"][:len(FILES)],
+                            strict=True):
+        refs = [r for r in problem.expected if r.figure == "distance2"]
+        assert all(r.passes(d2) for r in refs), problem.name
+
+
+def test_cli_batch_on_a_scheduler(cluster, tmp_path, capsys):
+    local, _ = cluster
+    out = tmp_path / "results.csv"
+    argv = ["batch", str(PROBLEMS / "teleport.toml"), str(PROBLEMS / "regime_switch.toml"),
+            "--scheduler", local.scheduler_address, "--out", str(out)]
+    assert cli.main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert "2 of 2 problems solved" in stdout and "Dask scheduler" in stdout
+    table = pd.read_csv(out)
+    assert table["distance2"].tolist() == pytest.approx([0.48, 0.375], rel=1e-5)
