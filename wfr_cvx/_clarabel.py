@@ -36,9 +36,11 @@ def _cone_objects(cones):
     return out
 
 
-#: wfr_cvx's defaults, applied before the user's options.  ``qdldl`` was measured
-#: against Clarabel's "auto" choice (faer) on the 1-D staggered problems (`make bench`):
-#: equal at 64 x 2 x 32, 3x faster at 1,024 x 2 x 32, where faer's cost grows faster.
+#: wfr_cvx's defaults, applied before the user's options.  ``qdldl`` against Clarabel's
+#: "auto" choice (faer), measured by `make bench` on the 1-D staggered problems: on one
+#: data set faer was 3x slower at 1,024 x 2 x 32 (72 s vs 23 s), on the current demo data
+#: faer with one thread is 14-23 % faster at 256 and 1,024 weights.  qdldl is the default
+#: because it was never far off; pass ``direct_solve_method="faer", max_threads=1`` to try.
 DEFAULTS = {"verbose": False, "direct_solve_method": "qdldl"}
 
 
