@@ -22,7 +22,6 @@ ones.  Ratios are taken within this run (same machine, same load), never asserte
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import platform
@@ -38,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 import clarabel  # noqa: E402
 
 import wfr_cvx  # noqa: E402
-from wfr_cvx.batch import solve_many, sweep  # noqa: E402
+from wfr_cvx.batch import SerialExecutor, solve_many, sweep  # noqa: E402
 
 PROBLEM = HERE.parent / "problems" / "risk_on_risk_off.toml"
 LAMS = np.geomspace(0.05, 1.6, 16)
@@ -46,16 +45,6 @@ WORKERS = 2
 REPEATS = 3
 
 
-class SerialExecutor(concurrent.futures.Executor):
-    """Runs each job at submission, in this process."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
 
 
 def _best(run) -> tuple[float, list[float], object]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from wfr_cvx import cli, problems
-from wfr_cvx.batch import COLUMNS, solve_many, sweep
+from wfr_cvx.batch import COLUMNS, SerialExecutor, solve_many, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEMS = ROOT / "problems"
@@ -23,16 +23,6 @@ SWITCH = {"name": "switch", "lam": 0.25, "grid": {"n_weights": 16, "n_steps": 4,
           "rho1": {"diracs": [{"weight": 0.5, "regime": 1, "mass": 0.5}]}}
 
 
-class SerialExecutor(concurrent.futures.Executor):
-    """Runs each job at submission, in this process: the serial reference."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
 
 
 class LosingExecutor(SerialExecutor):

@@ -41,7 +41,24 @@ from . import problems
 from .errors import InaccurateSolutionWarning, SolverError
 from .problems import Problem
 
-__all__ = ["COLUMNS", "solve_many", "sweep"]
+__all__ = ["SerialExecutor", "COLUMNS", "solve_many", "sweep"]
+
+
+class SerialExecutor(concurrent.futures.Executor):
+    """Runs each job when it is submitted, in this process.
+
+    The serial reference for :func:`solve_many` (``executor=SerialExecutor()``): same
+    rows, no pool, tracebacks and debuggers work as usual.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the future carries it, as a pool's would
+            future.set_exception(exc)
+        return future
+
 
 #: The columns of :func:`solve_many`'s table, in order.
 COLUMNS = ("name", "status", "distance2", "transport_cost", "reaction_cost", "iterations",
