@@ -78,7 +78,7 @@ def test_mass_flows_to_the_better_regime_less_so_as_lam_grows():
         (dict(tau=np.nan), ValueError, "`tau`"),
         (dict(potential=np.ones(5)), ValueError, "`potential` must have shape"),
         (dict(potential=lambda w: np.full(len(w), np.inf)), ValueError, "finite"),
-        (dict(constraints=["cap"]), ValueError, "`constraints`"),
+        (dict(constraints=["cap"]), TypeError, "`constraints`"),
         (dict(rho0=np.zeros(16)), ValueError, "positive total mass"),
     ],
 )

@@ -4,8 +4,9 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import batch, closed_form, diagnostics, dynamics, markowitz, operators
+from . import batch, closed_form, constraints, diagnostics, dynamics, markowitz, operators
 from .compare import compare
+from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -14,6 +15,7 @@ from .errors import (
 )
 from .geodesic import distance, geodesic
 from .grid import Grid
+from .modelling import Model, model
 from .rebalance import Rebalance, rebalance
 from .result import Geodesic
 from .units import crossover_scale, lam_to_dollars, lam_to_weights
@@ -26,6 +28,13 @@ __all__ = [
     "geodesic",
     "distance",
     "rebalance",
+    "model",
+    "Model",
+    "MaxVelocity",
+    "TradingWindow",
+    "MaxReactionRate",
+    "TotalMass",
+    "constraints",
     "compare",
     "Rebalance",
     "crossover_scale",

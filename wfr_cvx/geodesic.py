@@ -39,6 +39,7 @@ import numpy as np
 
 from . import _clarabel, _cvxpy
 from ._validate import check_lam
+from .constraints import compile_constraints
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -173,8 +174,8 @@ def _reaction_path(r0: np.ndarray, r1: np.ndarray, grid: Grid, lam: float, metri
     )
 
 
-def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = "clarabel",
-             scheme: str = "power", **solver_options) -> Geodesic:
+def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
+             backend: str = "clarabel", scheme: str = "power", **solver_options) -> Geodesic:
     r"""Solve for the WFR geodesic between two allocations on ``grid``.
 
     .. math::
@@ -197,6 +198,10 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = 
     metric : None, float or array, optional
         Transport-cost factor :math:`G(w) > 0`: a scalar, or one value per interior face
         (shape ``(n_weights - 1,)`` or ``grid.face_shape``).  ``None`` means 1.
+    constraints : sequence
+        Execution and position constraints from :mod:`wfr_cvx.constraints`
+        (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
+        ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
     backend : {"clarabel", "cvxpy"}
         ``"clarabel"`` assembles the SOCP directly (fast); ``"cvxpy"`` writes it as cvxpy
         expressions (reference).  Both solve with Clarabel.
@@ -215,7 +220,8 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = 
     ValueError
         Bad input, naming the argument.
     SolverError, InfeasibleError
-        The solver failed; ``.status`` carries its status.
+        The solver failed; ``.status`` carries its status.  An infeasible problem (only
+        possible with constraints) names the constraints in its message.
 
     Warns
     -----
@@ -234,8 +240,11 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, backend: str = 
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
+    check_size(grid, backend)  # before the plan's per-face arrays are allocated
+    plan = compile_constraints(constraints, grid, r0, r1)
 
-    return solve_path(r0, r1, grid, lam, metric, backend, scheme, solver_options)
+    return solve_path(r0, r1, grid, lam, metric, backend, scheme, solver_options,
+                      constraints=plan)
 
 
 def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
@@ -244,7 +253,8 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
     """Scale, solve, apply the status policy and build the :class:`Geodesic`.
 
     Inputs are already validated.  ``r1 = None`` is a free end (``assembly`` then carries
-    ``end_potential`` and ``end_weight``, see :func:`wfr_cvx.problem.assemble`).
+    ``end_potential`` and ``end_weight``, see :func:`wfr_cvx.problem.assemble`);
+    ``assembly["constraints"]`` is a compiled :class:`~wfr_cvx.constraints.Plan`.
     """
     check_size(grid, backend)
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
@@ -270,7 +280,8 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
     scale = cost_scale_for(s0, s1, lam, metric)
     raw = BACKENDS[backend](s0, s1, grid, lam, metric, scheme=scheme, options=options,
                             cost_scale=scale, **assembly)
-    _check_status(raw.status, backend, _conditioning_hint(lam, metric))
+    _check_status(raw.status, backend, _conditioning_hint(lam, metric),
+                  _limits(assembly.get("constraints"), grid))
 
     unit = 1.0 / factor
     rho = np.maximum(raw.levels, 0.0) * unit
@@ -305,7 +316,17 @@ def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
     return ""
 
 
-def _check_status(status: str, backend: str, hint: str = "") -> None:
+def _limits(plan, grid: Grid) -> str:
+    """The constraints and position limits of a solve, for an infeasibility message."""
+    parts = []
+    if plan is not None and plan.constraints:
+        parts.append(f"constraints [{plan.describe()}]")
+    if grid.n_inactive:
+        parts.append(f"grid.mask ({grid.n_inactive} inactive cell(s))")
+    return " and ".join(parts)
+
+
+def _check_status(status: str, backend: str, hint: str = "", limits: str = "") -> None:
     if status == "Solved":
         return
     if status in _INACCURATE:
@@ -316,8 +337,9 @@ def _check_status(status: str, backend: str, hint: str = "") -> None:
         )
         return
     if status in _INFEASIBLE:
-        raise InfeasibleError("the WFR problem was reported infeasible", status=status,
-                              backend=backend)
+        under = f" under the {limits}" if limits else ""
+        raise InfeasibleError(f"the WFR problem was reported infeasible{under}",
+                              status=status, backend=backend)
     raise SolverError(f"the WFR solve did not converge{hint}", status=status,
                       backend=backend)
 

@@ -44,6 +44,10 @@ class Grid:
         Number of time steps (>= 1); the path has ``n_steps + 1`` levels.
     regimes : int or sequence of str, default 1
         Number of regimes (labelled ``"0", "1", ...``) or their labels.
+    mask : array of bool, shape ``(n_regimes, n_weights)``, optional
+        Active cells (position limits, per regime); all active when None.  Inactive cells
+        hold no mass and faces beside them carry no flux; allocations with mass there are
+        refused.  Read-only attribute ``grid.mask``.
 
     Examples
     --------
@@ -52,9 +56,13 @@ class Grid:
     ((2, 4), 0.25, 0.5)
     >>> g.weights
     array([0.125, 0.375, 0.625, 0.875])
+    >>> risk_off_cap = g.weights <= 0.8          # equity weight <= 0.8 in risk-off
+    >>> Grid(4, 2, regimes=("risk_on", "risk_off"), mask=[[True] * 4, risk_off_cap])
+    Grid(n_weights=4, n_steps=2, regimes=('risk_on', 'risk_off'), inactive_cells=1)
     """
 
-    def __init__(self, n_weights: int, n_steps: int, regimes: int | Sequence[str] = 1):
+    def __init__(self, n_weights: int, n_steps: int, regimes: int | Sequence[str] = 1,
+                 mask=None):
         self.n_weights = _positive_int(n_weights, "n_weights", 2)
         self.n_steps = _positive_int(n_steps, "n_steps", 1)
         if isinstance(regimes, (int, np.integer)) and not isinstance(regimes, bool):
@@ -71,6 +79,7 @@ class Grid:
             if len(set(labels)) != len(labels):
                 raise ValueError(f"`regimes` labels must be unique, got {labels}")
         self.regimes = labels
+        self.mask = _check_mask(mask, self.shape)
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -174,10 +183,16 @@ class Grid:
         out[self.regime_index(regime)] = mass * cell / total
         return out
 
+    @property
+    def n_inactive(self) -> int:
+        """Number of cells outside the mask."""
+        return int(self.mask.size - np.count_nonzero(self.mask))
+
     def __repr__(self) -> str:
+        limits = f", inactive_cells={self.n_inactive}" if self.n_inactive else ""
         return (
             f"Grid(n_weights={self.n_weights}, n_steps={self.n_steps}, "
-            f"regimes={self.regimes!r})"
+            f"regimes={self.regimes!r}{limits})"
         )
 
     def __eq__(self, other) -> bool:
@@ -185,9 +200,27 @@ class Grid:
             isinstance(other, Grid)
             and (self.n_weights, self.n_steps, self.regimes)
             == (other.n_weights, other.n_steps, other.regimes)
+            and bool(np.array_equal(self.mask, other.mask))
         )
 
     __hash__ = None
+
+
+def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+    """The mask as a read-only bool array of ``shape`` (all True when None)."""
+    if mask is None:
+        out = np.ones(shape, dtype=bool)
+    else:
+        arr = np.asarray(mask)
+        if arr.dtype != bool:
+            raise TypeError(f"`mask` must be an array of bools, got dtype {arr.dtype}")
+        if arr.ndim == 1 and shape[0] == 1:
+            arr = arr[None, :]
+        if arr.shape != shape:
+            raise ValueError(f"`mask` must have shape {shape} like the grid, got {arr.shape}")
+        out = arr.copy()
+    out.setflags(write=False)
+    return out
 
 
 def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
@@ -195,7 +228,8 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
 
     Accepts an array of cell masses of shape ``grid.shape`` (a 1-D array of length
     ``n_weights`` when the grid has one regime), or a pandas DataFrame indexed by weight
-    (cell centres, in order) with one column per regime label.
+    (cell centres, in order) with one column per regime label.  Mass on a cell outside
+    ``grid.mask`` is a ValueError naming the number of such cells.
     """
     if isinstance(value, pd.DataFrame):
         value = _frame_to_array(value, grid, name)
@@ -221,6 +255,10 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
             f"`{name}` has {int(np.count_nonzero(arr < 0))} negative mass(es); "
             f"minimum {arr.min():.3g}"
         )
+    outside = int(np.count_nonzero(arr[~grid.mask]))
+    if outside:
+        raise ValueError(f"`{name}` has mass on {outside} inactive cell(s) (outside "
+                         f"grid.mask, {grid.n_inactive} inactive in all)")
     with np.errstate(over="ignore"):
         total = arr.sum()
     if not np.isfinite(total) or total > 1e150:

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from .constraints import compile_constraints
 from .grid import Grid
 from .operators import (
     divergence_matrix,
@@ -79,15 +80,24 @@ TIME_MEANS = ("power", "arithmetic")
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each unknown sits in the solution vector ``x``."""
+    """Where each unknown sits in the solution vector ``x``.
+
+    The index arrays say which entries of the full grid arrays the unknowns are (flat, C
+    order): ``rho_cells`` in the unknown levels x cells, ``flux_faces`` in
+    ``(T, K, n - 1)``, ``g_cells`` and ``react_cells`` in ``(T, K, n)``.  Cells outside
+    the mask, switched-off mechanisms and closed steps have no unknowns.
+    """
 
     rho: slice
     flux: slice
     g: slice
-    g_cells: np.ndarray  # flat (step, regime, weight) indices of the cells that have a g
+    g_cells: np.ndarray
     t_transport: slice
     t_reaction: slice
     n: int
+    rho_cells: np.ndarray
+    flux_faces: np.ndarray
+    react_cells: np.ndarray
 
 
 @dataclass
@@ -116,23 +126,23 @@ class ConicProblem:
         return self.A.shape[0]
 
 
-def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray | None):
+def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray | None,
+                       cells: np.ndarray | None = None):
     """Levels as an affine map of the unknown levels: ``levels = E @ x_rho + e``.
 
     The unknown levels are ``1 .. T-1``, and ``T`` too when ``rho1`` is None (a free end,
-    as in a proximal step).  ``E`` has shape ``((T+1) * size, n_free * size)``.
+    as in a proximal step); on each, only the ``cells`` (flat bool mask, default all)
+    have an unknown.  ``E`` has shape ``((T+1) * size, n_free * n_active)``.
     """
     T = grid.n_steps
     size = rho0.size
+    cells = np.ones(size, dtype=bool) if cells is None else np.asarray(cells).ravel()
+    active = np.flatnonzero(cells)
     n_free = T if rho1 is None else T - 1
-    E = sp.vstack(
-        [
-            sp.csr_matrix((size, n_free * size)),
-            sp.identity(n_free * size, format="csr"),
-            sp.csr_matrix(((T - n_free) * size, n_free * size)),
-        ],
-        format="csr",
-    )
+    select = sp.csr_matrix((np.ones(active.size), (active, np.arange(active.size))),
+                           shape=(size, active.size))
+    shift = sp.eye(T + 1, n_free, -1, format="csr")  # unknown level j is level j + 1
+    E = sp.kron(shift, select, format="csr")
     e = np.zeros((T + 1) * size)
     e[:size] = rho0.ravel()
     if rho1 is not None:
@@ -162,6 +172,7 @@ def assemble(
     end_potential: np.ndarray | None = None,
     end_weight: float = 1.0,
     cost_scale: float = 1.0,
+    constraints=(),
 ) -> ConicProblem:
     """Build the SOCP for the geodesic between the (validated, scaled) allocations.
 
@@ -170,6 +181,7 @@ def assemble(
     rho0, rho1 : ndarray, shape ``grid.shape``
         End allocations (cell masses).
     grid : Grid
+        Its ``mask`` decides which cells have unknowns.
     lam : float
         Crossover scale, > 0.
     metric : ndarray, shape ``grid.face_shape``
@@ -186,24 +198,38 @@ def assemble(
     cost_scale : float
         The objective is divided by it (epigraph variables hold cost / cost_scale), so
         the solver sees O(1) figures whatever ``lam``; see :func:`cost_scale_for`.
+    constraints : sequence or Plan
+        Objects of :mod:`wfr_cvx.constraints` (or their compiled
+        :class:`~wfr_cvx.constraints.Plan`); the rows they add are described there.
     """
     free_end = rho1 is None
     if free_end != (end_potential is not None):
         raise ValueError("`end_potential` is given exactly when `rho1` is None")
     if time_mean not in TIME_MEANS:
         raise ValueError(f"`time_mean` must be one of {TIME_MEANS}, got {time_mean!r}")
+    plan = compile_constraints(constraints, grid, rho0, rho1, transport=transport,
+                               reaction=reaction)
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     n_cells = K * n  # per level / step
     n_faces = K * (n - 1)  # per step
-    n_rho = (T if free_end else T - 1) * n_cells
+    n_levels_free = T if free_end else T - 1
+    active = plan.cells.ravel()
+    n_active = int(np.count_nonzero(active))
+    n_rho = n_levels_free * n_active
     n_flux = T * n_faces
-    # a switched-off mechanism has no unknowns and no cones (fixing them to zero instead
-    # would leave cones pinned at their apex, which interior-point methods dislike)
-    n_flux_var = n_flux if transport else 0
-    n_react_var = T * n_cells if reaction else 0
+    # Unknowns exist only where they can be non-zero: a switched-off mechanism, a closed
+    # step or an inactive cell has no unknowns and no cones (fixing them to zero instead
+    # would leave cones pinned at their apex, which interior-point methods dislike).
+    flux_faces = np.flatnonzero(plan.faces.ravel())
+    n_flux_var = flux_faces.size
+    reacting = plan.reaction[:, None] & active[None, :]
+    react_cells = np.flatnonzero(reacting)
+    still_cells = np.flatnonzero(~plan.reaction[:, None] & active[None, :])
+    n_react_var = react_cells.size
+    rho_cells = np.flatnonzero(np.broadcast_to(active, (n_levels_free, n_cells)))
 
     # g exists where neither adjacent level is fixed to zero by the data.
-    has_g = np.ones((T, n_cells), dtype=bool)
+    has_g = np.broadcast_to(active, (T, n_cells)).copy()
     if time_mean == "power":
         has_g[0] &= rho0.ravel() > 0
         if not free_end:
@@ -222,6 +248,9 @@ def assemble(
         t_transport=slice(offsets[3], offsets[4]),
         t_reaction=slice(offsets[4], offsets[5]),
         n=int(offsets[5]),
+        rho_cells=rho_cells,
+        flux_faces=flux_faces,
+        react_cells=react_cells,
     )
     N = layout.n
 
@@ -231,7 +260,12 @@ def assemble(
         right = sp.csr_matrix((block.shape[0], N - where.stop))
         return sp.hstack([left, block, right], format="csr")
 
-    E, e = interior_level_map(grid, rho0, rho1)
+    def columns(rows: np.ndarray, size: int) -> sp.csr_matrix:
+        """``size x rows.size`` matrix putting unknown ``j`` at entry ``rows[j]``."""
+        return sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))),
+                             shape=(size, rows.size))
+
+    E, e = interior_level_map(grid, rho0, rho1, active)
     TD = time_difference_matrix(grid, n_cells)
     TA = time_average_matrix(grid, n_cells)
     DIV = divergence_matrix(grid, T * K)
@@ -241,17 +275,14 @@ def assemble(
     # mass created in a step, zeta * dt = (rho^{k+1} - rho^k) + dt * div(m): continuity
     # holds by construction.  In the scaled unknowns mu = m * dt / dx (mass moved across a
     # face in one step) every coefficient below is +-1.
-    place_flux = sp.identity(n_flux, format="csr")[:, :n_flux_var]
+    place_flux = columns(flux_faces, n_flux)
     zeta = grid.dt * (TD @ levels_x) + grid.dx * embed(DIV @ place_flux, layout.flux)
     zeta_c = grid.dt * (TD @ e)
     # time mean of levels
     arith = TA @ levels_x
     arith_c = TA @ e
     if time_mean == "power":
-        select_g = sp.csr_matrix(
-            (np.full(n_g, 0.5), (g_cells, np.arange(n_g))), shape=(T * n_cells, n_g)
-        )
-        mean = 0.5 * arith + embed(select_g, layout.g)
+        mean = 0.5 * arith + embed(0.5 * columns(g_cells, T * n_cells), layout.g)
         mean_c = 0.5 * arith_c
     else:
         mean, mean_c = arith, arith_c
@@ -272,26 +303,26 @@ def assemble(
     # Cone rows keep coefficients +-1 (good for Clarabel's equilibration); the cost weights
     # G dx^2/dt and lam^2/dt go to the objective, divided by `cost_scale` so that the
     # objective is O(mass) whatever lam.
-    w_tr = np.broadcast_to(metric, (T, K, n - 1)).ravel() * grid.dx**2 / grid.dt
+    w_tr = np.broadcast_to(metric, (T, K, n - 1)).ravel()[flux_faces] * grid.dx**2 / grid.dt
     w_re = lam**2 / grid.dt
-    if transport:
+    F, F_c = face_mean[flux_faces], face_mean_c[flux_faces]
+    if n_flux_var:
         # transport: mu^2 <= rho_face * t   (cost w_tr * t)
-        M, c = _interleave3(face_mean + t_tr, 2.0 * flux, face_mean - t_tr,
-                            face_mean_c, np.zeros(n_flux), face_mean_c)
-        add(M, c, ("soc3", n_flux))
-    if reaction:
+        M, c = _interleave3(F + t_tr, 2.0 * flux, F - t_tr, F_c, np.zeros(n_flux_var), F_c)
+        add(M, c, ("soc3", n_flux_var))
+    R, R_c = mean[react_cells], mean_c[react_cells]
+    Z, Z_c = zeta[react_cells], zeta_c[react_cells]
+    if n_react_var:
         # reaction: (zeta dt)^2 <= rho_mean * t   (cost w_re * t)
-        M, c = _interleave3(mean + t_re, 2.0 * zeta, mean - t_re,
-                            mean_c, 2.0 * zeta_c, mean_c)
-        add(M, c, ("soc3", T * n_cells))
+        M, c = _interleave3(R + t_re, 2.0 * Z, R - t_re, R_c, 2.0 * Z_c, R_c)
+        add(M, c, ("soc3", n_react_var))
     if time_mean == "power":
         # g^2 <= rho^k rho^{k+1}  (also implies rho >= 0)
         lower = sp.kron(sp.eye(T, T + 1, 0), sp.identity(n_cells), format="csr") @ levels_x
         upper = sp.kron(sp.eye(T, T + 1, 1), sp.identity(n_cells), format="csr") @ levels_x
         lo_c = e[: T * n_cells]
         up_c = e[n_cells:]
-        g_full = embed(sp.csr_matrix((np.full(n_g, 2.0), (g_cells, np.arange(n_g))),
-                                     shape=(T * n_cells, n_g)), layout.g)
+        g_full = embed(2.0 * columns(g_cells, T * n_cells), layout.g)
         keep = g_cells
         M, c = _interleave3((lower + upper)[keep], g_full[keep], (lower - upper)[keep],
                             (lo_c + up_c)[keep], np.zeros(n_g), (lo_c - up_c)[keep])
@@ -299,12 +330,30 @@ def assemble(
     else:
         # rho >= 0 on the interior levels
         add(embed(sp.identity(n_rho), layout.rho), np.zeros(n_rho), ("nonneg", n_rho))
+    # constraints: |mu| dx/dt <= vmax F  ->  vmax dt/dx F -+ mu >= 0
+    for vmax, steps in plan.velocity_caps:
+        on = np.flatnonzero(steps[flux_faces // n_faces])
+        scaled = vmax * grid.dt / grid.dx
+        M = sp.vstack([scaled * F[on] - flux[on], scaled * F[on] + flux[on]], format="csr")
+        add(M, np.concatenate([scaled * F_c[on]] * 2), ("nonneg", 2 * on.size))
+    # |z| / dt <= rmax R  ->  rmax dt R -+ z >= 0
+    for rmax in plan.rate_caps:
+        scaled = rmax * grid.dt
+        M = sp.vstack([scaled * R - Z, scaled * R + Z], format="csr")
+        add(M, np.concatenate([scaled * R_c - Z_c, scaled * R_c + Z_c]),
+            ("nonneg", 2 * n_react_var))
 
-    # Equalities go first (Clarabel's zero cone): no reaction, end mass.
+    # Equalities go first (Clarabel's zero cone): no reaction, total mass, end mass.
     equalities, eq_consts = [], []
-    if not reaction:
-        equalities.append(zeta)
-        eq_consts.append(zeta_c)
+    if still_cells.size:
+        equalities.append(zeta[still_cells])
+        eq_consts.append(zeta_c[still_cells])
+    if plan.total_mass:
+        # sum over cells of levels 1 .. T-1 equals sum(rho0)
+        sums = sp.kron(sp.eye(T - 1, T + 1, 1), sp.csr_matrix(np.ones((1, n_cells))),
+                       format="csr")
+        equalities.append(sums @ levels_x)
+        eq_consts.append(sums @ e - rho0.sum())
     if free_end:
         last = sp.hstack([sp.csr_matrix((1, T * n_cells)), sp.csr_matrix(np.ones((1, n_cells)))])
         equalities.append(last @ levels_x)
@@ -322,13 +371,12 @@ def assemble(
     A.eliminate_zeros()
     b = np.concatenate(consts)
     q = np.zeros(N)
-    if transport:
-        q[layout.t_transport] = w_tr / cost_scale
+    q[layout.t_transport] = w_tr / cost_scale
     q[layout.t_reaction] = w_re / cost_scale
     if free_end:
         q *= end_weight
-        q[layout.rho][(T - 1) * n_cells:] = (np.asarray(end_potential, dtype=float).ravel()
-                                             / cost_scale)
+        q[layout.rho][(T - 1) * n_active:] = (
+            np.asarray(end_potential, dtype=float).ravel()[active] / cost_scale)
     maps = {
         "zeta": (zeta, zeta_c),
         "mean": (mean, mean_c),
@@ -366,26 +414,29 @@ def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric:
     """Read the unknowns of :func:`assemble`'s problem out of a solution vector ``x``."""
     T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
     L = problem.layout
-    levels = np.empty((T + 1, K, n))
+
+    def scatter(where: slice, cells: np.ndarray, shape) -> np.ndarray:
+        """Unknowns placed on the full grid arrays, zeros where there are none."""
+        out = np.zeros(int(np.prod(shape)))
+        out[cells] = x[where]
+        return out.reshape(shape)
+
+    levels = np.zeros((T + 1, K, n))
     levels[0] = rho0
     if rho1 is None:  # free end (proximal step)
-        levels[1:] = x[L.rho].reshape(T, K, n)
+        levels[1:] = scatter(L.rho, L.rho_cells, (T, K, n))
     else:
         levels[T] = rho1
-        levels[1:T] = x[L.rho].reshape(T - 1, K, n)
+        levels[1:T] = scatter(L.rho, L.rho_cells, (T - 1, K, n))
 
     def value(name, shape):
         M, c = problem.maps[name]
         return (M @ x + c).reshape(shape)
 
-    def unknown(where: slice, shape):  # zeros for a switched-off mechanism
-        values = x[where]
-        return values.reshape(shape) if values.size else np.zeros(shape)
-
     weight = np.broadcast_to(metric, (K, n - 1)) * grid.dx**2 / grid.dt
-    flux = unknown(L.flux, (T, K, n - 1))
-    t_tr = unknown(L.t_transport, (T, K, n - 1))
-    t_re = unknown(L.t_reaction, (T, K, n))
+    flux = scatter(L.flux, L.flux_faces, (T, K, n - 1))
+    t_tr = scatter(L.t_transport, L.flux_faces, (T, K, n - 1))
+    t_re = scatter(L.t_reaction, L.react_cells, (T, K, n))
     return RawSolution(
         levels=levels,
         flux=flux,

@@ -23,7 +23,8 @@ import inspect
 
 import numpy as np
 
-from .geodesic import check_common, check_grid, solve_path
+from .constraints import compile_constraints
+from .geodesic import check_common, check_grid, check_size, solve_path
 from .grid import Grid, as_allocation
 from .result import Geodesic
 
@@ -140,7 +141,9 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     metric, backend, scheme, **solver_options
         As for :func:`wfr_cvx.geodesic`.
     constraints : sequence
-        Execution and position constraints; none are defined yet, so it must be empty.
+        Execution constraints from :mod:`wfr_cvx.constraints`, as for
+        :func:`wfr_cvx.geodesic`, on the path to the target (position limits are
+        ``grid.mask``: the target stays inside it).
 
     Examples
     --------
@@ -162,11 +165,9 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
         raise TypeError(f"`tau` must be a real number, got {tau!r}") from None
     if not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"`tau` must be finite and > 0, got {tau}")
-    if tuple(constraints):
-        raise ValueError(
-            f"`constraints` must be empty: no constraint types are available to "
-            f"rebalance, got {list(constraints)!r}")
+    check_size(grid, backend)  # before the plan's per-face arrays are allocated
+    plan = compile_constraints(constraints, grid, r0)
     V = _potential_array(potential, grid)
     path = solve_path(r0, None, grid, lam, metric, backend, scheme, solver_options,
-                      end_potential=V, end_weight=1.0 / (2.0 * tau))
+                      end_potential=V, end_weight=1.0 / (2.0 * tau), constraints=plan)
     return Rebalance(path, V, tau)

@@ -1,0 +1,267 @@
+"""Constraints (wfr_cvx.constraints), position limits (Grid mask) and wfr_cvx.model."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid, InfeasibleError
+from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+
+LAM = 0.5
+
+
+@pytest.fixture(scope="module")
+def bumps():
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.3, 0.05), g.bump(0.5, 0.05, mass=1.2)
+    return g, r0, r1, wfr_cvx.geodesic(r0, r1, g, LAM).distance2
+
+
+def test_total_mass_regime_reweighting_is_fisher_rao():
+    """Same weight cell, regime probabilities p0 -> p1: 4 lam^2 arccos^2(sum sqrt(p0 p1))."""
+    g = Grid(8, 64, regimes=3)
+    p0, p1 = np.array([0.5, 0.3, 0.2]), np.array([0.1, 0.3, 0.6])
+    r0, r1 = g.zeros(), g.zeros()
+    r0[:, 3], r1[:, 3] = p0, p1
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[TotalMass()])
+    truth = 4 * LAM**2 * np.arccos(np.sum(np.sqrt(p0 * p1))) ** 2
+    assert geo.distance2 == pytest.approx(truth, rel=0.01)  # measured 6e-6
+    assert np.allclose(geo.rho.sum(axis=(1, 2)), 1.0, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_total_mass_is_the_spherical_cone(seed):
+    """Laschos-Mielke: d2_total = 4 lam^2 theta^2, cos(theta) = 1 - d2_free / (8 lam^2).
+
+    Discretisation tolerance 1e-3 (measured at most 7e-5 on 64 cells x 32 steps).
+    """
+    rng = np.random.default_rng(seed)
+    g = Grid(64, 32)
+    (c0, c1), (w0, w1), lam = rng.uniform(0.2, 0.8, 2), rng.uniform(0.03, 0.08, 2), \
+        rng.uniform(0.1, 0.4)
+    a, b = g.bump(c0, w0), g.bump(c1, w1)
+    free = wfr_cvx.geodesic(a, b, g, lam).distance2
+    total = wfr_cvx.geodesic(a, b, g, lam, constraints=[TotalMass()])
+    theta = np.arccos(1 - free / (8 * lam**2))
+    assert total.distance2 == pytest.approx(4 * lam**2 * theta**2, rel=1e-3)
+    assert total.distance2 >= free * (1 - 1e-7)
+    assert np.allclose(total.rho.sum(axis=(1, 2)), 1.0, atol=1e-7)
+
+
+def test_total_mass_refuses_different_masses(bumps):
+    g, r0, r1, _ = bumps
+    with pytest.raises(ValueError, match="TotalMass.*different total mass"):
+        wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[TotalMass()])
+
+
+def _velocity_where_mass(geo, share=1e-6):
+    """|velocity| on faces carrying more than ``share`` of the peak face mass.
+
+    On emptier faces the ratio momentum / rho_face is one of two round-off numbers (the
+    cap holds in absolute terms up to ~1e-11 of the mass there).
+    """
+    loaded = geo.rho_face > share * geo.rho_face.max()
+    return np.abs(geo.velocity[loaded])
+
+
+def test_max_velocity(bumps):
+    g, r0, r1, free = bumps
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxVelocity(0.1)])
+    assert _velocity_where_mass(geo).max() <= 0.1 + 1e-6
+    assert np.all(np.abs(geo.momentum) <= 0.1 * geo.rho_face + 1e-9)
+    assert geo.distance2 > free * 1.5  # binding: measured 0.79 against 0.048
+    loose = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxVelocity(1e3)])
+    assert loose.distance2 == pytest.approx(free, rel=1e-6)
+
+
+def test_max_velocity_on_some_steps(bumps):
+    g, r0, r1, free = bumps
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxVelocity(0.1, steps=[0, 1])])
+    assert _velocity_where_mass(geo)[:].size
+    capped = geo.velocity[:2][geo.rho_face[:2] > 1e-6 * geo.rho_face.max()]
+    assert np.abs(capped).max() <= 0.1 + 1e-6
+    assert np.abs(geo.velocity[2:]).max() > 0.2  # the other steps catch up
+    assert geo.distance2 >= free
+
+
+@pytest.mark.parametrize("reaction", [True, False])
+def test_trading_window(bumps, reaction):
+    g, r0, r1, free = bumps
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM,
+                           constraints=[TradingWindow([2, 3, 4], reaction=reaction)])
+    assert np.all(geo.momentum[2:5] == 0.0)
+    assert geo.distance2 > free
+    if not reaction:
+        assert np.allclose(geo.source[2:5], 0.0, atol=1e-7)
+        assert np.allclose(geo.rho[2], geo.rho[5], atol=1e-7)
+
+
+def test_closed_market_between_different_places_is_infeasible(bumps):
+    g, r0, _, _ = bumps
+    r1 = g.bump(0.6, 0.05)
+    with pytest.raises(InfeasibleError, match="TradingWindow"):
+        wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[TradingWindow(range(8), reaction=False)])
+    with pytest.raises(InfeasibleError, match="MaxVelocity.*MaxReactionRate"):
+        wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxVelocity(1e-3), MaxReactionRate(0)])
+
+
+def test_max_reaction_rate(bumps):
+    g, r0, r1, free = bumps
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxReactionRate(0.3)])
+    assert np.all(np.abs(geo.source) <= 0.3 * geo.rho_mean + 1e-9)
+    loaded = geo.rho_mean > 1e-6 * geo.rho_mean.max()
+    assert np.abs(geo.rate[loaded]).max() <= 0.3 + 1e-6
+    assert geo.distance2 >= free
+
+
+def test_masks_keep_mass_inside():
+    """Risk-off (regime 1) limited to weight <= 0.625: nothing ever enters the cut cells."""
+    mask = np.ones((2, 32), dtype=bool)
+    mask[1, 20:] = False
+    g, open_grid = Grid(32, 8, regimes=2, mask=mask), Grid(32, 8, regimes=2)
+    r0 = open_grid.bump(0.85, 0.04, regime=0)
+    r1 = open_grid.bump(0.5, 0.04, regime=1)
+    r1[1, 20:] = 0.0
+    free = wfr_cvx.geodesic(r0, r1, open_grid, LAM)
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM)
+    assert geo.rho.shape == (9, 2, 32) and geo.momentum.shape == (8, 2, 31)
+    assert np.all(geo.rho[:, ~mask] == 0.0) and np.all(geo.source[:, ~mask] == 0.0)
+    assert np.all(geo.momentum[:, 1, 19:] == 0.0)
+    assert geo.distance2 >= free.distance2 * (1 - 1e-7)
+    other = wfr_cvx.geodesic(r0, r1, g, LAM, backend="cvxpy")
+    assert other.distance2 == pytest.approx(geo.distance2, rel=1e-6)
+    assert np.all(other.rho[:, ~mask] == 0.0)
+
+
+def test_binding_mask_raises_the_cost():
+    """A forbidden band between two bumps: transport cannot cross it, part of it teleports.
+
+    (In 1-D an interval limit never binds on transport: displacement interpolation stays
+    in the hull of the supports.  Regimes exchange mass by reaction only, so a band is the
+    1-D case that binds.)
+    """
+    mask = np.ones(32, dtype=bool)
+    mask[14:18] = False  # no weight in [0.4375, 0.5625)
+    g, open_grid = Grid(32, 8, mask=mask), Grid(32, 8)
+    r0, r1 = open_grid.bump(0.3, 0.04), open_grid.bump(0.7, 0.04)
+    r0[0, ~mask], r1[0, ~mask] = 0.0, 0.0
+    free = wfr_cvx.geodesic(r0, r1, open_grid, LAM)
+    assert free.rho[:, 0, ~mask].sum() > 0.1  # the free path crosses the band
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM)
+    assert np.all(geo.rho[:, 0, ~mask] == 0.0) and np.all(geo.momentum[:, 0, 13:18] == 0.0)
+    assert geo.distance2 > 1.05 * free.distance2
+    other = wfr_cvx.geodesic(r0, r1, g, LAM, backend="cvxpy")
+    assert other.distance2 == pytest.approx(geo.distance2, rel=1e-6)
+
+
+def test_mask_refuses_mass_outside():
+    mask = np.ones((1, 16), dtype=bool)
+    mask[0, 12:] = False
+    g = Grid(16, 4, mask=mask)
+    with pytest.raises(ValueError, match="`rho0` has mass on 3 inactive cell"):
+        wfr_cvx.geodesic(np.r_[np.ones(12), 0.0, 1.0, 1.0, 1.0], g.dirac(0.2), g, LAM)
+    assert g != Grid(16, 4) and g == Grid(16, 4, mask=mask.copy())
+    assert "inactive_cells=4" in repr(g)
+    with pytest.raises(ValueError, match="`mask` must have shape"):
+        Grid(16, 4, mask=np.ones(15, dtype=bool))
+
+
+@pytest.mark.parametrize(
+    "cons",
+    [[MaxVelocity(0.15)], [MaxVelocity(0.15, steps=[1, 2])], [TradingWindow([3])],
+     [TradingWindow([3, 4], reaction=False)], [MaxReactionRate(0.5)],
+     [MaxVelocity(0.2), MaxReactionRate(1.0)]],
+    ids=repr,
+)
+@pytest.mark.parametrize("scheme", ["power", "arithmetic"])
+def test_backends_agree(bumps, cons, scheme):
+    g, r0, r1, _ = bumps
+    a = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=cons, scheme=scheme)
+    b = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=cons, scheme=scheme, backend="cvxpy")
+    assert b.distance2 == pytest.approx(a.distance2, rel=1e-6)
+
+
+def test_backends_agree_total_mass():
+    g = Grid(32, 8, regimes=2)
+    r0, r1 = g.bump(0.3, 0.05, regime=0), g.bump(0.6, 0.05, regime=1)
+    a = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[TotalMass()])
+    b = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[TotalMass()], backend="cvxpy")
+    assert b.distance2 == pytest.approx(a.distance2, rel=1e-6)
+
+
+def test_rebalance_with_constraints():
+    g = Grid(16, 4)
+    kw = dict(potential=lambda w: (w[:, 0] - 0.8) ** 2, tau=10.0)
+    free = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, **kw)
+    capped = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, constraints=[MaxVelocity(0.05),
+                                                                        TotalMass()], **kw)
+    assert capped.objective >= free.objective - 1e-9
+    assert np.allclose(capped.path.rho.sum(axis=(1, 2)), 1.0, atol=1e-7)
+    again = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, constraints=[MaxVelocity(0.05)],
+                              backend="cvxpy", **kw)
+    single = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, constraints=[MaxVelocity(0.05)],
+                               **kw)
+    assert again.objective == pytest.approx(single.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: MaxVelocity(-1.0), ValueError, "`vmax`"),
+        (lambda: MaxVelocity(np.inf), ValueError, "`vmax`"),
+        (lambda: MaxVelocity("fast"), TypeError, "`vmax`"),
+        (lambda: MaxVelocity(1.0, steps=[0.5]), TypeError, "`steps`"),
+        (lambda: MaxVelocity(1.0, steps=[-1]), ValueError, "`steps`"),
+        (lambda: MaxVelocity(1.0, steps=3), TypeError, "`steps`"),
+        (lambda: TradingWindow([1, "2"]), TypeError, "`closed_steps`"),
+        (lambda: TradingWindow([1], reaction="no"), TypeError, "`reaction`"),
+        (lambda: MaxReactionRate(-0.1), ValueError, "`rmax`"),
+    ],
+)
+def test_bad_constraint_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("cons", "error", "match"),
+    [
+        ([MaxVelocity(1.0, steps=[8])], ValueError, r"step\(s\) \[8\] out of range"),
+        ([TradingWindow([0, 9])], ValueError, "TradingWindow.*out of range"),
+        (["cap"], TypeError, "`constraints`"),
+        (MaxVelocity(1.0), TypeError, "`constraints`"),
+        ("TotalMass", TypeError, "`constraints`"),
+    ],
+)
+def test_bad_constraint_lists(bumps, cons, error, match):
+    g, r0, r1, _ = bumps
+    with pytest.raises(error, match=match):
+        wfr_cvx.geodesic(r0, r1, g, LAM, constraints=cons)
+
+
+def test_model_user_constraint_changes_the_solution():
+    g = Grid(16, 8)
+    r0, r1 = g.bump(0.3, 0.05), g.bump(0.7, 0.05)
+    m = wfr_cvx.model(r0, r1, g, LAM)
+    m.problem.solve(solver=cp.CLARABEL)
+    assert m.problem.value == pytest.approx(wfr_cvx.geodesic(r0, r1, g, LAM).distance2,
+                                            rel=1e-5)
+    # no mass at all on cells 7, 8 at mid-path: the bump must split or teleport
+    capped = cp.Problem(m.problem.objective, m.problem.constraints + [m.rho[3, 7:9] == 0])
+    capped.solve(solver=cp.CLARABEL)
+    assert np.abs(m.rho.value[3, 7:9]).max() < 1e-6
+    assert capped.value > 1.2 * m.problem.value
+    # the named expressions hold the physical fields (continuity in user units)
+    rho = m.levels.value
+    div = np.diff(np.pad(m.momentum.value, ((0, 0), (1, 1))), axis=1) / g.dx
+    assert np.allclose(np.diff(rho, axis=0) / g.dt + div, m.source.value, atol=1e-6)
+
+
+def test_model_with_constraints_matches_geodesic(bumps):
+    g, r0, r1, _ = bumps
+    m = wfr_cvx.model(r0, r1, g, LAM, constraints=[MaxVelocity(0.2)])
+    m.problem.solve(solver=cp.CLARABEL)
+    geo = wfr_cvx.geodesic(r0, r1, g, LAM, constraints=[MaxVelocity(0.2)])
+    assert m.problem.value == pytest.approx(geo.distance2, rel=1e-5)
+    assert "rho" in m.problem.var_dict and "flux" in m.problem.var_dict

@@ -1,0 +1,98 @@
+r"""The geodesic problem as a cvxpy model that users can extend: :func:`model`.
+
+The model is the cvxpy backend's own formulation (:func:`wfr_cvx._cvxpy.build`), written
+in user units (no mass or cost scaling), so its optimal value is :math:`d^2` itself.
+Add constraints with plain cvxpy and solve::
+
+    m = wfr_cvx.model(rho0, rho1, grid, lam)
+    extra = [m.rho[4, 10] <= 0.2]          # level 5, cell 10: at most 0.2 mass
+    problem = cp.Problem(m.problem.objective, m.problem.constraints + extra)
+    problem.solve(solver=cp.CLARABEL)     # problem.value is the constrained d^2
+
+Figures of a hand-built model are the solver's own: the scaling that
+:func:`wfr_cvx.geodesic` applies (unit mean cell mass, ``cost_scale``) is not done, so
+keep masses O(1) per cell for full accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+
+from ._cvxpy import build
+from .constraints import compile_constraints
+from .geodesic import check_common, check_grid, check_size
+from .grid import Grid, as_allocation
+
+__all__ = ["Model", "model"]
+
+
+@dataclass
+class Model:
+    """A WFR geodesic problem as cvxpy objects (see :func:`model`).
+
+    Attributes
+    ----------
+    problem : cvxpy.Problem
+        ``minimise d^2`` subject to the discrete continuity equation's cones and the
+        ``constraints``; ``problem.value`` is :math:`d^2` once solved.
+    rho : cvxpy Expression, shape ``(n_steps - 1, n_regimes * n_weights)``
+        Cell masses on the interior levels ``1 .. n_steps - 1`` (row ``k - 1`` is level
+        ``k``); column ``regime * n_weights + cell``.  Built from the variable named
+        ``"rho"`` (only active cells of ``grid.mask`` have entries in it).
+    levels : cvxpy Expression, shape ``(n_steps + 1, n_regimes * n_weights)``
+        All levels, the data ``rho0`` and ``rho1`` included.
+    momentum : cvxpy Expression, shape ``(n_steps * n_regimes, n_weights - 1)``
+        Momentum on the interior faces, row ``step * n_regimes + regime``.
+    source : cvxpy Expression, shape ``(n_steps, n_regimes * n_weights)``
+        Mass created per unit time in each cell and step.
+    """
+
+    problem: cp.Problem
+    rho: cp.Expression
+    levels: cp.Expression
+    momentum: cp.Expression
+    source: cp.Expression
+
+
+def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
+          scheme: str = "power") -> Model:
+    """The discrete geodesic problem of :func:`wfr_cvx.geodesic` as an extensible cvxpy model.
+
+    Parameters are those of :func:`wfr_cvx.geodesic` (validated the same way).
+
+    Returns
+    -------
+    Model
+        ``problem`` plus the named expressions ``rho``, ``momentum``, ``source``.
+
+    Examples
+    --------
+    Cap the mass of one cell at mid-path: a bump moving from 0.3 to 0.7 must then route
+    less mass through the middle cell, and pays for it.
+
+    >>> import cvxpy as cp
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(16, 8)
+    >>> r0, r1 = g.bump(0.3, 0.05), g.bump(0.7, 0.05)
+    >>> m = wfr_cvx.model(r0, r1, g, lam=0.5)
+    >>> _ = m.problem.solve(solver=cp.CLARABEL)
+    >>> middle = m.rho.value[3, 8]                   # level 4 (s = 0.5), w = 0.53: 0.28
+    >>> capped = cp.Problem(m.problem.objective,
+    ...                     m.problem.constraints + [m.rho[3, 8] <= 0.1])
+    >>> _ = capped.solve(solver=cp.CLARABEL)
+    >>> bool(middle > 0.25), bool(m.rho.value[3, 8] <= 0.1 + 1e-6)
+    (True, True)
+    >>> bool(capped.value > m.problem.value)
+    True
+    """
+    check_grid(grid)
+    r0 = as_allocation(rho0, grid, "rho0")
+    r1 = as_allocation(rho1, grid, "rho1")
+    lam, metric = check_common(grid, lam, metric, "cvxpy", scheme, {})
+    check_size(grid, "cvxpy")
+    plan = compile_constraints(constraints, grid, r0, r1)
+    form = build(r0, r1, grid, lam, metric, scheme=scheme, constraints=plan)
+    return Model(problem=form.problem, rho=form.interior, levels=form.levels,
+                 momentum=form.flux * (grid.dx / grid.dt), source=form.created / grid.dt)
