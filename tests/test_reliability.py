@@ -265,3 +265,35 @@ def test_fuzz_cli_arguments(tmp_path_factory, argv):
         os.chdir(here)
     assert "Traceback" not in err.getvalue()
     assert status in (0, 1, 2, None)
+
+
+# ------------------------------------------------------------------ constraints, masks, model
+@given(junk, junk)
+def test_fuzz_constraints_masks_and_model(a, b):
+    from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+
+    g = Grid(8, 4)
+    r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
+    _assert_clean(lambda: MaxVelocity(a))
+    _assert_clean(lambda: MaxVelocity(0.5, steps=a))
+    _assert_clean(lambda: TradingWindow(a))
+    _assert_clean(lambda: TradingWindow((0,), reaction=a))
+    _assert_clean(lambda: MaxReactionRate(a))
+    _assert_clean(lambda: wfr_cvx.geodesic(r0, r1, g, 0.3, constraints=a))
+    _assert_clean(lambda: wfr_cvx.geodesic(r0, r1, g, 0.3, constraints=[a, TotalMass()]))
+    _assert_clean(lambda: Grid(8, 4, mask=a))
+    _assert_clean(lambda: wfr_cvx.model(a, r1, g, 0.3))
+    _assert_clean(lambda: wfr_cvx.model(r0, r1, g, b))
+
+
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+def test_contradictory_constraints_raise_infeasible(backend):
+    """No transport and no reaction between different allocations: nothing can move."""
+    from wfr_cvx.constraints import MaxReactionRate, MaxVelocity
+
+    g = Grid(16, 4)
+    with pytest.raises(InfeasibleError) as info:
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend=backend,
+                         constraints=[MaxVelocity(0.0), MaxReactionRate(0.0)])
+    assert info.value.status in ("PrimalInfeasible", "AlmostPrimalInfeasible")
+    assert "MaxVelocity" in str(info.value) and "MaxReactionRate" in str(info.value)
