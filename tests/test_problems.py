@@ -80,10 +80,21 @@ def test_shipped_problem_passes(path):
 
 def test_readme_lists_every_problem_and_the_pending_ones():
     readme = (PROBLEMS / "README.md").read_text()
+    shipped, pending = readme.lower().split("## pending")
     for path in SHIPPED:
-        assert path.name in readme
-    for pending in ("simplex", "trading-window", "velocity-capped", "probability-preserving"):
-        assert pending in readme.lower()
+        assert path.name in shipped
+    assert "simplex" in pending
+    for name in ("trading-window", "velocity-capped", "probability-preserving"):
+        assert name in shipped and name not in pending
+
+
+def test_constrained_problems_are_shipped():
+    kinds = {path.stem: [type(c).__name__ for c in problems.load(path).constraints]
+             for path in SHIPPED}
+    assert kinds["trading_window"] == ["TradingWindow"]
+    assert kinds["market_closed"] == ["TradingWindow"]
+    assert kinds["velocity_cap"] == ["MaxVelocity"]
+    assert kinds["probability_preserving"] == ["TotalMass"]
 
 
 def test_load_dir_is_sorted_and_complete():
@@ -143,6 +154,59 @@ def test_solver_options_are_passed_and_overridable(tmp_path):
     assert problem.solve(max_iter=200).status == "Solved"
 
 
+CONSTRAINTS = """
+[[constraints]]
+kind = "max_velocity"
+vmax = 0.5
+steps = [0, 2]
+
+[[constraints]]
+kind = "trading_window"
+closed_steps = [3]
+reaction = false
+
+[[constraints]]
+kind = "max_reaction_rate"
+rmax = 4
+
+[[constraints]]
+kind = "total_mass"
+"""
+
+
+def test_constraints_are_read_into_objects(tmp_path):
+    from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+
+    text = BASE.replace("mass = 0.9", "mass = 0.6").replace("[expected]",
+                                                             CONSTRAINTS + "[expected]")
+    problem = problems.load(_write(tmp_path, text))
+    assert problem.constraints == (MaxVelocity(0.5, steps=(0, 2)),
+                                   TradingWindow((3,), reaction=False),
+                                   MaxReactionRate(4.0), TotalMass())
+    assert problems.load(_write(tmp_path, BASE)).constraints == ()
+    data = {"lam": 0.5, "grid": {"n_weights": 8, "n_steps": 2},
+            "rho0": {"diracs": [{"weight": 0.5}]},
+            "rho1": {"diracs": [{"weight": 0.5, "mass": 4.0}]},
+            "constraints": [{"kind": "max_velocity", "vmax": 0.0}]}
+    assert problems.from_dict(data, name="d").constraints == (MaxVelocity(0.0),)
+
+
+def test_constraints_reach_the_solve(tmp_path):
+    # bump 0.3 -> bump 0.5: closing every step leaves reaction alone (hellinger2).
+    text = ("lam = 0.5\n[grid]\nn_weights = 16\nn_steps = 4\n"
+            "[rho0]\nbumps = [{ center = 0.3, width = 0.08 }]\n"
+            "[rho1]\nbumps = [{ center = 0.5, width = 0.08 }]\n")
+    free = problems.load(_write(tmp_path, text, "free.toml"))
+    closed = problems.load(_write(tmp_path, text + "[[constraints]]\nkind = "
+                                  "\"trading_window\"\nclosed_steps = [0, 1, 2, 3]\n",
+                                  "closed.toml"))
+    geo_free, geo_closed = free.solve(), closed.solve()
+    assert geo_free.transport_cost > 0 and geo_closed.transport_cost == 0.0
+    expected = wfr_cvx.closed_form.hellinger2(closed.rho0, closed.rho1, 0.5)
+    assert geo_closed.distance2 == pytest.approx(expected, rel=1e-3)
+    assert geo_closed.distance2 > geo_free.distance2
+
+
 def test_reference_tolerance():
     ref = Reference("distance2", 1.0, rtol=0.01, atol=0.001, source="closed form")
     assert ref.passes(1.0109) and not ref.passes(1.0111) and not ref.passes(np.nan)
@@ -191,8 +255,35 @@ BAD = {
                               "solver.max_iters", "unknown key"),
     "tau on a geodesic": (("lam = 0.25", "lam = 0.25\ntau = 1.0"), "tau",
                           "rebalance"),
-    "pending constraints": (("lam = 0.25", "lam = 0.25\nconstraints = []"), "constraints",
-                            "not available yet"),
+    "constraints not tables": (("lam = 0.25", "lam = 0.25\nconstraints = [1, 2]"),
+                               "constraints", "array of tables"),
+    "constraint without kind": (("[expected]", "[[constraints]]\nvmax = 0.2\n[expected]"),
+                                "constraints[0].kind", "required"),
+    "unknown constraint kind": (("[expected]", "[[constraints]]\nkind = \"max_turnover\"\n"
+                                 "[expected]"), "constraints[0].kind", "must be one of"),
+    "unknown constraint key": (("[expected]", "[[constraints]]\nkind = \"max_velocity\"\n"
+                                "vmax = 0.2\nrmax = 1.0\n[expected]"),
+                               "constraints[0].rmax", "unknown key"),
+    "missing vmax": (("[expected]", "[[constraints]]\nkind = \"max_velocity\"\n"
+                      "[expected]"), "constraints[0].vmax", "required"),
+    "negative vmax": (("[expected]", "[[constraints]]\nkind = \"max_velocity\"\n"
+                       "vmax = -0.2\n[expected]"), "constraints[0].vmax", ">= 0"),
+    "string rmax": (("[expected]", "[[constraints]]\nkind = \"max_reaction_rate\"\n"
+                     "rmax = \"fast\"\n[expected]"), "constraints[0].rmax",
+                    "must be a number"),
+    "steps out of range": (("[expected]", "[[constraints]]\nkind = \"trading_window\"\n"
+                            "closed_steps = [1, 4]\n[expected]"),
+                           "constraints[0].closed_steps", "out of range"),
+    "steps not integers": (("[expected]", "[[constraints]]\nkind = \"max_velocity\"\n"
+                            "vmax = 0.2\nsteps = [0.5]\n[expected]"),
+                           "constraints[0].steps", "integer step indices"),
+    "reaction not bool": (("[expected]", "[[constraints]]\nkind = \"trading_window\"\n"
+                           "closed_steps = [1]\nreaction = \"yes\"\n[expected]"),
+                          "constraints[0].reaction",
+                          "must be a boolean"),
+    "total mass of unequal endpoints": (("[expected]", "[[constraints]]\n"
+                                         "kind = \"total_mass\"\n[expected]"),
+                                        "constraints[0]", "equal total mass"),
     "pending simplex": (("n_steps = 4", "n_steps = 4\nkind = \"simplex\""), "grid.kind",
                         "simplex grid is not available yet"),
 }

@@ -27,6 +27,22 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     [rho1]                                 # geodesic only
     ...
 
+    [[constraints]]                        # optional, any number, see
+    kind = "trading_window"                # wfr_cvx.constraints
+    closed_steps = [0, 1, 2, 3]            # step indices 0 .. n_steps - 1
+    reaction = true                        # optional (default true): re-weighting
+                                           # stays open on the closed steps
+    [[constraints]]
+    kind = "max_velocity"                  # |velocity| <= vmax (>= 0; 0: no transport)
+    vmax = 0.2
+    steps = [4, 5]                         # optional, default: every step
+    [[constraints]]
+    kind = "max_reaction_rate"             # |source / mean mass| <= rmax (>= 0)
+    rmax = 1.0
+    [[constraints]]
+    kind = "total_mass"                    # a probability path: the total mass stays
+                                           # that of rho0 (= rho1's) at every level
+
     [expected]
     rtol = 1e-4                            # defaults for the figures below
     atol = 0.0
@@ -43,6 +59,10 @@ A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead
 the first asset's), ``risk_aversion`` and optional per-regime ``mu_scale`` / ``cov_scale``
 lists, or ``kind = "values"`` with an array of shape ``(n_regimes, n_weights)``.
 ``[solver]`` holds Clarabel settings.  Relative paths are relative to the problem file.
+``constraints`` (:data:`CONSTRAINT_KINDS`) become the objects of
+:mod:`wfr_cvx.constraints` and are passed to the solve; steps outside the grid, an
+unknown kind or key, and ``total_mass`` between endpoints of different total mass are
+errors of the file.
 
 Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost``; a rebalance
 also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all regimes
@@ -67,7 +87,7 @@ from .grid import Grid, as_allocation
 from .problem import TIME_MEANS
 
 __all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
-           "from_dict", "SOURCES", "KINDS", "FIGURES"]
+           "from_dict", "SOURCES", "KINDS", "FIGURES", "CONSTRAINT_KINDS"]
 
 KINDS = ("geodesic", "rebalance")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -77,9 +97,12 @@ FIGURES = {
                   "potential_energy", "mean_weight", "target_mass"),
 }
 _BACKENDS = ("clarabel", "cvxpy")
-_PENDING = {
-    "constraints": "constraints (trading windows, velocity caps, probability "
-                   "preservation) are not available yet; see problems/README.md",
+#: ``kind`` of a ``[[constraints]]`` table -> its allowed keys (besides ``kind``).
+CONSTRAINT_KINDS = {
+    "max_velocity": ("vmax", "steps"),
+    "trading_window": ("closed_steps", "reaction"),
+    "max_reaction_rate": ("rmax",),
+    "total_mass": (),
 }
 _MISSING = object()
 
@@ -137,6 +160,7 @@ class Problem:
     scheme: str = "power"
     tau: float | None = None
     potential: np.ndarray | None = field(default=None, repr=False)
+    constraints: tuple = ()
     solver_options: dict = field(default_factory=dict)
     expected: tuple[Reference, ...] = ()
     description: str = ""
@@ -150,7 +174,7 @@ class Problem:
 
         options = {**self.solver_options, **solver_options}
         common = dict(metric=self.metric, backend=self.backend, scheme=self.scheme,
-                      **options)
+                      constraints=self.constraints, **options)
         if self.kind == "rebalance":
             return rebalance(self.rho0, self.grid, self.lam, potential=self.potential,
                              tau=self.tau, **common)
@@ -340,8 +364,6 @@ class _Reader:
     def keys(self, table: dict, allowed, where: str) -> None:
         for key in table:
             name = f"{where}.{key}" if where else key
-            if not where and key in _PENDING:
-                self.fail(name, _PENDING[key])
             if key not in allowed:
                 self.fail(name, f"unknown key; expected one of {sorted(allowed)}")
 
@@ -396,11 +418,11 @@ class _Reader:
             self.fail(name, f"must be a table, got {_type_name(value)}")
         return value
 
-    def tables(self, data, key, where) -> list[dict]:
-        name = f"{where}.{key}"
+    def tables(self, data, key, where, example="[{ weight = 0.5 }]") -> list[dict]:
+        name = f"{where}.{key}" if where else key
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail(name, "must be an array of tables, e.g. [{ weight = 0.5 }]")
+            self.fail(name, f"must be an array of tables, e.g. {example}")
         return value
 
     def numbers(self, value, name: str) -> np.ndarray:
@@ -438,7 +460,8 @@ class _Reader:
     # -- sections ----------------------------------------------------------------------
     def problem(self, data: dict) -> Problem:
         allowed = {"name", "description", "kind", "lam", "tau", "backend", "scheme",
-                   "metric", "grid", "rho0", "rho1", "potential", "solver", "expected"}
+                   "metric", "grid", "rho0", "rho1", "potential", "solver", "expected",
+                   "constraints"}
         self.keys(data, allowed, "")
         kind = self.string(data, "kind", "", "geodesic", KINDS)
         name = self.string(data, "name", "", self.path.stem)
@@ -464,11 +487,13 @@ class _Reader:
             rho1 = None
             tau = self.real(data, "tau", "", positive=True)
             potential = self.potential(self.table(data, "potential", ""), grid)
+        constraints = self.constraints(data, grid, rho0, rho1)
         options = self.solver(self.table(data, "solver", "", {}))
         expected = self.expected(self.table(data, "expected", "", {}), kind)
         return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
                        metric=metric, backend=backend, scheme=scheme, tau=tau,
-                       potential=potential, solver_options=options, expected=expected,
+                       potential=potential, constraints=constraints,
+                       solver_options=options, expected=expected,
                        description=description, path=self.path)
 
     def grid(self, table: dict) -> Grid:
@@ -624,6 +649,56 @@ class _Reader:
         mus = [s * mu for s in scales["mu_scale"]]
         covs = [s * cov for s in scales["cov_scale"]]
         return potential(grid, mus, covs, risk_aversion=gamma)
+
+    def steps(self, table: dict, key: str, where: str, grid: Grid, default=_MISSING):
+        name = f"{where}.{key}"
+        value = self.get(table, key, where, default)
+        if value is default and default is not _MISSING:
+            return value
+        if (not isinstance(value, list)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            self.fail(name, f"must be an array of integer step indices, got "
+                            f"{_type_name(value)} ({value!r})")
+        bad = [v for v in value if not 0 <= v < grid.n_steps]
+        if bad:
+            self.fail(name, f"step(s) {bad} out of range; the grid has steps 0 .. "
+                            f"{grid.n_steps - 1}")
+        if len(set(value)) != len(value):
+            self.fail(name, f"lists a step twice: {value}")
+        return tuple(value)
+
+    def constraints(self, data: dict, grid: Grid, rho0, rho1) -> tuple:
+        from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+
+        if "constraints" not in data:
+            return ()
+        out = []
+        for i, item in enumerate(self.tables(data, "constraints", "",
+                                                 '[{ kind = "total_mass" }]')):
+            name = f"constraints[{i}]"
+            kind = self.string(item, "kind", name, choices=tuple(CONSTRAINT_KINDS))
+            self.keys(item, {"kind", *CONSTRAINT_KINDS[kind]}, name)
+            if kind == "max_velocity":
+                out.append(MaxVelocity(self.real(item, "vmax", name, nonnegative=True),
+                                       self.steps(item, "steps", name, grid, None)))
+            elif kind == "trading_window":
+                closed = self.steps(item, "closed_steps", name, grid)
+                reaction = self.get(item, "reaction", name, True)
+                if not isinstance(reaction, bool):
+                    self.fail(f"{name}.reaction", f"must be a boolean, got "
+                                                  f"{_type_name(reaction)} ({reaction!r})")
+                out.append(TradingWindow(closed, reaction=reaction))
+            elif kind == "max_reaction_rate":
+                out.append(MaxReactionRate(self.real(item, "rmax", name,
+                                                     nonnegative=True)))
+            else:
+                if rho1 is not None:
+                    m0, m1 = float(rho0.sum()), float(rho1.sum())
+                    if abs(m0 - m1) > 1e-9 * max(m0, m1):
+                        self.fail(name, f"total_mass needs endpoints of equal total mass, "
+                                        f"got rho0 {m0:.12g} and rho1 {m1:.12g}")
+                out.append(TotalMass())
+        return tuple(out)
 
     def solver(self, table: dict) -> dict:
         from ._clarabel import SOLVER_OPTIONS
