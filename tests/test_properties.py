@@ -9,7 +9,7 @@ few per property, ``make test-all`` sets ``HYPOTHESIS_PROFILE=thorough`` (200 ea
 """
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import wfr_cvx
@@ -117,3 +117,7 @@ def test_agrees_with_static_form(data, lam):
     resolution = 0.5 * max(r0.sum(), r1.sum()) * g.dx**2
     d2 = _d2(r0, r1, g, lam)
     assert lower * 0.97 - resolution <= d2 <= upper * 1.03 + resolution
+
+
+def test_property_profile_is_loaded():
+    assert settings().max_examples in (6, 200)
