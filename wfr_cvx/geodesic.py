@@ -108,6 +108,8 @@ def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
     _check_options(backend, options)
     if scheme not in TIME_MEANS:
         raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
+    # here, once per call and before any per-face array (constraint plans) is allocated
+    check_size(grid, backend)
     return lam, metric
 
 
@@ -240,7 +242,6 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
-    check_size(grid, backend)  # before the plan's per-face arrays are allocated
     plan = compile_constraints(constraints, grid, r0, r1)
 
     return solve_path(r0, r1, grid, lam, metric, backend, scheme, solver_options,
@@ -252,11 +253,11 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
                **assembly) -> Geodesic:
     """Scale, solve, apply the status policy and build the :class:`Geodesic`.
 
-    Inputs are already validated.  ``r1 = None`` is a free end (``assembly`` then carries
+    Inputs are already validated (:func:`check_common`, which also checks the size).
+    ``r1 = None`` is a free end (``assembly`` then carries
     ``end_potential`` and ``end_weight``, see :func:`wfr_cvx.problem.assemble`);
     ``assembly["constraints"]`` is a compiled :class:`~wfr_cvx.constraints.Plan`.
     """
-    check_size(grid, backend)
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0:
         return _reaction_path(r0, r0, grid, lam, metric, backend, scheme)
@@ -310,7 +311,7 @@ def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
                 "weight axis: reaction costs ~lam^2 times more than crossing it, which "
                 "leaves the problem badly conditioned; in this limit d^2 -> W2^2 for equal "
                 "masses (wfr_cvx.closed_form.w2_squared_1d)")
-    if lam < 0.1 * reach / 1000:
+    if lam < 1e-4 * reach:
         return (f"; lam = {lam:g} is tiny against the weight axis: transport is useless "
                 "and d^2 is the Hellinger cost (wfr_cvx.closed_form.hellinger2)")
     return ""

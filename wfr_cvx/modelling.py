@@ -22,7 +22,7 @@ import cvxpy as cp
 
 from ._cvxpy import build
 from .constraints import compile_constraints
-from .geodesic import check_common, check_grid, check_size
+from .geodesic import check_common, check_grid
 from .grid import Grid, as_allocation
 
 __all__ = ["Model", "model"]
@@ -91,7 +91,6 @@ def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     lam, metric = check_common(grid, lam, metric, "cvxpy", scheme, {})
-    check_size(grid, "cvxpy")
     plan = compile_constraints(constraints, grid, r0, r1)
     form = build(r0, r1, grid, lam, metric, scheme=scheme, constraints=plan)
     return Model(problem=form.problem, rho=form.interior, levels=form.levels,

@@ -24,7 +24,7 @@ import inspect
 import numpy as np
 
 from .constraints import compile_constraints
-from .geodesic import check_common, check_grid, check_size, solve_path
+from .geodesic import check_common, check_grid, solve_path
 from .grid import Grid, as_allocation
 from .result import Geodesic
 
@@ -165,7 +165,6 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
         raise TypeError(f"`tau` must be a real number, got {tau!r}") from None
     if not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"`tau` must be finite and > 0, got {tau}")
-    check_size(grid, backend)  # before the plan's per-face arrays are allocated
     plan = compile_constraints(constraints, grid, r0)
     V = _potential_array(potential, grid)
     path = solve_path(r0, None, grid, lam, metric, backend, scheme, solver_options,
