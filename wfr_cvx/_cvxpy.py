@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from ._clarabel import DEFAULTS
 from .constraints import compile_constraints
 from .grid import Grid
-from .problem import RawSolution
+from .problem import RawSolution, geometric_mean_cells
 
 __all__ = ["Formulation", "build", "solve"]
 
@@ -109,11 +109,7 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
     if scheme == "power":
         # g^2 <= rho^k rho^{k+1}; g = 0 where a data level is zero (that cone has no
         # interior) or the cell is inactive, so only the other cells get a variable.
-        has_g = np.broadcast_to(active, (T, C)).copy()
-        has_g[0] &= rho0.ravel() > 0
-        if not free_end:
-            has_g[T - 1] &= rho1.ravel() > 0
-        cells = np.flatnonzero(has_g)
+        cells = geometric_mean_cells(active, rho0, rho1, T)
         g, g_grid = _placed("g", cells, T * C, (T, C))
         mean = arithmetic / 2 + g_grid / 2
         lower = cp.vec(levels[:-1], order="C")[cells]

@@ -71,8 +71,8 @@ from .operators import (
 )
 
 __all__ = [
-    "TIME_MEANS", "ConicProblem", "Layout", "RawSolution", "assemble", "interior_level_map",
-    "unpack",
+    "TIME_MEANS", "ConicProblem", "Layout", "RawSolution", "assemble", "cost_scale_for",
+    "geometric_mean_cells", "interior_level_map", "unpack",
 ]
 
 TIME_MEANS = ("power", "arithmetic")
@@ -124,6 +124,22 @@ class ConicProblem:
     @property
     def n_constraints(self) -> int:
         return self.A.shape[0]
+
+
+def geometric_mean_cells(active: np.ndarray, rho0: np.ndarray, rho1: np.ndarray | None,
+                         n_steps: int) -> np.ndarray:
+    """Flat ``(step, cell)`` indices that get a ``g`` unknown (``g^2 <= rho^k rho^{k+1}``).
+
+    Every active cell of every step, except where an adjacent level is data equal to zero
+    (first step: ``rho0``; last step: ``rho1`` unless the end is free): there ``g = 0`` and
+    its cone would have no interior.  Shared by both backends.
+    """
+    has_g = np.broadcast_to(np.asarray(active, dtype=bool).ravel(),
+                            (n_steps, rho0.size)).copy()
+    has_g[0] &= rho0.ravel() > 0
+    if rho1 is not None:
+        has_g[n_steps - 1] &= rho1.ravel() > 0
+    return np.flatnonzero(has_g)
 
 
 def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray | None,
@@ -228,15 +244,8 @@ def assemble(
     n_react_var = react_cells.size
     rho_cells = np.flatnonzero(np.broadcast_to(active, (n_levels_free, n_cells)))
 
-    # g exists where neither adjacent level is fixed to zero by the data.
-    has_g = np.broadcast_to(active, (T, n_cells)).copy()
-    if time_mean == "power":
-        has_g[0] &= rho0.ravel() > 0
-        if not free_end:
-            has_g[T - 1] &= rho1.ravel() > 0
-        g_cells = np.flatnonzero(has_g)
-    else:
-        g_cells = np.zeros(0, dtype=np.int64)
+    g_cells = (geometric_mean_cells(active, rho0, rho1, T) if time_mean == "power"
+               else np.zeros(0, dtype=np.int64))
     n_g = g_cells.size
 
     offsets = np.cumsum([0, n_rho, n_flux_var, n_g, n_flux_var, n_react_var])
