@@ -39,6 +39,7 @@ import numpy as np
 
 from . import _clarabel, _cvxpy
 from ._validate import check_lam
+from .closed_form import hellinger2
 from .constraints import compile_constraints
 from .errors import (
     InaccurateSolutionWarning,
@@ -164,8 +165,7 @@ def _reaction_path(r0: np.ndarray, r1: np.ndarray, grid: Grid, lam: float, metri
     else:
         mean = 0.5 * (rho[1:] + rho[:-1])
     source = np.diff(rho, axis=0) / grid.dt
-    hellinger = float(np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2))
-    per_step = np.full(T, 4.0 * lam**2 * grid.dt * hellinger)
+    per_step = np.full(T, hellinger2(r0, r1, lam) * grid.dt)
     return Geodesic(
         grid=grid, lam=lam, metric=metric, rho=rho,
         momentum=np.zeros((T, K, n - 1)), source=source,
@@ -261,7 +261,7 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0:
         return _reaction_path(r0, r0, grid, lam, metric, backend, scheme)
-    if r1 is not None and (np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2) <= 1e-12 * heavier):
+    if r1 is not None and hellinger2(r0, r1, lam) <= 4.0 * lam**2 * 1e-12 * heavier:
         # Equal or nearly equal allocations: d^2 lies between 0 and the Hellinger bound
         # 4 lam^2 H^2 <= 4e-12 lam^2 * mass, below the interior point's resolution, and the
         # degenerate solve returned -1e-9 or stopped with NumericalError (found by the
