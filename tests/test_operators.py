@@ -6,7 +6,8 @@ import pytest
 from wfr_cvx import Grid
 from wfr_cvx import operators as ops
 
-GRIDS = [Grid(2, 1), Grid(7, 3, regimes=2), Grid(33, 5, regimes=3)]
+GRIDS = [Grid(2, 1), Grid(7, 3, regimes=2), Grid(33, 5, regimes=3),
+         Grid(2, 1, dims=2), Grid(5, 3, regimes=2, dims=2), Grid.simplex(9, 2)]
 
 PAIRS = [
     # (kernel, adjoint, sparse twin, input shape, output shape)
@@ -68,7 +69,39 @@ def test_averages_and_differences_exact_on_linear_fields():
 
 def test_kernels_refuse_wrong_shapes():
     g = Grid(8, 2)
-    with pytest.raises(ValueError, match="last axis"):
+    with pytest.raises(ValueError, match="trailing axes"):
         ops.make_divergence(g)(np.zeros((2, 8)), np.zeros((2, 8)))
     with pytest.raises(ValueError, match="time entries"):
         ops.make_time_difference(g)(np.zeros((2, 8)), np.zeros((2, 8)))
+
+
+def test_2d_kernels_against_plain_numpy():
+    """2-D divergence and face average written with numpy slicing (independent reference)."""
+    g = Grid(6, 2, regimes=2, dims=2)
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((g.n_steps, *g.face_shape))
+    m[:, :, 0, -1, :] = 0.0  # the padded non-faces
+    m[:, :, 1, :, -1] = 0.0
+    div = ops.make_divergence(g)(m, np.empty((g.n_steps, *g.shape)))
+    ref = np.zeros((g.n_steps, *g.shape))
+    ref += m[:, :, 0]
+    ref[..., 1:, :] -= m[:, :, 0, :-1, :]
+    ref += m[:, :, 1]
+    ref[..., :, 1:] -= m[:, :, 1, :, :-1]
+    np.testing.assert_allclose(div, ref / g.dx, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(div.sum(axis=(-1, -2)), 0.0, atol=1e-9)  # no flux out
+    c = rng.standard_normal(g.shape)
+    avg = ops.make_face_average(g)(c, np.empty(g.face_shape))
+    np.testing.assert_allclose(avg[:, 0, :-1], 0.5 * (c[:, :-1] + c[:, 1:]), rtol=1e-14)
+    np.testing.assert_allclose(avg[:, 1, :, :-1], 0.5 * (c[:, :, :-1] + c[:, :, 1:]),
+                               rtol=1e-14)
+    assert not avg[:, 0, -1].any() and not avg[:, 1, :, -1].any()
+
+
+def test_face_cells_join_neighbours():
+    g = Grid(4, 1, dims=2)
+    face, lower, upper = ops.face_cells(g)
+    assert face.size == 2 * 4 * 3
+    axis = face // 16
+    step = np.where(axis == 0, 4, 1)
+    np.testing.assert_array_equal(upper - lower, step)

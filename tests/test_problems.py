@@ -78,14 +78,13 @@ def test_shipped_problem_passes(path):
     assert outcome.passed, outcome.checks.to_string()
 
 
-def test_readme_lists_every_problem_and_the_pending_ones():
-    readme = (PROBLEMS / "README.md").read_text()
-    shipped, pending = readme.lower().split("## pending")
+def test_readme_lists_every_problem():
+    readme = (PROBLEMS / "README.md").read_text().lower()
     for path in SHIPPED:
-        assert path.name in shipped
-    assert "simplex" in pending
-    for name in ("trading-window", "velocity-capped", "probability-preserving"):
-        assert name in shipped and name not in pending
+        assert path.name in readme
+    for name in ("trading-window", "velocity-capped", "probability-preserving", "simplex"):
+        assert name in readme
+    assert "## pending" not in readme  # the simplex problems have landed
 
 
 def test_constrained_problems_are_shipped():
@@ -284,8 +283,12 @@ BAD = {
     "total mass of unequal endpoints": (("[expected]", "[[constraints]]\n"
                                          "kind = \"total_mass\"\n[expected]"),
                                         "constraints[0]", "equal total mass"),
-    "pending simplex": (("n_steps = 4", "n_steps = 4\nkind = \"simplex\""), "grid.kind",
-                        "simplex grid is not available yet"),
+    "unknown grid kind": (("n_steps = 4", "n_steps = 4\nkind = \"sphere\""), "grid.kind",
+                          "simplex"),
+    "simplex centre not a pair": (("n_steps = 4", "n_steps = 4\nkind = \"simplex\""),
+                                  "rho0.bumps[0].center", "pair [w_A, w_B]"),
+    "assets on an interval": (("n_steps = 4", "n_steps = 4\nassets = [\"a\", \"b\", \"c\"]"),
+                              "grid.assets", "simplex"),
 }
 
 
@@ -350,3 +353,35 @@ def test_inline_masses_csv_and_linear_metric(tmp_path):
     assert np.array_equal(problem.rho0, rho) and np.array_equal(problem.rho1, rho)
     np.testing.assert_allclose(problem.metric, 1.0 + 2.0 * grid.faces)
     assert problem.solve().distance2 == pytest.approx(0.0, abs=1e-9)
+
+
+SIMPLEX = """\
+lam = 0.3
+metric = [[1.0, 2.0], [2.0, 1.0]]
+
+[grid]
+kind = "simplex"
+n_weights = 8
+n_steps = 2
+
+[rho0]
+bumps = [{ center = [0.3, 0.3], width = 0.1 }]
+
+[rho1]
+diracs = [{ weight = [0.5, 0.2] }]
+
+[expected]
+source = "earlier run"
+distance2 = 1.0
+"""
+
+
+def test_simplex_problem_file(tmp_path):
+    with pytest.raises(ProblemFileError, match=r"`metric`.*positive definite"):
+        problems.load(_write(tmp_path, SIMPLEX, "bad_metric.toml"))
+    fixed = SIMPLEX.replace("[[1.0, 2.0], [2.0, 1.0]]", "[[2.0, 0.5], [0.5, 1.0]]")
+    problem = problems.load(_write(tmp_path, fixed, "ok.toml"))
+    assert problem.grid.dims == 2 and problem.rho1[0, 4, 1] == 1.0
+    outside = fixed.replace("weight = [0.5, 0.2]", "weight = [0.9, 0.9]")
+    with pytest.raises(ProblemFileError, match=r"rho1.diracs\[0\].*outside grid.mask"):
+        problems.load(_write(tmp_path, outside, "outside.toml"))

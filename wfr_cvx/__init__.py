@@ -4,7 +4,8 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import batch, closed_form, constraints, diagnostics, dynamics, markowitz, operators
+from . import (batch, closed_form, constraints, diagnostics, dynamics, markowitz, metric,
+               operators)
 from .compare import compare
 from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 from .errors import (

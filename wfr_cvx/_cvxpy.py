@@ -17,9 +17,10 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ._clarabel import DEFAULTS
+from ._clarabel import defaults_for
 from .constraints import compile_constraints
 from .grid import Grid
+from .metric import is_cell_metric
 from .problem import RawSolution, geometric_mean_cells
 
 __all__ = ["Formulation", "build", "solve"]
@@ -35,18 +36,75 @@ _STATUS = {
 
 
 def _rotated_cones(x, y, t):
-    """``x^2 <= y t`` elementwise as 3-dimensional cones: ||(2x, y - t)|| <= y + t."""
-    x, y, t = (cp.vec(e, order="C") for e in (x, y, t))
-    return cp.SOC(y + t, cp.vstack([2 * x, y - t]), axis=0)
+    """``|x|^2 <= y t`` elementwise as cones ||(2x, y - t)|| <= y + t.
+
+    ``x`` is one expression (3-dimensional cones) or a list of them (the components of a
+    vector ``x``: ``len(x) + 2``-dimensional cones).
+    """
+    parts = x if isinstance(x, list) else [x]
+    parts = [cp.vec(e, order="C") for e in parts]
+    y, t = (cp.vec(e, order="C") for e in (y, t))
+    return cp.SOC(y + t, cp.vstack([2 * e for e in parts] + [y - t]), axis=0)
+
+
+def _shift(x, by: int):
+    """Columns moved right by ``by``: ``out[:, c] = x[:, c - by]``, zeros coming in."""
+    return cp.hstack([np.zeros((x.shape[0], by)), x[:, :-by]])
+
+
+def _outflow(flux, grid: Grid):
+    """Mass leaving each cell per step, (T*K, cells), from the face fluxes (T*K, faces).
+
+    1-D: ``f_j - f_{j-1}`` with no flux through the ends.  2-D (padded faces, the
+    non-faces hold no variable, so read 0): ``f0_c - f0_{c-n} + f1_c - f1_{c-1}`` on the
+    flattened ``(i, j)`` cells.
+    """
+    if grid.dims == 1:
+        zero_col = np.zeros((flux.shape[0], 1))
+        return cp.hstack([flux, zero_col]) - cp.hstack([zero_col, flux])
+    n, nc = grid.n_weights, grid.n_cells
+    f0, f1 = flux[:, :nc], flux[:, nc:]
+    return f0 - _shift(f0, n) + f1 - _shift(f1, 1)
+
+
+def _face_mean(mean_cells, grid: Grid):
+    """Mean of the two cells beside each face, (T*K, faces); 0 on the 2-D non-faces."""
+    if grid.dims == 1:
+        return (mean_cells[:, :-1] + mean_cells[:, 1:]) / 2
+    n, nc = grid.n_weights, grid.n_cells
+    zeros = np.zeros((mean_cells.shape[0], n))
+    along0 = cp.hstack([(mean_cells[:, : nc - n] + mean_cells[:, n:]) / 2, zeros])
+    along1 = cp.hstack([(mean_cells[:, :-1] + mean_cells[:, 1:]) / 2, zeros[:, :1]])
+    exists = np.zeros((2, n, n))
+    exists[0, :-1, :] = exists[1, :, :-1] = 1.0
+    return cp.multiply(exists.reshape(1, -1), cp.hstack([along0, along1]))
+
+
+def _centre_momentum(flux, grid: Grid) -> list:
+    """Per axis, the mean of each cell's two faces of that axis, (T*K, cells) each (2-D)."""
+    n, nc = grid.n_weights, grid.n_cells
+    f0, f1 = flux[:, :nc], flux[:, nc:]
+    return [(f0 + _shift(f0, n)) / 2, (f1 + _shift(f1, 1)) / 2]
+
+
+def _touched_cells(open_faces: np.ndarray, grid: Grid) -> np.ndarray:
+    """Flat (step, regime, cell) indices of cells beside at least one open face (2-D)."""
+    n = grid.n_weights
+    o = open_faces.reshape(-1, 2, n, n)
+    touched = o[:, 0] | o[:, 1]
+    touched[:, 1:, :] |= o[:, 0, :-1, :]
+    touched[:, :, 1:] |= o[:, 1, :, :-1]
+    return np.flatnonzero(touched)
 
 
 @dataclass
 class Formulation:
     """The discrete problem as cvxpy objects (built by :func:`build`).
 
-    ``levels`` (T+1, K*n) masses on all levels and ``interior`` the unknown ones;
-    ``flux`` (T*K, n-1) mass moved across each face per step; ``created`` (T, K*n) mass
-    created per step; ``mean`` (T, K*n), ``face_mean`` (T*K, n-1) the cost denominators;
+    ``levels`` (T+1, K*cells) masses on all levels and ``interior`` the unknown ones;
+    ``flux`` (T*K, faces) mass moved across each face per step; ``created`` (T, K*cells)
+    mass created per step; ``mean`` (T, K*cells), ``face_mean`` (T*K, faces) the cost
+    denominators (cells, faces: ``grid.n_cells``, ``grid.n_faces`` per regime);
     ``transport`` (T*K,) and ``reaction`` (T,) the cost per step (in ``cost_scale``
     units' numerator); columns run over (regime, weight) in C order.
     """
@@ -85,8 +143,8 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
     """
     plan = compile_constraints(constraints, grid, rho0, rho1, transport=transport,
                                reaction=reaction)
-    T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
-    C = K * n
+    T, K = grid.n_steps, grid.n_regimes
+    C, nf = K * grid.n_cells, grid.n_faces
     free_end = rho1 is None
     n_free = T if free_end else T - 1
     active = plan.cells.ravel()
@@ -98,10 +156,9 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
         levels = cp.vstack([rho0.reshape(1, C), interior, rho1.reshape(1, C)])
     # mass moved across a face per step, only on the open faces
     flux_rows = np.flatnonzero(plan.faces.ravel())
-    flux_var, flux = _placed("flux", flux_rows, T * K * (n - 1), (T * K, n - 1))
+    flux_var, flux = _placed("flux", flux_rows, T * K * nf, (T * K, nf))
 
-    zero_col = np.zeros((T * K, 1))
-    outflow = cp.hstack([flux, zero_col]) - cp.hstack([zero_col, flux])
+    outflow = _outflow(flux, grid)
     created = (levels[1:] - levels[:-1]) + cp.reshape(outflow, (T, C), order="C")
 
     arithmetic = (levels[1:] + levels[:-1]) / 2
@@ -119,18 +176,30 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
         mean = arithmetic
         if rho_rows.size:
             constraints.append(cp.vec(interior, order="C")[rho_rows] >= 0)
-    mean_cells = cp.reshape(mean, (T * K, n), order="C")
-    face_mean = (mean_cells[:, :-1] + mean_cells[:, 1:]) / 2
+    mean_cells = cp.reshape(mean, (T * K, grid.n_cells), order="C")
+    face_mean = _face_mean(mean_cells, grid)
     face_mean_open = cp.vec(face_mean, order="C")[flux_rows]
 
-    weight = np.tile(np.broadcast_to(metric, (K, n - 1)), (T, 1)) * grid.dx**2 / grid.dt
-    if flux_var is not None:
-        t_transport, t_grid = _placed("t_transport", flux_rows, T * K * (n - 1),
-                                      (T * K, n - 1))
+    if flux_var is None:
+        transport = cp.Constant(np.zeros(T * K))
+    elif is_cell_metric(metric):
+        # |L^T mu_bar|^2 <= rho_mean t per cell, G = L L^T, mu_bar the centred momentum
+        at = _touched_cells(plan.faces, grid)
+        L = np.broadcast_to(np.linalg.cholesky(metric), (T, *metric.shape))
+        L = L.reshape(T * K, grid.n_cells, 2, 2)
+        mu_bar = _centre_momentum(flux, grid)
+        u = [cp.multiply(L[..., 0, r], mu_bar[0]) + cp.multiply(L[..., 1, r], mu_bar[1])
+             for r in (0, 1)]
+        t_transport, t_grid = _placed("t_transport", at, T * C, (T * K, grid.n_cells))
+        constraints.append(_rotated_cones([cp.vec(e, order="C")[at] for e in u],
+                                          cp.vec(mean_cells, order="C")[at], t_transport))
+        transport = (grid.dx**2 / grid.dt) * cp.sum(t_grid, axis=1)
+    else:
+        weight = (np.broadcast_to(metric, (T, *grid.face_shape)).reshape(T * K, nf)
+                  * grid.dx**2 / grid.dt)
+        t_transport, t_grid = _placed("t_transport", flux_rows, T * K * nf, (T * K, nf))
         constraints.append(_rotated_cones(flux_var, face_mean_open, t_transport))
         transport = cp.sum(cp.multiply(weight, t_grid), axis=1)
-    else:
-        transport = cp.Constant(np.zeros(T * K))
     reacting = plan.reaction[:, None] & active[None, :]
     react_rows, still_rows = np.flatnonzero(reacting), np.flatnonzero(~reacting & active)
     created_vec, mean_vec = cp.vec(created, order="C"), cp.vec(mean, order="C")
@@ -149,7 +218,7 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
     # constraints of wfr_cvx.constraints, in these units: |flux| dx/dt <= vmax face_mean,
     # |created| / dt <= rmax mean, equal sums of the interior levels
     for vmax, steps in plan.velocity_caps:
-        on = np.flatnonzero(steps[flux_rows // (K * (n - 1))])
+        on = np.flatnonzero(steps[flux_rows // (K * nf)])
         if on.size:
             constraints.append(cp.abs(flux_var[on]) * (grid.dx / grid.dt)
                                <= vmax * face_mean_open[on])
@@ -175,10 +244,11 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
           **assembly) -> RawSolution:
     """Build (:func:`build`) and solve with cvxpy; keywords as for :func:`build`."""
     start = time.perf_counter()
-    T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
+    T, K = grid.n_steps, grid.n_regimes
+    cells, faces = grid.shape, grid.face_shape
     form = build(rho0, rho1, grid, lam, metric, scheme=scheme, **assembly)
     problem, levels = form.problem, form.levels
-    settings = {**DEFAULTS, **options}
+    settings = {**defaults_for(grid), **options}
     try:
         with warnings.catch_warnings():
             # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.geodesic
@@ -199,18 +269,18 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
     if problem.value is None or levels.value is None:
         nan = np.full
         return RawSolution(
-            levels=nan((T + 1, K, n), np.nan), flux=nan((T, K, n - 1), np.nan),
-            created=nan((T, K, n), np.nan), mean=nan((T, K, n), np.nan),
-            face_mean=nan((T, K, n - 1), np.nan), transport=nan(T, np.nan),
+            levels=nan((T + 1, *cells), np.nan), flux=nan((T, *faces), np.nan),
+            created=nan((T, *cells), np.nan), mean=nan((T, *cells), np.nan),
+            face_mean=nan((T, *faces), np.nan), transport=nan(T, np.nan),
             reaction=nan(T, np.nan), status=status, iterations=_iterations(stats),
             setup_time=elapsed - solve_time, solve_time=solve_time,
         )
     return RawSolution(
-        levels=np.asarray(levels.value).reshape(T + 1, K, n),
-        flux=np.asarray(form.flux.value).reshape(T, K, n - 1),
-        created=np.asarray(form.created.value).reshape(T, K, n),
-        mean=np.asarray(form.mean.value).reshape(T, K, n),
-        face_mean=np.asarray(form.face_mean.value).reshape(T, K, n - 1),
+        levels=np.asarray(levels.value).reshape(T + 1, *cells),
+        flux=np.asarray(form.flux.value).reshape(T, *faces),
+        created=np.asarray(form.created.value).reshape(T, *cells),
+        mean=np.asarray(form.mean.value).reshape(T, *cells),
+        face_mean=np.asarray(form.face_mean.value).reshape(T, *faces),
         transport=np.asarray(form.transport.value).reshape(T, K).sum(axis=1),
         reaction=np.asarray(form.reaction.value).reshape(T),
         status=status,

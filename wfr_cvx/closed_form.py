@@ -146,7 +146,7 @@ def wfr_cost_matrix(x, y, lam: float) -> np.ndarray:
     return cost
 
 
-def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, rtol: float = 1e-4,
+def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float = 1e-4,
                 solver_options: dict | None = None) -> float:
     r"""Squared WFR distance from the static (logarithmic entropy-transport) form.
 
@@ -159,7 +159,9 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, rtol: float = 1e-4,
     with :math:`c` from :func:`wfr_cost_matrix` and the generalised
     :math:`\mathrm{KL}(p|q) = \sum p\log(p/q) - p + q`, coupling only cells of the same
     regime (Liero-Mielke-Savaré 2018, Thm 7.20).  It is exact for the discrete measures
-    (cell masses at cell centres).
+    (cell masses at cell centres).  Works on 1-D and 2-D grids; ``metric`` (a positive
+    scalar, or on 2-D grids a constant SPD ``2 x 2`` matrix :math:`G`) makes the ground
+    distance :math:`\sqrt{\Delta w^\top G\, \Delta w}` (default: Euclidean).
 
     Solved with cvxpy (exponential cones) by Clarabel, then **certified**: the value
     returned is the primal objective of the coupling found (an upper bound), and a lower
@@ -187,7 +189,8 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, rtol: float = 1e-4,
     >>> round(dirac_wfr2(1, 1, g.weights[2], g.weights[4], 0.5), 6)
     0.062175
     """
-    lower, upper = static_wfr2_bounds(rho0, rho1, grid, lam, solver_options=solver_options)
+    lower, upper = static_wfr2_bounds(rho0, rho1, grid, lam, metric=metric,
+                                      solver_options=solver_options)
     # relative to the answer, with a floor for near-identical allocations (d2 ~ 0)
     floor = 1e-8 * 4.0 * check_lam(lam) ** 2 * float(
         max(np.sum(rho0), np.sum(rho1)))
@@ -198,7 +201,7 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, rtol: float = 1e-4,
     return upper
 
 
-def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *,
+def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *, metric=None,
                        solver_options: dict | None = None) -> tuple[float, float]:
     """Certified ``(lower, upper)`` bounds of the static squared distance.
 
@@ -216,7 +219,10 @@ def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *,
     # below unit data norms); d^2 is homogeneous of degree 1 in the masses.
     scale = heavier / r0.size
     r0, r1 = r0 / scale, r1 / scale
-    cost = wfr_cost_matrix(grid.coords, grid.coords, lam)
+    points = _metric_points(grid, metric)
+    cost = wfr_cost_matrix(points, points, lam)
+    r0 = r0.reshape(grid.n_regimes, -1)
+    r1 = r1.reshape(grid.n_regimes, -1)
     negligible = 1e-12 * r0.size
     blocks = []  # per regime: (a, b, sub-cost, gamma variable, pairs)
     objective_terms, constraints = [], []
@@ -264,6 +270,29 @@ def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *,
         upper += up
     factor = 4.0 * lam**2 * scale
     return float(lower * factor), float(upper * factor)
+
+
+def _metric_points(grid: Grid, metric) -> np.ndarray:
+    """Cell centres mapped so that Euclidean distances are ``sqrt(dw^T G dw)``.
+
+    With ``G = L L^T`` (Cholesky), ``|L^T dw|^2 = dw^T G dw``: the points are ``w L``.
+    """
+    points = grid.coords.reshape(-1, grid.dims)
+    if metric is None:
+        return points
+    G = np.asarray(metric, dtype=float)
+    if G.ndim == 0:
+        G = G * np.eye(grid.dims)
+    if G.shape != (grid.dims, grid.dims) or not np.all(np.isfinite(G)) or not np.allclose(
+            G, G.T, rtol=1e-12, atol=0.0):
+        raise ValueError(f"`metric` must be a positive scalar or a symmetric "
+                         f"{grid.dims} x {grid.dims} matrix, got {np.asarray(metric).tolist()}")
+    try:
+        L = np.linalg.cholesky(G)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"`metric` must be positive definite (Cholesky failed), got "
+                         f"{G.tolist()}") from None
+    return points @ L
 
 
 def _generalised_kl(p: np.ndarray, q: np.ndarray) -> float:

@@ -34,8 +34,14 @@ PATHS = ("wfr_geodesic", "rebalance_then_switch", "switch_then_rebalance")
 
 
 def _profile(rho: np.ndarray) -> np.ndarray:
+    """Distribution over weight cells, all regimes pooled (shape of one regime)."""
     per_cell = rho.sum(axis=0)
     return per_cell / per_cell.sum()
+
+
+def _spread(regime_mass: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """Each regime's mass laid out along one profile, shape ``(K, *profile.shape)``."""
+    return regime_mass.reshape(-1, *([1] * profile.ndim)) * profile[None]
 
 
 def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
@@ -77,11 +83,11 @@ def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
     rows = {"wfr_geodesic": (geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan)}
     # rebalance then switch: transport to the target profile, keeping regime masses
-    moved = r0.sum(axis=1)[:, None] * _profile(r1)[None, :]
+    moved = _spread(r0.reshape(grid.n_regimes, -1).sum(axis=1), _profile(r1))
     rows["rebalance_then_switch"] = _concatenate(solve(r0, moved, reaction=False),
                                                  solve(moved, r1, transport=False))
     # switch then rebalance: re-weight regimes in place, then transport
-    switched = r1.sum(axis=1)[:, None] * _profile(r0)[None, :]
+    switched = _spread(r1.reshape(grid.n_regimes, -1).sum(axis=1), _profile(r0))
     rows["switch_then_rebalance"] = _concatenate(solve(r0, switched, transport=False),
                                                  solve(switched, r1, reaction=False))
     table = pd.DataFrame.from_dict(

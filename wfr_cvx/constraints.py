@@ -147,9 +147,9 @@ class Plan:
 
     Attributes
     ----------
-    cells : ndarray of bool, shape ``(K, n)``
+    cells : ndarray of bool, shape ``grid.shape``
         Active cells (``grid.mask``): only they have level, mean and source unknowns.
-    faces : ndarray of bool, shape ``(T, K, n - 1)``
+    faces : ndarray of bool, shape ``(T, *grid.face_shape)``
         Faces and steps that carry a flux unknown.
     reaction : ndarray of bool, shape ``(T,)``
         Steps with a free source; on the others the created mass is zero.
@@ -215,9 +215,9 @@ def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
             raise TypeError(
                 f"`constraints` holds {item!r} ({type(item).__name__}); expected objects of "
                 f"wfr_cvx.constraints: {[t.__name__ for t in CONSTRAINT_TYPES]}")
-    T, (K, n) = grid.n_steps, grid.shape
+    T = grid.n_steps
     cells = np.array(grid.mask, dtype=bool)
-    faces = np.broadcast_to(cells[:, :-1] & cells[:, 1:], (T, K, n - 1)).copy()
+    faces = np.broadcast_to(grid.face_mask, (T, *grid.face_shape)).copy()
     if not transport:
         faces[:] = False
     reacting = np.full(T, bool(reaction))

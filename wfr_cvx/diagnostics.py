@@ -82,6 +82,7 @@ import numpy as np
 import pandas as pd
 
 from .grid import Grid
+from .metric import face_weights
 from .operators import make_divergence
 from .result import Geodesic
 
@@ -207,11 +208,11 @@ def consistency_loss_terms(rho_t, rho_t1, momentum, source, grid: Grid, *,
         raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
     if form not in FORMS:
         raise ValueError(f"`form` must be one of {FORMS}, got {form!r}")
-    cells = np.shape(rho_t)
-    if len(cells) < 2 or cells[-2:] != grid.shape:
-        raise ValueError(f"`rho_t` must have shape (..., {grid.n_regimes}, {grid.n_weights}) "
+    cells, nd = np.shape(rho_t), len(grid.shape)
+    if len(cells) < nd or cells[len(cells) - nd:] != grid.shape:
+        raise ValueError(f"`rho_t` must have shape (..., {', '.join(map(str, grid.shape))}) "
                          f"like the grid, got {cells}")
-    faces = (*cells[:-1], grid.n_weights - 1)
+    faces = (*cells[:len(cells) - nd], *grid.face_shape)
     a = _nonnegative(_finite_array(rho_t, "rho_t", cells), "rho_t")
     b = _nonnegative(_finite_array(rho_t1, "rho_t1", cells), "rho_t1")
     m = _finite_array(momentum, "momentum", faces)
@@ -361,9 +362,11 @@ def certificate(geodesic: Geodesic, tol: float = 1e-8) -> Certificate:
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"`tol` must be finite and >= 0, got {tol}")
     grid = geo.grid
-    speed = np.sqrt(np.broadcast_to(geo.metric, geo.velocity.shape)) * np.abs(geo.velocity)
+    along_faces = face_weights(geo.metric, grid)
+    speed = np.sqrt(np.broadcast_to(along_faces, geo.velocity.shape)) * np.abs(geo.velocity)
     grown = geo.rho[:-1] * np.exp(geo.rate * grid.dt)
-    mass_error = np.abs(geo.rho[1:].sum(axis=(1, 2)) - grown.sum(axis=(1, 2)))
+    T = grid.n_steps
+    mass_error = np.abs(geo.rho[1:].reshape(T, -1).sum(1) - grown.reshape(T, -1).sum(1))
     return Certificate(
         loss=consistency_loss(geo),
         tol=tol,
@@ -504,6 +507,7 @@ def stress_energy(geodesic: Geodesic) -> StressEnergy:
     True
     """
     geo = _check_geodesic(geodesic)
+    geo.grid.require_1d("stress_energy")
     grid = geo.grid
     d = grid.coords.shape[-1]
     G_faces = np.broadcast_to(np.asarray(geo.metric, dtype=float), grid.face_shape)

@@ -262,6 +262,7 @@ def step(rho, velocity, rate, grid: Grid, dt: float) -> np.ndarray:
     array([[0., 1., 1., 0.]])
     """
     grid = _check_grid(grid)
+    grid.require_1d("step (its upwind scheme)")
     rho = as_allocation(rho, grid, "rho")
     velocity = _field(velocity, "velocity", grid.face_shape, "one value per interior face")
     rate = _field(rate, "rate", grid.shape, "one value per cell")
@@ -343,6 +344,7 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None) -> np.ndarray:
     0.6
     """
     geo = _check_geodesic(geodesic)
+    geo.grid.require_1d("rollout (its upwind scheme)")
     grid = geo.grid
     T = grid.n_steps
     # the interpolated velocity is a convex combination of the step velocities, and the

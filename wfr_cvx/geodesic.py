@@ -48,6 +48,8 @@ from .errors import (
     SolverError,
 )
 from .grid import Grid, as_allocation
+from .metric import check_metric, metric_reach
+from .operators import make_face_average
 from .problem import TIME_MEANS, cost_scale_for
 from .result import Geodesic
 
@@ -58,32 +60,6 @@ BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve}
 _INACCURATE = {"AlmostSolved"}
 _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
                "AlmostDualInfeasible"}
-
-
-def _check_metric(metric, grid: Grid) -> np.ndarray:
-    """Metric factor G per interior face, shape ``grid.face_shape``."""
-    if metric is None:
-        return np.ones(grid.face_shape)
-    try:
-        arr = np.asarray(metric, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"`metric` must be None, a positive number or an array over faces, got "
-            f"{type(metric).__name__}"
-        ) from None
-    n_faces = grid.n_weights - 1
-    if arr.ndim == 0:
-        arr = np.full(grid.face_shape, float(arr))
-    elif arr.shape == (n_faces,):
-        arr = np.broadcast_to(arr, grid.face_shape).copy()
-    elif arr.shape != grid.face_shape:
-        raise ValueError(
-            f"`metric` must be a scalar or have shape ({n_faces},) or {grid.face_shape} "
-            f"(one value per interior face), got {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError("`metric` must be finite and > 0 on every face")
-    return arr
 
 
 def _check_options(backend, options: dict) -> None:
@@ -105,7 +81,7 @@ def check_grid(grid) -> None:
 def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
     """Validate the arguments every entry point shares; returns ``(lam, metric)``."""
     lam = check_lam(lam)
-    metric = _check_metric(metric, grid)
+    metric = check_metric(metric, grid)
     _check_options(backend, options)
     if scheme not in TIME_MEANS:
         raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
@@ -136,12 +112,12 @@ def _available_memory() -> int:
 
 def check_size(grid: Grid, backend: str) -> None:
     """Refuse, before any allocation, a problem that would not fit in memory."""
-    cell_steps = grid.n_regimes * grid.n_weights * grid.n_steps
+    cell_steps = grid.n_regimes * grid.n_cells * grid.n_steps
     needed = cell_steps * BYTES_PER_CELL_STEP[backend]
     available = _available_memory()
     if needed > available:
         raise ProblemTooLargeError(
-            f"`grid` {grid.n_regimes} regime(s) x {grid.n_weights} weights x "
+            f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells x "
             f"{grid.n_steps} steps would need about {needed / 2**30:.1f} GiB with the "
             f"{backend} backend ({BYTES_PER_CELL_STEP[backend] / 1e3:.1f} kB per cell-step, "
             f"measured); {available / 2**30:.1f} GiB are available",
@@ -155,8 +131,8 @@ def _reaction_path(r0: np.ndarray, r1: np.ndarray, grid: Grid, lam: float, metri
     Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` (exact for the
     power-mean scheme), an upper bound of ``d^2``; constant when ``r0 == r1``.
     """
-    T, (K, n) = grid.n_steps, grid.shape
-    s = grid.times[:, None, None]
+    T = grid.n_steps
+    s = grid.times.reshape(-1, *([1] * len(grid.shape)))
     roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
     rho = roots**2
     rho[0], rho[-1] = r0, r1
@@ -166,10 +142,12 @@ def _reaction_path(r0: np.ndarray, r1: np.ndarray, grid: Grid, lam: float, metri
         mean = 0.5 * (rho[1:] + rho[:-1])
     source = np.diff(rho, axis=0) / grid.dt
     per_step = np.full(T, hellinger2(r0, r1, lam) * grid.dt)
+    rho_face = make_face_average(grid)(np.ascontiguousarray(mean),
+                                       np.empty((T, *grid.face_shape)))
     return Geodesic(
         grid=grid, lam=lam, metric=metric, rho=rho,
-        momentum=np.zeros((T, K, n - 1)), source=source,
-        rho_mean=mean, rho_face=0.5 * (mean[:, :, 1:] + mean[:, :, :-1]),
+        momentum=np.zeros((T, *grid.face_shape)), source=source,
+        rho_mean=mean, rho_face=rho_face,
         transport_per_step=np.zeros(T), reaction_per_step=per_step, status="Solved",
         iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0, backend=backend,
         scheme=scheme,
@@ -198,8 +176,11 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         Crossover scale :math:`\lambda > 0`: moves longer than :math:`\pi\lambda` are
         cheaper to "teleport" by reaction than to transport.
     metric : None, float or array, optional
-        Transport-cost factor :math:`G(w) > 0`: a scalar, or one value per interior face
-        (shape ``(n_weights - 1,)`` or ``grid.face_shape``).  ``None`` means 1.
+        Risk metric :math:`G` of the transport cost :math:`|v|_G^2`.  1-D: a scalar or
+        one positive value per interior face (shape ``(n_weights - 1,)`` or
+        ``grid.face_shape``).  2-D: a scalar, a symmetric positive-definite ``2 x 2``
+        matrix (e.g. Σ⁻¹) or one per cell (``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2,
+        2)``); see :mod:`wfr_cvx.metric`.  ``None`` means the identity.
     constraints : sequence
         Execution and position constraints from :mod:`wfr_cvx.constraints`
         (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
@@ -278,7 +259,7 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
     cut = 1e-12 * max(s0.max(), 0.0 if s1 is None else s1.max())
     s0 = np.where(s0 > cut, s0, 0.0)
     s1 = None if s1 is None else np.where(s1 > cut, s1, 0.0)
-    scale = cost_scale_for(s0, s1, lam, metric)
+    scale = cost_scale_for(s0, s1, lam, metric, diameter=np.sqrt(grid.dims))
     raw = BACKENDS[backend](s0, s1, grid, lam, metric, scheme=scheme, options=options,
                             cost_scale=scale, **assembly)
     _check_status(raw.status, backend, _conditioning_hint(lam, metric),
@@ -305,7 +286,7 @@ def solve_path(r0: np.ndarray, r1: np.ndarray | None, grid: Grid, lam: float,
 
 def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
     """Why a solve may fail for this ``lam`` (empty when nothing is known)."""
-    reach = float(np.sqrt(np.max(metric)))  # metric length of the weight axis
+    reach = metric_reach(metric)  # metric length of the weight axis
     if lam > 30.0 * reach:
         return (f"; lam = {lam:g} is {lam / reach:.0f} times the (metric) length of the "
                 "weight axis: reaction costs ~lam^2 times more than crossing it, which "

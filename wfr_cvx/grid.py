@@ -5,11 +5,20 @@ A :class:`Grid` splits the weight axis ``[0, 1]`` into ``n_weights`` cells of wi
 into ``n_steps`` steps of length ``dt = 1 / n_steps``.  An *allocation* is an array of
 non-negative cell **masses** of shape ``grid.shape = (n_regimes, n_weights)``.
 
+Two weight dimensions (``dims=2``, e.g. :meth:`Grid.simplex`, three assets with
+``w_C = 1 - w_A - w_B``): ``n_weights x n_weights`` square cells of side ``dx`` over
+``(w_A, w_B)``, allocations of shape ``(n_regimes, n, n)``.
+
 Staggered layout (Benamou & Brenier 2000; Papadakis, Peyré & Oudet 2014):
 
 * masses ``rho`` live on cell centres at the ``n_steps + 1`` time levels;
-* momenta live on the ``n_weights - 1`` interior faces of the weight axis, one per step
-  (the two boundary faces carry no flux);
+* momenta live on the interior faces, one per step (the boundary faces carry no flux).
+  In 1-D they are the ``n_weights - 1`` faces between cells ``j`` and ``j + 1``
+  (``face_shape = (n_regimes, n - 1)``).  In 2-D they are stored *padded*,
+  ``face_shape = (n_regimes, 2, n, n)``: entry ``[a, i, j]`` is the face on the ``+a``
+  side of cell ``(i, j)`` (between it and cell ``(i+1, j)`` for ``a = 0``, ``(i, j+1)``
+  for ``a = 1``); the entries at the last index of axis ``a`` are not faces and stay 0.
+  ``grid.face_mask`` says which faces exist and can carry flux (both cells active);
 * sources live on cell centres, one per step.
 """
 
@@ -44,10 +53,16 @@ class Grid:
         Number of time steps (>= 1); the path has ``n_steps + 1`` levels.
     regimes : int or sequence of str, default 1
         Number of regimes (labelled ``"0", "1", ...``) or their labels.
-    mask : array of bool, shape ``(n_regimes, n_weights)``, optional
+    mask : array of bool, shape ``grid.shape``, optional
         Active cells (position limits, per regime); all active when None.  Inactive cells
         hold no mass and faces beside them carry no flux; allocations with mass there are
         refused.  Read-only attribute ``grid.mask``.
+    dims : {1, 2}
+        Number of weight axes; ``2`` makes ``n_weights x n_weights`` cells over
+        ``[0, 1]^2`` (see :meth:`simplex` for the three-asset simplex).
+    assets : sequence of str, optional
+        Labels of the assets the weight axes stand for (``dims + 1`` of them: the last
+        asset's weight is ``1 - sum``).  Informational (tables, plots).
 
     Examples
     --------
@@ -62,8 +77,12 @@ class Grid:
     """
 
     def __init__(self, n_weights: int, n_steps: int, regimes: int | Sequence[str] = 1,
-                 mask=None):
+                 mask=None, *, dims: int = 1, assets: Sequence[str] | None = None):
         self.n_weights = _positive_int(n_weights, "n_weights", 2)
+        if isinstance(dims, bool) or dims not in (1, 2):
+            raise ValueError(f"`dims` must be 1 or 2 (weight axes), got {dims!r}")
+        self.dims = int(dims)
+        self.assets = _check_assets(assets, self.dims)
         self.n_steps = _positive_int(n_steps, "n_steps", 1)
         if isinstance(regimes, (int, np.integer)) and not isinstance(regimes, bool):
             labels = tuple(str(k) for k in range(_positive_int(regimes, "regimes", 1)))
@@ -81,20 +100,82 @@ class Grid:
         self.regimes = labels
         self.mask = _check_mask(mask, self.shape)
 
+    @classmethod
+    def simplex(cls, n: int, n_steps: int, assets: Sequence[str] = ("A", "B", "C"),
+                regimes: int | Sequence[str] = 1, mask=None) -> Grid:
+        """Three-asset simplex: ``n x n`` cells over ``(w_A, w_B)``, ``w_C = 1 - w_A - w_B``.
+
+        A cell is active when its centre lies in the simplex, ``w_A + w_B <= 1`` (its
+        ``n (n + 1) / 2`` cells); faces between an active and an inactive cell carry no
+        flux, so no mass crosses the simplex edges.  ``mask`` (shape ``(n_regimes, n,
+        n)`` or ``(n, n)``) adds position limits, per regime, on top of the simplex.
+
+        >>> g = Grid.simplex(4, 2, regimes=("on", "off"))
+        >>> g.shape, g.coords.shape, int(g.mask[0].sum())
+        ((2, 4, 4), (4, 4, 2), 10)
+        >>> g.assets
+        ('A', 'B', 'C')
+        """
+        n = _positive_int(n, "n", 2)
+        assets = _check_assets(assets, 2)
+        centres = (np.arange(n) + 0.5) / n
+        inside = centres[:, None] + centres[None, :] <= 1.0 + 1e-12
+        probe = cls(n, n_steps, regimes, dims=2, assets=assets)
+        limits = np.broadcast_to(inside, probe.shape)
+        if mask is not None:
+            extra = np.asarray(mask)
+            if extra.dtype != bool:
+                raise TypeError(f"`mask` must be an array of bools, got dtype {extra.dtype}")
+            if extra.shape == (n, n):
+                extra = np.broadcast_to(extra, probe.shape)
+            if extra.shape != probe.shape:
+                raise ValueError(f"`mask` must have shape {probe.shape} or {(n, n)}, got "
+                                 f"{extra.shape}")
+            limits = limits & extra
+        return cls(n, n_steps, regimes, mask=np.array(limits), dims=2, assets=assets)
+
     # -- sizes -------------------------------------------------------------------------
     @property
     def n_regimes(self) -> int:
         return len(self.regimes)
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """Shape of one allocation: ``(n_regimes, n_weights)``."""
-        return (self.n_regimes, self.n_weights)
+    def cell_shape(self) -> tuple[int, ...]:
+        """Shape of one regime's cells: ``(n,)`` or ``(n, n)``."""
+        return (self.n_weights,) * self.dims
 
     @property
-    def face_shape(self) -> tuple[int, int]:
-        """Shape of one step's momentum: ``(n_regimes, n_weights - 1)`` interior faces."""
-        return (self.n_regimes, self.n_weights - 1)
+    def n_cells(self) -> int:
+        """Cells per regime."""
+        return self.n_weights**self.dims
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one allocation: ``(n_regimes, n_weights)`` or ``(n_regimes, n, n)``."""
+        return (self.n_regimes, *self.cell_shape)
+
+    @property
+    def face_shape(self) -> tuple[int, ...]:
+        """Shape of one step's momentum: ``(n_regimes, n - 1)`` or ``(n_regimes, 2, n, n)``."""
+        if self.dims == 1:
+            return (self.n_regimes, self.n_weights - 1)
+        return (self.n_regimes, 2, self.n_weights, self.n_weights)
+
+    @property
+    def n_faces(self) -> int:
+        """Face entries per regime (2-D: padded, including the non-faces)."""
+        return int(np.prod(self.face_shape[1:]))
+
+    @property
+    def face_mask(self) -> np.ndarray:
+        """Faces that exist and may carry flux (both cells active), shape ``face_shape``."""
+        mask = self.mask
+        if self.dims == 1:
+            return mask[:, :-1] & mask[:, 1:]
+        out = np.zeros(self.face_shape, dtype=bool)
+        out[:, 0, :-1, :] = mask[:, :-1, :] & mask[:, 1:, :]
+        out[:, 1, :, :-1] = mask[:, :, :-1] & mask[:, :, 1:]
+        return out
 
     @property
     def dx(self) -> float:
@@ -111,13 +192,22 @@ class Grid:
 
     @property
     def coords(self) -> np.ndarray:
-        """Cell centres as points, shape ``(n_weights, 1)``."""
-        return self.weights[:, None]
+        """Cell centres as points, shape ``(n_weights, 1)`` or ``(n, n, 2)``."""
+        if self.dims == 1:
+            return self.weights[:, None]
+        w = self.weights
+        return np.stack(np.meshgrid(w, w, indexing="ij"), axis=-1)
 
     @property
     def faces(self) -> np.ndarray:
-        """Interior face positions ``i * dx``, ``i = 1 .. n_weights - 1``."""
+        """Interior face positions ``i * dx``, ``i = 1 .. n_weights - 1`` (per axis)."""
         return np.arange(1, self.n_weights) * self.dx
+
+    def require_1d(self, what: str) -> None:
+        """ValueError unless the grid has one weight axis (for 1-D-only tools)."""
+        if self.dims != 1:
+            raise ValueError(f"{what} works on 1-D grids (one weight axis); this grid has "
+                             f"{self.dims} weight axes")
 
     @property
     def times(self) -> np.ndarray:
@@ -141,26 +231,38 @@ class Grid:
     def zeros(self) -> np.ndarray:
         return np.zeros(self.shape)
 
-    def dirac(self, weight: float, regime=0, mass: float = 1.0) -> np.ndarray:
-        """All ``mass`` in the cell nearest to ``weight`` of ``regime``.
+    def _point(self, value, name: str) -> tuple[float, ...]:
+        """A weight (1-D) or a pair of weights (2-D), each in [0, 1]."""
+        values = (value,) if self.dims == 1 else tuple(np.ravel(np.asarray(value, dtype=float)))
+        if len(values) != self.dims:
+            raise ValueError(f"`{name}` must hold {self.dims} weights, got {value!r}")
+        out = tuple(real_scalar(v, name) for v in values)
+        if not all(0.0 <= v <= 1.0 for v in out):
+            raise ValueError(f"`{name}` must lie in [0, 1], got {value}")
+        return out
+
+    def dirac(self, weight, regime=0, mass: float = 1.0) -> np.ndarray:
+        """All ``mass`` in the cell containing ``weight`` (a pair in 2-D) of ``regime``.
 
         >>> Grid(4, 1).dirac(0.3)
         array([[0., 1., 0., 0.]])
         """
-        weight = real_scalar(weight, "weight")
-        if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"`weight` must lie in [0, 1], got {weight}")
+        point = self._point(weight, "weight")
         mass = nonnegative_scalar(mass, "mass")
         out = self.zeros()
-        cell = min(int(weight * self.n_weights), self.n_weights - 1)
-        out[self.regime_index(regime), cell] = mass
+        cell = tuple(min(int(w * self.n_weights), self.n_weights - 1) for w in point)
+        k = self.regime_index(regime)
+        if mass and not self.mask[(k, *cell)]:
+            raise ValueError(f"`weight` {weight} falls in cell {cell}, outside grid.mask")
+        out[(k, *cell)] = mass
         return out
 
-    def bump(self, center: float, width: float, regime=0, mass: float = 1.0) -> np.ndarray:
+    def bump(self, center, width: float, regime=0, mass: float = 1.0) -> np.ndarray:
         """Discretised Gaussian of standard deviation ``width`` with total ``mass``.
 
-        Cell masses are the Gaussian's integrals over each cell (truncated to [0, 1] and
-        renormalised), so narrow bumps stay exact in mass.
+        Cell masses are the Gaussian's integrals over each cell (a product over the axes
+        in 2-D, ``center`` a pair), kept on the active cells of ``regime`` and
+        renormalised, so narrow bumps stay exact in mass.
 
         >>> b = Grid(64, 1).bump(0.5, 0.05, mass=2.0)
         >>> round(float(b.sum()), 12)
@@ -168,19 +270,24 @@ class Grid:
         """
         from scipy.special import erf
 
-        center = real_scalar(center, "center")
+        point = self._point(center, "center")
         width = real_scalar(width, "width")
         if width <= 0:
             raise ValueError(f"`width` must be > 0, got {width}")
         mass = nonnegative_scalar(mass, "mass")
         edges = np.arange(self.n_weights + 1) * self.dx
-        cdf = 0.5 * (1.0 + erf((edges - center) / (np.sqrt(2.0) * width)))
-        cell = np.diff(cdf)
+        cell = np.ones(())
+        for c in point:
+            cdf = 0.5 * (1.0 + erf((edges - c) / (np.sqrt(2.0) * width)))
+            cell = np.multiply.outer(cell, np.diff(cdf))
+        k = self.regime_index(regime)
+        cell = np.where(self.mask[k], cell, 0.0)
         total = cell.sum()
         if total <= 0:
-            raise ValueError(f"`width`={width} and `center`={center} put no mass on [0, 1]")
+            raise ValueError(f"`width`={width} and `center`={center} put no mass on the "
+                             "grid's active cells")
         out = self.zeros()
-        out[self.regime_index(regime)] = mass * cell / total
+        out[k] = mass * cell / total
         return out
 
     @property
@@ -190,23 +297,36 @@ class Grid:
 
     def __repr__(self) -> str:
         limits = f", inactive_cells={self.n_inactive}" if self.n_inactive else ""
+        dims = f", dims={self.dims}, assets={self.assets!r}" if self.dims != 1 else ""
         return (
             f"Grid(n_weights={self.n_weights}, n_steps={self.n_steps}, "
-            f"regimes={self.regimes!r}{limits})"
+            f"regimes={self.regimes!r}{dims}{limits})"
         )
 
     def __eq__(self, other) -> bool:
         return (
             isinstance(other, Grid)
-            and (self.n_weights, self.n_steps, self.regimes)
-            == (other.n_weights, other.n_steps, other.regimes)
+            and (self.n_weights, self.n_steps, self.regimes, self.dims)
+            == (other.n_weights, other.n_steps, other.regimes, other.dims)
             and bool(np.array_equal(self.mask, other.mask))
         )
 
     __hash__ = None
 
 
-def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+def _check_assets(assets, dims: int) -> tuple[str, ...] | None:
+    if assets is None:
+        return None
+    if isinstance(assets, str) or not isinstance(assets, Sequence):
+        raise TypeError(f"`assets` must be a sequence of labels, got {type(assets).__name__}")
+    labels = tuple(str(a) for a in assets)
+    if len(labels) != dims + 1 or len(set(labels)) != len(labels):
+        raise ValueError(f"`assets` must be {dims + 1} distinct labels (one per weight axis "
+                         f"and the remainder asset), got {labels}")
+    return labels
+
+
+def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
     """The mask as a read-only bool array of ``shape`` (all True when None)."""
     if mask is None:
         out = np.ones(shape, dtype=bool)
@@ -214,8 +334,8 @@ def _check_mask(mask, shape: tuple[int, int]) -> np.ndarray:
         arr = np.asarray(mask)
         if arr.dtype != bool:
             raise TypeError(f"`mask` must be an array of bools, got dtype {arr.dtype}")
-        if arr.ndim == 1 and shape[0] == 1:
-            arr = arr[None, :]
+        if arr.ndim == len(shape) - 1 and shape[0] == 1:
+            arr = arr[None]
         if arr.shape != shape:
             raise ValueError(f"`mask` must have shape {shape} like the grid, got {arr.shape}")
         out = arr.copy()
@@ -241,8 +361,8 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
         raise TypeError(
             f"`{name}` must be an array of cell masses, got {type(value).__name__}"
         ) from None
-    if arr.ndim == 1 and grid.n_regimes == 1:
-        arr = arr[None, :]
+    if arr.ndim == grid.dims and grid.n_regimes == 1:
+        arr = arr[None]
     if arr.shape != grid.shape:
         raise ValueError(
             f"`{name}` must have shape {grid.shape} like the grid, got {arr.shape}"
@@ -268,6 +388,7 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
 
 
 def _frame_to_array(frame: pd.DataFrame, grid: Grid, name: str) -> np.ndarray:
+    grid.require_1d(f"`{name}` as a DataFrame")
     columns = [str(c) for c in frame.columns]
     if sorted(columns) != sorted(grid.regimes):
         raise ValueError(

@@ -64,6 +64,7 @@ def geodesic_to_xarray(geo):
     """
     xr = _require_xarray()
     grid = geo.grid
+    grid.require_1d("geodesic_to_xarray")
     steps = (np.arange(grid.n_steps) + 0.5) * grid.dt
     coords = {
         "time": ("time", geo.times, {"long_name": "path time s (levels)"}),

@@ -19,7 +19,21 @@ Operators (``j`` indexes the interior face between cells ``j`` and ``j + 1``)
 
     (\mathrm{time\ average}\ \rho)^k = (\rho^{k+1} + \rho^k) / 2
 
-with adjoints ``div^T c = (c_j - c_{j+1}) / dx`` (minus the gradient) and so on.  Each
+with adjoints ``div^T c = (c_j - c_{j+1}) / dx`` (minus the gradient) and so on.
+
+Two weight axes (``grid.dims == 2``): cells ``(..., n, n)``, faces stored padded as
+``(..., 2, n, n)`` (entry ``[a, i, j]``: the face on the ``+a`` side of cell ``(i, j)``;
+the entries at index ``n - 1`` of axis ``a`` are not faces, are read as 0 and written as
+0), and
+
+.. math::
+
+    (\operatorname{div} m)_{ij} = (m^0_{ij} - m^0_{i-1,j} + m^1_{ij} - m^1_{i,j-1}) / \Delta x,
+
+    (\mathrm{face\ average}\ c)^0_{ij} = (c_{ij} + c_{i+1,j}) / 2, \quad
+    (\mathrm{face\ average}\ c)^1_{ij} = (c_{ij} + c_{i,j+1}) / 2.
+
+Each
 kernel factory ``make_*(grid)`` returns ``apply(x, out)`` writing into a preallocated
 ``out``; each has a sparse twin ``*_matrix(grid, ...)`` acting on the C-order
 flattening, built from ``scipy.sparse.diags`` and ``kron`` (no Python loop over cells).
@@ -51,6 +65,7 @@ __all__ = [
     "make_time_average_adjoint",
     "divergence_matrix",
     "face_average_matrix",
+    "face_cells",
     "time_difference_matrix",
     "time_average_matrix",
 ]
@@ -115,19 +130,83 @@ def _time_combination_adjoint(steps, out, a, b):
             out[k, s] = b * steps[k - 1, s] + a * steps[k, s]
 
 
+# ------------------------------------------------------------------- kernels in 2-D
+_SIG_2D = ["void(float64[:, :, :, ::1], float64[:, :, ::1], float64)"]
+
+
+@numba.njit(_SIG_2D, **_JIT)
+def _divergence_2d(faces, out, inv_dx):
+    n_batch, _, n, _ = faces.shape
+    for b in range(n_batch):
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                if i < n - 1:
+                    acc += faces[b, 0, i, j]
+                if i > 0:
+                    acc -= faces[b, 0, i - 1, j]
+                if j < n - 1:
+                    acc += faces[b, 1, i, j]
+                if j > 0:
+                    acc -= faces[b, 1, i, j - 1]
+                out[b, i, j] = acc * inv_dx
+
+
+@numba.njit(["void(float64[:, :, ::1], float64[:, :, :, ::1], float64)"], **_JIT)
+def _divergence_adjoint_2d(cells, out, inv_dx):
+    n_batch, n, _ = cells.shape
+    for b in range(n_batch):
+        for i in range(n):
+            for j in range(n):
+                out[b, 0, i, j] = ((cells[b, i, j] - cells[b, i + 1, j]) * inv_dx
+                                   if i < n - 1 else 0.0)
+                out[b, 1, i, j] = ((cells[b, i, j] - cells[b, i, j + 1]) * inv_dx
+                                   if j < n - 1 else 0.0)
+
+
+@numba.njit(["void(float64[:, :, ::1], float64[:, :, :, ::1])"], **_JIT)
+def _face_average_2d(cells, out):
+    n_batch, n, _ = cells.shape
+    for b in range(n_batch):
+        for i in range(n):
+            for j in range(n):
+                out[b, 0, i, j] = 0.5 * (cells[b, i, j] + cells[b, i + 1, j]) if i < n - 1 else 0.0
+                out[b, 1, i, j] = 0.5 * (cells[b, i, j] + cells[b, i, j + 1]) if j < n - 1 else 0.0
+
+
+@numba.njit(["void(float64[:, :, :, ::1], float64[:, :, ::1])"], **_JIT)
+def _face_average_adjoint_2d(faces, out):
+    n_batch, _, n, _ = faces.shape
+    for b in range(n_batch):
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                if i < n - 1:
+                    acc += faces[b, 0, i, j]
+                if i > 0:
+                    acc += faces[b, 0, i - 1, j]
+                if j < n - 1:
+                    acc += faces[b, 1, i, j]
+                if j > 0:
+                    acc += faces[b, 1, i, j - 1]
+                out[b, i, j] = 0.5 * acc
+
+
 # ------------------------------------------------------------------------- factories
-def _as_rows(x: np.ndarray, width: int, name: str) -> np.ndarray:
-    if x.shape[-1] != width:
-        raise ValueError(f"`{name}` last axis must have length {width}, got {x.shape}")
+def _as_rows(x: np.ndarray, trailing: tuple, name: str) -> np.ndarray:
+    if x.shape[x.ndim - len(trailing):] != trailing or x.ndim < len(trailing):
+        raise ValueError(f"`{name}` trailing axes must be {trailing}, got {x.shape}")
     if not x.flags.c_contiguous or x.dtype != np.float64:
         raise ValueError(f"`{name}` must be a C-contiguous float64 array")
-    return x.reshape(-1, width)
+    return x.reshape(-1, *trailing)
 
 
-def _batch_kernel(kernel, in_width: int, out_width: int, *args):
+def _batch_kernel(kernel, trailing_in, trailing_out, *args):
+    trailing_in, trailing_out = tuple(trailing_in), tuple(trailing_out)
+
     def apply(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        rows_in = _as_rows(x, in_width, "x")
-        rows_out = _as_rows(out, out_width, "out")
+        rows_in = _as_rows(x, trailing_in, "x")
+        rows_out = _as_rows(out, trailing_out, "out")
         if rows_in.shape[0] != rows_out.shape[0]:
             raise ValueError(f"batch sizes differ: x {x.shape}, out {out.shape}")
         kernel(rows_in, rows_out, *args)
@@ -136,28 +215,40 @@ def _batch_kernel(kernel, in_width: int, out_width: int, *args):
     return apply
 
 
+def _cells_faces(grid: Grid) -> tuple[tuple, tuple]:
+    """Trailing shapes of one regime's cells and faces."""
+    return grid.cell_shape, grid.face_shape[1:]
+
+
 def make_divergence(grid: Grid):
-    """``apply(faces (..., n-1), out (..., n))``: divergence of interior-face fluxes."""
-    n = grid.n_weights
-    return _batch_kernel(_divergence, n - 1, n, 1.0 / grid.dx)
+    """``apply(faces (..., *face), out (..., *cell))``: divergence of face fluxes.
+
+    1-D: faces ``(n-1,)``, cells ``(n,)``; 2-D: faces ``(2, n, n)``, cells ``(n, n)``.
+    """
+    cells, faces = _cells_faces(grid)
+    kernel = _divergence if grid.dims == 1 else _divergence_2d
+    return _batch_kernel(kernel, faces, cells, 1.0 / grid.dx)
 
 
 def make_divergence_adjoint(grid: Grid):
-    """``apply(cells (..., n), out (..., n-1))``: adjoint of the divergence."""
-    n = grid.n_weights
-    return _batch_kernel(_divergence_adjoint, n, n - 1, 1.0 / grid.dx)
+    """``apply(cells (..., *cell), out (..., *face))``: adjoint of the divergence."""
+    cells, faces = _cells_faces(grid)
+    kernel = _divergence_adjoint if grid.dims == 1 else _divergence_adjoint_2d
+    return _batch_kernel(kernel, cells, faces, 1.0 / grid.dx)
 
 
 def make_face_average(grid: Grid):
-    """``apply(cells (..., n), out (..., n-1))``: mean of the two cells beside a face."""
-    n = grid.n_weights
-    return _batch_kernel(_face_average, n, n - 1)
+    """``apply(cells (..., *cell), out (..., *face))``: mean of the two cells beside a face."""
+    cells, faces = _cells_faces(grid)
+    kernel = _face_average if grid.dims == 1 else _face_average_2d
+    return _batch_kernel(kernel, cells, faces)
 
 
 def make_face_average_adjoint(grid: Grid):
-    """``apply(faces (..., n-1), out (..., n))``: adjoint of the face average."""
-    n = grid.n_weights
-    return _batch_kernel(_face_average_adjoint, n - 1, n)
+    """``apply(faces (..., *face), out (..., *cell))``: adjoint of the face average."""
+    cells, faces = _cells_faces(grid)
+    kernel = _face_average_adjoint if grid.dims == 1 else _face_average_adjoint_2d
+    return _batch_kernel(kernel, faces, cells)
 
 
 def _time_kernel(kernel, grid: Grid, a: float, b: float, levels_in: bool):
@@ -171,8 +262,8 @@ def _time_kernel(kernel, grid: Grid, a: float, b: float, levels_in: bool):
                 f"equal trailing shapes, got {x.shape} and {out.shape}"
             )
         size = int(np.prod(x.shape[1:], dtype=np.int64))
-        kernel(_as_rows(x.reshape(first_in, size), size, "x"),
-               _as_rows(out.reshape(first_out, size), size, "out"), a, b)
+        kernel(_as_rows(x.reshape(first_in, size), (size,), "x"),
+               _as_rows(out.reshape(first_out, size), (size,), "out"), a, b)
         return out
 
     return apply
@@ -201,22 +292,45 @@ def make_time_average_adjoint(grid: Grid):
 
 
 # ---------------------------------------------------------------------- sparse twins
-def _weight_axis_matrix(n: int, lower: float, upper: float) -> sp.csr_matrix:
-    """(n, n-1) matrix with ``lower`` on the diagonal and ``upper`` below it."""
-    return sp.diags([lower * np.ones(n - 1), upper * np.ones(n - 1)], [0, -1],
-                    shape=(n, n - 1), format="csr")
+def face_cells(grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(face, lower, upper)``: flat index of each face of one regime (in the face
+    layout) and of the cells before and after it (in the cell layout), vectorised.
+
+    1-D: face ``j`` joins cells ``j`` and ``j + 1``; 2-D: face ``[a, i, j]`` joins cell
+    ``(i, j)`` and its ``+a`` neighbour.  Non-faces of the padded 2-D layout are left out.
+    """
+    n = grid.n_weights
+    if grid.dims == 1:
+        face = np.arange(n - 1)
+        return face, face, face + 1
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    cell = (i * n + j).ravel()
+    along0, along1 = (i < n - 1).ravel(), (j < n - 1).ravel()
+    face = np.concatenate([cell[along0], n * n + cell[along1]])
+    lower = np.concatenate([cell[along0], cell[along1]])
+    upper = np.concatenate([cell[along0] + n, cell[along1] + 1])
+    return face, lower, upper
+
+
+def _face_cell_matrix(grid: Grid, at_lower: float, at_upper: float) -> sp.csr_matrix:
+    """(cells, faces) matrix: ``at_lower`` (``at_upper``) joins a face to its lower (upper) cell."""
+    face, lower, upper = face_cells(grid)
+    rows = np.concatenate([lower, upper])
+    cols = np.concatenate([face, face])
+    vals = np.concatenate([np.full(face.size, at_lower), np.full(face.size, at_upper)])
+    return sp.csr_matrix((vals, (rows, cols)), shape=(grid.n_cells, grid.n_faces))
 
 
 def divergence_matrix(grid: Grid, n_batch: int = 1) -> sp.csr_matrix:
-    """Sparse divergence, shape ``(n_batch * n, n_batch * (n - 1))``."""
+    """Sparse divergence, shape ``(n_batch * n_cells, n_batch * n_faces)`` (per regime)."""
     inv_dx = 1.0 / grid.dx
-    block = _weight_axis_matrix(grid.n_weights, inv_dx, -inv_dx)
+    block = _face_cell_matrix(grid, inv_dx, -inv_dx)
     return sp.kron(sp.identity(n_batch, format="csr"), block, format="csr")
 
 
 def face_average_matrix(grid: Grid, n_batch: int = 1) -> sp.csr_matrix:
-    """Sparse face average, shape ``(n_batch * (n - 1), n_batch * n)``."""
-    block = _weight_axis_matrix(grid.n_weights, 0.5, 0.5).T
+    """Sparse face average, shape ``(n_batch * n_faces, n_batch * n_cells)``."""
+    block = _face_cell_matrix(grid, 0.5, 0.5).T
     return sp.kron(sp.identity(n_batch, format="csr"), block, format="csr")
 
 
@@ -229,13 +343,13 @@ def _time_matrix(n_steps: int, size: int, a: float, b: float) -> sp.csr_matrix:
 def time_difference_matrix(grid: Grid, size: int | None = None) -> sp.csr_matrix:
     """Sparse time difference, shape ``(T * size, (T + 1) * size)``.
 
-    ``size`` is the number of entries per level (default: ``n_regimes * n_weights``).
+    ``size`` is the number of entries per level (default: ``n_regimes * n_cells``).
     """
-    size = grid.n_regimes * grid.n_weights if size is None else size
+    size = grid.n_regimes * grid.n_cells if size is None else size
     return _time_matrix(grid.n_steps, size, -1.0 / grid.dt, 1.0 / grid.dt)
 
 
 def time_average_matrix(grid: Grid, size: int | None = None) -> sp.csr_matrix:
     """Sparse time average, shape ``(T * size, (T + 1) * size)``."""
-    size = grid.n_regimes * grid.n_weights if size is None else size
+    size = grid.n_regimes * grid.n_cells if size is None else size
     return _time_matrix(grid.n_steps, size, 0.5, 0.5)

@@ -50,6 +50,7 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
         matplotlib is not installed (the message names the extra).
     """
     grid = geo.grid
+    grid.require_1d("plot_geodesic")
     K = grid.n_regimes
     fig = _new_figure(figsize or (max(8.0, 3.6 * K), 6.5))
     grid_spec = fig.add_gridspec(2, 2 * K)

@@ -50,6 +50,14 @@ cell (reaction, ``x = lam zeta``) and per cell (``g^2 <= rho^k rho^{k+1}``; it a
 implies ``rho >= 0``).  ``g`` is fixed to 0, and its cone dropped, where a data level is
 zero: there the cone has no interior.
 
+Two weight axes.  The same rows with cells ``(n, n)`` and the padded faces of both axes
+(:mod:`wfr_cvx.grid`); ``div`` sums the fluxes of both axes.  A diagonal metric keeps one
+cone per face (weight ``G_aa``).  An off-diagonal SPD metric :math:`G = L L^\top`
+(:mod:`wfr_cvx.metric`) is charged per cell on the momentum averaged to the centre,
+:math:`\bar\mu_a = (\mu_{a,-} + \mu_{a,+}) / 2`: one 4-dimensional cone
+:math:`\|(2 L^\top\bar\mu,\ \bar\rho - t)\| \le \bar\rho + t` per cell and step that
+touches an open face.
+
 The result is Clarabel's standard form: minimise ``q^T x`` subject to ``A x + s = b``,
 ``s`` in a product of cones (``P = 0``).
 """
@@ -63,9 +71,11 @@ import scipy.sparse as sp
 
 from .constraints import compile_constraints
 from .grid import Grid
+from .metric import cholesky_factors, is_cell_metric, metric_reach
 from .operators import (
     divergence_matrix,
     face_average_matrix,
+    face_cells,
     time_average_matrix,
     time_difference_matrix,
 )
@@ -84,7 +94,9 @@ class Layout:
 
     The index arrays say which entries of the full grid arrays the unknowns are (flat, C
     order): ``rho_cells`` in the unknown levels x cells, ``flux_faces`` in
-    ``(T, K, n - 1)``, ``g_cells`` and ``react_cells`` in ``(T, K, n)``.  Cells outside
+    ``(T, *face_shape)``, ``g_cells`` and ``react_cells`` in ``(T, *shape)``;
+    ``transport_at`` where each transport cone sits: faces ``(T, *face_shape)``, or cells
+    ``(T, *shape)`` when ``transport_on_cells`` (off-diagonal metric).  Cells outside
     the mask, switched-off mechanisms and closed steps have no unknowns.
     """
 
@@ -98,15 +110,19 @@ class Layout:
     rho_cells: np.ndarray
     flux_faces: np.ndarray
     react_cells: np.ndarray
+    transport_at: np.ndarray
+    transport_on_cells: bool = False
 
 
 @dataclass
 class ConicProblem:
     """``min q^T x  s.t.  A x + s = b, s in cones`` (Clarabel's standard form, P = 0).
 
-    ``cones`` is a list of ``(kind, dim)`` with kind in ``{"zero", "nonneg", "soc"}``,
-    in row order; consecutive 3-dimensional second-order cones are stored as one entry
-    ``("soc3", count)``.
+    ``cones`` is a list of ``(kind, dim)`` with kind in ``{"zero", "nonneg", "soc3",
+    "soc4"}``, in row order; ``("soc3", count)`` stands for ``count`` consecutive
+    3-dimensional second-order cones (``"soc4"``: 4-dimensional).
+    ``transport_weight`` is the cost of one unit of each transport epigraph variable
+    (user units, before ``cost_scale``).
     """
 
     q: np.ndarray
@@ -114,6 +130,7 @@ class ConicProblem:
     b: np.ndarray
     cones: list
     layout: Layout
+    transport_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # affine maps x -> value, used to read the solution and by the cvxpy backend tests
     maps: dict = field(default_factory=dict)
 
@@ -166,13 +183,18 @@ def interior_level_map(grid: Grid, rho0: np.ndarray, rho1: np.ndarray | None,
     return E, e
 
 
-def _interleave3(top, mid, bottom, top_c, mid_c, bottom_c):
-    """Rows ``[top_i; mid_i; bottom_i]`` for every cone ``i`` (as ``-A``, ``b``)."""
-    n = top.shape[0]
-    M = sp.vstack([top, mid, bottom], format="csr")
-    c = np.concatenate([top_c, mid_c, bottom_c])
-    order = np.arange(3 * n).reshape(3, n).T.ravel()
+def _interleave(rows, consts):
+    """Rows ``[rows[0]_i; rows[1]_i; ...]`` for every cone ``i`` (as ``-A``, ``b``)."""
+    n, dim = rows[0].shape[0], len(rows)
+    M = sp.vstack(rows, format="csr")
+    c = np.concatenate(consts)
+    order = np.arange(dim * n).reshape(dim, n).T.ravel()
     return M[order], c[order]
+
+
+def _interleave3(top, mid, bottom, top_c, mid_c, bottom_c):
+    """Rows ``[top_i; mid_i; bottom_i]`` for every 3-dimensional cone ``i``."""
+    return _interleave([top, mid, bottom], [top_c, mid_c, bottom_c])
 
 
 def assemble(
@@ -200,8 +222,9 @@ def assemble(
         Its ``mask`` decides which cells have unknowns.
     lam : float
         Crossover scale, > 0.
-    metric : ndarray, shape ``grid.face_shape``
-        Positive transport-cost factor ``G`` per interior face.
+    metric : ndarray
+        Checked by :func:`wfr_cvx.metric.check_metric`: face weights (shape
+        ``grid.face_shape``) or, in 2-D with off-diagonal G, cell matrices.
     time_mean : {"power", "arithmetic"}
         Time mean of adjacent levels used as the denominator (see module docstring).
     transport, reaction : bool
@@ -225,9 +248,9 @@ def assemble(
         raise ValueError(f"`time_mean` must be one of {TIME_MEANS}, got {time_mean!r}")
     plan = compile_constraints(constraints, grid, rho0, rho1, transport=transport,
                                reaction=reaction)
-    T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
-    n_cells = K * n  # per level / step
-    n_faces = K * (n - 1)  # per step
+    T, K = grid.n_steps, grid.n_regimes
+    n_cells = K * grid.n_cells  # per level / step
+    n_faces = K * grid.n_faces  # per step (2-D: padded layout)
     n_levels_free = T if free_end else T - 1
     active = plan.cells.ravel()
     n_active = int(np.count_nonzero(active))
@@ -247,8 +270,18 @@ def assemble(
     g_cells = (geometric_mean_cells(active, rho0, rho1, T) if time_mean == "power"
                else np.zeros(0, dtype=np.int64))
     n_g = g_cells.size
+    on_cells = is_cell_metric(metric)
+    if on_cells:
+        # off-diagonal G: one cone per (step, cell) beside at least one open face
+        centre_avg = [sp.kron(sp.identity(T * K, format="csr"), block, format="csr")
+                      for block in _centre_average_blocks(grid)]
+        touched = (centre_avg[0] + centre_avg[1]) @ plan.faces.ravel().astype(float)
+        transport_at = np.flatnonzero(touched > 0)
+    else:
+        transport_at = flux_faces
+    n_tr = transport_at.size
 
-    offsets = np.cumsum([0, n_rho, n_flux_var, n_g, n_flux_var, n_react_var])
+    offsets = np.cumsum([0, n_rho, n_flux_var, n_g, n_tr, n_react_var])
     layout = Layout(
         rho=slice(offsets[0], offsets[1]),
         flux=slice(offsets[1], offsets[2]),
@@ -260,6 +293,8 @@ def assemble(
         rho_cells=rho_cells,
         flux_faces=flux_faces,
         react_cells=react_cells,
+        transport_at=transport_at,
+        transport_on_cells=on_cells,
     )
     N = layout.n
 
@@ -299,7 +334,7 @@ def assemble(
     face_mean_c = FA @ mean_c
 
     flux = embed(sp.identity(n_flux_var, format="csr"), layout.flux)
-    t_tr = embed(sp.identity(n_flux_var, format="csr"), layout.t_transport)
+    t_tr = embed(sp.identity(n_tr, format="csr"), layout.t_transport)
     t_re = embed(sp.identity(n_react_var, format="csr"), layout.t_reaction)
 
     blocks, consts, cones = [], [], []
@@ -312,13 +347,30 @@ def assemble(
     # Cone rows keep coefficients +-1 (good for Clarabel's equilibration); the cost weights
     # G dx^2/dt and lam^2/dt go to the objective, divided by `cost_scale` so that the
     # objective is O(mass) whatever lam.
-    w_tr = np.broadcast_to(metric, (T, K, n - 1)).ravel()[flux_faces] * grid.dx**2 / grid.dt
     w_re = lam**2 / grid.dt
     F, F_c = face_mean[flux_faces], face_mean_c[flux_faces]
-    if n_flux_var:
-        # transport: mu^2 <= rho_face * t   (cost w_tr * t)
-        M, c = _interleave3(F + t_tr, 2.0 * flux, F - t_tr, F_c, np.zeros(n_flux_var), F_c)
-        add(M, c, ("soc3", n_flux_var))
+    if on_cells:
+        w_tr = np.full(n_tr, grid.dx**2 / grid.dt)
+        if n_tr:
+            # transport per cell: |L^T mu_bar|^2 <= rho_mean * t   (cost w_tr * t)
+            L = np.broadcast_to(cholesky_factors(metric), (T, *metric.shape)).reshape(-1, 2, 2)
+            L = L[transport_at]
+            mu_bar = [(avg @ place_flux)[transport_at] for avg in centre_avg]
+            # u_r = sum_a L[a, r] mu_bar_a   (L^T mu_bar)
+            u = [embed(sp.diags(L[:, 0, r]) @ mu_bar[0] + sp.diags(L[:, 1, r]) @ mu_bar[1],
+                       layout.flux) for r in (0, 1)]
+            R, R_c = mean[transport_at], mean_c[transport_at]
+            zero = np.zeros(n_tr)
+            M, c = _interleave([R + t_tr, 2.0 * u[0], 2.0 * u[1], R - t_tr],
+                               [R_c, zero, zero, R_c])
+            add(M, c, ("soc4", n_tr))
+    else:
+        w_tr = np.broadcast_to(metric, (T, *grid.face_shape)).ravel()[flux_faces] * (
+            grid.dx**2 / grid.dt)
+        if n_flux_var:
+            # transport: mu^2 <= rho_face * t   (cost w_tr * t)
+            M, c = _interleave3(F + t_tr, 2.0 * flux, F - t_tr, F_c, np.zeros(n_flux_var), F_c)
+            add(M, c, ("soc3", n_flux_var))
     R, R_c = mean[react_cells], mean_c[react_cells]
     Z, Z_c = zeta[react_cells], zeta_c[react_cells]
     if n_react_var:
@@ -391,16 +443,34 @@ def assemble(
         "mean": (mean, mean_c),
         "face_mean": (face_mean, face_mean_c),
     }
-    return ConicProblem(q=q, A=A, b=b, cones=cones, layout=layout, maps=maps)
+    return ConicProblem(q=q, A=A, b=b, cones=cones, layout=layout, maps=maps,
+                        transport_weight=w_tr)
+
+
+def _centre_average_blocks(grid: Grid) -> list[sp.csr_matrix]:
+    """Per axis ``a``, the (cells, faces) matrix averaging a cell's two faces of axis ``a``.
+
+    ``(B_a mu)_c = (mu_{a,-} + mu_{a,+}) / 2``; a face that does not exist counts as 0.
+    """
+    face, lower, upper = face_cells(grid)
+    axis = face // grid.n_cells
+    out = []
+    for a in range(grid.dims):
+        f, lo, up = face[axis == a], lower[axis == a], upper[axis == a]
+        out.append(sp.csr_matrix(
+            (np.full(2 * f.size, 0.5), (np.concatenate([lo, up]), np.concatenate([f, f]))),
+            shape=(grid.n_cells, grid.n_faces)))
+    return out
 
 
 @dataclass
 class RawSolution:
     """A backend's answer in the scaled unknowns, reshaped on the grid.
 
-    ``levels`` (T+1, K, n) masses; ``flux`` (T, K, n-1) mass moved across each face per
-    step; ``created`` (T, K, n) mass created per step (``zeta * dt``); ``mean`` (T, K, n)
-    and ``face_mean`` (T, K, n-1) the denominators of the cost; ``transport`` and
+    ``levels`` (T+1, *shape) masses; ``flux`` (T, *face_shape) mass moved across each face
+    per step; ``created`` (T, *shape) mass created per step (``zeta * dt``); ``mean``
+    (T, *shape) and ``face_mean`` (T, *face_shape) the denominators of the cost (shapes of
+    ``grid``); ``transport`` and
     ``reaction`` the cost of each step (T,) in the scaled units.
     """
 
@@ -421,39 +491,41 @@ class RawSolution:
 def unpack(problem: ConicProblem, x: np.ndarray, grid: Grid, lam: float, metric: np.ndarray,
            rho0: np.ndarray, rho1: np.ndarray | None, info: dict) -> RawSolution:
     """Read the unknowns of :func:`assemble`'s problem out of a solution vector ``x``."""
-    T, K, n = grid.n_steps, grid.n_regimes, grid.n_weights
+    T = grid.n_steps
+    cells, faces = grid.shape, grid.face_shape
     L = problem.layout
 
-    def scatter(where: slice, cells: np.ndarray, shape) -> np.ndarray:
+    def scatter(where: slice, at: np.ndarray, shape) -> np.ndarray:
         """Unknowns placed on the full grid arrays, zeros where there are none."""
         out = np.zeros(int(np.prod(shape)))
-        out[cells] = x[where]
+        out[at] = x[where]
         return out.reshape(shape)
 
-    levels = np.zeros((T + 1, K, n))
+    levels = np.zeros((T + 1, *cells))
     levels[0] = rho0
     if rho1 is None:  # free end (proximal step)
-        levels[1:] = scatter(L.rho, L.rho_cells, (T, K, n))
+        levels[1:] = scatter(L.rho, L.rho_cells, (T, *cells))
     else:
         levels[T] = rho1
-        levels[1:T] = scatter(L.rho, L.rho_cells, (T - 1, K, n))
+        levels[1:T] = scatter(L.rho, L.rho_cells, (T - 1, *cells))
 
     def value(name, shape):
         M, c = problem.maps[name]
         return (M @ x + c).reshape(shape)
 
-    weight = np.broadcast_to(metric, (K, n - 1)) * grid.dx**2 / grid.dt
-    flux = scatter(L.flux, L.flux_faces, (T, K, n - 1))
-    t_tr = scatter(L.t_transport, L.flux_faces, (T, K, n - 1))
-    t_re = scatter(L.t_reaction, L.react_cells, (T, K, n))
+    per_step = grid.n_regimes * (grid.n_cells if L.transport_on_cells else grid.n_faces)
+    transport = np.bincount(L.transport_at // per_step,
+                            weights=problem.transport_weight * x[L.t_transport], minlength=T)
+    reaction = np.bincount(L.react_cells // (grid.n_regimes * grid.n_cells),
+                           weights=x[L.t_reaction], minlength=T) * (lam**2 / grid.dt)
     return RawSolution(
         levels=levels,
-        flux=flux,
-        created=value("zeta", (T, K, n)),
-        mean=value("mean", (T, K, n)),
-        face_mean=value("face_mean", (T, K, n - 1)),
-        transport=(weight * t_tr).sum(axis=(1, 2)),
-        reaction=lam**2 / grid.dt * t_re.sum(axis=(1, 2)),
+        flux=scatter(L.flux, L.flux_faces, (T, *faces)),
+        created=value("zeta", (T, *cells)),
+        mean=value("mean", (T, *cells)),
+        face_mean=value("face_mean", (T, *faces)),
+        transport=transport,
+        reaction=reaction,
         **info,
     )
 
@@ -474,7 +546,7 @@ def cost_scale_for(rho0: np.ndarray, rho1: np.ndarray | None, lam: float, metric
     """
     rho1 = rho0 if rho1 is None else rho1
     a, b = rho0.reshape(rho0.shape[0], -1).sum(axis=1), rho1.reshape(rho1.shape[0], -1).sum(axis=1)
-    reach = np.sqrt(float(np.max(metric))) * diameter
+    reach = metric_reach(metric) * diameter
     cosine = np.cos(min(reach / (2.0 * lam), np.pi / 2))
     coupling = 4.0 * lam**2 * float(np.sum(a + b - 2.0 * np.sqrt(a * b) * cosine))
     hellinger = 4.0 * lam**2 * float(np.sum((np.sqrt(rho1) - np.sqrt(rho0)) ** 2))

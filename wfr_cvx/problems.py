@@ -17,6 +17,11 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     n_weights = 64
     n_steps = 16
     regimes = ["risk_on", "risk_off"]      # or a count (default 1)
+    kind = "interval"                      # or "simplex": n_weights x n_weights cells
+    assets = ["IBM", "WMT", "SEHI"]        # simplex only (default A, B, C); weights,
+                                           # centres are then pairs [w_A, w_B] and
+                                           # metric a 2 x 2 SPD matrix or { kind =
+                                           # "trade_variance", prices, assets, scale }
 
     [rho0]                                 # an allocation: the sum of its parts
     diracs = [{ weight = 0.1, regime = "risk_on", mass = 1.0 }]
@@ -66,7 +71,8 @@ errors of the file.
 
 Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost``; a rebalance
 also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all regimes
-together) and ``target_mass``.  A figure passes when
+together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
+``target_mass``.  A figure passes when
 :math:`|got - expected| \le atol + rtol\,|expected|`.
 
 :func:`load` validates everything once: an unknown key, a wrong type or an impossible
@@ -94,7 +100,7 @@ SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
 FIGURES = {
     "geodesic": ("distance2", "distance", "transport_cost", "reaction_cost"),
     "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
-                  "potential_energy", "mean_weight", "target_mass"),
+                  "potential_energy", "mean_weight", "mean_weight_2", "target_mass"),
 }
 _BACKENDS = ("clarabel", "cvxpy")
 #: ``kind`` of a ``[[constraints]]`` table -> its allowed keys (besides ``kind``).
@@ -189,6 +195,8 @@ class Problem:
             out.update(objective=float(result.objective),
                        potential_energy=float(result.potential_energy),
                        mean_weight=float(result.mean_weight()[0]),
+                       # the second weight axis of a simplex grid (NaN on a 1-D grid)
+                       mean_weight_2=float(np.append(result.mean_weight(), np.nan)[1]),
                        target_mass=float(result.target.sum()))
         return out
 
@@ -497,12 +505,15 @@ class _Reader:
                        description=description, path=self.path)
 
     def grid(self, table: dict) -> Grid:
-        self.keys(table, {"n_weights", "n_steps", "regimes", "kind"}, "grid")
-        kind = self.string(table, "kind", "grid", "interval")
-        if kind != "interval":
-            reason = ("the simplex grid is not available yet; see problems/README.md"
-                      if kind == "simplex" else f"must be 'interval', got {kind!r}")
-            self.fail("grid.kind", reason)
+        self.keys(table, {"n_weights", "n_steps", "regimes", "kind", "assets"}, "grid")
+        kind = self.string(table, "kind", "grid", "interval", choices=("interval", "simplex"))
+        assets = self.get(table, "assets", "grid", None)
+        if assets is not None and kind != "simplex":
+            self.fail("grid.assets", "only a kind = 'simplex' grid names its assets")
+        if assets is not None and (not isinstance(assets, list) or len(assets) != 3
+                                   or not all(isinstance(a, str) and a for a in assets)
+                                   or len(set(assets)) != 3):
+            self.fail("grid.assets", f"must be three distinct labels, got {assets!r}")
         n_weights = self.integer(table, "n_weights", "grid", 2)
         n_steps = self.integer(table, "n_steps", "grid", 1)
         regimes = self.get(table, "regimes", "grid", 1)
@@ -517,7 +528,22 @@ class _Reader:
                                       f"{_type_name(regimes)}")
         elif regimes < 1:
             self.fail("grid.regimes", f"must be >= 1, got {regimes}")
+        if kind == "simplex":
+            return Grid.simplex(n_weights, n_steps, assets=tuple(assets or ("A", "B", "C")),
+                                regimes=regimes)
         return Grid(n_weights, n_steps, regimes=regimes)
+
+    def point(self, item: dict, key: str, where: str, grid: Grid):
+        """A weight in [0, 1] (1-D grid) or a pair of them (simplex grid)."""
+        if grid.dims == 1:
+            return self.real(item, key, where, low=0.0, high=1.0)
+        name = f"{where}.{key}"
+        value = self.get(item, key, where)
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(_is_real(v) and 0.0 <= v <= 1.0 for v in value)):
+            self.fail(name, f"must be a pair [w_A, w_B] of weights in [0, 1] on a simplex "
+                            f"grid, got {value!r}")
+        return tuple(float(v) for v in value)
 
     def regime(self, item: dict, name: str, grid: Grid) -> int:
         value = item.get("regime", 0)
@@ -542,12 +568,15 @@ class _Reader:
                 name = f"{where}.{part}[{i}]"
                 if part == "diracs":
                     self.keys(item, {"weight", "regime", "mass"}, name)
-                    weight = self.real(item, "weight", name, low=0.0, high=1.0)
+                    weight = self.point(item, "weight", name, grid)
                     mass = self.real(item, "mass", name, 1.0, nonnegative=True)
-                    total += grid.dirac(weight, self.regime(item, name, grid), mass)
+                    try:
+                        total += grid.dirac(weight, self.regime(item, name, grid), mass)
+                    except ValueError as exc:
+                        self.fail(name, str(exc))
                 else:
                     self.keys(item, {"center", "width", "regime", "mass"}, name)
-                    center = self.real(item, "center", name)
+                    center = self.point(item, "center", name, grid)
                     width = self.real(item, "width", name, positive=True)
                     mass = self.real(item, "mass", name, 1.0, nonnegative=True)
                     regime = self.regime(item, name, grid)
@@ -585,6 +614,8 @@ class _Reader:
         n_faces = grid.n_weights - 1
         if _is_real(value):
             return self.real({"metric": value}, "metric", "", positive=True)
+        if grid.dims == 2:
+            return self.matrix_metric(value, grid)
         if isinstance(value, dict):
             self.keys(value, {"kind", "at_0", "at_1"}, "metric")
             self.string(value, "kind", "metric", choices=("linear",))
@@ -599,6 +630,55 @@ class _Reader:
             self.fail("metric", "must be > 0 on every face")
         return arr
 
+    def matrix_metric(self, value, grid: Grid) -> np.ndarray:
+        """2-D: a 2 x 2 SPD matrix, or the trade-variance metric of a price file."""
+        if isinstance(value, dict):
+            from .markowitz import estimate
+            from .metric import trade_variance_metric
+
+            self.keys(value, {"kind", "prices", "assets", "scale"}, "metric")
+            self.string(value, "kind", "metric", choices=("trade_variance",))
+            prices = self.price_file(value, "metric")
+            assets = self.asset_list(value, "metric", grid, prices)
+            scale = self.real(value, "scale", "metric", 1.0, positive=True)
+            try:
+                _, cov = estimate(prices[assets])
+            except ValueError as exc:
+                self.fail("metric.prices", str(exc))
+            return scale * trade_variance_metric(cov.to_numpy())
+        arr = self.numbers(value, "metric")
+        try:
+            from .metric import check_metric
+
+            check_metric(arr, grid)
+        except (ValueError, TypeError) as exc:
+            self.fail("metric", str(exc).replace("`metric` ", ""))
+        return arr
+
+    def price_file(self, table: dict, where: str):
+        from .markowitz import load_prices
+
+        path = self.file(self.get(table, "prices", where), f"{where}.prices")
+        try:
+            return load_prices(path)
+        except (ValueError, TypeError, OSError) as exc:
+            self.fail(f"{where}.prices", str(exc))
+
+    def asset_list(self, table: dict, where: str, grid: Grid, prices) -> list:
+        assets = self.get(table, "assets", where)
+        n = grid.dims + 1
+        if (not isinstance(assets, list) or len(assets) != n
+                or not all(isinstance(a, str) for a in assets)):
+            count = {2: "two", 3: "three"}[n]
+            self.fail(f"{where}.assets", f"must name the {count} assets of the grid (the "
+                                         f"weight axes' and the remainder), e.g. "
+                                         f"{['IBM', 'WMT', 'SEHI'][:n]}")
+        unknown = [a for a in assets if a not in prices.columns]
+        if unknown:
+            self.fail(f"{where}.assets", f"{unknown} not in the price file's columns "
+                                         f"{list(prices.columns)}")
+        return assets
+
     def potential(self, table: dict, grid: Grid) -> np.ndarray:
         kind = self.string(table, "kind", "potential", choices=("mean_variance", "values"))
         if kind == "values":
@@ -610,24 +690,12 @@ class _Reader:
                 self.fail("potential.values", f"must have shape {grid.shape} like the "
                                               f"grid, got {arr.shape}")
             return arr
-        from .markowitz import estimate, load_prices, potential
+        from .markowitz import estimate, potential
 
         self.keys(table, {"kind", "prices", "assets", "risk_aversion", "mu_scale",
                           "cov_scale"}, "potential")
-        prices_path = self.file(self.get(table, "prices", "potential"), "potential.prices")
-        try:
-            prices = load_prices(prices_path)
-        except (ValueError, TypeError, OSError) as exc:
-            self.fail("potential.prices", str(exc))
-        assets = self.get(table, "assets", "potential")
-        if (not isinstance(assets, list) or len(assets) != 2
-                or not all(isinstance(a, str) for a in assets)):
-            self.fail("potential.assets", "must name the two assets of the 1-D grid (the "
-                                          "weight is the first one's), e.g. ['IBM', 'WMT']")
-        unknown = [a for a in assets if a not in prices.columns]
-        if unknown:
-            self.fail("potential.assets", f"{unknown} not in the price file's columns "
-                                          f"{list(prices.columns)}")
+        prices = self.price_file(table, "potential")
+        assets = self.asset_list(table, "potential", grid, prices)
         gamma = self.real(table, "risk_aversion", "potential", 1.0, positive=True)
         scales = {}
         for key in ("mu_scale", "cov_scale"):

@@ -67,7 +67,7 @@ class Rebalance:
 
     def regime_mass(self) -> np.ndarray:
         """Mass per regime of the target, shape ``(n_regimes,)``."""
-        return self.target.sum(axis=1)
+        return self.target.reshape(self.grid.n_regimes, -1).sum(axis=1)
 
     def mean_weight(self, regime=None) -> np.ndarray:
         """Mean weight coordinates of the target (of one regime, or of all together).
@@ -76,11 +76,11 @@ class Rebalance:
         """
         grid = self.grid
         mass = self.target if regime is None else self.target[[grid.regime_index(regime)]]
-        per_cell = mass.sum(axis=0)  # (n_weights,)
+        per_cell = mass.sum(axis=0).ravel()  # one regime's cells, flattened
         total = per_cell.sum()
         if total <= 0:
             raise ValueError("the target holds no mass in that regime")
-        return (per_cell @ grid.coords) / total
+        return (per_cell @ grid.coords.reshape(-1, grid.dims)) / total
 
     def __repr__(self) -> str:
         return (f"Rebalance(objective={self.objective:.6g}, distance2={self.distance2:.6g}, "

@@ -24,12 +24,16 @@ class Geodesic:
         :math:`\int\!\!\int |v|^2_G\,d\rho\,ds` and :math:`\lambda^2\int\!\!\int r^2\,d\rho\,ds`.
     transport_per_step, reaction_per_step : ndarray, shape (n_steps,)
         The same costs step by step (they sum to the totals).
-    rho : ndarray, shape (n_steps + 1, n_regimes, n_weights)
+    rho : ndarray, shape (n_steps + 1, *grid.shape)
         Cell masses on the time levels ``s = k / n_steps``; ``rho[0]`` and ``rho[-1]`` are
         the inputs.  Round-off negatives of the interior-point solution are set to 0.
-    momentum : ndarray, shape (n_steps, n_regimes, n_weights - 1)
-        ``m = rho_face * v`` on interior faces for each step (mass x weight / time).
-    source : ndarray, shape (n_steps, n_regimes, n_weights)
+        ``grid.shape`` is ``(n_regimes, n_weights)`` (1-D) or ``(n_regimes, n, n)`` (2-D).
+    momentum : ndarray, shape (n_steps, *grid.face_shape)
+        ``m = rho_face * v`` on interior faces for each step (mass x weight / time): 1-D
+        ``(n_steps, n_regimes, n_weights - 1)``; 2-D ``(n_steps, n_regimes, 2, n, n)``, the
+        component along axis ``a`` on the face on the ``+a`` side of each cell (padded
+        layout of :mod:`wfr_cvx.grid`; 0 where there is no face).
+    source : ndarray, shape (n_steps, *grid.shape)
         ``zeta = rho_mean * r``: mass created per unit time in each cell and step.  The
         path satisfies ``(rho[k+1] - rho[k]) / dt + div(momentum[k]) = source[k]``.
     rho_mean, rho_face : ndarray
@@ -106,7 +110,8 @@ class Geodesic:
 
     def mass(self) -> pd.DataFrame:
         """Total mass per regime at every time level (index ``time``, one column per regime)."""
-        return pd.DataFrame(self.rho.sum(axis=2), index=pd.Index(self.times, name="time"),
+        totals = self.rho.reshape(self.rho.shape[0], self.grid.n_regimes, -1).sum(axis=2)
+        return pd.DataFrame(totals, index=pd.Index(self.times, name="time"),
                             columns=list(self.grid.regimes))
 
     def continuity_residual(self) -> np.ndarray:
@@ -128,9 +133,13 @@ class Geodesic:
         Columns ``time, regime, weight, mass, velocity, rate``.  ``velocity`` and ``rate``
         live on faces and steps; here they are moved to cell centres and time levels by
         averaging the two adjacent faces (boundary faces carry 0) and the adjacent steps
-        (one step at the end levels).
+        (one step at the end levels).  On a 2-D grid: one row per *active* cell, columns
+        ``time, regime, w_<A>, w_<B>, w_<C>, mass, velocity_<A>, velocity_<B>, rate``
+        (asset labels of ``grid.assets``, default A, B, C).
         """
         grid = self.grid
+        if grid.dims == 2:
+            return self._frame_2d()
         T, K, n = self.rho.shape[0] - 1, grid.n_regimes, grid.n_weights
         padded = np.zeros((T, K, n + 1))
         padded[:, :, 1:n] = self.velocity
@@ -148,6 +157,33 @@ class Geodesic:
             "velocity": v_levels.ravel(),
             "rate": r_levels.ravel(),
         })
+
+    def _frame_2d(self) -> pd.DataFrame:
+        grid = self.grid
+        T1, K, n = self.rho.shape[0], grid.n_regimes, grid.n_weights
+        a, b, c = grid.assets or ("A", "B", "C")
+        v = self.velocity  # (T, K, 2, n, n): the +a face of each cell
+        below = np.zeros_like(v)  # the -a face of each cell
+        below[:, :, 0, 1:, :] = v[:, :, 0, :-1, :]
+        below[:, :, 1, :, 1:] = v[:, :, 1, :, :-1]
+        v_levels = _steps_to_levels(0.5 * (v + below))
+        r_levels = _steps_to_levels(self.rate)
+        t, k, i, j = np.meshgrid(np.arange(T1), np.arange(K), np.arange(n), np.arange(n),
+                                 indexing="ij")
+        keep = np.broadcast_to(grid.mask, self.rho.shape).ravel()
+        wa, wb = grid.weights[i.ravel()], grid.weights[j.ravel()]
+        frame = pd.DataFrame({
+            "time": self.times[t.ravel()],
+            "regime": np.asarray(grid.regimes, dtype=object)[k.ravel()],
+            f"w_{a}": wa,
+            f"w_{b}": wb,
+            f"w_{c}": 1.0 - wa - wb,
+            "mass": self.rho.ravel(),
+            f"velocity_{a}": v_levels[:, :, 0].ravel(),
+            f"velocity_{b}": v_levels[:, :, 1].ravel(),
+            "rate": r_levels.ravel(),
+        })
+        return frame[keep].reset_index(drop=True)
 
     def to_xarray(self):
         """The path as an ``xarray.Dataset`` (see :func:`wfr_cvx.io.geodesic_to_xarray`)."""

@@ -1,0 +1,221 @@
+"""Two weight axes: the three-asset simplex grid, matrix metrics, and the 2-D acceptance
+tests of issue 3 against independent truths (translation cost, static form, 1-D engine)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid
+from wfr_cvx.closed_form import static_wfr2_bounds
+from wfr_cvx.constraints import MaxVelocity, TotalMass
+
+G_OFF = np.array([[2.0, 0.8], [0.8, 1.0]])  # non-diagonal SPD (e.g. an inverse covariance)
+
+
+def _centre(rho, grid):
+    return (rho.reshape(-1)[:, None] * np.tile(grid.coords.reshape(-1, 2),
+                                              (grid.n_regimes, 1))).sum(0) / rho.sum()
+
+
+# ------------------------------------------------------------------------------- grid
+def test_simplex_grid_attributes():
+    g = Grid.simplex(8, 4, assets=("eq", "bd", "cash"), regimes=("on", "off"))
+    assert g.shape == (2, 8, 8) and g.coords.shape == (8, 8, 2) and g.dims == 2
+    assert g.assets == ("eq", "bd", "cash")
+    assert g.mask.shape == g.shape and int(g.mask[0].sum()) == 8 * 9 // 2
+    centres = g.coords[..., 0] + g.coords[..., 1]
+    np.testing.assert_array_equal(g.mask[0], centres <= 1.0)
+    # faces only between active cells: nothing crosses the simplex edge
+    fm = g.face_mask
+    assert fm.shape == g.face_shape == (2, 2, 8, 8)
+    assert not fm[:, 0, -1].any() and not fm[:, 1, :, -1].any()
+    i, j = 7, 0  # last active cell of the first column: its +A face leaves the simplex
+    assert g.mask[0, i, j] and not fm[0, 0, i, j]
+
+
+def test_simplex_allocations_and_mask_errors():
+    g = Grid.simplex(10, 2)
+    b = g.bump((0.3, 0.2), 0.05, mass=2.0)
+    assert b.sum() == pytest.approx(2.0, rel=1e-14) and not b[~g.mask].any()
+    np.testing.assert_allclose(_centre(b, g), [0.3, 0.2], atol=2e-3)
+    d = g.dirac((0.31, 0.52), mass=3.0)
+    assert d[0, 3, 5] == 3.0
+    with pytest.raises(ValueError, match="outside grid.mask"):
+        g.dirac((0.9, 0.9))
+    bad = g.zeros()
+    bad[0, 9, 9] = 1.0
+    bad[0, 8, 9] = 1.0
+    with pytest.raises(ValueError, match=r"`rho1` has mass on 2 inactive cell"):
+        wfr_cvx.geodesic(b, bad, g, lam=0.5)
+    with pytest.raises(ValueError, match="2 weights"):
+        g.bump(0.3, 0.05)
+    # extra position limits on top of the simplex, per regime
+    limited = Grid.simplex(10, 2, regimes=2,
+                           mask=[np.ones((10, 10), bool), g.coords[..., 0] <= 0.5])
+    assert limited.mask[1].sum() < limited.mask[0].sum() == g.mask[0].sum()
+
+
+# ------------------------------------------------------------------------- metric
+def test_metric_matrices_validated_by_cholesky():
+    g = Grid.simplex(6, 2)
+    r0, r1 = g.bump((0.3, 0.3), 0.1), g.bump((0.4, 0.3), 0.1)
+    with pytest.raises(ValueError, match="positive definite.*Cholesky"):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=[[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(ValueError, match="symmetric"):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=[[1.0, 0.2], [0.1, 1.0]])
+    field = np.broadcast_to(np.eye(2), (6, 6, 2, 2)).copy()
+    field[2, 3] = [[1.0, 0.0], [0.0, -1.0]]
+    with pytest.raises(ValueError, match=r"cell \(2, 3\)"):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=field)
+    with pytest.raises(ValueError, match="shape"):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=np.eye(3))
+    with pytest.raises(ValueError, match="> 0"):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=-1.0)
+
+
+def test_metric_forms_agree():
+    """A constant field equals the constant matrix; a diagonal G uses the face scheme,
+    which a per-cell diagonal field reproduces; backends agree on a varying field."""
+    g = Grid.simplex(8, 4)
+    r0, r1 = g.bump((0.25, 0.25), 0.08), 1.3 * g.bump((0.45, 0.3), 0.08)
+    lam = 0.4
+    const = wfr_cvx.geodesic(r0, r1, g, lam, metric=G_OFF).distance2
+    field = np.broadcast_to(G_OFF, (8, 8, 2, 2))
+    assert wfr_cvx.geodesic(r0, r1, g, lam, metric=field).distance2 == pytest.approx(
+        const, rel=1e-6)
+    diag = np.diag([2.0, 0.5])
+    d_const = wfr_cvx.geodesic(r0, r1, g, lam, metric=diag).distance2
+    d_field = wfr_cvx.geodesic(r0, r1, g, lam,
+                               metric=np.broadcast_to(diag, (8, 8, 2, 2))).distance2
+    assert d_field == pytest.approx(d_const, rel=1e-6)
+    # G = s * I scales transport: at large lam d^2 is s times larger
+    w = g.coords[..., 0]
+    varying = (1.0 + w)[..., None, None] * G_OFF
+    a = wfr_cvx.geodesic(r0, r1, g, lam, metric=varying)
+    b = wfr_cvx.geodesic(r0, r1, g, lam, metric=varying, backend="cvxpy")
+    assert a.distance2 == pytest.approx(b.distance2, rel=1e-6)
+    assert a.distance2 > const  # G grew everywhere
+
+
+# ------------------------------------------------------------------- acceptance 1
+@pytest.mark.parametrize("metric", [None, G_OFF], ids=["identity", "off-diagonal"])
+def test_translation_at_large_lam_costs_mass_times_dw_G_dw(metric):
+    """Issue 3, acceptance 1: n = 32, n_steps = 16, within 2 % of m dw^T G dw."""
+    g = Grid.simplex(32, 16)
+    mass = 1.7
+    r0 = g.bump((0.25, 0.25), 0.06, mass=mass)
+    r1 = g.bump((0.45, 0.30), 0.06, mass=mass)
+    dw = _centre(r1, g) - _centre(r0, g)
+    G = np.eye(2) if metric is None else metric
+    geo = wfr_cvx.geodesic(r0, r1, g, lam=5.0, metric=metric)
+    assert geo.distance2 == pytest.approx(mass * dw @ G @ dw, rel=0.02)
+    assert geo.reaction_cost < 1e-3 * geo.distance2
+    assert np.abs(geo.continuity_residual()).max() < 1e-7 * mass
+    # the path stays in the simplex; at finite lam the mass dips slightly on the way
+    # (by ~(|dw| / 4 lam)^2 / 2 ~ 1e-4 here, the cone geometry of WFR)
+    assert not geo.rho[:, ~g.mask].any()
+    np.testing.assert_allclose(geo.mass()["0"], mass, rtol=1e-3)
+
+
+# ------------------------------------------------------------------- acceptance 2
+@pytest.mark.parametrize("metric", [None, G_OFF], ids=["identity", "off-diagonal"])
+def test_2d_bumps_match_the_static_form(metric):
+    """Issue 3, acceptance 2: mixed transport and reaction, n = 32, n_steps = 16."""
+    g = Grid.simplex(32, 16)
+    r0 = g.bump((0.3, 0.3), 0.05)
+    r1 = g.bump((0.45, 0.25), 0.05, mass=1.5)
+    lam = 0.1
+    lower, upper = static_wfr2_bounds(r0, r1, g, lam, metric=metric)
+    assert upper - lower < 1e-4 * upper  # the static truth is certified
+    with warnings.catch_warnings():
+        # Measured: Clarabel stalls here at a relative gap of ~3e-8 (just above its 1e-8
+        # target) and reports "AlmostSolved" (qdldl and faer alike): a warning, the value
+        # is far more accurate than the 2 % discretisation tolerance checked here.
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)
+        geo = wfr_cvx.geodesic(r0, r1, g, lam, metric=metric)
+    assert geo.status in ("Solved", "AlmostSolved")
+    assert geo.distance2 == pytest.approx(upper, rel=0.02)
+    assert geo.reaction_cost > 0.1 * geo.distance2 and geo.transport_cost > 0.1 * geo.distance2
+
+
+# ------------------------------------------------------------------- acceptance 3
+@pytest.mark.parametrize("lam", [0.1, 0.5])
+def test_mass_on_one_grid_line_agrees_with_the_1d_engine(lam):
+    """Issue 3, acceptance 3: the simplex's first column (w_A = 1 / 2n) is a full 1-D grid.
+
+    Summing a 2-D path over w_A gives an admissible 1-D path that costs no more (the
+    perspective cost is subadditive, the power mean super-additive), and the 1-D path
+    embeds, so the discrete values agree up to the solver's tolerance.
+    """
+    n, steps = 16, 8
+    g1, g2 = Grid(n, steps, regimes=2), Grid.simplex(n, steps, regimes=2)
+    r0 = g1.bump(0.3, 0.08, regime=0) + 0.4 * g1.bump(0.6, 0.1, regime=1)
+    r1 = 1.4 * g1.bump(0.6, 0.08, regime=0) + 0.2 * g1.bump(0.3, 0.1, regime=1)
+
+    def lift(r):
+        out = g2.zeros()
+        out[:, 0, :] = r
+        return out
+
+    one = wfr_cvx.geodesic(r0, r1, g1, lam)
+    two = wfr_cvx.geodesic(lift(r0), lift(r1), g2, lam)
+    assert two.distance2 == pytest.approx(one.distance2, rel=1e-5)
+    np.testing.assert_allclose(two.rho[:, :, 0, :], one.rho, atol=1e-5 * r0.max())
+    assert np.abs(two.momentum[:, :, 0]).max() < 1e-5 * np.abs(one.momentum).max()
+
+
+# ------------------------------------------------------------ backends, constraints
+def test_backends_agree_in_2d_with_constraints():
+    g = Grid.simplex(8, 4, regimes=2)
+    r0 = g.bump((0.25, 0.25), 0.1, regime=0) + 0.5 * g.bump((0.5, 0.2), 0.1, regime=1)
+    r1 = 1.2 * g.bump((0.4, 0.3), 0.1, regime=0) + 0.3 * g.bump((0.2, 0.5), 0.1, regime=1)
+    for metric in (None, G_OFF):
+        for constraints in ((), (MaxVelocity(0.3),)):
+            a = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric, constraints=constraints)
+            b = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric, constraints=constraints,
+                                 backend="cvxpy")
+            assert b.distance2 == pytest.approx(a.distance2, rel=1e-6)
+            np.testing.assert_allclose(b.rho, a.rho, atol=1e-6)
+            np.testing.assert_allclose(b.momentum, a.momentum, atol=1e-6)
+            if constraints:
+                assert np.all(np.abs(a.momentum) <= 0.3 * a.rho_face + 1e-9)
+
+
+def test_2d_constraints_and_position_limits():
+    g = Grid.simplex(10, 6)
+    r0, r1 = g.bump((0.2, 0.2), 0.08), g.bump((0.5, 0.3), 0.08)
+    lam = 0.5
+    free = wfr_cvx.geodesic(r0, r1, g, lam)
+    capped = wfr_cvx.geodesic(r0, r1, g, lam, constraints=[MaxVelocity(0.2)])
+    assert capped.distance2 > free.distance2
+    where = capped.rho_face > 1e-3 * capped.rho_face.max()
+    assert np.abs(capped.velocity[where]).max() <= 0.2 + 1e-6
+    # a position limit w_B <= 0.25 in the middle of the move: no mass ever there
+    limited = Grid.simplex(10, 6, mask=(g.coords[..., 1] <= 0.25) | (g.coords[..., 0] >= 0.45))
+    geo = wfr_cvx.geodesic(r0 * limited.mask, r1 * limited.mask, limited, lam)
+    assert not geo.rho[:, ~limited.mask].any()
+    # TotalMass on probability measures (Laschos-Mielke cone relation, issue 3 item 5)
+    r1b = g.bump((0.5, 0.3), 0.08)
+    spherical = wfr_cvx.geodesic(r0, r1b, g, lam, constraints=[TotalMass()])
+    np.testing.assert_allclose(spherical.mass()["0"], 1.0, rtol=1e-7)
+    d2_free = wfr_cvx.geodesic(r0, r1b, g, lam).distance2
+    theta = np.arccos(1 - d2_free / (8 * lam**2))
+    assert spherical.distance2 == pytest.approx(4 * lam**2 * theta**2, rel=2e-3)
+
+
+def test_2d_outputs():
+    g = Grid.simplex(6, 3, regimes=("on", "off"))
+    r0 = g.bump((0.3, 0.3), 0.1, regime="on")
+    r1 = g.bump((0.4, 0.2), 0.1, regime="off")
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.5)
+    assert geo.momentum.shape == (3, 2, 2, 6, 6) and geo.rho.shape == (4, 2, 6, 6)
+    assert not geo.momentum[:, :, 0, -1].any() and not geo.momentum[:, :, 1, :, -1].any()
+    frame = geo.to_frame()
+    assert list(frame.columns) == ["time", "regime", "w_A", "w_B", "w_C", "mass",
+                                   "velocity_A", "velocity_B", "rate"]
+    assert len(frame) == 4 * int(g.mask.sum())
+    np.testing.assert_allclose(frame.w_A + frame.w_B + frame.w_C, 1.0)
+    assert frame.mass.sum() == pytest.approx(geo.rho.sum())
+    assert geo.mass().shape == (4, 2)

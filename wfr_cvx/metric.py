@@ -1,0 +1,174 @@
+r"""The risk metric :math:`G`: validation and the two forms the assembly uses.
+
+The transport cost of a velocity :math:`v` is :math:`|v|_G^2 = v^\top G v` with :math:`G`
+symmetric positive definite (Σ⁻¹ of a risk model, a transaction-cost matrix, the
+reference's Ruppeiner metric ...).  Accepted ``metric=`` values:
+
+* ``None`` (identity) or a positive scalar;
+* 1-D grids: one positive value per interior face, shape ``(n - 1,)`` or
+  ``grid.face_shape``;
+* 2-D grids: a constant SPD ``2 x 2`` matrix, or a field of them per cell, shape
+  ``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2, 2)``.
+
+Two discrete forms (:func:`check_metric` returns one):
+
+* **face weights** (shape ``grid.face_shape``) when :math:`G` is diagonal: the staggered
+  cost :math:`G_{aa}\, m_f^2 / \bar\rho_f` on each face ``f`` of axis ``a`` (the value at a
+  face is the mean of its two cells');
+* **cell matrices** (shape ``(n_regimes, n, n, 2, 2)``) when :math:`G` has off-diagonal
+  entries: the momentum is averaged to cell centres, :math:`\bar m_a = (m_{a,-} + m_{a,+})/2`
+  over the two faces of axis ``a``, and the cost is :math:`|L^\top \bar m|^2 / \bar\rho`
+  per cell with :math:`G = L L^\top` (Cholesky) — one 4-dimensional rotated cone per cell
+  (Papadakis, Peyré & Oudet 2014 interpolate staggered momenta to centres the same way).
+
+A matrix that is not symmetric, or whose Cholesky factorisation fails (not positive
+definite), is a ValueError naming the first offending cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grid import Grid
+
+__all__ = ["check_metric", "is_cell_metric", "metric_reach", "cholesky_factors",
+           "face_weights", "trade_variance_metric"]
+
+
+def is_cell_metric(metric: np.ndarray) -> bool:
+    """Whether a checked metric is the per-cell matrix form (2-D, off-diagonal G)."""
+    return np.ndim(metric) == 5
+
+
+def metric_reach(metric: np.ndarray) -> float:
+    """Square root of the largest eigenvalue of G: the metric length of a unit step."""
+    if is_cell_metric(metric):
+        return float(np.sqrt(np.max(np.linalg.eigvalsh(metric))))
+    return float(np.sqrt(np.max(metric)))
+
+
+def cholesky_factors(metric: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with ``G = L L^T`` for each cell, shape like ``metric``."""
+    return np.linalg.cholesky(metric)
+
+
+def _as_float_array(metric) -> np.ndarray:
+    try:
+        return np.asarray(metric, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "`metric` must be None, a positive number, an array over faces (1-D) or SPD "
+            f"matrices (2-D), got {type(metric).__name__}"
+        ) from None
+
+
+def _check_face_weights(arr: np.ndarray, grid: Grid) -> np.ndarray:
+    n_faces = grid.n_weights - 1
+    if arr.ndim == 0:
+        arr = np.full(grid.face_shape, float(arr))
+    elif arr.shape == (n_faces,):
+        arr = np.broadcast_to(arr, grid.face_shape).copy()
+    elif arr.shape != grid.face_shape:
+        raise ValueError(
+            f"`metric` must be a scalar or have shape ({n_faces},) or {grid.face_shape} "
+            f"(one value per interior face), got {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError("`metric` must be finite and > 0 on every face")
+    return arr
+
+
+def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
+    """SPD check of a (..., 2, 2) field broadcast to ``(K, n, n, 2, 2)``."""
+    K, n = grid.n_regimes, grid.n_weights
+    full = (K, n, n, 2, 2)
+    if arr.shape not in ((2, 2), (n, n, 2, 2), full):
+        raise ValueError(
+            f"`metric` on a 2-D grid must be a scalar, a 2 x 2 SPD matrix or one per cell "
+            f"(shape {(n, n, 2, 2)} or {full}), got shape {arr.shape}"
+        )
+    arr = np.broadcast_to(arr, full).copy()
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("`metric` must be finite")
+    asym = np.abs(arr - np.swapaxes(arr, -1, -2)).max(axis=(-1, -2))
+    scale = np.abs(arr).max(axis=(-1, -2))
+    bad = np.argwhere(asym > 1e-12 * np.maximum(scale, 1e-300))
+    if bad.size:
+        k, i, j = bad[0]
+        raise ValueError(f"`metric` must be symmetric; it is not at regime {k}, cell "
+                         f"({i}, {j}): {arr[k, i, j].tolist()}")
+    # Cholesky per cell: the test of positive definiteness the issue asks for
+    try:
+        np.linalg.cholesky(arr)
+    except np.linalg.LinAlgError:
+        for index in np.ndindex(K, n, n):
+            try:
+                np.linalg.cholesky(arr[index])
+            except np.linalg.LinAlgError:
+                k, i, j = index
+                raise ValueError(
+                    f"`metric` must be positive definite; its Cholesky factorisation fails "
+                    f"at regime {k}, cell ({i}, {j}): {arr[index].tolist()} (eigenvalues "
+                    f"{np.linalg.eigvalsh(arr[index]).round(12).tolist()})") from None
+    return arr
+
+
+def _diagonal_to_faces(matrices: np.ndarray, grid: Grid) -> np.ndarray:
+    """Face weights ``G_aa`` as the mean of the two cells beside each face of axis ``a``."""
+    g0, g1 = matrices[..., 0, 0], matrices[..., 1, 1]
+    faces = np.ones(grid.face_shape)
+    faces[:, 0, :-1, :] = 0.5 * (g0[:, :-1, :] + g0[:, 1:, :])
+    faces[:, 1, :, :-1] = 0.5 * (g1[:, :, :-1] + g1[:, :, 1:])
+    return faces
+
+
+def trade_variance_metric(cov) -> np.ndarray:
+    r"""The metric of trade variance on the simplex coordinates.
+
+    A move :math:`\Delta x` of the first ``d`` weights is funded by the last asset, so the
+    trade is :math:`P\Delta x` with :math:`P = inom{I_d}{-\mathbf 1^	op}` and its variance
+    :math:`\Delta x^	op (P^	op\Sigma P)\Delta x`: ``G = P^T cov P`` (``cov`` of all
+    ``d + 1`` assets), SPD when ``cov`` is.
+
+    >>> trade_variance_metric(np.diag([1.0, 2.0, 3.0]))
+    array([[4., 3.],
+           [3., 5.]])
+    """
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 2:
+        raise ValueError(f"`cov` must be a square matrix of >= 2 assets, got {cov.shape}")
+    d = cov.shape[0] - 1
+    P = np.vstack([np.eye(d), -np.ones((1, d))])
+    return P.T @ cov @ P
+
+
+def face_weights(metric: np.ndarray, grid: Grid) -> np.ndarray:
+    """The metric along each face's axis, ``G_aa`` (shape ``grid.face_shape``).
+
+    For face weights that is the metric itself; for cell matrices, the diagonal entries
+    averaged to the faces (the cost of a velocity along one axis).
+    """
+    return _diagonal_to_faces(metric, grid) if is_cell_metric(metric) else metric
+
+
+def check_metric(metric, grid: Grid) -> np.ndarray:
+    """Validate ``metric=`` for ``grid``: face weights, or cell matrices (2-D, off-diagonal).
+
+    See the module docstring for the accepted forms.  Raises TypeError / ValueError
+    naming ``metric`` and what was wrong.
+    """
+    if metric is None:
+        return np.ones(grid.face_shape)
+    arr = _as_float_array(metric)
+    if grid.dims == 1:
+        if arr.shape == (1, 1):
+            arr = arr.reshape(())
+        return _check_face_weights(arr, grid)
+    if arr.ndim == 0:
+        if not np.isfinite(arr) or arr <= 0:
+            raise ValueError(f"`metric` must be finite and > 0, got {float(arr)}")
+        return np.full(grid.face_shape, float(arr))
+    matrices = _check_matrices(arr, grid)
+    if not np.any(matrices[..., 0, 1]):
+        return _diagonal_to_faces(matrices, grid)
+    return matrices
