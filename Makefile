@@ -33,8 +33,12 @@ lint: install
 	$(BIN)/ruff check wfr_cvx tests benchmarks
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_static.py
+	$(BIN)/python benchmarks/bench_operators.py
+	$(BIN)/python benchmarks/bench_ladder.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
