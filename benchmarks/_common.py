@@ -138,3 +138,18 @@ def _plain(value):
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def main_quick_or_full(doc: str, run, quick, full, json_name: str, markdown_name: str,
+                       markdown, argv=None) -> None:
+    """The command line of a benchmark script: ``--quick`` (tiny, to a scratch dir) or full."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes (checks that the script works; writes to a "
+                             "scratch directory, not benchmarks/)")
+    args = parser.parse_args(argv)
+    results = run(quick if args.quick else full)
+    write_outputs(results, output_dir(args.quick), json_name, markdown_name,
+                  markdown(results))

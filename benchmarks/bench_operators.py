@@ -29,7 +29,6 @@ instead of stopping the run.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +44,9 @@ from _common import (  # noqa: E402
     best_of,
     header_lines,
     machine_info,
+    main_quick_or_full,
     markdown_table,
-    output_dir,
     versions,
-    write_outputs,
 )
 
 import wfr_cvx  # noqa: E402
@@ -327,14 +325,8 @@ def markdown(results: dict) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes (checks that the script works; writes to a "
-                             "scratch directory, not benchmarks/)")
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL)
-    write_outputs(results, output_dir(args.quick), "operators_results.json", "OPERATORS.md",
-                  markdown(results))
+    main_quick_or_full(__doc__, run, QUICK, FULL, "operators_results.json", "OPERATORS.md",
+                       markdown, argv)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ A method that is 5 % off is a row, not an exception: every outcome is recorded.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -58,10 +57,9 @@ import ot  # noqa: E402
 from _common import (  # noqa: E402
     header_lines,
     machine_info,
+    main_quick_or_full,
     markdown_table,
-    output_dir,
     versions,
-    write_outputs,
 )
 
 import wfr_cvx  # noqa: E402
@@ -348,14 +346,8 @@ def markdown(results: dict) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes (checks that the script works; writes to a "
-                             "scratch directory, not benchmarks/)")
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL)
-    write_outputs(results, output_dir(args.quick), "static_results.json", "STATIC.md",
-                  markdown(results))
+    main_quick_or_full(__doc__, run, QUICK, FULL, "static_results.json", "STATIC.md", markdown,
+                       argv)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,16 @@ An allocation is a measure over portfolio weights x market regimes; the WFR dist
 prices rebalancing (transport along the weights) against regime switches (reaction).
 """
 
-from . import (batch, closed_form, constraints, diagnostics, dynamics, markowitz, metric,
-               operators)
+from . import (
+    batch,
+    closed_form,
+    constraints,
+    diagnostics,
+    dynamics,
+    markowitz,
+    metric,
+    operators,
+)
 from .compare import compare
 from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 from .errors import (
@@ -36,6 +44,7 @@ __all__ = [
     "MaxReactionRate",
     "TotalMass",
     "constraints",
+    "metric",
     "compare",
     "Rebalance",
     "crossover_scale",

@@ -131,11 +131,10 @@ def _time_combination_adjoint(steps, out, a, b):
 
 
 # ------------------------------------------------------------------- kernels in 2-D
-_SIG_2D = ["void(float64[:, :, :, ::1], float64[:, :, ::1], float64)"]
-
-
-@numba.njit(_SIG_2D, **_JIT)
-def _divergence_2d(faces, out, inv_dx):
+@numba.njit(["void(float64[:, :, :, ::1], float64[:, :, ::1], float64, float64)"], **_JIT)
+def _faces_to_cells_2d(faces, out, scale, lower_sign):
+    # out[i, j] = scale * (f0[i, j] + s f0[i-1, j] + f1[i, j] + s f1[i, j-1]), non-faces
+    # skipped: the divergence (scale 1/dx, s = -1) and the face average's adjoint (1/2, +1)
     n_batch, _, n, _ = faces.shape
     for b in range(n_batch):
         for i in range(n):
@@ -144,12 +143,12 @@ def _divergence_2d(faces, out, inv_dx):
                 if i < n - 1:
                     acc += faces[b, 0, i, j]
                 if i > 0:
-                    acc -= faces[b, 0, i - 1, j]
+                    acc += lower_sign * faces[b, 0, i - 1, j]
                 if j < n - 1:
                     acc += faces[b, 1, i, j]
                 if j > 0:
-                    acc -= faces[b, 1, i, j - 1]
-                out[b, i, j] = acc * inv_dx
+                    acc += lower_sign * faces[b, 1, i, j - 1]
+                out[b, i, j] = scale * acc
 
 
 @numba.njit(["void(float64[:, :, ::1], float64[:, :, :, ::1], float64)"], **_JIT)
@@ -172,24 +171,6 @@ def _face_average_2d(cells, out):
             for j in range(n):
                 out[b, 0, i, j] = 0.5 * (cells[b, i, j] + cells[b, i + 1, j]) if i < n - 1 else 0.0
                 out[b, 1, i, j] = 0.5 * (cells[b, i, j] + cells[b, i, j + 1]) if j < n - 1 else 0.0
-
-
-@numba.njit(["void(float64[:, :, :, ::1], float64[:, :, ::1])"], **_JIT)
-def _face_average_adjoint_2d(faces, out):
-    n_batch, _, n, _ = faces.shape
-    for b in range(n_batch):
-        for i in range(n):
-            for j in range(n):
-                acc = 0.0
-                if i < n - 1:
-                    acc += faces[b, 0, i, j]
-                if i > 0:
-                    acc += faces[b, 0, i - 1, j]
-                if j < n - 1:
-                    acc += faces[b, 1, i, j]
-                if j > 0:
-                    acc += faces[b, 1, i, j - 1]
-                out[b, i, j] = 0.5 * acc
 
 
 # ------------------------------------------------------------------------- factories
@@ -226,8 +207,9 @@ def make_divergence(grid: Grid):
     1-D: faces ``(n-1,)``, cells ``(n,)``; 2-D: faces ``(2, n, n)``, cells ``(n, n)``.
     """
     cells, faces = _cells_faces(grid)
-    kernel = _divergence if grid.dims == 1 else _divergence_2d
-    return _batch_kernel(kernel, faces, cells, 1.0 / grid.dx)
+    if grid.dims == 1:
+        return _batch_kernel(_divergence, faces, cells, 1.0 / grid.dx)
+    return _batch_kernel(_faces_to_cells_2d, faces, cells, 1.0 / grid.dx, -1.0)
 
 
 def make_divergence_adjoint(grid: Grid):
@@ -247,8 +229,9 @@ def make_face_average(grid: Grid):
 def make_face_average_adjoint(grid: Grid):
     """``apply(faces (..., *face), out (..., *cell))``: adjoint of the face average."""
     cells, faces = _cells_faces(grid)
-    kernel = _face_average_adjoint if grid.dims == 1 else _face_average_adjoint_2d
-    return _batch_kernel(kernel, faces, cells)
+    if grid.dims == 1:
+        return _batch_kernel(_face_average_adjoint, faces, cells)
+    return _batch_kernel(_faces_to_cells_2d, faces, cells, 0.5, 1.0)
 
 
 def _time_kernel(kernel, grid: Grid, a: float, b: float, levels_in: bool):
