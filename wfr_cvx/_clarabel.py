@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .grid import Grid
-from .problem import ConicProblem, RawSolution, assemble, unpack
+from .problem import ConicProblem, RawSolution, solve_assembled
 
 __all__ = ["SOLVER_OPTIONS", "solve", "solve_conic"]
 
@@ -92,15 +92,6 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
     ``assembly`` keywords (``transport``, ``reaction``, ``end_potential``, ``end_weight``)
     go to :func:`~wfr_cvx.problem.assemble`.
     """
-    start = time.perf_counter()
-    problem = assemble(rho0, rho1, grid, lam, metric, time_mean=scheme, **assembly)
-    assembly_time = time.perf_counter() - start
-    out = solve_conic(problem, options, defaults_for(grid))
-    info = {
-        "assembly_time": assembly_time,
-        "status": out["status"],
-        "iterations": out["iterations"],
-        "setup_time": assembly_time + out["setup_time"],
-        "solve_time": out["solve_time"],
-    }
-    return unpack(problem, out["x"], grid, lam, metric, rho0, rho1, info)
+    defaults = defaults_for(grid)
+    return solve_assembled(lambda problem: solve_conic(problem, options, defaults),
+                           rho0, rho1, grid, lam, metric, scheme=scheme, **assembly)
