@@ -385,3 +385,13 @@ def test_simplex_problem_file(tmp_path):
     outside = fixed.replace("weight = [0.5, 0.2]", "weight = [0.9, 0.9]")
     with pytest.raises(ProblemFileError, match=r"rho1.diracs\[0\].*outside grid.mask"):
         problems.load(_write(tmp_path, outside, "outside.toml"))
+
+
+def test_dr_backend_takes_scs_settings(tmp_path):
+    text = BASE.replace("lam = 0.25", 'lam = 0.25\nbackend = "dr"', 1) + (
+        "\n[solver]\neps_abs = 1e-7\n")
+    problem = problems.load(_write(tmp_path, text, "dr.toml"))
+    assert problem.backend == "dr" and problem.solver_options == {"eps_abs": 1e-7}
+    clarabel_only = text.replace("eps_abs = 1e-7", "max_iter = 50")
+    with pytest.raises(ProblemFileError, match="solver.max_iter"):
+        problems.load(_write(tmp_path, clarabel_only, "dr_bad.toml"))

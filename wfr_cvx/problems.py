@@ -7,7 +7,7 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     description = "..."                    # optional
     kind = "geodesic"                      # or "rebalance" (one proximal step)
     lam = 0.2                              # crossover scale, > 0
-    backend = "clarabel"                   # optional: "clarabel" (default) or "cvxpy"
+    backend = "clarabel"                   # optional: "clarabel" (default), "cvxpy" or "dr"
     scheme = "power"                       # optional: "power" (default) or "arithmetic"
     metric = 2.0                           # optional: a number, one value per interior
                                            # face, or { kind = "linear", at_0 = 1.0,
@@ -63,7 +63,8 @@ A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead
 :func:`wfr_cvx.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
 the first asset's), ``risk_aversion`` and optional per-regime ``mu_scale`` / ``cov_scale``
 lists, or ``kind = "values"`` with an array of shape ``(n_regimes, n_weights)``.
-``[solver]`` holds Clarabel settings.  Relative paths are relative to the problem file.
+``[solver]`` holds Clarabel settings (SCS settings with ``backend = "dr"``).  Relative
+paths are relative to the problem file.
 ``constraints`` (:data:`CONSTRAINT_KINDS`) become the objects of
 :mod:`wfr_cvx.constraints` and are passed to the solve; steps outside the grid, an
 unknown kind or key, and ``total_mass`` between endpoints of different total mass are
@@ -102,7 +103,7 @@ FIGURES = {
     "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
                   "potential_energy", "mean_weight", "mean_weight_2", "target_mass"),
 }
-_BACKENDS = ("clarabel", "cvxpy")
+_BACKENDS = ("clarabel", "cvxpy", "dr")
 #: ``kind`` of a ``[[constraints]]`` table -> its allowed keys (besides ``kind``).
 CONSTRAINT_KINDS = {
     "max_velocity": ("vmax", "steps"),
@@ -496,7 +497,7 @@ class _Reader:
             tau = self.real(data, "tau", "", positive=True)
             potential = self.potential(self.table(data, "potential", ""), grid)
         constraints = self.constraints(data, grid, rho0, rho1)
-        options = self.solver(self.table(data, "solver", "", {}))
+        options = self.solver(self.table(data, "solver", "", {}), backend)
         expected = self.expected(self.table(data, "expected", "", {}), kind)
         return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
                        metric=metric, backend=backend, scheme=scheme, tau=tau,
@@ -768,8 +769,11 @@ class _Reader:
                 out.append(TotalMass())
         return tuple(out)
 
-    def solver(self, table: dict) -> dict:
-        from ._clarabel import SOLVER_OPTIONS
+    def solver(self, table: dict, backend: str = "clarabel") -> dict:
+        # "dr" takes SCS's settings; the other backends Clarabel's
+        from . import _clarabel, _dr
+
+        SOLVER_OPTIONS = _dr.SOLVER_OPTIONS if backend == "dr" else _clarabel.SOLVER_OPTIONS
 
         self.keys(table, SOLVER_OPTIONS, "solver")
         for key, value in table.items():
