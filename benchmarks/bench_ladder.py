@@ -14,7 +14,8 @@ Rows
 Settings, in the same run (ratios are to the first): the direct Clarabel backend with
 wfr_cvx's defaults (QDLDL on 1-D grids, faer with one thread on 2-D grids), with QDLDL,
 with faer on 1 and on 2 threads; the cvxpy backend (small sizes only); the ``"dr"``
-backend (Douglas-Rachford splitting) when the package has it.
+backend (wfr_cvx's own ADMM / Douglas-Rachford splitting) and the ``"scs"`` backend (SCS)
+when the package has them.
 
 Each row runs in its own subprocess (``python bench_ladder.py --row SPEC``), so its peak
 resident memory (``ru_maxrss``) is its own, and under a timeout: a row that runs out of
@@ -81,7 +82,8 @@ SETTINGS = {
     "clarabel faer 1 thread": ("clarabel", {"direct_solve_method": "faer", "max_threads": 1}),
     "clarabel faer 2 threads": ("clarabel", {"direct_solve_method": "faer", "max_threads": 2}),
     "cvxpy backend": ("cvxpy", {}),
-    "dr (Douglas-Rachford, SCS)": ("dr", {}),
+    "dr (wfr_cvx ADMM)": ("dr", {}),
+    "scs (SCS, Douglas-Rachford)": ("scs", {}),
 }
 
 #: What the default setting already is, per number of weight axes (not run twice).
@@ -157,7 +159,7 @@ def run_row(spec: dict) -> dict:
 
 # ------------------------------------------------------------------------- the ladder
 def available_settings() -> dict:
-    """The settings this package can run (``"dr"`` only where the backend exists)."""
+    """The settings this package can run (``"dr"``, ``"scs"`` only where they exist)."""
     # ``wfr_cvx.geodesic`` is the function: import the module by name
     backends = importlib.import_module("wfr_cvx.geodesic").BACKENDS
     return {label: s for label, s in SETTINGS.items() if s[0] in backends}
@@ -310,7 +312,7 @@ def goals(rows: list[dict], first: str) -> list[dict]:
         time_goal("2D simplex 64² x 32 < 30 s and peak < 4 GB", "2D simplex 64² x 32", 30.0,
                   peak_mb=4 * 1024.0),
     ]
-    # Assembly is the same code for every Clarabel setting (and for "dr"): judged on the
+    # Assembly is the same code for every Clarabel setting (and for "dr", "scs"): judged on the
     # first setting's rows, so one noisy timing on the shared cores is not counted thrice.
     shares = [r for r in rows if _solved(r) and r["setting"] == first
               and r["total_s"] >= SHARE_MIN_TOTAL_S]

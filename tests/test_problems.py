@@ -387,11 +387,22 @@ def test_simplex_problem_file(tmp_path):
         problems.load(_write(tmp_path, outside, "outside.toml"))
 
 
-def test_dr_backend_takes_scs_settings(tmp_path):
-    text = BASE.replace("lam = 0.25", 'lam = 0.25\nbackend = "dr"', 1) + (
+def test_scs_backend_takes_scs_settings(tmp_path):
+    text = BASE.replace("lam = 0.25", 'lam = 0.25\nbackend = "scs"', 1) + (
         "\n[solver]\neps_abs = 1e-7\n")
-    problem = problems.load(_write(tmp_path, text, "dr.toml"))
-    assert problem.backend == "dr" and problem.solver_options == {"eps_abs": 1e-7}
+    problem = problems.load(_write(tmp_path, text, "scs.toml"))
+    assert problem.backend == "scs" and problem.solver_options == {"eps_abs": 1e-7}
     clarabel_only = text.replace("eps_abs = 1e-7", "max_iter = 50")
     with pytest.raises(ProblemFileError, match="solver.max_iter"):
-        problems.load(_write(tmp_path, clarabel_only, "dr_bad.toml"))
+        problems.load(_write(tmp_path, clarabel_only, "scs_bad.toml"))
+
+
+def test_dr_backend_takes_its_own_options(tmp_path):
+    text = BASE.replace("lam = 0.25", 'lam = 0.25\nbackend = "dr"', 1) + (
+        "\n[solver]\neps = 1e-6\nmax_iter = 5000\n")
+    problem = problems.load(_write(tmp_path, text, "dr.toml"))
+    assert problem.backend == "dr"
+    assert problem.solver_options == {"eps": 1e-6, "max_iter": 5000}
+    scs_only = text.replace("eps = 1e-6", "eps_abs = 1e-6")
+    with pytest.raises(ProblemFileError, match="solver.eps_abs"):
+        problems.load(_write(tmp_path, scs_only, "dr_bad.toml"))

@@ -223,12 +223,15 @@ def test_2d_outputs():
 
 @pytest.mark.parametrize("metric", [None, G_OFF], ids=["identity", "off-diagonal"])
 def test_first_order_backend_on_the_simplex(metric):
-    """The "dr" backend reads the same 2-D cone program (4-dimensional cones included)."""
+    """The "scs" and "dr" backends read the same 2-D cone program (4-dimensional cones included)."""
     g = Grid.simplex(8, 4)
     r0, r1 = g.bump((0.25, 0.25), 0.1), 1.2 * g.bump((0.45, 0.3), 0.1)
     a = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric)
-    b = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric, backend="dr")
+    b = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric, backend="scs")
     assert b.distance2 == pytest.approx(a.distance2, rel=1e-4)
+    c = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=metric, backend="dr")
+    assert c.distance2 == pytest.approx(a.distance2, rel=1e-4)
+    assert np.abs(c.continuity_residual()).max() < 1e-6
     # continuity holds by construction; the residual left is the round-off negatives of
     # the first-order levels, clipped to 0 (SCS's feasibility tolerance, ~1e-8 of mass)
     assert np.abs(b.continuity_residual()).max() < 1e-6

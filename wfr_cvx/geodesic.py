@@ -45,7 +45,7 @@ import warnings
 
 import numpy as np
 
-from . import _clarabel, _cvxpy, _dr
+from . import _clarabel, _cvxpy, _dr, _scs
 from ._validate import check_lam
 from .closed_form import hellinger2
 from .constraints import compile_constraints
@@ -63,7 +63,8 @@ from .result import Geodesic
 
 __all__ = ["geodesic", "distance", "solve_path", "check_common", "check_grid", "BACKENDS"]
 
-BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve, "dr": _dr.solve}
+BACKENDS = {"clarabel": _clarabel.solve, "cvxpy": _cvxpy.solve, "dr": _dr.solve,
+            "scs": _scs.solve}
 
 _INACCURATE = {"AlmostSolved"}
 _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
@@ -73,9 +74,10 @@ _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
 def _check_options(backend, options: dict) -> None:
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
-    # the cvxpy backend also solves with Clarabel; "dr" with SCS
-    solver, valid = (("SCS", _dr.SOLVER_OPTIONS) if backend == "dr"
-                     else ("Clarabel", _clarabel.SOLVER_OPTIONS))
+    # the cvxpy backend also solves with Clarabel; "scs" with SCS; "dr" is our own
+    solver, valid = {"scs": ("SCS", _scs.SOLVER_OPTIONS),
+                     "dr": ("wfr_cvx's ADMM", _dr.SOLVER_OPTIONS)}.get(
+                         backend, ("Clarabel", _clarabel.SOLVER_OPTIONS))
     unknown = sorted(set(options) - valid)
     if unknown:
         raise ValueError(
@@ -104,10 +106,13 @@ def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
 #: Peak memory per cell-step (n_regimes * n_weights * n_steps) of a direct Clarabel solve,
 #: measured with ru_maxrss at 128, 512 and 1,024 weights x 2 regimes x 32 steps: 12.3-12.7
 #: kB each (the KKT factor dominates).  The cvxpy backend keeps its own copies: x3.
-#: SCS ("dr") factorises the same pattern once, plus its Anderson memory (10 past iterates,
+#: SCS ("scs") factorises the same pattern once, plus its Anderson memory (10 past iterates,
 #: touched after ~100 iterations): ru_maxrss minus the interpreter's after 300 iterations
 #: on the demo at 128, 256 and 1,024 weights x 2 regimes x 32 steps, 17.2-17.8 kB each.
-BYTES_PER_CELL_STEP = {"clarabel": 12_500, "cvxpy": 37_500, "dr": 18_000}
+#: "dr" factorises nothing (CG on K'EK): peak ru_maxrss 260 / 291 / 342 / 415 MB at the
+#: 16^2 / 32^2 / 48^2 / 64^2 simplex x 16 steps (n x n cells counted), i.e. ~2.5 kB per
+#: cell-step above the interpreter's ~250 MB; 6 kB leaves room for the assembly's copies.
+BYTES_PER_CELL_STEP = {"clarabel": 12_500, "cvxpy": 37_500, "dr": 6_000, "scs": 18_000}
 
 
 def _available_memory() -> int:
@@ -199,15 +204,21 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         Execution and position constraints from :mod:`wfr_cvx.constraints`
         (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
         ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
-    backend : {"clarabel", "cvxpy", "dr"}
+    backend : {"clarabel", "cvxpy", "dr", "scs"}
         ``"clarabel"`` assembles the SOCP directly (fast); ``"cvxpy"`` writes it as cvxpy
-        expressions (reference).  Both solve with Clarabel.
-        ``"dr"`` solves the same SOCP with SCS (first-order Douglas-Rachford, SCS settings).
+        expressions (reference).  Both solve with Clarabel's interior point (to 1e-8).
+        ``"dr"`` is wfr_cvx's first-order solver of the same discrete problem (ADMM with a
+        closed-form proximal map per cost term, :mod:`wfr_cvx._dr`; options ``eps``,
+        ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``, ``floor``,
+        ``refit_first``, ``check_every``, ``verbose``): faster than the interior point on
+        large 2-D grids, agreeing to ~1e-5; slow when transport dominates (lam >~ 2).
+        ``"scs"`` solves the same SOCP with SCS (first-order, SCS settings).
     scheme : {"power", "arithmetic"}
         Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
     **solver_options
         Clarabel settings (``max_iter``, ``tol_gap_rel``, ``direct_solve_method``,
-        ``verbose``, ``time_limit`` ...); an unknown name raises ValueError.
+        ``verbose``, ``time_limit`` ...), SCS settings for ``"scs"``, the options above
+        for ``"dr"``; an unknown name raises ValueError.
 
     Returns
     -------

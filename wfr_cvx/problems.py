@@ -7,7 +7,7 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     description = "..."                    # optional
     kind = "geodesic"                      # or "rebalance" (one proximal step)
     lam = 0.2                              # crossover scale, > 0
-    backend = "clarabel"                   # optional: "clarabel" (default), "cvxpy" or "dr"
+    backend = "clarabel"                   # optional: "clarabel" (default), "cvxpy", "dr", "scs"
     scheme = "power"                       # optional: "power" (default) or "arithmetic"
     metric = 2.0                           # optional: a number, one value per interior
                                            # face, or { kind = "linear", at_0 = 1.0,
@@ -63,7 +63,8 @@ A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead
 :func:`wfr_cvx.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
 the first asset's), ``risk_aversion`` and optional per-regime ``mu_scale`` / ``cov_scale``
 lists, or ``kind = "values"`` with an array of shape ``(n_regimes, n_weights)``.
-``[solver]`` holds Clarabel settings (SCS settings with ``backend = "dr"``).  Relative
+``[solver]`` holds Clarabel settings (SCS settings with ``backend = "scs"``, the options of
+:mod:`wfr_cvx._dr` with ``backend = "dr"``).  Relative
 paths are relative to the problem file.
 ``constraints`` (:data:`CONSTRAINT_KINDS`) become the objects of
 :mod:`wfr_cvx.constraints` and are passed to the solve; steps outside the grid, an
@@ -103,7 +104,7 @@ FIGURES = {
     "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
                   "potential_energy", "mean_weight", "mean_weight_2", "target_mass"),
 }
-_BACKENDS = ("clarabel", "cvxpy", "dr")
+_BACKENDS = ("clarabel", "cvxpy", "dr", "scs")
 #: ``kind`` of a ``[[constraints]]`` table -> its allowed keys (besides ``kind``).
 CONSTRAINT_KINDS = {
     "max_velocity": ("vmax", "steps"),
@@ -770,10 +771,11 @@ class _Reader:
         return tuple(out)
 
     def solver(self, table: dict, backend: str = "clarabel") -> dict:
-        # "dr" takes SCS's settings; the other backends Clarabel's
-        from . import _clarabel, _dr
+        # "scs" takes SCS's settings, "dr" its own; the other backends Clarabel's
+        from . import _clarabel, _dr, _scs
 
-        SOLVER_OPTIONS = _dr.SOLVER_OPTIONS if backend == "dr" else _clarabel.SOLVER_OPTIONS
+        SOLVER_OPTIONS = {"scs": _scs.SOLVER_OPTIONS, "dr": _dr.SOLVER_OPTIONS}.get(
+            backend, _clarabel.SOLVER_OPTIONS)
 
         self.keys(table, SOLVER_OPTIONS, "solver")
         for key, value in table.items():

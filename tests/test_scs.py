@@ -1,8 +1,8 @@
-"""Backend "dr" (SCS, Douglas-Rachford splitting) on the same discretisation as "clarabel".
+"""Backend "scs" (SCS, Douglas-Rachford splitting) on the same discretisation as "clarabel".
 
 Both backends solve the identical assembled cone program, so their agreement measures the
 first-order solver's error only; 1e-4 relative is what the default tolerances are tuned
-for (see wfr_cvx._dr.DEFAULTS).
+for (see wfr_cvx._scs.DEFAULTS).
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 import wfr_cvx
 from wfr_cvx import Grid, InfeasibleError, SolverError
-from wfr_cvx._dr import _permute_rows, scs_cones
+from wfr_cvx._scs import _permute_rows, scs_cones
 from wfr_cvx.closed_form import dirac_wfr2, w2_squared_1d
 from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 
@@ -20,7 +20,7 @@ AGREE = 1e-4  # dr against clarabel, relative on d^2
 
 def _both(r0, r1, g, lam, **kw):
     return (wfr_cvx.geodesic(r0, r1, g, lam, **kw),
-            wfr_cvx.geodesic(r0, r1, g, lam, backend="dr", **kw))
+            wfr_cvx.geodesic(r0, r1, g, lam, backend="scs", **kw))
 
 
 def test_rows_go_to_scs_cone_order():
@@ -43,7 +43,7 @@ def test_diracs_match_clarabel_and_the_closed_form():
     i0, i1 = int(0.3 * 32), int(0.6 * 32)
     r0, r1 = g.dirac(g.weights[i0]), g.dirac(g.weights[i1], mass=2.0)
     ref, dr = _both(r0, r1, g, lam)
-    assert dr.status == "Solved" and dr.backend == "dr"
+    assert dr.status == "Solved" and dr.backend == "scs"
     assert dr.distance2 == pytest.approx(ref.distance2, rel=AGREE)
     exact = dirac_wfr2(1.0, 2.0, g.weights[i0], g.weights[i1], lam)
     # numerical diffusion of the scheme at 32 x 8 (measured 19 % high; first order, see
@@ -54,7 +54,7 @@ def test_diracs_match_clarabel_and_the_closed_form():
 def test_regime_switch_is_exact():
     g, lam = Grid(32, 8, regimes=2), 0.4
     geo = wfr_cvx.geodesic(g.dirac(0.3, 0, mass=1.0), g.dirac(0.8, 1, mass=0.5), g, lam,
-                           backend="dr")
+                           backend="scs")
     assert geo.distance2 == pytest.approx(4 * lam**2 * 1.5, rel=AGREE)
 
 
@@ -62,7 +62,7 @@ def test_large_lam_is_w2():
     """lam = 20 (reaction 6,400 times dearer per unit than transport per step)."""
     g = Grid(64, 16)
     r0, r1 = g.bump(0.3, 0.05), g.bump(0.6, 0.05)
-    geo = wfr_cvx.geodesic(r0, r1, g, 20.0, backend="dr")
+    geo = wfr_cvx.geodesic(r0, r1, g, 20.0, backend="scs")
     assert geo.distance2 == pytest.approx(w2_squared_1d(r0, r1, g), rel=0.01)
 
 
@@ -126,24 +126,24 @@ def test_agrees_with_clarabel(case):
 
 def test_unknown_option_names_the_valid_ones():
     g = Grid(16, 4)
-    with pytest.raises(ValueError, match=r"\['max_iter'\] for backend 'dr'.*SCS.*max_iters"):
-        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
+    with pytest.raises(ValueError, match=r"\['max_iter'\] for backend 'scs'.*SCS.*max_iters"):
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="scs",
                          max_iter=10)  # Clarabel's name, not SCS's
 
 
 def test_refused_value_is_a_value_error():
     g = Grid(16, 4)
     with pytest.raises(ValueError, match="alpha"):
-        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="scs",
                          alpha=3.0)
 
 
 def test_iteration_limit_is_a_solver_error():
     g = Grid(16, 4)
     with pytest.raises(SolverError) as info:
-        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="scs",
                          max_iters=2)
-    assert info.value.status == "MaxIterations" and info.value.backend == "dr"
+    assert info.value.status == "MaxIterations" and info.value.backend == "scs"
 
 
 @pytest.mark.parametrize("constraints", [
@@ -153,6 +153,6 @@ def test_iteration_limit_is_a_solver_error():
 def test_infeasible_is_certified(constraints):
     g = Grid(32, 8)
     with pytest.raises(InfeasibleError) as info:
-        wfr_cvx.geodesic(g.bump(0.3, 0.05), g.bump(0.6, 0.05), g, 0.5, backend="dr",
+        wfr_cvx.geodesic(g.bump(0.3, 0.05), g.bump(0.6, 0.05), g, 0.5, backend="scs",
                          constraints=constraints)
     assert info.value.status == "PrimalInfeasible"
