@@ -264,20 +264,23 @@ class Splitting:
     segments: list
     n_x: int
 
+    def perspective(self) -> list:
+        """The perspective segments, in row order."""
+        return [seg for seg in self.segments if seg[0] == "perspective"]
+
     def cost(self, y: np.ndarray) -> float:
         """``sum_j phi_j(y_j)`` for ``y`` with every ``F >= 0`` (0/0 counts 0)."""
-        return float(sum(values.sum() for values in self.term_values(y)))
+        return float(sum((extra[0] * values).sum() for (_, _, _, extra), values
+                         in zip(self.perspective(), self.term_values(y), strict=True)))
 
     def term_values(self, y: np.ndarray) -> list[np.ndarray]:
         """Per perspective segment, ``|u|^2 / F`` of every term (no weight)."""
         out = []
-        for kind, start, stop, extra in self.segments:
-            if kind == "perspective":
-                weights, ncomp, _ = extra
-                block = y[start:stop].reshape(-1, ncomp + 1)
-                u2 = (block[:, :ncomp] ** 2).sum(axis=1)
-                F = block[:, ncomp]
-                out.append(weights * np.where(u2 > 0, u2 / np.where(F > 0, F, np.inf), 0.0))
+        for _, start, stop, (_, ncomp, _) in self.perspective():
+            block = y[start:stop].reshape(-1, ncomp + 1)
+            u2 = (block[:, :ncomp] ** 2).sum(axis=1)
+            F = block[:, ncomp]
+            out.append(np.where(u2 > 0, u2 / np.where(F > 0, F, np.inf), 0.0))
         return out
 
 
@@ -359,8 +362,17 @@ def _penalty(s: Splitting, z: np.ndarray, floor: float) -> np.ndarray:
     return E
 
 
-def _prox(s: Splitting, v: np.ndarray, E: np.ndarray, sigma: float, out: np.ndarray) -> None:
-    """``out = prox_{phi / (sigma E)}(v)`` term by term (``E`` constant within a term)."""
+def _prox_weights(s: Splitting, E: np.ndarray, sigma: float) -> list:
+    """Per perspective segment, the weights ``w / (sigma E)`` of ``prox_{phi / (sigma E)}``
+    (``E`` is constant within a term: its first row's value)."""
+    return [weights / (sigma * E[start:stop:ncomp + 1])
+            for _, start, stop, (weights, ncomp, _) in s.perspective()]
+
+
+def _prox(s: Splitting, v: np.ndarray, prox_weights: list, out: np.ndarray) -> None:
+    """``out = prox_{phi / (sigma E)}(v)`` term by term; ``prox_weights`` from
+    :func:`_prox_weights`."""
+    weights = iter(prox_weights)
     for kind, start, stop, extra in s.segments:
         if kind == "zero":
             out[start:stop] = 0.0
@@ -369,10 +381,7 @@ def _prox(s: Splitting, v: np.ndarray, E: np.ndarray, sigma: float, out: np.ndar
         elif kind == "soc":
             soc_projection(v[start:stop], extra, out[start:stop])
         else:
-            weights, ncomp, _ = extra
-            penalty = E[start:stop:ncomp + 1]
-            perspective_prox(v[start:stop], weights / (sigma * penalty), ncomp,
-                             out[start:stop])
+            perspective_prox(v[start:stop], next(weights), extra[1], out[start:stop])
 
 
 def start_point(problem: ConicProblem, rho0: np.ndarray, rho1: np.ndarray | None,
@@ -406,29 +415,32 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
     x = np.zeros(s.n_x) if x0 is None else np.asarray(x0, dtype=float).copy()
     z = K @ x + s.c
 
-    def normal_matrix(E):
+    sigma, alpha = opts["sigma"], opts["alpha"]
+
+    def penalised(E):
+        """What the penalty fixes until the next refit: the normal matrix, its Jacobi
+        preconditioner, sqrt(E) for the residual and the proximal maps' weights."""
         normal = (KT @ sp.diags(E) @ K).tocsr()
         diag = normal.diagonal()
-        return normal, np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+        inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
+        return normal, inv_diag, np.sqrt(E), _prox_weights(s, E, sigma)
 
     E = _penalty(s, z, opts["floor"])
-    normal, inv_diag = normal_matrix(E)
-    sigma, alpha = opts["sigma"], opts["alpha"]
+    normal, inv_diag, sqrtE, prox_weights = penalised(E)
     next_refit = opts["refit_first"]
     y = np.empty_like(z)
-    _prox(s, z, E, sigma, y)
+    _prox(s, z, prox_weights, y)
     u = np.zeros_like(z)
     v = np.empty_like(z)
     setup = time.perf_counter() - start
     status, last_cost, iteration = "MaxIterations", np.inf, 0
-    sqrtE = np.sqrt(E)
     for iteration in range(1, opts["max_iter"] + 1):
         rhs = KT @ (E * (y - s.c - u)) - s.q_x / sigma
         pcg(normal, inv_diag, rhs, x, opts["cg_iters"])
         z = K @ x + s.c
         np.multiply(alpha, z, out=v)
         v += (1.0 - alpha) * y + u
-        _prox(s, v, E, sigma, y)
+        _prox(s, v, prox_weights, y)
         np.subtract(v, y, out=u)
         if opts["refit_first"] and iteration == next_refit:
             # the penalty from the current denominators (the start's can be far off, e.g.
@@ -437,8 +449,7 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
             E_new = _penalty(s, z, opts["floor"])
             u *= E / E_new
             E = E_new
-            sqrtE = np.sqrt(E)
-            normal, inv_diag = normal_matrix(E)
+            normal, inv_diag, sqrtE, prox_weights = penalised(E)
             next_refit *= 3
         if iteration % opts["check_every"] == 0 or iteration == opts["max_iter"]:
             if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
@@ -461,11 +472,9 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
                 break
     x_full = np.zeros(problem.n_variables)
     x_full[:s.n_x] = x
-    perspective = [seg for seg in s.segments if seg[0] == "perspective"]
-    for (_, _, _, extra), values in zip(perspective, s.term_values(y), strict=True):
-        weights, _, t_columns = extra
-        x_full[s.n_x + t_columns] = np.where(weights > 0, values / np.where(
-            weights > 0, weights, 1.0), 0.0)
+    for (_, _, _, (_, _, t_columns)), values in zip(s.perspective(), s.term_values(y),
+                                                    strict=True):
+        x_full[s.n_x + t_columns] = values
     return {
         "x": x_full,
         "status": status,
