@@ -71,13 +71,20 @@ _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
                "AlmostDualInfeasible"}
 
 
+def solver_settings(backend: str) -> tuple[str, frozenset]:
+    """The solver behind ``backend`` and the option names it takes.
+
+    The cvxpy backend also solves with Clarabel; "scs" with SCS; "dr" is wfr_cvx's own.
+    """
+    return {"scs": ("SCS", _scs.SOLVER_OPTIONS),
+            "dr": ("wfr_cvx's ADMM", _dr.SOLVER_OPTIONS)}.get(
+                backend, ("Clarabel", _clarabel.SOLVER_OPTIONS))
+
+
 def _check_options(backend, options: dict) -> None:
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
-    # the cvxpy backend also solves with Clarabel; "scs" with SCS; "dr" is our own
-    solver, valid = {"scs": ("SCS", _scs.SOLVER_OPTIONS),
-                     "dr": ("wfr_cvx's ADMM", _dr.SOLVER_OPTIONS)}.get(
-                         backend, ("Clarabel", _clarabel.SOLVER_OPTIONS))
+    solver, valid = solver_settings(backend)
     unknown = sorted(set(options) - valid)
     if unknown:
         raise ValueError(

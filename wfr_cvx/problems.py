@@ -771,13 +771,9 @@ class _Reader:
         return tuple(out)
 
     def solver(self, table: dict, backend: str = "clarabel") -> dict:
-        # "scs" takes SCS's settings, "dr" its own; the other backends Clarabel's
-        from . import _clarabel, _dr, _scs
+        from .geodesic import solver_settings
 
-        SOLVER_OPTIONS = {"scs": _scs.SOLVER_OPTIONS, "dr": _dr.SOLVER_OPTIONS}.get(
-            backend, _clarabel.SOLVER_OPTIONS)
-
-        self.keys(table, SOLVER_OPTIONS, "solver")
+        self.keys(table, solver_settings(backend)[1], "solver")
         for key, value in table.items():
             if not isinstance(value, (bool, int, float, str)):
                 self.fail(f"solver.{key}", f"must be a boolean, number or string, got "
