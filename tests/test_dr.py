@@ -3,6 +3,7 @@
 Kernels against plain numpy/scipy references; the splitting against the cone program it is
 read from; whole solves against the closed forms and against the interior point (the same
 discretisation, so agreement measures solver error only: 1e-4 relative, as issue 7 asks).
+The Dirac and regime-switch closed forms run for both first-order backends, "dr" and "scs".
 """
 
 import numpy as np
@@ -20,9 +21,9 @@ from wfr_cvx.problem import assemble
 AGREE = 1e-4
 
 
-def _both(r0, r1, g, lam, **kw):
+def _both(r0, r1, g, lam, backend="dr", **kw):
     return (wfr_cvx.geodesic(r0, r1, g, lam, **kw),
-            wfr_cvx.geodesic(r0, r1, g, lam, backend="dr", **kw))
+            wfr_cvx.geodesic(r0, r1, g, lam, backend=backend, **kw))
 
 
 # --------------------------------------------------------------------- kernels
@@ -99,21 +100,26 @@ def test_splitting_cost_equals_the_cone_program_objective(dims):
 
 
 # --------------------------------------------------------------------- solves
-def test_diracs_match_clarabel_and_the_closed_form():
+@pytest.mark.parametrize("backend", ["dr", "scs"])
+def test_diracs_match_clarabel_and_the_closed_form(backend):
+    """One-cell Diracs: same discretisation error as clarabel, within 1e-4 of its value."""
     g, lam = Grid(32, 8), 0.5
     i0, i1 = int(0.3 * 32), int(0.6 * 32)
     r0, r1 = g.dirac(g.weights[i0]), g.dirac(g.weights[i1], mass=2.0)
-    ref, dr = _both(r0, r1, g, lam)
-    assert dr.status == "Solved" and dr.backend == "dr" and dr.iterations > 0
-    assert dr.distance2 == pytest.approx(ref.distance2, rel=AGREE)
+    ref, first = _both(r0, r1, g, lam, backend=backend)
+    assert first.status == "Solved" and first.backend == backend and first.iterations > 0
+    assert first.distance2 == pytest.approx(ref.distance2, rel=AGREE)
     exact = dirac_wfr2(1.0, 2.0, g.weights[i0], g.weights[i1], lam)
-    assert exact < dr.distance2 < 1.25 * exact  # numerical diffusion, as for clarabel
+    # numerical diffusion of the scheme at 32 x 8 (measured 19 % high; first order, see
+    # test_reference.test_dirac_error_falls_under_refinement)
+    assert exact < first.distance2 < 1.25 * exact
 
 
-def test_regime_switch_is_exact():
+@pytest.mark.parametrize("backend", ["dr", "scs"])
+def test_regime_switch_is_exact(backend):
     g, lam = Grid(32, 8, regimes=2), 0.4
     geo = wfr_cvx.geodesic(g.dirac(0.3, 0, mass=1.0), g.dirac(0.8, 1, mass=0.5), g, lam,
-                           backend="dr")
+                           backend=backend)
     assert geo.distance2 == pytest.approx(4 * lam**2 * 1.5, rel=AGREE)
 
 
