@@ -8,10 +8,11 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from .blocks import combine_status, solve_in_blocks
 from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
-__all__ = ["SOLVER_OPTIONS", "solve", "solve_conic"]
+__all__ = ["SOLVER_OPTIONS", "solve", "solve_conic", "whole_status"]
 
 #: Option names Clarabel's DefaultSettings accepts (both backends validate against it).
 SOLVER_OPTIONS = frozenset(
@@ -67,22 +68,58 @@ def settings_from_options(options: dict, defaults: dict = DEFAULTS) -> clarabel.
 
 
 def solve_conic(problem: ConicProblem, options: dict, defaults: dict = DEFAULTS) -> dict:
-    """Solve ``problem`` with Clarabel: x, status, iterations, timings, residuals."""
+    """Solve ``problem`` with Clarabel: x, status, iterations, timings, objective.
+
+    Independent blocks of the problem (:mod:`wfr_cvx.blocks`: e.g. the regimes of a 1-D
+    grid when no constraint ties them) are solved by one Clarabel solver each, side by
+    side in threads (one after the other with ``verbose``, so the logs stay readable).
+    ``setup_time`` is the split plus the longest block set-up; ``blocks`` their number.
+    """
     start = time.perf_counter()
-    n = problem.n_variables
     settings = settings_from_options(options, defaults)
-    solver = clarabel.DefaultSolver(sp.csc_matrix((n, n)), problem.q, problem.A, problem.b,
-                                    _cone_objects(problem.cones), settings)
-    setup = time.perf_counter() - start
-    solution = solver.solve()
-    return {
-        "x": np.asarray(solution.x),
-        "status": str(solution.status),
-        "iterations": int(solution.iterations),
-        "setup_time": setup,
-        "solve_time": time.perf_counter() - start - setup,
-        "objective": float(solution.obj_val),
-    }
+    setups = []
+
+    def solve_block(q, A, b, cones) -> dict:
+        begin = time.perf_counter()
+        n = A.shape[1]
+        solver = clarabel.DefaultSolver(sp.csc_matrix((n, n)), q, A, b, _cone_objects(cones),
+                                        settings)
+        setups.append(time.perf_counter() - begin)
+        solution = solver.solve()
+        return {"x": np.asarray(solution.x), "status": str(solution.status),
+                "iterations": int(solution.iterations), "objective": float(solution.obj_val),
+                "objective_dual": float(solution.obj_val_dual),
+                "r_prim": float(solution.r_prim), "r_dual": float(solution.r_dual)}
+
+    out = solve_in_blocks(problem.q, problem.A, problem.b, problem.cones, solve_block,
+                          parallel=not settings.verbose)
+    out["status"] = whole_status(out.pop("parts"), settings)
+    total = time.perf_counter() - start
+    setup = min(total, out.pop("split_time") + max(setups, default=0.0))
+    return {**out, "setup_time": setup, "solve_time": total - setup}
+
+
+def whole_status(parts: list[dict], settings: clarabel.DefaultSettings) -> str:
+    """The status of a problem solved in independent blocks, by Clarabel's own test.
+
+    Clarabel calls a point solved when its primal and dual residuals are below
+    ``tol_feas`` and the duality gap below ``tol_gap_abs`` or ``tol_gap_rel`` times
+    ``max(1, min(|primal|, |dual|))``.  A block can stop "AlmostSolved" just above its own
+    relative gap (measured: 1.01e-8 against 1e-8 on one regime of a 16^2 simplex) while the
+    whole problem -- objectives and absolute gaps summed, residuals the blocks' (each no larger than
+    the whole's) -- passes; the whole is then "Solved".  Otherwise the worst block status.
+    """
+    statuses = [part["status"] for part in parts]
+    if "AlmostSolved" in statuses and set(statuses) <= {"Solved", "AlmostSolved"}:
+        primal = sum(part["objective"] for part in parts)
+        dual = sum(part["objective_dual"] for part in parts)
+        gap = sum(abs(part["objective"] - part["objective_dual"]) for part in parts)
+        feasible = all(max(part["r_prim"], part["r_dual"]) <= settings.tol_feas
+                       for part in parts)
+        if feasible and (gap <= settings.tol_gap_abs or
+                         gap <= settings.tol_gap_rel * max(1.0, min(abs(primal), abs(dual)))):
+            return "Solved"
+    return combine_status(statuses)
 
 
 def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
