@@ -211,8 +211,13 @@ def run_subprocess(spec: dict, timeout: float) -> dict:
     return {**json.loads(lines[-1]), "wall_s": wall}
 
 
-def run(config: dict, timeout: float, max_cells: int | None) -> dict:
+def run(config: dict, timeout: float, max_cells: int | None, skip: tuple = ()) -> dict:
     settings = available_settings()
+    unknown = set(skip) - set(settings)
+    if unknown:
+        raise SystemExit(f"--skip: unknown setting(s) {sorted(unknown)}; "
+                         f"the settings are {list(settings)}")
+    settings = {k: v for k, v in settings.items() if k not in skip}
     rows = []
     timed_out: set[tuple[str, str]] = set()  # (family, setting): larger sizes not tried
     for case in cases(config):
@@ -242,6 +247,7 @@ def run(config: dict, timeout: float, max_cells: int | None) -> dict:
         "versions": versions("wfr_cvx", "clarabel", "cvxpy", "scs", "numpy", "scipy",
                              "numba"),
         "config": {**config, "timeout_s": timeout, "max_cells": max_cells,
+                   "skipped_settings": list(skip),
                    "lam_1d": LAM_1D, "lam_2d": LAM_2D, "bumps_2d": BUMPS_2D,
                    "bump_width_2d": BUMP_WIDTH_2D,
                    "settings": {k: list(v) for k, v in settings.items()}},
@@ -364,7 +370,9 @@ def markdown(results: dict) -> list[str]:
         "setting solved (named in the table's last column): in 1-D the discretisation "
         "error against that size; in 2-D the 16-step rows also carry the time-step error. "
         f"Timeout per row: {cfg['timeout_s']:g} s; the cvxpy backend only up to "
-        f"{cfg['cvxpy_max_1d']} weights (1-D) and {cfg['cvxpy_max_2d']} per side (2-D).",
+        f"{cfg['cvxpy_max_1d']} weights (1-D) and {cfg['cvxpy_max_2d']} per side (2-D)."
+        + (f" Settings left out of this run (`--skip`): {', '.join(cfg['skipped_settings'])}."
+           if cfg.get("skipped_settings") else ""),
         "",
         "## Goals of the issue",
         "",
@@ -413,12 +421,17 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="directory for the JSON and markdown (default benchmarks/, "
                              "or a scratch directory with --quick); for partial runs")
+    parser.add_argument("--skip", action="append", default=[], metavar="SETTING",
+                        help="leave out the setting with this label (repeatable; the first "
+                             "setting, the reference of the ratios, cannot be left out)")
     parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: one row, JSON spec
     args = parser.parse_args(argv)
     if args.row:
         print(json.dumps(run_row(json.loads(args.row))), flush=True)
         return
-    results = run(QUICK if args.quick else FULL, args.timeout, args.max_cells)
+    if list(SETTINGS)[0] in args.skip:
+        parser.error("--skip: the first setting is the reference of the ratios")
+    results = run(QUICK if args.quick else FULL, args.timeout, args.max_cells, tuple(args.skip))
     out_dir = args.out if args.out is not None else output_dir(args.quick)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_outputs(results, out_dir, "ladder_results.json", "LADDER.md", markdown(results))

@@ -213,7 +213,9 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
     backend : {"clarabel", "cvxpy", "dr", "scs"}
         ``"clarabel"`` assembles the SOCP directly (fast); ``"cvxpy"`` writes it as cvxpy
-        expressions (reference).  Both solve with Clarabel's interior point (to 1e-8).
+        expressions (reference).  Both solve with Clarabel's interior point (to 1e-8);
+        ``"clarabel"`` solves independent blocks (regimes that no constraint ties) apart,
+        side by side in threads (:mod:`wfr_cvx.blocks`).
         ``"dr"`` is wfr_cvx's first-order solver of the same discrete problem (ADMM with a
         closed-form proximal map per cost term, :mod:`wfr_cvx._dr`; options ``eps``,
         ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``, ``floor``,
