@@ -12,10 +12,9 @@ Rows
   per side x 16 and 32 steps (only when the package has ``Grid.simplex``).
 
 Settings, in the same run (ratios are to the first): the direct Clarabel backend with
-wfr_cvx's defaults (QDLDL on 1-D grids, faer with one thread on 2-D grids), with QDLDL,
-with faer on 1 and on 2 threads; the cvxpy backend (small sizes only); the ``"dr"``
-backend (wfr_cvx's own ADMM / Douglas-Rachford splitting) and the ``"scs"`` backend (SCS)
-when the package has them.
+wfr_cvx's defaults (faer with one thread), with QDLDL, with faer on 2 threads; the cvxpy
+backend (small sizes only); the ``"dr"`` backend (wfr_cvx's own ADMM / Douglas-Rachford
+splitting) and the ``"scs"`` backend (SCS) when the package has them.
 
 Each row runs in its own subprocess (``python bench_ladder.py --row SPEC``), so its peak
 resident memory (``ru_maxrss``) is its own, and under a timeout: a row that runs out of
@@ -77,9 +76,8 @@ QUICK = {
 
 #: label -> (backend, Clarabel / SCS options); the first is the reference of the ratios.
 SETTINGS = {
-    "clarabel default (qdldl 1-D, faer 1 thread 2-D)": ("clarabel", {}),
+    "clarabel default (faer, 1 thread)": ("clarabel", {}),
     "clarabel qdldl": ("clarabel", {"direct_solve_method": "qdldl"}),
-    "clarabel faer 1 thread": ("clarabel", {"direct_solve_method": "faer", "max_threads": 1}),
     "clarabel faer 2 threads": ("clarabel", {"direct_solve_method": "faer", "max_threads": 2}),
     "cvxpy backend": ("cvxpy", {}),
     "dr (wfr_cvx ADMM)": ("dr", {}),
@@ -87,7 +85,7 @@ SETTINGS = {
 }
 
 #: What the default setting already is, per number of weight axes (not run twice).
-DEFAULTS_BY_DIMS = {1: {"direct_solve_method": "qdldl"},
+DEFAULTS_BY_DIMS = {1: {"direct_solve_method": "faer", "max_threads": 1},
                     2: {"direct_solve_method": "faer", "max_threads": 1}}
 
 GOAL_OPERATORS = 0.5
@@ -182,7 +180,7 @@ def cases(config: dict) -> list[dict]:
 
 def wanted(setting: tuple, case: dict, config: dict) -> bool:
     backend, options = setting
-    # the default already is qdldl on 1-D grids and faer with one thread on 2-D grids
+    # the default already is faer with one thread (1-D and 2-D grids)
     if backend == "clarabel" and options == DEFAULTS_BY_DIMS[case["dims"]]:
         return False
     if backend == "cvxpy":

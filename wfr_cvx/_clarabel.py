@@ -37,22 +37,21 @@ def _cone_objects(cones):
     return out
 
 
-#: wfr_cvx's defaults, applied before the user's options.  ``qdldl`` against Clarabel's
-#: "auto" choice (faer), measured by `make bench` on the 1-D staggered problems: on one
-#: data set faer was 3x slower at 1,024 x 2 x 32 (72 s vs 23 s), on the current demo data
-#: faer with one thread is 14-23 % faster at 256 and 1,024 weights.  qdldl is the default
-#: because it was never far off; pass ``direct_solve_method="faer", max_threads=1`` to try.
-DEFAULTS = {"verbose": False, "direct_solve_method": "qdldl"}
-
-#: On 2-D grids (space x space x time) the KKT factor fills in far more, and faer's
-#: supernodal factorisation wins: 32^2 simplex x 16 steps, 28 iterations, 20 s with faer
-#: against 112 s with qdldl (measured on a loaded 2-core machine; 1 or 2 threads alike).
-DEFAULTS_2D = {"verbose": False, "direct_solve_method": "faer", "max_threads": 1}
+#: wfr_cvx's defaults, applied before the user's options: faer (supernodal) on one thread.
+#: On 2-D grids (space x space x time) the KKT factor fills in far more and faer wins by
+#: far: 32^2 simplex x 16 steps, 28 iterations, 20 s against 112 s with QDLDL (1 or 2
+#: threads alike).  On 1-D grids, with the independent blocks (wfr_cvx.blocks) solved side
+#: by side, the ladder's demo at 64 / 256 / 1,024 / 4,096 weights x 2 x 32 took 0.97 /
+#: 0.87 / 0.84 / 0.79 of QDLDL's time (benchmarks/LADDER.md, one run), and two other
+#: 1,024 x 2 x 32 problems 0.90 and 0.87.  (Before the blocks, on an earlier data set,
+#: faer had been 3x slower than QDLDL at 1,024 x 2 x 32: 72 s against 23 s.)
+DEFAULTS = {"verbose": False, "direct_solve_method": "faer", "max_threads": 1}
 
 
 def defaults_for(grid: Grid) -> dict:
-    """wfr_cvx's Clarabel defaults for this grid's shape (chosen by measurement)."""
-    return DEFAULTS_2D if grid.dims == 2 else DEFAULTS
+    """wfr_cvx's Clarabel defaults for this grid (chosen by measurement; at present the
+    same for 1-D and 2-D grids, see :data:`DEFAULTS`)."""
+    return DEFAULTS
 
 
 def settings_from_options(options: dict, defaults: dict = DEFAULTS) -> clarabel.DefaultSettings:
