@@ -41,9 +41,9 @@ def _cone_objects(cones):
 #: On 2-D grids (space x space x time) the KKT factor fills in far more and faer wins by
 #: far: 32^2 simplex x 16 steps, 28 iterations, 20 s against 112 s with QDLDL (1 or 2
 #: threads alike).  On 1-D grids, with the independent blocks (wfr_cvx.blocks) solved side
-#: by side, the ladder's demo at 64 / 256 / 1,024 / 4,096 weights x 2 x 32 took 0.97 /
-#: 0.87 / 0.84 / 0.79 of QDLDL's time (benchmarks/LADDER.md, one run), and two other
-#: 1,024 x 2 x 32 problems 0.90 and 0.87.  (Before the blocks, on an earlier data set,
+#: by side, the ladder's demo took 0.97-1.01 of QDLDL's time at 64 weights x 2 x 32 and
+#: 0.79-0.89 at 256, 1,024 and 4,096 (two ladder runs; benchmarks/LADDER.md), and two
+#: other 1,024 x 2 x 32 problems 0.90 and 0.87.  (Before the blocks, on an earlier data set,
 #: faer had been 3x slower than QDLDL at 1,024 x 2 x 32: 72 s against 23 s.)
 DEFAULTS = {"verbose": False, "direct_solve_method": "faer", "max_threads": 1}
 
