@@ -34,7 +34,7 @@ from wfr_cvx.demo import build  # noqa: E402
 SETTINGS = {
     "clarabel (defaults of wfr_cvx)": ("clarabel", {}),
     "clarabel auto (Clarabel's default)": ("clarabel", {"direct_solve_method": "auto"}),
-    "clarabel faer 1 thread": ("clarabel", {"direct_solve_method": "faer", "max_threads": 1}),
+    "clarabel qdldl": ("clarabel", {"direct_solve_method": "qdldl"}),
     "clarabel faer 2 threads": ("clarabel", {"direct_solve_method": "faer", "max_threads": 2}),
     "cvxpy backend": ("cvxpy", {}),
 }

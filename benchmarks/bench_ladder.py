@@ -84,10 +84,6 @@ SETTINGS = {
     "scs (SCS, Douglas-Rachford)": ("scs", {}),
 }
 
-#: What the default setting already is, per number of weight axes (not run twice).
-DEFAULTS_BY_DIMS = {1: {"direct_solve_method": "faer", "max_threads": 1},
-                    2: {"direct_solve_method": "faer", "max_threads": 1}}
-
 GOAL_OPERATORS = 0.5
 #: The assembly-share goal is judged on rows at least this long: below it the share
 #: measures fixed per-call costs, not assembly's scaling.
@@ -179,10 +175,7 @@ def cases(config: dict) -> list[dict]:
 
 
 def wanted(setting: tuple, case: dict, config: dict) -> bool:
-    backend, options = setting
-    # the default already is faer with one thread (1-D and 2-D grids)
-    if backend == "clarabel" and options == DEFAULTS_BY_DIMS[case["dims"]]:
-        return False
+    backend, _ = setting
     if backend == "cvxpy":
         limit = config["cvxpy_max_1d"] if case["dims"] == 1 else config["cvxpy_max_2d"]
         return case["n"] <= limit
