@@ -104,9 +104,10 @@ def whole_status(parts: list[dict], settings: clarabel.DefaultSettings) -> str:
     Clarabel calls a point solved when its primal and dual residuals are below
     ``tol_feas`` and the duality gap below ``tol_gap_abs`` or ``tol_gap_rel`` times
     ``max(1, min(|primal|, |dual|))``.  A block can stop "AlmostSolved" just above its own
-    relative gap (measured: 1.01e-8 against 1e-8 on one regime of a 16^2 simplex) while the
-    whole problem -- objectives and absolute gaps summed, residuals the blocks' (each no larger than
-    the whole's) -- passes; the whole is then "Solved".  Otherwise the worst block status.
+    relative gap (measured: 1.01e-8 against 1e-8 on one regime of a 16^2 simplex) while
+    the whole problem -- objectives and absolute gaps summed, residuals the blocks' (each
+    no larger than the whole's) -- passes; the whole is then "Solved".  Otherwise the worst
+    block status.
     """
     statuses = [part["status"] for part in parts]
     if "AlmostSolved" in statuses and set(statuses) <= {"Solved", "AlmostSolved"}:

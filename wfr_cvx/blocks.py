@@ -46,13 +46,18 @@ class Block:
     cones: list
 
 
+def _rows_per_cone(kind: str) -> int:
+    """Rows of one cone of ``kind``: ``"socK"`` has K, a zero or non-negative row one."""
+    return int(kind[-1]) if kind.startswith("soc") else 1
+
+
 def cone_of_rows(cones: list, n_rows: int) -> np.ndarray:
     """An id per constraint row: rows of one second-order cone share it; every zero or
     non-negative row has its own.  ``cones`` as in :class:`~wfr_cvx.problem.ConicProblem`."""
     ids = np.empty(n_rows, dtype=np.int64)
     row = next_id = 0
     for kind, dim in cones:
-        size = int(kind[-1]) if kind.startswith("soc") else 1
+        size = _rows_per_cone(kind)
         n = dim * size
         ids[row:row + n] = next_id + np.arange(n) // size
         row += n
@@ -66,7 +71,7 @@ def _cones_of(cones: list, keep: np.ndarray) -> list:
     """The cone list restricted to the rows where ``keep`` (whole cones) is True."""
     out, row = [], 0
     for kind, dim in cones:
-        size = int(kind[-1]) if kind.startswith("soc") else 1
+        size = _rows_per_cone(kind)
         n = dim * size
         kept = int(np.count_nonzero(keep[row:row + n]))
         if kept:
