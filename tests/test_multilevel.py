@@ -163,6 +163,16 @@ def test_coarse_start_is_on_by_default_in_2d_only(capsys):
     assert "coarse start" not in capsys.readouterr().out
 
 
+def test_coarse_start_accepts_numpy_bools_and_skips_constrained_problems(capsys):
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
+    wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=np.True_)
+    assert "dr coarse start Solved after" in capsys.readouterr().out
+    wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=True,
+                     constraints=[wfr_cvx.MaxVelocity(2.0)])
+    assert "coarse start" not in capsys.readouterr().out
+
+
 def test_coarse_start_option_is_checked():
     g = Grid(16, 8)
     with pytest.raises(ValueError, match="`coarse_start` must be True, False or .auto."):

@@ -559,7 +559,7 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
         begin = time.perf_counter()
         x0 = raw = None
         wanted = opts["coarse_start"]
-        if wanted is True or (wanted == "auto" and grid.dims == 2):
+        if grid.dims == 2 if isinstance(wanted, str) else bool(wanted):  # "auto": 2-D
             x0, raw = coarse_start(problem, rho0, rho1, grid, lam, metric, scheme=scheme,
                                    options=options, **assembly)
         if x0 is None:
