@@ -55,8 +55,9 @@ def _random_path(grid: Grid, rng) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_can_coarsen_and_coarse_grid():
-    assert can_coarsen(Grid(16, 8)) and not can_coarsen(Grid(14, 8))
-    assert not can_coarsen(Grid(16, 6)) and not can_coarsen(Grid(16, 7))
+    assert can_coarsen(Grid(32, 8)) and not can_coarsen(Grid(30, 8))
+    assert not can_coarsen(Grid(32, 6)) and not can_coarsen(Grid(32, 7))
+    assert can_coarsen(Grid(16, 8), min_cells=8) and not can_coarsen(Grid(16, 8))
     coarse = coarsen_grid(Grid.simplex(16, 8, regimes=("on", "off")))
     assert (coarse.n_weights, coarse.n_steps, coarse.dims) == (8, 4, 2)
     assert coarse.regimes == ("on", "off") and coarse.assets == ("A", "B", "C")
@@ -152,10 +153,15 @@ def test_coarse_start_agrees_with_the_interior_point_and_saves_iterations():
 
 
 def test_coarse_start_is_on_by_default_in_2d_only(capsys):
-    g = Grid.simplex(16, 8)
-    r0, r1 = g.bump((0.25, 0.25), 0.1), g.bump((0.4, 0.3), 0.1)
-    wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True)
+    """And on the simplex it agrees with the interior point to dr's tolerance."""
+    g = Grid.simplex(32, 8)
+    r0, r1 = g.bump((0.25, 0.25), 0.08), 1.2 * g.bump((0.45, 0.3), 0.08)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True)
     assert "dr coarse start Solved after" in capsys.readouterr().out
+    ref = wfr_cvx.geodesic(r0, r1, g, 0.3)
+    assert geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(ref.distance2, rel=1e-4)
+    assert geo.rho[:, ~g.mask].max() == 0.0
     wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=False)
     assert "coarse start" not in capsys.readouterr().out
     g = Grid(32, 8)

@@ -51,7 +51,7 @@ Gabay & Mercier 1976, i.e. Douglas-Rachford splitting of the dual, Eckstein & Be
 
 Start (``coarse_start``): the same problem on the grid with half the cells per weight axis
 and half the steps (:mod:`wfr_cvx.multilevel`), solved by this backend to the same
-``eps`` (itself started from a coarser grid, down to 8 cells x 4 steps), its path
+``eps`` (itself started from a coarser grid, down to 16 cells x 4 steps), its path
 prolonged to the grid (nested iteration).  ``"auto"`` (default) does so on 2-D grids;
 ``True`` on 1-D grids too; ``False``, a free end, constraints or a grid that does not halve
 evenly start from the straight line :math:`(1-s)\rho_0 + s\rho_1` without flux.
@@ -109,7 +109,9 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 
 #: wfr_cvx's defaults (see the module docstring).  Measured (relative d^2 error to the
 #: interior point / iterations) on the 2-D simplex ladder case (bump 0.08 wide, lam = 0.3)
-#: at 32^2 x 16, the 1-D demo at 64 x 2 x 32 and a regime switch of two Diracs (32 x 8):
+#: at 32^2 x 16, the 1-D demo at 64 x 2 x 32 and a regime switch of two Diracs (32 x 8),
+#: all from the straight-line start (``coarse_start=False``; the coarse start's figures
+#: are in the module docstring):
 #:
 #: * the defaults (floor 1e-4, penalty refitted at iterations 100, 300, 900, ...):
 #:   2-D 1.4e-6 / 1,850, 1-D -7.3e-7 / 2,150, switch -1.8e-5 / 2,800.
@@ -120,6 +122,10 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   must agree to.  alpha = 1.8 no better; sigma = 0.3: 2.9e-4 / 4,300 (1-D); sigma = 0.01
 #:   or 1: 10x slower (2-D); but sigma = 1 made the switch converge at floor 1e-3.
 #: * 2 CG steps per iteration stalled at 4e-4 (2-D); 3 and 5 converged like an exact solve.
+#: * with the coarse start, sigma 0.05 / 0.03: 2-D 32^2 x 16 1,050 / 900 iterations
+#:   (against 1,350), 16^2 x 16 850 / 800 (1,250), transport at lam = 1 (64 x 16) 3,000 /
+#:   1,850 (5,300), but the regime switch 5,300 / 8,800 (2,650) and the 1-D demo 1,900 /
+#:   2,600 (2,150): no value is best everywhere, 0.1 kept.
 DEFAULTS = {
     "eps": 3e-6,
     "max_iter": 20_000,
