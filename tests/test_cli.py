@@ -40,7 +40,7 @@ def test_solve_writes_json_csv_and_plot(tmp_path):
     assert "Clarabel" in proc.stdout  # --verbose: the solver's own iteration log
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["problem"]["name"] == "regime_switch"
-    assert data["inputs"]["grid"] == {"n_weights": 32, "n_steps": 8,
+    assert data["inputs"]["grid"] == {"n_weights": 32, "n_steps": 8, "dims": 1,
                                       "regimes": ["risk_on", "risk_off"]}
     assert data["figures"]["distance2"] == pytest.approx(0.375, rel=1e-5)
     assert all(check["passed"] for check in data["checks"])

@@ -73,7 +73,8 @@ def test_to_dict_is_json_ready(geo):
     back = json.loads(text)
     assert back["wfr_cvx_version"] == wfr_cvx.__version__
     assert back["inputs"] == {
-        "grid": {"n_weights": 16, "n_steps": 4, "regimes": ["risk_on", "risk_off"]},
+        "grid": {"n_weights": 16, "n_steps": 4, "dims": 1,
+                 "regimes": ["risk_on", "risk_off"]},
         "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "power"}
     figures = back["figures"]
     assert figures["distance2"] == geo.distance2
@@ -85,6 +86,21 @@ def test_to_dict_is_json_ready(geo):
     assert set(back["timings"]) == {"assembly", "setup", "solve"}
     with_path = io.geodesic_to_dict(geo, include_path=True)
     assert np.array_equal(np.asarray(with_path["rho"]), geo.rho)
+
+
+def test_to_dict_of_a_simplex_geodesic_names_its_grid():
+    """2-D: dims, assets and the simplex mask are in the summary; masses per regime are
+    numbers (the cells of both axes summed)."""
+    g = Grid.simplex(4, 2, assets=("eq", "bd", "cash"))
+    r0, r1 = g.dirac((0.125, 0.125)), g.dirac((0.375, 0.125), mass=2.0)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.5)
+    back = json.loads(json.dumps(geo.to_dict(include_path=True), allow_nan=False))
+    grid = back["inputs"]["grid"]
+    assert (grid["dims"], grid["assets"]) == (2, ["eq", "bd", "cash"])
+    np.testing.assert_array_equal(np.asarray(grid["mask"]), g.mask)
+    assert back["figures"]["mass_start"] == pytest.approx({"0": 1.0})
+    assert back["figures"]["mass_end"] == pytest.approx({"0": 2.0})
+    assert np.asarray(back["rho"]).shape == (g.n_steps + 1, *g.shape)
 
 
 def test_rebalance_dict_and_write_json(tmp_path):

@@ -109,6 +109,11 @@ def _metric_summary(metric) -> float | list:
     return arr.tolist()
 
 
+def _regime_masses(level: np.ndarray) -> list[float]:
+    """Total mass per regime of one level (1-D or 2-D cells)."""
+    return level.reshape(level.shape[0], -1).sum(axis=1).tolist()
+
+
 def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     """A JSON-ready summary of a solve: inputs, figures, status, timings, version.
 
@@ -117,13 +122,15 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     geo : Geodesic
     include_path : bool, default False
         Also include the masses on the levels (``"rho"``, nested lists of shape
-        ``(n_steps + 1, n_regimes, n_weights)``).
+        ``(n_steps + 1, *grid.shape)``).
 
     Returns
     -------
     dict
-        Keys ``wfr_cvx_version``, ``inputs`` (grid sizes and regimes, ``lam``, ``metric``
-        — a number when constant —, ``backend``, ``scheme``), ``figures`` (``distance2``,
+        Keys ``wfr_cvx_version``, ``inputs`` (the grid: sizes, ``dims``, regimes, assets
+        when named, and ``mask`` -- nested lists of bools, shape ``grid.shape`` -- when a
+        cell is inactive; ``lam``, ``metric`` — a number when constant —, ``backend``,
+        ``scheme``), ``figures`` (``distance2``,
         ``distance``, ``transport_cost``, ``reaction_cost``, the per-step costs and the
         mass per regime at both ends), ``status``, ``iterations`` and ``timings``
         (seconds).  Only str, int, float, list and dict values.
@@ -138,11 +145,16 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     """
     grid = geo.grid
     regimes = list(grid.regimes)
+    grid_inputs = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
+                   "regimes": regimes}
+    if grid.assets is not None:
+        grid_inputs["assets"] = list(grid.assets)
+    if grid.n_inactive:  # without it the summary would not say which cells were closed
+        grid_inputs["mask"] = grid.mask.tolist()
     out = {
         "wfr_cvx_version": _version(),
         "inputs": {
-            "grid": {"n_weights": grid.n_weights, "n_steps": grid.n_steps,
-                     "regimes": regimes},
+            "grid": grid_inputs,
             "lam": geo.lam,
             "metric": _metric_summary(geo.metric),
             "backend": geo.backend,
@@ -155,8 +167,8 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
             "reaction_cost": geo.reaction_cost,
             "transport_per_step": np.asarray(geo.transport_per_step, dtype=float).tolist(),
             "reaction_per_step": np.asarray(geo.reaction_per_step, dtype=float).tolist(),
-            "mass_start": dict(zip(regimes, geo.rho[0].sum(axis=1).tolist(), strict=True)),
-            "mass_end": dict(zip(regimes, geo.rho[-1].sum(axis=1).tolist(), strict=True)),
+            "mass_start": dict(zip(regimes, _regime_masses(geo.rho[0]), strict=True)),
+            "mass_end": dict(zip(regimes, _regime_masses(geo.rho[-1]), strict=True)),
         },
         "status": geo.status,
         "iterations": geo.iterations,

@@ -191,11 +191,12 @@ class Geodesic:
 
         return geodesic_to_xarray(self)
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary: inputs, figures, status, timings, package version."""
+    def to_dict(self, *, include_path: bool = False) -> dict:
+        """JSON-ready summary: inputs, figures, status, timings, package version (and the
+        levels' masses with ``include_path``; :func:`wfr_cvx.io.geodesic_to_dict`)."""
         from .io import geodesic_to_dict
 
-        return geodesic_to_dict(self)
+        return geodesic_to_dict(self, include_path=include_path)
 
     def plot(self, **kwargs):
         """A matplotlib Figure of the path (see :func:`wfr_cvx.plotting.plot_geodesic`)."""
