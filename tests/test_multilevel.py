@@ -23,6 +23,9 @@ GRIDS = {
                         mask=np.arange(32).reshape(2, 16) % 16 < np.array([[16], [11]])),
     "simplex": Grid.simplex(16, 8),
     "2-D square, two regimes": Grid(8, 8, regimes=2, dims=2),
+    # cell (2, 1) closed: of the two fine faces on the coarse face between coarse cells
+    # (0, 0) and (1, 0), only one is open
+    "2-D, one hole": Grid(8, 8, dims=2, mask=np.arange(64).reshape(1, 8, 8) != 17),
 }
 
 

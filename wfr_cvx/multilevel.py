@@ -22,14 +22,16 @@ Prolongation (a coarse path to a start on the fine grid):
   coarse levels ``k`` and ``k + 1``.
 * fluxes (:func:`prolong_flux`): each of the two fine steps of a coarse step moves half
   of its flux.  A coarse face's flux goes to the fine face(s) on it (2-D: shared by the
-  two fine faces, linear along the face, corrected so that they sum to the coarse
+  open fine faces, linear along the face, corrected so that they sum to the coarse
   flux); a fine face inside a coarse cell gets the mean of the two coarse faces beside
   it (a wall counts 0).
 
 So coarse continuity carries over: summed over the children of a coarse cell and the
 two fine steps of a coarse step, the prolonged path creates exactly the mass the coarse
-path creates there (tested).  Inside a coarse cell the split is only approximate; the
-fine solve corrects it.
+path creates there (tested), wherever each open coarse face has an open fine face on it
+(2-D: the open one of a pair carries all of the flux; a mask that closes every fine face
+on an open coarse face loses that flux from the start).  Inside a coarse cell the split
+is only approximate; the fine solve corrects it.
 
 References
 ----------
@@ -182,16 +184,25 @@ def prolong_flux(flux: np.ndarray, grid: Grid) -> np.ndarray:
         return _double_faces(per_step, 2) * grid.face_mask
     n = grid.n_weights
     out = np.zeros((per_step.shape[0], per_step.shape[1], 2, n, n))
-    for axis, along in ((0, 3), (1, 2)):
-        coarse = per_step[:, :, axis, :-1, :] if axis == 0 else per_step[:, :, axis, :, :-1]
-        # across the face (axis ``2 + axis`` of ``coarse``): faces doubled; along it:
-        # two fine faces share the coarse flux, linear in position
-        shared = 0.5 * _double_cells(coarse, along)
+    for axis in (0, 1):
+        along = 3 - axis  # the axis of ``coarse`` along the face
+        if axis == 0:
+            coarse = per_step[:, :, 0, :-1, :]
+            on_face = grid.face_mask[:, 0, 1:-1:2, :]  # fine faces lying on coarse faces
+        else:
+            coarse = per_step[:, :, 1, :, :-1]
+            on_face = grid.face_mask[:, 1, :, 1:-1:2]
+        # along the face: the two fine faces share the coarse flux, linear in position,
+        # then corrected so that the open ones of each pair carry all of it
+        shared = 0.5 * _double_cells(coarse, along) * on_face
         pairs = _blocks(np.moveaxis(shared, along, -1), 1, shared.ndim - 1)
-        pairs += 0.5 * (np.moveaxis(coarse, along, -1)[..., None]
-                        - pairs.sum(axis=-1, keepdims=True))  # the pair sums to the coarse flux
+        is_open = _blocks(np.moveaxis(np.broadcast_to(on_face, shared.shape), along, -1), 1,
+                          shared.ndim - 1)
+        n_open = is_open.sum(axis=-1, keepdims=True)
+        missing = np.moveaxis(coarse, along, -1)[..., None] - pairs.sum(axis=-1, keepdims=True)
+        pairs += np.where(n_open > 0, missing / np.maximum(n_open, 1), 0.0) * is_open
         shared = np.moveaxis(pairs.reshape(pairs.shape[:-2] + (-1,)), -1, along)
-        fine = _double_faces(shared, 2 + axis)
+        fine = _double_faces(shared, 2 + axis)  # across the face: faces doubled
         if axis == 0:
             out[:, :, 0, :-1, :] = fine
         else:
