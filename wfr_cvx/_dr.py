@@ -123,9 +123,11 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   or 1: 10x slower (2-D); but sigma = 1 made the switch converge at floor 1e-3.
 #: * 2 CG steps per iteration stalled at 4e-4 (2-D); 3 and 5 converged like an exact solve.
 #: * with the coarse start, sigma 0.05 / 0.03: 2-D 32^2 x 16 1,050 / 900 iterations
-#:   (against 1,350), 16^2 x 16 850 / 800 (1,250), transport at lam = 1 (64 x 16) 3,000 /
-#:   1,850 (5,300), but the regime switch 5,300 / 8,800 (2,650) and the 1-D demo 1,900 /
-#:   2,600 (2,150): no value is best everywhere, 0.1 kept.
+#:   (against 1,400), 32^2 x 32 1,900 / 1,600 (2,200), transport at lam = 1 on the 32^2 x 16
+#:   simplex 3,600 / 3,100 (4,050), 1-D transport (64 x 16) 3,000 / 1,850 (5,300); but a
+#:   2-D regime switch (32^2 x 16 x 2 regimes) did not converge in 20,000 iterations at
+#:   either (11,600 at 0.1), the 1-D switch took 5,300 / 8,800 (2,650) and the 1-D demo
+#:   1,900 / 2,600 (2,150): no value is best everywhere, 0.1 kept.
 DEFAULTS = {
     "eps": 3e-6,
     "max_iter": 20_000,
