@@ -141,7 +141,7 @@ def test_coarse_metric_of_a_constant_metric_is_the_coarse_grids_own(metric):
 
 # ------------------------------------------------------------- the dr backend's start
 def test_coarse_start_agrees_with_the_interior_point_and_saves_iterations():
-    """Diracs (32 x 8): from the straight line dr needed 14,150 iterations, from the
+    """Diracs (32 x 8): from the straight line dr needed 3,500 iterations, from the
     prolonged 16 x 4 path 750 (measured).  Same discrete problem, so both agree with
     clarabel to dr's tolerance.  (On 1-D grids the coarse start is opt-in.)"""
     g, lam = Grid(32, 8), 0.5
@@ -152,7 +152,7 @@ def test_coarse_start_agrees_with_the_interior_point_and_saves_iterations():
     for geo in (coarse, line):
         assert geo.status == "Solved"
         assert geo.distance2 == pytest.approx(ref.distance2, rel=1e-4)
-    assert coarse.iterations < line.iterations / 4
+    assert coarse.iterations < line.iterations / 3
 
 
 def test_coarse_start_is_on_by_default_in_2d_only(capsys):

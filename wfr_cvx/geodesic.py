@@ -222,8 +222,7 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         ``refit_first``, ``check_every``, ``coarse_start``, ``verbose``; 2-D grids start
         from the solve on a grid half as fine, :mod:`wfr_cvx.multilevel`): faster than
         the interior point on large 2-D grids, agreeing to ~1e-5; slow when transport
-        dominates (lam >~ 2) and on regime switches (a bump moving to the other regime
-        on the 32^2 simplex x 16 steps: 11,600 iterations, 98 s, against 15 s here).
+        dominates (lam >~ 2).
         ``"scs"`` solves the same SOCP with SCS (first-order, SCS settings).
     scheme : {"power", "arithmetic"}
         Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
