@@ -122,8 +122,10 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   4,050, 16^2 x 32 (no coarse level) 2,700 against 1,900; 1-D (straight line): the
 #:   switch below 1,850 against 2,800, Diracs (32 x 8) 3,500 against 14,150, the demo
 #:   2,100 against 2,150, transport at lam = 1 (64 x 16) 7,950 against 7,500, two-regime
-#:   bumps (48 x 12) 1,400 against 1,200.  The slow tails are where a tiny denominator's
-#:   penalty sat on the floor: the worst case gains 7x, the losses are at most 1.4x.
+#:   bumps (48 x 12) 1,400 against 1,200; the ladder (benchmarks/LADDER.md) 16^2 x 16
+#:   2,150 against 1,400 and 1-D 256 x 2 x 32 5,400 against 3,600.  The slow tails are
+#:   where a tiny denominator's penalty sat on the floor: the worst case gains 7x; the
+#:   losses reach 1.5x, on grids the coarse start does not reach.
 #: * the former defaults (floor 1e-4, penalty refitted at iterations 100, 300, 900, ...):
 #:   2-D 1.4e-6 / 1,850, 1-D -7.3e-7 / 2,150, switch -1.8e-5 / 2,800.
 #: * floor 1e-3: the switch did not converge in 20,000 iterations (the start's
