@@ -109,11 +109,6 @@ def _metric_summary(metric) -> float | list:
     return arr.tolist()
 
 
-def _regime_masses(level: np.ndarray) -> list[float]:
-    """Total mass per regime of one level (1-D or 2-D cells)."""
-    return level.reshape(level.shape[0], -1).sum(axis=1).tolist()
-
-
 def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     """A JSON-ready summary of a solve: inputs, figures, status, timings, version.
 
@@ -145,6 +140,7 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     """
     grid = geo.grid
     regimes = list(grid.regimes)
+    masses = geo.mass()  # per regime and level
     grid_inputs = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
                    "regimes": regimes}
     if grid.assets is not None:
@@ -167,8 +163,8 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
             "reaction_cost": geo.reaction_cost,
             "transport_per_step": np.asarray(geo.transport_per_step, dtype=float).tolist(),
             "reaction_per_step": np.asarray(geo.reaction_per_step, dtype=float).tolist(),
-            "mass_start": dict(zip(regimes, _regime_masses(geo.rho[0]), strict=True)),
-            "mass_end": dict(zip(regimes, _regime_masses(geo.rho[-1]), strict=True)),
+            "mass_start": masses.iloc[0].to_dict(),
+            "mass_end": masses.iloc[-1].to_dict(),
         },
         "status": geo.status,
         "iterations": geo.iterations,
