@@ -175,8 +175,7 @@ def _check_options(options: dict) -> dict:
     out["time_limit"] = time_limit
     wanted = out["coarse_start"]
     if not (isinstance(wanted, (bool, np.bool_)) or (isinstance(wanted, str) and wanted == "auto")):
-        raise ValueError("`coarse_start` must be True, False or 'auto', got "
-                         f"{out['coarse_start']!r}")
+        raise ValueError(f"`coarse_start` must be True, False or 'auto', got {wanted!r}")
     if out["refit_first"] == 0:
         out["refit_first"] = 0  # never refit
     elif not (isinstance(out["refit_first"], (int, np.integer))
