@@ -35,8 +35,13 @@ def test_perspective_prox_minimises_its_objective(ncomp):
     v[0, -1] = -5.0  # far inside the conjugate's region: the prox is the apex
     w = rng.uniform(0.3, 3.0, 8)
     out = np.empty(v.size)
-    _dr.perspective_prox(v.ravel(), w, ncomp, out)
+    _dr.perspective_prox(v.ravel(), w, ncomp, out, np.zeros(8))
     out = out.reshape(v.shape)
+    # Newton's start (the previous root) changes nothing but the work
+    for guess in (np.full(8, 1.0), np.full(8, 1e3), np.abs(rng.normal(size=8)) + 1.0):
+        warm = np.empty(v.size)
+        _dr.perspective_prox(v.ravel(), w, ncomp, warm, guess)
+        np.testing.assert_allclose(warm.reshape(v.shape), out, rtol=1e-12, atol=1e-14)
     assert np.all(out[:, -1] >= 0)
     np.testing.assert_array_equal(out[0], 0.0)
 
@@ -76,6 +81,48 @@ def test_pcg_converges_to_a_direct_solve():
     residual = _dr.pcg(A, 1.0 / A.diagonal(), rhs, x, 400)
     np.testing.assert_allclose(x, sp.linalg.spsolve(A.tocsc(), rhs), rtol=1e-8, atol=1e-10)
     assert residual < 1e-8 * np.linalg.norm(rhs)
+
+
+def test_pcg_with_a_running_product_matches_the_plain_one():
+    """Given ``Ax = A @ x``, pcg skips its first product and keeps ``Ax`` current."""
+    rng = np.random.default_rng(4)
+    B = sp.random(300, 120, density=0.05, random_state=2, format="csr") + sp.eye(300, 120)
+    A = (B.T @ sp.diags(rng.uniform(0.1, 10, 300)) @ B).tocsr()
+    inv_diag = 1.0 / A.diagonal()
+    plain = rng.normal(size=120)
+    running = plain.copy()
+    Ax = A @ running
+    for _ in range(4):  # consecutive solves, as in the ADMM loop
+        rhs = rng.normal(size=120)
+        r_plain = _dr.pcg(A, inv_diag, rhs, plain, 5)
+        r_running = _dr.pcg(A, inv_diag, rhs, running, 5, Ax)
+        np.testing.assert_allclose(running, plain, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(Ax, A @ running, rtol=1e-10, atol=1e-12)
+        assert r_running == pytest.approx(r_plain, rel=1e-8)
+
+
+def test_fused_vector_kernels_match_numpy():
+    rng = np.random.default_rng(5)
+    E, y, c, u, p, Ap, x, r, Ax, inv = (rng.normal(size=50) for _ in range(10))
+    out = np.empty(50)
+    _dr._penalised_gap(E, y, c, u, out)
+    np.testing.assert_allclose(out, E * (y - c - u))
+
+    Kx, v = rng.normal(size=50), np.empty(50)
+    z = Kx.copy()
+    _dr._relax(1.6, c, y, u, z, v)
+    np.testing.assert_allclose(z, Kx + c)
+    np.testing.assert_allclose(v, 1.6 * (Kx + c) - 0.6 * y + u)
+
+    inv = np.abs(inv)
+    want = x + 0.3 * p, r - 0.3 * Ap, Ax + 0.3 * Ap
+    rz = _dr._cg_update(0.3, p, Ap, x, r, Ax, inv)
+    for got, expected in zip((x, r, Ax), want, strict=True):
+        np.testing.assert_allclose(got, expected)
+    assert rz == pytest.approx(np.sum(want[1] ** 2 * inv))
+    p_old = p.copy()
+    _dr._cg_direction(0.7, r, inv, p)
+    np.testing.assert_allclose(p, inv * r + 0.7 * p_old)
 
 
 @pytest.mark.parametrize("dims", [1, 2])
