@@ -218,11 +218,11 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         side by side in threads (:mod:`wfr_cvx.blocks`).
         ``"dr"`` is wfr_cvx's first-order solver of the same discrete problem (ADMM with a
         closed-form proximal map per cost term, :mod:`wfr_cvx._dr`; options ``eps``,
-        ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``, ``floor``,
-        ``refit_first``, ``check_every``, ``coarse_start``, ``verbose``; 2-D grids start
-        from the solve on a grid half as fine, :mod:`wfr_cvx.multilevel`): faster than
-        the interior point on large 2-D grids, agreeing to ~1e-5; slow when transport
-        dominates (lam >~ 2).
+        ``eps_cost``, ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``,
+        ``floor``, ``refit_first``, ``check_every``, ``coarse_start``, ``verbose``; 2-D
+        grids start from the solve on a grid half as fine, :mod:`wfr_cvx.multilevel`):
+        faster than the interior point on large 2-D grids, agreeing to ~1e-5; slow when
+        transport dominates (lam >~ 2), where it may stop at ``max_iter`` (SolverError).
         ``"scs"`` solves the same SOCP with SCS (first-order, SCS settings).
     scheme : {"power", "arithmetic"}
         Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
@@ -359,6 +359,9 @@ def _check_status(status: str, backend: str, hint: str = "", limits: str = "") -
         under = f" under the {limits}" if limits else ""
         raise InfeasibleError(f"the WFR problem was reported infeasible{under}",
                               status=status, backend=backend)
+    if backend in ("dr", "scs") and status in ("MaxIterations", "MaxTime"):
+        hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
+                 "`max_iter` / `time_limit`, or use backend='clarabel' (interior point)")
     raise SolverError(f"the WFR solve did not converge{hint}", status=status,
                       backend=backend)
 
