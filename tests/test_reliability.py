@@ -87,6 +87,47 @@ def test_too_large_is_refused_up_front():
         wfr_cvx.geodesic(rho, rho, g, 1.0)
 
 
+def test_memory_estimate_counts_active_cells_and_2d_fill():
+    from wfr_cvx.geodesic import BYTES_PER_CELL_STEP, estimated_bytes, fill_growth
+
+    line = Grid(256, 32, regimes=2)
+    assert estimated_bytes(line, "clarabel") == 256 * 2 * 32 * BYTES_PER_CELL_STEP["clarabel"]
+    square, simplex = Grid(32, 16, dims=2), Grid.simplex(32, 16)
+    for backend in ("clarabel", "dr"):  # cells outside the mask have no unknowns
+        ratio = estimated_bytes(simplex, backend) / estimated_bytes(square, backend)
+        assert ratio == pytest.approx(np.count_nonzero(simplex.mask) / 32**2, rel=1e-6)
+    # a space x space x time factor grows faster than the grid; dr has none
+    growth = [fill_growth(Grid.simplex(32, steps), "clarabel") for steps in (16, 32, 64)]
+    assert 1.0 < growth[0] < growth[1] < growth[2]
+    assert fill_growth(Grid.simplex(64, 32), "dr") == fill_growth(line, "clarabel") == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["1-D 256 x 2 x 32", "simplex 32^2 x 16"])
+def test_memory_estimate_bounds_a_measured_peak(case):
+    """In a fresh process: the peak resident memory a Clarabel solve adds (ru_maxrss after
+    it, less after a warm-up solve) stays below the estimate the size guard uses."""
+    script = textwrap.dedent(f"""
+        import resource, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "benchmarks")!r})
+        import wfr_cvx
+        from bench_ladder import build_case
+        from wfr_cvx.geodesic import estimated_bytes
+        small = build_case(1, 32, 4)
+        wfr_cvx.geodesic(small[1], small[2], small[0], small[3])
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        grid, rho0, rho1, lam = build_case(*{(1, 256, 32) if case.startswith("1-D")
+                                             else (2, 32, 16)!r})
+        wfr_cvx.geodesic(rho0, rho1, grid, lam)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(peak - base, estimated_bytes(grid, "clarabel"))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    added, estimate = int(out[0]), int(out[1])
+    assert 0.4 * estimate < added < estimate
+
+
 # ------------------------------------------------------------------ solver failures
 @pytest.mark.parametrize(
     ("status", "outcome"),

@@ -110,16 +110,49 @@ def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
     return lam, metric
 
 
-#: Peak memory per cell-step (n_regimes * n_weights * n_steps) of a direct Clarabel solve,
-#: measured with ru_maxrss at 128, 512 and 1,024 weights x 2 regimes x 32 steps: 12.3-12.7
-#: kB each (the KKT factor dominates).  The cvxpy backend keeps its own copies: x3.
-#: SCS ("scs") factorises the same pattern once, plus its Anderson memory (10 past iterates,
-#: touched after ~100 iterations): ru_maxrss minus the interpreter's after 300 iterations
-#: on the demo at 128, 256 and 1,024 weights x 2 regimes x 32 steps, 17.2-17.8 kB each.
-#: "dr" factorises nothing (CG on K'EK): peak ru_maxrss 260 / 291 / 342 / 415 MB at the
-#: 16^2 / 32^2 / 48^2 / 64^2 simplex x 16 steps (n x n cells counted), i.e. ~2.5 kB per
-#: cell-step above the interpreter's ~250 MB; 6 kB leaves room for the assembly's copies.
-BYTES_PER_CELL_STEP = {"clarabel": 12_500, "cvxpy": 37_500, "dr": 6_000, "scs": 18_000}
+#: Peak memory per *active* cell-step (regime x cell inside ``grid.mask`` x step) on one
+#: weight axis, in bytes: ru_maxrss less the interpreter's ~255 MB, measured by the ladder
+#: (benchmarks/LADDER.md) at 256, 1,024 and 4,096 weights x 2 regimes x 32 steps: 13.0-13.7
+#: kB for a direct Clarabel solve (the KKT factor dominates), hence 15.5 kB.  The cvxpy
+#: backend keeps its own copies: x3.  SCS ("scs") factorises the same pattern once, plus
+#: its Anderson memory (10 past iterates, touched after ~100 iterations): 17.2-17.8 kB on
+#: the demo at 128, 256 and 1,024 weights after 300 iterations.  "dr" factorises nothing
+#: (CG on K'EK): 3.5 kB in 1-D and 4.6-5.1 kB on the 32^2 ... 64^2 simplex x 16 and 32
+#: steps, hence 6 kB.  Two weight axes: see :func:`fill_growth`.
+BYTES_PER_CELL_STEP = {"clarabel": 15_500, "cvxpy": 46_500, "dr": 6_000, "scs": 18_000}
+
+#: The backends whose memory is a sparse factor, which grows faster than the grid on two
+#: weight axes (:func:`fill_growth`).
+FACTORISING_BACKENDS = frozenset({"clarabel", "cvxpy", "scs"})
+
+
+def fill_growth(grid: Grid, backend: str) -> float:
+    r"""How much more memory per active cell-step a factorising backend needs on ``grid``
+    than on one weight axis.
+
+    A 1-D problem is a space x time graph, whose sparse factor holds about
+    :math:`N \log N` entries: the memory per cell-step stayed flat from 256 to 4,096
+    weights.  Two weight axes make a space x space x time graph, whose fill grows like
+    :math:`N^{4/3}` (nested dissection), mostly with the shorter axes.  Fitted to the
+    ladder's Clarabel peaks on the simplex (n per side x T steps, per active cell-step):
+    21.6 / 26.4 / 29.5 / 29.9 kB at n = 16 / 32 / 48 / 64 x 16 steps, 27.3 / 40.7 kB at
+    16 / 32 x 32 steps, i.e. about :math:`(T/16)^{0.62} (n/32)^{0.18}` times 26.4 kB;
+    with a 15 % margin, against the 15.5 kB of 1-D, this is
+    :math:`2.0\,(T/16)^{0.62}(n/32)^{0.18}` (at least 1), over every measured point.
+    SCS is assumed to grow alike (not measured in 2-D); "dr" has no factor (1).
+    """
+    if grid.dims == 1 or backend not in FACTORISING_BACKENDS:
+        return 1.0
+    return max(1.0, 2.0 * (grid.n_steps / 16) ** 0.62 * (grid.n_weights / 32) ** 0.18)
+
+
+def estimated_bytes(grid: Grid, backend: str) -> int:
+    """Peak memory of a solve on ``grid`` with ``backend``, estimated from measurements
+    (:data:`BYTES_PER_CELL_STEP`, :func:`fill_growth`); cells outside ``grid.mask`` have no
+    unknowns and count nothing."""
+    active_cell_steps = int(np.count_nonzero(grid.mask)) * grid.n_steps
+    per = BYTES_PER_CELL_STEP[backend] * fill_growth(grid, backend)
+    return int(active_cell_steps * per)
 
 
 def _available_memory() -> int:
@@ -137,16 +170,18 @@ def _available_memory() -> int:
 
 
 def check_size(grid: Grid, backend: str) -> None:
-    """Refuse, before any allocation, a problem that would not fit in memory."""
-    cell_steps = grid.n_regimes * grid.n_cells * grid.n_steps
-    needed = cell_steps * BYTES_PER_CELL_STEP[backend]
+    """Refuse, before any allocation, a problem that would not fit in memory
+    (:func:`estimated_bytes` against the memory available now)."""
+    needed = estimated_bytes(grid, backend)
     available = _available_memory()
     if needed > available:
+        active = int(np.count_nonzero(grid.mask))
+        per = needed / max(active * grid.n_steps, 1)
         raise ProblemTooLargeError(
-            f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells x "
-            f"{grid.n_steps} steps would need about {needed / 2**30:.1f} GiB with the "
-            f"{backend} backend ({BYTES_PER_CELL_STEP[backend] / 1e3:.1f} kB per cell-step, "
-            f"measured); {available / 2**30:.1f} GiB are available",
+            f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells "
+            f"({active} active over the regimes) x {grid.n_steps} steps would need about "
+            f"{needed / 2**30:.1f} GiB with the {backend} backend ({per / 1e3:.1f} kB per "
+            f"active cell-step, measured); {available / 2**30:.1f} GiB are available",
             needed_bytes=needed, available_bytes=available)
 
 
