@@ -125,6 +125,41 @@ def test_fused_vector_kernels_match_numpy():
     np.testing.assert_allclose(p, inv * r + 0.7 * p_old)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_row_blocks_and_split_proximal_maps_match_the_serial_ones(threads):
+    rng = np.random.default_rng(6)
+    A = sp.random(500, 400, density=0.02, random_state=3, format="csr")
+    x = rng.normal(size=400)
+    workers = _dr.Workers(threads)
+    try:
+        cuts = _dr.even_cuts(np.diff(A.indptr), threads)
+        assert cuts[0] == 0 and cuts[-1] == 500 and np.all(np.diff(cuts) > 0)
+        np.testing.assert_array_equal(_dr.RowBlocks(A, workers) @ x, A @ x)
+
+        g = Grid.simplex(8, 4)
+        r0, r1 = g.bump((0.3, 0.3), 0.2), g.bump((0.5, 0.2), 0.2)
+        s = _dr.split(assemble(r0, r1, g, 0.3, check_metric(None, g)))
+        v = rng.normal(size=s.K.shape[0])
+        E = rng.uniform(0.5, 2.0, v.size)
+        weights = _dr._prox_weights(s, np.repeat(E[::2], 2)[:v.size], 0.1)
+        serial, shared = np.empty_like(v), np.empty_like(v)
+        _dr._prox(s, v, weights, serial)
+        _dr._prox(s, v, weights, shared, None, workers)
+        np.testing.assert_array_equal(shared, serial)
+    finally:
+        workers.close()
+
+
+def test_threads_give_the_same_iterates(monkeypatch):
+    """Forced onto a small problem, two threads reproduce one thread to the bit."""
+    monkeypatch.setattr(_dr, "PARALLEL_MIN_NNZ", 0)
+    g = Grid.simplex(16, 8)
+    r0, r1 = g.bump((0.25, 0.25), 0.08), 1.2 * g.bump((0.45, 0.3), 0.08)
+    one, two = (wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", threads=t) for t in (1, 2))
+    assert one.iterations == two.iterations
+    np.testing.assert_array_equal(one.rho, two.rho)
+
+
 @pytest.mark.parametrize("dims", [1, 2])
 def test_splitting_cost_equals_the_cone_program_objective(dims):
     """At the interior point's solution, sum phi(Kx + c) is the cone program's q'x."""
@@ -264,7 +299,8 @@ def test_options_are_checked_and_limits_reported():
         wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", eps_abs=1e-6)
     for bad, match in [({"alpha": 2.0}, "alpha"), ({"sigma": -1.0}, "sigma"),
                        ({"max_iter": 0}, "max_iter"), ({"cg_iters": 2.5}, "cg_iters"),
-                       ({"time_limit": 0}, "time_limit"), ({"eps_cost": 0.0}, "eps_cost")]:
+                       ({"time_limit": 0}, "time_limit"), ({"eps_cost": 0.0}, "eps_cost"),
+                       ({"threads": 0}, "threads")]:
         with pytest.raises(ValueError, match=match):
             wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", **bad)
     with pytest.raises(SolverError) as info:
