@@ -165,6 +165,13 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   2-D regime switch (32^2 x 16 x 2 regimes) did not converge in 20,000 iterations at
 #:   either (11,600 at 0.1), the 1-D switch took 5,300 / 8,800 (2,650) and the 1-D demo
 #:   1,900 / 2,600 (2,150): no value is best everywhere, 0.1 kept.
+#: * tried and dropped (stop 15): the reaction terms' penalty scaled by 0.25 took 1-D
+#:   transport at lam = 1 from 9,000 to 3,850 iterations and the 2-D ladder's 16^2 /
+#:   32^2 x 32 from 2,150 to 1,550 / 1,450, but the 1-D switch from 1,850 to 5,950 and the
+#:   2-D switch from 1,650 to 5,050 (1/16: lam = 2 in 5,100, lam = 1 not at all); the
+#:   F-row penalty matched to the curvature w |u|^2 / F^3 helped little (9,000 -> 6,550);
+#:   CG run to a 10x residual drop (mean 4-15 steps) or an exact x-update (splu) made the
+#:   Diracs below fail to converge, and the splu solves were 10-40x slower in 2-D.
 #: * eps_cost 3e-5 (the remaining-error estimate, added after the above), iterations
 #:   against the move test alone: 1-D switch 2,150 / 1,850, Diracs 3,750 / 3,500,
 #:   transport at lam = 1 9,500 / 9,000, 2-D switch 1,950 / 1,650, 2-D transport at lam = 1
@@ -347,9 +354,10 @@ def _relax(alpha, c, y, u, z, v):
 
 
 #: Work is split over threads only from this many entries in the normal matrix
-#: :math:`K^\top E K` on: two threads were slower below it (~45 us to hand a product to a
-#: thread): per iteration 2.68 -> 2.99 ms on the 32^2 simplex x 16 steps (0.52 M entries),
-#: 14.7 -> 12.0 ms at 48^2 x 32 (2.45 M; products and proximal maps, measured).
+#: :math:`K^\top E K` on (~45 us to hand a product to a thread).  Per iteration, one
+#: thread -> two (products and proximal maps; measured on 2 cores): 2.52 -> 3.07 ms on the
+#: 32^2 simplex x 16 steps (0.52 M entries), 5.79 -> 5.46 ms at 32^2 x 32 (1.08 M),
+#: 6.58 -> 6.14 ms at 48^2 x 16 (1.19 M), 14.2 -> 10.2-11.8 ms at 48^2 x 32 (2.45 M).
 PARALLEL_MIN_NNZ = 1_000_000
 
 
@@ -382,13 +390,27 @@ def even_cuts(weights: np.ndarray, parts: int) -> np.ndarray:
     return np.concatenate([[0], np.clip(inner, 0, len(weights)), [len(weights)]])
 
 
+def row_block(A: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
+    """Rows ``lo:hi`` of ``A`` sharing its entries (``A[lo:hi]`` copies them: at 48^2 x 32
+    the copies of K, K^T and K^T E K had raised the peak memory from 447 to 526 MB)."""
+    a, b = A.indptr[lo], A.indptr[hi]
+    data, indices = A.data[a:b], A.indices[a:b]
+    block = sp.csr_matrix((data, indices, A.indptr[lo:hi + 1] - a),
+                          shape=(hi - lo, A.shape[1]), copy=False)
+    block.data, block.indices = data, indices  # the constructor copies a view of < half
+    return block
+
+
 class RowBlocks:
     """``A @ x`` computed by row blocks of about equal entries, one per worker."""
 
     def __init__(self, A: sp.csr_matrix, workers: Workers):
         self.A, self.workers, self.shape = A, workers, A.shape
-        cuts = even_cuts(np.diff(A.indptr), workers.threads)
-        self.blocks = [(lo, hi, A[lo:hi]) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        self.blocks = []
+        if workers.threads > 1:
+            cuts = even_cuts(np.diff(A.indptr), workers.threads)
+            self.blocks = [(lo, hi, row_block(A, lo, hi))
+                           for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         if self.workers.threads == 1:
