@@ -171,7 +171,7 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   2-D switch from 1,650 to 5,050 (1/16: lam = 2 in 5,100, lam = 1 not at all); the
 #:   F-row penalty matched to the curvature w |u|^2 / F^3 helped little (9,000 -> 6,550);
 #:   CG run to a 10x residual drop (mean 4-15 steps) or an exact x-update (splu) made the
-#:   Diracs below fail to converge, and the splu solves were 10-40x slower in 2-D.
+#:   Diracs below fail to converge, and the splu solves made 2-D solves 6-15x slower.
 #: * eps_cost 3e-5 (the remaining-error estimate, added after the above), iterations
 #:   against the move test alone: 1-D switch 2,150 / 1,850, Diracs 3,750 / 3,500,
 #:   transport at lam = 1 9,500 / 9,000, 2-D switch 1,950 / 1,650, 2-D transport at lam = 1
