@@ -176,7 +176,7 @@ def check_size(grid: Grid, backend: str) -> None:
     available = _available_memory()
     if needed > available:
         active = int(np.count_nonzero(grid.mask))
-        per = needed / max(active * grid.n_steps, 1)
+        per = BYTES_PER_CELL_STEP[backend] * fill_growth(grid, backend)
         raise ProblemTooLargeError(
             f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells "
             f"({active} active over the regimes) x {grid.n_steps} steps would need about "
@@ -255,10 +255,10 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         closed-form proximal map per cost term, :mod:`wfr_cvx._dr`; options ``eps``,
         ``eps_cost``, ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``,
         ``floor``, ``refit_first``, ``check_every``, ``coarse_start``, ``threads``,
-        ``verbose``; 2-D
-        grids start from the solve on a grid half as fine, :mod:`wfr_cvx.multilevel`):
-        faster than the interior point on large 2-D grids, agreeing to ~1e-5; slow when
-        transport dominates (lam >~ 2), where it may stop at ``max_iter`` (SolverError).
+        ``verbose``; 2-D grids start from the solve on a grid half as fine,
+        :mod:`wfr_cvx.multilevel`): faster than the interior point on large 2-D grids,
+        agreeing to ~1e-5; slow when transport dominates (lam >~ 2), where it may stop at
+        ``max_iter`` (SolverError).
         ``"scs"`` solves the same SOCP with SCS (first-order, SCS settings).
     scheme : {"power", "arithmetic"}
         Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
