@@ -40,12 +40,20 @@ def test_solve_writes_json_csv_and_plot(tmp_path):
     assert "Clarabel" in proc.stdout  # --verbose: the solver's own iteration log
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["problem"]["name"] == "regime_switch"
+    assert data["problem"]["constraints"] == []
     assert data["inputs"]["grid"] == {"n_weights": 32, "n_steps": 8, "dims": 1,
                                       "regimes": ["risk_on", "risk_off"]}
     assert data["figures"]["distance2"] == pytest.approx(0.375, rel=1e-5)
     assert all(check["passed"] for check in data["checks"])
     assert (tmp_path / "out.csv").read_text().startswith("time,regime,weight,mass")
     assert (tmp_path / "out.png").read_bytes().startswith(PNG)
+
+
+def test_solve_json_echoes_the_constraints(tmp_path):
+    proc = _run("solve", PROBLEMS / "velocity_cap.toml", "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["problem"]["constraints"] == [{"kind": "max_velocity", "vmax": 0.2}]
 
 
 def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):

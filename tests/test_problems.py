@@ -190,6 +190,22 @@ def test_constraints_are_read_into_objects(tmp_path):
     assert problems.from_dict(data, name="d").constraints == (MaxVelocity(0.0),)
 
 
+def test_constraint_tables_read_back_into_the_same_objects(tmp_path):
+    """constraint_tables is the inverse of reading [[constraints]] (all four kinds)."""
+    text = BASE.replace("mass = 0.9", "mass = 0.6").replace("[expected]",
+                                                             CONSTRAINTS + "[expected]")
+    problem = problems.load(_write(tmp_path, text))
+    tables = problems.constraint_tables(problem.constraints)
+    assert [t["kind"] for t in tables] == ["max_velocity", "trading_window",
+                                           "max_reaction_rate", "total_mass"]
+    data = {"lam": 0.5, "grid": {"n_weights": 8, "n_steps": 4},
+            "rho0": {"diracs": [{"weight": 0.5}]}, "rho1": {"diracs": [{"weight": 0.5}]},
+            "constraints": tables}
+    assert problems.from_dict(data, name="d").constraints == problem.constraints
+    with pytest.raises(TypeError, match="not a wfr_cvx constraint"):
+        problems.constraint_tables([object()])
+
+
 def test_constraints_reach_the_solve(tmp_path):
     # bump 0.3 -> bump 0.5: closing every step leaves reaction alone (hellinger2).
     text = ("lam = 0.5\n[grid]\nn_weights = 16\nn_steps = 4\n"

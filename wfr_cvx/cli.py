@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     solve = commands.add_parser("solve", help="solve one problem file and report its figures")
     solve.add_argument("file", type=Path, metavar="FILE")
     solve.add_argument("--json", type=Path, metavar="OUT",
-                       help="write inputs, figures, status, timings and checks as JSON")
+                       help="write the problem (with its constraints), inputs, figures, "
+                            "status, timings and checks as JSON")
     solve.add_argument("--csv", type=Path, metavar="OUT",
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
@@ -166,7 +167,8 @@ def _solve(args) -> int:
         data = (rebalance_to_dict(result) if problem.kind == "rebalance"
                 else geodesic_to_dict(result))
         data = {"problem": {"name": problem.name, "file": str(args.file),
-                            "kind": problem.kind, "description": problem.description},
+                            "kind": problem.kind, "description": problem.description,
+                            "constraints": problems.constraint_tables(problem.constraints)},
                 **data, "checks": outcome.checks.to_dict("records")}
         write_json(data, args.json)
         print(f"wrote {args.json}")

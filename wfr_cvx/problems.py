@@ -95,7 +95,8 @@ from .grid import Grid, as_allocation
 from .problem import TIME_MEANS
 
 __all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
-           "from_dict", "SOURCES", "KINDS", "FIGURES", "CONSTRAINT_KINDS"]
+           "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES",
+           "CONSTRAINT_KINDS"]
 
 KINDS = ("geodesic", "rebalance")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -113,6 +114,37 @@ CONSTRAINT_KINDS = {
     "total_mass": (),
 }
 _MISSING = object()
+
+
+def constraint_tables(constraints) -> list[dict]:
+    """The ``[[constraints]]`` tables of a problem file for constraint objects of
+    :mod:`wfr_cvx.constraints` (the inverse of reading them; ``steps`` left out when the
+    cap holds on every step), e.g. to echo a solve's constraints in its JSON output.
+
+    >>> from wfr_cvx.constraints import MaxVelocity, TradingWindow
+    >>> constraint_tables([MaxVelocity(0.2), TradingWindow([3, 4], reaction=False)])
+    [{'kind': 'max_velocity', 'vmax': 0.2}, \
+{'kind': 'trading_window', 'closed_steps': [3, 4], 'reaction': False}]
+    """
+    from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+
+    tables = []
+    for item in constraints:
+        if isinstance(item, MaxVelocity):
+            table = {"kind": "max_velocity", "vmax": item.vmax}
+            if item.steps is not None:
+                table["steps"] = list(item.steps)
+        elif isinstance(item, TradingWindow):
+            table = {"kind": "trading_window", "closed_steps": list(item.closed_steps),
+                     "reaction": item.reaction}
+        elif isinstance(item, MaxReactionRate):
+            table = {"kind": "max_reaction_rate", "rmax": item.rmax}
+        elif isinstance(item, TotalMass):
+            table = {"kind": "total_mass"}
+        else:
+            raise TypeError(f"not a wfr_cvx constraint: {type(item).__name__}")
+        tables.append(table)
+    return tables
 
 
 class ProblemFileError(ValueError):
