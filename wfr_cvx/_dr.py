@@ -604,7 +604,7 @@ def _prox(s: Splitting, v: np.ndarray, prox_weights: list, out: np.ndarray,
             if workers is None or workers.threads == 1:
                 perspective_prox(v[start:stop], w, extra[1], out[start:stop], root)
                 continue
-            cuts = even_cuts(np.ones(w.size), workers.threads)
+            cuts = w.size * np.arange(workers.threads + 1) // workers.threads
 
             def terms(lo, hi, start=start, w=w, root=root, d=d, ncomp=extra[1]):
                 rows = slice(start + d * lo, start + d * hi)
