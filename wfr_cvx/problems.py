@@ -122,9 +122,10 @@ def constraint_tables(constraints) -> list[dict]:
     cap holds on every step), e.g. to echo a solve's constraints in its JSON output.
 
     >>> from wfr_cvx.constraints import MaxVelocity, TradingWindow
-    >>> constraint_tables([MaxVelocity(0.2), TradingWindow([3, 4], reaction=False)])
-    [{'kind': 'max_velocity', 'vmax': 0.2}, \
-{'kind': 'trading_window', 'closed_steps': [3, 4], 'reaction': False}]
+    >>> for table in constraint_tables([MaxVelocity(0.2), TradingWindow([3, 4], False)]):
+    ...     print(table)
+    {'kind': 'max_velocity', 'vmax': 0.2}
+    {'kind': 'trading_window', 'closed_steps': [3, 4], 'reaction': False}
     """
     from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 
