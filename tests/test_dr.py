@@ -145,7 +145,7 @@ def test_row_blocks_and_split_proximal_maps_match_the_serial_ones(threads):
         s = _dr.split(assemble(r0, r1, g, 0.3, check_metric(None, g)))
         v = rng.normal(size=s.K.shape[0])
         E = rng.uniform(0.5, 2.0, v.size)
-        weights = _dr._prox_weights(s, np.repeat(E[::2], 2)[:v.size], 0.1)
+        weights = _dr._prox_weights(s, E, 0.1)
         serial, shared = np.empty_like(v), np.empty_like(v)
         _dr._prox(s, v, weights, serial)
         _dr._prox(s, v, weights, shared, None, workers)
