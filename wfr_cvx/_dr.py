@@ -100,8 +100,10 @@ x 32 1,100 -> 300; 1-D demo 2,100 -> 1,550, transport at lam = 1 9,500 -> 7,400;
 switches and Diracs unchanged.  :math:`d^2` moved by at most 1.2e-5 (32^2 x 16: 3.4e-6
 -> 1.5e-5 above the interior point's); the levels, compared with the interior point's,
 by at most 1.1 % of the largest level (0.55 % at 3e-6) at 32^2 x 16, 0.084 % (0.073 %)
-at 16^2 x 32: pass ``eps=3e-6`` or less for a closer path.  No infeasibility certificate: an infeasible problem runs to ``max_iter`` and is
-reported with status "MaxIterations".
+at 16^2 x 32: pass ``eps=3e-6`` or less for a closer path.
+
+No infeasibility certificate: an infeasible problem runs to ``max_iter`` and is reported
+with status "MaxIterations".
 
 References
 ----------
