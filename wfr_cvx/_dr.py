@@ -53,13 +53,12 @@ Gabay & Mercier 1976, i.e. Douglas-Rachford splitting of the dual, Eckstein & Be
   Newton steps per term from a cube-root start) and 8.8 ms in eight sparse products; now
   13.5 ms: Newton starts from each term's previous root (two steps), the CG solve starts
   from the product it kept (:func:`pcg`'s ``Ax``: five products, not six) and the vector
-  updates are fused numba passes.  The products run at scipy's speed, which equals a
-  memory copy of the same bytes (a numba CSR loop took 2.5x longer, in float32 too).
-  From 1 M entries in :math:`K^\top E K` on (:data:`PARALLEL_MIN_NNZ`), the products
-  (by row blocks) and the proximal maps (by runs of terms) are shared by ``threads``
-  threads (default 2, at most the machine's cores): 14.7 -> 10.2 ms per iteration at
-  48^2 x 32 on 2 cores; about 6 % at 1.1 M entries, and slower below.  Results are the
-  same to the bit: each row and term is computed alike.
+  updates are fused numba passes.  The products are a numba loop over unsigned indices
+  (:func:`_csr_product`), 25 % faster than scipy's (which it matches to the bit): 32^2 x
+  16 solves took 1.64 s against 1.90 s.  From 2 M entries in :math:`K^\top E K` on
+  (:data:`PARALLEL_MIN_NNZ`), the products (by row blocks) and the proximal maps (by runs
+  of terms) are shared by ``threads`` threads (default 2, at most the machine's cores).
+  Results are the same to the bit: each row and term is computed alike.
 
 Start (``coarse_start``): the same problem on the grid with half the cells per weight axis
 and half the steps (:mod:`wfr_cvx.multilevel`), solved by this backend to the same
@@ -363,17 +362,19 @@ def _relax(alpha, c, y, u, z, v):
 
 
 #: Work is split over threads only from this many entries in the normal matrix
-#: :math:`K^\top E K` on (~45 us to hand a product to a thread).  Per iteration, one
-#: thread -> two (products and proximal maps; measured on 2 cores): 2.52 -> 3.07 ms on the
-#: 32^2 simplex x 16 steps (0.52 M entries), 5.79 -> 5.46 ms at 32^2 x 32 (1.08 M),
-#: 6.58 -> 6.14 ms at 48^2 x 16 (1.19 M), 14.2 -> 10.2-11.8 ms at 48^2 x 32 (2.45 M).
-PARALLEL_MIN_NNZ = 1_000_000
+#: :math:`K^\top E K` on (~45 us to hand a product to a thread).  Whole solves of the
+#: ladder's simplex cases, one thread -> two on 2 cores, with :func:`_csr_product`: 32^2 x
+#: 16 (0.52 M entries) 1.65 -> 2.1 s, 32^2 x 32 (1.08 M) 9.4 -> 9.6 s, 48^2 x 16 (1.19 M)
+#: 2.35 -> 2.35 s, 48^2 x 32 (2.45 M) 7.7 -> 7.4 s, 64^2 x 32 8.7 -> 7.9 s.  (With
+#: scipy's products, per iteration: 2.52 -> 3.07 ms at 32^2 x 16, 14.2 -> 10.2-11.8 ms at
+#: 48^2 x 32.)
+PARALLEL_MIN_NNZ = 2_000_000
 
 
 class Workers:
     """Runs a list of tasks at once: the first on the calling thread, the others on a pool
-    of ``threads - 1`` threads.  What they run releases the GIL: scipy's CSR product and
-    the ``nogil`` numba kernels of this module."""
+    of ``threads - 1`` threads.  What they run releases the GIL: the ``nogil`` numba
+    kernels of this module."""
 
     def __init__(self, threads: int):
         self.threads = threads
@@ -399,37 +400,45 @@ def even_cuts(weights: np.ndarray, parts: int) -> np.ndarray:
     return np.concatenate([[0], np.clip(inner, 0, len(weights)), [len(weights)]])
 
 
-def row_block(A: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
-    """Rows ``lo:hi`` of ``A`` sharing its entries (``A[lo:hi]`` copies them: at 48^2 x 32
-    the copies of K, K^T and K^T E K had raised the peak memory from 447 to 526 MB)."""
-    a, b = A.indptr[lo], A.indptr[hi]
-    data, indices = A.data[a:b], A.indices[a:b]
-    block = sp.csr_matrix((data, indices, A.indptr[lo:hi + 1] - a),
-                          shape=(hi - lo, A.shape[1]), copy=False)
-    block.data, block.indices = data, indices  # the constructor copies a view of < half
-    return block
+@nb.njit(cache=True, nogil=True)
+def _csr_product(indptr, indices, data, x, out, lo, hi):
+    """Rows ``lo:hi`` of ``A @ x`` for ``A = (data, indices, indptr)`` in CSR form, into
+    ``out[lo:hi]``, summed in storage order (scipy's order: the same result to the bit).
+
+    ``indptr`` and ``indices`` must be *unsigned* views: numba wraps a negative index
+    around, and the sign test on every signed index read made this loop 2.3x slower than
+    scipy's (0.56 against 0.24 ms on the 523k entries of the 32^2 x 16 normal matrix);
+    with unsigned indices it takes 0.18 ms.
+    """
+    for i in range(lo, hi):
+        total = 0.0
+        for j in range(indptr[i], indptr[i + 1]):
+            total += data[j] * x[indices[j]]
+        out[i] = total
+
+
+def _unsigned(index: np.ndarray) -> np.ndarray:
+    """The same index array viewed as unsigned integers of its width (no copy)."""
+    return index.view(np.dtype(f"u{index.itemsize}"))
 
 
 class RowBlocks:
-    """``A @ x`` computed by row blocks of about equal entries, one per worker."""
+    """``A @ x`` for a CSR matrix ``A`` by :func:`_csr_product`, in row blocks of about
+    equal numbers of entries, one per worker (one block on one thread)."""
 
     def __init__(self, A: sp.csr_matrix, workers: Workers):
         self.A, self.workers, self.shape = A, workers, A.shape
-        self.blocks = []
-        if workers.threads > 1:
-            cuts = even_cuts(np.diff(A.indptr), workers.threads)
-            self.blocks = [(lo, hi, row_block(A, lo, hi))
-                           for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        self._indptr, self._indices = _unsigned(A.indptr), _unsigned(A.indices)
+        cuts = even_cuts(np.diff(A.indptr), workers.threads)
+        self.cuts = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        if self.workers.threads == 1:
-            return self.A @ x
         out = np.empty(self.shape[0])
-
-        def product(lo, hi, block):
-            out[lo:hi] = block @ x
-
-        self.workers.run([partial(product, *blk) for blk in self.blocks])
+        if len(self.cuts) == 1:
+            _csr_product(self._indptr, self._indices, self.A.data, x, out, 0, self.shape[0])
+            return out
+        self.workers.run([partial(_csr_product, self._indptr, self._indices, self.A.data,
+                                  x, out, lo, hi) for lo, hi in self.cuts])
         return out
 
 
@@ -441,9 +450,7 @@ def pcg(A: sp.csr_matrix, inv_diag: np.ndarray, rhs: np.ndarray, x: np.ndarray,
 
     ``Ax``, when given, holds ``A @ x`` on entry and is kept equal to it (up to rounding)
     on exit: the caller's next solve then starts without a product (in the ADMM loop one
-    of six products per iteration).  Products by plain scipy: its CSR product was 3x
-    faster than a numba loop over int32 indices (0.24 against 0.78 ms for the 524k entries
-    of the 32^2 x 16 normal matrix); the vector updates are fused numba passes.
+    of six products per iteration).  The vector updates are fused numba passes.
     """
     if Ax is None:
         Ax = A @ x
