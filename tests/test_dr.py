@@ -16,7 +16,7 @@ from wfr_cvx import Grid, SolverError, _clarabel, _dr
 from wfr_cvx.closed_form import dirac_wfr2, w2_squared_1d
 from wfr_cvx.constraints import MaxVelocity, TotalMass
 from wfr_cvx.metric import check_metric
-from wfr_cvx.problem import assemble
+from wfr_cvx.problem import assemble, transport_speed
 
 AGREE = 1e-4
 
@@ -225,30 +225,47 @@ def test_remaining_cost_error_extrapolates_a_sublinear_tail():
 def test_a_slow_tail_is_not_reported_as_solved():
     """lam = 4 on the 16^2 simplex x 16 steps: the move per 50 iterations fell below
     ``eps`` at iteration 16,000 with d^2 2.3e-4 above the interior point's (measured before
-    ``eps_cost``).  Now the solve either agrees to 1e-4 or says it did not converge."""
+    ``eps_cost``).  Now the solve either agrees to 1e-4 or says it did not converge.
+    Uncapped reaction penalty: the cap (the default) removes the slow tail itself."""
     g = Grid.simplex(16, 16)
     r0, r1 = g.bump((0.25, 0.25), 0.1), g.bump((0.45, 0.3), 0.1)
     ref = wfr_cvx.geodesic(r0, r1, g, 4.0)
     try:
-        geo = wfr_cvx.geodesic(r0, r1, g, 4.0, backend="dr")
+        geo = wfr_cvx.geodesic(r0, r1, g, 4.0, backend="dr", reaction_cap=1e30)
     except SolverError as err:
         assert err.status == "MaxIterations"
     else:
         assert geo.distance2 == pytest.approx(ref.distance2, rel=AGREE)
 
 
-def test_transport_regime_is_w2():
-    """lam = 1 on a 0.3 shift: WFR is W2 within 0.5 % (cos(0.3 / 2) ~ 1 - 0.011).
+@pytest.mark.parametrize("lam", [1.0, 4.0])
+def test_transport_regime_is_w2(lam):
+    """lam >= 1 on a 0.3 shift: WFR is W2 within 1 % (cos(0.3 / 2) ~ 1 - 0.011).
 
-    Known limit: at lam >= 2 the iteration did not converge in 20,000 iterations on this
-    grid (the reaction weight lam^2 / dt makes the normal matrix stiff: 30 CG steps per
-    iteration made lam = 2 converge, measured); the interior point or "scs" serve there.
+    Without the cap on the reaction penalty (``reaction_cap``) lam = 2 and 4 did not
+    converge in 20,000 iterations on this grid (the reaction weight lam^2 / dt made the
+    normal matrix stiff); with it they take about 3,000.
     """
     g = Grid(64, 16)
     r0, r1 = g.bump(0.3, 0.05), g.bump(0.6, 0.05)
-    ref, geo = _both(r0, r1, g, 1.0)
+    ref, geo = _both(r0, r1, g, lam)
     assert geo.distance2 == pytest.approx(ref.distance2, rel=AGREE)
     assert geo.distance2 == pytest.approx(w2_squared_1d(r0, r1, g), rel=1e-2)
+
+
+def test_reaction_scale_caps_the_weight_ratio():
+    """On a 1-D grid with G = 1 the ratio is (lam^2 / dt) / (dx^2 / dt / speed^2)."""
+    g = Grid(64, 16)
+    r0, r1 = g.bump(0.3, 0.05), g.bump(0.6, 0.05)
+    speed = transport_speed(g)
+    for lam in (0.1, 2.0):
+        s = _dr.split(assemble(r0, r1, g, lam, check_metric(None, g)))
+        ratio = lam**2 * speed**2 / g.dx**2
+        assert _dr.reaction_scale(s, 300.0) == pytest.approx(min(1.0, 300.0 / ratio))
+    assert _dr.reaction_scale(s, 300.0) < 0.1  # lam = 2: capped
+    no_reaction = _dr.split(assemble(r0, r1, g, 2.0, check_metric(None, g), reaction=False))
+    assert no_reaction.reaction_start is None
+    assert _dr.reaction_scale(no_reaction, 300.0) == 1.0
 
 
 @pytest.mark.parametrize("case", ["two regimes", "mask", "velocity cap", "total mass"])
@@ -304,7 +321,7 @@ def test_options_are_checked_and_limits_reported():
     for bad, match in [({"alpha": 2.0}, "alpha"), ({"sigma": -1.0}, "sigma"),
                        ({"max_iter": 0}, "max_iter"), ({"cg_iters": 2.5}, "cg_iters"),
                        ({"time_limit": 0}, "time_limit"), ({"eps_cost": 0.0}, "eps_cost"),
-                       ({"threads": 0}, "threads")]:
+                       ({"threads": 0}, "threads"), ({"reaction_cap": 0.0}, "reaction_cap")]:
         with pytest.raises(ValueError, match=match):
             wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", **bad)
     with pytest.raises(SolverError) as info:

@@ -39,7 +39,11 @@ Gabay & Mercier 1976, i.e. Douglas-Rachford splitting of the dual, Eckstein & Be
   value, and refitted from the iterate at iterations ``refit_first`` x 3^j: the
   curvature of :math:`w|u|^2/F` is :math:`w/F`, and a penalty matched to it is what
   made the iteration converge (measured: 0.3 % off after 1,000 iterations with a scalar
-  penalty, 3e-5 with this one, on the 64 x 2 x 32 demo).
+  penalty, 3e-5 with this one, on the 64 x 2 x 32 demo).  The reaction terms' penalty is
+  capped at ``reaction_cap`` times the transport terms' (ratio of their weights
+  :math:`\lambda^2/\Delta t` and :math:`G\Delta x^2/\Delta t` over the median, see
+  :func:`reaction_scale`): with a large ``lam`` the reaction rows are stiff and swamp the
+  transport rows in :math:`K^\top E K`, and five CG steps then move mass too slowly.
 * The :math:`x`-update is not factorised: a few conjugate-gradient steps on
   :math:`K^\top E K` (Jacobi preconditioned, warm-started from the previous :math:`x`)
   suffice, since consecutive right-hand sides differ little (inexact ADMM; Eckstein &
@@ -136,7 +140,8 @@ from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
 __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_point",
-           "perspective_prox", "pcg", "remaining_cost_error", "soc_projection", "solve",
+           "perspective_prox", "pcg", "reaction_scale", "remaining_cost_error", "soc_projection",
+           "solve",
            "solve_conic", "split", "start_point"]
 
 #: wfr_cvx's defaults (see the module docstring).  Measured (relative d^2 error to the
@@ -185,6 +190,18 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   transport at lam = 1 9,500 / 9,000, 2-D switch 1,950 / 1,650, 2-D transport at lam = 1
 #:   (bumps 0.06 wide) 7,100 / 6,300, the 1-D demo and the 2-D ladder's 16^2 / 32^2 x 16 /
 #:   32 unchanged; the largest d^2 difference from the interior point 2.1e-5 (16^2 x 32).
+#: * reaction_cap 300 (uncapped before), iterations (d^2 against the interior point):
+#:   transport at lam = 1 (weight ratio 4,100) 7,400 -> 3,250 (1-D), 2-D at lam = 1 / 2 /
+#:   4 (ratio 1,020 / 4,100 / 16,400) 7,200 -> 2,550 / 2,550 / 2,550, the last two from
+#:   "MaxIterations" at 20,000; 1-D 64 x 16 at lam = 2 / 4 from "MaxIterations" to 3,000 /
+#:   3,150 (+7.9e-6 / +7.7e-6); 64^2 x 16 400 -> 350; but 1-D 32 x 8 at lam = 2 4,700 ->
+#:   8,950 and the 1-D demo at 256 x 2 x 32 (ratio 1,480) 2,850 -> 3,050.  Cases with a
+#:   ratio below 300 (the switches, Diracs, the 2-D ladder up to 32 per side) unchanged.
+#:   Cap 100: 2-D transport at lam = 1 / 2 / 4 1,050 / 1,300 / 2,350, but the 1-D switch
+#:   2,150 -> 3,450 and 1-D transport 5,050; cap 1,000: 2-D transport 7,000 at every lam.
+#:   (At lam = 4 on the 16^2 simplex x 16 steps dr's d^2 lay 1.3e-4 above the interior
+#:   point's: the interior point's was low.  With tolerances 1e-9 / 1e-10 / 1e-11 instead
+#:   of 1e-8 Clarabel gave 0.0440865 -> 0.0440915 / 0.0440920 / 0.0440920, dr 0.0440921.)
 DEFAULTS = {
     "eps": 1e-5,
     "eps_cost": 3e-5,
@@ -194,6 +211,7 @@ DEFAULTS = {
     "alpha": 1.6,
     "cg_iters": 5,
     "floor": 1e-6,
+    "reaction_cap": 300.0,
     "check_every": 50,
     "refit_first": 100,
     "coarse_start": "auto",
@@ -210,7 +228,7 @@ def _check_options(options: dict) -> dict:
         raise ValueError(f"unknown option(s) {unknown} for the dr backend; "
                          f"its options are {sorted(SOLVER_OPTIONS)}")
     out = {**DEFAULTS, **options}
-    for name in ("eps", "eps_cost", "sigma", "floor"):
+    for name in ("eps", "eps_cost", "sigma", "floor", "reaction_cap"):
         out[name] = positive_scalar(out[name], name)
     if not 0.0 < out["alpha"] < 2.0:
         raise ValueError(f"`alpha` (over-relaxation) must lie in (0, 2), got {out['alpha']!r}")
@@ -484,7 +502,8 @@ class Splitting:
     ``(kind, start, stop, extra)`` with kind ``"perspective"`` (extra: ``(weights, ncomp,
     t_columns)``, rows ``u_1 .. u_ncomp, F`` per term), ``"soc"`` (extra: cone dimension),
     ``"nonneg"`` or ``"zero"``.  ``n_x`` unknowns: the cone program's columns before its
-    epigraph variables.
+    epigraph variables.  ``reaction_start``: the first row of the reaction terms' segment
+    (None without reaction terms).
     """
 
     K: sp.csr_matrix
@@ -492,6 +511,7 @@ class Splitting:
     q_x: np.ndarray
     segments: list
     n_x: int
+    reaction_start: int | None = None
 
     def perspective(self) -> list:
         """The perspective segments, in row order."""
@@ -526,6 +546,8 @@ def split(problem: ConicProblem) -> Splitting:
     M, Mt = rows[:, :n_x], rows[:, n_x:]
     b = problem.b
     blocks, consts, segments = [], [], []
+    reaction_start = None
+    t_reaction = problem.layout.t_reaction
     start = row = 0
     for kind, count in problem.cones:
         if count == 0:
@@ -549,6 +571,8 @@ def split(problem: ConicProblem) -> Splitting:
             if not np.array_equal(t_entries.getnnz(axis=1), np.ones(count)):
                 raise ValueError("every cost cone must hold exactly one epigraph variable")
             t_columns = t_entries.indices.copy()
+            if t_reaction.start <= n_x + t_columns[0] < t_reaction.stop:
+                reaction_start = start
             weights = problem.q[n_x + t_columns]
             bottom = top + dim - 1
             parts = [0.5 * M[top + j] for j in range(1, dim - 1)]
@@ -566,18 +590,35 @@ def split(problem: ConicProblem) -> Splitting:
         row += dim * count
     K = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_x))
     c = np.concatenate(consts) if consts else np.zeros(0)
-    return Splitting(K=K, c=c, q_x=problem.q[:n_x].copy(), segments=segments, n_x=n_x)
+    return Splitting(K=K, c=c, q_x=problem.q[:n_x].copy(), segments=segments, n_x=n_x,
+                     reaction_start=reaction_start)
 
 
-def _penalty(s: Splitting, z: np.ndarray, floor: float) -> np.ndarray:
+def reaction_scale(s: Splitting, cap: float) -> float:
+    """The factor on the reaction terms' penalty: ``min(1, cap / ratio)``, ``ratio`` the
+    reaction weight over the transport terms' median weight (1 without either kind)."""
+    if s.reaction_start is None:
+        return 1.0
+    transport = [extra[0] for _, start, _, extra in s.perspective() if start != s.reaction_start]
+    reaction = [extra[0] for _, start, _, extra in s.perspective() if start == s.reaction_start]
+    if not transport or transport[0].size == 0:
+        return 1.0
+    ratio = float(np.median(reaction[0]) / np.median(np.concatenate(transport)))
+    return min(1.0, cap / ratio)
+
+
+def _penalty(s: Splitting, z: np.ndarray, floor: float, reaction_cap: float) -> np.ndarray:
     """Per-row penalty ``E``: ``w / F`` on perspective terms, ``1 / t`` on the other cones,
-    with ``F``, ``t`` read off ``z`` and floored at ``floor`` times their largest value."""
+    with ``F``, ``t`` read off ``z`` and floored at ``floor`` times their largest value; the
+    reaction terms' ``w`` times :func:`reaction_scale` (``reaction_cap``)."""
     E = np.ones(z.size)
     for kind, start, stop, extra in s.segments:
         if kind == "perspective":
             weights, ncomp, _ = extra
             F = z[start:stop].reshape(-1, ncomp + 1)[:, ncomp]
             scale = weights
+            if start == s.reaction_start:
+                scale = weights * reaction_scale(s, reaction_cap)
             per = ncomp + 1
         elif kind == "soc":
             F = z[start:stop].reshape(-1, extra)[:, 0]
@@ -705,7 +746,7 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
         inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
         return normal, inv_diag, np.sqrt(E), _prox_weights(s, E, sigma)
 
-    E = _penalty(s, z, opts["floor"])
+    E = _penalty(s, z, opts["floor"], opts["reaction_cap"])
     normal, inv_diag, sqrtE, prox_weights = penalised(E)
     threads = min(opts["threads"], os.cpu_count() or 1)
     workers = Workers(threads if normal.nnz >= PARALLEL_MIN_NNZ else 1)
@@ -737,7 +778,7 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
                 # the penalty from the current denominators (the start's can be far off,
                 # e.g. (1 - s) rho0 where the path decays as (1 - s)^2 rho0); the
                 # unscaled dual sigma E u is kept
-                E_new = _penalty(s, z, opts["floor"])
+                E_new = _penalty(s, z, opts["floor"], opts["reaction_cap"])
                 u *= E / E_new
                 E = E_new
                 normal, inv_diag, sqrtE, prox_weights = penalised(E)

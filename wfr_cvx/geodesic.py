@@ -254,11 +254,11 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         ``"dr"`` is wfr_cvx's first-order solver of the same discrete problem (ADMM with a
         closed-form proximal map per cost term, :mod:`wfr_cvx._dr`; options ``eps``,
         ``eps_cost``, ``max_iter``, ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``,
-        ``floor``, ``refit_first``, ``check_every``, ``coarse_start``, ``threads``,
-        ``verbose``; 2-D grids start from the solve on a grid half as fine,
+        ``floor``, ``reaction_cap``, ``refit_first``, ``check_every``, ``coarse_start``,
+        ``threads``, ``verbose``; 2-D grids start from the solve on a grid half as fine,
         :mod:`wfr_cvx.multilevel`): faster than the interior point on large 2-D grids,
-        agreeing to ~1e-5; slow when transport dominates (lam >~ 2), where it may stop at
-        ``max_iter`` (SolverError).
+        agreeing to ~1e-5; thousands of iterations on 1-D grids, where the interior point
+        is faster; a solve that stops at ``max_iter`` raises SolverError.
         ``"scs"`` solves the same SOCP with SCS (first-order, SCS settings).
     scheme : {"power", "arithmetic"}
         Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.problem`).
