@@ -185,6 +185,12 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   F-row penalty matched to the curvature w |u|^2 / F^3 helped little (9,000 -> 6,550);
 #:   CG run to a 10x residual drop (mean 4-15 steps) or an exact x-update (splu) made the
 #:   Diracs below fail to converge, and the splu solves made 2-D solves 6-15x slower.
+#: * tried and dropped (stop 16): sigma adapted by residual balancing every 50 iterations
+#:   (sigma x sqrt(primal / dual residual) when that moves it 5x; Boyd et al. §3.4.1, as in
+#:   OSQP): the 1-D / 2-D switches 2,150 / 1,950 -> 400 / 350 iterations (sigma rose to
+#:   ~3.5), but the 1-D demo 2,100 -> 18,900, the two-regime bumps 1,400 -> 9,600, 16^2 x
+#:   32 2,700 -> 17,400 and both transport cases "MaxIterations": the residuals' balance
+#:   pushed sigma up (0.1 -> 0.56) where smaller is faster.
 #: * eps_cost 3e-5 (the remaining-error estimate, added after the above), iterations
 #:   against the move test alone: 1-D switch 2,150 / 1,850, Diracs 3,750 / 3,500,
 #:   transport at lam = 1 9,500 / 9,000, 2-D switch 1,950 / 1,650, 2-D transport at lam = 1
