@@ -140,9 +140,8 @@ from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
 __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_point",
-           "perspective_prox", "pcg", "reaction_scale", "remaining_cost_error", "soc_projection",
-           "solve",
-           "solve_conic", "split", "start_point"]
+           "perspective_prox", "pcg", "reaction_scale", "remaining_cost_error",
+           "soc_projection", "solve", "solve_conic", "split", "start_point"]
 
 #: wfr_cvx's defaults (see the module docstring).  Measured (relative d^2 error to the
 #: interior point / iterations) on the 2-D simplex ladder case (bump 0.08 wide, lam = 0.3)
