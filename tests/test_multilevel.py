@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import wfr_cvx
-from wfr_cvx import Grid
+from wfr_cvx import Grid, _dr
 from wfr_cvx.metric import check_metric
 from wfr_cvx.multilevel import (
     can_coarsen,
@@ -187,3 +187,28 @@ def test_coarse_start_option_is_checked():
     with pytest.raises(ValueError, match="`coarse_start` must be True, False or .auto."):
         wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
                          coarse_start="yes")
+
+
+def test_a_failed_coarse_solve_falls_back_to_the_straight_line(monkeypatch, capsys):
+    """A coarse solve that ends "NumericalError" is not prolonged: the solve runs from the
+    straight line, to the same iterates as with ``coarse_start=False``."""
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
+    plain = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=False)
+    real = _dr.solve_conic
+    calls = []
+
+    def failing_coarse_solve(problem, options, x0=None):
+        calls.append(problem.n_variables)
+        if len(calls) == 1:  # the coarse grid's solve comes first
+            return {"x": np.full(problem.n_variables, np.nan), "status": "NumericalError",
+                    "iterations": 50, "setup_time": 0.0, "solve_time": 0.0,
+                    "objective": np.nan}
+        return real(problem, options, x0)
+
+    monkeypatch.setattr(_dr, "solve_conic", failing_coarse_solve)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=True, verbose=True)
+    assert "dr coarse start NumericalError after 50 iterations" in capsys.readouterr().out
+    assert len(calls) == 2 and calls[0] < calls[1]
+    assert geo.iterations == plain.iterations
+    np.testing.assert_array_equal(geo.rho, plain.rho)
