@@ -403,12 +403,16 @@ class Workers:
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads - 1) if threads > 1 else None
 
-    def run(self, tasks: list) -> list:
+    def run(self, tasks: list) -> None:
+        """Run the tasks (which write their results in place) and wait for them all."""
         if self._pool is None:
-            return [task() for task in tasks]
+            for task in tasks:
+                task()
+            return
         futures = [self._pool.submit(task) for task in tasks[1:]]
-        first = tasks[0]()
-        return [first] + [future.result() for future in futures]
+        tasks[0]()
+        for future in futures:
+            future.result()  # re-raises a task's exception
 
     def close(self) -> None:
         if self._pool is not None:
