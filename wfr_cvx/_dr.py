@@ -189,7 +189,9 @@ __all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_poin
 #:   OSQP): the 1-D / 2-D switches 2,150 / 1,950 -> 400 / 350 iterations (sigma rose to
 #:   ~3.5), but the 1-D demo 2,100 -> 18,900, the two-regime bumps 1,400 -> 9,600, 16^2 x
 #:   32 2,700 -> 17,400 and both transport cases "MaxIterations": the residuals' balance
-#:   pushed sigma up (0.1 -> 0.56) where smaller is faster.
+#:   pushed sigma up (0.1 -> 0.56) where smaller is faster.  The reaction penalty alone x10:
+#:   the switches 2,150 / 1,950 -> 1,250 / 800, but the 2-D ladder's 32^2 x 16 700 -> 1,250
+#:   and 16^2 x 32 2,450 -> 9,400, at the 2-D switch's weight ratio (92).
 #: * eps_cost 3e-5 (the remaining-error estimate, added after the above), iterations
 #:   against the move test alone: 1-D switch 2,150 / 1,850, Diracs 3,750 / 3,500,
 #:   transport at lam = 1 9,500 / 9,000, 2-D switch 1,950 / 1,650, 2-D transport at lam = 1
