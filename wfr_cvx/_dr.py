@@ -608,13 +608,11 @@ def split(problem: ConicProblem) -> Splitting:
 def reaction_scale(s: Splitting, cap: float) -> float:
     """The factor on the reaction terms' penalty: ``min(1, cap / ratio)``, ``ratio`` the
     reaction weight over the transport terms' median weight (1 without either kind)."""
-    if s.reaction_start is None:
+    weights = {start: extra[0] for _, start, _, extra in s.perspective()}
+    if s.reaction_start is None or len(weights) == 1:
         return 1.0
-    transport = [extra[0] for _, start, _, extra in s.perspective() if start != s.reaction_start]
-    reaction = [extra[0] for _, start, _, extra in s.perspective() if start == s.reaction_start]
-    if not transport or transport[0].size == 0:
-        return 1.0
-    ratio = float(np.median(reaction[0]) / np.median(np.concatenate(transport)))
+    reaction = weights.pop(s.reaction_start)  # split() leaves out empty segments
+    ratio = float(np.median(reaction) / np.median(np.concatenate(list(weights.values()))))
     return min(1.0, cap / ratio)
 
 
