@@ -146,13 +146,16 @@ def fill_growth(grid: Grid, backend: str) -> float:
     return max(1.0, 2.0 * (grid.n_steps / 16) ** 0.62 * (grid.n_weights / 32) ** 0.18)
 
 
+def _bytes_per_active_cell_step(grid: Grid, backend: str) -> float:
+    return BYTES_PER_CELL_STEP[backend] * fill_growth(grid, backend)
+
+
 def estimated_bytes(grid: Grid, backend: str) -> int:
     """Peak memory of a solve on ``grid`` with ``backend``, estimated from measurements
     (:data:`BYTES_PER_CELL_STEP`, :func:`fill_growth`); cells outside ``grid.mask`` have no
     unknowns and count nothing."""
     active_cell_steps = int(np.count_nonzero(grid.mask)) * grid.n_steps
-    per = BYTES_PER_CELL_STEP[backend] * fill_growth(grid, backend)
-    return int(active_cell_steps * per)
+    return int(active_cell_steps * _bytes_per_active_cell_step(grid, backend))
 
 
 def _available_memory() -> int:
@@ -176,7 +179,7 @@ def check_size(grid: Grid, backend: str) -> None:
     available = _available_memory()
     if needed > available:
         active = int(np.count_nonzero(grid.mask))
-        per = BYTES_PER_CELL_STEP[backend] * fill_growth(grid, backend)
+        per = _bytes_per_active_cell_step(grid, backend)
         raise ProblemTooLargeError(
             f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells "
             f"({active} active over the regimes) x {grid.n_steps} steps would need about "
