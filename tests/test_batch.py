@@ -2,8 +2,12 @@
 
 import concurrent.futures
 import dataclasses
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +90,89 @@ def test_a_job_lost_by_the_executor_is_reported_in_its_row():
     assert table.loc[1, "error"] == "OSError: worker running switch[lam=0.2] died"
     assert table.loc[3, "error"].startswith("RuntimeError: cannot schedule")
     assert table.loc[2, "distance2"] == pytest.approx(6 * 0.3**2, rel=1e-6)
+
+
+# -- worker faults: a dead worker costs only its own job ---------------------------------
+@dataclasses.dataclass(eq=False)
+class KillsItsWorker(problems.Problem):
+    """A problem whose solve kills the process solving it: always, or only on the first
+    attempt (``marker``: a file created by the first attempt)."""
+
+    marker: str | None = None
+    delay: float = 0.0
+
+    def solve(self, **options):
+        time.sleep(self.delay)
+        if self.marker is None or not os.path.exists(self.marker):
+            if self.marker is not None:
+                Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().solve(**options)
+
+
+def _switch(name, lam=0.25):
+    return dataclasses.replace(problems.from_dict(SWITCH, name=name), name=name, lam=lam)
+
+
+def _killer(name, **kwargs):
+    return KillsItsWorker(**{f.name: getattr(_switch(name), f.name)
+                             for f in dataclasses.fields(problems.Problem)}, **kwargs)
+
+
+def test_a_killed_worker_costs_only_its_job_which_is_retried(tmp_path):
+    """Before: one worker killed by SIGKILL turned every row into BrokenProcessPool."""
+    jobs = [_switch("a", 0.1), _killer("flaky", marker=str(tmp_path / "once")),
+            _switch("b", 0.2), _killer("doomed"), _switch("c", 0.3), _switch("d", 0.4)]
+    table = solve_many(jobs, workers=2, progress=False).set_index("name")
+    solved = ["a", "flaky", "b", "c", "d"]
+    assert (table.loc[solved, "status"] == "Solved").all()
+    np.testing.assert_allclose(table.loc[["a", "b", "c", "d"], "distance2"],
+                               6 * np.array([0.1, 0.2, 0.3, 0.4]) ** 2, rtol=1e-6)
+    assert table.loc["flaky", "distance2"] == pytest.approx(6 * 0.25**2, rel=1e-6)
+    assert table.loc["doomed", "status"] == "error"
+    assert table.loc["doomed", "error"].startswith(
+        "WorkerLost: the worker process solving this job died on each of 2 attempts (last "
+        "exit code -9, killed by SIGKILL)")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers in /proc")
+def test_killing_a_worker_while_jobs_run_loses_no_job():
+    jobs = [dataclasses.replace(_killer(f"slow{i}", marker=os.devnull), delay=1.5)
+            for i in range(4)]  # os.devnull exists: they never kill themselves
+
+    def kill_a_worker():
+        time.sleep(0.8)  # both workers are inside their first job's delay
+        children = []
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            children += (task / "children").read_text().split()
+        os.kill(int(children[0]), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    table = solve_many(jobs, workers=2, progress=False)
+    killer.join()
+    assert (table["status"] == "Solved").all(), table
+    np.testing.assert_allclose(table["distance2"], 6 * 0.25**2, rtol=1e-6)
+
+
+def test_each_job_is_held_to_its_threads(monkeypatch):
+    from wfr_cvx import _threads
+
+    seen = []
+
+    class Recording(problems.Problem):
+        def solve(self, **options):
+            seen.append(_threads.thread_budget())
+            return super().solve(**options)
+
+    job = Recording(**{f.name: getattr(_switch("x"), f.name)
+                       for f in dataclasses.fields(problems.Problem)})
+    solve_many([job], executor=SerialExecutor(), progress=False)
+    solve_many([job], executor=SerialExecutor(), threads_per_worker=2, progress=False)
+    assert seen == [1, min(2, os.cpu_count() or 1)]
+    assert _threads.thread_budget() == (os.cpu_count() or 1)  # restored after each job
+    with pytest.raises(ValueError, match="`threads_per_worker` must be an integer >= 1"):
+        solve_many([job], threads_per_worker=0)
 
 
 # -- sweep -------------------------------------------------------------------------------
@@ -227,6 +314,17 @@ def test_local_cluster_matches_a_serial_run(cluster):
                             strict=True):
         refs = [r for r in problem.expected if r.figure == "distance2"]
         assert all(r.passes(d2) for r in refs), problem.name
+
+
+def test_a_dask_worker_lost_mid_job_is_rescheduled(cluster, tmp_path):
+    """Dask reschedules the task of a dead worker on another one."""
+    _, client = cluster
+    jobs = [_switch("a", 0.1), _killer("flaky", marker=str(tmp_path / "once")),
+            _switch("b", 0.2)]
+    table = solve_many(jobs, executor=client.get_executor(), progress=False)
+    assert (table["status"] == "Solved").all(), table
+    np.testing.assert_allclose(table["distance2"], 6 * np.array([0.1, 0.25, 0.2]) ** 2,
+                               rtol=1e-6)
 
 
 def test_cli_batch_on_a_scheduler(cluster, tmp_path, capsys):

@@ -15,7 +15,15 @@ Where the work happens:
   grid) is pickled to a worker, solved there, and the worker returns plain figures, never
   the path;
 * a job that fails (invalid file, solver failure, lost worker) is a row with its status and
-  message; the other jobs are unaffected.
+  message; the other jobs are unaffected.  On the default local pool each worker process
+  solves one job at a time; a worker that dies (killed, out of memory, a crash in native
+  code) costs only the job it was running, which is retried once on a fresh worker and
+  then reported failed (``"WorkerLost: ..."``).  A Dask cluster reschedules the tasks of a
+  lost worker itself.
+
+Threads: a solve uses threads for independent blocks and in the first-order backend
+(:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
+so the default ``workers`` = cores keeps workers x threads at the number of cores.
 
 Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``: an inaccurate solve is reported
 by its status, not by a warning), the solver's status of a :class:`~wfr_cvx.SolverError`
@@ -25,10 +33,12 @@ be read, ``"error"`` for any other exception, in the worker or in the executor.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import itertools
 import os
+import signal
 import sys
 import time
 import warnings
@@ -38,10 +48,11 @@ import numpy as np
 import pandas as pd
 
 from . import problems
+from ._threads import thread_limit
 from .errors import InaccurateSolutionWarning, SolverError
 from .problems import Problem
 
-__all__ = ["SerialExecutor", "COLUMNS", "solve_many", "sweep"]
+__all__ = ["SerialExecutor", "COLUMNS", "WorkerLost", "solve_many", "sweep"]
 
 
 class SerialExecutor(concurrent.futures.Executor):
@@ -66,7 +77,7 @@ COLUMNS = ("name", "status", "distance2", "transport_cost", "reaction_cost", "it
 
 
 def solve_many(jobs, *, executor=None, workers: int | None = None,
-               progress: bool = True) -> pd.DataFrame:
+               threads_per_worker: int = 1, progress: bool = True) -> pd.DataFrame:
     """Solve independent problems in parallel; one row per job, in job order.
 
     Parameters
@@ -81,12 +92,14 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         :class:`concurrent.futures.Future` objects, e.g. a dask.distributed client's
         ``client.get_executor()`` (which hashes the jobs: identical jobs are solved once
         while their results are held; ``client.get_executor(pure=False)`` solves each).
-        It is used, not shut down.  Default: a local
-        :class:`~concurrent.futures.ProcessPoolExecutor` (the platform's start method),
-        created for this call and shut down at its end.
+        It is used, not shut down.  Default: a local pool of worker processes (the
+        platform's start method), created for this call and shut down at its end, in
+        which a dying worker costs only its own job (module docstring).
     workers : int, optional
         Processes of the default pool (default ``os.cpu_count()``, never more than the
         number of jobs); only without ``executor``.
+    threads_per_worker : int
+        Threads each job may use (default 1: ``workers`` x threads = cores).
     progress : bool
         A tqdm progress bar on stderr when tqdm is installed; nothing otherwise.
 
@@ -104,7 +117,8 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     TypeError
         A job that is not a path, a Problem or a dict, or an executor without ``submit``.
     ValueError
-        ``workers`` < 1, or ``workers`` together with ``executor``.
+        ``workers`` or ``threads_per_worker`` < 1, or ``workers`` together with
+        ``executor``.
 
     Examples
     --------
@@ -134,6 +148,10 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     elif workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                   or workers < 1):
         raise ValueError(f"`workers` must be an integer >= 1, got {workers!r}")
+    if (isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int)
+            or threads_per_worker < 1):
+        raise ValueError(f"`threads_per_worker` must be an integer >= 1, got "
+                         f"{threads_per_worker!r}")
 
     rows: list[dict | None] = [None] * len(jobs)
     names: list[str] = []
@@ -152,13 +170,10 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     try:
         if todo and executor is None:
             n = min(workers or os.cpu_count() or 1, len(todo))
-            pool = concurrent.futures.ProcessPoolExecutor(max_workers=n)
-            try:
-                _run(pool, todo, rows, names, bar)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            with _WorkerPool(n, threads_per_worker) as pool:
+                pool.run(todo, rows, bar)
         elif todo:
-            _run(executor, todo, rows, names, bar)
+            _run(executor, todo, rows, names, bar, threads_per_worker)
     finally:
         if bar is not None:
             bar.close()
@@ -255,11 +270,12 @@ def _read(job, index: int) -> tuple[Problem | None, dict | None]:
         return None, _failed(name, "invalid", exc, np.nan)
 
 
-def _solve(problem: Problem) -> dict:
-    """Solve one problem (in a worker): its row of figures, or its failure."""
+def _solve(problem: Problem, threads: int = 1) -> dict:
+    """Solve one problem (in a worker) on at most ``threads`` threads: its row of figures,
+    or its failure."""
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), thread_limit(threads):
             warnings.simplefilter("ignore", InaccurateSolutionWarning)
             result = problem.solve()
     except SolverError as exc:
@@ -281,12 +297,12 @@ def _failed(name: str, status: str, exc: BaseException, seconds: float) -> dict:
             "error": f"{type(exc).__name__}: {message}" if message else type(exc).__name__}
 
 
-def _run(executor, todo, rows, names, bar) -> None:
+def _run(executor, todo, rows, names, bar, threads: int) -> None:
     """Submit every job, then collect each future; a failure fills its own row only."""
     futures = {}
     for i, problem in todo:
         try:
-            futures[executor.submit(_solve, problem)] = i
+            futures[executor.submit(_solve, problem, threads)] = i
         except Exception as exc:  # e.g. a broken pool or an unpicklable job
             rows[i] = _failed(names[i], "error", exc, np.nan)
             if bar is not None:
@@ -299,6 +315,165 @@ def _run(executor, todo, rows, names, bar) -> None:
             rows[i] = _failed(names[i], "error", exc, np.nan)
         if bar is not None:
             bar.update()
+
+
+class WorkerLost(RuntimeError):
+    """The worker process solving a job died (it was killed, ran out of memory or crashed
+    in native code) on every attempt."""
+
+
+def _worker_main(connection, threads: int) -> None:
+    """A worker process: solve the jobs that arrive on ``connection``, one at a time."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if job is None:
+            return
+        index, problem = job
+        connection.send((index, _solve(problem, threads)))
+
+
+class _Worker:
+    """One worker process, its pipe and the job it is solving (None when idle)."""
+
+    def __init__(self, context, threads: int):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, threads),
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        self.job = None  # (index, problem, attempt)
+
+
+class _WorkerPool:
+    """Worker processes that each solve one job at a time; a worker that dies costs only
+    its own job, which is retried once on a fresh worker.
+
+    (A :class:`concurrent.futures.ProcessPoolExecutor` marks itself broken when one worker
+    dies and fails every job still in it.)
+    """
+
+    #: Attempts per job: a job whose worker dies is tried once more.
+    ATTEMPTS = 2
+
+    def __init__(self, n_workers: int, threads: int):
+        import multiprocessing
+
+        self._context = multiprocessing.get_context()
+        self._threads = threads
+        self._workers = [_Worker(self._context, threads) for _ in range(n_workers)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, todo, rows, bar) -> None:
+        """Solve ``todo`` (``(row index, problem)`` pairs) into ``rows``."""
+        from multiprocessing.connection import wait
+
+        queue = collections.deque((i, problem, 1) for i, problem in todo)
+        busy = 0
+        while queue or busy:
+            for worker in self._workers:
+                if worker.job is None and queue:
+                    busy += self._assign(worker, queue, rows, bar)
+            if not busy:
+                continue
+            waiting = {}
+            for worker in self._workers:
+                if worker.job is not None:
+                    waiting[worker.connection] = worker
+                    waiting[worker.process.sentinel] = worker
+            for ready in wait(list(waiting)):
+                worker = waiting[ready]
+                if worker.job is None:  # already handled through its other handle
+                    continue
+                busy -= 1
+                row = self._collect(worker)
+                index, problem, attempt = worker.job
+                worker.job = None
+                if row is not None:
+                    rows[index] = row
+                else:
+                    code = self._replace(worker)
+                    if attempt < self.ATTEMPTS:
+                        queue.appendleft((index, problem, attempt + 1))
+                        continue
+                    rows[index] = _failed(problem.name, "error", WorkerLost(
+                        f"the worker process solving this job died on each of "
+                        f"{self.ATTEMPTS} attempts (last exit code {code}"
+                        f"{_signal_name(code)}); the other jobs are unaffected"), np.nan)
+                if bar is not None:
+                    bar.update()
+
+    def _assign(self, worker, queue, rows, bar) -> int:
+        """Send the next job to an idle worker; 1 if it is now busy."""
+        index, problem, attempt = queue.popleft()
+        try:
+            worker.connection.send((index, problem))
+        except (OSError, EOFError):  # the worker died while idle: replace it, keep the job
+            queue.appendleft((index, problem, attempt))
+            self._replace(worker)
+            return 0
+        except Exception as exc:  # the job cannot be sent (pickling): its own row
+            rows[index] = _failed(problem.name, "error", exc, np.nan)
+            if bar is not None:
+                bar.update()
+            return 0
+        worker.job = (index, problem, attempt)
+        return 1
+
+    @staticmethod
+    def _collect(worker) -> dict | None:
+        """The row a worker sent, or None when it died before sending one."""
+        try:
+            if worker.connection.poll():
+                _, row = worker.connection.recv()
+                return row
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def _replace(self, worker) -> int | None:
+        """Start a fresh worker in place of ``worker`` (killed if still alive); returns
+        the old one's exit code."""
+        worker.connection.close()
+        worker.process.join(timeout=5)  # a dead worker may not have been reaped yet
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        fresh = _Worker(self._context, self._threads)
+        self._workers[self._workers.index(worker)] = fresh
+        return worker.process.exitcode
+
+    def close(self) -> None:
+        for worker in self._workers:
+            try:
+                worker.connection.send(None)
+            except (OSError, EOFError):
+                pass
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+
+
+def _signal_name(code) -> str:
+    if code is None or code >= 0:
+        return ""
+    try:
+        return f", killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f", killed by signal {-code}"
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:

@@ -17,7 +17,6 @@ problem; its objective is the sum of theirs.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+
+from ._threads import thread_budget
 
 __all__ = ["Block", "combine_status", "independent_blocks", "solve_in_blocks"]
 
@@ -131,7 +132,7 @@ def solve_in_blocks(q, A, b, cones, solve_block, *, parallel: bool = True) -> di
     finding and cutting the blocks).
 
     ``solve_block`` returns at least ``x``, ``status``, ``iterations`` and ``objective``.
-    The blocks run in a thread pool of ``min(blocks, cores)`` workers (largest first)
+    The blocks run in a thread pool of ``min(blocks, thread_budget())`` workers (largest first)
     when ``parallel``.
     """
     start = time.perf_counter()
@@ -140,7 +141,7 @@ def solve_in_blocks(q, A, b, cones, solve_block, *, parallel: bool = True) -> di
     if len(blocks) == 1:
         out = solve_block(q, A, b, cones)
         return {**out, "blocks": 1, "parts": [out], "split_time": split_time}
-    workers = min(len(blocks), os.cpu_count() or 1) if parallel else 1
+    workers = min(len(blocks), thread_budget()) if parallel else 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outs = list(pool.map(lambda blk: solve_block(blk.q, blk.A, blk.b, blk.cones), blocks))
     x = np.zeros(A.shape[1])
