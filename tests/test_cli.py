@@ -104,12 +104,19 @@ def test_malformed_toml_is_one_line_without_traceback(tmp_path):
                         "malformed TOML", "line 2")
 
 
-def test_bad_value_in_a_regress_directory(tmp_path):
-    shutil.copy(PROBLEMS / "regime_switch.toml", tmp_path / "ok.toml")
+def test_an_invalid_file_in_a_regress_directory_is_a_failed_row(tmp_path):
+    """Before: regress stopped at the first invalid file (exit 2) and ran none after it."""
     text = (PROBLEMS / "teleport.toml").read_text().replace("lam = 0.2", "lam = -0.2")
-    (tmp_path / "bad.toml").write_text(text)
-    _assert_clean_error(_run("regress", tmp_path, cwd=tmp_path), 2, "bad.toml", "`lam`",
-                        "must be > 0")
+    (tmp_path / "a_bad.toml").write_text(text)
+    shutil.copy(PROBLEMS / "regime_switch.toml", tmp_path / "b_ok.toml")
+    proc = _run("regress", tmp_path, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:] if line.strip()}
+    assert "invalid file" in rows["a_bad"] and "ERROR" in rows["a_bad"]
+    assert "pass" in rows["b_ok"]  # the file after the invalid one still ran
+    assert "1 of 2 problems pass" in proc.stdout
+    assert "FAIL a_bad: " in proc.stderr and "`lam`: must be > 0" in proc.stderr
 
 
 def test_console_script_is_installed():
@@ -130,6 +137,14 @@ def test_console_script_is_installed():
         (["frontier", str(PRICES), "--points", "1"], ["n_points"]),
         (["regress", "nowhere"], ["nowhere", "no such directory"]),
         (["compare", str(PROBLEMS / "markowitz_limit.toml")], ["geodesic"]),
+        # before: "Error tokenizing data" without the file's name
+        (["frontier", str(PROBLEMS / "teleport.toml")], ["teleport.toml", "not a CSV price"]),
+        (["frontier", str(PROBLEMS)], ["problems", "is a directory"]),
+        # before: "no such problem file" for a directory
+        (["solve", str(PROBLEMS)], ["problems", "is a directory", "wfr-cvx regress DIR"]),
+        (["regress", str(PROBLEMS / "teleport.toml")], ["is a file", "wfr-cvx solve FILE"]),
+        (["solve", str(PROBLEMS / "teleport.toml"), "--plot", "no/such/dir/out.png"],
+         ["out.png"]),
     ],
 )
 def test_errors_exit_2_with_one_line(argv, fragments, capsys, tmp_path, monkeypatch):
@@ -161,3 +176,20 @@ def test_usage_error_exits_2(capsys):
         cli.main(["solve"])
     assert info.value.code == 2
     assert "usage: wfr-cvx" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
+    """Every subcommand: any exception becomes one line and exit status 2."""
+    from wfr_cvx import problems
+
+    def broken(path):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(problems, "load", broken)
+    for argv in (["solve", "x.toml"], ["compare", "x.toml"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == ["wfr-cvx: error: unexpected RuntimeError: something inside broke (run "
+                       "`wfr-cvx --debug ...` for the traceback)"]
+    with pytest.raises(RuntimeError, match="something inside broke"):
+        cli.main(["--debug", "solve", "x.toml"])

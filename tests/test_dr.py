@@ -12,9 +12,9 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 import wfr_cvx
-from wfr_cvx import Grid, SolverError, _clarabel, _dr
+from wfr_cvx import Grid, InfeasibleError, SolverError, _clarabel, _dr
 from wfr_cvx.closed_form import dirac_wfr2, w2_squared_1d
-from wfr_cvx.constraints import MaxVelocity, TotalMass
+from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
 from wfr_cvx.metric import check_metric
 from wfr_cvx.problem import assemble, transport_speed
 
@@ -319,12 +319,54 @@ def test_options_are_checked_and_limits_reported():
     with pytest.raises(ValueError, match=r"\['eps_abs'\] for backend 'dr'.*'cg_iters'"):
         wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", eps_abs=1e-6)
     for bad, match in [({"alpha": 2.0}, "alpha"), ({"sigma": -1.0}, "sigma"),
-                       ({"max_iter": 0}, "max_iter"), ({"cg_iters": 2.5}, "cg_iters"),
+                       ({"max_iter": 0}, "max_iter"),
                        ({"time_limit": 0}, "time_limit"), ({"eps_cost": 0.0}, "eps_cost"),
                        ({"threads": 0}, "threads"), ({"reaction_cap": 0.0}, "reaction_cap")]:
         with pytest.raises(ValueError, match=match):
             wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", **bad)
+    with pytest.raises(TypeError, match="`cg_iters` must be an integer"):
+        wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", cg_iters=2.5)
     with pytest.raises(SolverError) as info:
         wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", max_iter=10)
     assert info.value.status == "MaxIterations" and info.value.backend == "dr"
     assert "raise `max_iter`" in str(info.value) and "backend='clarabel'" in str(info.value)
+
+
+# --------------------------------------------------------------------- infeasibility
+@pytest.mark.parametrize("constraints", [
+    [TradingWindow(range(8), reaction=False)],  # closed market, different places
+    [MaxVelocity(1e-3), MaxReactionRate(0)],
+])
+def test_infeasible_constraints_are_certified(constraints):
+    """Before: dr ran to max_iter and suggested raising it."""
+    g = Grid(32, 8)
+    with pytest.raises(InfeasibleError) as info:
+        wfr_cvx.geodesic(g.bump(0.3, 0.05), g.bump(0.6, 0.05), g, 0.5, backend="dr",
+                         constraints=constraints)
+    assert info.value.status == "PrimalInfeasible" and info.value.backend == "dr"
+
+
+@pytest.mark.parametrize("constraints", [[TradingWindow([2, 3], reaction=False)],
+                                         [TotalMass()], [MaxReactionRate(0)]])
+def test_feasible_constraints_are_not_called_infeasible(constraints):
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.3, 0.05), g.bump(0.6, 0.05)
+    exact, first_order = _both(r0, r1, g, 0.5, constraints=constraints)
+    assert first_order.status == "Solved"
+    assert first_order.distance2 == pytest.approx(exact.distance2, rel=AGREE)
+
+
+def test_polar_projection_per_cone():
+    """Each block of the projection: {0} -> everything, R+ -> R-, SOC -> -SOC,
+    perspective domain {F >= 0} -> {u = 0, F <= 0}."""
+    s = _dr.Splitting(K=sp.csr_matrix((10, 1)), c=np.zeros(10), q_x=np.zeros(1), n_x=1,
+                      segments=[("zero", 0, 2, None), ("nonneg", 2, 4, None),
+                                ("soc", 4, 7, 3),
+                                ("perspective", 7, 10, (np.ones(1), 2, np.zeros(1)))])
+    w = np.array([3.0, -1.0, 2.0, -5.0, 0.0, 3.0, 4.0, 1.0, -2.0, 7.0])
+    p = _dr.polar_projection(s, w)
+    np.testing.assert_allclose(p[:2], [3.0, -1.0])
+    np.testing.assert_allclose(p[2:4], [0.0, -5.0])
+    np.testing.assert_allclose(p[4:7], [-2.5, 1.5, 2.0])  # -Pi_SOC(-(0, 3, 4))
+    np.testing.assert_allclose(p[7:], [0.0, 0.0, 0.0])
+    assert np.linalg.norm(p[5:7]) <= -p[4] + 1e-12  # in -SOC

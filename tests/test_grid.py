@@ -67,3 +67,77 @@ def test_bad_helpers():
 def test_bad_allocation(value, match):
     with pytest.raises(ValueError, match=match):
         as_allocation(value, Grid(8, 2), "rho0")
+
+
+# -- labelled (pandas) allocations are read by label, never by position ----------------
+def test_a_series_is_aligned_by_its_index():
+    """Before: a reversed or shuffled Series gave another d^2 (0.00999 against 0.09156)."""
+    g = Grid(64, 8)
+    arr = g.bump(0.3, 0.05)[0]
+    s = pd.Series(arr, index=g.weights)
+    expected = as_allocation(arr, g, "rho0")
+    rng = np.random.default_rng(0)
+    for labelled in (s, s[::-1], s.sample(frac=1.0, random_state=1),
+                     pd.Series(arr, index=np.round(g.weights, 6))):  # rounded labels
+        np.testing.assert_array_equal(as_allocation(labelled, g, "rho0"), expected)
+    shuffled = s.iloc[rng.permutation(64)]
+    np.testing.assert_array_equal(as_allocation(shuffled, g, "rho0"), expected)
+
+
+def test_frames_and_multiindex_series_are_aligned_by_label():
+    g = Grid(5, 1, regimes=("a", "b"))
+    arr = np.arange(10.0).reshape(2, 5)
+    frame = pd.DataFrame({"b": arr[1], "a": arr[0]}, index=g.weights)
+    np.testing.assert_array_equal(as_allocation(frame.iloc[::-1], g, "rho0"), arr)
+    tidy = frame.stack()  # (weight, regime) MultiIndex, regime level not named
+    np.testing.assert_array_equal(as_allocation(tidy.sample(frac=1.0, random_state=0), g,
+                                                "rho0"), arr)
+    named = pd.Series(arr.ravel(), index=pd.MultiIndex.from_product(
+        [["a", "b"], g.weights], names=["regime", "weight"]))
+    np.testing.assert_array_equal(as_allocation(named.iloc[::-1], g, "rho0"), arr)
+
+
+def test_a_simplex_allocation_is_aligned_by_its_cell_centres():
+    g = Grid.simplex(4, 2, assets=("IBM", "WMT", "SEHI"))
+    arr = g.bump((0.3, 0.2), 0.1)[0]
+    keep = g.mask[0]
+    i, j = np.nonzero(keep)
+    index = pd.MultiIndex.from_arrays([g.weights[i], g.weights[j]], names=["w_IBM", "w_WMT"])
+    s = pd.Series(arr[keep], index=index)
+    np.testing.assert_array_equal(as_allocation(s.iloc[::-1], g, "rho0")[0], arr)
+    swapped = s.reorder_levels(["w_WMT", "w_IBM"])  # levels named: read by name
+    np.testing.assert_array_equal(as_allocation(swapped, g, "rho0")[0], arr)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda g, s: s.set_axis(g.weights + 0.3 * g.dx), r"`rho0` label 0\.1 is not a "
+                                                          r"cell centre"),
+        (lambda g, s: s.iloc[1:], r"no entry for 1 active cell.*0\.0625"),
+        (lambda g, s: pd.concat([s, s.iloc[:1]]), "lists a cell twice"),
+        (lambda g, s: s.set_axis([f"w{i}" for i in range(8)]), "cell centres \\(numbers\\)"),
+        (lambda g, s: pd.DataFrame({"x": s}), "column 'x' is not a regime"),
+    ],
+)
+def test_labels_that_do_not_match_the_grid_are_refused(make, match):
+    g = Grid(8, 2)
+    s = pd.Series(np.ones(8), index=g.weights)
+    with pytest.raises(ValueError, match=match):
+        as_allocation(make(g, s), g, "rho0")
+
+
+def test_a_plain_series_on_a_grid_with_regimes_is_refused():
+    g = Grid(4, 2, regimes=2)
+    with pytest.raises(ValueError, match="grid has 2 regimes: pass a DataFrame"):
+        as_allocation(pd.Series(np.ones(4), index=g.weights), g, "rho1")
+
+
+def test_a_bump_centred_outside_the_active_cells_is_refused():
+    """Before: Grid.simplex(8, 4).bump((0.8, 0.8), 0.1) put its mass at (0.498, 0.498)."""
+    with pytest.raises(ValueError, match=r"`center` \(0.8, 0.8\) .* outside the simplex"):
+        Grid.simplex(8, 4).bump((0.8, 0.8), 0.1)
+    capped = Grid(4, 2, regimes=2, mask=[[True] * 4, [True, True, True, False]])
+    with pytest.raises(ValueError, match="`center` 0.9 .* regime '1', outside grid.mask"):
+        capped.bump(0.9, 0.1, regime=1)
+    assert capped.bump(0.9, 0.1, regime=0).sum() == pytest.approx(1.0)

@@ -184,7 +184,7 @@ def test_coarse_start_accepts_numpy_bools_and_skips_constrained_problems(capsys)
 
 def test_coarse_start_option_is_checked():
     g = Grid(16, 8)
-    with pytest.raises(ValueError, match="`coarse_start` must be True, False or .auto."):
+    with pytest.raises(ValueError, match=r"`coarse_start` must be a bool or one of \['auto'\]"):
         wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
                          coarse_start="yes")
 

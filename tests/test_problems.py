@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
@@ -399,8 +400,38 @@ def test_simplex_problem_file(tmp_path):
     problem = problems.load(_write(tmp_path, fixed, "ok.toml"))
     assert problem.grid.dims == 2 and problem.rho1[0, 4, 1] == 1.0
     outside = fixed.replace("weight = [0.5, 0.2]", "weight = [0.9, 0.9]")
-    with pytest.raises(ProblemFileError, match=r"rho1.diracs\[0\].*outside grid.mask"):
+    with pytest.raises(ProblemFileError, match=r"rho1.diracs\[0\].*outside the simplex"):
         problems.load(_write(tmp_path, outside, "outside.toml"))
+    bump_outside = fixed.replace("center = [0.3, 0.3]", "center = [0.8, 0.8]")
+    with pytest.raises(ProblemFileError, match=r"rho0.bumps\[0\]`: `center`.*outside the "
+                                               r"simplex"):
+        problems.load(_write(tmp_path, bump_outside, "bump_outside.toml"))
+
+
+def test_csv_allocations_are_read_by_label(tmp_path):
+    """Rows in any order, 1-D and simplex; a row off the cell centres is an error of the
+    file naming the label."""
+    grid = wfr_cvx.Grid(8, 2, regimes=("on", "off"))
+    rho = grid.bump(0.4, 0.1, "on") + grid.bump(0.6, 0.1, "off", 0.5)
+    frame = pd.DataFrame({"weight": grid.weights, "off": rho[1], "on": rho[0]})
+    frame.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
+    text = ('lam = 0.5\n[grid]\nn_weights = 8\nn_steps = 2\nregimes = ["on", "off"]\n'
+            '[rho0]\ncsv = "reversed.csv"\n[rho1]\ncsv = "reversed.csv"\n')
+    assert np.array_equal(problems.load(_write(tmp_path, text)).rho0, rho)
+    frame.assign(weight=frame["weight"] + 0.04).to_csv(tmp_path / "off.csv", index=False)
+    with pytest.raises(ProblemFileError, match=r"rho0.csv.*label 0\.1025 is not a cell"):
+        problems.load(_write(tmp_path, text.replace("reversed.csv", "off.csv", 1), "o.toml"))
+
+    simplex = wfr_cvx.Grid.simplex(4, 2, assets=("IBM", "WMT", "SEHI"))
+    target = simplex.bump((0.3, 0.2), 0.1)
+    i, j = np.nonzero(simplex.mask[0])
+    cells = pd.DataFrame({"w_WMT": simplex.weights[j], "w_IBM": simplex.weights[i],
+                          "0": target[0][i, j]}).sample(frac=1.0, random_state=3)
+    cells.to_csv(tmp_path / "simplex.csv", index=False)
+    text = ('lam = 0.5\n[grid]\nkind = "simplex"\nn_weights = 4\nn_steps = 2\n'
+            'assets = ["IBM", "WMT", "SEHI"]\n[rho0]\ncsv = "simplex.csv"\n'
+            '[rho1]\ncsv = "simplex.csv"\n')
+    assert np.array_equal(problems.load(_write(tmp_path, text, "s.toml")).rho0, target)
 
 
 def test_scs_backend_takes_scs_settings(tmp_path):

@@ -80,11 +80,21 @@ def test_lam_beyond_range_is_refused(lam):
 
 
 def test_too_large_is_refused_up_front():
-    g = Grid(1_000_000, 10_000, regimes=2)
+    g = Grid(100_000, 1_000, regimes=2)  # its path fits (1.6 GB); a solve does not
     rho = np.zeros(g.shape)
     rho[0, 0] = 1.0
     with pytest.raises(ProblemTooLargeError, match=r"`grid`.*would need about .* GiB"):
         wfr_cvx.geodesic(rho, rho, g, 1.0)
+
+
+@pytest.mark.parametrize("sizes", [dict(n_weights=10**10, n_steps=4),
+                                   dict(n_weights=1_000_000, n_steps=10_000, regimes=2)])
+def test_an_absurd_grid_is_refused_by_grid_itself(sizes):
+    """Before: Grid(10**10, 4) allocated its mask until numpy failed."""
+    with pytest.raises(ProblemTooLargeError, match=r"Grid of .* is too large: one path alone"
+                                                   r" .* GiB .* GiB are available") as info:
+        Grid(**sizes)
+    assert info.value.needed_bytes > info.value.available_bytes
 
 
 def test_memory_estimate_counts_active_cells_and_2d_fill():

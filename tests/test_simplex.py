@@ -42,7 +42,7 @@ def test_simplex_allocations_and_mask_errors():
     np.testing.assert_allclose(_centre(b, g), [0.3, 0.2], atol=2e-3)
     d = g.dirac((0.31, 0.52), mass=3.0)
     assert d[0, 3, 5] == 3.0
-    with pytest.raises(ValueError, match="outside grid.mask"):
+    with pytest.raises(ValueError, match="outside the simplex"):
         g.dirac((0.9, 0.9))
     bad = g.zeros()
     bad[0, 9, 9] = 1.0

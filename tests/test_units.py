@@ -1,11 +1,13 @@
 """The crossover scale in dollars and its conversion to weight units."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import wfr_cvx
+from wfr_cvx.errors import UnitsWarning
 from wfr_cvx.units import crossover_scale, lam_to_dollars, lam_to_weights
 
 # (ADV $/day, spread fraction, impact 1/$): mid cap, small cap, micro cap
@@ -63,3 +65,24 @@ def test_bad_inputs_raise_naming_the_argument(bad):
 def test_non_numbers_raise_type_error(bad):
     with pytest.raises(TypeError, match="`adv`"):
         crossover_scale(bad, 10e-4, 5e-8)
+
+
+def test_a_spread_in_basis_points_is_caught():
+    """Before: crossover_scale(spread=10) (1,000 % of the price) returned a number."""
+    with pytest.raises(ValueError, match="`spread`.*looks like basis points.*10e-4"):
+        crossover_scale(adv=10e6, spread=10, impact=5e-8)
+    with pytest.warns(UnitsWarning, match=r"`spread` = 0.3 is 30 % of the price"):
+        crossover_scale(adv=10e6, spread=0.3, impact=5e-8)
+
+
+def test_a_dollar_lam_passed_as_weights_warns():
+    """Before: lam = crossover_scale(...) (~4.5e5, dollars) solved to d^2 ~ 1.3e11 silently."""
+    lam = crossover_scale(adv=10e6, spread=1e-3, impact=5e-8)
+    g = wfr_cvx.Grid(16, 2, regimes=2)
+    r0, r1 = g.bump(0.4, 0.1, 0, 0.7), g.bump(0.4, 0.1, 0, 0.3) + g.bump(0.4, 0.1, 1, 0.4)
+    with pytest.warns(UnitsWarning, match=r"`lam` = 447214 .*wfr_cvx.lam_to_weights"):
+        geo = wfr_cvx.geodesic(r0, r1, g, lam=lam)
+    assert geo.distance2 > 1e10  # the number is right for that lam; the units were wrong
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitsWarning)
+        wfr_cvx.geodesic(r0, r1, g, lam=lam_to_weights(lam, portfolio_value=5e6))

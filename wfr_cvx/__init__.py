@@ -21,6 +21,7 @@ from .errors import (
     InfeasibleError,
     ProblemTooLargeError,
     SolverError,
+    UnitsWarning,
 )
 from .geodesic import distance, geodesic
 from .grid import Grid
@@ -60,5 +61,6 @@ __all__ = [
     "InfeasibleError",
     "ProblemTooLargeError",
     "InaccurateSolutionWarning",
+    "UnitsWarning",
     "__version__",
 ]

@@ -8,17 +8,50 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from ._options import choice, flag, int_list, integer, real
 from .blocks import combine_status, solve_in_blocks
 from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
-__all__ = ["SOLVER_OPTIONS", "solve", "solve_conic", "whole_status"]
+__all__ = ["OPTIONS", "SOLVER_OPTIONS", "solve", "solve_conic", "whole_status"]
+
+#: Clarabel's settings (``clarabel.DefaultSettings``) with their types and admissible
+#: values; the "clarabel" and "cvxpy" backends validate user options against them before
+#: any work (Clarabel's own wrapper raises OverflowError on a negative ``max_iter`` and
+#: accepts a negative tolerance).
+OPTIONS = {option.name: option for option in (
+    integer("max_iter", 1, doc="interior-point iterations"),
+    real("time_limit", doc="seconds (inf: none)"),
+    flag("verbose"),
+    real("max_step_fraction", 0.0, 1.0),
+    real("tol_gap_abs"), real("tol_gap_rel"), real("tol_feas"), real("tol_infeas_abs"),
+    real("tol_infeas_rel"), real("tol_ktratio"),
+    real("reduced_tol_gap_abs"), real("reduced_tol_gap_rel"), real("reduced_tol_feas"),
+    real("reduced_tol_infeas_abs"), real("reduced_tol_infeas_rel"),
+    real("reduced_tol_ktratio"),
+    flag("equilibrate_enable"), integer("equilibrate_max_iter", 0),
+    real("equilibrate_min_scaling"), real("equilibrate_max_scaling"),
+    real("linesearch_backtrack_step", 0.0, 1.0, high_open=True),
+    real("min_switch_step_length", 0.0, 1.0), real("min_terminate_step_length", 0.0, 1.0),
+    integer("max_threads", 0, doc="0: Clarabel chooses"),
+    flag("direct_kkt_solver"),
+    choice("direct_solve_method", ("auto", "qdldl", "faer", "mkl", "panua")),
+    flag("static_regularization_enable"), real("static_regularization_constant"),
+    real("static_regularization_proportional", 0.0, low_open=False),
+    flag("dynamic_regularization_enable"), real("dynamic_regularization_eps"),
+    real("dynamic_regularization_delta"),
+    flag("iterative_refinement_enable"), real("iterative_refinement_reltol"),
+    real("iterative_refinement_abstol"), integer("iterative_refinement_max_iter", 0),
+    real("iterative_refinement_stop_ratio"),
+    flag("presolve_enable"), flag("input_sparse_dropzeros"),
+    flag("chordal_decomposition_enable"),
+    choice("chordal_decomposition_merge_method", ("clique_graph", "parent_child", "none")),
+    flag("chordal_decomposition_compact"), flag("chordal_decomposition_complete_dual"),
+    int_list("pardiso_iparm"), flag("pardiso_verbose"),
+)}
 
 #: Option names Clarabel's DefaultSettings accepts (both backends validate against it).
-SOLVER_OPTIONS = frozenset(
-    name for name in dir(clarabel.DefaultSettings())
-    if not name.startswith("_") and name != "default"
-)
+SOLVER_OPTIONS = frozenset(OPTIONS)
 
 
 def _cone_objects(cones):

@@ -105,8 +105,10 @@ switches and Diracs unchanged.  :math:`d^2` moved by at most 1.2e-5 (32^2 x 16: 
 by at most 1.1 % of the largest level (0.55 % at 3e-6) at 32^2 x 16, 0.084 % (0.073 %)
 at 16^2 x 32: pass ``eps=3e-6`` or less for a closer path.
 
-No infeasibility certificate: an infeasible problem runs to ``max_iter`` and is reported
-with status "MaxIterations".
+Infeasibility (contradictory constraints): at every check the step of the unscaled dual
+since the last check is tested as a Farkas certificate (:func:`infeasibility_certificate`,
+tolerance ``eps_infeas``); two certifying checks in a row stop the solve with status
+"PrimalInfeasible" (an :class:`~wfr_cvx.errors.InfeasibleError`).
 
 References
 ----------
@@ -124,7 +126,6 @@ Imaging Sci. 7(1):212-238, 2014.
 from __future__ import annotations
 
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -135,12 +136,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import multilevel
-from ._validate import positive_scalar
+from ._options import check_options, choice, flag, integer, real
+from ._threads import thread_budget
 from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
-__all__ = ["DEFAULTS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_point",
-           "perspective_prox", "pcg", "reaction_scale", "remaining_cost_error",
+__all__ = ["DEFAULTS", "OPTIONS", "SOLVER_OPTIONS", "Splitting", "coarse_start", "path_point",
+           "infeasibility_certificate", "perspective_prox", "pcg", "polar_projection",
+           "reaction_scale", "remaining_cost_error",
            "soc_projection", "solve", "solve_conic", "split", "start_point"]
 
 #: wfr_cvx's defaults (see the module docstring).  Measured (relative d^2 error to the
@@ -224,39 +227,28 @@ DEFAULTS = {
     "coarse_start": "auto",
     "threads": 2,
     "verbose": False,
+    "eps_infeas": 1e-2,
 }
 
-SOLVER_OPTIONS = frozenset(DEFAULTS)
+#: The settings of this backend, with their types and admissible values (checked before
+#: any work).
+OPTIONS = {option.name: option for option in (
+    real("eps", doc="relative primal residual and objective move"),
+    real("eps_cost", doc="estimated remaining relative error of the objective"),
+    integer("max_iter", 1), real("time_limit", doc="seconds (inf: none)"),
+    real("sigma", doc="penalty scale"), real("alpha", 0.0, 2.0, high_open=True),
+    integer("cg_iters", 1), real("floor"), real("reaction_cap"), integer("check_every", 1),
+    integer("refit_first", 0, doc="0: never refit the penalty"),
+    choice("coarse_start", ("auto",), or_bool=True), integer("threads", 1), flag("verbose"),
+    real("eps_infeas", 0.0, 1.0, doc="tolerance of the infeasibility certificate"),
+)}
+
+SOLVER_OPTIONS = frozenset(OPTIONS)
 
 
 def _check_options(options: dict) -> dict:
-    unknown = sorted(set(options) - SOLVER_OPTIONS)
-    if unknown:  # geodesic() checks first; this guards direct callers
-        raise ValueError(f"unknown option(s) {unknown} for the dr backend; "
-                         f"its options are {sorted(SOLVER_OPTIONS)}")
-    out = {**DEFAULTS, **options}
-    for name in ("eps", "eps_cost", "sigma", "floor", "reaction_cap"):
-        out[name] = positive_scalar(out[name], name)
-    if not 0.0 < out["alpha"] < 2.0:
-        raise ValueError(f"`alpha` (over-relaxation) must lie in (0, 2), got {out['alpha']!r}")
-    time_limit = float(out["time_limit"])
-    if not time_limit > 0:
-        raise ValueError(f"`time_limit` must be > 0 seconds, got {out['time_limit']!r}")
-    out["time_limit"] = time_limit
-    wanted = out["coarse_start"]
-    if not (isinstance(wanted, (bool, np.bool_)) or (isinstance(wanted, str) and wanted == "auto")):
-        raise ValueError(f"`coarse_start` must be True, False or 'auto', got {wanted!r}")
-    if out["refit_first"] == 0:
-        out["refit_first"] = 0  # never refit
-    elif not (isinstance(out["refit_first"], (int, np.integer))
-              and not isinstance(out["refit_first"], bool) and out["refit_first"] > 0):
-        raise ValueError(f"`refit_first` must be an integer >= 0, got {out['refit_first']!r}")
-    for name in ("max_iter", "cg_iters", "check_every", "threads"):
-        value = out[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-        out[name] = int(value)
-    return out
+    """The defaults updated with the checked ``options``."""
+    return {**DEFAULTS, **check_options(options, OPTIONS, "dr", "wfr_cvx's ADMM")}
 
 
 # ------------------------------------------------------------------- numba kernels
@@ -729,6 +721,55 @@ def coarse_start(problem: ConicProblem, rho0: np.ndarray, rho1: np.ndarray, grid
     return path_point(problem, levels, multilevel.prolong_flux(raw.flux, grid)), raw
 
 
+def polar_projection(s: Splitting, w: np.ndarray) -> np.ndarray:
+    r"""Projection of ``w`` onto the polar cone :math:`D^\circ` of the terms' domains.
+
+    Per segment: the zero cone's polar is everything, the orthant's the negative orthant,
+    a second-order cone's its negative, and a perspective term's domain (closure
+    :math:`\{(u, F): F \ge 0\}`) has polar :math:`\{u = 0, F \le 0\}`.
+    """
+    p = w.copy()
+    for kind, start, stop, extra in s.segments:
+        block = p[start:stop]
+        if kind == "nonneg":
+            np.minimum(block, 0.0, out=block)
+        elif kind == "soc":
+            projected = np.empty_like(block)
+            soc_projection(-block, extra, projected)
+            block[:] = -projected
+        elif kind == "perspective":
+            ncomp = extra[1]
+            terms = block.reshape(-1, ncomp + 1)
+            terms[:, :ncomp] = 0.0
+            np.minimum(terms[:, ncomp], 0.0, out=terms[:, ncomp])
+    return p
+
+
+def infeasibility_certificate(s: Splitting, KT: sp.csr_matrix, w: np.ndarray,
+                              eps: float) -> bool:
+    r"""Whether the dual displacement ``w`` certifies that no ``x`` has :math:`Kx + c \in D`.
+
+    Farkas: :math:`p \in D^\circ`, :math:`K^\top p = 0` and :math:`\langle p, c\rangle > 0`
+    exclude every such ``x`` (:math:`\langle p, Kx + c\rangle = \langle p, c\rangle > 0
+    \ge \sup_{d \in D}\langle p, d\rangle`).  For an infeasible problem the ADMM's
+    unscaled dual grows by a constant step whose limit is such a ``p`` (Banjac, Goulart,
+    Stellato & Boyd 2019); the step is projected on :math:`D^\circ`
+    (:func:`polar_projection`) and accepted when :math:`\|K^\top p\|_\infty \le
+    \varepsilon\|p\|_\infty\max|K|` and :math:`\langle p, c\rangle \ge
+    \varepsilon\|p\|_\infty\max|c|` (the tests of OSQP, at tolerance ``eps``).
+    """
+    p = polar_projection(s, w)
+    size = float(np.max(np.abs(p))) if p.size else 0.0
+    if size == 0.0 or not np.isfinite(size):
+        return False
+    k_max = float(np.max(np.abs(KT.data))) if KT.nnz else 0.0
+    c_max = float(np.max(np.abs(s.c))) if s.c.size else 0.0
+    if c_max == 0.0:
+        return False
+    return (float(np.max(np.abs(KT @ p))) <= eps * size * k_max
+            and float(s.c @ p) >= eps * size * c_max)
+
+
 def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = None) -> dict:
     """Solve ``problem`` by ADMM on its :class:`Splitting`: x, status, iterations, timings.
 
@@ -757,7 +798,7 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
 
     E = _penalty(s, z, opts["floor"], opts["reaction_cap"])
     normal, inv_diag, sqrtE, prox_weights = penalised(E)
-    threads = min(opts["threads"], os.cpu_count() or 1)
+    threads = min(opts["threads"], thread_budget())
     workers = Workers(threads if normal.nnz >= PARALLEL_MIN_NNZ else 1)
     K_rows, KT_rows = RowBlocks(K, workers), RowBlocks(KT, workers)
     next_refit = opts["refit_first"]
@@ -772,6 +813,9 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
     Ax = normal_rows @ x  # kept equal to normal @ x by pcg (recomputed at refits, checks)
     q_sigma = s.q_x / sigma if np.any(s.q_x) else None
     work = np.empty_like(z)
+    # the unscaled dual sigma E u at the last check, and how many checks in a row its step
+    # certified infeasibility (two are asked, so one step's noise cannot decide)
+    dual_before, certified = None, 0
     try:
         for iteration in range(1, opts["max_iter"] + 1):
             _penalised_gap(E, y, s.c, u, work)
@@ -812,6 +856,14 @@ def solve_conic(problem: ConicProblem, options: dict, x0: np.ndarray | None = No
                         and remaining <= opts["eps_cost"]):
                     status = "Solved"
                     break
+                dual = sigma * E * u  # unchanged by refits (they rescale u by E / E_new)
+                if dual_before is not None and primal > opts["eps"]:
+                    certified = certified + 1 if infeasibility_certificate(
+                        s, KT, dual - dual_before, opts["eps_infeas"]) else 0
+                    if certified >= 2:
+                        status = "PrimalInfeasible"
+                        break
+                dual_before = dual
                 last_cost = cost
                 if time.perf_counter() - start > opts["time_limit"]:
                     status = "MaxTime"

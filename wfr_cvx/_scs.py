@@ -45,22 +45,35 @@ import numpy as np
 import scipy.sparse as sp
 import scs
 
+from ._options import choice, flag, integer, real, text
 from .grid import Grid
 from .problem import ConicProblem, RawSolution, solve_assembled
 
-__all__ = ["DEFAULTS", "SOLVER_OPTIONS", "cost_columns", "scs_cones", "solve", "solve_conic"]
+__all__ = ["DEFAULTS", "OPTIONS", "SOLVER_OPTIONS", "cost_columns", "scs_cones", "solve",
+           "solve_conic"]
 
-#: Keyword settings of ``scs.SCS`` (SCS 3.3.1; each name checked by constructing a solver
-#: with it, any other raises TypeError).  ``linear_solver`` is the Python wrapper's choice
-#: of linear-system backend ("qdldl", "mkl", "cpu_indirect", ...); SCS 2's ``use_indirect``
-#: and ``warm_start`` are not settings of SCS 3.
-SOLVER_OPTIONS = frozenset({
-    "verbose", "normalize", "scale", "adaptive_scale", "adaptive_diag_scale", "rho_x",
-    "alpha", "max_iters", "time_limit_secs", "eps_abs", "eps_rel", "eps_infeas",
-    "acceleration_lookback", "acceleration_interval", "acceleration_type_1",
-    "acceleration_regularization", "acceleration_relaxation", "linear_solver",
-    "write_data_filename", "log_csv_filename",
-})
+#: Anderson memory bound (a negative lookback selects type-I acceleration).
+_ANDERSON_MAX = 1000
+
+#: Keyword settings of ``scs.SCS`` (SCS 3.3.1) with their types and admissible values,
+#: checked before any work.  ``linear_solver`` is the Python wrapper's choice of
+#: linear-system backend; SCS 2's ``use_indirect`` and ``warm_start`` are not settings of
+#: SCS 3.
+OPTIONS = {option.name: option for option in (
+    flag("verbose"), flag("normalize"), real("scale"), flag("adaptive_scale"),
+    flag("adaptive_diag_scale"), real("rho_x"), real("alpha", 0.0, 2.0, high_open=True),
+    integer("max_iters", 1), real("time_limit_secs", 0.0, low_open=False),
+    real("eps_abs", 0.0, low_open=False), real("eps_rel", 0.0, low_open=False),
+    real("eps_infeas"), integer("acceleration_lookback", -_ANDERSON_MAX, _ANDERSON_MAX),
+    integer("acceleration_interval", 1), flag("acceleration_type_1"),
+    real("acceleration_regularization", 0.0, low_open=False),
+    real("acceleration_relaxation", 0.0, 1.0, low_open=False),
+    choice("linear_solver", ("auto", "qdldl", "cpu_indirect", "mkl", "accelerate",
+                             "cpu_dense", "gpu_indirect", "cudss")),
+    text("write_data_filename"), text("log_csv_filename"),
+)}
+
+SOLVER_OPTIONS = frozenset(OPTIONS)
 
 #: wfr_cvx's defaults, applied before the user's options.  Measured (single runs on a
 #: busy 2-core machine) on five small cases (bumps 64 x 16, two regimes 32 x 8, TotalMass

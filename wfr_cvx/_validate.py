@@ -7,11 +7,18 @@ included) and ``ValueError`` for a number out of range, naming the argument.
 from __future__ import annotations
 
 import math
+import warnings
 
-__all__ = ["MAX_LAM", "check_lam", "nonnegative_scalar", "positive_scalar", "real_scalar"]
+from .errors import UnitsWarning
+
+__all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "nonnegative_scalar",
+           "positive_scalar", "real_scalar"]
 
 #: lam^2 is a solver coefficient; far beyond the axis length (1) only W2 remains.
 MAX_LAM = 1e8
+
+#: ``lam`` beyond this many lengths of the allocation space looks like dollars, not weights.
+LAM_UNITS_FACTOR = 1e3
 
 
 def _as_float(value, name: str) -> float:
@@ -58,3 +65,17 @@ def check_lam(lam) -> float:
         raise ValueError(f"`lam` must be <= {MAX_LAM:g} (lam^2 enters the solver's data; "
                          f"beyond the weight axis' length d^2 is W2^2 anyway), got {lam}")
     return value
+
+
+def check_lam_units(lam: float, length: float, what: str = "the weight axis",
+                    stacklevel: int = 4) -> None:
+    """Warn (:class:`~wfr_cvx.errors.UnitsWarning`) when ``lam`` exceeds ``length`` -- the
+    (metric) size of the allocation space, 1 for the weight axis -- by more than
+    :data:`LAM_UNITS_FACTOR`: a crossover scale in dollars passed where weight units are
+    expected (d^2 then grows like lam^2 wherever a regime's mass changes)."""
+    if lam > LAM_UNITS_FACTOR * length:
+        warnings.warn(
+            f"`lam` = {lam:g} is {lam / length:.3g} times the length of {what}: `lam` is in "
+            "weight units (a fraction of the portfolio), not dollars; convert a dollar "
+            "crossover scale with wfr_cvx.lam_to_weights(lam_dollars, portfolio_value)",
+            UnitsWarning, stacklevel=stacklevel)

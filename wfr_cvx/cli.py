@@ -18,8 +18,9 @@ valid problem included: it is a failed row, a missing path is a usage error).
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
 fails (a figure outside its tolerance, or a solve that raised); 2 on a usage error, a
-missing or invalid file, or a failed solve — reported as one line on stderr, never a
-traceback.  Warnings (an inaccurate solve) are one ``wfr-cvx: warning:`` line each.
+missing or invalid file, a failed solve or any other error — reported as one line on
+stderr, never a traceback (``--debug``, before the command, shows it).  Warnings (an
+inaccurate solve) are one ``wfr-cvx: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                     "solve problem files, run the regression problems, Markowitz "
                     "frontiers.")
     parser.add_argument("--version", action="version", version=f"wfr_cvx {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     solve = commands.add_parser("solve", help="solve one problem file and report its figures")
@@ -110,18 +113,23 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return handler(args)
-    except (_Failure, *_USER_ERRORS) as exc:
-        _error(exc)
-        return 2
     except KeyboardInterrupt:
         print("wfr-cvx: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # one line, never a traceback (unless --debug)
+        if args.debug:
+            raise
+        _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
+        return 2
 
 
-def _error(exc: BaseException) -> None:
+def _error(exc: BaseException, *, expected: bool = True) -> None:
     message = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in message:
         message = f"{exc.filename}: {message}"
+    if not expected:  # a defect of wfr_cvx or of a library: say what it was
+        message = (f"unexpected {type(exc).__name__}: {message} (run `wfr-cvx --debug ...` "
+                   "for the traceback)")
     print(f"wfr-cvx: error: {message}", file=sys.stderr)
 
 
@@ -221,23 +229,34 @@ def _counter(items, label: str):
 def _regress(args) -> int:
     from . import problems
 
-    found = problems.load_dir(args.dir)
-    if not found:
+    if args.dir.is_file():
+        raise _Failure(f"{args.dir}: is a file; regress takes a directory of problem files "
+                       "(`wfr-cvx solve FILE` solves one)")
+    if not args.dir.is_dir():
+        raise _Failure(f"{args.dir}: no such directory")
+    files = sorted(args.dir.glob("*.toml"))
+    if not files:
         raise _Failure(f"{args.dir}: no *.toml problem files")
     rows, failures = [], []  # failures: (problem name, reason)
 
-    def row(problem, solver, status, time_s="-", **figure):
-        rows.append({"problem": problem.name, "figure": "-", "source": "-", "expected": "-",
+    def row(name, solver, status, time_s="-", **figure):
+        rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
                      "got": "-", "rel_error": "-", **figure, "time_s": time_s,
                      "solver": solver, "status": status})
 
-    for problem in _progress(found, "regress"):
+    for file in _progress(files, "regress"):
+        try:  # an invalid file is a failed row; the others still run
+            problem = problems.load(file)
+        except (ValueError, TypeError, OSError) as exc:
+            row(file.stem, "invalid file", "ERROR")
+            failures.append((file.stem, " ".join(str(exc).split())))
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InaccurateSolutionWarning)
             try:
                 outcome = problem.run(**_options(args))
             except (SolverError, ValueError, TypeError) as exc:
-                row(problem, getattr(exc, "status", type(exc).__name__), "ERROR")
+                row(problem.name, getattr(exc, "status", type(exc).__name__), "ERROR")
                 failures.append((problem.name, " ".join(str(exc).split())))
                 continue
         for w in caught:
@@ -247,10 +266,10 @@ def _regress(args) -> int:
         solver = path.status + (" (inaccurate)" if inaccurate else "")
         time_s = f"{outcome.seconds:.2f}"
         if not len(outcome.checks):
-            row(problem, solver, "FAIL", time_s)
+            row(problem.name, solver, "FAIL", time_s)
             failures.append((problem.name, "no [expected] figures to check"))
         for check in outcome.checks.itertuples():
-            row(problem, solver, "pass" if check.passed else "FAIL", time_s,
+            row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
                 got=_fmt(check.got), rel_error=_error_text(check))
             if not check.passed:
@@ -259,7 +278,7 @@ def _regress(args) -> int:
                     f"({check.source}) within rtol {check.rtol:g}, atol {check.atol:g}")))
     print(pd.DataFrame(rows).to_string(index=False))
     n_failed = len({name for name, _ in failures})
-    print(f"\n{len(found) - n_failed} of {len(found)} problems pass")
+    print(f"\n{len(files) - n_failed} of {len(files)} problems pass")
     for name, reason in failures:
         print(f"FAIL {name}: {reason}", file=sys.stderr)
     return 1 if failures else 0
@@ -269,7 +288,7 @@ def _regress(args) -> int:
 def _frontier(args) -> int:
     from .markowitz import efficient_frontier, estimate, load_prices
 
-    if not args.prices.is_file():
+    if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
     prices = load_prices(args.prices)
     if args.assets:

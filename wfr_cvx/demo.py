@@ -105,6 +105,10 @@ def summary(geo, table: pd.DataFrame, weights: pd.Series) -> str:
         f"wfr_cvx demo: risk-on -> risk-off on IBM/WMT, {grid!r}, lam = {geo.lam:g}",
         "Markowitz IBM weight (risk aversion 4): "
         + ", ".join(f"{k} {v:.3f}" for k, v in weights.items()),
+        f"target books (bumps {WIDTH:g} wide, truncated to [0, 1], which moves their "
+        "means inwards): mean IBM weight "
+        + ", ".join(f"{label} {_mean_weight(geo.rho[-1, k], grid):.3f}"
+                    for k, label in enumerate(grid.regimes)),
         f"status {geo.status}, {geo.iterations} iterations, setup {geo.setup_time:.2f} s, "
         f"solve {geo.solve_time:.2f} s",
         f"d^2 = {geo.distance2:.6f}: transport (rebalancing) {geo.transport_cost:.6f}, "

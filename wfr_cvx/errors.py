@@ -10,7 +10,8 @@ The solver-status policy follows cvxpy's three levels:
 
 from __future__ import annotations
 
-__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning", "ProblemTooLargeError"]
+__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning", "ProblemTooLargeError",
+           "UnitsWarning"]
 
 
 class SolverError(RuntimeError):
@@ -21,7 +22,7 @@ class SolverError(RuntimeError):
     status : str
         The backend's status string (e.g. ``"MaxIterations"``, ``"NumericalError"``).
     backend : str
-        ``"clarabel"`` or ``"cvxpy"``.
+        The backend that ran the solve (``"clarabel"``, ``"cvxpy"``, ``"dr"``, ``"scs"``).
     """
 
     def __init__(self, message: str, *, status: str, backend: str):
@@ -36,6 +37,11 @@ class InfeasibleError(SolverError):
 
 class InaccurateSolutionWarning(UserWarning):
     """The solver stopped at reduced accuracy; figures are returned but less precise."""
+
+
+class UnitsWarning(UserWarning):
+    """An input whose size suggests the wrong units (a crossover scale in dollars passed
+    as ``lam`` in weight units, a spread in basis points passed as a fraction)."""
 
 
 class ProblemTooLargeError(ValueError):

@@ -40,13 +40,14 @@ target): a warning, not an error.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
 from . import _clarabel, _cvxpy, _dr, _scs
-from ._validate import check_lam
+from ._memory import memory_budget
+from ._options import check_options
+from ._validate import check_lam, check_lam_units
 from .closed_form import hellinger2
 from .constraints import compile_constraints
 from .errors import (
@@ -71,26 +72,23 @@ _INFEASIBLE = {"PrimalInfeasible", "DualInfeasible", "AlmostPrimalInfeasible",
                "AlmostDualInfeasible"}
 
 
-def solver_settings(backend: str) -> tuple[str, frozenset]:
-    """The solver behind ``backend`` and the option names it takes.
+def solver_settings(backend: str) -> tuple[str, dict]:
+    """The solver behind ``backend`` and its settings (name -> :class:`~wfr_cvx._options.Option`).
 
     The cvxpy backend also solves with Clarabel; "scs" with SCS; "dr" is wfr_cvx's own.
     """
-    return {"scs": ("SCS", _scs.SOLVER_OPTIONS),
-            "dr": ("wfr_cvx's ADMM", _dr.SOLVER_OPTIONS)}.get(
-                backend, ("Clarabel", _clarabel.SOLVER_OPTIONS))
+    return {"scs": ("SCS", _scs.OPTIONS),
+            "dr": ("wfr_cvx's ADMM", _dr.OPTIONS)}.get(
+                backend, ("Clarabel", _clarabel.OPTIONS))
 
 
 def _check_options(backend, options: dict) -> None:
+    """Check the backend's name and every option's name, type and range (in place:
+    values normalised, e.g. numpy integers to int)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
-    solver, valid = solver_settings(backend)
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise ValueError(
-            f"unknown solver option(s) {unknown} for backend {backend!r}; {solver}'s "
-            f"settings are {sorted(valid)}"
-        )
+    solver, specs = solver_settings(backend)
+    options.update(check_options(options, specs, backend, solver))
 
 
 def check_grid(grid) -> None:
@@ -102,6 +100,8 @@ def check_common(grid: Grid, lam, metric, backend, scheme, options: dict):
     """Validate the arguments every entry point shares; returns ``(lam, metric)``."""
     lam = check_lam(lam)
     metric = check_metric(metric, grid)
+    check_lam_units(lam, metric_reach(metric) * np.sqrt(grid.dims),
+                    "the weight axis" if grid.dims == 1 else "the simplex")
     _check_options(backend, options)
     if scheme not in TIME_MEANS:
         raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
@@ -158,34 +158,21 @@ def estimated_bytes(grid: Grid, backend: str) -> int:
     return int(active_cell_steps * _bytes_per_active_cell_step(grid, backend))
 
 
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2**63 - 1  # unknown: do not refuse
-
-
 def check_size(grid: Grid, backend: str) -> None:
     """Refuse, before any allocation, a problem that would not fit in memory
-    (:func:`estimated_bytes` against the memory available now)."""
+    (:func:`estimated_bytes` against :func:`wfr_cvx._memory.memory_budget`: the smallest
+    of the available RAM, ``ulimit -v`` / ``-d`` and the cgroup's memory limit)."""
     needed = estimated_bytes(grid, backend)
-    available = _available_memory()
-    if needed > available:
+    budget = memory_budget()
+    if needed > budget.bytes:
         active = int(np.count_nonzero(grid.mask))
         per = _bytes_per_active_cell_step(grid, backend)
         raise ProblemTooLargeError(
             f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells "
             f"({active} active over the regimes) x {grid.n_steps} steps would need about "
             f"{needed / 2**30:.1f} GiB with the {backend} backend ({per / 1e3:.1f} kB per "
-            f"active cell-step, measured); {available / 2**30:.1f} GiB are available",
-            needed_bytes=needed, available_bytes=available)
+            f"active cell-step, measured); {budget.describe()}",
+            needed_bytes=needed, available_bytes=budget.bytes)
 
 
 def _reaction_path(r0: np.ndarray, r1: np.ndarray, grid: Grid, lam: float, metric,
@@ -233,8 +220,11 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
 
     Parameters
     ----------
-    rho0, rho1 : array_like, shape ``grid.shape``, or DataFrame
-        Non-negative cell masses (a DataFrame indexed by weight, one column per regime).
+    rho0, rho1 : array_like, shape ``grid.shape``, or pandas Series / DataFrame
+        Non-negative cell masses.  Arrays are read by position; pandas input by label
+        (:func:`wfr_cvx.grid.labelled_allocation`): a Series indexed by cell centre, a
+        DataFrame indexed by cell centre with one column per regime, or a Series with a
+        (regime, cell centre) MultiIndex -- rows in any order, every active cell once.
     grid : Grid
     lam : float
         Crossover scale :math:`\lambda > 0`: moves longer than :math:`\pi\lambda` are
@@ -277,7 +267,10 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     Raises
     ------
     ValueError
-        Bad input, naming the argument.
+        Bad input, naming the argument; a bad solver option, naming it.
+    ProblemTooLargeError
+        The solve would need more memory than this process may use (free RAM, ``ulimit
+        -v`` and the cgroup limit).
     SolverError, InfeasibleError
         The solver failed; ``.status`` carries its status.  An infeasible problem (only
         possible with constraints) names the constraints in its message.
@@ -286,6 +279,9 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     -----
     InaccurateSolutionWarning
         The solver stopped at reduced accuracy ("AlmostSolved").
+    UnitsWarning
+        ``lam`` more than 1,000 times the (metric) length of the weight axis: a crossover
+        scale in dollars (convert with :func:`wfr_cvx.lam_to_weights`).
 
     Examples
     --------

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ._validate import nonnegative_scalar, real_scalar
 
-__all__ = ["Grid", "as_allocation"]
+__all__ = ["Grid", "as_allocation", "labelled_allocation"]
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -98,6 +98,7 @@ class Grid:
             if len(set(labels)) != len(labels):
                 raise ValueError(f"`regimes` labels must be unique, got {labels}")
         self.regimes = labels
+        _check_grid_size(self)
         self.mask = _check_mask(mask, self.shape)
 
     @classmethod
@@ -249,20 +250,32 @@ class Grid:
         """
         point = self._point(weight, "weight")
         mass = nonnegative_scalar(mass, "mass")
-        out = self.zeros()
-        cell = tuple(min(int(w * self.n_weights), self.n_weights - 1) for w in point)
         k = self.regime_index(regime)
-        if mass and not self.mask[(k, *cell)]:
-            raise ValueError(f"`weight` {weight} falls in cell {cell}, outside grid.mask")
+        cell = self._active_cell(point, k, "weight", weight)
+        out = self.zeros()
         out[(k, *cell)] = mass
         return out
+
+    def _active_cell(self, point, k: int, name: str, given) -> tuple[int, ...]:
+        """The cell holding ``point`` in regime ``k``; ValueError when it is inactive."""
+        cell = tuple(min(int(w * self.n_weights), self.n_weights - 1) for w in point)
+        if not self.mask[(k, *cell)]:
+            where = "outside the simplex (w_A + w_B > 1)" if self.dims == 2 and sum(
+                (i + 0.5) * self.dx for i in cell) > 1.0 + 1e-12 else "outside grid.mask"
+            raise ValueError(f"`{name}` {given} falls in cell {cell} of regime "
+                             f"{self.regimes[k]!r}, {where}")
+        return cell
 
     def bump(self, center, width: float, regime=0, mass: float = 1.0) -> np.ndarray:
         """Discretised Gaussian of standard deviation ``width`` with total ``mass``.
 
         Cell masses are the Gaussian's integrals over each cell (a product over the axes
         in 2-D, ``center`` a pair), kept on the active cells of ``regime`` and
-        renormalised, so narrow bumps stay exact in mass.
+        renormalised, so narrow bumps stay exact in mass.  ``center`` must lie in an
+        active cell (as for :meth:`dirac`).  Truncation moves the mean: a bump closer
+        than about ``2 * width`` to an end of the axis (or a simplex edge) has its mean
+        weight shifted inwards (``Grid(128, 1).bump(0.05, 0.07)`` has mean 0.078), so read
+        the mean off the allocation, not off ``center``.
 
         >>> b = Grid(64, 1).bump(0.5, 0.05, mass=2.0)
         >>> round(float(b.sum()), 12)
@@ -275,12 +288,13 @@ class Grid:
         if width <= 0:
             raise ValueError(f"`width` must be > 0, got {width}")
         mass = nonnegative_scalar(mass, "mass")
+        k = self.regime_index(regime)
+        self._active_cell(point, k, "center", center)
         edges = np.arange(self.n_weights + 1) * self.dx
         cell = np.ones(())
         for c in point:
             cdf = 0.5 * (1.0 + erf((edges - c) / (np.sqrt(2.0) * width)))
             cell = np.multiply.outer(cell, np.diff(cdf))
-        k = self.regime_index(regime)
         cell = np.where(self.mask[k], cell, 0.0)
         total = cell.sum()
         if total <= 0:
@@ -312,6 +326,29 @@ class Grid:
         )
 
     __hash__ = None
+
+
+#: Bytes per cell and step of the leanest solve (the first-order backend's, measured; see
+#: :data:`wfr_cvx.geodesic.BYTES_PER_CELL_STEP`), for the message of an absurd grid.
+_LEANEST_SOLVE_BYTES = 6_000
+
+
+def _check_grid_size(grid: Grid) -> None:
+    """Refuse a grid whose path alone -- ``n_steps + 1`` levels of cell masses, the least
+    any computation on it allocates -- exceeds the memory this process may use."""
+    from ._memory import memory_budget
+    from .errors import ProblemTooLargeError
+
+    cells = grid.n_regimes * grid.n_weights**grid.dims
+    path = (grid.n_steps + 1) * cells * 8
+    budget = memory_budget()
+    if path > budget.bytes:
+        raise ProblemTooLargeError(
+            f"Grid of {grid.n_regimes} regime(s) x {cells // grid.n_regimes:,} weight cells x "
+            f"{grid.n_steps:,} steps is too large: one path alone ({grid.n_steps + 1:,} levels "
+            f"of cell masses) needs {path / 2**30:,.1f} GiB and a solve about "
+            f"{cells * grid.n_steps * _LEANEST_SOLVE_BYTES / 2**30:,.0f} GiB or more; "
+            f"{budget.describe()}", needed_bytes=path, available_bytes=budget.bytes)
 
 
 def _check_assets(assets, dims: int) -> tuple[str, ...] | None:
@@ -347,14 +384,14 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     """Validate an allocation and return it as a float array of shape ``grid.shape``.
 
     Accepts an array of cell masses of shape ``grid.shape`` (a 1-D array of length
-    ``n_weights`` when the grid has one regime), or a pandas DataFrame indexed by weight
-    (cell centres, in order) with one column per regime label.  Mass on a cell outside
-    ``grid.mask`` is a ValueError naming the number of such cells.
+    ``n_weights``, or ``(n, n)`` on a simplex grid, when the grid has one regime), read by
+    position, or labelled pandas input, read **by label** (:func:`labelled_allocation`):
+    a Series indexed by cell centre, a DataFrame indexed by cell centre with one column
+    per regime, or a Series with a (regime, cell centre) MultiIndex.  Mass on a cell
+    outside ``grid.mask`` is a ValueError naming the number of such cells.
     """
-    if isinstance(value, pd.DataFrame):
-        value = _frame_to_array(value, grid, name)
-    elif isinstance(value, pd.Series):
-        value = value.to_numpy()
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        value = labelled_allocation(value, grid, name)
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -387,28 +424,150 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     return np.array(arr, dtype=float, copy=True)
 
 
-def _frame_to_array(frame: pd.DataFrame, grid: Grid, name: str) -> np.ndarray:
-    grid.require_1d(f"`{name}` as a DataFrame")
-    columns = [str(c) for c in frame.columns]
-    if sorted(columns) != sorted(grid.regimes):
-        raise ValueError(
-            f"`{name}` columns {columns} must be the grid's regimes {list(grid.regimes)}"
-        )
-    if len(frame.index) != grid.n_weights:
-        raise ValueError(
-            f"`{name}` must have {grid.n_weights} rows (one per weight cell), "
-            f"got {len(frame.index)}"
-        )
+#: A label matches a cell centre when it lies within this fraction of a cell width of it
+#: (labels rounded for printing or CSV still match; a label between centres does not).
+LABEL_TOLERANCE = 0.01
+
+
+def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
+    """Cell masses of shape ``grid.shape`` from pandas input, aligned **by label**.
+
+    Row labels are cell centres (``grid.weights``; on a simplex grid pairs ``(w_A, w_B)``
+    as a two-level MultiIndex, its levels in the order of the weight axes or named
+    ``w_<asset>`` after ``grid.assets``), matched within :data:`LABEL_TOLERANCE` of a cell
+    width; regimes are labels of ``grid.regimes`` (DataFrame columns, or a MultiIndex
+    level named ``"regime"`` or holding the regime labels).  Order does not matter.  Every
+    active cell of every regime must appear exactly once; cells outside ``grid.mask`` may
+    be left out.  A label that matches no cell, a duplicate, a missing active cell or an
+    unknown regime is a ValueError naming ``name`` and the first such label.
+
+    >>> g = Grid(4, 1, regimes=("on", "off"))
+    >>> s = pd.Series([1.0, 2.0], index=pd.MultiIndex.from_tuples(
+    ...     [("off", 0.375), ("on", 0.875)], names=["regime", "weight"]))
+    >>> labelled_allocation(s.reindex(pd.MultiIndex.from_product(
+    ...     [["on", "off"], g.weights], names=["regime", "weight"]), fill_value=0.0), g, "rho")
+    array([[0., 0., 0., 2.],
+           [0., 1., 0., 0.]])
+    """
+    if isinstance(value, pd.DataFrame):
+        columns = [str(c) for c in value.columns]
+        unknown = [c for c in columns if c not in grid.regimes]
+        if unknown:
+            raise ValueError(f"`{name}` column {unknown[0]!r} is not a regime of the grid "
+                             f"{list(grid.regimes)} (columns are regimes, rows cell centres)")
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"`{name}` names a regime twice in its columns: {columns}")
+        missing = [r for r in grid.regimes if r not in columns]
+        if missing:
+            raise ValueError(f"`{name}` has no column for regime {missing[0]!r} (columns "
+                             f"must be the grid's regimes {list(grid.regimes)})")
+        try:
+            values = value.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"`{name}` must hold numeric masses") from None
+        cells = _cell_indices(value.index, grid, name)
+        # row-major: row i, column j is entry i * n_columns + j
+        regimes = np.array([grid.regimes.index(c) for c in columns], dtype=np.int64)
+        k = np.tile(regimes, len(value.index))
+        return _scatter(values.ravel(), k, np.repeat(cells, len(columns), axis=0), grid,
+                        name)
+    index = value.index
     try:
-        index = np.asarray(frame.index, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be indexed by weight (numbers)") from None
-    if not np.allclose(index, grid.weights, atol=0.5 * grid.dx):
-        raise ValueError(f"`{name}` index must be the grid's cell centres grid.weights")
-    frame = frame.copy()
-    frame.columns = columns
-    try:
-        values = frame[list(grid.regimes)].to_numpy(dtype=float)
+        values = value.to_numpy(dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must hold numeric masses") from None
-    return values.T
+    level = _regime_level(index, grid)
+    if level is None:
+        if grid.n_regimes != 1:
+            raise ValueError(
+                f"`{name}` is a Series indexed by cell centre but the grid has "
+                f"{grid.n_regimes} regimes: pass a DataFrame with one column per regime "
+                f"{list(grid.regimes)} or a Series with a (regime, weight) MultiIndex")
+        k = np.zeros(values.size, dtype=np.int64)
+        cells = _cell_indices(index, grid, name)
+    else:
+        labels = [str(r) for r in index.get_level_values(level)]
+        unknown = [r for r in labels if r not in grid.regimes]
+        if unknown:
+            raise ValueError(f"`{name}` regime label {unknown[0]!r} is not one of the "
+                             f"grid's regimes {list(grid.regimes)}")
+        k = np.array([grid.regimes.index(r) for r in labels], dtype=np.int64)
+        cells = _cell_indices(index.droplevel(level), grid, name)
+    return _scatter(values, k, cells, grid, name)
+
+
+def _regime_level(index, grid: Grid):
+    """The position of the regime level of a MultiIndex (None when there is none)."""
+    if not isinstance(index, pd.MultiIndex) or index.nlevels != grid.dims + 1:
+        return None
+    names = list(index.names)
+    if "regime" in names:
+        return names.index("regime")
+    for position in range(index.nlevels):
+        values = index.get_level_values(position)
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            return position
+    return None
+
+
+def _cell_indices(index, grid: Grid, name: str) -> np.ndarray:
+    """Cell index per label (1-D: ``(m,)``; 2-D: ``(m, 2)``), refusing labels off-grid."""
+    if grid.dims == 1:
+        if isinstance(index, pd.MultiIndex):
+            raise ValueError(f"`{name}` must be indexed by cell centre (grid.weights), got "
+                             f"a {index.nlevels}-level MultiIndex {list(index.names)}")
+        levels = [index]
+    else:
+        if not isinstance(index, pd.MultiIndex) or index.nlevels != 2:
+            raise ValueError(f"`{name}` on a simplex grid must be indexed by cell centres "
+                             f"(w_A, w_B): a two-level MultiIndex, got {type(index).__name__}")
+        levels = [index.get_level_values(i) for i in range(2)]
+        assets = grid.assets or ("A", "B", "C")
+        wanted = [f"w_{a}" for a in assets[:2]]
+        if list(index.names) == wanted[::-1]:
+            levels = levels[::-1]
+    columns = []
+    for level in levels:
+        try:
+            labels = np.asarray(level, dtype=float)
+        except (TypeError, ValueError):
+            example = level[0].item() if isinstance(level[0], np.generic) else level[0]
+            raise ValueError(f"`{name}` must be indexed by cell centres (numbers), got "
+                             f"labels such as {example!r}") from None
+        cell = np.rint(labels / grid.dx - 0.5)
+        off = ~np.isfinite(labels) | (cell < 0) | (cell >= grid.n_weights)
+        cell = np.where(off, 0, cell)
+        off |= np.abs(labels - (cell + 0.5) * grid.dx) > LABEL_TOLERANCE * grid.dx
+        if np.any(off):
+            first = labels[int(np.argmax(off))]
+            raise ValueError(f"`{name}` label {first:.10g} is not a cell centre of the grid "
+                             f"(centres (i + 1/2) * {grid.dx:g}, matched within "
+                             f"{LABEL_TOLERANCE:g} of a cell)")
+        columns.append(cell.astype(np.int64))
+    return columns[0] if grid.dims == 1 else np.stack(columns, axis=1)
+
+
+def _scatter(values: np.ndarray, regime: np.ndarray, cells: np.ndarray, grid: Grid,
+             name: str) -> np.ndarray:
+    """Place labelled masses on the grid; every active cell exactly once."""
+    flat = regime * grid.n_cells + (cells if grid.dims == 1
+                                    else cells[:, 0] * grid.n_weights + cells[:, 1])
+    counts = np.bincount(flat, minlength=int(np.prod(grid.shape)))
+    if np.any(counts > 1):
+        where = np.unravel_index(int(np.argmax(counts > 1)), grid.shape)
+        raise ValueError(f"`{name}` lists a cell twice: regime {grid.regimes[where[0]]!r}, "
+                         f"cell centre {_centre(where[1:], grid)}")
+    missing = (counts == 0) & grid.mask.ravel()
+    if np.any(missing):
+        where = np.unravel_index(int(np.argmax(missing)), grid.shape)
+        raise ValueError(f"`{name}` has no entry for {int(missing.sum())} active cell(s), "
+                         f"the first regime {grid.regimes[where[0]]!r}, cell centre "
+                         f"{_centre(where[1:], grid)} (list every cell, 0 where empty)")
+    out = np.zeros(int(np.prod(grid.shape)))
+    out[flat] = values
+    return out.reshape(grid.shape)
+
+
+def _centre(cell, grid: Grid):
+    centres = tuple(float((i + 0.5) * grid.dx) for i in cell)
+    return centres[0] if grid.dims == 1 else centres

@@ -108,15 +108,29 @@ def load_prices(path=None) -> pd.DataFrame:
     ('2000-11-01', 115.59)
     """
     path = DATA_PATH if path is None else Path(path)
-    frame = pd.read_csv(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not a price file (CSV)")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"price file {str(path)!r} is not a CSV price table (a `date` "
+                         f"column and one column per ticker): {' '.join(str(exc).split())}"
+                         ) from None
     if "date" not in frame.columns:
         raise ValueError(
             f"price file {str(path)!r} must have a 'date' column, got columns "
             f"{list(frame.columns)}"
         )
-    frame["date"] = pd.to_datetime(frame["date"])
+    try:
+        frame["date"] = pd.to_datetime(frame["date"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
+                         f"{' '.join(str(exc).split())}") from None
     frame = frame.set_index("date")
-    _check_prices(frame, "prices", min_rows=2)
+    try:
+        _check_prices(frame, "prices", min_rows=2)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"price file {str(path)!r}: {exc}") from None
     return frame
 
 

@@ -27,7 +27,8 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     diracs = [{ weight = 0.1, regime = "risk_on", mass = 1.0 }]
     bumps = [{ center = 0.5, width = 0.05, regime = "risk_off", mass = 0.5 }]
     masses = [[...], [...]]                # cell masses, shape (n_regimes, n_weights)
-    csv = "data/rho0.csv"                  # a `weight` column + one column per regime
+    csv = "data/rho0.csv"                  # a `weight` column (simplex: `w_<A>`, `w_<B>`)
+                                           # + one column per regime, read by label
 
     [rho1]                                 # geodesic only
     ...
@@ -327,6 +328,10 @@ def load(path) -> Problem:
     wfr_cvx.problems.ProblemFileError: ...grow.toml: `grid.n_step`: unknown key; expected ...
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not a problem file (solve every "
+                                "file of a directory with `wfr-cvx regress DIR` or "
+                                "`wfr-cvx batch DIR`, or wfr_cvx.problems.load_dir)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such problem file")
     try:
@@ -632,14 +637,23 @@ class _Reader:
         return total
 
     def csv_allocation(self, path: Path, name: str, grid: Grid) -> np.ndarray:
+        """Cell masses from a CSV file, read by label: the cell centre in a ``weight``
+        column (simplex grids: ``w_<A>`` and ``w_<B>`` columns after the grid's assets)
+        and one column of masses per regime, rows in any order."""
         try:
             frame = pd.read_csv(path)
         except (ValueError, OSError) as exc:
             self.fail(name, f"cannot read {path}: {exc}")
-        if "weight" not in frame.columns:
-            self.fail(name, f"{path} must have a 'weight' column, got {list(frame.columns)}")
+        if grid.dims == 1:
+            keys = ["weight"]
+        else:
+            keys = [f"w_{asset}" for asset in (grid.assets or ("A", "B", "C"))[:2]]
+        missing = [key for key in keys if key not in frame.columns]
+        if missing:
+            self.fail(name, f"{path} must have column(s) {keys} (the cell centres), got "
+                            f"{list(frame.columns)}")
         try:
-            return as_allocation(frame.set_index("weight"), grid, "csv")
+            return as_allocation(frame.set_index(keys), grid, "csv")
         except (ValueError, TypeError) as exc:
             self.fail(name, f"{path}: " + str(exc).replace("`csv` ", ""))
 
@@ -806,12 +820,15 @@ class _Reader:
     def solver(self, table: dict, backend: str = "clarabel") -> dict:
         from .geodesic import solver_settings
 
-        self.keys(table, solver_settings(backend)[1], "solver")
+        solver, specs = solver_settings(backend)
+        self.keys(table, specs, "solver")
+        out = {}
         for key, value in table.items():
-            if not isinstance(value, (bool, int, float, str)):
-                self.fail(f"solver.{key}", f"must be a boolean, number or string, got "
-                                           f"{_type_name(value)}")
-        return dict(table)
+            try:
+                out[key] = specs[key].check(value, backend)
+            except (TypeError, ValueError) as exc:
+                self.fail(f"solver.{key}", str(exc).replace(f"solver option `{key}` ", ""))
+        return out
 
     def expected(self, table: dict, kind: str) -> tuple[Reference, ...]:
         figures = FIGURES[kind]

@@ -39,10 +39,20 @@ impact.  Almgren & Chriss, "Optimal execution of portfolio transactions", J. Ris
 from __future__ import annotations
 
 import math
+import warnings
 
 from ._validate import positive_scalar
+from .errors import UnitsWarning
 
-__all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars"]
+__all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars", "MAX_SPREAD",
+           "PLAUSIBLE_SPREAD"]
+
+#: A quoted spread (ask - bid) / mid of 2 or more would put the bid at or below zero.
+MAX_SPREAD = 2.0
+
+#: Spreads above this fraction (500 bp) are warned about: more likely basis points or
+#: percent than a fraction of the price.
+PLAUSIBLE_SPREAD = 0.05
 
 
 def crossover_scale(adv: float, spread: float, impact: float) -> float:
@@ -66,7 +76,13 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
     Raises
     ------
     ValueError
-        An input that is not finite and positive, naming it.
+        An input that is not finite and positive, naming it; a ``spread`` of
+        :data:`MAX_SPREAD` or more (basis points passed as a fraction).
+
+    Warns
+    -----
+    UnitsWarning
+        ``spread`` above :data:`PLAUSIBLE_SPREAD` (500 bp).
 
     Examples
     --------
@@ -88,6 +104,14 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
     adv = positive_scalar(adv, "adv")
     spread = positive_scalar(spread, "spread")
     impact = positive_scalar(impact, "impact")
+    if spread >= MAX_SPREAD:
+        raise ValueError(f"`spread` is a fraction of the price and must be < {MAX_SPREAD:g} "
+                         f"(a bid at or below zero), got {spread:g}: it looks like basis "
+                         f"points (10 bp is 1e-3, so pass {spread:g}e-4)")
+    if spread > PLAUSIBLE_SPREAD:
+        warnings.warn(f"`spread` = {spread:g} is {100 * spread:g} % of the price; spread is a "
+                      f"fraction (10 bp is 1e-3): if you meant {spread:g} bp pass "
+                      f"{spread:g}e-4", UnitsWarning, stacklevel=2)
     return math.sqrt(adv * spread / impact)
 
 
