@@ -27,7 +27,7 @@ regress: install
 	$(BIN)/wfr-cvx regress problems
 
 compare: install
-	$(BIN)/python -m wfr_cvx.compare
+	$(BIN)/python -m wfr_cvx.demo --compare
 
 lint: install
 	$(BIN)/ruff check wfr_cvx tests benchmarks

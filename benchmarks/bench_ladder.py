@@ -34,7 +34,6 @@ the 16-step rows also carry the time-discretisation error against 32 steps.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import subprocess
 import sys
@@ -153,10 +152,10 @@ def run_row(spec: dict) -> dict:
 
 # ------------------------------------------------------------------------- the ladder
 def available_settings() -> dict:
-    """The settings this package can run (``"dr"``, ``"scs"`` only where they exist)."""
-    # ``wfr_cvx.geodesic`` is the function: import the module by name
-    backends = importlib.import_module("wfr_cvx.geodesic").BACKENDS
-    return {label: s for label, s in SETTINGS.items() if s[0] in backends}
+    """The settings of backends in the registry."""
+    from wfr_cvx.backends import REGISTRY
+
+    return {label: s for label, s in SETTINGS.items() if s[0] in REGISTRY}
 
 
 def cases(config: dict) -> list[dict]:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wfr_cvx import cli, problems
+from wfr_cvx import cli
+from wfr_cvx import problem_files as problems
 from wfr_cvx.batch import COLUMNS, SerialExecutor, solve_many, sweep
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Independent blocks of a conic problem (wfr_cvx.blocks) against the unsplit solve."""
+"""Independent blocks of a conic problem (wfr_cvx.backends._blocks) against the unsplit solve."""
 
 import clarabel
 import numpy as np
@@ -6,17 +6,23 @@ import pytest
 import scipy.sparse as sp
 
 import wfr_cvx
-from wfr_cvx import _clarabel
-from wfr_cvx.blocks import combine_status, cone_of_rows, independent_blocks, solve_in_blocks
-from wfr_cvx.constraints import TotalMass, compile_constraints
-from wfr_cvx.problem import assemble
+from wfr_cvx.backends import ConeBlock, _clarabel
+from wfr_cvx.backends._blocks import (
+    combine_status,
+    cone_of_rows,
+    independent_blocks,
+    solve_in_blocks,
+)
+from wfr_cvx.constraints import TotalMass
+
+from helpers import assembled
 
 
 def two_regime_problem(n=12, steps=4, **kw):
     grid = wfr_cvx.Grid(n, steps, regimes=2)
     rho0 = grid.bump(0.3, 0.1, regime=0, mass=1.0) + grid.bump(0.6, 0.1, regime=1, mass=0.5)
     rho1 = grid.bump(0.5, 0.1, regime=0, mass=0.8) + grid.bump(0.4, 0.1, regime=1, mass=0.7)
-    return grid, rho0, rho1, assemble(rho0, rho1, grid, 0.3, np.ones(1), **kw)
+    return grid, rho0, rho1, assembled(rho0, rho1, grid, 0.3, **kw).problem
 
 
 def whole(q, A, b, cones):
@@ -25,16 +31,17 @@ def whole(q, A, b, cones):
     settings.verbose = False
     n = A.shape[1]
     solution = clarabel.DefaultSolver(sp.csc_matrix((n, n)), q, sp.csc_matrix(A), b,
-                                      _clarabel._cone_objects(cones), settings).solve()
+                                      _clarabel.cone_objects(cones), settings).solve()
     return {"x": np.asarray(solution.x), "status": str(solution.status),
             "iterations": int(solution.iterations), "objective": float(solution.obj_val)}
 
 
 def test_cone_ids_group_the_rows_of_each_second_order_cone():
-    ids = cone_of_rows([("zero", 2), ("soc3", 2), ("nonneg", 1), ("soc4", 1)], 2 + 6 + 1 + 4)
+    cones = [ConeBlock.zero(2), ConeBlock.soc(3, 2), ConeBlock.nonneg(1), ConeBlock.soc(4, 1)]
+    ids = cone_of_rows(cones, 2 + 6 + 1 + 4)
     assert ids.tolist() == [0, 1, 2, 2, 2, 3, 3, 3, 4, 5, 5, 5, 5]
     with pytest.raises(ValueError, match="cover 3 rows"):
-        cone_of_rows([("zero", 3)], 4)
+        cone_of_rows([ConeBlock.zero(3)], 4)
 
 
 def test_two_free_regimes_are_two_blocks_and_their_union_is_the_whole_solution():
@@ -49,8 +56,7 @@ def test_two_free_regimes_are_two_blocks_and_their_union_is_the_whole_solution()
     for blk in blocks:
         others = np.setdiff1d(np.arange(problem.n_variables), blk.columns)
         assert sp.csr_matrix(problem.A)[blk.rows][:, others].nnz == 0
-        assert sum(int(k[-1]) * d if k.startswith("soc") else d for k, d in blk.cones) \
-            == blk.rows.size
+        assert sum(block.rows for block in blk.cones) == blk.rows.size
     reference = whole(problem.q, problem.A, problem.b, problem.cones)
     for parallel in (True, False):
         out = solve_in_blocks(problem.q, problem.A, problem.b, problem.cones, whole,
@@ -64,8 +70,7 @@ def test_two_free_regimes_are_two_blocks_and_their_union_is_the_whole_solution()
 def test_a_constraint_tying_the_regimes_keeps_one_block():
     grid, rho0, rho1, _ = two_regime_problem()
     rho1 = rho1 * (rho0.sum() / rho1.sum())
-    plan = compile_constraints([TotalMass()], grid, rho0, rho1)
-    tied = assemble(rho0, rho1, grid, 0.3, np.ones(1), constraints=plan)
+    tied = assembled(rho0, rho1, grid, 0.3, constraints=[TotalMass()]).problem
     assert len(independent_blocks(tied.q, tied.A, tied.b, tied.cones)) == 1
 
 
@@ -78,11 +83,11 @@ def test_lone_unknowns_and_constant_cones_join_the_largest_block():
                                 [-1.0, 0, 0, 0, 0],
                                 [0, -1.0, 0, 0, 0]]))
     b = np.array([1.0, -0.5, 2.0, 1.0, 0.0, 0.0])
-    cones = [("zero", 1), ("nonneg", 5)]
+    cones = [ConeBlock.zero(1), ConeBlock.nonneg(5)]
     blocks = independent_blocks(np.ones(5), A, b, cones)
     assert len(blocks) == 3
     assert blocks[0].columns.tolist() == [0, 1, 4] and blocks[0].rows.tolist() == [0, 3, 4, 5]
-    assert blocks[0].cones == [("zero", 1), ("nonneg", 3)]
+    assert blocks[0].cones == (ConeBlock.zero(1), ConeBlock.nonneg(3))
     out = solve_in_blocks(np.array([1.0, 2.0, 1.0, -1.0, 0.0]), A, b, cones, whole)
     assert out["status"] == "Solved"
     assert out["x"][[0, 1, 2, 3]] == pytest.approx([1.0, 0.0, 0.5, 2.0], abs=1e-6)

@@ -180,7 +180,7 @@ def test_usage_error_exits_2(capsys):
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
     """Every subcommand: any exception becomes one line and exit status 2."""
-    from wfr_cvx import problems
+    from wfr_cvx import problem_files as problems
 
     def broken(path):
         raise RuntimeError("something inside broke")

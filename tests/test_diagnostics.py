@@ -8,7 +8,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
-from wfr_cvx.diagnostics import (
+from wfr_cvx.analysis.diagnostics import (
     Certificate,
     StressEnergy,
     certificate,

@@ -5,7 +5,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
-from wfr_cvx.dynamics import (
+from wfr_cvx.analysis.dynamics import (
     make_upwind_transport,
     outflow_courant,
     policy,

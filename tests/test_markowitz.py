@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfr_cvx import Grid, InaccurateSolutionWarning, InfeasibleError, SolverError, markowitz
-from wfr_cvx.markowitz import (
+from wfr_cvx import Grid, InaccurateSolutionWarning, InfeasibleError, SolverError
+from wfr_cvx.finance import markowitz
+from wfr_cvx.finance.markowitz import (
     efficient_frontier,
     estimate,
     load_prices,

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import wfr_cvx
-from wfr_cvx import Grid, _dr
-from wfr_cvx.metric import check_metric
-from wfr_cvx.multilevel import (
+from wfr_cvx import Grid
+from wfr_cvx.backends import ConicResult, Status
+from wfr_cvx.backends import dr as _dr
+from wfr_cvx.backends.dr._multilevel import (
     can_coarsen,
     coarsen_grid,
     coarsen_metric,
@@ -16,6 +17,7 @@ from wfr_cvx.multilevel import (
     prolong_levels,
     restrict_allocation,
 )
+from wfr_cvx.metric import check_metric
 
 GRIDS = {
     "1-D, two regimes": Grid(16, 8, regimes=2),
@@ -198,13 +200,13 @@ def test_a_failed_coarse_solve_falls_back_to_the_straight_line(monkeypatch, caps
     real = _dr.solve_conic
     calls = []
 
-    def failing_coarse_solve(problem, options, x0=None):
+    def failing_coarse_solve(problem, options, start=None):
         calls.append(problem.n_variables)
         if len(calls) == 1:  # the coarse grid's solve comes first
-            return {"x": np.full(problem.n_variables, np.nan), "status": "NumericalError",
-                    "iterations": 50, "setup_time": 0.0, "solve_time": 0.0,
-                    "objective": np.nan}
-        return real(problem, options, x0)
+            return ConicResult(x=np.full(problem.n_variables, np.nan),
+                               status=Status.NUMERICAL_ERROR, iterations=50,
+                               setup_time=0.0, solve_time=0.0)
+        return real(problem, options, start)
 
     monkeypatch.setattr(_dr, "solve_conic", failing_coarse_solve)
     geo = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=True, verbose=True)

@@ -4,13 +4,14 @@ import clarabel
 import pytest
 
 import wfr_cvx
-from wfr_cvx import Grid, problems
-from wfr_cvx._clarabel import OPTIONS as CLARABEL
-from wfr_cvx._dr import DEFAULTS as DR_DEFAULTS
-from wfr_cvx._dr import OPTIONS as DR
-from wfr_cvx._options import check_options
-from wfr_cvx._scs import DEFAULTS as SCS_DEFAULTS
-from wfr_cvx._scs import OPTIONS as SCS
+from wfr_cvx import Grid
+from wfr_cvx import problem_files as problems
+from wfr_cvx.backends._clarabel import OPTIONS as CLARABEL
+from wfr_cvx.backends._options import check_options
+from wfr_cvx.backends._scs import DEFAULTS as SCS_DEFAULTS
+from wfr_cvx.backends._scs import OPTIONS as SCS
+from wfr_cvx.backends.dr import DEFAULTS as DR_DEFAULTS
+from wfr_cvx.backends.dr import OPTIONS as DR
 
 
 def _case():

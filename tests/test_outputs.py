@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import wfr_cvx
-from wfr_cvx import Grid, demo, io, plotting
-from wfr_cvx.markowitz import efficient_frontier, estimate, load_prices
+from wfr_cvx import Grid, demo, io
+from wfr_cvx import plots as plotting
+from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import wfr_cvx
-from wfr_cvx import problems
-from wfr_cvx.problems import ProblemFileError, Reference
+from wfr_cvx import problem_files as problems
+from wfr_cvx.problem_files import ProblemFileError, Reference
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEMS = ROOT / "problems"
@@ -286,7 +286,7 @@ BAD = {
                        "vmax = -0.2\n[expected]"), "constraints[0].vmax", ">= 0"),
     "string rmax": (("[expected]", "[[constraints]]\nkind = \"max_reaction_rate\"\n"
                      "rmax = \"fast\"\n[expected]"), "constraints[0].rmax",
-                    "must be a number"),
+                    "must be a real number"),
     "steps out of range": (("[expected]", "[[constraints]]\nkind = \"trading_window\"\n"
                             "closed_steps = [1, 4]\n[expected]"),
                            "constraints[0].closed_steps", "out of range"),

@@ -6,7 +6,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
-from wfr_cvx.markowitz import estimate, load_prices, mean_variance, potential
+from wfr_cvx.finance.markowitz import estimate, load_prices, mean_variance, potential
 
 GAMMA = 4.0
 MU = pd.Series([0.03, 0.01], index=["equity", "bonds"])

@@ -19,9 +19,9 @@ from wfr_cvx import (
     ProblemTooLargeError,
     SolverError,
     closed_form,
-    markowitz,
 )
-from wfr_cvx.geodesic import _check_status
+from wfr_cvx.engine import check_status as _check_status
+from wfr_cvx.finance import markowitz
 
 
 # ------------------------------------------------------------------ extreme scales
@@ -98,18 +98,23 @@ def test_an_absurd_grid_is_refused_by_grid_itself(sizes):
 
 
 def test_memory_estimate_counts_active_cells_and_2d_fill():
-    from wfr_cvx.geodesic import BYTES_PER_CELL_STEP, estimated_bytes, fill_growth
+    from wfr_cvx.backends import REGISTRY
 
+    clarabel, dr = REGISTRY["clarabel"], REGISTRY["dr"]
     line = Grid(256, 32, regimes=2)
-    assert estimated_bytes(line, "clarabel") == 256 * 2 * 32 * BYTES_PER_CELL_STEP["clarabel"]
+    assert clarabel.estimated_bytes(line) == 256 * 2 * 32 * clarabel.bytes_per_cell_step
     square, simplex = Grid(32, 16, dims=2), Grid.simplex(32, 16)
-    for backend in ("clarabel", "dr"):  # cells outside the mask have no unknowns
-        ratio = estimated_bytes(simplex, backend) / estimated_bytes(square, backend)
+    for backend in (clarabel, dr):  # cells outside the mask have no unknowns
+        ratio = backend.estimated_bytes(simplex) / backend.estimated_bytes(square)
         assert ratio == pytest.approx(np.count_nonzero(simplex.mask) / 32**2, rel=1e-6)
     # a space x space x time factor grows faster than the grid; dr has none
-    growth = [fill_growth(Grid.simplex(32, steps), "clarabel") for steps in (16, 32, 64)]
-    assert 1.0 < growth[0] < growth[1] < growth[2]
-    assert fill_growth(Grid.simplex(64, 32), "dr") == fill_growth(line, "clarabel") == 1.0
+
+    def growth(backend, grid):
+        return backend.bytes_per_active_cell_step(grid) / backend.bytes_per_cell_step
+
+    grown = [growth(clarabel, Grid.simplex(32, steps)) for steps in (16, 32, 64)]
+    assert 1.0 < grown[0] < grown[1] < grown[2]
+    assert growth(dr, Grid.simplex(64, 32)) == growth(clarabel, line) == 1.0
 
 
 @pytest.mark.slow
@@ -124,7 +129,7 @@ def test_memory_estimate_bounds_a_measured_peak(case):
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "benchmarks")!r})
         import wfr_cvx
         from bench_ladder import build_case
-        from wfr_cvx.geodesic import estimated_bytes
+        from wfr_cvx.backends import REGISTRY
 
         def high_water():
             with open("/proc/self/status") as fh:
@@ -137,7 +142,7 @@ def test_memory_estimate_bounds_a_measured_peak(case):
         grid, rho0, rho1, lam = build_case(*{(1, 256, 32) if case.startswith("1-D")
                                              else (2, 32, 16)!r})
         wfr_cvx.geodesic(rho0, rho1, grid, lam)
-        print(high_water() - base, estimated_bytes(grid, "clarabel"))
+        print(high_water() - base, REGISTRY["clarabel"].estimated_bytes(grid))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
@@ -265,7 +270,7 @@ toml_keys = st.sampled_from(["lam", "backend", "scheme", "n_weights", "n_steps",
 def test_fuzz_problem_files(tmp_path_factory, entries, table):
     """Random tables and values appended to a valid problem: a ProblemFileError naming the
     file and key, or a problem that solves; never another exception."""
-    from wfr_cvx.problems import ProblemFileError, load
+    from wfr_cvx.problem_files import ProblemFileError, load
 
     base = (Path(__file__).parent.parent / "problems" / "regime_switch.toml").read_text()
     body = "\n".join(f"{k} = {_toml(v)}" for k, v in entries.items())

@@ -10,10 +10,11 @@ import pytest
 import scipy.sparse as sp
 
 import wfr_cvx
-from wfr_cvx import Grid, InfeasibleError, SolverError
-from wfr_cvx._scs import _permute_rows, scs_cones
+from wfr_cvx import Grid, SolverError
+from wfr_cvx.backends import ConeBlock
+from wfr_cvx.backends._scs import _permute_rows, scs_cones
 from wfr_cvx.closed_form import w2_squared_1d
-from wfr_cvx.constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+from wfr_cvx.constraints import MaxVelocity, TotalMass
 
 AGREE = 1e-4  # scs against clarabel, relative on d^2
 # The Dirac and regime-switch closed forms are checked for both first-order backends in
@@ -27,16 +28,16 @@ def _both(r0, r1, g, lam, **kw):
 
 def test_rows_go_to_scs_cone_order():
     """Blocks in any order -> zero, nonneg, then the SOCs in their row order (q in kind)."""
-    cones = [("soc3", 2), ("nonneg", 3), ("zero", 1), ("soc4", 1), ("nonneg", 2),
-             ("zero", 0), ("soc3", 1)]
+    cones = [ConeBlock.soc(3, 2), ConeBlock.nonneg(3), ConeBlock.zero(1), ConeBlock.soc(4, 1),
+             ConeBlock.nonneg(2), ConeBlock.zero(0), ConeBlock.soc(3, 1)]
     perm, cone = scs_cones(cones)
     expected = [9, 6, 7, 8, 14, 15, *range(6), 10, 11, 12, 13, 16, 17, 18]
     np.testing.assert_array_equal(perm, expected)
     assert cone == {"z": 1, "l": 5, "q": [3, 3, 4, 3]}
     A = sp.random(19, 7, density=0.4, format="csc", random_state=0)
     np.testing.assert_array_equal(_permute_rows(A, perm).toarray(), A.toarray()[perm])
-    with pytest.raises(ValueError, match="no SCS cone for kind 'psd'"):
-        scs_cones([("psd", 3)])
+    with pytest.raises(ValueError, match="cone kind must be one of"):
+        ConeBlock("psd", 3, 1)
 
 
 def test_large_lam_is_w2():
@@ -127,13 +128,3 @@ def test_iteration_limit_is_a_solver_error():
     assert info.value.status == "MaxIterations" and info.value.backend == "scs"
 
 
-@pytest.mark.parametrize("constraints", [
-    [TradingWindow(range(8), reaction=False)],  # closed market, different places
-    [MaxVelocity(1e-3), MaxReactionRate(0)],
-])
-def test_infeasible_is_certified(constraints):
-    g = Grid(32, 8)
-    with pytest.raises(InfeasibleError) as info:
-        wfr_cvx.geodesic(g.bump(0.3, 0.05), g.bump(0.6, 0.05), g, 0.5, backend="scs",
-                         constraints=constraints)
-    assert info.value.status == "PrimalInfeasible"

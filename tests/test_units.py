@@ -8,7 +8,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx.errors import UnitsWarning
-from wfr_cvx.units import crossover_scale, lam_to_dollars, lam_to_weights
+from wfr_cvx.finance.units import crossover_scale, lam_to_dollars, lam_to_weights
 
 # (ADV $/day, spread fraction, impact 1/$): mid cap, small cap, micro cap
 MARKETS = [(10e6, 10e-4, 5e-8), (2e6, 30e-4, 5e-7), (1e6, 50e-4, 1e-6)]

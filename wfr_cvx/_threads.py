@@ -1,7 +1,7 @@
 """How many threads one solve may use.
 
 A solve uses threads in two places: independent blocks of the cone program (the regimes of
-a 1-D grid) are solved side by side (:mod:`wfr_cvx.blocks`), and the first-order backend
+a 1-D grid) are solved side by side (:mod:`wfr_cvx.backends._blocks`), and the first-order backend
 shares its products on large problems (``threads`` option of ``backend="dr"``).  By
 default a solve may use every core.  When many solves run at once -- the workers of
 :func:`wfr_cvx.batch.solve_many` -- each is held to its share with :func:`thread_limit`,

@@ -9,9 +9,9 @@ cluster through ``client.get_executor()``) and returns one row per job, in job o
 Where the work happens:
 
 * in the calling process, each job is read and validated (a file or a dict by the code of
-  :func:`wfr_cvx.problems.load`); files a problem refers to (CSV allocations, prices) are
+  :func:`wfr_cvx.problem_files.load`); files a problem refers to (CSV allocations, prices) are
   read there, so the workers of a remote cluster need wfr_cvx installed but not the files;
-* the :class:`~wfr_cvx.problems.Problem` (grid, allocations, parameters: a few kB on a 1-D
+* the :class:`~wfr_cvx.problem_files.Problem` (grid, allocations, parameters: a few kB on a 1-D
   grid) is pickled to a worker, solved there, and the worker returns plain figures, never
   the path;
 * a job that fails (invalid file, solver failure, lost worker) is a row with its status and
@@ -47,10 +47,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import problems
+from . import problem_files
 from ._threads import thread_limit
 from .errors import InaccurateSolutionWarning, SolverError
-from .problems import Problem
+from .problem_files import Problem
 
 __all__ = ["SerialExecutor", "COLUMNS", "WorkerLost", "solve_many", "sweep"]
 
@@ -83,9 +83,9 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     Parameters
     ----------
     jobs : iterable
-        Problem file paths (str or path-like), :class:`~wfr_cvx.problems.Problem` objects
+        Problem file paths (str or path-like), :class:`~wfr_cvx.problem_files.Problem` objects
         (e.g. from :func:`sweep`), or dicts with the structure of a problem file (read by
-        :func:`wfr_cvx.problems.from_dict`; relative paths are relative to the current
+        :func:`wfr_cvx.problem_files.from_dict`; relative paths are relative to the current
         directory; the name defaults to ``"job<i>"``, ``i`` the job's position).
     executor : concurrent.futures.Executor, optional
         Where to solve: any executor whose ``submit`` returns
@@ -215,9 +215,9 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
     ['grow[lam=0.25]', 'grow[lam=1]']
     """
     if isinstance(problem, dict):
-        problem = problems.from_dict(problem, name="problem")
+        problem = problem_files.from_dict(problem, name="problem")
     elif isinstance(problem, (str, os.PathLike)):
-        problem = problems.load(problem)
+        problem = problem_files.load(problem)
     elif not isinstance(problem, Problem):
         raise TypeError(f"`problem` must be a Problem, a problem file path or a dict, got "
                         f"{type(problem).__name__}")
@@ -259,8 +259,8 @@ def _read(job, index: int) -> tuple[Problem | None, dict | None]:
         return job, None
     try:
         if isinstance(job, dict):
-            return problems.from_dict(job, name=f"job{index}"), None
-        return problems.load(job), None
+            return problem_files.from_dict(job, name=f"job{index}"), None
+        return problem_files.load(job), None
     except (ValueError, TypeError, OSError) as exc:
         if isinstance(job, dict):
             label = job.get("name")
@@ -284,7 +284,7 @@ def _solve(problem: Problem, threads: int = 1) -> dict:
         return _failed(problem.name, "error", exc, time.perf_counter() - start)
     seconds = time.perf_counter() - start
     path = result.path if problem.kind == "rebalance" else result
-    return {"name": problem.name, "status": path.status,
+    return {"name": problem.name, "status": str(path.status),
             "distance2": float(result.distance2), "transport_cost": path.transport_cost,
             "reaction_cost": path.reaction_cost, "iterations": path.iterations,
             "time": seconds, "error": ""}

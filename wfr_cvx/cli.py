@@ -8,7 +8,7 @@
     wfr-cvx compare FILE [--verbose]
     wfr-cvx batch DIR_OR_FILE... [--workers N | --scheduler ADDRESS] [--out OUT.csv]
 
-``FILE`` is a problem file (:mod:`wfr_cvx.problems`), ``DIR`` a directory of them
+``FILE`` is a problem file (:mod:`wfr_cvx.problem_files`), ``DIR`` a directory of them
 (default ``problems``).  ``--verbose`` passes ``verbose=True`` to the solver, which then
 prints its iterations.  ``batch`` solves files in parallel (:mod:`wfr_cvx.batch`) on a
 local process pool or, with ``--scheduler``, on a dask.distributed cluster, and prints one
@@ -26,13 +26,11 @@ inaccurate solve) are one ``wfr-cvx: warning:`` line each.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from .errors import InaccurateSolutionWarning, SolverError
 
@@ -44,6 +42,17 @@ _USER_ERRORS = (ValueError, TypeError, OSError, SolverError, ImportError)
 
 class _Failure(Exception):
     """A problem the command reports as one line and exit status 2."""
+
+
+def _add_backend(command) -> None:
+    """``--backend``: its choices are the backend registry's."""
+    from .backends import REGISTRY
+
+    command.add_argument(
+        "--backend", choices=sorted(REGISTRY), metavar="NAME",
+        help="solve with this backend instead of the file's (its [solver] settings are then "
+             "not used): " + "; ".join(f"{name}: {b.summary}" for name, b in
+                                        sorted(REGISTRY.items())))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
     solve.add_argument("--verbose", action="store_true", help="print the solver's iterations")
+    _add_backend(solve)
 
     regress = commands.add_parser(
         "regress", help="solve every problem of a directory and check the expected figures")
@@ -88,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare", help="the geodesic of a problem file against the two-phase paths")
     compare.add_argument("file", type=Path, metavar="FILE")
+    _add_backend(compare)
     compare.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
 
@@ -116,6 +127,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("wfr-cvx: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`wfr-cvx ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # one line, never a traceback (unless --debug)
         if args.debug:
             raise
@@ -143,14 +157,24 @@ def _options(args) -> dict:
 
 
 def _fmt(value: float) -> str:
-    return "nan" if not np.isfinite(value) else f"{value:.6g}"
+    return "nan" if not math.isfinite(value) else f"{value:.6g}"
 
 
 # -- solve -------------------------------------------------------------------------------
-def _solve(args) -> int:
-    from . import problems
+def _with_backend(problem, args):
+    """The problem with the backend of ``--backend`` (and none of the file's settings)."""
+    name = getattr(args, "backend", None)
+    if name is None or name == problem.backend:
+        return problem
+    import dataclasses
 
-    problem = problems.load(args.file)
+    return dataclasses.replace(problem, backend=name, solver_options={})
+
+
+def _solve(args) -> int:
+    from . import problem_files
+
+    problem = _with_backend(problem_files.load(args.file), args)
     outcome = problem.run(**_options(args))
     result = outcome.result
     path = result.path if problem.kind == "rebalance" else result
@@ -176,7 +200,7 @@ def _solve(args) -> int:
                 else geodesic_to_dict(result))
         data = {"problem": {"name": problem.name, "file": str(args.file),
                             "kind": problem.kind, "description": problem.description,
-                            "constraints": problems.constraint_tables(problem.constraints)},
+                            "constraints": problem_files.constraint_tables(problem.constraints)},
                 **data, "checks": outcome.checks.to_dict("records")}
         write_json(data, args.json)
         print(f"wrote {args.json}")
@@ -190,7 +214,10 @@ def _solve(args) -> int:
     return 0
 
 
-def _checks_table(checks: pd.DataFrame) -> str:
+def _checks_table(checks) -> str:
+    import numpy as np
+    import pandas as pd
+
     table = pd.DataFrame({
         "figure": checks["figure"],
         "source": checks["source"],
@@ -205,7 +232,7 @@ def _checks_table(checks: pd.DataFrame) -> str:
 
 
 def _error_text(row) -> str:
-    if np.isfinite(row.rel_error):
+    if math.isfinite(row.rel_error):
         return f"{row.rel_error:.2e}"
     return f"abs {row.abs_error:.1e}"
 
@@ -227,7 +254,7 @@ def _counter(items, label: str):
 
 
 def _regress(args) -> int:
-    from . import problems
+    from . import problem_files
 
     if args.dir.is_file():
         raise _Failure(f"{args.dir}: is a file; regress takes a directory of problem files "
@@ -246,7 +273,7 @@ def _regress(args) -> int:
 
     for file in _progress(files, "regress"):
         try:  # an invalid file is a failed row; the others still run
-            problem = problems.load(file)
+            problem = problem_files.load(file)
         except (ValueError, TypeError, OSError) as exc:
             row(file.stem, "invalid file", "ERROR")
             failures.append((file.stem, " ".join(str(exc).split())))
@@ -276,6 +303,8 @@ def _regress(args) -> int:
                 failures.append((problem.name, (
                     f"{check.figure} = {_fmt(check.got)}, expected {_fmt(check.expected)} "
                     f"({check.source}) within rtol {check.rtol:g}, atol {check.atol:g}")))
+    import pandas as pd
+
     print(pd.DataFrame(rows).to_string(index=False))
     n_failed = len({name for name, _ in failures})
     print(f"\n{len(files) - n_failed} of {len(files)} problems pass")
@@ -286,7 +315,7 @@ def _regress(args) -> int:
 
 # -- frontier ----------------------------------------------------------------------------
 def _frontier(args) -> int:
-    from .markowitz import efficient_frontier, estimate, load_prices
+    from .finance.markowitz import efficient_frontier, estimate, load_prices
 
     if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
@@ -307,7 +336,7 @@ def _frontier(args) -> int:
         frontier.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.plot is not None:
-        from .plotting import plot_frontier
+        from .plots import plot_frontier
 
         plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}").savefig(
             args.plot, dpi=110)
@@ -317,10 +346,10 @@ def _frontier(args) -> int:
 
 # -- compare -----------------------------------------------------------------------------
 def _compare(args) -> int:
-    from . import problems
-    from .compare import compare
+    from . import problem_files
+    from .comparison import compare
 
-    problem = problems.load(args.file)
+    problem = _with_backend(problem_files.load(args.file), args)
     if problem.kind != "geodesic":
         raise _Failure(f"{args.file}: compare needs a kind = \"geodesic\" problem "
                        f"(two allocations), got kind = {problem.kind!r}")
@@ -336,6 +365,8 @@ def _compare(args) -> int:
 # -- batch -------------------------------------------------------------------------------
 def _batch(args) -> int:
     import time
+
+    import pandas as pd
 
     from .batch import solve_many
 
@@ -374,7 +405,7 @@ def _batch(args) -> int:
         "name": table["name"], "status": table["status"],
         **{c: table[c].map(_fmt) for c in ("distance2", "transport_cost", "reaction_cost")},
         "iterations": table["iterations"].map(lambda n: "-" if pd.isna(n) else str(n)),
-        "time_s": table["time"].map(lambda t: "-" if np.isnan(t) else f"{t:.2f}"),
+        "time_s": table["time"].map(lambda t: "-" if math.isnan(t) else f"{t:.2f}"),
     })
     print(shown.to_string(index=False))
     print(f"\n{len(table) - len(failed)} of {len(table)} problems solved in {seconds:.2f} s "

@@ -1,12 +1,15 @@
 r"""Execution and position constraints on a geodesic (``constraints=`` of ``geodesic``).
 
-Each class is a plain frozen record, validated when built; :func:`compile_constraints`
-turns a list of them, the grid's mask and the backend switches into a :class:`Plan`
-that both backends read: which unknowns exist, and which extra rows to add.
+Each class is a plain frozen record, validated when built, with a problem-file ``kind``
+(its ``[[constraints]]`` table holds the record's fields, :meth:`Constraint.table`).
+:func:`compile_constraints` turns a list of them and the grid's mask into a :class:`Plan`:
+each constraint's :meth:`~Constraint.apply` says which unknowns it removes and which rows
+it asks for; the assembly (:mod:`wfr_cvx.assembly`) and the cvxpy backend each build
+those rows their own way.
 
 * :class:`MaxVelocity` ``(vmax, steps=None)``: :math:`|m| \le v_{max}\,\bar\rho_{face}`
   on every face (a trade-rate / turnover cap).  In the scaled unknowns
-  ``mu = m dt / dx`` of :mod:`wfr_cvx.problem`: ``vmax dt/dx F -+ mu >= 0``, two
+  ``mu = m dt / dx`` of :mod:`wfr_cvx.assembly`: ``vmax dt/dx F -+ mu >= 0``, two
   non-negative rows per face and step.  ``vmax = 0`` drops the flux unknowns instead.
 * :class:`TradingWindow` ``(closed_steps, reaction=True)``: no transport during the
   listed steps.  The flux unknowns of those steps are *dropped* (rows pinning them to
@@ -44,14 +47,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import MISSING as _NO_DEFAULT
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
 
 import numpy as np
 
 from .grid import Grid
 
-__all__ = ["MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass", "Plan",
-           "compile_constraints"]
+__all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
+           "Plan", "CONSTRAINT_TYPES", "compile_constraints", "from_table"]
 
 
 def _rate(value, name: str, owner: str) -> float:
@@ -78,8 +83,40 @@ def _steps(value, name: str, owner: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+class Constraint:
+    """Base of the constraint records: a problem-file ``kind`` and the plan it makes.
+
+    Subclasses are frozen dataclasses; :meth:`apply` edits a :class:`Plan` being built
+    (switching unknowns off, or asking for rows) and is the only place a constraint's
+    meaning on the grid is decided.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        """Record this constraint's effect on the unknowns and rows of ``plan``."""
+        raise TypeError(f"{type(self).__name__} does not say what it constrains")
+
+    def table(self) -> dict:
+        """Its ``[[constraints]]`` table: ``kind`` and every field that is not None (tuples
+        as lists).
+
+        >>> MaxVelocity(0.2).table(), TradingWindow([3, 4], False).table()
+        ({'kind': 'max_velocity', 'vmax': 0.2}, {'kind': 'trading_window', \
+'closed_steps': [3, 4], 'reaction': False})
+        """
+        out = {"kind": self.kind}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                out[item.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+
+
 @dataclass(frozen=True)
-class MaxVelocity:
+class MaxVelocity(Constraint):
     """Cap ``|velocity| <= vmax`` on every face, on all steps or on ``steps`` only.
 
     Parameters
@@ -90,6 +127,7 @@ class MaxVelocity:
         Step indices ``0 .. n_steps - 1`` where the cap applies (all when None).
     """
 
+    kind: ClassVar[str] = "max_velocity"
     vmax: float
     steps: tuple[int, ...] | None = None
 
@@ -98,9 +136,16 @@ class MaxVelocity:
         if self.steps is not None:
             object.__setattr__(self, "steps", _steps(self.steps, "steps", "MaxVelocity"))
 
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        steps = _step_mask(self.steps, grid, self, "steps")
+        if self.vmax == 0:
+            plan.faces[steps] = False  # no flux unknowns rather than rows pinning them
+        else:
+            plan.velocity_caps.append((self.vmax, steps))
+
 
 @dataclass(frozen=True)
-class TradingWindow:
+class TradingWindow(Constraint):
     """No transport during ``closed_steps``; no reaction either when ``reaction=False``.
 
     Parameters
@@ -111,6 +156,7 @@ class TradingWindow:
         Whether regime re-weighting (reaction) stays open on those steps.
     """
 
+    kind: ClassVar[str] = "trading_window"
     closed_steps: tuple[int, ...]
     reaction: bool = True
 
@@ -118,27 +164,80 @@ class TradingWindow:
         object.__setattr__(self, "closed_steps",
                            _steps(self.closed_steps, "closed_steps", "TradingWindow"))
         if not isinstance(self.reaction, (bool, np.bool_)):
-            raise TypeError(f"TradingWindow: `reaction` must be a bool, got "
+            raise TypeError(f"TradingWindow: `reaction` must be a boolean, got "
                             f"{type(self.reaction).__name__}")
         object.__setattr__(self, "reaction", bool(self.reaction))
 
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        steps = _step_mask(self.closed_steps, grid, self, "closed_steps")
+        plan.faces[steps] = False
+        if not self.reaction:
+            plan.reaction[steps] = False
+
 
 @dataclass(frozen=True)
-class MaxReactionRate:
+class MaxReactionRate(Constraint):
     """Cap ``|rate| <= rmax`` (rate = source / mean mass) on every cell and step; >= 0."""
 
+    kind: ClassVar[str] = "max_reaction_rate"
     rmax: float
 
     def __post_init__(self):
         object.__setattr__(self, "rmax", _rate(self.rmax, "rmax", "MaxReactionRate"))
 
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        if self.rmax == 0:
+            plan.reaction[:] = False
+        else:
+            plan.rate_caps.append(self.rmax)
+
 
 @dataclass(frozen=True)
-class TotalMass:
+class TotalMass(Constraint):
     """Same total mass at every time level (the endpoints must have equal mass)."""
 
+    kind: ClassVar[str] = "total_mass"
 
-CONSTRAINT_TYPES = (MaxVelocity, TradingWindow, MaxReactionRate, TotalMass)
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        plan.total_mass = True
+
+
+#: The constraint classes, by problem-file kind.
+CONSTRAINT_TYPES = {cls.kind: cls for cls in (MaxVelocity, TradingWindow, MaxReactionRate,
+                                              TotalMass)}
+
+
+def from_table(table: dict) -> Constraint:
+    """The constraint of a ``[[constraints]]`` table (the inverse of
+    :meth:`Constraint.table`); TypeError/ValueError name the key that is wrong.
+
+    >>> from_table({"kind": "max_velocity", "vmax": 0.2, "steps": [4, 5]})
+    MaxVelocity(vmax=0.2, steps=(4, 5))
+    """
+    kind = table.get("kind")
+    if kind not in CONSTRAINT_TYPES:
+        raise ValueError(f"`kind` must be one of {list(CONSTRAINT_TYPES)}, got {kind!r}")
+    cls = CONSTRAINT_TYPES[kind]
+    names = [item.name for item in fields(cls)]
+    unknown = sorted(set(table) - {"kind", *names})
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} for kind {kind!r}; expected {names}")
+    missing = [item.name for item in fields(cls)
+               if item.name not in table and item.default is _NO_DEFAULT]
+    if missing:
+        raise ValueError(f"required key(s) {missing} missing for kind {kind!r}")
+    return cls(**{name: table[name] for name in names if name in table})
+
+
+@dataclass
+class _Draft:
+    """A :class:`Plan` being built by the constraints' :meth:`~Constraint.apply`."""
+
+    faces: np.ndarray
+    reaction: np.ndarray
+    velocity_caps: list = field(default_factory=list)
+    rate_caps: list = field(default_factory=list)
+    total_mass: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,34 +273,32 @@ class Plan:
         """The constraints as a readable list (for error messages)."""
         return ", ".join(repr(c) for c in self.constraints)
 
+    def switched(self, *, transport: bool = True, reaction: bool = True) -> Plan:
+        """The same plan with transport and/or reaction switched off everywhere."""
+        return replace(self, faces=self.faces & bool(transport),
+                       reaction=self.reaction & bool(reaction))
 
-def _step_mask(steps, grid: Grid, owner) -> np.ndarray:
+
+def _step_mask(steps, grid: Grid, owner, field_name: str) -> np.ndarray:
     out = np.zeros(grid.n_steps, dtype=bool)
     if steps is None:
         out[:] = True
         return out
     bad = [s for s in steps if s >= grid.n_steps]
     if bad:
-        raise ValueError(f"`constraints`: {owner!r} lists step(s) {bad} out of range; the "
-                         f"grid has steps 0 .. {grid.n_steps - 1}")
+        raise ValueError(f"{type(owner).__name__}: `{field_name}` lists step(s) {bad} out of "
+                         f"range; the grid has steps 0 .. {grid.n_steps - 1}")
     out[list(steps)] = True
     return out
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
-                        rho1: np.ndarray | None = None, *, transport: bool = True,
-                        reaction: bool = True) -> Plan:
+                        rho1: np.ndarray | None = None) -> Plan:
     """Validate ``constraints`` against ``grid`` (and the endpoints) into a :class:`Plan`.
 
-    ``transport`` / ``reaction`` False switch a mechanism off everywhere (as in
-    :func:`wfr_cvx.problem.assemble`).  Raises TypeError for an object that is not one
-    of the constraint classes, ValueError for steps outside the grid or, with
-    :class:`TotalMass`, endpoints of different total mass.  A :class:`Plan` (already
-    compiled) is returned with the switches applied.
+    Raises TypeError for an object that is not a :class:`Constraint`, ValueError for steps
+    outside the grid or, with :class:`TotalMass`, endpoints of different total mass.
     """
-    if isinstance(constraints, Plan):
-        return replace(constraints, faces=constraints.faces & bool(transport),
-                       reaction=constraints.reaction & bool(reaction))
     if constraints is None or isinstance(constraints, (str, bytes)):
         raise TypeError(f"`constraints` must be a sequence of constraint objects, "
                         f"got {type(constraints).__name__}")
@@ -211,41 +308,21 @@ def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
         raise TypeError(f"`constraints` must be a sequence of constraint objects, "
                         f"got {type(constraints).__name__}") from None
     for item in items:
-        if not isinstance(item, CONSTRAINT_TYPES):
+        if not isinstance(item, Constraint):
             raise TypeError(
                 f"`constraints` holds {item!r} ({type(item).__name__}); expected objects of "
-                f"wfr_cvx.constraints: {[t.__name__ for t in CONSTRAINT_TYPES]}")
-    T = grid.n_steps
-    cells = np.array(grid.mask, dtype=bool)
-    faces = np.broadcast_to(grid.face_mask, (T, *grid.face_shape)).copy()
-    if not transport:
-        faces[:] = False
-    reacting = np.full(T, bool(reaction))
-    velocity_caps, rate_caps, total_mass = [], [], False
+                f"wfr_cvx.constraints: {[t.__name__ for t in CONSTRAINT_TYPES.values()]}")
+    draft = _Draft(faces=np.broadcast_to(grid.face_mask,
+                                         (grid.n_steps, *grid.face_shape)).copy(),
+                   reaction=np.ones(grid.n_steps, dtype=bool))
     for item in items:
-        if isinstance(item, MaxVelocity):
-            steps = _step_mask(item.steps, grid, item)
-            if item.vmax == 0:
-                faces[steps] = False
-            else:
-                velocity_caps.append((item.vmax, steps))
-        elif isinstance(item, TradingWindow):
-            steps = _step_mask(item.closed_steps, grid, item)
-            faces[steps] = False
-            if not item.reaction:
-                reacting[steps] = False
-        elif isinstance(item, MaxReactionRate):
-            if item.rmax == 0:
-                reacting[:] = False
-            else:
-                rate_caps.append(item.rmax)
-        else:  # TotalMass
-            total_mass = True
-    if total_mass and rho0 is not None and rho1 is not None:
+        item.apply(draft, grid)
+    if draft.total_mass and rho0 is not None and rho1 is not None:
         m0, m1 = float(np.sum(rho0)), float(np.sum(rho1))
         if abs(m0 - m1) > 1e-9 * max(m0, m1):
-            raise ValueError(f"`constraints` holds TotalMass() but the endpoints have "
+            raise ValueError(f"TotalMass() needs endpoints of equal total mass, but they have "
                              f"different total mass: rho0 {m0:.12g}, rho1 {m1:.12g}")
-    return Plan(cells=cells, faces=faces, reaction=reacting,
-                velocity_caps=tuple(velocity_caps), rate_caps=tuple(rate_caps),
-                total_mass=total_mass, constraints=items)
+    return Plan(cells=np.array(grid.mask, dtype=bool), faces=draft.faces,
+                reaction=draft.reaction, velocity_caps=tuple(draft.velocity_caps),
+                rate_caps=tuple(draft.rate_caps), total_mass=draft.total_mass,
+                constraints=items)

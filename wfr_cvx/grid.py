@@ -329,7 +329,7 @@ class Grid:
 
 
 #: Bytes per cell and step of the leanest solve (the first-order backend's, measured; see
-#: :data:`wfr_cvx.geodesic.BYTES_PER_CELL_STEP`), for the message of an absurd grid.
+#: :data:`wfr_cvx.backends.REGISTRY`), for the message of an absurd grid.
 _LEANEST_SOLVE_BYTES = 6_000
 
 

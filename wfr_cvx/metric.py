@@ -97,7 +97,7 @@ def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
         k, i, j = bad[0]
         raise ValueError(f"`metric` must be symmetric; it is not at regime {k}, cell "
                          f"({i}, {j}): {arr[k, i, j].tolist()}")
-    # Cholesky per cell: the test of positive definiteness the issue asks for
+    # Cholesky per cell: the test of positive definiteness
     try:
         np.linalg.cholesky(arr)
     except np.linalg.LinAlgError:
@@ -126,8 +126,8 @@ def trade_variance_metric(cov) -> np.ndarray:
     r"""The metric of trade variance on the simplex coordinates.
 
     A move :math:`\Delta x` of the first ``d`` weights is funded by the last asset, so the
-    trade is :math:`P\Delta x` with :math:`P = inom{I_d}{-\mathbf 1^	op}` and its variance
-    :math:`\Delta x^	op (P^	op\Sigma P)\Delta x`: ``G = P^T cov P`` (``cov`` of all
+    trade is :math:`P\Delta x` with :math:`P = \binom{I_d}{-\mathbf 1^\top}` and its variance
+    :math:`\Delta x^\top (P^\top\Sigma P)\Delta x`: ``G = P^T cov P`` (``cov`` of all
     ``d + 1`` assets), SPD when ``cov`` is.
 
     >>> trade_variance_metric(np.diag([1.0, 2.0, 3.0]))

@@ -1,7 +1,8 @@
 r"""The geodesic problem as a cvxpy model that users can extend: :func:`model`.
 
-The model is the cvxpy backend's own formulation (:func:`wfr_cvx._cvxpy.build`), written
-in user units (no mass or cost scaling), so its optimal value is :math:`d^2` itself.
+The model is the cvxpy backend's own formulation (:func:`wfr_cvx.backends._cvxpy.build`),
+written in user units (no mass or cost scaling), so its optimal value is :math:`d^2`
+itself.
 Add constraints with plain cvxpy and solve::
 
     m = wfr_cvx.model(rho0, rho1, grid, lam)
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 
-from ._cvxpy import build
-from .constraints import compile_constraints
-from .geodesic import check_common, check_grid
-from .grid import Grid, as_allocation
+from .backends._cvxpy import build
+from .engine import make_request
+from .grid import Grid
 
 __all__ = ["Model", "model"]
 
@@ -87,11 +87,7 @@ def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     >>> bool(capped.value > m.problem.value)
     True
     """
-    check_grid(grid)
-    r0 = as_allocation(rho0, grid, "rho0")
-    r1 = as_allocation(rho1, grid, "rho1")
-    lam, metric = check_common(grid, lam, metric, "cvxpy", scheme, {})
-    plan = compile_constraints(constraints, grid, r0, r1)
-    form = build(r0, r1, grid, lam, metric, scheme=scheme, constraints=plan)
+    form = build(make_request(rho0, rho1, grid, lam, metric=metric, constraints=constraints,
+                              backend="cvxpy", scheme=scheme))
     return Model(problem=form.problem, rho=form.interior, levels=form.levels,
                  momentum=form.flux * (grid.dx / grid.dt), source=form.created / grid.dt)

@@ -70,11 +70,12 @@ __all__ = [
     "time_average_matrix",
 ]
 
+#: Kernels compile on their first call (and load from numba's cache after that).
 _JIT = dict(cache=True, nogil=True)
 
 
 # --------------------------------------------------------------------------- kernels
-@numba.njit(["void(float64[:, ::1], float64[:, ::1], float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _divergence(faces, out, inv_dx):
     n_batch, n_faces = faces.shape
     for b in range(n_batch):
@@ -84,7 +85,7 @@ def _divergence(faces, out, inv_dx):
         out[b, n_faces] = -faces[b, n_faces - 1] * inv_dx
 
 
-@numba.njit(["void(float64[:, ::1], float64[:, ::1], float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _divergence_adjoint(cells, out, inv_dx):
     n_batch, n_faces = out.shape
     for b in range(n_batch):
@@ -92,7 +93,7 @@ def _divergence_adjoint(cells, out, inv_dx):
             out[b, j] = (cells[b, j] - cells[b, j + 1]) * inv_dx
 
 
-@numba.njit(["void(float64[:, ::1], float64[:, ::1])"], **_JIT)
+@numba.njit(**_JIT)
 def _face_average(cells, out):
     n_batch, n_faces = out.shape
     for b in range(n_batch):
@@ -100,7 +101,7 @@ def _face_average(cells, out):
             out[b, j] = 0.5 * (cells[b, j] + cells[b, j + 1])
 
 
-@numba.njit(["void(float64[:, ::1], float64[:, ::1])"], **_JIT)
+@numba.njit(**_JIT)
 def _face_average_adjoint(faces, out):
     n_batch, n_faces = faces.shape
     for b in range(n_batch):
@@ -110,7 +111,7 @@ def _face_average_adjoint(faces, out):
         out[b, n_faces] = 0.5 * faces[b, n_faces - 1]
 
 
-@numba.njit(["void(float64[:, ::1], float64[:, ::1], float64, float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _time_combination(levels, out, a, b):
     # out[k] = a * levels[k] + b * levels[k + 1]: difference (a=-1/dt, b=1/dt), average.
     n_steps, size = out.shape
@@ -119,7 +120,7 @@ def _time_combination(levels, out, a, b):
             out[k, s] = a * levels[k, s] + b * levels[k + 1, s]
 
 
-@numba.njit(["void(float64[:, ::1], float64[:, ::1], float64, float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _time_combination_adjoint(steps, out, a, b):
     n_steps, size = steps.shape
     for s in range(size):
@@ -131,7 +132,7 @@ def _time_combination_adjoint(steps, out, a, b):
 
 
 # ------------------------------------------------------------------- kernels in 2-D
-@numba.njit(["void(float64[:, :, :, ::1], float64[:, :, ::1], float64, float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _faces_to_cells_2d(faces, out, scale, lower_sign):
     # out[i, j] = scale * (f0[i, j] + s f0[i-1, j] + f1[i, j] + s f1[i, j-1]), non-faces
     # skipped: the divergence (scale 1/dx, s = -1) and the face average's adjoint (1/2, +1)
@@ -151,7 +152,7 @@ def _faces_to_cells_2d(faces, out, scale, lower_sign):
                 out[b, i, j] = scale * acc
 
 
-@numba.njit(["void(float64[:, :, ::1], float64[:, :, :, ::1], float64)"], **_JIT)
+@numba.njit(**_JIT)
 def _divergence_adjoint_2d(cells, out, inv_dx):
     n_batch, n, _ = cells.shape
     for b in range(n_batch):
@@ -163,7 +164,7 @@ def _divergence_adjoint_2d(cells, out, inv_dx):
                                    if j < n - 1 else 0.0)
 
 
-@numba.njit(["void(float64[:, :, ::1], float64[:, :, :, ::1])"], **_JIT)
+@numba.njit(**_JIT)
 def _face_average_2d(cells, out):
     n_batch, n, _ = cells.shape
     for b in range(n_batch):

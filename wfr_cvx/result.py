@@ -38,7 +38,7 @@ class Geodesic:
         path satisfies ``(rho[k+1] - rho[k]) / dt + div(momentum[k]) = source[k]``.
     rho_mean, rho_face : ndarray
         The time means of adjacent levels on cells, and their face averages: the
-        denominators of the discrete cost (see :mod:`wfr_cvx.problem`).
+        denominators of the discrete cost (see :mod:`wfr_cvx.assembly`).
     velocity : ndarray, shape like ``momentum``
         ``momentum / rho_face`` where ``rho_face > mass_floor``; **0 elsewhere** (no mass
         moves there, and the ratio of two round-off numbers is meaningless).
@@ -199,28 +199,28 @@ class Geodesic:
         return geodesic_to_dict(self, include_path=include_path)
 
     def plot(self, **kwargs):
-        """A matplotlib Figure of the path (see :func:`wfr_cvx.plotting.plot_geodesic`)."""
-        from .plotting import plot_geodesic
+        """A matplotlib Figure of the path (see :func:`wfr_cvx.plots.plot_geodesic`)."""
+        from .plots import plot_geodesic
 
         return plot_geodesic(self, **kwargs)
 
     # -- diagnostics -------------------------------------------------------------------
     def certificate(self, tol: float = 1e-8):
-        """Consistency certificate (see :func:`wfr_cvx.diagnostics.certificate`)."""
-        from .diagnostics import certificate
+        """Consistency certificate (see :func:`wfr_cvx.analysis.certificate`)."""
+        from .analysis.diagnostics import certificate
 
         return certificate(self, tol=tol)
 
     def policy(self, s: float):
-        """(velocity, rate) fields at time ``s`` (see :func:`wfr_cvx.dynamics.policy`)."""
-        from .dynamics import policy
+        """(velocity, rate) fields at time ``s`` (see :func:`wfr_cvx.analysis.policy`)."""
+        from .analysis.dynamics import policy
 
         return policy(self, s)
 
     def __repr__(self) -> str:
         return (
             f"Geodesic(distance2={self.distance2:.6g}, transport={self.transport_cost:.6g}, "
-            f"reaction={self.reaction_cost:.6g}, status={self.status!r}, "
+            f"reaction={self.reaction_cost:.6g}, status={str(self.status)!r}, "
             f"iterations={self.iterations}, grid={self.grid!r}, lam={self.lam:g})"
         )
 

@@ -1,11 +1,12 @@
 r"""Diagnostics of a solved path: the WFR consistency gate, its certificate, the
 stress-energy tensor and the transport / reaction split per step.
 
-These are the quantities of the reference's "WFR Consistency Diagnostic" (Gate41) and
-"WFR Stress-Energy Tensor" sections, computed on the staggered grid of :mod:`wfr_cvx.grid`
-in the engine's units: ``rho`` are cell **masses** on the time levels, ``m`` (momentum,
-mass x velocity) lives on the interior faces and ``zeta = rho_mean * r`` (source, mass per
-unit time) on the cells, one of each per step, and
+These are the WFR consistency check of a rebalancing path (the continuity equation in
+cone space, "Gate41", with its certificate) and the WFR stress-energy tensor, computed on
+the staggered grid of :mod:`wfr_cvx.grid` in the engine's units: ``rho`` are cell
+**masses** on the time levels, ``m`` (momentum, mass x velocity) lives on the interior
+faces and ``zeta = rho_mean * r`` (source, mass per unit time) on the cells, one of each
+per step, and
 
 .. math::  (\rho_{t+1} - \rho_t)/\Delta t + (\operatorname{div} m)_t = \zeta_t,
            \qquad (\operatorname{div} m)_i = (m_i - m_{i-1})/\Delta x
@@ -13,8 +14,8 @@ unit time) on the cells, one of each per step, and
 with no flux through the two boundary faces (:func:`wfr_cvx.operators.make_divergence`).
 
 Consistency loss (cone space).  With :math:`u = \sqrt\rho`, the unbalanced continuity
-equation reads :math:`\partial_s u = (\zeta - \operatorname{div} m) / (2u)`.  The reference
-discretises it explicitly, dividing by :math:`\sqrt{\rho_t}`.  That form is only first-order
+equation reads :math:`\partial_s u = (\zeta - \operatorname{div} m) / (2u)`.  Its explicit
+discretisation divides by :math:`\sqrt{\rho_t}`.  That form is only first-order
 consistent: on a path that satisfies the discrete continuity equation *exactly* its residual
 is :math:`-(\sqrt{\rho_{t+1}} - \sqrt{\rho_t})^2 / (2\sqrt{\rho_t})` (O(step^2) per step),
 and it is undefined wherever mass is created in an empty cell (a regime that starts empty).
@@ -41,7 +42,7 @@ with :math:`R_t` the continuity residual: the loss vanishes exactly on paths tha
 discrete continuity equation (the solver's own paths give ~1e-32), and any violation is
 weighed in cone space, i.e. relative to :math:`\sqrt\rho`.  Its denominator is the one of the
 engine's default ``scheme="power"``: :math:`\bar u_t^2 = M_{1/2}(\rho_t, \rho_{t+1})`, the
-time mean in the reaction cost (:mod:`wfr_cvx.problem`).  With cell masses, a sum over
+time mean in the reaction cost (:mod:`wfr_cvx.assembly`).  With cell masses, a sum over
 cells of squared :math:`\sqrt{\text{mass}}` differences is the :math:`L^2` norm of
 :math:`\sqrt{\text{density}}` over the weight axis, so :math:`\mathcal L` is in mass units;
 it is summed (not averaged) over steps and regimes.
@@ -71,9 +72,7 @@ References
 Chizat, Peyré, Schmitzer & Vialard, "An interpolating distance between optimal transport
 and Fisher-Rao metrics", Found. Comput. Math. 18 (2018) — the cone-space (u = sqrt(rho))
 representation.  Liero, Mielke & Savaré, "Optimal entropy-transport problems and a new
-Hellinger-Kantorovich distance", Invent. Math. 211 (2018).  ``wfr_portfolio_geometry.md``,
-sections "WFR Consistency Diagnostic", "Gate41 Specification" and "WFR Stress-Energy
-Tensor".
+Hellinger-Kantorovich distance", Invent. Math. 211 (2018).
 """
 
 from __future__ import annotations
@@ -81,10 +80,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .grid import Grid
-from .metric import face_weights
-from .operators import make_divergence
-from .result import Geodesic
+from ..grid import Grid
+from ..metric import face_weights
+from ..operators import make_divergence
+from ..result import Geodesic
 
 __all__ = [
     "FORMS",

@@ -2,12 +2,11 @@ r"""Independent blocks of a conic problem, solved apart and side by side.
 
 On a 1-D grid the regimes exchange mass only by reaction inside each cell, never by
 transport, so unless a constraint ties them (:class:`~wfr_cvx.constraints.TotalMass`, a
-coupled metric ...) the discrete problem of :func:`~wfr_cvx.problem.assemble` is block
+coupled metric ...) the discrete problem of :func:`~wfr_cvx.assembly.assemble` is block
 diagonal: one SOCP per regime, sharing no unknown and no cone.  Splitting does not
 change the total factorisation work of an interior point, but each block's KKT system
 is factorised by its own solver, on its own core: Clarabel releases the GIL while it
-solves (measured: two 128 x 32 solves in two threads took 1.13x the time of one), so on
-two cores the demo's two regimes take about half the wall time.
+solves, so on two cores the demo's two regimes take about half the wall time.
 
 The blocks are the connected components of the bipartite graph *unknowns -- cones* (a
 zero or non-negative row is a cone of its own; a second-order cone couples all the
@@ -19,19 +18,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ._threads import thread_budget
+from .._threads import thread_budget
+from ._status import Status, severity
 
-__all__ = ["Block", "combine_status", "independent_blocks", "solve_in_blocks"]
-
-#: How bad a status is when blocks are combined (unknown statuses count as failures).
-_SEVERITY = {"Solved": 0, "AlmostSolved": 1, "PrimalInfeasible": 3, "DualInfeasible": 3,
-             "AlmostPrimalInfeasible": 3, "AlmostDualInfeasible": 3}
+__all__ = ["Block", "combine_status", "cone_of_rows", "independent_blocks", "solve_in_blocks"]
 
 
 @dataclass(frozen=True)
@@ -44,41 +40,33 @@ class Block:
     q: np.ndarray
     A: sp.csc_matrix
     b: np.ndarray
-    cones: list
+    cones: tuple
 
 
-def _rows_per_cone(kind: str) -> int:
-    """Rows of one cone of ``kind``: ``"socK"`` has K, a zero or non-negative row one."""
-    return int(kind[-1]) if kind.startswith("soc") else 1
-
-
-def cone_of_rows(cones: list, n_rows: int) -> np.ndarray:
+def cone_of_rows(cones, n_rows: int) -> np.ndarray:
     """An id per constraint row: rows of one second-order cone share it; every zero or
-    non-negative row has its own.  ``cones`` as in :class:`~wfr_cvx.problem.ConicProblem`."""
+    non-negative row has its own.  ``cones``: :class:`~wfr_cvx.backends.ConeBlock` records."""
     ids = np.empty(n_rows, dtype=np.int64)
     row = next_id = 0
-    for kind, dim in cones:
-        size = _rows_per_cone(kind)
-        n = dim * size
-        ids[row:row + n] = next_id + np.arange(n) // size
+    for block in cones:
+        n = block.rows
+        ids[row:row + n] = next_id + np.arange(n) // block.dim
         row += n
-        next_id += dim
+        next_id += block.count
     if row != n_rows:
         raise ValueError(f"`cones` cover {row} rows, the matrix has {n_rows}")
     return ids
 
 
-def _cones_of(cones: list, keep: np.ndarray) -> list:
-    """The cone list restricted to the rows where ``keep`` (whole cones) is True."""
+def _cones_of(cones, keep: np.ndarray) -> tuple:
+    """The cone blocks restricted to the rows where ``keep`` (whole cones) is True."""
     out, row = [], 0
-    for kind, dim in cones:
-        size = _rows_per_cone(kind)
-        n = dim * size
-        kept = int(np.count_nonzero(keep[row:row + n]))
+    for block in cones:
+        kept = int(np.count_nonzero(keep[row:row + block.rows]))
         if kept:
-            out.append((kind, kept // size))
-        row += n
-    return out
+            out.append(replace(block, count=kept // block.dim))
+        row += block.rows
+    return tuple(out)
 
 
 def independent_blocks(q: np.ndarray, A: sp.spmatrix, b: np.ndarray, cones: list) -> list[Block]:
@@ -120,9 +108,9 @@ def independent_blocks(q: np.ndarray, A: sp.spmatrix, b: np.ndarray, cones: list
     return blocks
 
 
-def combine_status(statuses: list[str]) -> str:
+def combine_status(statuses: list) -> Status:
     """The status of the whole from its blocks': the worst one (the first among equals)."""
-    return max(statuses, key=lambda s: _SEVERITY.get(s, 2))
+    return Status.parse(max(statuses, key=severity))
 
 
 def solve_in_blocks(q, A, b, cones, solve_block, *, parallel: bool = True) -> dict:

@@ -1,8 +1,7 @@
 r"""The WFR geodesic against the traditional two-phase rebalancing paths.
 
-The reference's comparison table contrasts the WFR path ("smooth interpolation") with the
-traditional "rebalance then switch".  :func:`compare` scores, with the same discrete
-action on the same grid:
+The WFR path rebalances and switches regimes at once; the traditional paths do one after
+the other.  :func:`compare` scores, with the same discrete action on the same grid:
 
 * ``wfr_geodesic`` — the optimal path (transport and reaction together);
 * ``rebalance_then_switch`` — first move each regime's allocation, keeping its mass, onto
@@ -25,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .geodesic import check_common, check_grid, solve_path
-from .grid import Grid, as_allocation
+from .engine import make_request, solve
+from .grid import Grid
+from .result import Geodesic
 
 __all__ = ["compare", "PATHS"]
 
@@ -46,18 +46,22 @@ def _spread(regime_mass: np.ndarray, profile: np.ndarray) -> np.ndarray:
 
 def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
             risk_aversion: float = 1.0, backend: str = "clarabel", scheme: str = "power",
-            **solver_options) -> pd.DataFrame:
+            geodesic: Geodesic | None = None, **solver_options) -> pd.DataFrame:
     """Compare the WFR geodesic with the two traditional paths (see the module docstring).
 
     Parameters
     ----------
-    rho0, rho1 : array_like, shape ``grid.shape``
+    rho0, rho1 : array_like, shape ``grid.shape``, or labelled (pandas)
         Allocations with positive total mass.
     grid, lam, metric, backend, scheme, **solver_options
         As for :func:`wfr_cvx.geodesic`.
     markowitz : (mu, cov) or sequence of one (mu, cov) per regime, optional
         When given, ``result.attrs["markowitz"]`` holds the long-only mean-variance weights
         of each regime (a DataFrame, one row per regime) for ``risk_aversion``.
+    geodesic : Geodesic, optional
+        The geodesic of these inputs, already solved (e.g. by the caller, who also wants
+        its path): used instead of solving it again.  It must have been solved on the same
+        grid, ``lam``, ends, backend and scheme (ValueError otherwise).
 
     Returns
     -------
@@ -66,30 +70,31 @@ def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
         ``reaction_cost``, ``excess_over_geodesic`` (relative extra cost; 0 for the
         geodesic) and ``phase_a``, ``phase_b`` (each phase's unit-time squared distance).
     """
-    check_grid(grid)
-    r0 = as_allocation(rho0, grid, "rho0")
-    r1 = as_allocation(rho1, grid, "rho1")
+    request = make_request(rho0, rho1, grid, lam, metric=metric, backend=backend,
+                           scheme=scheme, options=solver_options)
+    r0, r1 = request.rho0, request.rho1
     for name, r in (("rho0", r0), ("rho1", r1)):
         if r.sum() <= 0:
             raise ValueError(f"`{name}` must hold positive total mass")
-    lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
     pairs = None if markowitz is None else _per_regime(markowitz, grid)
+    if geodesic is None:
+        geo = solve(request)
+    else:
+        geo = _check_same_problem(geodesic, request)
 
-    def solve(a, b, **mechanisms):
-        return solve_path(a, b, grid, lam, metric, backend, scheme, solver_options,
-                          **mechanisms)
+    def phase(a, b, **mechanisms):
+        return solve(request.with_ends(a, b, **mechanisms))
 
-    geo = solve(r0, r1)
     rows = {"wfr_geodesic": (geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan)}
     # rebalance then switch: transport to the target profile, keeping regime masses
     moved = _spread(r0.reshape(grid.n_regimes, -1).sum(axis=1), _profile(r1))
-    rows["rebalance_then_switch"] = _concatenate(solve(r0, moved, reaction=False),
-                                                 solve(moved, r1, transport=False))
+    rows["rebalance_then_switch"] = _concatenate(phase(r0, moved, reaction=False),
+                                                 phase(moved, r1, transport=False))
     # switch then rebalance: re-weight regimes in place, then transport
     switched = _spread(r1.reshape(grid.n_regimes, -1).sum(axis=1), _profile(r0))
-    rows["switch_then_rebalance"] = _concatenate(solve(r0, switched, transport=False),
-                                                 solve(switched, r1, reaction=False))
+    rows["switch_then_rebalance"] = _concatenate(phase(r0, switched, transport=False),
+                                                 phase(switched, r1, reaction=False))
     table = pd.DataFrame.from_dict(
         rows, orient="index",
         columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
@@ -98,6 +103,26 @@ def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
     if pairs is not None:
         table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
     return table
+
+
+def _check_same_problem(geo, request) -> Geodesic:
+    """``geo`` if it is the geodesic of ``request``; ValueError naming what differs."""
+    if not isinstance(geo, Geodesic):
+        raise TypeError(f"`geodesic` must be a wfr_cvx.Geodesic, got {type(geo).__name__}")
+    checks = {
+        "grid": geo.grid == request.grid,
+        "lam": geo.lam == request.lam,
+        "backend": geo.backend == request.backend.name,
+        "scheme": geo.scheme == request.scheme,
+        "metric": np.array_equal(geo.metric, request.metric),
+        "rho0": np.array_equal(geo.rho[0], request.rho0),
+        "rho1": np.array_equal(geo.rho[-1], request.rho1),
+    }
+    differ = [name for name, same in checks.items() if not same]
+    if differ:
+        raise ValueError(f"`geodesic` was solved for other inputs (its {', '.join(differ)} "
+                         "differ): pass the geodesic of these inputs, or None")
+    return geo
 
 
 def _concatenate(first, second):
@@ -115,7 +140,7 @@ def _concatenate(first, second):
 
 
 def _markowitz_weights(pairs, grid: Grid, risk_aversion: float) -> pd.DataFrame:
-    from .markowitz import mean_variance
+    from .finance.markowitz import mean_variance
 
     rows = [mean_variance(mu, cov, risk_aversion=risk_aversion) for mu, cov in pairs]
     return pd.DataFrame(rows, index=pd.Index(grid.regimes, name="regime"))
@@ -130,32 +155,3 @@ def _per_regime(markowitz, grid: Grid):
         raise ValueError(f"`markowitz` must be one (mu, cov) or {grid.n_regimes} of them "
                          f"(one per regime), got {len(pairs)}")
     return pairs
-
-
-def report(n_weights: int = 128, n_steps: int = 32, lams=(0.05, 0.15, 0.5)) -> str:
-    """The comparison on the demo's problem, with Markowitz weights from the shipped data.
-
-    Regimes: ``risk_on`` uses the IBM/WMT estimates of ``data/ibm_wmt_sehi_monthly.csv``;
-    ``risk_off`` is a stress scenario built from them (expected returns x 0.25,
-    covariance x 2) — an assumption of this report, not an estimate.
-    """
-    from .demo import build
-    from .markowitz import estimate, load_prices
-
-    grid, rho0, rho1 = build(n_weights, n_steps)
-    mu, cov = estimate(load_prices()[["IBM", "WMT"]])
-    scenarios = [(mu, cov), (0.25 * mu, 2.0 * cov)]
-    lines = [f"WFR geodesic vs traditional paths on {grid!r}"]
-    for lam in lams:
-        table = compare(rho0, rho1, grid, lam, markowitz=scenarios, risk_aversion=4.0)
-        saving = 1.0 - table.loc["wfr_geodesic", "distance2"] / table["distance2"].iloc[1:]
-        lines += ["", f"lam = {lam:g}", table.to_string(float_format=lambda v: f"{v:.6f}"),
-                  "saving of the geodesic: " + ", ".join(
-                      f"{path} {100 * value:.1f} %" for path, value in saving.items())]
-    lines += ["", "Markowitz weights per regime (risk aversion 4, long only):",
-              table.attrs["markowitz"].to_string(float_format=lambda v: f"{v:.4f}")]
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(report())

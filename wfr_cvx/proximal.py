@@ -8,7 +8,7 @@ r"""One proximal (JKO) rebalancing step in the WFR geometry.
 (Jordan, Kinderlehrer & Otto 1998; Gallouët & Monsaingeon 2017 for WFR).  ``V`` is a
 potential on the grid — for portfolios the mean-variance objective
 :math:`\tfrac12\gamma w^\top\Sigma w - \mu^\top w` of each regime
-(:func:`wfr_cvx.markowitz.potential`) — and ``tau`` the step: transaction costs (the WFR
+(:func:`wfr_cvx.finance.markowitz.potential`) — and ``tau`` the step: transaction costs (the WFR
 action) shrink the move toward the potential's minimum.  Markowitz is the degenerate
 limit: one regime, a point allocation and ``tau -> inf`` put all the mass on the
 mean-variance optimum.
@@ -23,8 +23,7 @@ import inspect
 
 import numpy as np
 
-from .constraints import compile_constraints
-from .geodesic import check_common, check_grid, solve_path
+from .engine import check_grid, make_request, solve
 from .grid import Grid, as_allocation
 from .result import Geodesic
 
@@ -158,15 +157,14 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     r0 = as_allocation(rho0, grid, "rho0")
     if r0.sum() <= 0:
         raise ValueError("`rho0` must hold positive total mass")
-    lam, metric = check_common(grid, lam, metric, backend, scheme, solver_options)
     try:
         tau = float(tau)
     except (TypeError, ValueError):
         raise TypeError(f"`tau` must be a real number, got {tau!r}") from None
     if not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"`tau` must be finite and > 0, got {tau}")
-    plan = compile_constraints(constraints, grid, r0)
     V = _potential_array(potential, grid)
-    path = solve_path(r0, None, grid, lam, metric, backend, scheme, solver_options,
-                      end_potential=V, end_weight=1.0 / (2.0 * tau), constraints=plan)
-    return Rebalance(path, V, tau)
+    request = make_request(r0, None, grid, lam, metric=metric, constraints=constraints,
+                           backend=backend, scheme=scheme, options=solver_options,
+                           end_potential=V, end_weight=1.0 / (2.0 * tau))
+    return Rebalance(solve(request), V, tau)

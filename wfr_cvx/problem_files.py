@@ -61,13 +61,13 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
 
 A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead of
 ``[rho1]``: either ``kind = "mean_variance"`` with ``prices`` (a CSV path, see
-:func:`wfr_cvx.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
+:func:`wfr_cvx.finance.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
 the first asset's), ``risk_aversion`` and optional per-regime ``mu_scale`` / ``cov_scale``
 lists, or ``kind = "values"`` with an array of shape ``(n_regimes, n_weights)``.
 ``[solver]`` holds Clarabel settings (SCS settings with ``backend = "scs"``, the options of
-:mod:`wfr_cvx._dr` with ``backend = "dr"``).  Relative
+:mod:`wfr_cvx.backends.dr` with ``backend = "dr"``).  Relative
 paths are relative to the problem file.
-``constraints`` (:data:`CONSTRAINT_KINDS`) become the objects of
+``constraints`` (:data:`wfr_cvx.constraints.CONSTRAINT_TYPES`) become the objects of
 :mod:`wfr_cvx.constraints` and are passed to the solve; steps outside the grid, an
 unknown kind or key, and ``total_mass`` between endpoints of different total mass are
 errors of the file.
@@ -92,12 +92,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .assembly import TIME_MEANS
+from .backends import REGISTRY
 from .grid import Grid, as_allocation
-from .problem import TIME_MEANS
 
 __all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
-           "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES",
-           "CONSTRAINT_KINDS"]
+           "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES"]
 
 KINDS = ("geodesic", "rebalance")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -106,21 +106,13 @@ FIGURES = {
     "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
                   "potential_energy", "mean_weight", "mean_weight_2", "target_mass"),
 }
-_BACKENDS = ("clarabel", "cvxpy", "dr", "scs")
-#: ``kind`` of a ``[[constraints]]`` table -> its allowed keys (besides ``kind``).
-CONSTRAINT_KINDS = {
-    "max_velocity": ("vmax", "steps"),
-    "trading_window": ("closed_steps", "reaction"),
-    "max_reaction_rate": ("rmax",),
-    "total_mass": (),
-}
 _MISSING = object()
 
 
 def constraint_tables(constraints) -> list[dict]:
     """The ``[[constraints]]`` tables of a problem file for constraint objects of
-    :mod:`wfr_cvx.constraints` (the inverse of reading them; ``steps`` left out when the
-    cap holds on every step), e.g. to echo a solve's constraints in its JSON output.
+    :mod:`wfr_cvx.constraints` (:meth:`~wfr_cvx.constraints.Constraint.table`; the inverse
+    of reading them), e.g. to echo a solve's constraints in its JSON output.
 
     >>> from wfr_cvx.constraints import MaxVelocity, TradingWindow
     >>> for table in constraint_tables([MaxVelocity(0.2), TradingWindow([3, 4], False)]):
@@ -128,24 +120,13 @@ def constraint_tables(constraints) -> list[dict]:
     {'kind': 'max_velocity', 'vmax': 0.2}
     {'kind': 'trading_window', 'closed_steps': [3, 4], 'reaction': False}
     """
-    from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+    from .constraints import Constraint
 
     tables = []
     for item in constraints:
-        if isinstance(item, MaxVelocity):
-            table = {"kind": "max_velocity", "vmax": item.vmax}
-            if item.steps is not None:
-                table["steps"] = list(item.steps)
-        elif isinstance(item, TradingWindow):
-            table = {"kind": "trading_window", "closed_steps": list(item.closed_steps),
-                     "reaction": item.reaction}
-        elif isinstance(item, MaxReactionRate):
-            table = {"kind": "max_reaction_rate", "rmax": item.rmax}
-        elif isinstance(item, TotalMass):
-            table = {"kind": "total_mass"}
-        else:
+        if not isinstance(item, Constraint):
             raise TypeError(f"not a wfr_cvx constraint: {type(item).__name__}")
-        tables.append(table)
+        tables.append(item.table())
     return tables
 
 
@@ -211,8 +192,8 @@ class Problem:
     def solve(self, **solver_options):
         """Solve: a :class:`~wfr_cvx.Geodesic`, or a :class:`~wfr_cvx.Rebalance` for
         ``kind = "rebalance"``.  ``solver_options`` override the file's ``[solver]``."""
-        from .geodesic import geodesic
-        from .rebalance import rebalance
+        from .engine import geodesic
+        from .proximal import rebalance
 
         options = {**self.solver_options, **solver_options}
         common = dict(metric=self.metric, backend=self.backend, scheme=self.scheme,
@@ -325,13 +306,13 @@ def load(path) -> Problem:
     >>> load(file)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    wfr_cvx.problems.ProblemFileError: ...grow.toml: `grid.n_step`: unknown key; expected ...
+    wfr_cvx.problem_files.ProblemFileError: ...grow.toml: `grid.n_step`: unknown key; expected ...
     """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory, not a problem file (solve every "
                                 "file of a directory with `wfr-cvx regress DIR` or "
-                                "`wfr-cvx batch DIR`, or wfr_cvx.problems.load_dir)")
+                                "`wfr-cvx batch DIR`, or wfr_cvx.problem_files.load_dir)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such problem file")
     try:
@@ -361,7 +342,7 @@ def from_dict(data: dict, *, name: str, base_dir=None) -> Problem:
     >>> from_dict({"lam": -1.0}, name="bad")
     Traceback (most recent call last):
     ...
-    wfr_cvx.problems.ProblemFileError: <bad>: `lam`: must be > 0, got -1
+    wfr_cvx.problem_files.ProblemFileError: <bad>: `lam`: must be > 0, got -1
     """
     if not isinstance(data, dict):
         raise TypeError(f"`data` must be a dict like a parsed problem file, got "
@@ -515,7 +496,7 @@ class _Reader:
         name = self.string(data, "name", "", self.path.stem)
         description = self.string(data, "description", "", "")
         lam = self.real(data, "lam", "", positive=True)
-        backend = self.string(data, "backend", "", "clarabel", _BACKENDS)
+        backend = self.string(data, "backend", "", "clarabel", tuple(REGISTRY))
         scheme = self.string(data, "scheme", "", "power", TIME_MEANS)
         grid = self.grid(self.table(data, "grid", ""))
         metric = self.metric(data.get("metric"), grid)
@@ -682,7 +663,7 @@ class _Reader:
     def matrix_metric(self, value, grid: Grid) -> np.ndarray:
         """2-D: a 2 x 2 SPD matrix, or the trade-variance metric of a price file."""
         if isinstance(value, dict):
-            from .markowitz import estimate
+            from .finance.markowitz import estimate
             from .metric import trade_variance_metric
 
             self.keys(value, {"kind", "prices", "assets", "scale"}, "metric")
@@ -705,7 +686,7 @@ class _Reader:
         return arr
 
     def price_file(self, table: dict, where: str):
-        from .markowitz import load_prices
+        from .finance.markowitz import load_prices
 
         path = self.file(self.get(table, "prices", where), f"{where}.prices")
         try:
@@ -739,7 +720,7 @@ class _Reader:
                 self.fail("potential.values", f"must have shape {grid.shape} like the "
                                               f"grid, got {arr.shape}")
             return arr
-        from .markowitz import estimate, potential
+        from .finance.markowitz import estimate, potential
 
         self.keys(table, {"kind", "prices", "assets", "risk_aversion", "mu_scale",
                           "cov_scale"}, "potential")
@@ -767,25 +748,14 @@ class _Reader:
         covs = [s * cov for s in scales["cov_scale"]]
         return potential(grid, mus, covs, risk_aversion=gamma)
 
-    def steps(self, table: dict, key: str, where: str, grid: Grid, default=_MISSING):
-        name = f"{where}.{key}"
-        value = self.get(table, key, where, default)
-        if value is default and default is not _MISSING:
-            return value
-        if (not isinstance(value, list)
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-            self.fail(name, f"must be an array of integer step indices, got "
-                            f"{_type_name(value)} ({value!r})")
-        bad = [v for v in value if not 0 <= v < grid.n_steps]
-        if bad:
-            self.fail(name, f"step(s) {bad} out of range; the grid has steps 0 .. "
-                            f"{grid.n_steps - 1}")
-        if len(set(value)) != len(value):
-            self.fail(name, f"lists a step twice: {value}")
-        return tuple(value)
-
     def constraints(self, data: dict, grid: Grid, rho0, rho1) -> tuple:
-        from .constraints import MaxReactionRate, MaxVelocity, TotalMass, TradingWindow
+        """The ``[[constraints]]`` tables as constraint objects: ``kind`` names the class
+        (:data:`wfr_cvx.constraints.CONSTRAINT_TYPES`), the other keys are its fields;
+        the class validates the values and :func:`~wfr_cvx.constraints.compile_constraints`
+        checks them against the grid and the endpoints."""
+        from dataclasses import MISSING, fields
+
+        from .constraints import CONSTRAINT_TYPES, compile_constraints
 
         if "constraints" not in data:
             return ()
@@ -793,34 +763,28 @@ class _Reader:
         for i, item in enumerate(self.tables(data, "constraints", "",
                                                  '[{ kind = "total_mass" }]')):
             name = f"constraints[{i}]"
-            kind = self.string(item, "kind", name, choices=tuple(CONSTRAINT_KINDS))
-            self.keys(item, {"kind", *CONSTRAINT_KINDS[kind]}, name)
-            if kind == "max_velocity":
-                out.append(MaxVelocity(self.real(item, "vmax", name, nonnegative=True),
-                                       self.steps(item, "steps", name, grid, None)))
-            elif kind == "trading_window":
-                closed = self.steps(item, "closed_steps", name, grid)
-                reaction = self.get(item, "reaction", name, True)
-                if not isinstance(reaction, bool):
-                    self.fail(f"{name}.reaction", f"must be a boolean, got "
-                                                  f"{_type_name(reaction)} ({reaction!r})")
-                out.append(TradingWindow(closed, reaction=reaction))
-            elif kind == "max_reaction_rate":
-                out.append(MaxReactionRate(self.real(item, "rmax", name,
-                                                     nonnegative=True)))
-            else:
-                if rho1 is not None:
-                    m0, m1 = float(rho0.sum()), float(rho1.sum())
-                    if abs(m0 - m1) > 1e-9 * max(m0, m1):
-                        self.fail(name, f"total_mass needs endpoints of equal total mass, "
-                                        f"got rho0 {m0:.12g} and rho1 {m1:.12g}")
-                out.append(TotalMass())
+            kind = self.string(item, "kind", name, choices=tuple(CONSTRAINT_TYPES))
+            cls = CONSTRAINT_TYPES[kind]
+            names = [f.name for f in fields(cls)]
+            self.keys(item, {"kind", *names}, name)
+            for f in fields(cls):
+                if f.default is MISSING:
+                    self.get(item, f.name, name)  # required
+            try:
+                constraint = cls(**{key: item[key] for key in names if key in item})
+                compile_constraints([constraint], grid, rho0, rho1)
+            except (TypeError, ValueError) as exc:
+                message = str(exc)
+                named = [key for key in names if f"`{key}`" in message]
+                self.fail(f"{name}.{named[0]}" if named else name,
+                          message.removeprefix(f"{cls.__name__}: "))
+            out.append(constraint)
         return tuple(out)
 
     def solver(self, table: dict, backend: str = "clarabel") -> dict:
-        from .geodesic import solver_settings
+        from .backends import get_backend
 
-        solver, specs = solver_settings(backend)
+        specs = get_backend(backend).options
         self.keys(table, specs, "solver")
         out = {}
         for key, value in table.items():

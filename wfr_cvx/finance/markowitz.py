@@ -15,8 +15,8 @@ assets, a portfolio :math:`w` has return :math:`\mu^\top w` and variance
   drift for allocation flows (:func:`potential`).
 
 The data and figures follow the "Manifold allocation" example of jaxls (monthly prices of
-IBM, WMT and SEHI, Nov 2000 - Nov 2001), shipped as ``data/ibm_wmt_sehi_monthly.csv``
-(:func:`load_prices`).
+IBM, WMT and SEHI, Nov 2000 - Nov 2001), shipped as package data
+``wfr_cvx/finance/data/ibm_wmt_sehi_monthly.csv`` (:func:`load_prices`).
 
 Covariance validation, shared by every function: ``cov`` is square with labels matching
 ``mu``'s, finite, symmetric to ``1e-10`` times its largest absolute entry (then replaced by
@@ -41,6 +41,7 @@ References
 
 from __future__ import annotations
 
+import importlib.resources
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,10 +50,11 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from ._validate import real_scalar
-from .errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+from .._validate import real_scalar
+from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
 
 __all__ = [
+    "PRICES_FILE",
     "load_prices",
     "returns_from_prices",
     "estimate",
@@ -63,7 +65,9 @@ __all__ = [
     "potential",
 ]
 
-DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "ibm_wmt_sehi_monthly.csv"
+#: The shipped prices: package data, read with :mod:`importlib.resources` (so it works
+#: from an installed wheel as well as from a checkout).
+PRICES_FILE = "ibm_wmt_sehi_monthly.csv"
 
 _SYMMETRY_RTOL = 1e-10
 _PSD_RTOL = 1e-12
@@ -90,7 +94,7 @@ def load_prices(path=None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like, optional
-        CSV file; by default the shipped ``data/ibm_wmt_sehi_monthly.csv`` (13 monthly
+        CSV file; by default the shipped :data:`PRICES_FILE` (13 monthly
         prices of IBM, WMT and SEHI dated the first of each month, 2000-11-01 to
         2001-11-01, from the jaxls "Manifold allocation" example).
 
@@ -107,11 +111,16 @@ def load_prices(path=None) -> pd.DataFrame:
     >>> str(prices.index[0].date()), float(prices.loc["2001-11-01", "IBM"])
     ('2000-11-01', 115.59)
     """
-    path = DATA_PATH if path is None else Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory, not a price file (CSV)")
+    if path is None:
+        source = importlib.resources.files("wfr_cvx.finance").joinpath("data", PRICES_FILE)
+        path = Path(f"<wfr_cvx>/finance/data/{PRICES_FILE}")
+    else:
+        source = path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path}: is a directory, not a price file (CSV)")
     try:
-        frame = pd.read_csv(path)
+        with source.open("rb") as handle:
+            frame = pd.read_csv(handle)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"price file {str(path)!r} is not a CSV price table (a `date` "
                          f"column and one column per ticker): {' '.join(str(exc).split())}"

@@ -99,7 +99,7 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
 
 def plot_frontier(frontier, *, title: str | None = None, figsize=None):
     """The efficient frontier and its weights (output of
-    :func:`wfr_cvx.markowitz.efficient_frontier`).
+    :func:`wfr_cvx.finance.markowitz.efficient_frontier`).
 
     Left: expected return against volatility.  Right: the weight of each asset along the
     frontier (stacked), against the achieved return.

@@ -1,6 +1,7 @@
 r"""The crossover scale :math:`\lambda` in dollars, and its conversion to weight units.
 
-The reference ("Canonical Crossover Scale") takes as default
+When the minimum efficient trade size is unknown, a practical default for the crossover
+scale is
 
 .. math::  \lambda_{\mathrm{default}} = \sqrt{\frac{\mathrm{ADV}\times\mathrm{spread}}
                                                    {\mathrm{impact}}}
@@ -9,7 +10,7 @@ The reference ("Canonical Crossover Scale") takes as default
 Units (the formula must come out in dollars, :math:`[\lambda^2] = \$^2`):
 
 * ``adv`` — average daily dollar volume, :math:`\$/\mathrm{day}`; the formula uses the
-  dollar volume of one trading day (the reference's time unit, ``dt = 1 day``), i.e.
+  dollar volume of one trading day (the time unit ``dt = 1 day``), i.e.
   :math:`\mathrm{ADV}\times 1\,\mathrm{day}` in :math:`\$`;
 * ``spread`` — the bid-ask spread as a fraction of the price (10 bp = ``1e-3``),
   dimensionless;
@@ -21,7 +22,7 @@ size at which the impact cost :math:`q\cdot(\mathrm{impact}\cdot q)` equals the 
 :math:`\mathrm{spread}\cdot q`, and :math:`\lambda = \sqrt{\mathrm{ADV}\cdot q^*}` is the
 geometric mean of that break-even size and one day's volume.
 
-Weights or dollars (the reference's "Units for Portfolio WFR").  The engine's weight axis
+Weights or dollars.  The engine's weight axis
 is the portfolio weight :math:`w \in [0, 1]`, dimensionless; a dollar position is
 :math:`x = V w` for a portfolio worth :math:`V` dollars.  Lengths scale by :math:`V`, so
 :math:`\lambda_w = \lambda_\$ / V` (and velocities :math:`v_w = v_\$ / V`, in 1/time);
@@ -33,7 +34,6 @@ References
 ----------
 Kyle, "Continuous auctions and insider trading", Econometrica 53 (1985) — linear price
 impact.  Almgren & Chriss, "Optimal execution of portfolio transactions", J. Risk 3 (2000).
-``wfr_portfolio_geometry.md``, "Canonical Crossover Scale" and "Units for Portfolio WFR".
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 import warnings
 
-from ._validate import positive_scalar
-from .errors import UnitsWarning
+from .._validate import positive_scalar
+from ..errors import UnitsWarning
 
 __all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars", "MAX_SPREAD",
            "PLAUSIBLE_SPREAD"]
@@ -56,7 +56,7 @@ PLAUSIBLE_SPREAD = 0.05
 
 
 def crossover_scale(adv: float, spread: float, impact: float) -> float:
-    r"""The reference's default crossover scale :math:`\sqrt{\mathrm{ADV}\cdot
+    r"""The default crossover scale :math:`\sqrt{\mathrm{ADV}\cdot
     \mathrm{spread}/\mathrm{impact}}`, in dollars.
 
     Parameters

@@ -1,6 +1,6 @@
 r"""Dynamics driven by a solved geodesic: its policy, and the allocation rolled forward.
 
-The reference's "WFR Portfolio World Model" moves an allocation by a generalised velocity
+A WFR portfolio world model moves an allocation by a generalised velocity
 :math:`(v, r)`: transport along the weights, then the multiplicative reaction update
 :math:`\rho \leftarrow \rho\,e^{r\,\Delta t}`.  Here the velocity and rate come from a
 :class:`~wfr_cvx.Geodesic` (:func:`policy`), and the transport is a conservative upwind
@@ -36,8 +36,7 @@ create mass in an empty cell.
 References
 ----------
 LeVeque, *Finite Volume Methods for Hyperbolic Problems*, Cambridge (2002), ch. 4 and 17 —
-upwind fluxes, the CFL condition and splitting.  ``wfr_portfolio_geometry.md``, "WFR
-Portfolio World Model".
+upwind fluxes, the CFL condition and splitting.
 """
 
 from __future__ import annotations
@@ -47,9 +46,9 @@ import math
 import numba
 import numpy as np
 
-from ._validate import real_scalar
-from .grid import Grid, as_allocation
-from .result import Geodesic
+from .._validate import real_scalar
+from ..grid import Grid, as_allocation
+from ..result import Geodesic
 
 __all__ = ["policy", "step", "rollout", "outflow_courant", "make_upwind_transport"]
 
@@ -57,8 +56,7 @@ _MAX_EXPONENT = 700.0  # exp overflows a float64 beyond ~709.78
 
 
 # ----------------------------------------------------------------------------- kernel
-@numba.njit(["void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64)"],
-            cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _upwind_transport(rho, velocity, out, courant):
     # courant = dt / dx; rows are independent (regimes x batch), C order.
     n_batch, n = rho.shape

@@ -5,7 +5,7 @@ A first-order solver started from the straight line spends most of its iteration
 finding the path's shape; the same problem on a grid with half the cells per axis and
 half the steps costs ~1/8 (1-D: ~1/4) as much per iteration, and its solution,
 prolonged, is a start close to the fine optimum (used by the ``"dr"`` backend,
-:mod:`wfr_cvx._dr`).  This is the nested-iteration ("full multigrid") idea of
+:mod:`wfr_cvx.backends.dr`).  This is the nested-iteration ("full multigrid") idea of
 Brandt 1977, used here for the start only.
 
 Coarse grid (:func:`coarsen_grid`): cells ``2i, 2i+1`` of each weight axis merge into
@@ -43,16 +43,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import Grid
+from ...grid import Grid
 
 __all__ = ["can_coarsen", "coarsen_grid", "coarsen_metric", "prolong_flux",
            "prolong_levels", "restrict_allocation"]
 
 #: Smallest coarse grid worth solving: fewer cells per axis or steps than this and the
-#: coarse path says little about the fine one.  Measured with the "dr" backend on the
-#: ladder's 2-D simplex bumps (width 0.08): a coarsest level of 8 cells per side turned
-#: 16^2 x 32 from 1,900 iterations into 2,850 (3.3 s -> 5.1 s); with 16, 32^2 x 16 and
-#: 32^2 x 32 took 1,400 and 2,150 iterations against 1,350 and 2,200.
+#: coarse path says little about the fine one (benchmarks/TUNING.md).
 MIN_CELLS = 16
 MIN_STEPS = 4
 

@@ -1,7 +1,7 @@
 """Backend ``"cvxpy"``: the same discrete problem written as cvxpy expressions.
 
 This is the modelling / reference backend.  It does not reuse the sparse matrices of
-:mod:`wfr_cvx.problem`: time differences, divergence and averages are written with
+:mod:`wfr_cvx.assembly`: time differences, divergence and averages are written with
 cvxpy slicing, so agreement between the two backends checks the hand assembly.  The
 perspective terms are vectorised second-order cones ``SOC(y + t, [2x; y - t], axis=0)``
 (``quad_over_lin`` cannot take a vector denominator), solved by Clarabel.
@@ -17,21 +17,22 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ._clarabel import defaults_for
-from .constraints import compile_constraints
-from .grid import Grid
-from .metric import is_cell_metric
-from .problem import RawSolution, geometric_mean_cells, transport_speed
+from ..assembly import RawSolution, geometric_mean_cells, transport_speed
+from ..grid import Grid
+from ..metric import is_cell_metric
+from ._settings import CLARABEL_DEFAULTS
+from ._status import Status
 
 __all__ = ["Formulation", "build", "solve"]
 
+#: cvxpy's statuses in the engine's words.
 _STATUS = {
-    cp.OPTIMAL: "Solved",
-    cp.OPTIMAL_INACCURATE: "AlmostSolved",
-    cp.INFEASIBLE: "PrimalInfeasible",
-    cp.INFEASIBLE_INACCURATE: "AlmostPrimalInfeasible",
-    cp.UNBOUNDED: "DualInfeasible",
-    cp.UNBOUNDED_INACCURATE: "AlmostDualInfeasible",
+    cp.OPTIMAL: Status.SOLVED,
+    cp.OPTIMAL_INACCURATE: Status.ALMOST_SOLVED,
+    cp.INFEASIBLE: Status.PRIMAL_INFEASIBLE,
+    cp.INFEASIBLE_INACCURATE: Status.ALMOST_PRIMAL_INFEASIBLE,
+    cp.UNBOUNDED: Status.DUAL_INFEASIBLE,
+    cp.UNBOUNDED_INACCURATE: Status.ALMOST_DUAL_INFEASIBLE,
 }
 
 
@@ -133,16 +134,16 @@ def _placed(name: str, rows: np.ndarray, size: int, shape) -> tuple:
     return var, cp.reshape(place @ var, shape, order="C")
 
 
-def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
-          transport: bool = True, reaction: bool = True, end_potential=None,
-          end_weight: float = 1.0, cost_scale: float = 1.0, constraints=()) -> Formulation:
-    """Write the problem with cvxpy; keywords as for :func:`wfr_cvx.problem.assemble`.
+def build(request) -> Formulation:
+    """Write the problem of a validated request (:class:`wfr_cvx.engine.Request`) with cvxpy.
 
     Which unknowns exist comes from the same :class:`~wfr_cvx.constraints.Plan` as the
     direct assembly; every operator and constraint is written here with cvxpy slicing.
     """
-    plan = compile_constraints(constraints, grid, rho0, rho1, transport=transport,
-                               reaction=reaction)
+    grid, plan, metric, lam, scheme = (request.grid, request.plan, request.metric,
+                                       request.lam, request.scheme)
+    rho0, rho1 = request.rho0, request.rho1
+    end_potential, end_weight = request.end_potential, request.end_weight
     T, K = grid.n_steps, grid.n_regimes
     C, nf = K * grid.n_cells, grid.n_faces
     free_end = rho1 is None
@@ -181,7 +182,7 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
     face_mean_open = cp.vec(face_mean, order="C")[flux_rows]
 
     # G dx^2/dt mu^2 / F as (G dx^2/dt / speed^2) (speed mu)^2 / F: the epigraph stays
-    # O(F) on fine grids (wfr_cvx.problem.transport_speed)
+    # O(F) on fine grids (wfr_cvx.assembly.transport_speed)
     speed = transport_speed(grid)
     unit = grid.dx**2 / grid.dt / speed**2
     if flux_var is None:
@@ -237,35 +238,37 @@ def build(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str,
         constraints.append(cp.sum(end) == rho0.sum())
         objective = end_weight * objective + np.asarray(end_potential).ravel() @ end
     # divided by the a-priori cost size, as in the direct assembly
-    problem = cp.Problem(cp.Minimize(objective / cost_scale), constraints)
+    problem = cp.Problem(cp.Minimize(objective / request.cost_scale), constraints)
     return Formulation(problem=problem, levels=levels, interior=interior, flux=flux,
                        created=created, mean=mean, face_mean=face_mean,
                        transport=transport, reaction=reaction)
 
 
-def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
-          **assembly) -> RawSolution:
-    """Build (:func:`build`) and solve with cvxpy; keywords as for :func:`build`."""
+def solve(request) -> RawSolution:
+    """Build (:func:`build`) and solve with cvxpy and Clarabel."""
     start = time.perf_counter()
+    grid = request.grid
     T, K = grid.n_steps, grid.n_regimes
     cells, faces = grid.shape, grid.face_shape
-    form = build(rho0, rho1, grid, lam, metric, scheme=scheme, **assembly)
+    form = build(request)
     problem, levels = form.problem, form.levels
-    settings = {**defaults_for(grid), **options}
+    settings = {**CLARABEL_DEFAULTS, **request.options}
     try:
         with warnings.catch_warnings():
-            # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.geodesic
+            # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.engine
             # reports it (InaccurateSolutionWarning), once
             warnings.simplefilter("ignore", UserWarning)
             problem.solve(solver=cp.CLARABEL, **settings)
-        status = _STATUS.get(problem.status, str(problem.status))
+        status = _STATUS.get(problem.status, Status.SOLVER_ERROR)
         if problem.status == cp.USER_LIMIT:
             # cvxpy folds both of Clarabel's limits into user_limit; the count tells them
             # apart (the default max_iter is 200)
             used = _iterations(problem.solver_stats)
-            status = "MaxIterations" if used >= settings.get("max_iter", 200) else "MaxTime"
+            status = (Status.MAX_ITERATIONS if used >= settings.get("max_iter", 200)
+                      else Status.MAX_TIME)
+        message = ""
     except cp.error.SolverError as exc:
-        status = f"SolverError: {exc}"
+        status, message = Status.SOLVER_ERROR, " ".join(str(exc).split())
     stats = problem.solver_stats
     elapsed = time.perf_counter() - start
     solve_time = float(stats.solve_time or 0.0) if stats is not None else 0.0
@@ -276,7 +279,7 @@ def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: d
             created=nan((T, *cells), np.nan), mean=nan((T, *cells), np.nan),
             face_mean=nan((T, *faces), np.nan), transport=nan(T, np.nan),
             reaction=nan(T, np.nan), status=status, iterations=_iterations(stats),
-            setup_time=elapsed - solve_time, solve_time=solve_time,
+            setup_time=elapsed - solve_time, solve_time=solve_time, message=message,
         )
     return RawSolution(
         levels=np.asarray(levels.value).reshape(T + 1, *cells),

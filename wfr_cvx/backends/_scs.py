@@ -1,6 +1,6 @@
 r"""Backend ``"scs"``: the assembled cone program solved by SCS (Douglas-Rachford splitting).
 
-The problem is the one :func:`wfr_cvx.problem.assemble` builds for ``"clarabel"``,
+The problem is the one :func:`wfr_cvx.assembly.assemble` builds for ``"clarabel"``,
 
 .. math::  \min_x\ q^\top x \quad\text{s.t.}\quad Ax + s = b,\ s \in \mathcal K,
 
@@ -45,60 +45,12 @@ import numpy as np
 import scipy.sparse as sp
 import scs
 
-from ._options import choice, flag, integer, real, text
-from .grid import Grid
-from .problem import ConicProblem, RawSolution, solve_assembled
+from ._conic import ConicProblem, ConicResult, Start
+from ._settings import SCS_DEFAULTS as DEFAULTS
+from ._settings import SCS_OPTIONS as OPTIONS
+from ._status import Status
 
-__all__ = ["DEFAULTS", "OPTIONS", "SOLVER_OPTIONS", "cost_columns", "scs_cones", "solve",
-           "solve_conic"]
-
-#: Anderson memory bound (a negative lookback selects type-I acceleration).
-_ANDERSON_MAX = 1000
-
-#: Keyword settings of ``scs.SCS`` (SCS 3.3.1) with their types and admissible values,
-#: checked before any work.  ``linear_solver`` is the Python wrapper's choice of
-#: linear-system backend; SCS 2's ``use_indirect`` and ``warm_start`` are not settings of
-#: SCS 3.
-OPTIONS = {option.name: option for option in (
-    flag("verbose"), flag("normalize"), real("scale"), flag("adaptive_scale"),
-    flag("adaptive_diag_scale"), real("rho_x"), real("alpha", 0.0, 2.0, high_open=True),
-    integer("max_iters", 1), real("time_limit_secs", 0.0, low_open=False),
-    real("eps_abs", 0.0, low_open=False), real("eps_rel", 0.0, low_open=False),
-    real("eps_infeas"), integer("acceleration_lookback", -_ANDERSON_MAX, _ANDERSON_MAX),
-    integer("acceleration_interval", 1), flag("acceleration_type_1"),
-    real("acceleration_regularization", 0.0, low_open=False),
-    real("acceleration_relaxation", 0.0, 1.0, low_open=False),
-    choice("linear_solver", ("auto", "qdldl", "cpu_indirect", "mkl", "accelerate",
-                             "cpu_dense", "gpu_indirect", "cudss")),
-    text("write_data_filename"), text("log_csv_filename"),
-)}
-
-SOLVER_OPTIONS = frozenset(OPTIONS)
-
-#: wfr_cvx's defaults, applied before the user's options.  Measured (single runs on a
-#: busy 2-core machine) on five small cases (bumps 64 x 16, two regimes 32 x 8, TotalMass
-#: 32 x 8, lam = 2 and lam = 20 on 64 x 16) and on the demo (64 x 16, 128 x 32):
-#:
-#: * ``eps_abs = eps_rel = 1e-6``: worst relative d^2 error to Clarabel 1.6e-5 over all
-#:   settings tried; at 1e-5 up to 2e-4, and 6e-2 at "solved" for lam = 20 (SCS's
-#:   infinity-norm tests scale with the number of unknowns); at 1e-7 several cases ran
-#:   out of 30,000 iterations.
-#: * ``alpha = 1.8, scale = 1e-3`` (SCS: 1.5, 0.1): 19,525 iterations on the five cases
-#:   against 58,950, 6,375 against 10,250 on the demo at 64 x 16, 14,350 against 20,375
-#:   at 128 x 32 (the counts are erratic: scale = 1e-3 alone took 9,500 there, 13,625 at
-#:   64 x 16).  Anderson lookback 0 or 20 and interval 10 did no better than SCS's 10/5.
-#: * ``linear_solver = "qdldl"``: "auto" picks MKL Pardiso where installed, 0.75 against
-#:   0.50 ms per iteration at 64 x 16 and no faster at 128 x 32 (4.9 against 4.5 ms);
-#:   the indirect solver took 19 ms.
-DEFAULTS = {
-    "verbose": False,  # SCS prints by default
-    "eps_abs": 1e-6,
-    "eps_rel": 1e-6,
-    "alpha": 1.8,
-    "scale": 1e-3,
-    "max_iters": 100_000,
-    "linear_solver": "qdldl",
-}
+__all__ = ["DEFAULTS", "OPTIONS", "cost_columns", "scs_cones", "solve_conic"]
 
 #: SCS's own defaults for the tolerances the status mapping needs when the user sets none.
 _SCS_DEFAULTS = {"eps_abs": 1e-4, "eps_rel": 1e-4, "eps_infeas": 1e-7, "max_iters": 100_000,
@@ -110,46 +62,36 @@ _SCS_DEFAULTS = {"eps_abs": 1e-4, "eps_rel": 1e-4, "eps_infeas": 1e-7, "max_iter
 #: otherwise the status is the limit hit.
 _REDUCED = 100.0
 
-# SCS cone rows must come in this order; our cone kinds and the SCS field they go to.
+# SCS wants the cone rows in this order
 _ORDER = ("zero", "nonneg", "soc")
-_SOC_DIMS = {"soc3": 3, "soc4": 4}
 
 
 def scs_cones(cones) -> tuple[np.ndarray, dict]:
-    """Row permutation and SCS cone dictionary for ``ConicProblem.cones``.
+    """Row permutation and SCS cone dictionary for :class:`~wfr_cvx.backends.ConeBlock`
+    records (in row order, kinds in any order).
 
-    ``cones`` lists ``(kind, dim)`` blocks in row order, in any order of kinds; SCS wants
-    the zero-cone rows first, then the non-negative ones, then the second-order cones
-    (``("soc3", count)`` is ``count`` consecutive 3-dimensional cones, ``q = [3] * count``).
-    Returns ``perm`` with ``A[perm]`` in SCS's order, and the ``cone`` argument of SCS.
+    SCS wants the zero-cone rows first, then the non-negative ones, then the second-order
+    cones (``q`` lists their dimensions).  Returns ``perm`` with ``A[perm]`` in SCS's
+    order, and the ``cone`` argument of SCS.
     """
-    kinds, rows = [], []
-    for kind, dim in cones:  # a handful of blocks, not rows
-        if kind == "zero" or kind == "nonneg":
-            kinds.append(kind)
-            rows.append(dim)
-        elif kind in _SOC_DIMS:
-            kinds.append("soc")
-            rows.append(dim * _SOC_DIMS[kind])
-        else:
-            raise ValueError(f"the scs backend has no SCS cone for kind {kind!r}")
+    rows = [block.rows for block in cones]
     starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
-    # a stable sort of the blocks by class keeps the SOC blocks (and so `q`) in row order
-    blocks = sorted(range(len(kinds)), key=lambda i: _ORDER.index(kinds[i]))
+    # a stable sort of the blocks by kind keeps the SOC blocks (and so `q`) in row order
+    blocks = sorted(range(len(cones)), key=lambda i: _ORDER.index(cones[i].kind))
     lengths = np.array([rows[i] for i in blocks], dtype=np.int64)
     first = np.array([starts[i] for i in blocks], dtype=np.int64)
     # perm = concatenated aranges of the reordered blocks, without a loop over rows
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     perm = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - first, lengths)
-    dims = dict.fromkeys(_ORDER, 0)
-    for kind, n in zip(kinds, rows, strict=True):
-        dims[kind] += n
+    totals = dict.fromkeys(_ORDER, 0)
+    for block in cones:
+        totals[block.kind] += block.rows
     cone = {}
-    if dims["zero"]:
-        cone["z"] = dims["zero"]
-    if dims["nonneg"]:
-        cone["l"] = dims["nonneg"]
-    socs = [(_SOC_DIMS[kind], dim) for kind, dim in cones if kind in _SOC_DIMS and dim]
+    if totals["zero"]:
+        cone["z"] = totals["zero"]
+    if totals["nonneg"]:
+        cone["l"] = totals["nonneg"]
+    socs = [(block.dim, block.count) for block in cones if block.kind == "soc" and block.count]
     if socs:
         cone["q"] = np.repeat([d for d, _ in socs], [c for _, c in socs]).tolist()
     return perm, cone
@@ -187,7 +129,7 @@ def _residuals_within(sol: dict, A, b, c, eps_abs: float, eps_rel: float) -> boo
     return primal and dual and gap
 
 
-def _status(sol: dict, A, b, c, settings: dict) -> str:
+def _status(sol: dict, A, b, c, settings: dict) -> Status:
     """SCS's status in the engine's (Clarabel's) words.
 
     "solved" -> "Solved"; "infeasible"/"unbounded" -> "PrimalInfeasible"/"DualInfeasible"
@@ -199,58 +141,57 @@ def _status(sol: dict, A, b, c, settings: dict) -> str:
     """
     info = sol["info"]
     code = info["status_val"]
-    exact = {scs.SOLVED: "Solved", scs.INFEASIBLE: "PrimalInfeasible",
-             scs.UNBOUNDED: "DualInfeasible"}
+    exact = {scs.SOLVED: Status.SOLVED, scs.INFEASIBLE: Status.PRIMAL_INFEASIBLE,
+             scs.UNBOUNDED: Status.DUAL_INFEASIBLE}
     if code in exact:
         return exact[code]
     opts = {**_SCS_DEFAULTS, **settings}
     loose_infeas = _REDUCED * opts["eps_infeas"]
     if code == scs.SOLVED_INACCURATE and _residuals_within(
             sol, A, b, c, _REDUCED * opts["eps_abs"], _REDUCED * opts["eps_rel"]):
-        return "AlmostSolved"
+        return Status.ALMOST_SOLVED
     if code == scs.INFEASIBLE_INACCURATE and info["res_infeas"] <= loose_infeas:
-        return "AlmostPrimalInfeasible"
+        return Status.ALMOST_PRIMAL_INFEASIBLE
     if code == scs.UNBOUNDED_INACCURATE and max(info["res_unbdd_a"],
                                                 info["res_unbdd_p"]) <= loose_infeas:
-        return "AlmostDualInfeasible"
+        return Status.ALMOST_DUAL_INFEASIBLE
     if code in (scs.SOLVED_INACCURATE, scs.INFEASIBLE_INACCURATE, scs.UNBOUNDED_INACCURATE):
         if info["iter"] >= opts["max_iters"]:
-            return "MaxIterations"
+            return Status.MAX_ITERATIONS
         if opts["time_limit_secs"] > 0:
-            return "MaxTime"
-        return "Interrupted"  # a best guess before either limit: Ctrl-C
+            return Status.MAX_TIME
+        return Status.INTERRUPTED  # a best guess before either limit: Ctrl-C
     if code == scs.SIGINT:
-        return "Interrupted"
-    return "NumericalError"  # scs.FAILED, scs.INDETERMINATE: no usable answer
+        return Status.INTERRUPTED
+    return Status.NUMERICAL_ERROR  # scs.FAILED, scs.INDETERMINATE: no usable answer
 
 
 def cost_columns(problem: ConicProblem) -> np.ndarray:
     """Column scaling ``d`` giving every epigraph variable unit cost: ``x = d * x'``.
 
     SCS stops when ``|A'y + c| <= eps_abs + eps_rel max(|A'y|, |c|)`` in the infinity
-    norm, so one large cost sets the dual tolerance of every column.  Our costs span
+    norm, so one large cost sets the dual tolerance of every column.  The costs span
     ``lam^2 / dt`` (reaction) to ``G dx^2 / dt`` (transport): at ``lam = 20`` on 64 cells x
-    16 steps, 6,400 against 0.004, and SCS stopped at "solved" 62 % above the optimum.  In
-    ``x' = x / d`` with ``d = 1 / q`` on the epigraph columns the test is per unit of cost
-    (the same solve then runs out of iterations instead: an error, not a wrong number).
-    SCS's own equilibration (``normalize``) rescales the columns again internally, so this
-    changes chiefly the stopping test.
+    16 steps, 6,400 against 0.004, where SCS stopped at "solved" 62 % above the optimum.
+    In ``x' = x / d`` with ``d = 1 / q`` on the epigraph columns the test is per unit of
+    cost (the same solve then runs out of iterations instead: an error, not a wrong
+    number).  SCS's own equilibration (``normalize``) rescales the columns again
+    internally, so this changes chiefly the stopping test.
     """
     d = np.ones(problem.n_variables)
-    L = problem.layout
-    for where in (L.t_transport, L.t_reaction):
-        cost = problem.q[where]
-        d[where] = np.where(cost > 0, 1.0 / np.where(cost > 0, cost, 1.0), 1.0)
+    cost = problem.q[problem.epigraph]
+    d[problem.epigraph] = np.where(cost > 0, 1.0 / np.where(cost > 0, cost, 1.0), 1.0)
     return d
 
 
-def solve_conic(problem: ConicProblem, options: dict) -> dict:
-    """Solve ``problem`` with SCS: x, status, iterations, timings, objective.
+def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
+                ) -> ConicResult:
+    """Solve ``problem`` with SCS (``start`` is not used).
 
     ``setup_time`` covers the row permutation, the column scaling and SCS's setup (data
     normalisation and the one factorisation); ``solve_time`` the iterations.
     """
-    start = time.perf_counter()
+    begin = time.perf_counter()
     settings = {**DEFAULTS, **options}
     perm, cone = scs_cones(problem.cones)
     d = cost_columns(problem)
@@ -260,26 +201,11 @@ def solve_conic(problem: ConicProblem, options: dict) -> dict:
         solver = scs.SCS({"A": sp.csc_matrix(A), "b": b, "c": c}, cone, **settings)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"SCS refused the solver options {options}: {exc}") from None
-    setup = time.perf_counter() - start
+    setup = time.perf_counter() - begin
     sol = solver.solve()
-    solve_time = time.perf_counter() - start - setup
+    solve_time = time.perf_counter() - begin - setup
     info = sol["info"]
-    return {
-        "x": d * np.asarray(sol["x"]),
-        "status": _status(sol, A, b, c, settings),
-        "iterations": int(info["iter"]),
-        "setup_time": setup,
-        "solve_time": solve_time,
-        "objective": float(info["pobj"]),
-    }
-
-
-def solve(rho0, rho1, grid: Grid, lam: float, metric, *, scheme: str, options: dict,
-          **assembly) -> RawSolution:
-    """Assemble and solve the scaled problem; timings include our assembly in setup.
-
-    ``assembly`` keywords (``transport``, ``reaction``, ``end_potential``, ``end_weight``,
-    ``cost_scale``, ``constraints``) go to :func:`~wfr_cvx.problem.assemble`.
-    """
-    return solve_assembled(lambda problem: solve_conic(problem, options),
-                           rho0, rho1, grid, lam, metric, scheme=scheme, **assembly)
+    return ConicResult(x=d * np.asarray(sol["x"]), status=_status(sol, A, b, c, settings),
+                       iterations=int(info["iter"]), setup_time=setup, solve_time=solve_time,
+                       objective=float(info["pobj"]), objective_dual=float(info["dobj"]),
+                       r_prim=float(info["res_pri"]), r_dual=float(info["res_dual"]))

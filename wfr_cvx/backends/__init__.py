@@ -1,0 +1,24 @@
+"""Solver backends: one registry, one conic-problem type, one status enumeration.
+
+====================  ==========================================================
+``REGISTRY[name]``    a :class:`Backend` record per backend ("clarabel", "cvxpy",
+                      "dr", "scs"): its settings, memory figure, accuracy, entry
+``ConicProblem``      ``min 1/2 x'Px + q'x, Ax + s = b, s in cones`` (Clarabel's
+                      standard form), cones as :class:`ConeBlock` records
+``ConicResult``       what a conic backend returns (``x``, :class:`Status`, ...)
+``Status``            every backend's outcome, with the sets of the status policy
+====================  ==========================================================
+
+A conic backend is a function ``solve(problem, options, start=None) -> ConicResult``; the
+cvxpy backend builds its own model from the validated request.  The modules holding the
+solvers (``_clarabel``, ``_scs``, ``_cvxpy``, ``dr``) are imported on first use.
+"""
+
+from ._conic import CONE_KINDS, ConeBlock, ConicProblem, ConicResult, Start
+from ._options import Option, check_options
+from ._registry import REGISTRY, Backend, get_backend
+from ._status import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Status, severity
+
+__all__ = ["Backend", "CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult", "INACCURATE",
+           "INFEASIBLE", "LIMIT", "Option", "REGISTRY", "SOLVED", "Start", "Status",
+           "check_options", "get_backend", "severity"]

@@ -1,0 +1,401 @@
+r"""The solve: one validated :class:`Request`, scaled for the solver, run by a backend.
+
+Every public entry point (:func:`geodesic`, :func:`distance`, :func:`wfr_cvx.rebalance`,
+:func:`wfr_cvx.compare`, :func:`wfr_cvx.model`) builds its :class:`Request` with
+:func:`make_request`, which validates every argument once.  :func:`solve` scales the data,
+hands it to the backend (:data:`wfr_cvx.backends.REGISTRY`), applies the status policy and
+returns the :class:`~wfr_cvx.Geodesic` in user units:
+
+* masses are scaled to a mean cell mass of 1 (the solvers' feasibility tolerances are
+  absolute below unit data norms); :math:`d^2` is positively homogeneous of degree 1 in
+  the masses, so figures are identical from total mass 1e-9 to 1e6;
+* the objective is divided by an a-priori bound of :math:`d^2` per unit mass
+  (:func:`wfr_cvx.assembly.cost_scale_for`), so it stays O(mass) whatever ``lam``: a
+  regime switch solves to 1e-7 from ``lam = 1e-3`` to ``1e3``.  Transport with
+  ``lam >~ 100`` (reaction ~1e4 times dearer than moving across the whole axis) is still
+  too badly conditioned and stops with a :class:`~wfr_cvx.SolverError` rather than a wrong
+  number; use :func:`~wfr_cvx.closed_form.w2_squared_1d`, its limit, there.
+
+Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns with an
+:class:`~wfr_cvx.InaccurateSolutionWarning`; an infeasibility status raises
+:class:`~wfr_cvx.InfeasibleError` naming the constraints; anything else raises
+:class:`~wfr_cvx.SolverError` carrying the status.
+
+Observed accuracy of the default ``scheme="power"`` (measured by the test-suite):
+
+* pure reaction (regime switch, same-cell mass change): exact at every ``n_steps``
+  (relative error < 1e-6 at 8 steps), the discrete path is
+  :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels;
+* narrow bumps (3 cells wide, 128 cells, 32 steps): within 0.5 % of the exact static
+  distance of the discrete measures (transport-dominated, mixed and teleporting cases);
+* one-cell Diracs: the error to :func:`~wfr_cvx.closed_form.dirac_wfr2` falls with
+  refinement of both axes (numerical diffusion of the staggered scheme), about first
+  order in ``dx``.
+
+On the simplex grid (two weight axes, :meth:`Grid.simplex`), at 32^2 cells x 16 steps: a
+bump translated at large ``lam`` costs within 0.7 % of :math:`m\,\Delta w^\top G\Delta w`
+(identity and off-diagonal ``G``), mixed transport and reaction within 1.6 % of the static
+form (first order: 4-6 % at 16^2 x 8), and mass on one grid line reproduces the 1-D engine
+to 1e-5.  Narrow bumps there can end "AlmostSolved" (Clarabel stalls at a relative gap
+~3e-8 against its 1e-8 target): a warning, not an error.
+
+``scheme="arithmetic"`` is the plain Papadakis-Peyré-Oudet mean; it is first order in
+``dt`` wherever mass is born or dies (3.4 % low on a regime switch at 32 steps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._memory import memory_budget
+from ._validate import check_lam, check_lam_units
+from .assembly import TIME_MEANS, RawSolution, assemble, cost_scale_for, unpack
+from .backends import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Backend, Status, get_backend
+from .closed_form import hellinger2
+from .constraints import Plan, compile_constraints
+from .errors import (
+    InaccurateSolutionWarning,
+    InfeasibleError,
+    ProblemTooLargeError,
+    SolverError,
+)
+from .grid import Grid, as_allocation
+from .metric import check_metric, metric_reach
+from .operators import make_face_average
+from .result import Geodesic
+
+__all__ = ["Request", "check_size", "check_status", "distance", "geodesic", "make_request",
+           "solve", "solve_raw"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated solve (built by :func:`make_request`).
+
+    ``rho1`` None is a free end (a proximal step: ``end_potential`` and ``end_weight``
+    then set the objective, see :func:`wfr_cvx.assembly.assemble`).  ``metric`` is the
+    checked form of :func:`wfr_cvx.metric.check_metric`, ``plan`` the compiled
+    constraints (with the mechanisms a comparison switches off), ``options`` the
+    backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
+    ``cost_scale`` before the backend sees the request.
+    """
+
+    grid: Grid
+    rho0: np.ndarray
+    rho1: np.ndarray | None
+    lam: float
+    metric: np.ndarray
+    backend: Backend
+    scheme: str
+    options: dict
+    plan: Plan
+    end_potential: np.ndarray | None = None
+    end_weight: float = 1.0
+    cost_scale: float = 1.0
+
+    def with_ends(self, rho0, rho1, *, transport: bool = True, reaction: bool = True
+                  ) -> Request:
+        """The same solve between other (validated) ends, with transport and/or reaction
+        switched off everywhere when asked."""
+        return dataclasses.replace(self, rho0=rho0, rho1=rho1, plan=self.plan.switched(
+            transport=transport, reaction=reaction))
+
+
+def check_grid(grid) -> None:
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+
+
+def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
+                 backend="clarabel", scheme: str = "power", options: dict | None = None,
+                 end_potential=None, end_weight: float = 1.0) -> Request:
+    """Validate every argument of a solve, once, into a :class:`Request`.
+
+    An ``end_potential`` (already checked by the caller) makes the end free: ``rho1`` must
+    then be None.  Raises TypeError/ValueError naming the argument,
+    :class:`~wfr_cvx.ProblemTooLargeError` when the solve would not fit in memory, and
+    warns :class:`~wfr_cvx.UnitsWarning` for a ``lam`` that looks like dollars.
+    """
+    check_grid(grid)
+    r0 = as_allocation(rho0, grid, "rho0")
+    if end_potential is None:
+        r1 = as_allocation(rho1, grid, "rho1")
+    elif rho1 is None:
+        r1 = None  # a free end: the solve finds it
+    else:
+        raise ValueError("`rho1` must be None when an `end_potential` makes the end free")
+    lam = check_lam(lam)
+    metric = check_metric(metric, grid)
+    check_lam_units(lam, metric_reach(metric) * np.sqrt(grid.dims),
+                    "the weight axis" if grid.dims == 1 else "the simplex", stacklevel=5)
+    record = get_backend(backend)
+    options = record.check_options(options or {})
+    if scheme not in TIME_MEANS:
+        raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
+    # here, once per call and before any per-face array (constraint plans) is allocated
+    check_size(grid, record)
+    plan = compile_constraints(constraints, grid, r0, r1)
+    return Request(grid=grid, rho0=r0, rho1=r1, lam=lam, metric=metric, backend=record,
+                   scheme=scheme, options=options, plan=plan, end_potential=end_potential,
+                   end_weight=float(end_weight))
+
+
+def check_size(grid: Grid, backend) -> None:
+    """Refuse, before any allocation, a problem that would not fit in memory (the
+    backend's :meth:`~wfr_cvx.backends.Backend.estimated_bytes` against
+    :func:`wfr_cvx._memory.memory_budget`: the smallest of the available RAM, ``ulimit
+    -v`` / ``-d`` and the cgroup's memory limit)."""
+    backend = get_backend(backend)
+    needed = backend.estimated_bytes(grid)
+    budget = memory_budget()
+    if needed > budget.bytes:
+        active = int(np.count_nonzero(grid.mask))
+        per = backend.bytes_per_active_cell_step(grid)
+        raise ProblemTooLargeError(
+            f"`grid` {grid.n_regimes} regime(s) x {grid.n_cells} weight cells "
+            f"({active} active over the regimes) x {grid.n_steps} steps would need about "
+            f"{needed / 2**30:.1f} GiB with the {backend.name} backend ({per / 1e3:.1f} kB "
+            f"per active cell-step, measured); {budget.describe()}",
+            needed_bytes=needed, available_bytes=budget.bytes)
+
+
+def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic:
+    """The explicit pure-reaction path ``((1 - s) sqrt(r0) + s sqrt(r1))^2``, no transport.
+
+    Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` (exact for the
+    power-mean scheme), an upper bound of ``d^2``; constant when ``r0 == r1``.
+    """
+    grid, lam, scheme = request.grid, request.lam, request.scheme
+    T = grid.n_steps
+    s = grid.times.reshape(-1, *([1] * len(grid.shape)))
+    roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
+    rho = roots**2
+    rho[0], rho[-1] = r0, r1
+    if scheme == "power":
+        mean = (0.5 * (roots[1:] + roots[:-1])) ** 2
+    else:
+        mean = 0.5 * (rho[1:] + rho[:-1])
+    source = np.diff(rho, axis=0) / grid.dt
+    per_step = np.full(T, hellinger2(r0, r1, lam) * grid.dt)
+    rho_face = make_face_average(grid)(np.ascontiguousarray(mean),
+                                       np.empty((T, *grid.face_shape)))
+    return Geodesic(
+        grid=grid, lam=lam, metric=request.metric, rho=rho,
+        momentum=np.zeros((T, *grid.face_shape)), source=source,
+        rho_mean=mean, rho_face=rho_face,
+        transport_per_step=np.zeros(T), reaction_per_step=per_step, status=Status.SOLVED,
+        iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0,
+        backend=request.backend.name, scheme=scheme,
+    )
+
+
+def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
+             backend: str = "clarabel", scheme: str = "power", **solver_options) -> Geodesic:
+    r"""Solve for the WFR geodesic between two allocations on ``grid``.
+
+    .. math::
+
+        d^2 = \inf \int_0^1 \sum_k \int (G(w)\,v^2 + \lambda^2 r^2)\, d\rho_s\, ds,
+        \qquad \partial_s \rho + \partial_w(\rho v) = \rho r
+
+    per regime ``k`` with no flux through ``w = 0`` and ``w = 1``; regimes exchange mass
+    only through reaction.  The discretisation (staggered grid, one rotated cone per face
+    and cell) is described in :mod:`wfr_cvx.assembly`.
+
+    Parameters
+    ----------
+    rho0, rho1 : array_like, shape ``grid.shape``, or pandas Series / DataFrame
+        Non-negative cell masses.  Arrays are read by position; pandas input by label
+        (:func:`wfr_cvx.grid.labelled_allocation`): a Series indexed by cell centre, a
+        DataFrame indexed by cell centre with one column per regime, or a Series with a
+        (regime, cell centre) MultiIndex -- rows in any order, every active cell once.
+    grid : Grid
+    lam : float
+        Crossover scale :math:`\lambda > 0`: moves longer than :math:`\pi\lambda` are
+        cheaper to "teleport" by reaction than to transport.
+    metric : None, float or array, optional
+        Risk metric :math:`G` of the transport cost :math:`|v|_G^2`.  1-D: a scalar or
+        one positive value per interior face (shape ``(n_weights - 1,)`` or
+        ``grid.face_shape``).  2-D: a scalar, a symmetric positive-definite ``2 x 2``
+        matrix (e.g. Σ⁻¹) or one per cell (``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2,
+        2)``); see :mod:`wfr_cvx.metric`.  ``None`` means the identity.
+    constraints : sequence
+        Execution and position constraints from :mod:`wfr_cvx.constraints`
+        (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
+        ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
+    backend : {"clarabel", "cvxpy", "dr", "scs"}
+        A name of :data:`wfr_cvx.backends.REGISTRY`.  ``"clarabel"`` assembles the SOCP
+        directly and solves it with Clarabel's interior point (to 1e-8), independent
+        blocks (regimes that no constraint ties) side by side in threads; ``"cvxpy"``
+        writes the same problem as cvxpy expressions (the reference); ``"dr"`` is
+        wfr_cvx's first-order ADMM on the same discrete problem
+        (:mod:`wfr_cvx.backends.dr`): faster than the interior point on large 2-D grids,
+        agreeing to ~1e-5, slower on 1-D grids; ``"scs"`` solves the same SOCP with SCS.
+    scheme : {"power", "arithmetic"}
+        Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.assembly`).
+    **solver_options
+        The backend's settings (``REGISTRY[backend].options``: Clarabel's for "clarabel"
+        and "cvxpy", SCS's for "scs", those of :mod:`wfr_cvx.backends.dr` for "dr"),
+        checked by name, type and range before any work.
+
+    Returns
+    -------
+    Geodesic
+
+    Raises
+    ------
+    ValueError
+        Bad input, naming the argument; a bad solver option, naming it.
+    ProblemTooLargeError
+        The solve would need more memory than this process may use (free RAM, ``ulimit
+        -v`` and the cgroup limit).
+    SolverError, InfeasibleError
+        The solver failed; ``.status`` carries its status.  An infeasible problem (only
+        possible with constraints) names the constraints in its message.
+
+    Warns
+    -----
+    InaccurateSolutionWarning
+        The solver stopped at reduced accuracy ("AlmostSolved").
+    UnitsWarning
+        ``lam`` more than 1,000 times the (metric) length of the weight axis: a crossover
+        scale in dollars (convert with :func:`wfr_cvx.lam_to_weights`).
+
+    Examples
+    --------
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(32, 8, regimes=2)
+    >>> geo = wfr_cvx.geodesic(g.dirac(0.5, 0), g.dirac(0.5, 1), g, lam=0.5)
+    >>> round(geo.distance2, 4)      # regime switch: 4 lam^2 (m0 + m1) = 2
+    2.0
+    """
+    return solve(make_request(rho0, rho1, grid, lam, metric=metric, constraints=constraints,
+                              backend=backend, scheme=scheme, options=solver_options))
+
+
+def distance(rho0, rho1, grid: Grid, lam: float, **kw) -> float:
+    """WFR distance ``d`` (not squared); keywords as for :func:`geodesic`.
+
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(16, 4)
+    >>> wfr_cvx.distance(g.zeros(), g.zeros(), g, lam=1.0)
+    0.0
+    """
+    return geodesic(rho0, rho1, grid, lam, **kw).distance
+
+
+def solve(request: Request) -> Geodesic:
+    """Scale, solve with the request's backend, apply the status policy and build the
+    :class:`~wfr_cvx.Geodesic` in user units (module docstring)."""
+    r0, r1 = request.rho0, request.rho1
+    heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
+    if heavier == 0:
+        return _reaction_path(request, r0, r0)
+    if r1 is not None and hellinger2(r0, r1, request.lam) <= (
+            4.0 * request.lam**2 * 1e-12 * heavier):
+        # Equal or nearly equal allocations: d^2 lies between 0 and the Hellinger bound
+        # 4 lam^2 H^2 <= 4e-12 lam^2 * mass, below the interior point's resolution, and the
+        # degenerate solve returned -1e-9 or stopped with NumericalError.  The explicit
+        # reaction path attains the bound.
+        return _reaction_path(request, r0, r1)
+    factor = r0.size / heavier  # mean cell mass 1 in the solver's units
+    s0, s1 = r0 * factor, None if r1 is None else r1 * factor
+    # Cells lighter than 1e-12 of the heaviest cell (Gaussian tails down to 1e-300) are
+    # below the solver's resolution and only leave degenerate cones: the solver sees them
+    # empty.  Dropping mass eps moves d by at most 2 lam sqrt(eps) (the reaction path).
+    # The returned end levels are the inputs as given.
+    cut = 1e-12 * max(s0.max(), 0.0 if s1 is None else s1.max())
+    s0 = np.where(s0 > cut, s0, 0.0)
+    s1 = None if s1 is None else np.where(s1 > cut, s1, 0.0)
+    scaled = dataclasses.replace(
+        request, rho0=s0, rho1=s1, cost_scale=cost_scale_for(
+            s0, s1, request.lam, request.metric, diameter=np.sqrt(request.grid.dims)))
+    raw = solve_raw(scaled)
+    said = f"; the solver said: {raw.message}" if raw.message else ""
+    check_status(raw.status, request.backend.name,
+                 said + _conditioning_hint(request.lam, request.metric),
+                 _limits(request.plan, request.grid))
+
+    grid, unit = request.grid, 1.0 / factor
+    rho = np.maximum(raw.levels, 0.0) * unit
+    rho[0] = r0
+    if r1 is not None:
+        rho[-1] = r1
+    return Geodesic(
+        grid=grid, lam=request.lam, metric=request.metric, rho=rho,
+        momentum=raw.flux * (grid.dx / grid.dt) * unit,
+        source=raw.created / grid.dt * unit,
+        rho_mean=raw.mean * unit, rho_face=raw.face_mean * unit,
+        # epigraph values are >= 0 up to the solver's tolerance: round-off negatives -> 0
+        transport_per_step=np.maximum(raw.transport, 0.0) * unit,
+        reaction_per_step=np.maximum(raw.reaction, 0.0) * unit,
+        status=raw.status, iterations=raw.iterations, setup_time=raw.setup_time,
+        solve_time=raw.solve_time, assembly_time=raw.assembly_time,
+        backend=request.backend.name, scheme=request.scheme,
+    )
+
+
+def solve_raw(request: Request) -> RawSolution:
+    """Run ``request`` (already in the solver's units) on its backend, no status policy:
+    a model backend builds its own formulation; a conic backend gets the assembled cone
+    program (:func:`wfr_cvx.assembly.assemble`) and its start point, if it takes one."""
+    backend = request.backend
+    if backend.kind == "model":
+        return backend.function()(request)
+    assembly = assemble(request)
+    start_function = backend.start_function()
+    start = None if start_function is None else start_function(assembly, request, solve_raw)
+    return unpack(assembly, backend.function()(assembly.problem, request.options, start),
+                  request)
+
+
+def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
+    """Why a solve may fail for this ``lam`` (empty when nothing is known)."""
+    reach = metric_reach(metric)  # metric length of the weight axis
+    if lam > 30.0 * reach:
+        return (f"; lam = {lam:g} is {lam / reach:.0f} times the (metric) length of the "
+                "weight axis: reaction costs ~lam^2 times more than crossing it, which "
+                "leaves the problem badly conditioned; in this limit d^2 -> W2^2 for equal "
+                "masses (wfr_cvx.closed_form.w2_squared_1d)")
+    if lam < 1e-4 * reach:
+        return (f"; lam = {lam:g} is tiny against the weight axis: transport is useless "
+                "and d^2 is the Hellinger cost (wfr_cvx.closed_form.hellinger2)")
+    return ""
+
+
+def _limits(plan, grid: Grid) -> str:
+    """The constraints and position limits of a solve, for an infeasibility message."""
+    parts = []
+    if plan is not None and plan.constraints:
+        parts.append(f"constraints [{plan.describe()}]")
+    if grid.n_inactive:
+        parts.append(f"grid.mask ({grid.n_inactive} inactive cell(s))")
+    return " and ".join(parts)
+
+
+def check_status(status, backend: str, hint: str = "", limits: str = "") -> None:
+    """The status policy (module docstring): return, warn or raise."""
+    status = Status.parse(status)
+    if status in SOLVED:
+        return
+    if status in INACCURATE:
+        warnings.warn(
+            f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
+            "figures may be less precise",
+            InaccurateSolutionWarning, stacklevel=3,
+        )
+        return
+    if status in INFEASIBLE:
+        under = f" under the {limits}" if limits else ""
+        raise InfeasibleError(f"the WFR problem was reported infeasible{under}",
+                              status=status.value, backend=backend)
+    record = get_backend(backend)
+    if record.first_order and status in LIMIT:
+        hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
+                 "`max_iter` / `time_limit`, or use backend='clarabel' (interior point)")
+    raise SolverError(f"the WFR solve did not converge{hint}", status=status.value,
+                      backend=backend)
