@@ -11,11 +11,13 @@ row order as :class:`ConeBlock` records.  A conic backend is one function
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-import scipy.sparse as sp
+from typing import TYPE_CHECKING
 
 from ._status import Status
+
+if TYPE_CHECKING:
+    import numpy as np
+    import scipy.sparse as sp
 
 __all__ = ["CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult", "Start"]
 
