@@ -75,7 +75,8 @@ absolute below unit data) and the objective is divided by an a-priori size of
 :math:`d^2 / 4\lambda^2` per unit mass: the value of the best of three feasible points
 (pure reaction, and each source -- or each target -- paired with its nearest partner,
 :func:`greedy_plan`).  :math:`d^2` is 1-homogeneous in the masses, so the answer is
-rescaled exactly.  A feasible point of value 0 is optimal and is returned without a solve.
+rescaled exactly.  A feasible point of value (almost) 0, below the solver's resolution
+(:data:`NEGLIGIBLE`), is returned without a solve.
 
 **Cleaning.**  The interior point's solution is made exactly feasible before any figure is
 computed: negative round-off is clipped, and each atom's pair masses are rescaled so that
@@ -109,6 +110,12 @@ __all__ = ["Coupling", "ConicData", "Ingredients", "pair_cost", "greedy_plan", "
 
 #: Atoms lighter than this fraction of the heaviest atom are destroyed or created outright.
 LIGHT_ATOM = 1e-12
+#: A feasible point costing at most this fraction of the total mass (in units of
+#: 4 lam^2) is returned as it is: d^2 lies between 0 and 4 lam^2 1e-12 times the mass, below
+#: the interior point's resolution (the objective's scale would be ~0, and identical
+#: ensembles with atoms sharing a position ended "NumericalError"; found by the property
+#: tests).  The pure-reaction case (no pair in reach) is exact.
+NEGLIGIBLE = 1e-12
 #: Partners per atom in the first working set, and pairs added per atom and round.
 NEIGHBOURS = 8
 #: Rounds of the working set before all candidates are solved at once.
@@ -322,7 +329,9 @@ def greedy_plan(src, dst, one_minus_cos, a, b):
         give = m_ours[ours[chosen]]
         claimed = np.bincount(theirs[chosen], give, minlength=m_theirs.size)
         share = m_theirs[theirs[chosen]] * give / claimed[theirs[chosen]]
-        left = m_ours.sum() - give.sum()  # atoms of ours with no pair in reach
+        paired = np.zeros(m_ours.size, dtype=bool)
+        paired[ours[chosen]] = True
+        left = m_ours[~paired].sum()  # atoms of ours with no pair in reach
         unclaimed = m_theirs[claimed == 0].sum()
         value = float(np.sum(pair_cost(give, share, one_minus_cos[chosen])) + left
                       + unclaimed)
@@ -558,15 +567,16 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
                     bound / (a.sum() + b.sum()) if bound > 0 else 1.0)
     clock = _Clock(assembly=time.perf_counter() - begin)
-    if bound > 0 and pairs.size:
+    if bound > NEGLIGIBLE * (a.sum() + b.sum()) and pairs.size:
         chosen, lower, status, solver_status, n_solved, rounds = _optimal_plan(
             g, backend, options, _hint(lam, theta, pairs.distance), clock)
         A, B, sigma, tau = chosen
-    else:  # nothing to transport, or a feasible point of value 0: it is optimal
+    else:  # nothing to transport, or a feasible point of (almost) no cost
         sigma = a - np.bincount(pairs.src, A, minlength=a.size)
         tau = b - np.bincount(pairs.dst, B, minlength=b.size)
         A, B, sigma, tau = _feasible(A, B, sigma, tau, pairs.src, pairs.dst, a, b)
-        lower, status, solver_status, n_solved, rounds = bound, "Solved", "Solved", 0, 0
+        lower = bound if not pairs.size else 0.0
+        status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
     carrying = (A > 0) | (B > 0)
     destroyed, created = a_all.copy(), b_all.copy()  # light atoms: destroyed / created
     destroyed[src_atoms] = sigma / factor

@@ -255,8 +255,8 @@ class Ensemble:
             if bad.size:
                 i = bad[0]
                 raise ValueError(f"`weights` must lie on the simplex (`domain`='simplex'); "
-                                 f"{_atom_name(self.atoms, i)} sums to {sums[i]!r}, expected "
-                                 f"1 within {tolerance:g}")
+                                 f"{_atom_name(self.atoms, i)} sums to {float(sums[i])!r}, "
+                                 f"expected 1 within {tolerance:g}")
             return "simplex"
         if isinstance(domain, Mapping) or not isinstance(domain, (tuple, list)) or len(
                 domain) != 2:
@@ -283,7 +283,7 @@ class Ensemble:
             i, k = bad[0]
             raise ValueError(
                 f"`weights` must lie in `domain` {what}; {_atom_name(self.atoms, i)}, asset "
-                f"{self.assets[k]!r} is {self.weights[i, k]!r}, expected within "
+                f"{self.assets[k]!r} is {float(self.weights[i, k])!r}, expected within "
                 f"[{lower[k]:g}, {upper[k]:g}]")
 
     # -- constructors ------------------------------------------------------------------
