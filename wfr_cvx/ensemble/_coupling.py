@@ -87,8 +87,9 @@ the plan uses (:data:`SUPPORT`) are then re-solved alone at tighter tolerances
 (:data:`POLISH_TOLERANCES`; kept when at least as good), and parts below :data:`SNAP` of
 their atom zeroed when that costs nothing.  Figures are computed from the final plan, so
 ``distance2`` is the action of the explicit path (:mod:`._path`) that is returned.
-Atoms lighter than 1e-12 of the heaviest atom are left out of the solve (their cones are
-degenerate for the interior point) and simply destroyed or created.
+Atoms lighter than 1e-12 of the heaviest atom take part in no solve (their cones would be
+degenerate for the interior point) and are simply destroyed or created; they keep their
+place in the dual bound, which therefore holds for the whole problem.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ from ._pairs import Pairs, pairs_within
 __all__ = ["Coupling", "ConicData", "Ingredients", "pair_cost", "greedy_plan", "assemble",
            "dual_bound", "solve_coupling"]
 
-#: Atoms lighter than this fraction of the heaviest atom are destroyed or created outright.
+#: Pairs with an atom lighter than this fraction of the heaviest atom are left out of the
+#: solves (such atoms are destroyed or created outright); they still count in the bound.
 LIGHT_ATOM = 1e-12
 #: A feasible point costing at most this fraction of the total mass (in units of
 #: 4 lam^2) is returned as it is: d^2 lies between 0 and 4 lam^2 1e-12 times the mass, below
@@ -123,14 +125,15 @@ MAX_ROUNDS = 20
 #: A pair outside the working set joins it when its dual constraint is violated by more
 #: than this, in the solver's objective units (per unit mass).
 VIOLATION = 1e-9
-#: When the plan found is below LOOSE times the a-priori size of d^2 (objective below LOOSE
-#: per unit mass) and the certificate does not close, the objective is rescaled by the plan's
-#: value and the working set solved again, at most MAX_RESCALES times.  Measured: 7 x 7
-#: atoms at lam = 300 x their largest distance, equal masses, where the greedy point's
-#: imbalance made the size 1e5 times d^2: Clarabel said "Solved" 0.7 % above the optimum
-#: (above W2^2, impossible); one rescaled solve closed the certificate.
-LOOSE = 0.5
+#: When the objective at the plan found is below 1 (the a-priori size of d^2 was far too
+#: large) and the certificate does not close, the objective is rescaled by the plan's value
+#: and the working set solved again, at most MAX_RESCALES times.  Measured: 7 x 7 atoms at
+#: lam = 300 x their largest distance, equal masses, where the greedy point's imbalance made
+#: the size 1e5 times d^2: Clarabel said "Solved" 0.7 % above the optimum (above W2^2,
+#: impossible); one rescaled solve closed the certificate.
 MAX_RESCALES = 2
+#: Seed levels of the dual bound's transforms (fractions of the largest atom mass).
+SEED_LEVELS = (0.0, 1e-8, 1e-4)
 #: Solver statuses whose point is kept when the certificate closes (the solver stalled
 #: on its own round-off; a user limit -- MaxIterations, MaxTime -- is never overridden).
 CERTIFIABLE = frozenset({"AlmostSolved", "InsufficientProgress", "NumericalError"})
@@ -381,10 +384,55 @@ def _value(plan, g: Ingredients) -> float:
     return float(np.sum(pair_cost(A, B, g.one_minus_cos)) + sigma.sum() + tau.sum())
 
 
+def _grouped_min(values: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                 owners: np.ndarray, size: int) -> np.ndarray:
+    """Per atom, the minimum of ``values`` over its pairs (``+inf`` for atoms without
+    pairs); ``order`` sorts the pairs by atom, ``starts`` and ``owners`` are the runs."""
+    out = np.full(size, np.inf)
+    if values.size:
+        out[owners] = np.minimum.reduceat(values[order], starts)
+    return out
+
+
+class _Transform:
+    r"""The largest potentials on one side allowed by given potentials on the other:
+    :math:`\psi_j = \min_i (\sin^2\theta_{ij} - \varphi_i) / (1 - \varphi_i)` over the
+    pairs ``(i, j)`` (a c-transform; ``+inf`` for an atom without such a pair)."""
+
+    def __init__(self, near: np.ndarray, far: np.ndarray, sin2: np.ndarray, size: int):
+        self.near, self.sin2, self.size = near, sin2, size
+        self.order = np.argsort(far, kind="stable")
+        sorted_far = far[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_far[1:] != sorted_far[:-1]])
+        self.owners = sorted_far[self.starts] if far.size else far
+        self.paired = np.zeros(size, dtype=bool)
+        self.paired[self.owners] = True
+
+    def __call__(self, potential: np.ndarray, seeds: np.ndarray | None = None) -> np.ndarray:
+        """Over the pairs from ``seeds`` (atoms of potential < 1), or over every pair when
+        ``seeds`` is None -- then a partner at potential 1 leaves no room: ``-inf``."""
+        p = potential[self.near]
+        usable = p < 1.0
+        limit = np.full(p.size, np.inf)
+        if seeds is None:
+            limit[~usable] = -np.inf
+        else:
+            usable &= seeds[self.near]
+        np.divide(self.sin2 - p, 1.0 - p, out=limit, where=usable)
+        return _grouped_min(limit, self.order, self.starts, self.owners, self.size)
+
+
 def dual_bound(y: np.ndarray, g: Ingredients) -> float:
     r"""A lower bound of :math:`d^2 / 4\lambda^2` (solver's mass units) from multipliers
-    ``y`` of the equality rows (objective units), made feasible for every pair of ``g``
-    (module docstring, Dual and certificate).
+    ``y`` of the equality rows (objective units), made feasible for every pair of ``g``.
+
+    Double c-transforms (:class:`_Transform`): potentials on one side, from the atoms
+    holding at least a fraction ``level`` of that side's largest mass (the seeds), give the
+    other side's best potentials (an atom no seed reaches keeps its own, capped at 1), which
+    give the first side's; every pair is then feasible.  The multipliers of light atoms are
+    the interior point's least accurate, and one bad seed lowers all its partners: both
+    orders and the seed levels 0, 1e-8 and 1e-4 are tried and the best bound is kept (as
+    :func:`wfr_cvx.closed_form.static_wfr2_bounds` does for the logarithmic form).
 
     >>> t = np.array([0.3])
     >>> g = Ingredients(np.array([0]), np.array([0]), np.ones(1), np.ones(1),
@@ -397,19 +445,22 @@ def dual_bound(y: np.ndarray, g: Ingredients) -> float:
     phi = np.minimum(y[:N] * g.cost_unit, 1.0)
     psi = np.minimum(y[N:] * g.cost_unit, 1.0)
     sin2 = g.sin2
+    to_dst = _Transform(g.src, g.dst, sin2, g.b.size)
+    to_src = _Transform(g.dst, g.src, sin2, g.a.size)
     best = -np.inf
-    for first, second, m_first, m_second, near, far in ((phi, psi, g.a, g.b, g.src, g.dst),
-                                                        (psi, phi, g.b, g.a, g.dst, g.src)):
-        room = 1.0 - first[near]
-        # (1 - first)(1 - second) >= cos^2  <=>  second <= (sin^2 - first) / (1 - first)
-        limit = np.full(room.size, -np.inf)
-        np.divide(sin2 - first[near], room, out=limit, where=room > 0)
-        cap = np.full(second.size, np.inf)
-        np.minimum.at(cap, far, limit)
-        lowered = np.minimum(second, cap)
-        if np.isneginf(lowered).any():
-            continue
-        best = max(best, float(m_first @ first + m_second @ lowered))
+    for first, second, m_first, m_second, forward, backward in (
+            (phi, psi, g.a, g.b, to_dst, to_src), (psi, phi, g.b, g.a, to_src, to_dst)):
+        for level in SEED_LEVELS:
+            seeds = m_first >= level * m_first.max(initial=0.0)
+            other = forward(first, seeds)
+            # an atom no seed reaches keeps its own potential, or 0 when that is 1 and it has
+            # partners (they would be left without room)
+            own = np.where((second < 1.0) | ~forward.paired, second, 0.0)
+            other = np.minimum(np.where(np.isinf(other), own, other), 1.0)
+            back = np.minimum(backward(other), 1.0)
+            if np.isneginf(back).any():
+                continue
+            best = max(best, float(m_first @ back + m_second @ other))
     return best
 
 
@@ -493,22 +544,27 @@ def _polish_options(options: dict) -> dict:
     return tightened
 
 
-def _optimal_plan(g: Ingredients, backend: str, options: dict, hint: str, clock: _Clock):
-    """Working set, certificate, polish and snap (module docstring).
+def _optimal_plan(g: Ingredients, heavy: np.ndarray, backend: str, options: dict, hint: str,
+                  clock: _Clock):
+    """Working set, certificate, polish and snap (module docstring); only the ``heavy``
+    pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound.
 
     Returns ``(plan, lower, status, solver_status, n_solved, rounds)``; applies the
     status policy when the certificate does not close.
     """
-    n = g.src.size
     if backend == "clarabel":
-        working = (_smallest_per_group(g.src, g.one_minus_cos, NEIGHBOURS)
-                   | _smallest_per_group(g.dst, g.one_minus_cos, NEIGHBOURS))
+        nearest = np.zeros(g.src.size, dtype=bool)
+        index = np.flatnonzero(heavy)
+        key = g.one_minus_cos[index]
+        nearest[index] = (_smallest_per_group(g.src[index], key, NEIGHBOURS)
+                          | _smallest_per_group(g.dst[index], key, NEIGHBOURS))
+        working = nearest
     else:
-        working = np.ones(n, dtype=bool)
+        working = heavy.copy()
     rounds = rescales = 0
     while True:
         if rounds == MAX_ROUNDS - 1:
-            working[:] = True
+            working = heavy.copy()
         raw, plan = _solve_on(g, working, backend, options, clock)
         rounds += 1
         if plan is None:
@@ -518,15 +574,15 @@ def _optimal_plan(g: Ingredients, backend: str, options: dict, hint: str, clock:
                                                      or raw.status in CERTIFIABLE):
             status = "Solved"
             break
-        added = _violated(raw.y, g, ~working)
+        added = _violated(raw.y, g, heavy & ~working)
         if added.any():
             working |= added
             continue
-        mass = g.a.sum() + g.b.sum()
-        if rescales < MAX_RESCALES and upper < LOOSE * g.cost_unit * mass:
-            # The a-priori size was far too large: Clarabel's absolute gap test then
-            # accepts a point whose relative error is large.  Rescale by the value found.
-            g = replace(g, cost_unit=upper / mass)
+        if rescales < MAX_RESCALES and upper < g.cost_unit:
+            # The a-priori size was far too large: the objective is below 1, where
+            # Clarabel's gap test is absolute and accepts a point whose relative error is
+            # large.  Rescale by the value found.
+            g = replace(g, cost_unit=upper / (g.a.sum() + g.b.sum()))
             rescales += 1
             continue
         check_status(raw.status, backend, hint)
@@ -553,8 +609,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     begin = time.perf_counter()
     a_all, b_all = aligned.a, aligned.b
     heaviest = max(a_all.max(initial=0.0), b_all.max(initial=0.0))
-    src_atoms = np.flatnonzero(a_all > LIGHT_ATOM * heaviest)
-    dst_atoms = np.flatnonzero(b_all > LIGHT_ATOM * heaviest)
+    src_atoms, dst_atoms = np.flatnonzero(a_all > 0), np.flatnonzero(b_all > 0)
     pairs = pairs_within(aligned.x[src_atoms], aligned.y[dst_atoms], aligned.k[src_atoms],
                          aligned.l[dst_atoms], metrics, reach=np.pi * lam,
                          max_travel=plan.max_travel)
@@ -566,10 +621,12 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     bound, A, B = greedy_plan(pairs.src, pairs.dst, one_minus_cos, a, b)
     g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
                     bound / (a.sum() + b.sum()) if bound > 0 else 1.0)
+    light = LIGHT_ATOM * heaviest * factor
+    heavy = (a[pairs.src] > light) & (b[pairs.dst] > light)
     clock = _Clock(assembly=time.perf_counter() - begin)
-    if bound > NEGLIGIBLE * (a.sum() + b.sum()) and pairs.size:
+    if bound > NEGLIGIBLE * (a.sum() + b.sum()) and heavy.any():
         chosen, lower, status, solver_status, n_solved, rounds = _optimal_plan(
-            g, backend, options, _hint(lam, theta, pairs.distance), clock)
+            g, heavy, backend, options, _hint(lam, theta, pairs.distance), clock)
         A, B, sigma, tau = chosen
     else:  # nothing to transport, or a feasible point of (almost) no cost
         sigma = a - np.bincount(pairs.src, A, minlength=a.size)
@@ -578,19 +635,15 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
         lower = bound if not pairs.size else 0.0
         status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
     carrying = (A > 0) | (B > 0)
-    destroyed, created = a_all.copy(), b_all.copy()  # light atoms: destroyed / created
+    destroyed, created = np.zeros(a_all.size), np.zeros(b_all.size)
     destroyed[src_atoms] = sigma / factor
     created[dst_atoms] = tau / factor
-    # light atoms: d moves by at most 2 lam sqrt(their mass) (triangle inequality)
-    light = np.sqrt(a_all.sum() - a_all[src_atoms].sum()) + np.sqrt(
-        b_all.sum() - b_all[dst_atoms].sum())
-    lower = max(0.0, np.sqrt(max(lower, 0.0) / factor) - light) ** 2
     kept = Pairs(src_atoms[pairs.src[carrying]], dst_atoms[pairs.dst[carrying]],
                  pairs.distance[carrying], pairs.regime[carrying])
     return Coupling(
         pairs=kept, one_minus_cos=one_minus_cos[carrying], mass_out=A[carrying] / factor,
         mass_in=B[carrying] / factor, destroyed=destroyed, created=created,
-        lower_bound=lower, n_pairs_kept=pairs.size,
+        lower_bound=max(lower, 0.0) / factor, n_pairs_kept=pairs.size,
         n_pairs_solved=n_solved, rounds=rounds, status=status,
         solver_status=solver_status, iterations=clock.iterations,
         assembly_time=clock.assembly, setup_time=clock.assembly + clock.setup,
