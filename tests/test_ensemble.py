@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from wfr_cvx.closed_form import dirac_wfr2, hellinger2
+import wfr_cvx
+from wfr_cvx.closed_form import dirac_wfr2, hellinger2, static_wfr2_bounds
 from wfr_cvx.ensemble import Ensemble, MaxTravel, TotalMass, distance, geodesic
 from wfr_cvx.errors import SolverError
 
@@ -121,6 +122,24 @@ def test_mass_change_in_place_is_hellinger():
     geo = geodesic(Ensemble(points, a), Ensemble(points[::-1], b[::-1]), lam=0.4)
     assert geo.distance2 == pytest.approx(hellinger2(a, b, 0.4), rel=1e-8)
     assert geo.transport_cost == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.3])
+def test_static_logarithmic_form_brackets_the_same_value(lam):
+    """The entropy-transport form (exponential cones, certified bracket) of
+    wfr_cvx.closed_form on a 1-D grid, against atoms at its cell centres."""
+    grid = wfr_cvx.Grid(24, 1, regimes=2)
+    rho0 = grid.bump(0.3, 0.08, 0, 1.0) + grid.bump(0.6, 0.1, 1, 0.5)
+    rho1 = grid.bump(0.55, 0.06, 0, 1.5) + grid.bump(0.4, 0.1, 1, 0.7)
+
+    def atoms(rho):
+        regime, cell = np.nonzero(rho > 0)
+        return Ensemble(grid.weights[cell][:, None], rho[regime, cell], regime)
+
+    lower, upper = static_wfr2_bounds(rho0, rho1, grid, lam)
+    geo = geodesic(atoms(rho0), atoms(rho1), lam)
+    assert geo.distance2 == pytest.approx(upper, rel=1e-6)
+    assert geo.lower_bound <= upper and lower <= geo.distance2
 
 
 # ------------------------------------------------------------------ constraints
@@ -242,6 +261,8 @@ def test_result_tables():
     np.testing.assert_allclose(mass.iloc[-1], e1.regime_mass(), rtol=1e-12)
     assert [e.n_atoms > 0 for e in geo.path([0.25, 0.75])] == [True, True]
     assert "EnsembleGeodesic(distance2=" in repr(geo) and geo.status == "Solved"
+    assert geo.lower_bound <= geo.distance2 and geo.gap < 1e-7
+    assert geo.n_pairs_kept >= geo.n_pairs_solved >= len(geo.plan) and geo.rounds >= 1
     assert geo.setup_time >= geo.assembly_time >= 0 and geo.solve_time >= 0
     assert distance(e0, e1, 0.3) == pytest.approx(geo.distance, rel=1e-12)
     with pytest.raises(ValueError, match="`s` must lie in"):

@@ -95,7 +95,7 @@ place in the dual bound, which therefore holds for the whole problem.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -506,7 +506,6 @@ class _Clock:
     assembly: float = 0.0
     setup: float = 0.0
     solve: float = 0.0
-    statuses: list = field(default_factory=list)
 
 
 def _solve_on(g: Ingredients, subset: np.ndarray, backend: str, options: dict,

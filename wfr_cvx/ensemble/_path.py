@@ -57,7 +57,7 @@ TRANSPORT, DESTROYED, CREATED = 0, 1, 2
 
 @dataclass
 class Pieces:
-    """The pieces of an explicit path, each ``z(s) = (1 - s) alpha + s beta e^{i theta}``.
+    r"""The pieces of an explicit path, each ``z(s) = (1 - s) alpha + s beta e^{i theta}``.
 
     Attributes
     ----------
@@ -66,7 +66,7 @@ class Pieces:
     alpha, beta : ndarray, shape ``(Q,)``
         Square roots of the start and end masses.
     theta : ndarray, shape ``(Q,)``
-        Angle :math:`|end - start|_G / 2\\lambda` (0 for destroyed and created mass).
+        Angle :math:`|end - start|_G / 2\lambda` (0 for destroyed and created mass).
     kind : ndarray of int
         0 transport, 1 destroyed, 2 created.
     source, target : ndarray of int
@@ -119,9 +119,9 @@ def hk_transport_reaction(pieces: Pieces, lam: float) -> tuple[np.ndarray, np.nd
 
 @dataclass
 class Spherical:
-    """The radial projection of an HK path onto the sphere of mass ``mass``.
+    r"""The radial projection of an HK path onto the sphere of mass ``mass``.
 
-    ``angle`` is :math:`\\alpha`, the great-circle angle between the endpoints.
+    ``angle`` is :math:`\alpha`, the great-circle angle between the endpoints.
     """
 
     mass: float
@@ -129,7 +129,7 @@ class Spherical:
 
     @classmethod
     def from_hk(cls, reduced_hk: float, mass: float) -> Spherical:
-        """From :math:`d_{HK}^2 / 4\\lambda^2` and the common total mass."""
+        r"""From :math:`d_{HK}^2 / 4\lambda^2` and the common total mass."""
         if mass <= 0:
             return cls(0.0, 0.0)
         return cls(mass, 2.0 * float(np.arcsin(min(np.sqrt(reduced_hk / (4.0 * mass)), 1.0))))
