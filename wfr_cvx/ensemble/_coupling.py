@@ -198,8 +198,9 @@ class Coupling:
         The status after the certificate, and the solver's own.
     iterations : int
         Interior-point iterations over all solves.
-    assembly_time, setup_time, solve_time : float
-        Seconds: pair search and assembly; that plus the solvers' set-up; their iterations.
+    assembly_time, setup_time, solve_time, certify_time : float
+        Seconds: pair search and assembly; that plus the solvers' set-up; their iterations;
+        the dual bounds and the working set's dual check.
     """
 
     pairs: Pairs
@@ -218,6 +219,7 @@ class Coupling:
     assembly_time: float
     setup_time: float
     solve_time: float
+    certify_time: float
 
     def reduced_cost(self) -> float:
         r""":math:`d^2 / 4\lambda^2` of this plan, summed without cancellation."""
@@ -308,31 +310,38 @@ def assemble(g: Ingredients) -> ConicData:
     return ConicData(q, A, b, [("zero", N + M), ("nonneg", N + M), ("soc3", P)])
 
 
-def _smallest_per_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
-    """Mask of the ``k`` entries of smallest ``key`` within each value of ``group``."""
+def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each entry's rank by ``key`` among the entries of its ``group`` (0: the smallest)."""
     order = np.lexsort((key, group))
     sorted_group = group[order]
     starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-    mask = np.zeros(group.size, dtype=bool)
-    mask[order[rank < k]] = True
-    return mask
+    rank = np.empty(group.size, dtype=np.intp)
+    rank[order] = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    return rank
 
 
-def greedy_plan(src, dst, one_minus_cos, a, b):
+def _smallest_per_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` entries of smallest ``key`` within each value of ``group``."""
+    return _rank_within(group, key) < k
+
+
+def greedy_plan(src, dst, one_minus_cos, a, b, rank_src=None, rank_dst=None):
     r"""The best of three feasible points and its value :math:`d^2 / 4\lambda^2`.
 
     Pure reaction (:math:`\sum a + \sum b`); every source sending all its mass to its
     nearest target, each target's mass shared among the sources that chose it in
     proportion to their masses (the rest destroyed or created); and the same with the
-    roles swapped.  Returns ``(value, A, B)`` per pair (the slacks follow).
+    roles swapped.  Returns ``(value, A, B)`` per pair (the slacks follow).  ``rank_src``
+    and ``rank_dst`` (:func:`_rank_within` by ``one_minus_cos``) may be given.
     """
     best = (float(a.sum() + b.sum()), np.zeros(src.size), np.zeros(src.size))
     if src.size == 0:
         return best
-    for ours, theirs, m_ours, m_theirs, swap in ((src, dst, a, b, False),
-                                                  (dst, src, b, a, True)):
-        chosen = np.flatnonzero(_smallest_per_group(ours, one_minus_cos, 1))
+    if rank_src is None:
+        rank_src, rank_dst = (_rank_within(side, one_minus_cos) for side in (src, dst))
+    for ours, theirs, m_ours, m_theirs, rank, swap in (
+            (src, dst, a, b, rank_src, False), (dst, src, b, a, rank_dst, True)):
+        chosen = np.flatnonzero(rank == 0)
         give = m_ours[ours[chosen]]
         claimed = np.bincount(theirs[chosen], give, minlength=m_theirs.size)
         share = m_theirs[theirs[chosen]] * give / claimed[theirs[chosen]]
@@ -426,14 +435,21 @@ class _Transform:
         return _grouped_min(limit, self.order, self.starts, self.owners, self.size)
 
 
-def dual_bound(y: np.ndarray, g: Ingredients) -> float:
+def _transforms(g: Ingredients) -> tuple[_Transform, _Transform]:
+    """The c-transforms of ``g``'s pairs towards the targets and towards the sources."""
+    sin2 = g.sin2
+    return (_Transform(g.src, g.dst, sin2, g.b.size), _Transform(g.dst, g.src, sin2, g.a.size))
+
+
+def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
     r"""A lower bound of :math:`d^2 / 4\lambda^2` (solver's mass units) from multipliers
     ``y`` of the equality rows (objective units), made feasible for every pair of ``g``.
 
     Double c-transforms (:class:`_Transform`): potentials on one side, from the atoms
     holding at least a fraction ``level`` of that side's largest mass (the seeds), give the
     other side's best potentials (an atom no seed reaches keeps its own, capped at 1), which
-    give the first side's; every pair is then feasible.  The multipliers of light atoms are
+    give the first side's; every pair is then feasible (``transforms``, the pair
+    :func:`transforms` of ``g``, may be given).  The multipliers of light atoms are
     the interior point's least accurate, and one bad seed lowers all its partners: both
     orders and the seed levels 0, 1e-8 and 1e-4 are tried and the best bound is kept (as
     :func:`wfr_cvx.closed_form.static_wfr2_bounds` does for the logarithmic form).
@@ -448,9 +464,7 @@ def dual_bound(y: np.ndarray, g: Ingredients) -> float:
     N = g.a.size
     phi = np.minimum(y[:N] * g.cost_unit, 1.0)
     psi = np.minimum(y[N:] * g.cost_unit, 1.0)
-    sin2 = g.sin2
-    to_dst = _Transform(g.src, g.dst, sin2, g.b.size)
-    to_src = _Transform(g.dst, g.src, sin2, g.a.size)
+    to_dst, to_src = transforms or _transforms(g)
     best = -np.inf
     for first, second, m_first, m_second, forward, backward in (
             (phi, psi, g.a, g.b, to_dst, to_src), (psi, phi, g.b, g.a, to_src, to_dst)):
@@ -506,6 +520,7 @@ class _Clock:
     assembly: float = 0.0
     setup: float = 0.0
     solve: float = 0.0
+    certify: float = 0.0
 
 
 def _solve_on(g: Ingredients, subset: np.ndarray, backend: str, options: dict,
@@ -547,23 +562,19 @@ def _polish_options(options: dict) -> dict:
     return tightened
 
 
-def _optimal_plan(g: Ingredients, heavy: np.ndarray, backend: str, options: dict, hint: str,
-                  clock: _Clock):
+def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backend: str,
+                  options: dict, hint: str, clock: _Clock):
     """Working set, certificate, polish and snap (module docstring); only the ``heavy``
-    pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound.
+    pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound;
+    the first working set is ``nearest`` (each atom's nearest heavy partners).
 
     Returns ``(plan, lower, status, solver_status, n_solved, rounds)``; applies the
     status policy when the certificate does not close.
     """
-    if backend == "clarabel":
-        nearest = np.zeros(g.src.size, dtype=bool)
-        index = np.flatnonzero(heavy)
-        key = g.one_minus_cos[index]
-        nearest[index] = (_smallest_per_group(g.src[index], key, NEIGHBOURS)
-                          | _smallest_per_group(g.dst[index], key, NEIGHBOURS))
-        working = nearest
-    else:
-        working = heavy.copy()
+    begin = time.perf_counter()
+    transforms = _transforms(g)
+    clock.certify += time.perf_counter() - begin
+    working = nearest.copy() if backend == "clarabel" else heavy.copy()
     rounds = rescales = 0
     while True:
         if rounds == MAX_ROUNDS - 1:
@@ -572,13 +583,15 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, backend: str, options: dict
         rounds += 1
         if plan is None:
             check_status(raw.status, backend, hint)  # raises: no point to certify
-        upper, lower = _value(plan, g), dual_bound(raw.y, g)
-        if _certified(upper, lower, g, options) and (raw.status == "Solved"
-                                                     or raw.status in CERTIFIABLE):
+        begin = time.perf_counter()
+        upper, lower = _value(plan, g), dual_bound(raw.y, g, transforms)
+        certified = _certified(upper, lower, g, options)
+        added = None if certified else _violated(raw.y, g, heavy & ~working)
+        clock.certify += time.perf_counter() - begin
+        if certified and (raw.status == "Solved" or raw.status in CERTIFIABLE):
             status = "Solved"
             break
-        added = _violated(raw.y, g, heavy & ~working)
-        if added.any():
+        if added is not None and added.any():
             working |= added
             continue
         if rescales < MAX_RESCALES and upper < g.cost_unit:
@@ -599,7 +612,9 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, backend: str, options: dict
             value = _value(plan2, g)
             if value <= upper * (1.0 + POLISH_TOLERANCE):
                 plan, upper = plan2, value
-                lower = max(lower, dual_bound(polished.y, g))
+                begin = time.perf_counter()
+                lower = max(lower, dual_bound(polished.y, g, transforms))
+                clock.certify += time.perf_counter() - begin
     return plan, lower, status, solver_status, int(working.sum()), rounds
 
 
@@ -621,15 +636,24 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     mass = a_all[src_atoms].sum() + b_all[dst_atoms].sum()
     factor = (src_atoms.size + dst_atoms.size) / mass if mass > 0 else 1.0
     a, b = a_all[src_atoms] * factor, b_all[dst_atoms] * factor
-    bound, A, B = greedy_plan(pairs.src, pairs.dst, one_minus_cos, a, b)
-    g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
-                    bound / (a.sum() + b.sum()) if bound > 0 else 1.0)
     light = LIGHT_ATOM * heaviest * factor
     heavy = (a[pairs.src] > light) & (b[pairs.dst] > light)
+    # ranks among the heavy pairs (the others never come first): one sort per side serves
+    # the greedy point and the first working set
+    index = np.flatnonzero(heavy)
+    ranks = []
+    for side in (pairs.src, pairs.dst):
+        rank = np.full(pairs.size, np.iinfo(np.intp).max)
+        rank[index] = _rank_within(side[index], one_minus_cos[index])
+        ranks.append(rank)
+    bound, A, B = greedy_plan(pairs.src, pairs.dst, one_minus_cos, a, b, *ranks)
+    g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
+                    bound / (a.sum() + b.sum()) if bound > 0 else 1.0)
     clock = _Clock(assembly=time.perf_counter() - begin)
     if bound > NEGLIGIBLE * (a.sum() + b.sum()) and heavy.any():
+        nearest = (ranks[0] < NEIGHBOURS) | (ranks[1] < NEIGHBOURS)
         chosen, lower, status, solver_status, n_solved, rounds = _optimal_plan(
-            g, heavy, backend, options, _hint(lam, theta, pairs.distance), clock)
+            g, heavy, nearest, backend, options, _hint(lam, theta, pairs.distance), clock)
         A, B, sigma, tau = chosen
     else:  # nothing to transport, or a feasible point of (almost) no cost
         sigma = a - np.bincount(pairs.src, A, minlength=a.size)
@@ -650,7 +674,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
         n_pairs_solved=n_solved, rounds=rounds, status=status,
         solver_status=solver_status, iterations=clock.iterations,
         assembly_time=clock.assembly, setup_time=clock.assembly + clock.setup,
-        solve_time=clock.solve)
+        solve_time=clock.solve, certify_time=clock.certify)
 
 
 def _hint(lam: float, theta: np.ndarray, distance: np.ndarray) -> str:

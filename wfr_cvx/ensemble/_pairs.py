@@ -6,11 +6,11 @@ A pair :math:`(i, j)` at :math:`G`-distance :math:`|x_i - y_j|_G \ge \pi\lambda`
 never pair.  Only pairs strictly within ``reach`` (and within ``max_travel``, the
 :class:`~wfr_cvx.ensemble.MaxTravel` cap, when given) are returned.
 
-Distances are screened blockwise by the expansion
+Distances are computed blockwise by the expansion
 :math:`|p|^2 + |q|^2 - 2p\cdot q` on the mapped points (:mod:`._metric`), so the memory
-is bounded by :data:`BLOCK_FLOATS` whatever the number of atoms, and the distances of the
-pairs kept are recomputed directly from the differences (the expansion loses the
-relative accuracy of short distances to cancellation).
+is bounded by :data:`BLOCK_FLOATS` whatever the number of atoms; the expansion errs by
+about :math:`10^{-16}(|p|^2 + |q|^2)`, so the distances of the pairs where that could
+exceed 1e-10 of :math:`|p - q|^2` are recomputed from the differences.
 """
 
 from __future__ import annotations
@@ -85,9 +85,14 @@ def pairs_within(x: np.ndarray, y: np.ndarray, src_regime: np.ndarray,
             # the expansion errs by ~eps * (|p|^2 + |q|^2): widen the screen by far more
             near = screened <= reach**2 + 1e-10 * scale
             ii, jj = np.nonzero(near)
+            distance2 = np.maximum(screened[ii, jj], 0.0)
+            # where the expansion cancels (|x - y|^2 below 1e-6 of |p|^2 + |q|^2, so its
+            # relative error could exceed 1e-10), the differences themselves
+            close = np.flatnonzero(distance2 < 1e-6 * scale[ii, jj])
             ii += start
-            difference = p[ii] - q[jj]
-            distance = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+            difference = p[ii[close]] - q[jj[close]]
+            distance2[close] = np.einsum("ij,ij->i", difference, difference)
+            distance = np.sqrt(distance2)
             keep = (distance < reach) & (distance <= max_travel)
             parts.append((sources[ii[keep]], targets[jj[keep]], distance[keep],
                           np.full(int(keep.sum()), regime, dtype=np.intp)))

@@ -88,9 +88,10 @@ class EnsembleGeodesic:
     n_pairs_solved, rounds : int
         Pairs in the last working set, and the number of working-set solves.
     iterations : int
-    assembly_time, setup_time, solve_time : float
+    assembly_time, setup_time, solve_time, certify_time : float
         Seconds: pair search and assembly; that plus the solver's set-up (cvxpy: its
-        canonicalisation); the solver's iterations.
+        canonicalisation); the solver's iterations; the dual bounds and the working set's
+        dual check.
     lam, metric, backend, constraints
         The inputs that defined the problem (``metric`` validated: None, a float, an
         ``(n, n)`` array or a dict per regime).
@@ -113,6 +114,7 @@ class EnsembleGeodesic:
         self.assembly_time = float(coupling.assembly_time)
         self.setup_time = float(coupling.setup_time)
         self.solve_time = float(coupling.solve_time)
+        self.certify_time = float(coupling.certify_time)
         self.n_pairs_kept = int(coupling.n_pairs_kept)
         self._domain = e0.domain if _same_domain(e0.domain, e1.domain) else None
         self._pieces = _pieces(coupling, aligned, self.lam)
