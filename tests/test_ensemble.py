@@ -2,6 +2,8 @@
 form, W2 from an assignment solver, pure reaction, the Hellinger cost, the spherical HK
 formula, the path's own action by finite differences, and a second backend."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from scipy.optimize import linear_sum_assignment
 import wfr_cvx
 from wfr_cvx.closed_form import dirac_wfr2, hellinger2, static_wfr2_bounds
 from wfr_cvx.ensemble import Ensemble, MaxTravel, TotalMass, distance, geodesic
-from wfr_cvx.errors import SolverError
+from wfr_cvx.errors import InaccurateSolutionWarning, SolverError
 
 
 def _spd(n, rng):
@@ -77,6 +79,28 @@ def test_single_pair_matches_dirac_closed_form(n_assets, masses, reach):
     expected = dirac_wfr2(a, b, 0.0, gap, lam)
     assert geo.distance2 == pytest.approx(expected, rel=1e-7)
     assert geo.plan["distance"].iloc[0] == pytest.approx(gap, rel=1e-12)
+
+
+@pytest.mark.parametrize("lam", [1e3, 1e4, 1e5, 1e6])
+def test_extreme_lam_is_certified_warned_or_refused(lam):
+    """Transport 1e-7 .. 1e-13 times cheaper than reaction: Clarabel stalls on its own
+    round-off.  The answer is certified by the dual bound, or comes with a warning, or is an
+    error -- never a silent number.  Truth: 8 lam^2 (1 - cos theta) = 16 lam^2
+    sin^2(theta / 2)."""
+    truth = 16.0 * lam**2 * np.sin(1.0 / (4.0 * lam)) ** 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            geo = geodesic(Ensemble([[0.0]]), Ensemble([[1.0]]), lam)
+        except SolverError as error:
+            assert "lam" in str(error) and error.status
+            return
+    if caught:
+        assert caught[0].category is InaccurateSolutionWarning and "lam" in str(caught[0].message)
+        assert geo.status == "AlmostSolved"
+    else:
+        assert geo.status == "Solved" and geo.gap <= 1e-9
+    assert geo.distance2 == pytest.approx(truth, rel=1e-8)
 
 
 def test_pair_beyond_reach_is_teleported_without_a_solve():

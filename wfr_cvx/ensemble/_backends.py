@@ -236,13 +236,14 @@ def check_status(status: str, backend: str, hint: str = "") -> None:
     "Solved" returns; "AlmostSolved" warns with
     :class:`~wfr_cvx.errors.InaccurateSolutionWarning`; anything else raises
     :class:`~wfr_cvx.errors.SolverError` carrying the status -- never a silent number.
-    (The problem is always feasible: destroying all mass and creating the target is.)
+    The problem is always feasible (destroying all mass and creating the target is): a
+    reported infeasibility is numerical trouble and raises SolverError too.
     """
     if status == "Solved":
         return
     if status == "AlmostSolved":
         warnings.warn(f"the {backend} solve of the ensemble coupling stopped at reduced "
-                      f"accuracy (status {status!r}); figures may be less precise",
+                      f"accuracy (status {status!r}); figures may be less precise{hint}",
                       InaccurateSolutionWarning, stacklevel=_caller_stacklevel())
         return
     raise SolverError(f"the ensemble coupling solve did not converge{hint}", status=status,

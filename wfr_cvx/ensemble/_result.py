@@ -79,10 +79,13 @@ class EnsembleGeodesic:
     lower_bound, gap : float
         A certified lower bound of ``distance2`` (from the solver's multipliers made
         feasible for every pair, :mod:`wfr_cvx.ensemble._coupling`) and the relative gap
-        ``(distance2 - lower_bound) / distance2``.
+        ``(distance2 - lower_bound) / distance2``: how far from optimal the plan can be.
+        Without a solve (nothing in reach, or a feasible point costing at most 1e-12 of
+        ``4 lam^2`` times the mass) the bound is exact, resp. 0 (gap 1).
     status : str
         "Solved" (by the solver, or certified by the gap), or "AlmostSolved" after a
-        warning; failures raise.
+        warning (also when the solver said "Solved" but the gap exceeds 1e-6); failures
+        raise SolverError, as does a "Solved" whose gap exceeds 1e-2.
     solver_status : str
         The solver's own status for the last working-set solve.
     n_pairs_solved, rounds : int
@@ -165,8 +168,8 @@ class EnsembleGeodesic:
 
     @property
     def gap(self) -> float:
-        """Certified relative gap ``(distance2 - lower_bound) / distance2`` (0 when both
-        are 0): how far from optimal the returned plan can be."""
+        """Certified relative gap ``(distance2 - lower_bound) / distance2`` (0 when
+        ``distance2`` is 0)."""
         if self.distance2 <= 0:
             return 0.0
         return max(0.0, (self.distance2 - self.lower_bound) / self.distance2)
