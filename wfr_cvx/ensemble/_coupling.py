@@ -365,7 +365,8 @@ def greedy_plan(src, dst, one_minus_cos, a, b, rank_src=None, rank_dst=None):
         chosen = np.flatnonzero(rank == 0)
         give = m_ours[ours[chosen]]
         claimed = np.bincount(theirs[chosen], give, minlength=m_theirs.size)
-        share = m_theirs[theirs[chosen]] * give / claimed[theirs[chosen]]
+        # the fraction first: a partner claimed once gets its whole mass, exactly
+        share = m_theirs[theirs[chosen]] * (give / claimed[theirs[chosen]])
         paired = np.zeros(m_ours.size, dtype=bool)
         paired[ours[chosen]] = True
         left = m_ours[~paired].sum()  # atoms of ours with no pair in reach
