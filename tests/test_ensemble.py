@@ -1,0 +1,323 @@
+"""Ensemble geodesics (wfr_cvx.ensemble) against independent truths: the two-Dirac closed
+form, W2 from an assignment solver, pure reaction, the Hellinger cost, the spherical HK
+formula, the path's own action by finite differences, and a second backend."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import wfr_cvx
+from wfr_cvx.closed_form import dirac_wfr2, hellinger2, static_wfr2_bounds
+from wfr_cvx.ensemble import Ensemble, MaxTravel, TotalMass, distance, geodesic
+from wfr_cvx.errors import InaccurateSolutionWarning, SolverError
+
+
+def _spd(n, rng):
+    """A non-diagonal symmetric positive-definite matrix."""
+    m = rng.normal(size=(n, n))
+    return m @ m.T / n + 0.3 * np.eye(n)
+
+
+def _g_distance(x, y, G):
+    d = np.asarray(x, float) - np.asarray(y, float)
+    return float(np.sqrt(d @ G @ d))
+
+
+def _random_pair(n_atoms, n_assets, rng, regimes=1):
+    def one(size):
+        return Ensemble(rng.dirichlet(np.ones(n_assets), size), rng.uniform(0.5, 2.0, size),
+                        rng.integers(0, regimes, size), regimes=tuple("ab"[:regimes]))
+    return one(n_atoms), one(n_atoms + 1)
+
+
+def finite_difference_action(geo, metric, steps=200):
+    """The action of the path read from ``geo.at(s)``, by finite differences.
+
+    Per step and piece (atoms matched by their piece label):
+    ``(m_bar |dx|_G^2 + 4 lam^2 (d sqrt m)^2) / ds`` with
+    ``m_bar = ((sqrt m0 + sqrt m1) / 2)^2`` (the reaction term is then exact for
+    ``m = (a + b s)^2``); second order in ``ds``.  Returns (transport, reaction).
+    """
+    times = np.linspace(0.0, 1.0, steps + 1)
+    frames = [geo.at(s).to_frame() for s in times]
+    assets = list(geo.assets)
+    transport = reaction = 0.0
+    for before, after in zip(frames[:-1], frames[1:], strict=True):
+        both = before.add_suffix("_0").join(after.add_suffix("_1"), how="outer")
+        m0, m1 = both["mass_0"].fillna(0.0), both["mass_1"].fillna(0.0)
+        x0 = both[[a + "_0" for a in assets]].to_numpy()
+        x1 = both[[a + "_1" for a in assets]].to_numpy()
+        x0 = np.where(np.isnan(x0), x1, x0)   # a piece of zero mass sits anywhere
+        x1 = np.where(np.isnan(x1), x0, x1)
+        dx = x1 - x0
+        speed2 = np.einsum("ij,jk,ik->i", dx, metric, dx)
+        root0, root1 = np.sqrt(m0.to_numpy()), np.sqrt(m1.to_numpy())
+        mean = (0.5 * (root0 + root1)) ** 2
+        ds = 1.0 / steps
+        transport += float(np.sum(mean * speed2)) / ds
+        reaction += float(np.sum(4.0 * geo.lam**2 * (root1 - root0) ** 2)) / ds
+    return transport, reaction
+
+
+# ------------------------------------------------------------------ two Diracs
+@pytest.mark.parametrize("n_assets", [1, 3, 10])
+@pytest.mark.parametrize("masses", [(1.0, 1.0), (0.3, 2.5)])
+@pytest.mark.parametrize("reach", ["near_teleport", "mixed", "transport", "large_lam"])
+def test_single_pair_matches_dirac_closed_form(n_assets, masses, reach):
+    rng = np.random.default_rng(n_assets)
+    G = _spd(n_assets, rng)
+    x = rng.normal(size=n_assets)
+    y = x + rng.normal(size=n_assets)
+    gap = _g_distance(x, y, G)
+    lam = {"near_teleport": gap / np.pi * 1.001, "mixed": gap / 2.0, "transport": 3.0 * gap,
+           "large_lam": 1e3}[reach]
+    a, b = masses
+    geo = geodesic(Ensemble([x], [a]), Ensemble([y], [b]), lam, metric=G)
+    expected = dirac_wfr2(a, b, 0.0, gap, lam)
+    assert geo.distance2 == pytest.approx(expected, rel=1e-7)
+    assert geo.plan["distance"].iloc[0] == pytest.approx(gap, rel=1e-12)
+
+
+@pytest.mark.parametrize("lam", [1e3, 1e4, 1e5, 1e6])
+def test_extreme_lam_is_certified_warned_or_refused(lam):
+    """Transport 1e-7 .. 1e-13 times cheaper than reaction: Clarabel stalls on its own
+    round-off.  The answer is certified by the dual bound, or comes with a warning, or is an
+    error -- never a silent number.  Truth: 8 lam^2 (1 - cos theta) = 16 lam^2
+    sin^2(theta / 2)."""
+    truth = 16.0 * lam**2 * np.sin(1.0 / (4.0 * lam)) ** 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            geo = geodesic(Ensemble([[0.0]]), Ensemble([[1.0]]), lam)
+        except SolverError as error:
+            assert "lam" in str(error) and error.status
+            return
+    if caught:
+        assert caught[0].category is InaccurateSolutionWarning and "lam" in str(caught[0].message)
+        assert geo.status == "AlmostSolved"
+    else:
+        assert geo.status == "Solved" and geo.gap <= 1e-9
+    assert geo.distance2 == pytest.approx(truth, rel=1e-8)
+
+
+def test_pair_beyond_reach_is_teleported_without_a_solve():
+    geo = geodesic(Ensemble([[0.0, 0.0]]), Ensemble([[3.0, 0.0]], [2.0]), lam=0.5)
+    assert geo.distance2 == pytest.approx(4 * 0.25 * 3.0, rel=1e-15)
+    assert geo.iterations == 0 and geo.n_pairs_kept == 0 and geo.plan.empty
+    assert geo.destroyed.tolist() == [1.0] and geo.created.tolist() == [2.0]
+    assert geo.transport_cost == 0.0
+
+
+# ------------------------------------------------------------------ limits and reaction
+def test_large_lam_tends_to_w2_of_the_assignment():
+    """Equal uniform masses: d^2(lam) = W2^2 (1 + O(1/lam^2)); two lams and a Richardson
+    step remove the O(1/lam^2) term, against W2^2 from linear_sum_assignment."""
+    rng = np.random.default_rng(4)
+    n_atoms, G = 7, _spd(3, rng)
+    x, y = rng.normal(size=(n_atoms, 3)), rng.normal(size=(n_atoms, 3))
+    cost = np.array([[_g_distance(p, q, G) ** 2 for q in y] for p in x])
+    rows, cols = linear_sum_assignment(cost)
+    w2 = cost[rows, cols].sum() / n_atoms
+    mass = np.full(n_atoms, 1.0 / n_atoms)
+    lam = 300.0 * np.sqrt(cost.max())
+    d_lam, d_2lam = (geodesic(Ensemble(x, mass), Ensemble(y, mass), s, metric=G).distance2
+                     for s in (lam, 2.0 * lam))
+    assert d_lam == pytest.approx(w2, rel=1e-5)
+    assert (4.0 * d_2lam - d_lam) / 3.0 == pytest.approx(w2, rel=1e-7)
+
+
+def test_disjoint_regimes_are_pure_reaction():
+    rng = np.random.default_rng(5)
+    e0 = Ensemble(rng.normal(size=(4, 2)), [1.0, 2.0, 0.5, 0.25], regime="on")
+    e1 = Ensemble(rng.normal(size=(3, 2)) * 1e-3, [3.0, 1.0, 1.0], regime="off")
+    geo = geodesic(e0, e1, lam=0.7)
+    assert geo.distance2 == pytest.approx(4 * 0.49 * (3.75 + 5.0), rel=1e-14)
+    assert list(geo.regimes) == ["on", "off"]
+    np.testing.assert_allclose(geo.mass(times=[0.0, 0.5, 1.0]).to_numpy(),
+                               [[3.75, 0.0], [3.75 / 4, 5.0 / 4], [0.0, 5.0]], rtol=1e-14)
+
+
+def test_mass_change_in_place_is_hellinger():
+    points = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])   # apart beyond pi * lam
+    a, b = np.array([1.0, 0.2, 3.0]), np.array([4.0, 0.2, 0.5])
+    geo = geodesic(Ensemble(points, a), Ensemble(points[::-1], b[::-1]), lam=0.4)
+    assert geo.distance2 == pytest.approx(hellinger2(a, b, 0.4), rel=1e-8)
+    assert geo.transport_cost == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.3])
+def test_static_logarithmic_form_brackets_the_same_value(lam):
+    """The entropy-transport form (exponential cones, certified bracket) of
+    wfr_cvx.closed_form on a 1-D grid, against atoms at its cell centres."""
+    grid = wfr_cvx.Grid(24, 1, regimes=2)
+    rho0 = grid.bump(0.3, 0.08, 0, 1.0) + grid.bump(0.6, 0.1, 1, 0.5)
+    rho1 = grid.bump(0.55, 0.06, 0, 1.5) + grid.bump(0.4, 0.1, 1, 0.7)
+
+    def atoms(rho):
+        regime, cell = np.nonzero(rho > 0)
+        return Ensemble(grid.weights[cell][:, None], rho[regime, cell], regime)
+
+    lower, upper = static_wfr2_bounds(rho0, rho1, grid, lam)
+    geo = geodesic(atoms(rho0), atoms(rho1), lam)
+    assert geo.distance2 == pytest.approx(upper, rel=1e-6)
+    assert geo.lower_bound <= upper and lower <= geo.distance2
+
+
+# ------------------------------------------------------------------ constraints
+def test_total_mass_is_the_spherical_distance_and_its_path_action():
+    rng = np.random.default_rng(6)
+    G = _spd(2, rng)
+    e0 = Ensemble(rng.uniform(size=(3, 2)), [0.5, 0.3, 0.2])
+    e1 = Ensemble(rng.uniform(size=(4, 2)), [0.1, 0.4, 0.25, 0.25])
+    lam = 0.25
+    hk2 = geodesic(e0, e1, lam, metric=G).distance2
+    geo = geodesic(e0, e1, lam, metric=G, constraints=[TotalMass()])
+    shk = 2.0 * lam * np.arccos(1.0 - hk2 / (8.0 * lam**2))   # unit total mass
+    assert geo.distance == pytest.approx(shk, rel=1e-9)
+    assert geo.hk_distance2 == pytest.approx(hk2, rel=1e-12)
+    np.testing.assert_allclose(geo.mass(np.linspace(0, 1, 9)).sum(axis=1), 1.0, rtol=1e-12)
+    transport, reaction = finite_difference_action(geo, G)
+    assert transport + reaction == pytest.approx(geo.distance2, rel=2e-4)
+    assert transport == pytest.approx(geo.transport_cost, rel=2e-4)
+
+
+def test_total_mass_scales_with_the_common_mass():
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(size=(3, 2)), rng.uniform(size=(3, 2))
+    unit = geodesic(Ensemble(x, [0.5, 0.25, 0.25]), Ensemble(y, [0.2, 0.2, 0.6]), 0.3,
+                    constraints=[TotalMass()])
+    heavy = geodesic(Ensemble(x, [5.0, 2.5, 2.5]), Ensemble(y, [2.0, 2.0, 6.0]), 0.3,
+                     constraints=[TotalMass()])
+    assert heavy.distance2 == pytest.approx(10.0 * unit.distance2, rel=1e-8)
+
+
+def test_total_mass_refuses_unequal_masses():
+    with pytest.raises(ValueError, match="TotalMass.*different total mass"):
+        geodesic(Ensemble([[0.0]], [1.0]), Ensemble([[0.1]], [1.5]), 0.3,
+                 constraints=[TotalMass()])
+
+
+def test_max_travel_teleports_beyond_the_cap_and_leaves_closer_pairs():
+    e0, e1 = Ensemble([[0.0, 0.0]], [1.0]), Ensemble([[0.3, 0.4]], [2.0])   # 0.5 apart
+    free = geodesic(e0, e1, lam=1.0)
+    assert free.distance2 == pytest.approx(dirac_wfr2(1.0, 2.0, 0.0, 0.5, 1.0), rel=1e-9)
+    within = geodesic(e0, e1, lam=1.0, constraints=[MaxTravel(0.5)])
+    assert within.distance2 == pytest.approx(free.distance2, rel=1e-12)
+    capped = geodesic(e0, e1, lam=1.0, constraints=[MaxTravel(0.49)])
+    assert capped.distance2 == pytest.approx(4.0 * (1.0 + 2.0), rel=1e-14)
+    assert capped.plan.empty
+
+
+def test_max_travel_bounds_every_move():
+    rng = np.random.default_rng(8)
+    e0, e1 = _random_pair(15, 3, rng)
+    free = geodesic(e0, e1, lam=0.3)
+    cap = float(free.plan["distance"].median())
+    capped = geodesic(e0, e1, lam=0.3, constraints=[MaxTravel(cap), MaxTravel(2 * cap)])
+    assert capped.plan["distance"].max() <= cap
+    assert capped.distance2 > free.distance2
+
+
+# ------------------------------------------------------------------ the path
+def test_midpoint_of_one_pair():
+    lam, a, b, gap = 0.5, 1.0, 3.0, 0.8
+    theta = gap / (2 * lam)
+    geo = geodesic(Ensemble([[0.0, 0.0]], [a]), Ensemble([[0.0, gap]], [b]), lam)
+    middle = geo.at(0.5)
+    assert middle.n_atoms == 1
+    # |(sqrt a + sqrt b e^{i theta}) / 2|^2 and the angle it has turned
+    assert middle.mass[0] == pytest.approx((a + b + 2 * np.sqrt(a * b) * np.cos(theta)) / 4,
+                                           rel=1e-9)
+    turned = np.arctan2(np.sqrt(b) * np.sin(theta), np.sqrt(a) + np.sqrt(b) * np.cos(theta))
+    assert middle.weights[0, 1] == pytest.approx(gap * turned / theta, rel=1e-9)
+    equal = geodesic(Ensemble([[0.0, 0.0]], [2.0]), Ensemble([[0.0, gap]], [2.0]), lam)
+    assert equal.at(0.5).weights[0, 1] == pytest.approx(gap / 2, rel=1e-9)
+
+
+def _aggregate(ensemble, pieces, side):
+    frame = ensemble.to_frame()
+    frame["atom"] = pieces.loc[frame.index, side].to_numpy()
+    return frame[frame["atom"] >= 0].groupby("atom")
+
+
+def test_path_ends_are_the_ensembles_and_its_action_is_the_distance():
+    rng = np.random.default_rng(9)
+    G = _spd(3, rng)
+    near, far = rng.dirichlet(np.ones(3), 13), [[5.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
+    # an atom with no partner in reach is destroyed, one is created
+    e0 = Ensemble(np.vstack([near[:6], far[:1]]), rng.uniform(0.5, 2.0, 7),
+                  ["a", "b"] * 3 + ["a"])
+    e1 = Ensemble(np.vstack([near[6:], far[1:]]), rng.uniform(0.5, 2.0, 8),
+                  ["a", "b"] * 3 + ["b", "b"])
+    geo = geodesic(e0, e1, lam=0.2, metric=G)
+    assert len(geo.plan) and geo.destroyed.sum() > 0 and geo.created.sum() > 0
+    for s, e, side in ((0.0, e0, "i"), (1.0, e1, "j")):
+        groups = _aggregate(geo.at(s), geo.pieces, side)
+        np.testing.assert_allclose(groups["mass"].sum(), e.mass, rtol=1e-12)
+        for asset_position, asset in enumerate(geo.assets):
+            np.testing.assert_allclose(groups[asset].min(), e.weights[:, asset_position])
+            np.testing.assert_allclose(groups[asset].max(), e.weights[:, asset_position])
+    assert geo.transport_cost + geo.reaction_cost == pytest.approx(geo.distance2, rel=1e-14)
+    transport, reaction = finite_difference_action(geo, G)
+    assert transport == pytest.approx(geo.transport_cost, rel=1e-4)
+    assert reaction == pytest.approx(geo.reaction_cost, rel=1e-4)
+    plan_total = geo.plan["cost"].sum() + 4 * geo.lam**2 * (geo.destroyed.sum()
+                                                            + geo.created.sum())
+    assert plan_total == pytest.approx(geo.distance2, rel=1e-12)
+
+
+def test_result_tables():
+    rng = np.random.default_rng(10)
+    e0, e1 = _random_pair(5, 2, rng, regimes=2)
+    geo = geodesic(e0, e1, lam=0.3)
+    assert list(geo.plan.columns) == ["i", "j", "regime", "mass_out", "mass_in", "distance",
+                                      "cost"]
+    assert geo.destroyed.index.equals(e0.atoms) and geo.created.index.equals(e1.atoms)
+    frame = geo.to_frame(times=[0.0, 0.5, 1.0])
+    assert list(frame.columns) == ["time", "atom", "regime", "mass", "0", "1"]
+    assert set(frame["time"]) == {0.0, 0.5, 1.0}
+    mass = geo.mass()
+    assert list(mass.columns) == ["a", "b"] and len(mass) == 11
+    np.testing.assert_allclose(mass.iloc[0], e0.regime_mass(), rtol=1e-12)
+    np.testing.assert_allclose(mass.iloc[-1], e1.regime_mass(), rtol=1e-12)
+    assert [e.n_atoms > 0 for e in geo.path([0.25, 0.75])] == [True, True]
+    assert "EnsembleGeodesic(distance2=" in repr(geo) and geo.status == "Solved"
+    assert geo.lower_bound <= geo.distance2 and geo.gap < 1e-7
+    assert geo.n_pairs_kept >= geo.n_pairs_solved >= len(geo.plan) and geo.rounds >= 1
+    assert geo.setup_time >= geo.assembly_time >= 0 and geo.solve_time >= 0
+    assert distance(e0, e1, 0.3) == pytest.approx(geo.distance, rel=1e-12)
+    with pytest.raises(ValueError, match="`s` must lie in"):
+        geo.at(1.5)
+
+
+# ------------------------------------------------------------------ backends and failure
+def test_clarabel_and_cvxpy_backends_agree():
+    rng = np.random.default_rng(11)
+    e0, e1 = _random_pair(12, 4, rng, regimes=2)
+    G = _spd(4, rng)
+    direct = geodesic(e0, e1, 0.25, metric=G)
+    reference = geodesic(e0, e1, 0.25, metric=G, backend="cvxpy")
+    assert reference.backend == "cvxpy" and reference.status == "Solved"
+    assert direct.distance2 == pytest.approx(reference.distance2, rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+def test_a_solve_that_does_not_converge_raises(backend):
+    rng = np.random.default_rng(12)
+    e0, e1 = _random_pair(6, 2, rng)
+    with pytest.raises(SolverError) as caught:
+        geodesic(e0, e1, 0.5, backend=backend, max_iter=1)
+    assert caught.value.backend == backend
+    assert caught.value.status in ("MaxIterations", "user_limit")
+
+
+def test_data_frames_align_by_asset_name_and_regime_label():
+    e0 = Ensemble(pd.DataFrame({"eq": [0.6, 0.2], "bd": [0.4, 0.8]}), regime=["on", "off"])
+    e1 = Ensemble(pd.DataFrame({"bd": [0.5], "eq": [0.5]}), regime=["on"])
+    geo = geodesic(e0, e1, 0.5)
+    assert geo.assets == ("eq", "bd") and geo.regimes == ("off", "on")
+    assert geo.plan["regime"].tolist() == ["on"]
+    assert geo.plan["distance"].iloc[0] == pytest.approx(np.hypot(0.1, 0.1), rel=1e-12)

@@ -1,0 +1,237 @@
+"""Ensemble construction and the validation of every argument of the ensemble geodesic:
+each bad input raises the promised error, naming the argument and what was expected."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wfr_cvx.constraints import MaxVelocity
+from wfr_cvx.ensemble import Ensemble, MaxTravel, distance, geodesic
+from wfr_cvx.markowitz import efficient_frontier, estimate, load_prices
+
+W = np.array([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
+
+
+# ------------------------------------------------------------------ construction
+def test_defaults_and_attributes():
+    e = Ensemble(W)
+    assert e.assets == ("0", "1", "2") and e.regimes == ("0",)
+    assert e.n_atoms == len(e) == 2 and e.n_assets == 3 and e.total_mass == 2.0
+    assert e.regime.tolist() == [0, 0] and e.mass.tolist() == [1.0, 1.0]
+    assert e.domain is None and list(e.atoms) == [0, 1]
+    with pytest.raises(ValueError):
+        e.weights[0, 0] = 1.0   # read-only
+    assert repr(e) == "Ensemble(n_atoms=2, assets=('0', '1', '2'), regimes=('0',), total_mass=2)"
+
+
+def test_regimes_from_labels_codes_and_a_fixed_order():
+    e = Ensemble(W, regime=["on", "off"])
+    assert e.regimes == ("off", "on") and e.regime.tolist() == [1, 0]
+    fixed = Ensemble(W, regime=["on", "off"], regimes=("on", "off", "crisis"))
+    assert fixed.regime.tolist() == [0, 1]
+    assert fixed.regime_mass().to_dict() == {"on": 1.0, "off": 1.0, "crisis": 0.0}
+    codes = Ensemble(W, regime=[2, 0])
+    assert codes.regimes == ("0", "1", "2") and codes.regime.tolist() == [2, 0]
+    one = Ensemble(W, regime="crisis")
+    assert one.regimes == ("crisis",) and one.regime_labels.tolist() == ["crisis"] * 2
+
+
+def test_data_frames_and_series_align_by_label():
+    frame = pd.DataFrame(W, columns=["eq", "bd", "cash"], index=["p", "q"])
+    mass = pd.Series({"q": 3.0, "p": 1.0})
+    regime = pd.Series({"q": "off", "p": "on"})
+    e = Ensemble(frame, mass, regime)
+    assert e.assets == ("eq", "bd", "cash") and list(e.atoms) == ["p", "q"]
+    assert e.mass.tolist() == [1.0, 3.0] and e.regime_labels.tolist() == ["on", "off"]
+    picked = Ensemble(frame, assets=("cash", "eq"))
+    assert picked.assets == ("cash", "eq") and picked.weights[0].tolist() == [0.5, 0.2]
+    table = frame.assign(m=[1.0, 3.0], state=["on", "off"])
+    from_table = Ensemble.from_frame(table, mass="m", regime="state")
+    np.testing.assert_array_equal(from_table.weights, e.weights)
+    assert from_table.to_frame()["regime"].tolist() == ["on", "off"]
+
+
+def test_from_portfolios_takes_a_frontier_as_is():
+    mu, cov = estimate(load_prices())
+    frontier = efficient_frontier(mu, cov, n_points=5)
+    e = Ensemble.from_portfolios(frontier, domain="simplex")
+    assert e.assets == tuple(mu.index) and e.n_atoms == 5
+    with pytest.raises(TypeError, match="`portfolios` must be a pandas DataFrame"):
+        Ensemble.from_portfolios(frontier.to_numpy())
+
+
+def test_domains():
+    assert Ensemble(W, domain="simplex").domain == "simplex"
+    box = Ensemble(W, domain=(0.0, pd.Series({"2": 0.5, "0": 0.6, "1": 0.4})))
+    assert box.domain[1].tolist() == [0.6, 0.4, 0.5]
+    Ensemble(W + 1e-10, domain=(0.0, 1.0))   # round-off is tolerated
+    long_short = Ensemble([[1.5, -0.5]], domain=(-1.0, 2.0))
+    assert long_short.weights[0, 1] == -0.5
+
+
+# ------------------------------------------------------------------ bad ensembles
+@pytest.mark.parametrize("weights, error, match", [
+    ([[0.1, np.nan]], ValueError, r"`weights` must be finite; atom 0, asset '1' is nan"),
+    ([[0.1, 0.2], [0.3, np.inf]], ValueError, r"atom 1, asset '1' is inf"),
+    ([0.1, 0.2], ValueError, r"`weights` must have shape \(N atoms, n assets\), got \(2,\)"),
+    (np.zeros((2, 2, 2)), ValueError, r"shape \(N atoms, n assets\), got \(2, 2, 2\)"),
+    (np.zeros((2, 0)), ValueError, "at least one asset"),
+    ([["a", "b"]], TypeError, "`weights` must hold real numbers"),
+    ([[True, False]], TypeError, "`weights` must hold real numbers"),
+])
+def test_bad_weights(weights, error, match):
+    with pytest.raises(error, match=match):
+        Ensemble(weights)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"mass": [1.0, -0.5]}, ValueError, r"`mass` must be finite and >= 0; atom 1 has -0.5"),
+    ({"mass": [1.0, np.nan]}, ValueError, "`mass` must be finite"),
+    ({"mass": [1.0]}, ValueError, r"`mass` must have shape \(2,\)"),
+    ({"assets": ("a", "a", "b")}, ValueError, r"`assets` labels must be unique.*\['a'\]"),
+    ({"assets": ("a", "b")}, ValueError, "`assets` has 2 labels but `weights` has 3 columns"),
+    ({"regime": ["on", "bear"], "regimes": ("on", "off")}, ValueError,
+     r"`regime` labels \['bear'\] are not in `regimes`"),
+    ({"regime": [0, 3], "regimes": ("on", "off")}, ValueError,
+     r"`regime` code 3 of atom 1 is out of range"),
+    ({"regime": [0.5, 1.0]}, TypeError, "`regime` must hold labels .* or integer codes"),
+    ({"regime": ["on"]}, ValueError, r"`regime` must have shape \(2,\)"),
+    ({"regimes": ("on", "on")}, ValueError, "`regimes` labels must be unique"),
+    ({"domain": "simplex"}, ValueError, r"atom 0 sums to 1.0|`domain`"),
+])
+def test_bad_ensemble_arguments(kwargs, error, match):
+    weights = W if kwargs.get("domain") != "simplex" else W * 0.9
+    with pytest.raises(error, match=match):
+        Ensemble(weights, **kwargs)
+
+
+def test_domain_violations_name_the_atom_and_asset():
+    with pytest.raises(ValueError, match=r"atom 1 sums to 0.9.*expected 1 within 3e-09"):
+        Ensemble([[0.5, 0.5, 0.0], [0.5, 0.4, 0.0]], domain="simplex")
+    with pytest.raises(ValueError, match=r"atom 0, asset '1' is -0.1.*\[0, inf\]"):
+        Ensemble([[1.1, -0.1]], domain="simplex")
+    with pytest.raises(ValueError, match=r"atom 1 \('q'\), asset 'bd' is 0.8, expected within "
+                                         r"\[0, 0.7\]"):
+        Ensemble(pd.DataFrame({"eq": [0.5, 0.2], "bd": [0.5, 0.8]}, index=["p", "q"]),
+                 domain=(0.0, pd.Series({"eq": 1.0, "bd": 0.7})))
+    with pytest.raises(ValueError, match="lower bound 0.5 exceeds the upper bound 0.2"):
+        Ensemble(W, domain=(0.5, 0.2))
+    with pytest.raises(ValueError, match=r"`domain` upper bound has no entry for assets \['2'\]"):
+        Ensemble(W, domain=(0.0, pd.Series({"0": 1.0, "1": 1.0})))
+    with pytest.raises(ValueError, match="`domain` must be None, 'simplex' or"):
+        Ensemble(W, domain="box")
+    with pytest.raises(TypeError, match="`domain` must be None, 'simplex' or a pair"):
+        Ensemble(W, domain=(0.0, 1.0, 2.0))
+
+
+def test_bad_frames():
+    frame = pd.DataFrame(W, columns=["a", "b", "c"], index=["p", "p"])
+    with pytest.raises(ValueError, match="`weights` index .* duplicate"):
+        Ensemble(frame)
+    frame.index = ["p", "q"]
+    with pytest.raises(ValueError, match=r"`mass` index must match.*missing \['q'\], extra "
+                                         r"\['r'\]"):
+        Ensemble(frame, pd.Series({"p": 1.0, "r": 2.0}))
+    with pytest.raises(ValueError, match=r"`assets` \['z'\] are not columns of `weights`"):
+        Ensemble(frame, assets=("a", "z"))
+    with pytest.raises(ValueError, match="`mass` column 'm' is not in `frame`"):
+        Ensemble.from_frame(frame, mass="m")
+
+
+# ------------------------------------------------------------------ bad geodesic arguments
+E0 = Ensemble(W, regime=["on", "off"], assets=("eq", "bd", "cash"))
+E1 = Ensemble(W[::-1], regime=["on", "off"], assets=("eq", "bd", "cash"))
+
+
+def test_mismatched_assets_list_the_difference():
+    other = Ensemble(W, assets=("eq", "bd", "gold"))
+    with pytest.raises(ValueError, match=r"`e1` misses \['cash'\] and has extra \['gold'\]"):
+        geodesic(E0, other, 0.5)
+    with pytest.raises(TypeError, match="`e1` must be a wfr_cvx.ensemble.Ensemble"):
+        geodesic(E0, W, 0.5)
+
+
+@pytest.mark.parametrize("lam, error", [(0.0, ValueError), (-1.0, ValueError),
+                                        (np.nan, ValueError), ("1", TypeError),
+                                        (1e9, ValueError)])
+def test_bad_lam(lam, error):
+    with pytest.raises(error, match="`lam`"):
+        geodesic(E0, E1, lam)
+
+
+@pytest.mark.parametrize("metric, match", [
+    (np.array([[1.0, 0.5, 0.0], [0.4, 1.0, 0.0], [0.0, 0.0, 1.0]]), "must be symmetric"),
+    (np.diag([1.0, -1.0, 1.0]), r"must be positive definite; Cholesky failed \(smallest "
+                                r"eigenvalue -1\)"),
+    (np.eye(2), r"must be a scalar or an 3 x 3 matrix .*got shape \(2, 2\)"),
+    (-2.0, "`metric` scalar must be finite and > 0"),
+    (np.full((3, 3), np.nan), "`metric` must be finite"),
+    ({"on": np.eye(3)}, r"`metric` dict must give one metric per regime .*missing \['off'\]"),
+    ({"on": 1.0, "off": 1.0, "bull": 1.0}, r"unknown \['bull'\]"),
+    ({"on": 1.0, "off": np.diag([1.0, 0.0, 1.0])},
+     "`metric` for regime 'off' must be positive definite"),
+    (pd.DataFrame(np.eye(3), index=["eq", "bd", "gold"], columns=["eq", "bd", "cash"]),
+     r"`metric` index must be the assets"),
+])
+def test_bad_metric(metric, match):
+    with pytest.raises(ValueError, match=match):
+        geodesic(E0, E1, 0.5, metric=metric)
+
+
+def test_metric_frames_and_dicts_align():
+    G = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 0.5]])
+    order = ["cash", "eq", "bd"]
+    frame = pd.DataFrame(G, index=["eq", "bd", "cash"], columns=["eq", "bd", "cash"])
+    frame = frame.loc[order, order]
+    d = distance(E0, E1, 0.5, metric=G)
+    assert distance(E0, E1, 0.5, metric=frame) == pytest.approx(d, rel=1e-12)
+    assert distance(E0, E1, 0.5, metric={"on": G, "off": frame}) == pytest.approx(d, rel=1e-12)
+    assert distance(E0, E1, 0.5, metric=4.0) == pytest.approx(
+        distance(E0, E1, 0.5, metric=4.0 * np.eye(3)), rel=1e-12)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"backend": "mosek"}, r"`backend` must be one of \['clarabel', 'cvxpy'\], got 'mosek'"),
+    ({"max_itr": 10}, r"unknown solver option\(s\) \['max_itr'\]"),
+    ({"max_iter": 0}, "solver option `max_iter` must be >= 1, got 0"),
+    ({"max_iter": 2.5}, "solver option `max_iter` must be an integer"),
+    ({"tol_gap_rel": -1e-8}, "solver option `tol_gap_rel` must be > 0"),
+    ({"tol_feas": np.inf}, "solver option `tol_feas` must be finite"),
+    ({"max_step_fraction": 1.5}, r"solver option `max_step_fraction` must lie in \(0, 1\]"),
+    ({"verbose": "yes"}, "solver option `verbose` must be a bool"),
+    ({"direct_solve_method": 3}, "solver option `direct_solve_method` must be a string"),
+])
+def test_bad_backend_and_solver_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        geodesic(E0, E1, 0.5, **options)
+
+
+@pytest.mark.parametrize("constraints, error, match", [
+    ([MaxVelocity(0.5)], TypeError, r"`constraints` holds MaxVelocity\(.*ensemble geodesics "
+                                    r"take MaxTravel and TotalMass"),
+    (["total"], TypeError, r"`constraints` holds 'total' \(str\)"),
+    ("TotalMass", TypeError, "`constraints` must be a sequence of constraint objects"),
+    (None, TypeError, "`constraints` must be a sequence"),
+])
+def test_bad_constraints(constraints, error, match):
+    with pytest.raises(error, match=match):
+        geodesic(E0, E1, 0.5, constraints=constraints)
+
+
+def test_bad_max_travel():
+    with pytest.raises(ValueError, match="MaxTravel: `distance` must be >= 0"):
+        MaxTravel(-0.1)
+    with pytest.raises(ValueError, match="MaxTravel: `distance` must be >= 0"):
+        MaxTravel(np.nan)
+    with pytest.raises(TypeError, match="MaxTravel: `distance` must be a real number"):
+        MaxTravel("far")
+    assert MaxTravel(np.inf).distance == np.inf
+
+
+def test_empty_and_massless_ensembles():
+    empty = Ensemble(np.zeros((0, 3)), assets=("eq", "bd", "cash"))
+    geo = geodesic(empty, E1, 0.5)
+    assert geo.distance2 == pytest.approx(4 * 0.25 * 2.0, rel=1e-15)
+    assert geodesic(empty, empty, 0.5).distance2 == 0.0
+    massless = Ensemble(W, mass=[0.0, 0.0], assets=("eq", "bd", "cash"))
+    assert geodesic(massless, E1, 0.5).distance2 == pytest.approx(2.0, rel=1e-15)

@@ -1,0 +1,102 @@
+r"""Constraints of an ensemble geodesic (``constraints=`` of :func:`geodesic`).
+
+* :class:`~wfr_cvx.constraints.TotalMass` ``()``: probability paths.  The total mass stays
+  that of the (equal-mass) endpoints and the distance is the spherical
+  Hellinger-Kantorovich distance (Laschos & Mielke 2019), see :mod:`._path`.
+* :class:`MaxTravel` ``(distance)``: a turnover limit per rebalance.  No atom is
+  transported farther than ``distance`` in the metric :math:`G`; pairs beyond it are
+  pruned, so their mass can only be destroyed and re-created.  The static problem
+  restricted to the pairs within the cap is a lower bound of every capped path (a
+  particle that travels along a curve of length :math:`\ell` pays at least the two-point
+  cost at angle :math:`\ell / 2\lambda`) and the explicit path attains it, each atom
+  moving along a segment no longer than the cap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..constraints import TotalMass
+
+__all__ = ["MaxTravel", "TotalMass", "EnsembleConstraints", "compile_constraints"]
+
+
+@dataclass(frozen=True)
+class MaxTravel:
+    """No atom travels farther than ``distance`` (in the metric :math:`G`) per rebalance.
+
+    Parameters
+    ----------
+    distance : float
+        Largest :math:`G`-distance an atom may be transported, ``>= 0`` (``0``: no
+        transport at all, only destruction and creation; ``inf``: no cap).
+
+    >>> MaxTravel(0.25)
+    MaxTravel(distance=0.25)
+    """
+
+    distance: float
+
+    def __post_init__(self):
+        value = self.distance
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError(f"MaxTravel: `distance` must be a real number, got {value!r}")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"MaxTravel: `distance` must be a real number, got "
+                            f"{value!r}") from None
+        if math.isnan(value) or value < 0:
+            raise ValueError(f"MaxTravel: `distance` must be >= 0 (inf for no cap), got "
+                             f"{value}")
+        object.__setattr__(self, "distance", value)
+
+
+@dataclass(frozen=True)
+class EnsembleConstraints:
+    """What the solver needs from a constraint list.
+
+    Attributes
+    ----------
+    max_travel : float
+        The smallest :class:`MaxTravel` cap (``inf`` when none).
+    total_mass : bool
+        Whether :class:`~wfr_cvx.constraints.TotalMass` was given.
+    constraints : tuple
+        The constraint objects, for messages and the result.
+    """
+
+    max_travel: float = math.inf
+    total_mass: bool = False
+    constraints: tuple = ()
+
+
+def compile_constraints(constraints) -> EnsembleConstraints:
+    """Validate ``constraints=``: a sequence of :class:`MaxTravel` and
+    :class:`~wfr_cvx.constraints.TotalMass` objects.
+
+    Raises TypeError for anything else, naming the object (the grid constraints
+    ``MaxVelocity``, ``TradingWindow`` and ``MaxReactionRate`` have no meaning between
+    atoms: the message says so).
+    """
+    if constraints is None or isinstance(constraints, (str, bytes)):
+        raise TypeError(f"`constraints` must be a sequence of constraint objects, got "
+                        f"{type(constraints).__name__}")
+    try:
+        items = tuple(constraints)
+    except TypeError:
+        raise TypeError(f"`constraints` must be a sequence of constraint objects, got "
+                        f"{type(constraints).__name__}") from None
+    max_travel, total_mass = math.inf, False
+    for item in items:
+        if isinstance(item, MaxTravel):
+            max_travel = min(max_travel, item.distance)
+        elif isinstance(item, TotalMass):
+            total_mass = True
+        else:
+            raise TypeError(
+                f"`constraints` holds {item!r} ({type(item).__name__}); ensemble geodesics "
+                f"take MaxTravel and TotalMass (the grid constraints of wfr_cvx.constraints "
+                f"act on faces and time steps, which atoms do not have)")
+    return EnsembleConstraints(max_travel, total_mass, items)

@@ -1,0 +1,733 @@
+r"""The static semi-coupling problem between two ensembles, as a sparse SOCP.
+
+Between :math:`\mu = \sum_i a_i\delta_{(x_i, k_i)}` and
+:math:`\nu = \sum_j b_j\delta_{(y_j, l_j)}` the squared WFR (Hellinger-Kantorovich)
+distance is the static semi-coupling problem (Chizat, Peyré, Schmitzer & Vialard 2018,
+Found. Comput. Math. 18, Thm 4.1 and §5; Liero, Mielke & Savaré 2018, Invent. Math. 211,
+§7):
+
+.. math::
+
+    d^2 = 4\lambda^2\Big[\sum_i a_i + \sum_j b_j
+          - 2\max_{A, B \ge 0}\sum_{ij}\cos\theta_{ij}\sqrt{A_{ij}B_{ij}}\Big],
+    \qquad \sum_j A_{ij} \le a_i,\ \ \sum_i B_{ij} \le b_j,
+
+with :math:`\theta_{ij} = \min(|x_i - y_j|_G / 2\lambda, \pi/2)`, and
+:math:`\theta_{ij} = \pi/2` when :math:`k_i \ne l_j`.  :math:`A_{ij}` leaves atom
+:math:`i`, :math:`B_{ij}` arrives at atom :math:`j`; the slacks
+:math:`\sigma_i = a_i - \sum_j A_{ij}` and :math:`\tau_j = b_j - \sum_i B_{ij}` are the
+destroyed and created masses.  Pairs with :math:`\theta = \pi/2` contribute nothing and
+are pruned exactly (:mod:`._pairs`).
+
+**Without cancellation.**  :math:`d^2` may be 1e-7 of :math:`4\lambda^2` times the mass
+(transport at large :math:`\lambda`), so the objective is written as a sum of
+non-negative terms with no constant.  With a variable
+:math:`u_p \ge (\sqrt{A_p} - \sqrt{B_p})^2` per kept pair, i.e. with
+:math:`s = (A + B - u)/2`, :math:`s^2 \le AB`, the three-dimensional second-order cone
+
+.. math::  \|(A_p + B_p - u_p,\ A_p - B_p)\|_2 \le A_p + B_p
+
+(the rotated-cone trick of cvxpy's ``quad_over_lin``; it also gives :math:`A, B \ge 0`),
+one has exactly
+
+.. math::
+
+    \frac{d^2}{4\lambda^2} = \min\ \sum_i \sigma_i + \sum_j \tau_j
+    + \sum_p \big[(1 - c_p)(A_p + B_p) + c_p u_p\big],
+    \qquad c_p = \cos\theta_p,\ \ 1 - c_p = 2\sin^2(\theta_p / 2),
+
+since :math:`(1 - c)(A + B) + c\,u = A + B - 2cs \ge A + B - 2c\sqrt{AB}` with equality
+at the optimum.  Equality rows (zero cone) tie the slacks to the masses, a non-negative
+cone holds :math:`\sigma, \tau \ge 0`.
+
+**Dual and certificate.**  With potentials :math:`\varphi_i, \psi_j` on the equality rows
+(the pair cost :math:`f(A, B) = A + B - 2c\sqrt{AB}` is 1-homogeneous),
+
+.. math::
+
+    \frac{d^2}{4\lambda^2} = \max\ \sum_i a_i\varphi_i + \sum_j b_j\psi_j
+    \quad\text{s.t.}\quad \varphi, \psi \le 1,\ \
+    (1 - \varphi_i)(1 - \psi_j) \ge \cos^2\theta_{ij}
+
+(the dual of Liero-Mielke-Savaré 2018, Thm 7.20, in these variables).  The solver's
+multipliers are made feasible for *every* candidate pair by double c-transforms
+(:func:`dual_bound`), so every solve yields a lower bound of :math:`d^2` beside the upper
+bound of its (cleaned) plan.  When the two meet Clarabel's own gap test (``tol_gap_abs``,
+``tol_gap_rel``) the plan is optimal, certified, whatever the solver's status said: at
+large :math:`\lambda` Clarabel ends "AlmostSolved" on a round-off floor of its own gap
+(measured on one pair of unit Diracs at :math:`1 - \cos\theta` = 1e-7 and 1e-9, i.e.
+transport 1e-7 and 1e-9 times cheaper than reaction per unit mass) while the plan and the
+bound agree to the last digit.  When they do not meet, the solver's status stands unless
+the gap is large (:data:`UNCERTIFIED_GAP`, :data:`FAILED_GAP`); the gap is reported either
+way.  Further out (:math:`1 - \cos\theta` <= 1e-11) Clarabel reports the problem
+infeasible, an error.
+
+**Working set.**  The optimal plan uses few of the candidate pairs (about one per atom),
+while the interior point's linear algebra grows with all of them (the normal equations of
+the transport rows are dense in the atoms they connect).  The SOCP is therefore solved on a
+working set -- each atom's :data:`NEIGHBOURS` nearest partners -- and grown by the pairs
+whose dual constraint the multipliers violate (at most :data:`NEIGHBOURS` per atom and
+round, the most violated), until the certificate closes or no pair is violated; after
+:data:`MAX_ROUNDS` rounds all candidates are solved at once.  Such sparse working sets are
+classical for transport problems (e.g. Schmitzer 2016, "A sparse multiscale algorithm for
+dense optimal transport", J. Math. Imaging Vis. 56); here the dual check runs over every
+candidate pair.
+The ``"cvxpy"`` reference backend solves all candidates in one problem.
+
+**Scaling.**  Masses are scaled to a mean atom mass of 1 (Clarabel's tolerances are
+absolute below unit data) and the objective is divided by an a-priori size of
+:math:`d^2 / 4\lambda^2` per unit mass: the value of the best of three feasible points
+(pure reaction, and each source -- or each target -- paired with its nearest partner,
+:func:`greedy_plan`).  :math:`d^2` is 1-homogeneous in the masses, so the answer is
+rescaled exactly.  A feasible point of value (almost) 0, below the solver's resolution
+(:data:`NEGLIGIBLE`), is returned without a solve.
+
+**Cleaning.**  The interior point's solution is made exactly feasible before any figure is
+computed: negative round-off is clipped, and each atom's pair masses are rescaled so that
+they and its slack add up to its mass exactly (a relative change of the order of the
+solver's residual, 1e-9; pushing the residual into the slack instead would cost
+:math:`4\lambda^2` per unit mass and spoil the large-:math:`\lambda` figures).  The pairs
+the plan uses (:data:`SUPPORT`) are then re-solved alone at tighter tolerances
+(:data:`POLISH_TOLERANCES`; kept when at least as good), and parts below :data:`SNAP` of
+their atom zeroed when that costs nothing.  Figures are computed from the final plan, so
+``distance2`` is the action of the explicit path (:mod:`._path`) that is returned.
+Atoms lighter than 1e-9 of the heaviest atom take part in no solve (their cones would be
+degenerate for the interior point) and are simply destroyed or created; they keep their
+place in the dual bound, which therefore holds for the whole problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._backends import check_status, solve_clarabel, solve_cvxpy
+from ._constraints import EnsembleConstraints
+from ._ensemble import Aligned
+from ._metric import RegimeMetrics
+from ._pairs import Pairs, pairs_within
+
+__all__ = ["Coupling", "ConicData", "Ingredients", "pair_cost", "greedy_plan", "assemble",
+           "dual_bound", "solve_coupling"]
+
+#: Pairs with an atom lighter than this fraction of the heaviest atom are left out of the
+#: solves (such atoms are destroyed or created outright); they still count in the bound.
+#: Measured on Gaussian bumps at the cell centres of 64 cells (masses down to 1e-300): with
+#: 1e-12 the first solve stalled at Clarabel's 200 iterations and the whole took 299, with
+#: a certified gap of 6.5e-8; with 1e-9, 92 iterations and 8.1e-10; with 1e-6 the light mass
+#: shows, 2.7e-6.
+LIGHT_ATOM = 1e-9
+#: A feasible point costing at most this fraction of the total mass (in units of
+#: 4 lam^2) is returned as it is: d^2 lies between 0 and 4 lam^2 1e-12 times the mass, below
+#: the interior point's resolution (the objective's scale would be ~0, and identical
+#: ensembles with atoms sharing a position ended "NumericalError"; found by the property
+#: tests).  The pure-reaction case (no pair in reach) is exact.
+NEGLIGIBLE = 1e-12
+#: Partners per atom in the first working set, and pairs added per atom and round.
+NEIGHBOURS = 8
+#: Rounds of the working set before all candidates are solved at once.
+MAX_ROUNDS = 20
+#: A pair outside the working set joins it when its dual constraint is violated by more
+#: than this, in the solver's objective units (per unit mass).
+VIOLATION = 1e-9
+#: When the objective at the plan found is below 1 (the a-priori size of d^2 was far too
+#: large) and the certificate does not close, the objective is rescaled by the plan's value
+#: and the working set solved again, at most MAX_RESCALES times.  Measured: 7 x 7 atoms at
+#: lam = 300 x their largest distance, equal masses, where the greedy point's imbalance made
+#: the size 1e5 times d^2: Clarabel said "Solved" 0.7 % above the optimum (above W2^2,
+#: impossible); one rescaled solve closed the certificate.
+MAX_RESCALES = 2
+#: Seed levels of the dual bound's transforms (fractions of the largest atom mass).
+SEED_LEVELS = (0.0, 1e-8, 1e-4)
+#: When the certificate does not close, a relative gap between the plan and the dual bound
+#: above UNCERTIFIED_GAP makes a "Solved" an "AlmostSolved" (a warning), and one above
+#: FAILED_GAP an error.  Measured on one pair of unit Diracs: at 1 - cos(theta) = 1e-13 .. 1e-14
+#: (lam = 1e5 x their distance) Clarabel said "Solved" 9e-5 and 3e-3 away from the closed form,
+#: with no lower bound above 0.
+UNCERTIFIED_GAP = 1e-6
+FAILED_GAP = 1e-2
+#: Solver statuses whose point is kept when the certificate closes (the solver stalled
+#: on its own round-off; a user limit -- MaxIterations, MaxTime -- is never overridden).
+CERTIFIABLE = frozenset({"AlmostSolved", "InsufficientProgress", "NumericalError"})
+#: Pairs carrying at least this fraction of one of their atoms' masses form the support
+#: re-solved by the polishing step.  The interior point leaves ~1e-12 .. 1e-6 of an atom's
+#: mass on pairs the optimum does not use, against >= 1e-3 on the ones it does (measured
+#: on random simplex portfolios, 300 x 300 atoms, 10 assets, 30 % and 100 % of the pairs).
+SUPPORT = 1e-6
+#: Gap (relative and absolute) and feasibility tolerances of the polishing solve.  Measured
+#: at 300 x 300 atoms, 10 assets, 30 % of the pairs: with Clarabel's 1e-8 the restricted
+#: solve's value was 1.8e-8 above the optimum (from a 1e-12 solve), against 6e-9 for the
+#: full solve, so it was refused; with 1e-10, 2e-12 above.
+POLISH_TOLERANCES = 1e-10
+#: The polished plan replaces the other when its value is at most this much higher
+#: (relative): the interior point's own tolerance.
+POLISH_TOLERANCE = 1e-8
+#: Parts of an atom (slacks, then pair masses) below this fraction of its mass are zeroed
+#: when that raises the value by at most SNAP_TOLERANCE (relative).  The optimum destroys
+#: mass only of atoms with no partner in reach (the square root's infinite slope at 0), so
+#: slacks of 1e-9 next to a partner are the interior point's, not the problem's.
+SNAP = 1e-7
+SNAP_TOLERANCE = 1e-10
+
+
+def pair_cost(A: np.ndarray, B: np.ndarray, one_minus_cos: np.ndarray) -> np.ndarray:
+    r""":math:`A + B - 2\sqrt{AB}\cos\theta`, as the sum of non-negative terms
+    :math:`(\sqrt A - \sqrt B)^2 + 2\sqrt{AB}(1 - \cos\theta)` (no cancellation).
+
+    >>> t = 1e-6          # two unit Diracs: 2 - 2 cos(t) = t^2 (1 - t^2 / 12 + ...)
+    >>> cost = pair_cost(np.ones(1), np.ones(1), np.array([2 * np.sin(t / 2) ** 2]))[0]
+    >>> float(cost / t**2), float((2 - 2 * np.cos(t)) / t**2)   # with the constant: 1e-4 off
+    (0.9999999999999166, 1.000088900582341)
+    """
+    root_a, root_b = np.sqrt(A), np.sqrt(B)
+    return (root_a - root_b) ** 2 + 2.0 * root_a * root_b * one_minus_cos
+
+
+@dataclass
+class Coupling:
+    r"""A feasible semi-coupling in user units (every atom's mass accounted exactly).
+
+    Attributes
+    ----------
+    pairs : Pairs
+        The pairs that carry mass (``A + B > 0``).
+    one_minus_cos : ndarray, shape ``(P,)``
+        :math:`1 - \cos\theta` of those pairs, :math:`\theta = |x - y|_G / 2\lambda < \pi/2`.
+    mass_out, mass_in : ndarray, shape ``(P,)``
+        :math:`A_p`, :math:`B_p`.
+    destroyed, created : ndarray, shapes ``(N,)``, ``(M,)``
+        :math:`\sigma`, :math:`\tau`.
+    lower_bound : float
+        A certified lower bound of :math:`d^2 / 4\lambda^2` (user units of mass).
+    n_pairs_kept, n_pairs_solved, rounds : int
+        Candidate pairs (within reach, same regime); pairs in the last working set; solves
+        of the working set.
+    status, solver_status : str
+        The status after the certificate, and the solver's own.
+    iterations : int
+        Interior-point iterations over all solves.
+    assembly_time, setup_time, solve_time, certify_time : float
+        Seconds: pair search and assembly; that plus the solvers' set-up; their iterations;
+        the dual bounds and the working set's dual check.
+    """
+
+    pairs: Pairs
+    one_minus_cos: np.ndarray
+    mass_out: np.ndarray
+    mass_in: np.ndarray
+    destroyed: np.ndarray
+    created: np.ndarray
+    lower_bound: float
+    n_pairs_kept: int
+    n_pairs_solved: int
+    rounds: int
+    status: str
+    solver_status: str
+    iterations: int
+    assembly_time: float
+    setup_time: float
+    solve_time: float
+    certify_time: float
+
+    def reduced_cost(self) -> float:
+        r""":math:`d^2 / 4\lambda^2` of this plan, summed without cancellation."""
+        return float(np.sum(pair_cost(self.mass_out, self.mass_in, self.one_minus_cos))
+                     + self.destroyed.sum() + self.created.sum())
+
+
+@dataclass
+class Ingredients:
+    """The problem in the solver's units, from which both backends build their SOCP.
+
+    ``src``, ``dst`` index the active atoms (masses ``a``, ``b``, mean 1);
+    ``one_minus_cos`` and ``cos`` per pair; ``cost_unit`` the objective's divisor.
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    one_minus_cos: np.ndarray
+    cos: np.ndarray
+    cost_unit: float
+
+    @property
+    def sin2(self) -> np.ndarray:
+        r""":math:`\sin^2\theta = (1 - \cos\theta)(1 + \cos\theta)`, without cancellation."""
+        return self.one_minus_cos * (1.0 + self.cos)
+
+    def restrict(self, keep: np.ndarray) -> Ingredients:
+        return Ingredients(self.src[keep], self.dst[keep], self.a, self.b,
+                           self.one_minus_cos[keep], self.cos[keep], self.cost_unit)
+
+
+@dataclass
+class ConicData:
+    """Clarabel's data: minimise ``q x`` s.t. ``A x + s = b``, ``s`` in ``cones``.
+
+    ``cones`` lists ``(kind, count)``: ``("zero", N + M)``, ``("nonneg", N + M)``,
+    ``("soc3", P)`` (one three-dimensional cone per pair), in the row order of ``A``.
+    """
+
+    q: np.ndarray
+    A: sp.csc_matrix
+    b: np.ndarray
+    cones: list
+
+
+def assemble(g: Ingredients) -> ConicData:
+    """The conic data of the semi-coupling SOCP, from index arrays (no loop over pairs).
+
+    Unknowns ``x = [A (P), B (P), u (P), sigma (N), tau (M)]``.  Rows:
+
+    * ``N`` zero rows ``sum_{p from i} A_p + sigma_i = a_i``, ``M`` zero rows for ``B``;
+    * ``N + M`` non-negative rows ``s = sigma, tau``;
+    * per pair three rows ``s = (A + B, A + B - u, A - B)`` in a second-order cone.
+
+    >>> g = Ingredients(np.array([0]), np.array([0]), np.ones(1), np.ones(1),
+    ...                 np.array([0.1]), np.array([0.9]), 1.0)
+    >>> data = assemble(g)
+    >>> data.A.shape, data.cones
+    ((7, 5), [('zero', 2), ('nonneg', 2), ('soc3', 1)])
+    """
+    P, N, M = g.src.size, g.a.size, g.b.size
+    pair = np.arange(P)
+    col_A, col_B, col_u = pair, P + pair, 2 * P + pair
+    col_sigma, col_tau = 3 * P + np.arange(N), 3 * P + N + np.arange(M)
+    soc = 2 * (N + M) + 3 * pair  # first row of each pair's cone
+    rows = np.concatenate([
+        g.src, np.arange(N),                            # A_p + sigma_i = a_i
+        N + g.dst, N + np.arange(M),                    # B_p + tau_j = b_j
+        N + M + np.arange(N + M),                       # -sigma, -tau + s = 0
+        soc, soc, soc + 1, soc + 1, soc + 1, soc + 2, soc + 2,
+    ])
+    cols = np.concatenate([
+        col_A, col_sigma, col_B, col_tau,
+        col_sigma, col_tau,
+        col_A, col_B, col_A, col_B, col_u, col_A, col_B,
+    ])
+    ones_p = np.ones(P)
+    values = np.concatenate([
+        ones_p, np.ones(N), ones_p, np.ones(M),
+        -np.ones(N + M),
+        -ones_p, -ones_p, -ones_p, -ones_p, ones_p, -ones_p, ones_p,
+    ])
+    A = sp.csc_matrix((values, (rows, cols)), shape=(2 * (N + M) + 3 * P, 3 * P + N + M))
+    b = np.concatenate([g.a, g.b, np.zeros(N + M + 3 * P)])
+    q = np.concatenate([g.one_minus_cos, g.one_minus_cos, g.cos, np.ones(N + M)]) / g.cost_unit
+    return ConicData(q, A, b, [("zero", N + M), ("nonneg", N + M), ("soc3", P)])
+
+
+def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each entry's rank by ``key`` among the entries of its ``group`` (0: the smallest).
+
+    One sort of ``group + key'``, ``key`` mapped into [0, 1/2] (the ranks, including the
+    rank computation, in 0.07 s against 0.18 s for the sort alone by a two-key ``lexsort``,
+    1,000 groups of 500); keys closer than ~1e-12 of their range may tie, which only
+    reorders pairs that are equally near.
+    """
+    if group.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    low, span = key.min(), key.max() - key.min()
+    composite = group + (0.5 / span) * (key - low) if span > 0 else group.astype(float)
+    order = np.argsort(composite)
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    rank = np.empty(group.size, dtype=np.intp)
+    rank[order] = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    return rank
+
+
+def _smallest_per_group(group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` entries of smallest ``key`` within each value of ``group``."""
+    return _rank_within(group, key) < k
+
+
+def greedy_plan(src, dst, one_minus_cos, a, b, rank_src=None, rank_dst=None):
+    r"""The best of three feasible points and its value :math:`d^2 / 4\lambda^2`.
+
+    Pure reaction (:math:`\sum a + \sum b`); every source sending all its mass to its
+    nearest target, each target's mass shared among the sources that chose it in
+    proportion to their masses (the rest destroyed or created); and the same with the
+    roles swapped.  Returns ``(value, A, B)`` per pair (the slacks follow).  ``rank_src``
+    and ``rank_dst`` (:func:`_rank_within` by ``one_minus_cos``) may be given.
+    """
+    best = (float(a.sum() + b.sum()), np.zeros(src.size), np.zeros(src.size))
+    if src.size == 0:
+        return best
+    if rank_src is None:
+        rank_src, rank_dst = (_rank_within(side, one_minus_cos) for side in (src, dst))
+    for ours, theirs, m_ours, m_theirs, rank, swap in (
+            (src, dst, a, b, rank_src, False), (dst, src, b, a, rank_dst, True)):
+        chosen = np.flatnonzero(rank == 0)
+        give = m_ours[ours[chosen]]
+        claimed = np.bincount(theirs[chosen], give, minlength=m_theirs.size)
+        # the fraction first: a partner claimed once gets its whole mass, exactly
+        share = m_theirs[theirs[chosen]] * (give / claimed[theirs[chosen]])
+        paired = np.zeros(m_ours.size, dtype=bool)
+        paired[ours[chosen]] = True
+        left = m_ours[~paired].sum()  # atoms of ours with no pair in reach
+        unclaimed = m_theirs[claimed == 0].sum()
+        value = float(np.sum(pair_cost(give, share, one_minus_cos[chosen])) + left
+                      + unclaimed)
+        if value < best[0]:
+            mine, other = np.zeros(src.size), np.zeros(src.size)
+            mine[chosen], other[chosen] = give, share
+            best = (value, other, mine) if swap else (value, mine, other)
+    return best
+
+
+def _feasible(A, B, sigma, tau, src, dst, a, b):
+    """Clip round-off negatives and rescale each atom's pair masses so that they and its
+    slack add up to its mass exactly (see the module docstring, Cleaning)."""
+    A, B = np.maximum(A, 0.0), np.maximum(B, 0.0)
+    out = []
+    for masses, slack, atom, total in ((A, sigma, src, a), (B, tau, dst, b)):
+        slack = np.clip(slack, 0.0, total)
+        sent = np.bincount(atom, masses, minlength=total.size)
+        room = total - slack
+        factor = np.divide(room, sent, out=np.zeros_like(room), where=sent > 0)
+        slack = np.where(sent > 0, slack, total)
+        out.append((masses * factor[atom], slack))
+    (A, sigma), (B, tau) = out
+    return A, B, sigma, tau
+
+
+def _snap(plan, g: Ingredients, pairs: bool):
+    """Zero the slacks (or, with ``pairs``, the pairs: both sides) below :data:`SNAP` of
+    their atom's mass, the atom's other parts rescaled to keep its mass exact."""
+    A, B, sigma, tau = plan
+    if pairs:
+        noise = (A <= SNAP * g.a[g.src]) & (B <= SNAP * g.b[g.dst])
+        A, B = np.where(noise, 0.0, A), np.where(noise, 0.0, B)
+    out = []
+    for masses, slack, atom, total in ((A, sigma, g.src, g.a), (B, tau, g.dst, g.b)):
+        if not pairs:
+            slack = np.where(slack <= SNAP * total, 0.0, slack)
+        held = np.bincount(atom, masses, minlength=total.size) + slack
+        factor = np.divide(total, held, out=np.ones_like(total), where=held > 0)
+        out.append((masses * factor[atom], np.where(held > 0, slack * factor, total)))
+    (A, sigma), (B, tau) = out
+    return A, B, sigma, tau
+
+
+def _value(plan, g: Ingredients) -> float:
+    A, B, sigma, tau = plan
+    return float(np.sum(pair_cost(A, B, g.one_minus_cos)) + sigma.sum() + tau.sum())
+
+
+def _grouped_min(values: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                 owners: np.ndarray, size: int) -> np.ndarray:
+    """Per atom, the minimum of ``values`` over its pairs (``+inf`` for atoms without
+    pairs); ``order`` sorts the pairs by atom, ``starts`` and ``owners`` are the runs."""
+    out = np.full(size, np.inf)
+    if values.size:
+        out[owners] = np.minimum.reduceat(values[order], starts)
+    return out
+
+
+class _Transform:
+    r"""The largest potentials on one side allowed by given potentials on the other:
+    :math:`\psi_j = \min_i (\sin^2\theta_{ij} - \varphi_i) / (1 - \varphi_i)` over the
+    pairs ``(i, j)`` (a c-transform; ``+inf`` for an atom without such a pair)."""
+
+    def __init__(self, near: np.ndarray, far: np.ndarray, sin2: np.ndarray, size: int):
+        self.near, self.sin2, self.size = near, sin2, size
+        self.order = np.argsort(far, kind="stable")
+        sorted_far = far[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_far[1:] != sorted_far[:-1]])
+        self.owners = sorted_far[self.starts] if far.size else far
+        self.paired = np.zeros(size, dtype=bool)
+        self.paired[self.owners] = True
+
+    def __call__(self, potential: np.ndarray, seeds: np.ndarray | None = None) -> np.ndarray:
+        """Over the pairs from ``seeds`` (atoms of potential < 1), or over every pair when
+        ``seeds`` is None -- then a partner at potential 1 leaves no room: ``-inf``."""
+        p = potential[self.near]
+        usable = p < 1.0
+        limit = np.full(p.size, np.inf)
+        if seeds is None:
+            limit[~usable] = -np.inf
+        else:
+            usable &= seeds[self.near]
+        np.divide(self.sin2 - p, 1.0 - p, out=limit, where=usable)
+        return _grouped_min(limit, self.order, self.starts, self.owners, self.size)
+
+
+def _transforms(g: Ingredients) -> tuple[_Transform, _Transform]:
+    """The c-transforms of ``g``'s pairs towards the targets and towards the sources."""
+    sin2 = g.sin2
+    return (_Transform(g.src, g.dst, sin2, g.b.size), _Transform(g.dst, g.src, sin2, g.a.size))
+
+
+def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
+    r"""A lower bound of :math:`d^2 / 4\lambda^2` (solver's mass units) from multipliers
+    ``y`` of the equality rows (objective units), made feasible for every pair of ``g``.
+
+    Double c-transforms (:class:`_Transform`): potentials on one side, from the atoms
+    holding at least a fraction ``level`` of that side's largest mass (the seeds), give the
+    other side's best potentials (an atom no seed reaches keeps its own, capped at 1), which
+    give the first side's; every pair is then feasible (``transforms``, the pair
+    :func:`transforms` of ``g``, may be given).  The multipliers of light atoms are
+    the interior point's least accurate, and one bad seed lowers all its partners: both
+    orders and the seed levels 0, 1e-8 and 1e-4 are tried and the best bound is kept (as
+    :func:`wfr_cvx.closed_form.static_wfr2_bounds` does for the logarithmic form).
+
+    >>> t = np.array([0.3])
+    >>> g = Ingredients(np.array([0]), np.array([0]), np.ones(1), np.ones(1),
+    ...                 2 * np.sin(t / 2) ** 2, np.cos(t), 1.0)
+    >>> exact = 2 * (1 - np.cos(0.3))              # phi = psi = 1 - cos(theta)
+    >>> bool(abs(dual_bound(np.full(2, 1 - np.cos(0.3)), g) - exact) < 1e-15)
+    True
+    """
+    N = g.a.size
+    phi = np.minimum(y[:N] * g.cost_unit, 1.0)
+    psi = np.minimum(y[N:] * g.cost_unit, 1.0)
+    to_dst, to_src = transforms or _transforms(g)
+    best = -np.inf
+    for first, second, m_first, m_second, forward, backward in (
+            (phi, psi, g.a, g.b, to_dst, to_src), (psi, phi, g.b, g.a, to_src, to_dst)):
+        for level in SEED_LEVELS:
+            seeds = m_first >= level * m_first.max(initial=0.0)
+            other = forward(first, seeds)
+            # an atom no seed reaches keeps its own potential, or 0 when that is 1 and it has
+            # partners (they would be left without room)
+            own = np.where((second < 1.0) | ~forward.paired, second, 0.0)
+            other = np.minimum(np.where(np.isinf(other), own, other), 1.0)
+            back = np.minimum(backward(other), 1.0)
+            if np.isneginf(back).any():
+                continue
+            best = max(best, float(m_first @ back + m_second @ other))
+    return best
+
+
+def _violated(y: np.ndarray, g: Ingredients, outside: np.ndarray) -> np.ndarray:
+    r"""Pairs outside the working set whose dual constraint ``y`` violates, at most
+    :data:`NEIGHBOURS` per atom (the most violated).
+
+    :math:`[\cos^2\theta - (1 - \varphi)(1 - \psi)] / s
+    = y_i + y_j - s\,y_i y_j - \sin^2\theta / s` with :math:`\varphi = s\,y`.
+    """
+    N = g.a.size
+    y_src, y_dst = y[:N][g.src], y[N:][g.dst]
+    unit = g.cost_unit
+    excess = y_src + y_dst - unit * y_src * y_dst - g.sin2 / unit
+    candidates = np.flatnonzero(outside & (excess > VIOLATION))
+    if candidates.size == 0:
+        return np.zeros(g.src.size, dtype=bool)
+    key = -excess[candidates]
+    pick = (_smallest_per_group(g.src[candidates], key, NEIGHBOURS)
+            | _smallest_per_group(g.dst[candidates], key, NEIGHBOURS))
+    added = np.zeros(g.src.size, dtype=bool)
+    added[candidates[pick]] = True
+    return added
+
+
+def _certified(upper: float, lower: float, g: Ingredients, options: dict) -> bool:
+    """Clarabel's own gap test on the plan's value and the dual bound (objective units)."""
+    primal, dual = upper / g.cost_unit, lower / g.cost_unit
+    gap = primal - dual
+    return bool(gap <= options.get("tol_gap_abs", 1e-8) or gap <= options.get(
+        "tol_gap_rel", 1e-8) * max(1.0, min(abs(primal), abs(dual))))
+
+
+@dataclass
+class _Clock:
+    """Iterations and seconds summed over the solves."""
+
+    iterations: int = 0
+    assembly: float = 0.0
+    setup: float = 0.0
+    solve: float = 0.0
+    certify: float = 0.0
+
+
+def _solve_on(g: Ingredients, subset: np.ndarray, backend: str, options: dict,
+              clock: _Clock):
+    """Solve the SOCP on the pairs ``subset``: the raw solution and, when it has a point,
+    its cleaned plan over all pairs of ``g`` (made feasible, then snapped when that costs
+    nothing: a slack of 6e-15 of an atom's mass, teleported, is 1e-6 of d^2 at
+    theta = 1e-4)."""
+    small = g.restrict(subset)
+    if backend == "clarabel":
+        begin = time.perf_counter()
+        data = assemble(small)
+        clock.assembly += time.perf_counter() - begin
+        raw = solve_clarabel(data, options)
+    else:  # cvxpy builds its own problem: its canonicalisation counts as set-up
+        raw = solve_cvxpy(small, options)
+    clock.iterations += raw.iterations
+    clock.setup += raw.setup_time
+    clock.solve += raw.solve_time
+    if raw.x is None:
+        return raw, None
+    P, N = small.src.size, g.a.size
+    A, B = np.zeros(g.src.size), np.zeros(g.src.size)
+    A[subset], B[subset] = raw.x[:P], raw.x[P:2 * P]
+    plan = _feasible(A, B, raw.x[3 * P:3 * P + N], raw.x[3 * P + N:], g.src, g.dst, g.a, g.b)
+    for pairs in (False, True):
+        snapped = _snap(plan, g, pairs)
+        if _value(snapped, g) <= _value(plan, g) * (1.0 + SNAP_TOLERANCE):
+            plan = snapped
+    return raw, plan
+
+
+def _judged(status: str, upper: float, lower: float) -> tuple[str, str]:
+    """The solver's status as the certificate sees it, and why when it differs.
+
+    A relative gap above :data:`UNCERTIFIED_GAP` turns "Solved" into "AlmostSolved" (a
+    warning); above :data:`FAILED_GAP` the point is refused ("Uncertified", an error).
+    """
+    relative = (upper - lower) / upper if upper > 0 else 0.0
+    detail = (f"; the solver said {status!r} but its plan and the dual bound differ by "
+              f"{relative:.1e} (relative)")
+    if status in ("Solved", "AlmostSolved") and relative > FAILED_GAP:
+        return "Uncertified", detail
+    if status == "Solved" and relative > UNCERTIFIED_GAP:
+        return "AlmostSolved", detail
+    return status, ""
+
+
+def _polish_options(options: dict) -> dict:
+    """The user's options with the gap and feasibility tolerances tightened to
+    :data:`POLISH_TOLERANCES`."""
+    tightened = dict(options)
+    for name in ("tol_gap_rel", "tol_gap_abs", "tol_feas"):
+        tightened[name] = min(options.get(name, POLISH_TOLERANCES), POLISH_TOLERANCES)
+    return tightened
+
+
+def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backend: str,
+                  options: dict, hint: str, clock: _Clock):
+    """Working set, certificate, polish and snap (module docstring); only the ``heavy``
+    pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound;
+    the first working set is ``nearest`` (each atom's nearest heavy partners).
+
+    Returns ``(plan, lower, status, solver_status, n_solved, rounds)``; applies the
+    status policy when the certificate does not close.
+    """
+    begin = time.perf_counter()
+    transforms = _transforms(g)
+    clock.certify += time.perf_counter() - begin
+    working = nearest.copy() if backend == "clarabel" else heavy.copy()
+    rounds = rescales = 0
+    while True:
+        if rounds == MAX_ROUNDS - 1:
+            working = heavy.copy()
+        raw, plan = _solve_on(g, working, backend, options, clock)
+        rounds += 1
+        if plan is None:
+            check_status(raw.status, backend, hint)  # raises: no point to certify
+        begin = time.perf_counter()
+        upper, lower = _value(plan, g), dual_bound(raw.y, g, transforms)
+        certified = _certified(upper, lower, g, options)
+        added = None if certified else _violated(raw.y, g, heavy & ~working)
+        clock.certify += time.perf_counter() - begin
+        if certified and (raw.status == "Solved" or raw.status in CERTIFIABLE):
+            status = "Solved"
+            break
+        if added is not None and added.any():
+            working |= added
+            continue
+        if rescales < MAX_RESCALES and upper < g.cost_unit:
+            # The a-priori size was far too large: the objective is below 1, where
+            # Clarabel's gap test is absolute and accepts a point whose relative error is
+            # large.  Rescale by the value found.
+            g = replace(g, cost_unit=upper / (g.a.sum() + g.b.sum()))
+            rescales += 1
+            continue
+        status, detail = _judged(raw.status, upper, lower)
+        check_status(status, backend, detail + hint)
+        break
+    solver_status = raw.status
+    support = (plan[0] >= SUPPORT * g.a[g.src]) | (plan[1] >= SUPPORT * g.b[g.dst])
+    if backend == "clarabel" and support.sum() < working.sum():
+        polished, plan2 = _solve_on(g, support, backend, _polish_options(options), clock)
+        if polished.status == "Solved" and plan2 is not None:
+            value = _value(plan2, g)
+            if value <= upper * (1.0 + POLISH_TOLERANCE):
+                plan, upper = plan2, value
+                begin = time.perf_counter()
+                lower = max(lower, dual_bound(polished.y, g, transforms))
+                clock.certify += time.perf_counter() - begin
+    return plan, lower, status, solver_status, int(working.sum()), rounds
+
+
+def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
+                   plan: EnsembleConstraints, backend: str, options: dict) -> Coupling:
+    """Prune, scale, solve, certify and clean: the optimal semi-coupling in user units
+    (module docstring).  Inputs are validated; the status policy
+    (:func:`~._backends.check_status`) applies unless the certificate closes.
+    """
+    begin = time.perf_counter()
+    a_all, b_all = aligned.a, aligned.b
+    heaviest = max(a_all.max(initial=0.0), b_all.max(initial=0.0))
+    src_atoms, dst_atoms = np.flatnonzero(a_all > 0), np.flatnonzero(b_all > 0)
+    pairs = pairs_within(aligned.x[src_atoms], aligned.y[dst_atoms], aligned.k[src_atoms],
+                         aligned.l[dst_atoms], metrics, reach=np.pi * lam,
+                         max_travel=plan.max_travel)
+    theta = pairs.distance / (2.0 * lam)
+    one_minus_cos = 2.0 * np.sin(0.5 * theta) ** 2
+    mass = a_all[src_atoms].sum() + b_all[dst_atoms].sum()
+    factor = (src_atoms.size + dst_atoms.size) / mass if mass > 0 else 1.0
+    a, b = a_all[src_atoms] * factor, b_all[dst_atoms] * factor
+    light = LIGHT_ATOM * heaviest * factor
+    heavy = (a[pairs.src] > light) & (b[pairs.dst] > light)
+    # ranks among the heavy pairs (the others never come first): one sort per side serves
+    # the greedy point and the first working set
+    index = np.flatnonzero(heavy)
+    ranks = []
+    for side in (pairs.src, pairs.dst):
+        rank = np.full(pairs.size, np.iinfo(np.intp).max)
+        rank[index] = _rank_within(side[index], one_minus_cos[index])
+        ranks.append(rank)
+    bound, A, B = greedy_plan(pairs.src, pairs.dst, one_minus_cos, a, b, *ranks)
+    g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
+                    bound / (a.sum() + b.sum()) if bound > 0 else 1.0)
+    clock = _Clock(assembly=time.perf_counter() - begin)
+    if bound > NEGLIGIBLE * (a.sum() + b.sum()) and heavy.any():
+        nearest = (ranks[0] < NEIGHBOURS) | (ranks[1] < NEIGHBOURS)
+        chosen, lower, status, solver_status, n_solved, rounds = _optimal_plan(
+            g, heavy, nearest, backend, options, _hint(lam, theta, pairs.distance), clock)
+        A, B, sigma, tau = chosen
+    else:  # nothing to transport, or a feasible point of (almost) no cost
+        sigma = a - np.bincount(pairs.src, A, minlength=a.size)
+        tau = b - np.bincount(pairs.dst, B, minlength=b.size)
+        A, B, sigma, tau = _feasible(A, B, sigma, tau, pairs.src, pairs.dst, a, b)
+        lower = bound if not pairs.size else 0.0
+        status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
+        if bound > 0 and heavy.any():  # negligible, but not certified
+            status = "AlmostSolved"
+            check_status(status, "none", f"; the plan's cost is at most {NEGLIGIBLE:g} of 4 "
+                         "lam^2 times the mass, below the interior point's resolution, and "
+                         "is returned as a feasible point (an upper bound)"
+                         + _hint(lam, theta, pairs.distance))
+    # the total masses alone bound d below (the total mass is 1-Lipschitz for d)
+    lower = max(lower, (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2)
+    carrying = (A > 0) | (B > 0)
+    destroyed, created = np.zeros(a_all.size), np.zeros(b_all.size)
+    destroyed[src_atoms] = sigma / factor
+    created[dst_atoms] = tau / factor
+    kept = Pairs(src_atoms[pairs.src[carrying]], dst_atoms[pairs.dst[carrying]],
+                 pairs.distance[carrying], pairs.regime[carrying])
+    return Coupling(
+        pairs=kept, one_minus_cos=one_minus_cos[carrying], mass_out=A[carrying] / factor,
+        mass_in=B[carrying] / factor, destroyed=destroyed, created=created,
+        lower_bound=max(lower, 0.0) / factor, n_pairs_kept=pairs.size,
+        n_pairs_solved=n_solved, rounds=rounds, status=status,
+        solver_status=solver_status, iterations=clock.iterations,
+        assembly_time=clock.assembly, setup_time=clock.assembly + clock.setup,
+        solve_time=clock.solve, certify_time=clock.certify)
+
+
+def _hint(lam: float, theta: np.ndarray, distance: np.ndarray) -> str:
+    """Why a solve may fail for this ``lam`` (empty when nothing is known)."""
+    if theta.size and 0 < theta.max() < 1e-3:
+        return (f"; lam = {lam:g} is large against the pair distances (at most "
+                f"{distance.max():.3g}): reaction costs ~{1 / theta.max() ** 2:.1e} times more "
+                "than transport, which leaves the problem badly conditioned; for equal masses "
+                "d^2 -> W2^2 in this limit")
+    return ""

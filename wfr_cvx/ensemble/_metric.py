@@ -1,0 +1,129 @@
+r"""The risk metric :math:`G` of the transport cost :math:`|v|_G^2 = v^\top G v`, per regime.
+
+Accepted forms of ``metric=``: ``None`` (the identity), a positive scalar ``g``
+(:math:`G = gI`), a symmetric positive-definite ``n x n`` matrix (an array, or a DataFrame
+labelled by the assets on both axes, aligned by name), or a dict ``{regime label: one of
+those}`` giving every regime its own metric.
+
+Distances are computed on mapped points: with the Cholesky factor :math:`G = LL^\top`,
+:math:`|L^\top(x - y)|^2 = (x - y)^\top G (x - y)`, so the rows ``x L`` are points whose
+Euclidean distances are the :math:`G`-distances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RegimeMetrics", "check_metric"]
+
+#: Relative asymmetry ``max|G - G^T| / max|G|`` tolerated (round-off of an estimated
+#: covariance); the symmetric part is used.
+SYMMETRY_TOLERANCE = 1e-10
+
+
+class RegimeMetrics:
+    r"""Validated metric: one SPD matrix and its Cholesky factor per regime.
+
+    Attributes
+    ----------
+    matrices, factors : tuple of ndarray, shape ``(n, n)`` each
+        :math:`G_k` and lower-triangular :math:`L_k` with :math:`G_k = L_k L_k^\top`, in
+        the order of ``regimes``.
+    regimes : tuple of str
+    given : object
+        The metric as it should be reported: None, a float, an ``(n, n)`` array, or a
+        dict ``{label: (n, n) array}``.
+    """
+
+    def __init__(self, matrices, factors, regimes, given):
+        self.matrices = tuple(matrices)
+        self.factors = tuple(factors)
+        self.regimes = tuple(regimes)
+        self.given = given
+
+    def map_points(self, points: np.ndarray, regime: int) -> np.ndarray:
+        """Rows ``points @ L_k``: Euclidean distances of the result are ``G_k``-distances."""
+        return points @ self.factors[regime]
+
+
+def _one_matrix(value, assets: tuple[str, ...], where: str) -> np.ndarray:
+    n = len(assets)
+    if isinstance(value, pd.DataFrame):
+        rows, cols = [str(r) for r in value.index], [str(c) for c in value.columns]
+        for axis, labels in (("index", rows), ("columns", cols)):
+            if set(labels) != set(assets) or len(labels) != n:
+                raise ValueError(f"`metric`{where} {axis} must be the assets {list(assets)} "
+                                 f"(aligned by name), got {labels}")
+        value = value.set_axis(rows, axis=0).set_axis(cols, axis=1)
+        value = value.loc[list(assets), list(assets)].to_numpy()
+    array = np.asarray(value)
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
+                                   or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(f"`metric`{where} must be a number or a real matrix, got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    array = np.array(array, dtype=float)
+    if array.ndim == 0:
+        scale = float(array)
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"`metric`{where} scalar must be finite and > 0, got {scale}")
+        return scale * np.eye(n)
+    if array.shape != (n, n):
+        raise ValueError(f"`metric`{where} must be a scalar or an {n} x {n} matrix (one row "
+                         f"and column per asset), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`metric`{where} must be finite, got NaN or infinite entries")
+    size = np.abs(array).max()
+    if np.abs(array - array.T).max() > SYMMETRY_TOLERANCE * size:
+        raise ValueError(f"`metric`{where} must be symmetric; max |G - G^T| = "
+                         f"{np.abs(array - array.T).max():.3g} against max |G| = {size:.3g}")
+    return 0.5 * (array + array.T)
+
+
+def _factor(matrix: np.ndarray, where: str) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(matrix).min())
+        raise ValueError(f"`metric`{where} must be positive definite; Cholesky failed "
+                         f"(smallest eigenvalue {smallest:.3g})") from None
+
+
+def check_metric(metric, assets: tuple[str, ...], regimes: tuple[str, ...]) -> RegimeMetrics:
+    """Validate ``metric=`` against the assets and regimes of two aligned ensembles.
+
+    Raises TypeError / ValueError naming ``metric`` (and the regime for a dict): wrong
+    shape or labels, not finite, not symmetric, not positive definite, a regime missing
+    from the dict or a key that is not a regime.
+
+    >>> m = check_metric({"on": 2.0, "off": [[1.0, 0.5], [0.5, 1.0]]}, ("a", "b"),
+    ...                  ("on", "off"))
+    >>> m.matrices[0]
+    array([[2., 0.],
+           [0., 2.]])
+    """
+    n = len(assets)
+    if metric is None:
+        identity = np.eye(n)
+        return RegimeMetrics([identity] * len(regimes), [identity] * len(regimes), regimes,
+                             None)
+    if isinstance(metric, Mapping):
+        keys = {str(key): key for key in metric}
+        missing = [r for r in regimes if r not in keys]
+        unknown = [key for key in keys if key not in regimes]
+        if missing or unknown:
+            raise ValueError(f"`metric` dict must give one metric per regime {list(regimes)}:"
+                             f" missing {missing}, unknown {unknown}")
+        matrices = [_one_matrix(metric[keys[r]], assets, f" for regime {r!r}")
+                    for r in regimes]
+        factors = [_factor(G, f" for regime {r!r}") for G, r in zip(matrices, regimes,
+                                                                      strict=True)]
+        given = {r: G for r, G in zip(regimes, matrices, strict=True)}
+        return RegimeMetrics(matrices, factors, regimes, given)
+    matrix = _one_matrix(metric, assets, "")
+    factor = _factor(matrix, "")
+    given = float(matrix[0, 0]) if np.ndim(metric) == 0 and not isinstance(
+        metric, pd.DataFrame) else matrix
+    return RegimeMetrics([matrix] * len(regimes), [factor] * len(regimes), regimes, given)
