@@ -7,7 +7,7 @@ import pytest
 
 from wfr_cvx.constraints import MaxVelocity
 from wfr_cvx.ensemble import Ensemble, MaxTravel, distance, geodesic
-from wfr_cvx.markowitz import efficient_frontier, estimate, load_prices
+from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices
 
 W = np.array([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
 
@@ -190,19 +190,24 @@ def test_metric_frames_and_dicts_align():
         distance(E0, E1, 0.5, metric=4.0 * np.eye(3)), rel=1e-12)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"backend": "mosek"}, r"`backend` must be one of \['clarabel', 'cvxpy'\], got 'mosek'"),
-    ({"max_itr": 10}, r"unknown solver option\(s\) \['max_itr'\]"),
-    ({"max_iter": 0}, "solver option `max_iter` must be >= 1, got 0"),
-    ({"max_iter": 2.5}, "solver option `max_iter` must be an integer"),
-    ({"tol_gap_rel": -1e-8}, "solver option `tol_gap_rel` must be > 0"),
-    ({"tol_feas": np.inf}, "solver option `tol_feas` must be finite"),
-    ({"max_step_fraction": 1.5}, r"solver option `max_step_fraction` must lie in \(0, 1\]"),
-    ({"verbose": "yes"}, "solver option `verbose` must be a bool"),
-    ({"direct_solve_method": 3}, "solver option `direct_solve_method` must be a string"),
+@pytest.mark.parametrize("options, error, match", [
+    ({"backend": "mosek"}, ValueError,
+     r"`backend` must be one of \['clarabel', 'cvxpy'\], got 'mosek'"),
+    ({"max_itr": 10}, ValueError, r"unknown solver option\(s\) \['max_itr'\]"),
+    ({"max_iter": 0}, ValueError, "solver option `max_iter` must be an integer >= 1 for "
+                                  "backend 'clarabel', got 0"),
+    ({"max_iter": 2.5}, TypeError, "solver option `max_iter` must be an integer"),
+    ({"tol_gap_rel": -1e-8}, ValueError, "solver option `tol_gap_rel` must be a finite number "
+                                         "> 0"),
+    ({"tol_feas": np.inf}, ValueError, "solver option `tol_feas` must be a finite number"),
+    ({"max_step_fraction": 1.5}, ValueError, r"solver option `max_step_fraction` must be a "
+                                             r"finite number > 0 and <= 1"),
+    ({"verbose": "yes"}, TypeError, "solver option `verbose` must be a bool"),
+    ({"direct_solve_method": 3}, TypeError, r"solver option `direct_solve_method` must be one "
+                                            r"of \['auto'"),
 ])
-def test_bad_backend_and_solver_options(options, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_backend_and_solver_options(options, error, match):
+    with pytest.raises(error, match=match):
         geodesic(E0, E1, 0.5, **options)
 
 

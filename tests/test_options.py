@@ -36,7 +36,7 @@ def test_every_clarabel_setting_has_a_checked_spec_and_its_default_passes():
         ("clarabel", {"max_iter": -1}, ValueError, "`max_iter` must be an integer >= 1 for "
                                                    "backend 'clarabel', got -1"),
         # before: accepted
-        ("clarabel", {"tol_gap_rel": -1}, ValueError, "`tol_gap_rel` .* real number > 0"),
+        ("clarabel", {"tol_gap_rel": -1}, ValueError, "`tol_gap_rel` .* finite number > 0"),
         ("clarabel", {"max_iter": 2.5}, TypeError, "`max_iter`"),
         ("clarabel", {"verbose": "yes"}, TypeError, "`verbose` .* a bool"),
         ("clarabel", {"direct_solve_method": "cholmod"}, ValueError, "one of"),
@@ -47,7 +47,7 @@ def test_every_clarabel_setting_has_a_checked_spec_and_its_default_passes():
         ("scs", {"max_iters": 0}, ValueError, "`max_iters` .* backend 'scs'"),
         ("scs", {"alpha": 2.0}, ValueError, "`alpha` .* < 2"),
         ("scs", {"linear_solver": "umfpack"}, ValueError, "`linear_solver`"),
-        ("dr", {"eps": -1e-5}, ValueError, "`eps` must be a real number > 0 for backend 'dr'"),
+        ("dr", {"eps": -1e-5}, ValueError, "`eps` must be a finite number > 0 for backend 'dr'"),
         ("dr", {"threads": 0}, ValueError, "`threads`"),
         ("dr", {"coarse_start": "yes"}, ValueError, "a bool or one of \\['auto'\\]"),
         ("dr", {"eps_infeas": 2.0}, ValueError, "`eps_infeas`"),

@@ -28,6 +28,9 @@ _OBJECTS = {
     "TradingWindow": "constraints",
     "MaxReactionRate": "constraints",
     "TotalMass": "constraints",
+    "MaxTravel": "constraints",
+    "Ensemble": "ensemble",
+    "EnsembleGeodesic": "ensemble",
     "crossover_scale": "finance.units",
     "lam_to_weights": "finance.units",
     "lam_to_dollars": "finance.units",
@@ -40,7 +43,7 @@ _OBJECTS = {
 
 #: public sub-packages and modules
 _MODULES = ("analysis", "assembly", "backends", "batch", "closed_form", "comparison",
-            "constraints", "engine", "errors", "finance", "grid", "io", "metric",
+            "constraints", "engine", "ensemble", "errors", "finance", "grid", "io", "metric",
             "modelling", "operators", "plots", "problem_files", "proximal", "result")
 
 __all__ = sorted([*_OBJECTS, *_MODULES, "__version__"])

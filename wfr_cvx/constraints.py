@@ -56,7 +56,7 @@ import numpy as np
 from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
-           "Plan", "CONSTRAINT_TYPES", "compile_constraints", "from_table"]
+           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "compile_constraints", "from_table"]
 
 
 def _rate(value, name: str, owner: str) -> float:
@@ -202,9 +202,47 @@ class TotalMass(Constraint):
         plan.total_mass = True
 
 
+@dataclass(frozen=True)
+class MaxTravel(Constraint):
+    """No atom of an ensemble travels farther than ``distance`` (in the metric :math:`G`)
+    per rebalance: a turnover limit (:func:`wfr_cvx.ensemble.geodesic`).
+
+    Pairs of atoms farther apart than the cap cannot be transported: their mass is
+    destroyed and re-created.  On a grid, cap the speed instead (:class:`MaxVelocity`).
+
+    Parameters
+    ----------
+    distance : float
+        Largest :math:`G`-distance an atom may be transported, ``>= 0`` (``0``: no
+        transport at all, only destruction and creation; ``inf``: no cap).
+
+    >>> MaxTravel(0.25)
+    MaxTravel(distance=0.25)
+    """
+
+    kind: ClassVar[str] = "max_travel"
+    distance: float
+
+    def __post_init__(self):
+        value = self.distance
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"MaxTravel: `distance` must be a real number, got {value!r}")
+        value = float(value)
+        if np.isnan(value) or value < 0:
+            raise ValueError(f"MaxTravel: `distance` must be >= 0 (inf for no cap), got "
+                             f"{value}")
+        object.__setattr__(self, "distance", value)
+
+    def apply(self, plan: _Draft, grid: Grid) -> None:
+        raise TypeError("MaxTravel caps how far an atom of an ensemble travels "
+                        "(wfr_cvx.ensemble.geodesic); on a grid, cap the speed with "
+                        "MaxVelocity")
+
+
 #: The constraint classes, by problem-file kind.
 CONSTRAINT_TYPES = {cls.kind: cls for cls in (MaxVelocity, TradingWindow, MaxReactionRate,
-                                              TotalMass)}
+                                              TotalMass, MaxTravel)}
 
 
 def from_table(table: dict) -> Constraint:

@@ -115,9 +115,9 @@ def combine_status(statuses: list) -> Status:
 
 def solve_in_blocks(q, A, b, cones, solve_block, *, parallel: bool = True) -> dict:
     """Solve block by block with ``solve_block(q, A, b, cones) -> dict`` and put together
-    ``x``, ``status`` (worst), ``iterations`` (most), ``objective`` (sum), ``blocks``
-    (their number), ``parts`` (the blocks' own outputs) and ``split_time`` (seconds spent
-    finding and cutting the blocks).
+    ``x``, ``z`` (the duals, when every block gives ``z``), ``status`` (worst),
+    ``iterations`` (most), ``objective`` (sum), ``blocks`` (their number), ``parts`` (the
+    blocks' own outputs) and ``split_time`` (seconds spent finding and cutting the blocks).
 
     ``solve_block`` returns at least ``x``, ``status``, ``iterations`` and ``objective``.
     The blocks run in a thread pool of ``min(blocks, thread_budget())`` workers (largest first)
@@ -133,10 +133,14 @@ def solve_in_blocks(q, A, b, cones, solve_block, *, parallel: bool = True) -> di
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outs = list(pool.map(lambda blk: solve_block(blk.q, blk.A, blk.b, blk.cones), blocks))
     x = np.zeros(A.shape[1])
+    z = np.zeros(A.shape[0]) if all("z" in out for out in outs) else None
     for blk, out in zip(blocks, outs, strict=True):
         x[blk.columns] = out["x"]
+        if z is not None:
+            z[blk.rows] = out["z"]
     return {
         "x": x,
+        "z": z,
         "status": combine_status([out["status"] for out in outs]),
         "iterations": max(out["iterations"] for out in outs),
         "objective": float(sum(out["objective"] for out in outs)),

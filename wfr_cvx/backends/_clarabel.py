@@ -65,7 +65,8 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
                                         settings)
         setups.append(time.perf_counter() - started)
         solution = solver.solve()
-        return {"x": np.asarray(solution.x), "status": Status.parse(str(solution.status)),
+        return {"x": np.asarray(solution.x), "z": np.asarray(solution.z),
+                "status": Status.parse(str(solution.status)),
                 "iterations": int(solution.iterations), "objective": float(solution.obj_val),
                 "objective_dual": float(solution.obj_val_dual),
                 "r_prim": float(solution.r_prim), "r_dual": float(solution.r_dual)}
@@ -76,7 +77,8 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
     total = time.perf_counter() - begin
     setup = min(total, out["split_time"] + max(setups, default=0.0))
     return ConicResult(
-        x=out["x"], status=whole_status(parts, settings), iterations=out["iterations"],
+        x=out["x"], z=out["z"], status=whole_status(parts, settings),
+        iterations=out["iterations"],
         setup_time=setup, solve_time=total - setup, objective=out["objective"],
         objective_dual=float(sum(part["objective_dual"] for part in parts)),
         r_prim=max(part["r_prim"] for part in parts),

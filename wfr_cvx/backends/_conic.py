@@ -109,7 +109,8 @@ class ConicProblem:
 class ConicResult:
     """A conic backend's answer.
 
-    ``x`` the primal point, ``status`` a :class:`~wfr_cvx.backends.Status`, ``objective``
+    ``x`` the primal point, ``z`` the dual of ``Ax + s = b`` (None when the backend has
+    none to give), ``status`` a :class:`~wfr_cvx.backends.Status`, ``objective``
     and ``objective_dual`` the primal and dual objectives (NaN when the solver has none),
     ``r_prim`` / ``r_dual`` its residuals, ``blocks`` how many independent blocks were
     solved, ``message`` the solver's own words when it failed.
@@ -126,6 +127,7 @@ class ConicResult:
     r_dual: float = float("nan")
     blocks: int = 1
     message: str = ""
+    z: np.ndarray | None = None
 
 
 @dataclass

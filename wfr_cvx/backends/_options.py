@@ -39,6 +39,7 @@ class Option:
     high_open: bool = False
     choices: tuple = ()
     doc: str = ""
+    allow_inf: bool = False
 
     def expected(self) -> str:
         """What the option takes, in words (for messages)."""
@@ -52,7 +53,8 @@ class Option:
             return "a string"
         if self.kind == "int_list":
             return "a list of integers"
-        noun = "an integer" if self.kind == "int" else "a real number"
+        noun = "an integer" if self.kind == "int" else (
+            "a real number" if self.allow_inf or self.kind != "real" else "a finite number")
         parts = []
         if self.low is not None:
             parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
@@ -106,7 +108,7 @@ class Option:
         if self.high is not None and (number > self.high
                                       or (self.high_open and number == self.high)):
             fail()
-        if self.kind == "real" and math.isinf(number) and self.high is not None:
+        if self.kind == "real" and math.isinf(number) and not self.allow_inf:
             fail()
         return number
 
@@ -120,10 +122,11 @@ def integer(name: str, low: int = 0, high: int | None = None, doc: str = "") -> 
 
 
 def real(name: str, low: float | None = 0.0, high: float | None = None, *,
-         low_open: bool = True, high_open: bool = False, doc: str = "") -> Option:
-    """A real setting, by default ``> 0`` (``inf`` only where ``high`` is None)."""
+         low_open: bool = True, high_open: bool = False, allow_inf: bool = False,
+         doc: str = "") -> Option:
+    """A real setting, by default finite and ``> 0``."""
     return Option(name, "real", low=low, high=high, low_open=low_open, high_open=high_open,
-                  doc=doc)
+                  doc=doc, allow_inf=allow_inf)
 
 
 def choice(name: str, choices, doc: str = "", *, or_bool: bool = False) -> Option:

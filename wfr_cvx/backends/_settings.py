@@ -24,7 +24,7 @@ def _table(*options):
 #: negative tolerance, hence the ranges.
 CLARABEL_OPTIONS = _table(
     integer("max_iter", 1, doc="interior-point iterations"),
-    real("time_limit", doc="seconds (inf: none)"),
+    real("time_limit", allow_inf=True, doc="seconds (inf: none)"),
     flag("verbose"),
     real("max_step_fraction", 0.0, 1.0),
     real("tol_gap_abs"), real("tol_gap_rel"), real("tol_feas"), real("tol_infeas_abs"),
@@ -33,7 +33,7 @@ CLARABEL_OPTIONS = _table(
     real("reduced_tol_infeas_abs"), real("reduced_tol_infeas_rel"),
     real("reduced_tol_ktratio"),
     flag("equilibrate_enable"), integer("equilibrate_max_iter", 0),
-    real("equilibrate_min_scaling"), real("equilibrate_max_scaling"),
+    real("equilibrate_min_scaling"), real("equilibrate_max_scaling", allow_inf=True),
     real("linesearch_backtrack_step", 0.0, 1.0, high_open=True),
     real("min_switch_step_length", 0.0, 1.0), real("min_terminate_step_length", 0.0, 1.0),
     integer("max_threads", 0, doc="0: Clarabel chooses"),
@@ -93,7 +93,7 @@ SCS_DEFAULTS = {
 DR_OPTIONS = _table(
     real("eps", doc="relative primal residual and objective move"),
     real("eps_cost", doc="estimated remaining relative error of the objective"),
-    integer("max_iter", 1), real("time_limit", doc="seconds (inf: none)"),
+    integer("max_iter", 1), real("time_limit", allow_inf=True, doc="seconds (inf: none)"),
     real("sigma", doc="penalty scale"), real("alpha", 0.0, 2.0, high_open=True),
     integer("cg_iters", 1), real("floor"), real("reaction_cap"), integer("check_every", 1),
     integer("refit_first", 0, doc="0: never refit the penalty"),

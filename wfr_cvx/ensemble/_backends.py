@@ -1,109 +1,53 @@
-r"""The two backends of the semi-coupling SOCP, and the validation of solver options.
+r"""The two backends of the semi-coupling SOCP, and its status policy.
 
-* ``"clarabel"``: the assembled conic data (:class:`~._coupling.ConicData`) handed to
-  ``clarabel.DefaultSolver`` (no quadratic term, one sparse CSC constraint matrix).
+* ``"clarabel"``: the assembled :class:`~wfr_cvx.backends.ConicProblem` solved by the
+  package's Clarabel backend (:data:`wfr_cvx.backends.REGISTRY`); the regimes, which share
+  no pair, are independent blocks solved side by side.
 * ``"cvxpy"``: the same problem written as cvxpy expressions from the same ingredients
   (pairs, masses, cosines, objective scale), solved by Clarabel through cvxpy: a second,
   independently assembled solver for agreement tests.
 
-Both take Clarabel's settings as keyword options.  They are checked before any work: an
-unknown name, a value of the wrong type or out of range (``max_iter`` an integer >= 1,
-tolerances and regularisation constants > 0, step fractions in (0, 1], ...) raises
-``ValueError`` naming the option.
+Both take Clarabel's settings as keyword options, checked before any work by the
+registry's specs (name, type, range).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 
-import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from ..backends import INACCURATE, REGISTRY, SOLVED, Status
 from ..errors import InaccurateSolutionWarning, SolverError
 
-__all__ = ["BACKENDS", "DEFAULTS", "RawSolution", "check_options", "check_status",
-           "solve_clarabel", "solve_cvxpy", "solve_method"]
-
-#: wfr_cvx's Clarabel defaults for ensembles, applied before the user's options: quiet, one
-#: thread, and the KKT factorisation by :func:`solve_method`.
-DEFAULTS = {"verbose": False, "max_threads": 1}
+__all__ = ["BACKENDS", "RawSolution", "check_options", "check_status", "solve_clarabel",
+           "solve_cvxpy", "solve_method"]
 
 #: From this many atoms (both ensembles) on, faer's supernodal factorisation replaces QDLDL.
 #: The transport rows couple every pair's atoms, so the KKT factor fills in like a dense
-#: matrix over the atoms.  Measured (random simplex portfolios, 50 assets, two regimes, the
-#: whole solve): 3,000 x 3,000 atoms, 10 % of the pairs, 41 s with faer against 99 s with
-#: QDLDL; 1,000 x 1,000, all pairs, 18 s against 12 s; on all candidate pairs at once at
-#: 1,000 x 1,000 (30 %), 2.5 s per iteration against 0.82 s, at 300 x 300 0.048 s against
-#: 0.069 s.
+#: matrix over the atoms: faer wins on the largest problems (3,000 x 3,000 atoms, 10 % of
+#: the pairs: 41 s against 99 s), QDLDL below (benchmarks/ENSEMBLE.md).
 FAER_FROM_ATOMS = 4000
+
+#: The backends of the ensemble engine (the grid registry's records: the same options).
+BACKENDS = ("clarabel", "cvxpy")
 
 
 def solve_method(n_atoms: int) -> str:
     """Clarabel's ``direct_solve_method`` for a problem over ``n_atoms`` atoms."""
     return "faer" if n_atoms >= FAER_FROM_ATOMS else "qdldl"
 
-_DEFAULT_SETTINGS = clarabel.DefaultSettings()
-SOLVER_OPTIONS = frozenset(name for name in dir(_DEFAULT_SETTINGS)
-                           if not name.startswith("_") and name != "default")
 
-#: Options whose value must lie in (0, 1].
-_FRACTIONS = frozenset({"max_step_fraction", "linesearch_backtrack_step",
-                        "min_switch_step_length", "min_terminate_step_length"})
-#: Integer options that must be >= 1 (the others must be >= 0).
-_AT_LEAST_ONE = frozenset({"max_iter", "equilibrate_max_iter"})
-#: Real options that may be 0 (the others must be > 0).
-_MAY_BE_ZERO = frozenset({"static_regularization_proportional"})
-#: Real options that may be +inf.
-_MAY_BE_INFINITE = frozenset({"time_limit", "equilibrate_max_scaling"})
-
-
-def _check_option(name: str, value) -> None:
-    default = getattr(_DEFAULT_SETTINGS, name)
-    if isinstance(default, bool):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"solver option `{name}` must be a bool, got {value!r}")
-    elif isinstance(default, int):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,)):
-            raise ValueError(f"solver option `{name}` must be an integer, got {value!r}")
-        minimum = 1 if name in _AT_LEAST_ONE else 0
-        if value < minimum:
-            raise ValueError(f"solver option `{name}` must be >= {minimum}, got {value}")
-    elif isinstance(default, float):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise ValueError(f"solver option `{name}` must be a real number, got {value!r}")
-        value = float(value)
-        if math.isnan(value) or (math.isinf(value) and name not in _MAY_BE_INFINITE):
-            raise ValueError(f"solver option `{name}` must be finite, got {value}")
-        if name in _FRACTIONS and not 0.0 < value <= 1.0:
-            raise ValueError(f"solver option `{name}` must lie in (0, 1], got {value}")
-        if value < 0 or (value == 0 and name not in _MAY_BE_ZERO):
-            bound = ">= 0" if name in _MAY_BE_ZERO else "> 0"
-            raise ValueError(f"solver option `{name}` must be {bound}, got {value}")
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise ValueError(f"solver option `{name}` must be a string, got {value!r}")
-    else:  # a list (pardiso_iparm): Clarabel checks its entries
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"solver option `{name}` must be a list, got {value!r}")
-
-
-def check_options(backend, options: dict) -> None:
-    """Validate ``backend`` and the Clarabel ``options`` (see the module docstring)."""
+def check_options(backend, options: dict) -> dict:
+    """Validate ``backend`` and its Clarabel ``options``; the checked options."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
-    unknown = sorted(set(options) - SOLVER_OPTIONS)
-    if unknown:
-        raise ValueError(f"unknown solver option(s) {unknown} for backend {backend!r}; "
-                         f"Clarabel's settings are {sorted(SOLVER_OPTIONS)}")
-    for name, value in options.items():
-        _check_option(name, value)
+    return REGISTRY[backend].check_options(options)
 
 
 @dataclass
@@ -118,53 +62,28 @@ class RawSolution:
 
     x: np.ndarray | None
     y: np.ndarray | None
-    status: str
+    status: Status
     iterations: int
     setup_time: float
     solve_time: float
 
 
-def _settings(options: dict) -> clarabel.DefaultSettings:
-    settings = clarabel.DefaultSettings()
-    for name, value in options.items():
-        try:
-            setattr(settings, name, value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"solver option `{name}`={value!r} was refused: {exc}") from None
-    return settings
-
-
-def solve_clarabel(data, options: dict) -> RawSolution:
-    """Solve the assembled :class:`~._coupling.ConicData` with ``clarabel.DefaultSolver``."""
-    n_atoms = data.cones[0][1]
-    settings = _settings({**DEFAULTS, "direct_solve_method": solve_method(n_atoms), **options})
-    cones = []
-    for kind, count in data.cones:
-        if count == 0:
-            continue
-        if kind == "zero":
-            cones.append(clarabel.ZeroConeT(count))
-        elif kind == "nonneg":
-            cones.append(clarabel.NonnegativeConeT(count))
-        else:  # "soc3": one three-dimensional second-order cone per pair
-            cones.extend([clarabel.SecondOrderConeT(3)] * count)
-    n = data.A.shape[1]
-    begin = time.perf_counter()
-    solver = clarabel.DefaultSolver(sp.csc_matrix((n, n)), data.q, data.A, data.b, cones,
-                                    settings)
-    setup = time.perf_counter() - begin
-    begin = time.perf_counter()
-    solution = solver.solve()
-    elapsed = time.perf_counter() - begin
-    n_equal = data.cones[0][1]
+def solve_clarabel(problem, options: dict) -> RawSolution:
+    """Solve the assembled semi-coupling :class:`~wfr_cvx.backends.ConicProblem` with the
+    package's Clarabel backend (QDLDL below :data:`FAER_FROM_ATOMS` atoms, faer above,
+    unless ``options`` say otherwise)."""
+    n_equal = problem.cones[0].rows  # the N + M marginal rows
+    options = {"direct_solve_method": solve_method(n_equal), **options}
+    result = REGISTRY["clarabel"].function()(problem, options)
     # Clarabel's dual z of "A x + s = b, s in K" enters as -z: potentials are -z
-    return RawSolution(np.asarray(solution.x), -np.asarray(solution.z)[:n_equal],
-                       str(solution.status), int(solution.iterations), setup, elapsed)
+    return RawSolution(result.x, -result.z[:n_equal], result.status, result.iterations,
+                       result.setup_time, result.solve_time)
 
 
-#: cvxpy's status names, back to Clarabel's (``user_limit`` stands for MaxIterations and
+#: cvxpy's statuses in the engine's words (``user_limit`` stands for MaxIterations and
 #: MaxTime, which cvxpy does not tell apart).
-_FROM_CVXPY = {"optimal": "Solved", "optimal_inaccurate": "AlmostSolved"}
+_FROM_CVXPY = {"optimal": Status.SOLVED, "optimal_inaccurate": Status.ALMOST_SOLVED,
+               "user_limit": Status.MAX_ITERATIONS}
 
 
 def solve_cvxpy(g, options: dict) -> RawSolution:
@@ -194,20 +113,21 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
     objective = ((g.one_minus_cos / g.cost_unit) @ (A + B) + (g.cos / g.cost_unit) @ u
                  + (cp.sum(sigma) + cp.sum(tau)) / g.cost_unit)
     problem = cp.Problem(cp.Minimize(objective), constraints)
-    settings = {**DEFAULTS, "direct_solve_method": solve_method(n_src + n_dst), **options}
+    settings = {"verbose": False, "max_threads": 1,
+                "direct_solve_method": solve_method(n_src + n_dst), **options}
     verbose = bool(settings.pop("verbose"))
     try:
         with warnings.catch_warnings():
             # cvxpy's "may be inaccurate": the status policy and the certificate judge
             warnings.simplefilter("ignore", UserWarning)
             problem.solve(solver=cp.CLARABEL, verbose=verbose, **settings)
-    except cp.error.SolverError as exc:
-        return RawSolution(None, None, f"solver_error: {exc}", 0, time.perf_counter() - begin,
+    except cp.error.SolverError:
+        return RawSolution(None, None, Status.SOLVER_ERROR, 0, time.perf_counter() - begin,
                            0.0)
     stats = problem.solver_stats
     solve_time = float(stats.solve_time or 0.0)
     setup = time.perf_counter() - begin - solve_time
-    status = _FROM_CVXPY.get(problem.status, problem.status)
+    status = _FROM_CVXPY.get(problem.status, Status.parse(problem.status))
     if A.value is None:
         return RawSolution(None, None, status, int(stats.num_iters or 0), setup, solve_time)
     x = np.concatenate([A.value, B.value, u.value, sigma.value, tau.value])
@@ -215,8 +135,6 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
     y = -np.concatenate([constraints[0].dual_value, constraints[1].dual_value])
     return RawSolution(x, y, status, int(stats.num_iters or 0), setup, solve_time)
 
-
-BACKENDS = ("clarabel", "cvxpy")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -230,8 +148,8 @@ def _caller_stacklevel() -> int:
     return level
 
 
-def check_status(status: str, backend: str, hint: str = "") -> None:
-    """The status policy of wfr_cvx (as :func:`wfr_cvx.geodesic.geodesic`).
+def check_status(status, backend: str, hint: str = "") -> None:
+    """The status policy of wfr_cvx (as :func:`wfr_cvx.engine.check_status`).
 
     "Solved" returns; "AlmostSolved" warns with
     :class:`~wfr_cvx.errors.InaccurateSolutionWarning`; anything else raises
@@ -239,12 +157,13 @@ def check_status(status: str, backend: str, hint: str = "") -> None:
     The problem is always feasible (destroying all mass and creating the target is): a
     reported infeasibility is numerical trouble and raises SolverError too.
     """
-    if status == "Solved":
+    status = Status.parse(status)
+    if status in SOLVED:
         return
-    if status == "AlmostSolved":
+    if status in INACCURATE:
         warnings.warn(f"the {backend} solve of the ensemble coupling stopped at reduced "
-                      f"accuracy (status {status!r}); figures may be less precise{hint}",
-                      InaccurateSolutionWarning, stacklevel=_caller_stacklevel())
+                      f"accuracy (status {status.value!r}); figures may be less precise"
+                      f"{hint}", InaccurateSolutionWarning, stacklevel=_caller_stacklevel())
         return
-    raise SolverError(f"the ensemble coupling solve did not converge{hint}", status=status,
-                      backend=backend)
+    raise SolverError(f"the ensemble coupling solve did not converge{hint}",
+                      status=status.value, backend=backend)

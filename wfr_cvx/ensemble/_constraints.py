@@ -3,8 +3,8 @@ r"""Constraints of an ensemble geodesic (``constraints=`` of :func:`geodesic`).
 * :class:`~wfr_cvx.constraints.TotalMass` ``()``: probability paths.  The total mass stays
   that of the (equal-mass) endpoints and the distance is the spherical
   Hellinger-Kantorovich distance (Laschos & Mielke 2019), see :mod:`._path`.
-* :class:`MaxTravel` ``(distance)``: a turnover limit per rebalance.  No atom is
-  transported farther than ``distance`` in the metric :math:`G`; pairs beyond it are
+* :class:`~wfr_cvx.constraints.MaxTravel` ``(distance)``: a turnover limit per rebalance.
+  No atom is transported farther than ``distance`` in the metric :math:`G`; pairs beyond it are
   pruned, so their mass can only be destroyed and re-created.  The static problem
   restricted to the pairs within the cap is a lower bound of every capped path (a
   particle that travels along a curve of length :math:`\ell` pays at least the two-point
@@ -17,40 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..constraints import TotalMass
+from ..constraints import MaxTravel, TotalMass
 
 __all__ = ["MaxTravel", "TotalMass", "EnsembleConstraints", "compile_constraints"]
-
-
-@dataclass(frozen=True)
-class MaxTravel:
-    """No atom travels farther than ``distance`` (in the metric :math:`G`) per rebalance.
-
-    Parameters
-    ----------
-    distance : float
-        Largest :math:`G`-distance an atom may be transported, ``>= 0`` (``0``: no
-        transport at all, only destruction and creation; ``inf``: no cap).
-
-    >>> MaxTravel(0.25)
-    MaxTravel(distance=0.25)
-    """
-
-    distance: float
-
-    def __post_init__(self):
-        value = self.distance
-        if isinstance(value, (bool, str, bytes)):
-            raise TypeError(f"MaxTravel: `distance` must be a real number, got {value!r}")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"MaxTravel: `distance` must be a real number, got "
-                            f"{value!r}") from None
-        if math.isnan(value) or value < 0:
-            raise ValueError(f"MaxTravel: `distance` must be >= 0 (inf for no cap), got "
-                             f"{value}")
-        object.__setattr__(self, "distance", value)
 
 
 @dataclass(frozen=True)

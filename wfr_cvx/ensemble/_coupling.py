@@ -104,13 +104,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from ..backends import ConeBlock, ConicProblem
 from ._backends import check_status, solve_clarabel, solve_cvxpy
 from ._constraints import EnsembleConstraints
 from ._ensemble import Aligned
 from ._metric import RegimeMetrics
 from ._pairs import Pairs, pairs_within
 
-__all__ = ["Coupling", "ConicData", "Ingredients", "pair_cost", "greedy_plan", "assemble",
+__all__ = ["Coupling", "Ingredients", "pair_cost", "greedy_plan", "assemble",
            "dual_bound", "solve_coupling"]
 
 #: Pairs with an atom lighter than this fraction of the heaviest atom are left out of the
@@ -264,22 +265,8 @@ class Ingredients:
                            self.one_minus_cos[keep], self.cos[keep], self.cost_unit)
 
 
-@dataclass
-class ConicData:
-    """Clarabel's data: minimise ``q x`` s.t. ``A x + s = b``, ``s`` in ``cones``.
-
-    ``cones`` lists ``(kind, count)``: ``("zero", N + M)``, ``("nonneg", N + M)``,
-    ``("soc3", P)`` (one three-dimensional cone per pair), in the row order of ``A``.
-    """
-
-    q: np.ndarray
-    A: sp.csc_matrix
-    b: np.ndarray
-    cones: list
-
-
-def assemble(g: Ingredients) -> ConicData:
-    """The conic data of the semi-coupling SOCP, from index arrays (no loop over pairs).
+def assemble(g: Ingredients) -> ConicProblem:
+    """The cone program of the semi-coupling SOCP, from index arrays (no loop over pairs).
 
     Unknowns ``x = [A (P), B (P), u (P), sigma (N), tau (M)]``.  Rows:
 
@@ -289,9 +276,9 @@ def assemble(g: Ingredients) -> ConicData:
 
     >>> g = Ingredients(np.array([0]), np.array([0]), np.ones(1), np.ones(1),
     ...                 np.array([0.1]), np.array([0.9]), 1.0)
-    >>> data = assemble(g)
-    >>> data.A.shape, data.cones
-    ((7, 5), [('zero', 2), ('nonneg', 2), ('soc3', 1)])
+    >>> problem = assemble(g)
+    >>> problem.A.shape, [(c.kind, c.dim, c.count) for c in problem.cones]
+    ((7, 5), [('zero', 1, 2), ('nonneg', 1, 2), ('soc', 3, 1)])
     """
     P, N, M = g.src.size, g.a.size, g.b.size
     pair = np.arange(P)
@@ -318,7 +305,9 @@ def assemble(g: Ingredients) -> ConicData:
     A = sp.csc_matrix((values, (rows, cols)), shape=(2 * (N + M) + 3 * P, 3 * P + N + M))
     b = np.concatenate([g.a, g.b, np.zeros(N + M + 3 * P)])
     q = np.concatenate([g.one_minus_cos, g.one_minus_cos, g.cos, np.ones(N + M)]) / g.cost_unit
-    return ConicData(q, A, b, [("zero", N + M), ("nonneg", N + M), ("soc3", P)])
+    return ConicProblem(q=q, A=A, b=b, cones=(
+        ConeBlock.zero(N + M, "marginals"), ConeBlock.nonneg(N + M, "slacks"),
+        ConeBlock.soc(3, P, "pairs")))
 
 
 def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:

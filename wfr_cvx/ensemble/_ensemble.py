@@ -328,7 +328,7 @@ class Ensemble:
         >>> Ensemble.from_portfolios(frontier, domain="simplex").assets
         ('IBM', 'WMT')
         """
-        from ..markowitz import _FRONTIER_COLUMNS
+        from ..finance.markowitz import _FRONTIER_COLUMNS
 
         if not isinstance(portfolios, pd.DataFrame):
             raise TypeError(f"`portfolios` must be a pandas DataFrame (rows = portfolios), "

@@ -86,7 +86,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     aligned = align(e0, e1)
     metrics = check_metric(metric, aligned.assets, aligned.regimes)
     plan = compile_constraints(constraints)
-    check_options(backend, solver_options)
+    solver_options = check_options(backend, solver_options)
     if plan.total_mass:
         m0, m1 = float(aligned.a.sum()), float(aligned.b.sum())
         if abs(m0 - m1) > 1e-9 * max(m0, m1):
