@@ -72,8 +72,9 @@ def check_lam_units(lam: float, length: float, what: str = "the weight axis",
     """Warn (:class:`~wfr_cvx.errors.UnitsWarning`) when ``lam`` exceeds ``length`` -- the
     (metric) size of the allocation space, 1 for the weight axis -- by more than
     :data:`LAM_UNITS_FACTOR`: a crossover scale in dollars passed where weight units are
-    expected (d^2 then grows like lam^2 wherever a regime's mass changes)."""
-    if lam > LAM_UNITS_FACTOR * length:
+    expected (d^2 then grows like lam^2 wherever a regime's mass changes).  A space of
+    length 0 (every atom at one point) has nothing to compare with."""
+    if length > 0 and lam > LAM_UNITS_FACTOR * length:
         warnings.warn(
             f"`lam` = {lam:g} is {lam / length:.3g} times the length of {what}: `lam` is in "
             "weight units (a fraction of the portfolio), not dollars; convert a dollar "

@@ -44,14 +44,17 @@ def _spread(regime_mass: np.ndarray, profile: np.ndarray) -> np.ndarray:
     return regime_mass.reshape(-1, *([1] * profile.ndim)) * profile[None]
 
 
-def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
-            risk_aversion: float = 1.0, backend: str = "clarabel", scheme: str = "power",
-            geodesic: Geodesic | None = None, **solver_options) -> pd.DataFrame:
+def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, metric=None,
+            markowitz=None, risk_aversion: float = 1.0, backend: str = "clarabel",
+            scheme: str = "power", geodesic=None, **solver_options) -> pd.DataFrame:
     """Compare the WFR geodesic with the two traditional paths (see the module docstring).
+
+    ``compare(rho0, rho1, grid, lam)`` on a grid; ``compare(e0, e1, lam)`` between two
+    :class:`~wfr_cvx.Ensemble` (no grid: :func:`wfr_cvx.ensemble.compare`, the same table).
 
     Parameters
     ----------
-    rho0, rho1 : array_like, shape ``grid.shape``, or labelled (pandas)
+    rho0, rho1 : array_like, shape ``grid.shape``, labelled (pandas), or Ensemble
         Allocations with positive total mass.
     grid, lam, metric, backend, scheme, **solver_options
         As for :func:`wfr_cvx.geodesic`.
@@ -70,6 +73,12 @@ def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
         ``reaction_cost``, ``excess_over_geodesic`` (relative extra cost; 0 for the
         geodesic) and ``phase_a``, ``phase_b`` (each phase's unit-time squared distance).
     """
+    if _is_ensemble(rho0) or _is_ensemble(rho1):
+        return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
+                                  geodesic=geodesic, markowitz=markowitz,
+                                  options=solver_options)
+    if lam is None:
+        raise TypeError("compare() needs `lam` (and a `grid` for array allocations)")
     request = make_request(rho0, rho1, grid, lam, metric=metric, backend=backend,
                            scheme=scheme, options=solver_options)
     r0, r1 = request.rho0, request.rho1
@@ -103,6 +112,26 @@ def compare(rho0, rho1, grid: Grid, lam: float, *, metric=None, markowitz=None,
     if pairs is not None:
         table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
     return table
+
+
+def _is_ensemble(value) -> bool:
+    return type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
+        "wfr_cvx.ensemble")
+
+
+def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, geodesic, markowitz, options):
+    """:func:`wfr_cvx.ensemble.compare` called as ``compare(e0, e1, lam)``."""
+    from .ensemble import compare as compare_ensembles
+
+    if lam is None and grid is not None and not isinstance(grid, Grid):
+        grid, lam = None, grid  # compare(e0, e1, lam): the third argument is lam
+    if grid is not None:
+        raise TypeError("ensembles have no grid: call compare(e0, e1, lam)")
+    if markowitz is not None:
+        raise TypeError("`markowitz` applies to grid allocations; build the ensembles from "
+                        "the frontier instead (Ensemble.from_portfolios)")
+    return compare_ensembles(e0, e1, lam, metric=metric, geodesic_result=geodesic,
+                             backend=backend, **options)
 
 
 def _check_same_problem(geo, request) -> Geodesic:

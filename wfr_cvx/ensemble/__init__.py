@@ -19,7 +19,8 @@ Layout (implementation in private modules, POT style)::
     _pairs.py        candidate pairs within reach, blockwise
     _coupling.py     the semi-coupling SOCP: maths, scaling, assembly, cleaning
     _backends.py     Clarabel direct / through cvxpy, solver options, status policy
-    _constraints.py  MaxTravel (and TotalMass of wfr_cvx.constraints)
+    _constraints.py  the constraint list (MaxTravel, TotalMass of wfr_cvx.constraints)
+    _compare.py      compare(): the geodesic against the two-phase paths
     _path.py         the explicit path, its action split, the spherical projection
     _result.py       EnsembleGeodesic
     _geodesic.py     geodesic(), distance()
@@ -52,10 +53,11 @@ Examples
 {'on': [12.0, 19.535, 30.0], 'off': [8.0, 2.0, 0.0]}
 """
 
-from ..constraints import TotalMass
-from ._constraints import MaxTravel
+from ..constraints import MaxTravel, TotalMass
+from ._compare import balanced_transport2, compare
 from ._ensemble import Ensemble
 from ._geodesic import distance, geodesic
 from ._result import EnsembleGeodesic
 
-__all__ = ["Ensemble", "EnsembleGeodesic", "geodesic", "distance", "MaxTravel", "TotalMass"]
+__all__ = ["Ensemble", "EnsembleGeodesic", "geodesic", "distance", "compare",
+           "balanced_transport2", "MaxTravel", "TotalMass"]

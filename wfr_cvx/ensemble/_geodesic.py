@@ -3,7 +3,9 @@ semi-coupling solve (:mod:`._coupling`) and the result (:mod:`._result`)."""
 
 from __future__ import annotations
 
-from .._validate import check_lam
+import numpy as np
+
+from .._validate import check_lam, check_lam_units
 from ._backends import check_options
 from ._constraints import compile_constraints
 from ._coupling import solve_coupling
@@ -85,6 +87,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     lam = check_lam(lam)
     aligned = align(e0, e1)
     metrics = check_metric(metric, aligned.assets, aligned.regimes)
+    check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread", stacklevel=3)
     plan = compile_constraints(constraints)
     solver_options = check_options(backend, solver_options)
     if plan.total_mass:
@@ -107,3 +110,14 @@ def distance(e0: Ensemble, e1: Ensemble, lam: float, **kw) -> float:
     0.0
     """
     return geodesic(e0, e1, lam, **kw).distance
+
+
+def _spread(aligned, metrics) -> float:
+    """Twice the largest metric distance of an atom from the atoms' mean (over the
+    regimes' metrics): the size of the space the ensembles occupy, for the units check."""
+    points = np.vstack([aligned.x, aligned.y])
+    if not points.size:
+        return 0.0
+    centred = points - points.mean(axis=0)
+    return 2.0 * max(float(np.sqrt(((centred @ factor) ** 2).sum(axis=1).max()))
+                     for factor in metrics.factors)

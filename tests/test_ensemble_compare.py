@@ -1,0 +1,89 @@
+"""The ensemble geodesic against the two-phase paths (wfr_cvx.ensemble.compare)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import wfr_cvx
+from wfr_cvx import Ensemble
+from wfr_cvx.ensemble import balanced_transport2
+from wfr_cvx.ensemble import compare as compare_ensembles
+
+ASSETS = ("A", "B", "C")
+
+
+def _random(seed, n0=12, n1=15):
+    rng = np.random.default_rng(seed)
+    e0 = Ensemble(rng.dirichlet(np.ones(3), n0), mass=rng.uniform(0.5, 1.5, n0),
+                  regime=rng.choice(["on", "off"], n0), regimes=("on", "off"), assets=ASSETS)
+    e1 = Ensemble(rng.dirichlet(np.ones(3), n1), mass=rng.uniform(0.5, 1.5, n1),
+                  regime=rng.choice(["on", "off"], n1), regimes=("on", "off"), assets=ASSETS)
+    return e0, e1
+
+
+def test_balanced_transport_is_the_assignment_for_uniform_masses():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
+    G = np.cov(rng.normal(size=(4, 20))) + np.eye(4)
+    L = np.linalg.cholesky(G)
+    cost = np.einsum("ijk,kl,ijl->ij", x[:, None] - y[None], G, x[:, None] - y[None])
+    rows, cols = linear_sum_assignment(cost)
+    w2 = cost[rows, cols].sum() / 9
+    assert balanced_transport2(x, np.full(9, 1 / 9), y, np.full(9, 1 / 9), L) \
+        == pytest.approx(w2, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_geodesic_costs_no_more_than_either_two_phase_path(seed):
+    e0, e1 = _random(seed)
+    table = wfr_cvx.compare(e0, e1, 0.3)  # dispatches on the ensembles
+    assert list(table.index) == ["wfr_geodesic", "rebalance_then_switch",
+                                 "switch_then_rebalance"]
+    geo = table.loc["wfr_geodesic", "distance2"]
+    assert (table["distance2"].iloc[1:] >= geo * (1 - 1e-7)).all()
+    assert table.loc["wfr_geodesic", "excess_over_geodesic"] == 0.0
+    np.testing.assert_allclose(table["transport_cost"] + table["reaction_cost"],
+                               table["distance2"], rtol=1e-9)
+    same = compare_ensembles(e0, e1, 0.3, geodesic_result=wfr_cvx.ensemble.geodesic(e0, e1,
+                                                                                    0.3))
+    np.testing.assert_allclose(same["distance2"], table["distance2"], rtol=1e-12)
+
+
+def test_one_regime_of_equal_mass_rebalances_by_w2_alone():
+    """rebalance_then_switch moves e0 onto e1 itself (no switch left): W2^2, which bounds
+    the WFR distance from above."""
+    rng = np.random.default_rng(5)
+    x, y = rng.dirichlet(np.ones(3), 10), rng.dirichlet(np.ones(3), 10)
+    e0, e1 = Ensemble(x, assets=ASSETS), Ensemble(y, assets=ASSETS)
+    table = compare_ensembles(e0, e1, 2.0)
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    w2 = cost[rows, cols].sum()
+    assert table.loc["rebalance_then_switch", "phase_b"] == pytest.approx(0.0, abs=1e-12)
+    assert table.loc["rebalance_then_switch", "distance2"] == pytest.approx(w2, rel=1e-7)
+    assert table.loc["wfr_geodesic", "distance2"] <= w2 * (1 + 1e-7)
+
+
+def test_a_pure_switch_in_place_is_the_hellinger_cost():
+    """Same portfolios, regime masses change: switching in place is the geodesic itself."""
+    x = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    e0 = Ensemble(x, mass=[1.0, 1.0], regime=["on", "on"], regimes=("on", "off"),
+                  assets=ASSETS)
+    e1 = Ensemble(x, mass=[1.0, 1.0], regime=["off", "off"], regimes=("on", "off"),
+                  assets=ASSETS)
+    lam = 0.2
+    table = compare_ensembles(e0, e1, lam)
+    hellinger = 4 * lam**2 * 4.0  # 2 atoms destroyed (1 each) and created (1 each)
+    assert table.loc["wfr_geodesic", "distance2"] == pytest.approx(hellinger, rel=1e-7)
+    assert table.loc["switch_then_rebalance", "distance2"] == pytest.approx(hellinger,
+                                                                            rel=1e-7)
+
+
+def test_compare_arguments_are_checked():
+    e0, e1 = _random(0)
+    with pytest.raises(TypeError, match="ensembles have no grid"):
+        wfr_cvx.compare(e0, e1, wfr_cvx.Grid(8, 2), 0.3)
+    with pytest.raises(TypeError, match="`markowitz` applies to grid allocations"):
+        wfr_cvx.compare(e0, e1, 0.3, markowitz=(None, None))
+    with pytest.raises(ValueError, match="`lam`"):
+        wfr_cvx.compare(e0, e1, -1.0)
