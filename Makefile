@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_static.py
 	$(BIN)/python benchmarks/bench_operators.py
 	$(BIN)/python benchmarks/bench_ladder.py
+	$(BIN)/python benchmarks/bench_ensemble.py --pot-python $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

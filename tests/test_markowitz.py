@@ -368,3 +368,30 @@ def test_simplex_retract_properties(args):
     twice = simplex_retract(simplex_retract(w, 0.5 * delta), 0.5 * delta)
     np.testing.assert_allclose(twice, out, rtol=1e-9, atol=1e-300)
     np.testing.assert_allclose(simplex_retract(w, np.zeros_like(w)), w / w.sum(), rtol=1e-14)
+
+
+def test_resampled_portfolios_are_the_markowitz_portfolios_of_their_resamples(monkeypatch):
+    """A resample that draws every month once is the full sample: its portfolio is
+    mean_variance of estimate()'s moments (same estimator, ddof=1); the others lie on the
+    simplex and are reproducible from the seed."""
+    returns = markowitz.returns_from_prices(markowitz.load_prices())
+    books = markowitz.resampled_portfolios(returns, 6, risk_aversion=4.0, seed=3)
+    assert books.shape == (6, 3) and list(books.columns) == list(returns.columns)
+    np.testing.assert_allclose(books.sum(axis=1), 1.0, atol=1e-9)
+    assert (books.to_numpy() >= 0).all()
+    pd.testing.assert_frame_equal(books, markowitz.resampled_portfolios(
+        returns, 6, risk_aversion=4.0, seed=3))
+
+    class EveryMonthOnce:
+        def integers(self, low, high, size):
+            return np.arange(size)
+
+    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: EveryMonthOnce())
+    whole = markowitz.resampled_portfolios(returns, 1, risk_aversion=4.0)
+    mu, cov = markowitz.estimate(markowitz.load_prices())
+    expected = markowitz.mean_variance(mu, cov, risk_aversion=4.0)
+    np.testing.assert_allclose(whole.iloc[0].to_numpy(), expected.to_numpy(), atol=1e-7)
+    with pytest.raises(ValueError, match="`n_samples` must be an integer >= 1"):
+        markowitz.resampled_portfolios(returns, 0)
+    with pytest.raises(TypeError, match="`returns` must be a pandas DataFrame"):
+        markowitz.resampled_portfolios(returns.to_numpy())

@@ -453,3 +453,65 @@ def test_dr_backend_takes_its_own_options(tmp_path):
     scs_only = text.replace("eps = 1e-6", "eps_abs = 1e-6")
     with pytest.raises(ProblemFileError, match="solver.eps_abs"):
         problems.load(_write(tmp_path, scs_only, "dr_bad.toml"))
+
+
+ENSEMBLE = """\
+kind = "ensemble"
+lam = 0.2
+assets = ["eq", "bd"]
+
+[e0]
+atoms = [{ weights = [0.2, 0.8] }]
+
+[e1]
+atoms = [{ weights = [0.5, 0.5], mass = 2.0 }]
+
+[expected]
+source = "closed form"
+distance2 = { value = 0.0, atol = 1.0 }
+"""
+
+
+def test_ensemble_problem_files(tmp_path):
+    """kind = "ensemble": atoms, csv and resampled parts; figures against the Dirac
+    closed form; the CLI's batch row."""
+    problem = problems.load(_write(tmp_path, ENSEMBLE, "pair.toml"))
+    assert problem.kind == "ensemble" and problem.e0.n_atoms == 1
+    result = problem.solve()
+    expected = wfr_cvx.closed_form.dirac_wfr2(1.0, 2.0, 0.0, np.hypot(0.3, 0.3), 0.2)
+    assert problem.figures(result)["distance2"] == pytest.approx(expected, rel=1e-7)
+    pd.DataFrame({"bd": [0.8, 0.6], "eq": [0.2, 0.4], "mass": [1.0, 0.5],
+                  "regime": ["on", "off"]}).to_csv(tmp_path / "books.csv", index=False)
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"')
+    loaded = problems.load(_write(tmp_path, text, "csv.toml"))
+    assert loaded.e0.n_atoms == 2 and set(loaded.e0.regimes) == {"on", "off"}
+    np.testing.assert_allclose(loaded.e0.weights, [[0.2, 0.8], [0.4, 0.6]])  # by name
+    resampled = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
+                 f"[[e0.resampled]]\nprices = {prices!r}\nsamples = 3\nseed = 1\n"
+                 f"[[e1.frontier]]\nprices = {prices!r}\npoints = 4\nmass = 2.0\n")
+    books = problems.load(_write(tmp_path, resampled, "books.toml"))
+    assert books.e0.n_atoms == 3 and books.e1.n_atoms == 4
+    assert books.e1.total_mass == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("change", "key", "reason"), [
+    (('assets = ["eq", "bd"]', 'assets = "eq"'), "assets", "array of distinct"),
+    (("weights = [0.2, 0.8]", "weights = [0.2, 0.8, 0.0]"), "e0.atoms[0].weights",
+     "one weight per asset"),
+    (("[e1]", "[e1]\nbumps = 1"), "e1.bumps", "unknown key"),
+    (("[e0]", "[[constraints]]\nkind = \"total_mass\"\n[e0]"), "constraints[0]",
+     "equal total mass"),
+    (("[e0]", "[[constraints]]\nkind = \"max_travel\"\ndistance = -1.0\n[e0]"),
+     "constraints[0].distance", ">= 0"),
+    (("[e0]", "[[constraints]]\nkind = \"max_velocity\"\nvmax = 1.0\n[e0]"),
+     "constraints[0].kind", "must be one of"),
+    (('lam = 0.2', 'lam = 0.2\nbackend = "dr"'), "backend", "must be one of"),
+    (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 0.0]]'), "metric", "2 x 2 matrix"),
+])
+def test_bad_ensemble_problem_files(tmp_path, change, key, reason):
+    old, new = change
+    assert old in ENSEMBLE
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, ENSEMBLE.replace(old, new, 1), "bad.toml"))
+    assert info.value.key == key and reason in info.value.reason, str(info.value)

@@ -179,13 +179,19 @@ def _solve(args) -> int:
     result = outcome.result
     path = result.path if problem.kind == "rebalance" else result
     figures = problem.figures(result)
-    grid = problem.grid
     print(f"problem   {problem.name} ({args.file})")
     if problem.description:
         print(f"          {problem.description}")
-    print(f"grid      {grid.n_weights} weights x {grid.n_steps} steps, regimes "
-          f"{', '.join(grid.regimes)}; lam {problem.lam:g}, backend {problem.backend}, "
-          f"scheme {problem.scheme}" + (f", tau {problem.tau:g}" if problem.tau else ""))
+    if problem.kind == "ensemble":
+        print(f"ensembles {problem.e0.n_atoms} -> {problem.e1.n_atoms} portfolios in "
+              f"{problem.e0.n_assets} assets, regimes {', '.join(result.regimes)}; lam "
+              f"{problem.lam:g}, backend {problem.backend}; {result.n_pairs_kept} pairs in "
+              f"reach, certified gap {result.gap:.1e}")
+    else:
+        grid = problem.grid
+        print(f"grid      {grid.n_weights} weights x {grid.n_steps} steps, regimes "
+              f"{', '.join(grid.regimes)}; lam {problem.lam:g}, backend {problem.backend}, "
+              f"scheme {problem.scheme}" + (f", tau {problem.tau:g}" if problem.tau else ""))
     print(f"status    {path.status}, {path.iterations} iterations, {outcome.seconds:.2f} s "
           f"(setup {path.setup_time:.2f} s, solve {path.solve_time:.2f} s)")
     for name, value in figures.items():
@@ -194,10 +200,15 @@ def _solve(args) -> int:
         print()
         print(_checks_table(outcome.checks))
     if args.json is not None:
-        from .io import geodesic_to_dict, rebalance_to_dict, write_json
+        from .io import (
+            ensemble_geodesic_to_dict,
+            geodesic_to_dict,
+            rebalance_to_dict,
+            write_json,
+        )
 
-        data = (rebalance_to_dict(result) if problem.kind == "rebalance"
-                else geodesic_to_dict(result))
+        data = {"rebalance": rebalance_to_dict, "ensemble": ensemble_geodesic_to_dict}.get(
+            problem.kind, geodesic_to_dict)(result)
         data = {"problem": {"name": problem.name, "file": str(args.file),
                             "kind": problem.kind, "description": problem.description,
                             "constraints": problem_files.constraint_tables(problem.constraints)},
@@ -350,9 +361,18 @@ def _compare(args) -> int:
     from .comparison import compare
 
     problem = _with_backend(problem_files.load(args.file), args)
+    if problem.kind == "ensemble":
+        table = compare(problem.e0, problem.e1, problem.lam, metric=problem.metric,
+                        backend=problem.backend, **{**problem.solver_options,
+                                                    **_options(args)})
+        print(f"{problem.name}: the ensemble geodesic against the two-phase paths "
+              f"(lam {problem.lam:g}, {problem.e0.n_atoms} -> {problem.e1.n_atoms} "
+              "portfolios)")
+        print(table.to_string(float_format=lambda v: f"{v:.6g}"))
+        return 0
     if problem.kind != "geodesic":
-        raise _Failure(f"{args.file}: compare needs a kind = \"geodesic\" problem "
-                       f"(two allocations), got kind = {problem.kind!r}")
+        raise _Failure(f"{args.file}: compare needs a kind = \"geodesic\" or \"ensemble\" "
+                       f"problem (two allocations), got kind = {problem.kind!r}")
     table = compare(problem.rho0, problem.rho1, problem.grid, problem.lam,
                     metric=problem.metric, backend=problem.backend, scheme=problem.scheme,
                     **{**problem.solver_options, **_options(args)})

@@ -194,6 +194,44 @@ def rebalance_to_dict(step, *, include_path: bool = False) -> dict:
     return to_jsonable(out)
 
 
+def ensemble_geodesic_to_dict(geo) -> dict:
+    """A JSON-ready summary of an ensemble solve (:class:`~wfr_cvx.EnsembleGeodesic`):
+    inputs (the ensembles' sizes, assets, regimes, ``lam``, ``metric``, ``backend``),
+    figures (with the certified ``lower_bound`` and ``gap`` and the plan's pairs), status,
+    iterations and timings."""
+    plan = geo.plan
+    out = {
+        "wfr_cvx_version": _version(),
+        "inputs": {
+            "atoms": [int(geo.n_atoms[0]), int(geo.n_atoms[1])],
+            "assets": list(geo.assets),
+            "regimes": list(geo.regimes),
+            "lam": geo.lam,
+            "metric": None if geo.metric is None else (
+                {key: np.asarray(value, dtype=float).tolist()
+                 for key, value in geo.metric.items()} if isinstance(geo.metric, dict)
+                else _metric_summary(geo.metric)),
+            "backend": geo.backend,
+        },
+        "figures": {
+            "distance2": geo.distance2,
+            "distance": geo.distance,
+            "transport_cost": geo.transport_cost,
+            "reaction_cost": geo.reaction_cost,
+            "lower_bound": geo.lower_bound,
+            "gap": geo.gap,
+            "destroyed": float(geo.destroyed.sum()),
+            "created": float(geo.created.sum()),
+            "plan": plan.to_dict("records"),
+        },
+        "status": geo.status,
+        "iterations": geo.iterations,
+        "timings": {"assembly": geo.assembly_time, "setup": geo.setup_time,
+                    "solve": geo.solve_time, "certify": geo.certify_time},
+    }
+    return to_jsonable(out)
+
+
 def to_jsonable(value):
     """Recursively turn numpy scalars and arrays into plain Python; non-finite -> None.
 

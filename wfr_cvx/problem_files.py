@@ -59,6 +59,26 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     transport_cost = { value = 0.0, atol = 1e-5 }    # source, note }, or an array of
                                                      # such tables (several references)
 
+A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number of assets
+(:mod:`wfr_cvx.ensemble`), without a grid::
+
+    kind = "ensemble"
+    lam = 0.3
+    assets = ["IBM", "WMT", "SEHI"]        # the weight columns, by name
+    backend = "clarabel"                   # or "cvxpy"
+    metric = { kind = "covariance", prices = "../data/prices.csv", scale = 1.0 }
+                                           # or a number, or an n x n SPD matrix
+    [e0]                                   # an ensemble: the union of its parts
+    atoms = [{ weights = [0.3, 0.3, 0.4], mass = 1.0, regime = "on" }]
+    csv = "books.csv"                      # the asset columns, optional `mass`, `regime`
+    frontier = [{ prices = "...", points = 10, regime = "on", mass = 1.0,
+                  mu_scale = 1.0, cov_scale = 1.0 }]       # the efficient frontier
+    resampled = [{ prices = "...", samples = 20, risk_aversion = 4.0, seed = 0,
+                   regime = "off", mass = 1.0 }]   # bootstrap mean-variance portfolios
+    [e1]
+    ...
+    [[constraints]]                        # total_mass, or max_travel (distance >= 0)
+
 A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead of
 ``[rho1]``: either ``kind = "mean_variance"`` with ``prices`` (a CSV path, see
 :func:`wfr_cvx.finance.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
@@ -72,9 +92,9 @@ paths are relative to the problem file.
 unknown kind or key, and ``total_mass`` between endpoints of different total mass are
 errors of the file.
 
-Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost``; a rebalance
-also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all regimes
-together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
+Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost`` (every kind); a
+rebalance also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all
+regimes together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
 ``target_mass``.  A figure passes when
 :math:`|got - expected| \le atol + rtol\,|expected|`.
 
@@ -96,15 +116,16 @@ from .assembly import TIME_MEANS
 from .backends import REGISTRY
 from .grid import Grid, as_allocation
 
-__all__ = ["ProblemFileError", "Reference", "Problem", "Outcome", "load", "load_dir",
-           "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES"]
+__all__ = ["ProblemFileError", "Reference", "Problem", "EnsembleProblem", "Outcome", "load",
+           "load_dir", "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES"]
 
-KINDS = ("geodesic", "rebalance")
+KINDS = ("geodesic", "rebalance", "ensemble")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
 FIGURES = {
     "geodesic": ("distance2", "distance", "transport_cost", "reaction_cost"),
     "rebalance": ("distance2", "distance", "transport_cost", "reaction_cost", "objective",
                   "potential_energy", "mean_weight", "mean_weight_2", "target_mass"),
+    "ensemble": ("distance2", "distance", "transport_cost", "reaction_cost"),
 }
 _MISSING = object()
 
@@ -168,8 +189,44 @@ class Reference:
             self.atol + self.rtol * abs(self.value))
 
 
+class _Checked:
+    """What every problem kind shares: its figures checked against the expected ones."""
+
+    def check(self, result) -> pd.DataFrame:
+        """Compare a result with the expected figures.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per reference: ``figure, source, expected, got, abs_error,
+            rel_error`` (NaN when the expected value is 0), ``rtol, atol, passed``.
+        """
+        figures = self.figures(result)
+        rows = []
+        for ref in self.expected:
+            got = figures[ref.figure]
+            error = abs(got - ref.value)
+            rows.append({
+                "figure": ref.figure, "source": ref.source, "expected": ref.value,
+                "got": got, "abs_error": error,
+                "rel_error": error / abs(ref.value) if ref.value != 0 else np.nan,
+                "rtol": ref.rtol, "atol": ref.atol, "passed": ref.passes(got),
+            })
+        columns = ["figure", "source", "expected", "got", "abs_error", "rel_error", "rtol",
+                   "atol", "passed"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def run(self, **solver_options) -> Outcome:
+        """Solve, time the solve and check it (solver errors propagate)."""
+        start = time.perf_counter()
+        result = self.solve(**solver_options)
+        seconds = time.perf_counter() - start
+        return Outcome(self, result, self.check(result), seconds)
+
+
+
 @dataclass(eq=False)
-class Problem:
+class Problem(_Checked):
     """A validated problem file (see the module docstring); :func:`load` builds it."""
 
     name: str
@@ -217,36 +274,38 @@ class Problem:
                        target_mass=float(result.target.sum()))
         return out
 
-    def check(self, result) -> pd.DataFrame:
-        """Compare a result with the expected figures.
+@dataclass(eq=False)
+class EnsembleProblem(_Checked):
+    """A validated ``kind = "ensemble"`` problem file: two ensembles of portfolios
+    (:class:`wfr_cvx.Ensemble`), solved by :func:`wfr_cvx.ensemble.geodesic`."""
 
-        Returns
-        -------
-        pandas.DataFrame
-            One row per reference: ``figure, source, expected, got, abs_error,
-            rel_error`` (NaN when the expected value is 0), ``rtol, atol, passed``.
-        """
-        figures = self.figures(result)
-        rows = []
-        for ref in self.expected:
-            got = figures[ref.figure]
-            error = abs(got - ref.value)
-            rows.append({
-                "figure": ref.figure, "source": ref.source, "expected": ref.value,
-                "got": got, "abs_error": error,
-                "rel_error": error / abs(ref.value) if ref.value != 0 else np.nan,
-                "rtol": ref.rtol, "atol": ref.atol, "passed": ref.passes(got),
-            })
-        columns = ["figure", "source", "expected", "got", "abs_error", "rel_error", "rtol",
-                   "atol", "passed"]
-        return pd.DataFrame(rows, columns=columns)
+    name: str
+    e0: object = field(repr=False)
+    e1: object = field(repr=False)
+    lam: float
+    metric: object = field(default=None, repr=False)
+    backend: str = "clarabel"
+    constraints: tuple = ()
+    solver_options: dict = field(default_factory=dict)
+    expected: tuple[Reference, ...] = ()
+    description: str = ""
+    path: Path | None = None
+    kind: str = "ensemble"
 
-    def run(self, **solver_options) -> Outcome:
-        """Solve, time the solve and check it (solver errors propagate)."""
-        start = time.perf_counter()
-        result = self.solve(**solver_options)
-        seconds = time.perf_counter() - start
-        return Outcome(self, result, self.check(result), seconds)
+    def solve(self, **solver_options):
+        """Solve: an :class:`~wfr_cvx.EnsembleGeodesic`.  ``solver_options`` override the
+        file's ``[solver]``."""
+        from .ensemble import geodesic
+
+        return geodesic(self.e0, self.e1, self.lam, metric=self.metric,
+                        constraints=self.constraints, backend=self.backend,
+                        **{**self.solver_options, **solver_options})
+
+    def figures(self, result) -> dict[str, float]:
+        """The figures of a result of :meth:`solve`, by name (see :data:`FIGURES`)."""
+        return {"distance2": float(result.distance2), "distance": float(result.distance),
+                "transport_cost": float(result.transport_cost),
+                "reaction_cost": float(result.reaction_cost)}
 
 
 @dataclass(eq=False)
@@ -491,8 +550,10 @@ class _Reader:
         allowed = {"name", "description", "kind", "lam", "tau", "backend", "scheme",
                    "metric", "grid", "rho0", "rho1", "potential", "solver", "expected",
                    "constraints"}
-        self.keys(data, allowed, "")
         kind = self.string(data, "kind", "", "geodesic", KINDS)
+        if kind == "ensemble":
+            return self.ensemble_problem(data)
+        self.keys(data, allowed, "")
         name = self.string(data, "name", "", self.path.stem)
         description = self.string(data, "description", "", "")
         lam = self.real(data, "lam", "", positive=True)
@@ -524,6 +585,182 @@ class _Reader:
                        potential=potential, constraints=constraints,
                        solver_options=options, expected=expected,
                        description=description, path=self.path)
+
+    # -- ensembles ---------------------------------------------------------------------
+    def ensemble_problem(self, data: dict) -> EnsembleProblem:
+        """A ``kind = "ensemble"`` file (module docstring)."""
+        from .ensemble import BACKENDS
+
+        allowed = {"name", "description", "kind", "lam", "backend", "assets", "metric", "e0",
+                   "e1", "solver", "expected", "constraints"}
+        self.keys(data, allowed, "")
+        assets = self.get(data, "assets", "")
+        if (not isinstance(assets, list) or not assets
+                or not all(isinstance(a, str) and a for a in assets)
+                or len(set(assets)) != len(assets)):
+            self.fail("assets", f"must be a non-empty array of distinct asset labels, got "
+                                f"{assets!r}")
+        backend = self.string(data, "backend", "", "clarabel", BACKENDS)
+        e0 = self.ensemble(self.table(data, "e0", ""), "e0", assets)
+        e1 = self.ensemble(self.table(data, "e1", ""), "e1", assets)
+        constraints = self.ensemble_constraints(data, e0, e1)
+        return EnsembleProblem(
+            name=self.string(data, "name", "", self.path.stem), e0=e0, e1=e1,
+            lam=self.real(data, "lam", "", positive=True),
+            metric=self.ensemble_metric(data.get("metric"), assets), backend=backend,
+            constraints=constraints,
+            solver_options=self.solver(self.table(data, "solver", "", {}), backend),
+            expected=self.expected(self.table(data, "expected", "", {}), "ensemble"),
+            description=self.string(data, "description", "", ""), path=self.path)
+
+    def ensemble(self, table: dict, where: str, assets: list):
+        """An ensemble: the union of its ``atoms``, ``csv``, ``frontier`` and ``resampled``
+        parts (each an array of tables but ``csv``, a path)."""
+        from .ensemble import Ensemble
+
+        self.keys(table, {"atoms", "csv", "frontier", "resampled"}, where)
+        if not table:
+            self.fail(where, "an ensemble needs at least one of atoms, csv, frontier, "
+                             "resampled")
+        weights, masses, regimes = [], [], []
+
+        def add(frame, mass, regime, name):
+            if list(frame.columns) != list(assets):
+                missing = [a for a in assets if a not in frame.columns]
+                if missing:
+                    self.fail(name, f"has no column for asset(s) {missing}")
+                frame = frame[assets]
+            weights.append(frame.to_numpy(dtype=float))
+            masses.append(np.broadcast_to(np.asarray(mass, dtype=float), len(frame)))
+            regimes.append(np.broadcast_to(np.asarray(regime, dtype=object), len(frame)))
+
+        if "atoms" in table:
+            for i, item in enumerate(self.tables(table, "atoms", where,
+                                                 "[{ weights = [0.5, 0.5] }]")):
+                name = f"{where}.atoms[{i}]"
+                self.keys(item, {"weights", "mass", "regime"}, name)
+                w = self.numbers(self.get(item, "weights", name), f"{name}.weights")
+                if w.shape != (len(assets),):
+                    self.fail(f"{name}.weights", f"must hold one weight per asset "
+                                                 f"({len(assets)}), got shape {w.shape}")
+                add(pd.DataFrame([w], columns=assets),
+                    self.real(item, "mass", name, 1.0, nonnegative=True),
+                    self.string(item, "regime", name, "0"), name)
+        if "csv" in table:
+            path = self.file(table["csv"], f"{where}.csv")
+            try:
+                frame = pd.read_csv(path)
+            except (ValueError, OSError) as exc:
+                self.fail(f"{where}.csv", f"cannot read {path}: {exc}")
+            mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
+            regime = frame.pop("regime").astype(str).to_numpy() if "regime" in frame else "0"
+            add(frame, mass, regime, f"{where}.csv")
+        for part in ("frontier", "resampled"):
+            if part not in table:
+                continue
+            for i, item in enumerate(self.tables(table, part, where,
+                                                 '[{ prices = "prices.csv" }]')):
+                name = f"{where}.{part}[{i}]"
+                books = self.portfolio_source(item, name, part, assets)
+                mass = self.real(item, "mass", name, 1.0, nonnegative=True)
+                add(books, mass / len(books), self.string(item, "regime", name, "0"), name)
+        try:
+            return Ensemble(np.vstack(weights), np.concatenate(masses),
+                            np.concatenate(regimes).astype(str), assets=tuple(assets))
+        except (TypeError, ValueError) as exc:
+            self.fail(where, str(exc))
+
+    def portfolio_source(self, item: dict, name: str, part: str, assets: list):
+        """Portfolios from a price file: the long-only efficient frontier (``points``
+        portfolios) or the mean-variance portfolios of bootstrap resamples of the returns
+        (``samples``, ``risk_aversion``, ``seed``); ``mu_scale`` / ``cov_scale`` scale the
+        estimates (a stress scenario)."""
+        from .finance.markowitz import (
+            efficient_frontier,
+            estimate,
+            resampled_portfolios,
+            returns_from_prices,
+        )
+
+        keys = {"prices", "regime", "mass", "mu_scale", "cov_scale"}
+        keys |= {"points"} if part == "frontier" else {"samples", "risk_aversion", "seed"}
+        self.keys(item, keys, name)
+        prices = self.price_file(item, name)
+        unknown = [a for a in assets if a not in prices.columns]
+        if unknown:
+            self.fail(f"{name}.prices", f"{unknown} not in the price file's columns "
+                                        f"{list(prices.columns)}")
+        mu_scale = self.real(item, "mu_scale", name, 1.0)
+        cov_scale = self.real(item, "cov_scale", name, 1.0, positive=True)
+        try:
+            if part == "frontier":
+                mu, cov = estimate(prices[assets])
+                books = efficient_frontier(mu_scale * mu, cov_scale * cov,
+                                           n_points=self.integer(item, "points", name, 2, 10))
+                return books[assets]
+            returns = returns_from_prices(prices[assets])
+            mean = returns.mean()
+            returns = mean * mu_scale + (returns - mean) * np.sqrt(cov_scale)
+            return resampled_portfolios(
+                returns, self.integer(item, "samples", name, 1, 20),
+                risk_aversion=self.real(item, "risk_aversion", name, 1.0, positive=True),
+                seed=self.integer(item, "seed", name, 0, 0))
+        except (ValueError, TypeError) as exc:
+            self.fail(name, str(exc))
+
+    def ensemble_metric(self, value, assets: list):
+        """None, a positive number, an n x n SPD matrix, or the covariance of a price file
+        (``{ kind = "covariance", prices, scale }``, the trade-variance metric)."""
+        if value is None or _is_real(value):
+            return None if value is None else self.real({"metric": value}, "metric", "",
+                                                        positive=True)
+        if isinstance(value, dict):
+            from .finance.markowitz import estimate
+
+            self.keys(value, {"kind", "prices", "scale"}, "metric")
+            self.string(value, "kind", "metric", choices=("covariance",))
+            prices = self.price_file(value, "metric")
+            unknown = [a for a in assets if a not in prices.columns]
+            if unknown:
+                self.fail("metric.prices", f"{unknown} not in the price file's columns")
+            scale = self.real(value, "scale", "metric", 1.0, positive=True)
+            try:
+                _, cov = estimate(prices[assets])
+            except ValueError as exc:
+                self.fail("metric.prices", str(exc))
+            return scale * cov.to_numpy()
+        arr = self.numbers(value, "metric")
+        if arr.shape != (len(assets), len(assets)):
+            self.fail("metric", f"must be a number or a {len(assets)} x {len(assets)} "
+                                f"matrix, got shape {arr.shape}")
+        return arr
+
+    def ensemble_constraints(self, data: dict, e0, e1) -> tuple:
+        """``total_mass`` (equal total masses) and ``max_travel`` tables."""
+        from .constraints import CONSTRAINT_TYPES, MaxTravel, TotalMass
+
+        if "constraints" not in data:
+            return ()
+        out = []
+        for i, item in enumerate(self.tables(data, "constraints", "",
+                                                 '[{ kind = "total_mass" }]')):
+            name = f"constraints[{i}]"
+            kind = self.string(item, "kind", name, choices=("total_mass", "max_travel"))
+            cls = CONSTRAINT_TYPES[kind]
+            if cls is TotalMass:
+                self.keys(item, {"kind"}, name)
+                m0, m1 = e0.total_mass, e1.total_mass
+                if abs(m0 - m1) > 1e-9 * max(m0, m1):
+                    self.fail(name, f"total_mass needs ensembles of equal total mass, got "
+                                    f"e0 {m0:.12g} and e1 {m1:.12g}")
+                out.append(TotalMass())
+                continue
+            self.keys(item, {"kind", "distance"}, name)
+            try:
+                out.append(MaxTravel(self.real(item, "distance", name, nonnegative=True)))
+            except (TypeError, ValueError) as exc:
+                self.fail(f"{name}.distance", str(exc))
+        return tuple(out)
 
     def grid(self, table: dict) -> Grid:
         self.keys(table, {"n_weights", "n_steps", "regimes", "kind", "assets"}, "grid")

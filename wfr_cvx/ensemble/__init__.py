@@ -54,10 +54,11 @@ Examples
 """
 
 from ..constraints import MaxTravel, TotalMass
+from ._backends import BACKENDS
 from ._compare import balanced_transport2, compare
 from ._ensemble import Ensemble
 from ._geodesic import distance, geodesic
 from ._result import EnsembleGeodesic
 
-__all__ = ["Ensemble", "EnsembleGeodesic", "geodesic", "distance", "compare",
+__all__ = ["BACKENDS", "Ensemble", "EnsembleGeodesic", "geodesic", "distance", "compare",
            "balanced_transport2", "MaxTravel", "TotalMass"]

@@ -100,6 +100,8 @@ class EnsembleGeodesic:
         ``(n, n)`` array or a dict per regime).
     assets, regimes : tuple of str
         ``e0``'s asset order and the union of the regime labels.
+    n_atoms : tuple of int
+        The atoms of ``e0`` and ``e1``.
     """
 
     def __init__(self, *, e0: Ensemble, e1: Ensemble, aligned: Aligned, coupling: Coupling,
@@ -109,6 +111,7 @@ class EnsembleGeodesic:
         self.backend = backend
         self.constraints = tuple(constraints)
         self.assets, self.regimes = aligned.assets, aligned.regimes
+        self.n_atoms = (e0.n_atoms, e1.n_atoms)
         self.status = coupling.status
         self.solver_status = coupling.solver_status
         self.rounds = int(coupling.rounds)

@@ -20,6 +20,7 @@ from .markowitz import (
     mean_variance,
     min_variance,
     potential,
+    resampled_portfolios,
     returns_from_prices,
     simplex_retract,
 )
@@ -27,4 +28,5 @@ from .units import crossover_scale, lam_to_dollars, lam_to_weights
 
 __all__ = ["crossover_scale", "efficient_frontier", "estimate", "lam_to_dollars",
            "lam_to_weights", "load_prices", "markowitz", "mean_variance", "min_variance",
-           "potential", "returns_from_prices", "simplex_retract", "units"]
+           "potential", "resampled_portfolios", "returns_from_prices", "simplex_retract",
+           "units"]

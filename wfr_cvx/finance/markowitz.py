@@ -61,6 +61,7 @@ __all__ = [
     "mean_variance",
     "min_variance",
     "efficient_frontier",
+    "resampled_portfolios",
     "simplex_retract",
     "potential",
 ]
@@ -471,6 +472,61 @@ def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> 
     if long_only:
         weights = _clip_long_only(weights, budget)
     return pd.Series(weights, index=labels, name="weight")
+
+
+def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
+                         long_only=True, seed=None) -> pd.DataFrame:
+    r"""Mean-variance portfolios of bootstrap resamples of a table of returns.
+
+    Each sample draws ``T`` rows of ``returns`` with replacement, estimates
+    :math:`(\hat\mu, \hat\Sigma)` from them (as :func:`estimate`, from returns) and solves
+    :func:`mean_variance`: the spread of the portfolios is the estimation error of the
+    optimum (Michaud's resampled efficiency; Jorion 1992).  An ensemble of these
+    portfolios (:meth:`wfr_cvx.Ensemble.from_portfolios`) is an allocation distribution
+    over the weights.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame
+        Simple returns, shape ``(T, n)``, ``T >= 3`` (e.g. :func:`returns_from_prices`).
+    n_samples : int
+        Number of resamples (``>= 1``).
+    risk_aversion, long_only
+        As for :func:`mean_variance`.
+    seed : int or numpy Generator, optional
+        The resampling's random seed (reproducible portfolios).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per resample (index ``sample``), one column per asset.
+
+    Examples
+    --------
+    >>> books = resampled_portfolios(returns_from_prices(load_prices()), 5, risk_aversion=4.0,
+    ...                              seed=0)
+    >>> books.shape, bool(np.allclose(books.sum(axis=1), 1.0))
+    ((5, 3), True)
+    """
+    if not isinstance(returns, pd.DataFrame):
+        raise TypeError(f"`returns` must be a pandas DataFrame (dates x assets), got "
+                        f"{type(returns).__name__}")
+    values = returns.to_numpy(dtype=float)
+    if values.shape[0] < 3 or not np.all(np.isfinite(values)):
+        raise ValueError(f"`returns` must hold at least 3 rows of finite returns, got "
+                         f"shape {values.shape}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+            or n_samples < 1:
+        raise ValueError(f"`n_samples` must be an integer >= 1, got {n_samples!r}")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(int(n_samples)):
+        draw = values[rng.integers(0, values.shape[0], values.shape[0])]
+        mu = pd.Series(draw.mean(axis=0), index=returns.columns)
+        cov = pd.DataFrame(np.cov(draw, rowvar=False, ddof=1), index=returns.columns,
+                           columns=returns.columns)
+        rows.append(mean_variance(mu, cov, risk_aversion=risk_aversion, long_only=long_only))
+    return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="sample"))
 
 
 def _check_target(target: float, mu: np.ndarray, long_only: bool) -> None:
