@@ -330,6 +330,18 @@ def _step_mask(steps, grid: Grid, owner, field_name: str) -> np.ndarray:
     return out
 
 
+def constraint_items(constraints) -> tuple:
+    """``constraints=`` as a tuple; TypeError unless it is a sequence (not a string)."""
+    if constraints is None or isinstance(constraints, (str, bytes)):
+        raise TypeError(f"`constraints` must be a sequence of constraint objects, "
+                        f"got {type(constraints).__name__}")
+    try:
+        return tuple(constraints)
+    except TypeError:
+        raise TypeError(f"`constraints` must be a sequence of constraint objects, "
+                        f"got {type(constraints).__name__}") from None
+
+
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
                         rho1: np.ndarray | None = None) -> Plan:
     """Validate ``constraints`` against ``grid`` (and the endpoints) into a :class:`Plan`.
@@ -337,14 +349,7 @@ def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
     Raises TypeError for an object that is not a :class:`Constraint`, ValueError for steps
     outside the grid or, with :class:`TotalMass`, endpoints of different total mass.
     """
-    if constraints is None or isinstance(constraints, (str, bytes)):
-        raise TypeError(f"`constraints` must be a sequence of constraint objects, "
-                        f"got {type(constraints).__name__}")
-    try:
-        items = tuple(constraints)
-    except TypeError:
-        raise TypeError(f"`constraints` must be a sequence of constraint objects, "
-                        f"got {type(constraints).__name__}") from None
+    items = constraint_items(constraints)
     for item in items:
         if not isinstance(item, Constraint):
             raise TypeError(

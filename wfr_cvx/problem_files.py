@@ -114,6 +114,7 @@ import pandas as pd
 
 from .assembly import TIME_MEANS
 from .backends import REGISTRY
+from .constraints import CONSTRAINT_TYPES, compile_constraints
 from .grid import Grid, as_allocation
 
 __all__ = ["ProblemFileError", "Reference", "Problem", "EnsembleProblem", "Outcome", "load",
@@ -577,7 +578,9 @@ class _Reader:
             rho1 = None
             tau = self.real(data, "tau", "", positive=True)
             potential = self.potential(self.table(data, "potential", ""), grid)
-        constraints = self.constraints(data, grid, rho0, rho1)
+        constraints = self.constraints(
+            data, tuple(k for k in CONSTRAINT_TYPES if k != "max_travel"),
+            lambda constraint: compile_constraints([constraint], grid, rho0, rho1))
         options = self.solver(self.table(data, "solver", "", {}), backend)
         expected = self.expected(self.table(data, "expected", "", {}), kind)
         return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
@@ -736,31 +739,16 @@ class _Reader:
         return arr
 
     def ensemble_constraints(self, data: dict, e0, e1) -> tuple:
-        """``total_mass`` (equal total masses) and ``max_travel`` tables."""
-        from .constraints import CONSTRAINT_TYPES, MaxTravel, TotalMass
+        """``total_mass`` (ensembles of equal total mass) and ``max_travel`` tables."""
+        from .constraints import TotalMass
 
-        if "constraints" not in data:
-            return ()
-        out = []
-        for i, item in enumerate(self.tables(data, "constraints", "",
-                                                 '[{ kind = "total_mass" }]')):
-            name = f"constraints[{i}]"
-            kind = self.string(item, "kind", name, choices=("total_mass", "max_travel"))
-            cls = CONSTRAINT_TYPES[kind]
-            if cls is TotalMass:
-                self.keys(item, {"kind"}, name)
-                m0, m1 = e0.total_mass, e1.total_mass
-                if abs(m0 - m1) > 1e-9 * max(m0, m1):
-                    self.fail(name, f"total_mass needs ensembles of equal total mass, got "
-                                    f"e0 {m0:.12g} and e1 {m1:.12g}")
-                out.append(TotalMass())
-                continue
-            self.keys(item, {"kind", "distance"}, name)
-            try:
-                out.append(MaxTravel(self.real(item, "distance", name, nonnegative=True)))
-            except (TypeError, ValueError) as exc:
-                self.fail(f"{name}.distance", str(exc))
-        return tuple(out)
+        def check(constraint):
+            m0, m1 = e0.total_mass, e1.total_mass
+            if isinstance(constraint, TotalMass) and abs(m0 - m1) > 1e-9 * max(m0, m1):
+                raise ValueError(f"TotalMass() needs ensembles of equal total mass, got e0 "
+                                 f"{m0:.12g} and e1 {m1:.12g}")
+
+        return self.constraints(data, ("total_mass", "max_travel"), check)
 
     def grid(self, table: dict) -> Grid:
         self.keys(table, {"n_weights", "n_steps", "regimes", "kind", "assets"}, "grid")
@@ -985,14 +973,14 @@ class _Reader:
         covs = [s * cov for s in scales["cov_scale"]]
         return potential(grid, mus, covs, risk_aversion=gamma)
 
-    def constraints(self, data: dict, grid: Grid, rho0, rho1) -> tuple:
-        """The ``[[constraints]]`` tables as constraint objects: ``kind`` names the class
-        (:data:`wfr_cvx.constraints.CONSTRAINT_TYPES`), the other keys are its fields;
-        the class validates the values and :func:`~wfr_cvx.constraints.compile_constraints`
-        checks them against the grid and the endpoints."""
+    def constraints(self, data: dict, kinds: tuple, check) -> tuple:
+        """The ``[[constraints]]`` tables as constraint objects: ``kind`` (one of ``kinds``)
+        names the class (:data:`wfr_cvx.constraints.CONSTRAINT_TYPES`), the other keys are
+        its fields; the class validates the values and ``check(constraint)`` them against
+        the problem (the grid and the endpoints), raising TypeError or ValueError."""
         from dataclasses import MISSING, fields
 
-        from .constraints import CONSTRAINT_TYPES, compile_constraints
+        from .constraints import CONSTRAINT_TYPES
 
         if "constraints" not in data:
             return ()
@@ -1000,7 +988,7 @@ class _Reader:
         for i, item in enumerate(self.tables(data, "constraints", "",
                                                  '[{ kind = "total_mass" }]')):
             name = f"constraints[{i}]"
-            kind = self.string(item, "kind", name, choices=tuple(CONSTRAINT_TYPES))
+            kind = self.string(item, "kind", name, choices=kinds)
             cls = CONSTRAINT_TYPES[kind]
             names = [f.name for f in fields(cls)]
             self.keys(item, {"kind", *names}, name)
@@ -1009,7 +997,7 @@ class _Reader:
                     self.get(item, f.name, name)  # required
             try:
                 constraint = cls(**{key: item[key] for key in names if key in item})
-                compile_constraints([constraint], grid, rho0, rho1)
+                check(constraint)
             except (TypeError, ValueError) as exc:
                 message = str(exc)
                 named = [key for key in names if f"`{key}`" in message]

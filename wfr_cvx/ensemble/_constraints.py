@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..constraints import MaxTravel, TotalMass
+from ..constraints import MaxTravel, TotalMass, constraint_items
 
 __all__ = ["MaxTravel", "TotalMass", "EnsembleConstraints", "compile_constraints"]
 
@@ -49,14 +49,7 @@ def compile_constraints(constraints) -> EnsembleConstraints:
     ``MaxVelocity``, ``TradingWindow`` and ``MaxReactionRate`` have no meaning between
     atoms: the message says so).
     """
-    if constraints is None or isinstance(constraints, (str, bytes)):
-        raise TypeError(f"`constraints` must be a sequence of constraint objects, got "
-                        f"{type(constraints).__name__}")
-    try:
-        items = tuple(constraints)
-    except TypeError:
-        raise TypeError(f"`constraints` must be a sequence of constraint objects, got "
-                        f"{type(constraints).__name__}") from None
+    items = constraint_items(constraints)
     max_travel, total_mass = math.inf, False
     for item in items:
         if isinstance(item, MaxTravel):
