@@ -113,7 +113,7 @@ def write(results: dict) -> None:
         "ratios (`time_vs_default`) are within that run.",
         "",
         "Other tables of the same `make bench`: [LADDER.md](LADDER.md) (the solve-time ladder,",
-        "1-D 64 ... 4,096 weights and 2-D simplex 16² ... 64², with the goals of issue 7),",
+        "1-D 64 ... 4,096 weights and 2-D simplex 16² ... 64² and their goals),",
         "[STATIC.md](STATIC.md) (the static distance from POT against wfr_cvx's certified",
         "solver), [OPERATORS.md](OPERATORS.md) (staggered operators in GB/s against a numpy",
         "copy), and `batch_results.json` (batch / Dask).",

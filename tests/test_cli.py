@@ -193,3 +193,11 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
                        "`wfr-cvx --debug ...` for the traceback)"]
     with pytest.raises(RuntimeError, match="something inside broke"):
         cli.main(["--debug", "solve", "x.toml"])
+
+
+def test_backend_flag_takes_auto_and_the_output_names_the_choice(capsys):
+    problem = str(PROBLEMS / "teleport.toml")
+    assert cli.main(["solve", problem, "--backend", "auto"]) == 0
+    assert "backend clarabel (auto)" in capsys.readouterr().out
+    assert cli.main(["solve", problem, "--backend", "cvxpy"]) == 0
+    assert "backend cvxpy, " in capsys.readouterr().out

@@ -192,7 +192,7 @@ def test_metric_frames_and_dicts_align():
 
 @pytest.mark.parametrize("options, error, match", [
     ({"backend": "mosek"}, ValueError,
-     r"`backend` must be one of \['clarabel', 'cvxpy'\], got 'mosek'"),
+     r"`backend` must be one of \['auto', 'clarabel', 'cvxpy'\], got 'mosek'"),
     ({"max_itr": 10}, ValueError, r"unknown solver option\(s\) \['max_itr'\]"),
     ({"max_iter": 0}, ValueError, "solver option `max_iter` must be an integer >= 1 for "
                                   "backend 'clarabel', got 0"),

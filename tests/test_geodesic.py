@@ -1,5 +1,7 @@
 """The Geodesic result, the two backends and the metric."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,12 @@ def _reference_cases():
 @pytest.mark.parametrize("case", list(_reference_cases()))
 def test_backends_agree_on_every_reference_case(case):
     g, r0, r1, lam = _reference_cases()[case]
-    a = wfr_cvx.geodesic(r0, r1, g, lam)
-    b = wfr_cvx.geodesic(r0, r1, g, lam, backend="cvxpy")
+    with warnings.catch_warnings():
+        # "teleport" ends "AlmostSolved" with the centred scheme (Clarabel's primal residual
+        # stalls at 2-3e-8 against its 1e-8 target; d^2 within 1e-6 of a tighter solve):
+        # the warning is the status policy's, the agreement below is the test
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)
+        a = wfr_cvx.geodesic(r0, r1, g, lam, backend="clarabel")
+        b = wfr_cvx.geodesic(r0, r1, g, lam, backend="cvxpy")
+    assert a.status in ("Solved", "AlmostSolved") and b.status in ("Solved", "AlmostSolved")
     assert a.distance2 == pytest.approx(b.distance2, rel=1e-6)

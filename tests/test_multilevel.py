@@ -9,7 +9,7 @@ import wfr_cvx
 from wfr_cvx import Grid
 from wfr_cvx.backends import ConicResult, Status
 from wfr_cvx.backends import dr as _dr
-from wfr_cvx.backends.dr._multilevel import (
+from wfr_cvx.backends._multilevel import (
     can_coarsen,
     coarsen_grid,
     coarsen_metric,
@@ -142,15 +142,18 @@ def test_coarse_metric_of_a_constant_metric_is_the_coarse_grids_own(metric):
 
 
 # ------------------------------------------------------------- the dr backend's start
+#: dr on 1-D grids runs the staggered scheme here (with the centred one it warns)
+ONE_D = {"scheme": "power"}
+
 def test_coarse_start_agrees_with_the_interior_point_and_saves_iterations():
     """Diracs (32 x 8): from the straight line dr needed 3,500 iterations, from the
     prolonged 16 x 4 path 750 (measured).  Same discrete problem, so both agree with
     clarabel to dr's tolerance.  (On 1-D grids the coarse start is opt-in.)"""
     g, lam = Grid(32, 8), 0.5
     r0, r1 = g.dirac(g.weights[9]), g.dirac(g.weights[19], mass=2.0)
-    ref = wfr_cvx.geodesic(r0, r1, g, lam)
-    coarse = wfr_cvx.geodesic(r0, r1, g, lam, backend="dr", coarse_start=True)
-    line = wfr_cvx.geodesic(r0, r1, g, lam, backend="dr")
+    ref = wfr_cvx.geodesic(r0, r1, g, lam, **ONE_D)
+    coarse = wfr_cvx.geodesic(r0, r1, g, lam, backend="dr", coarse_start=True, **ONE_D)
+    line = wfr_cvx.geodesic(r0, r1, g, lam, backend="dr", **ONE_D)
     for geo in (coarse, line):
         assert geo.status == "Solved"
         assert geo.distance2 == pytest.approx(ref.distance2, rel=1e-4)
@@ -170,17 +173,19 @@ def test_coarse_start_is_on_by_default_in_2d_only(capsys):
     wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=False)
     assert "coarse start" not in capsys.readouterr().out
     g = Grid(32, 8)
-    wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr", verbose=True)
+    wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr", verbose=True,
+                     **ONE_D)
     assert "coarse start" not in capsys.readouterr().out
 
 
 def test_coarse_start_accepts_numpy_bools_and_skips_constrained_problems(capsys):
     g = Grid(32, 8)
     r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
-    wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=np.True_)
+    wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=np.True_,
+                     **ONE_D)
     assert "dr coarse start Solved after" in capsys.readouterr().out
     wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", verbose=True, coarse_start=True,
-                     constraints=[wfr_cvx.MaxVelocity(2.0)])
+                     constraints=[wfr_cvx.MaxVelocity(2.0)], **ONE_D)
     assert "coarse start" not in capsys.readouterr().out
 
 
@@ -196,7 +201,7 @@ def test_a_failed_coarse_solve_falls_back_to_the_straight_line(monkeypatch, caps
     straight line, to the same iterates as with ``coarse_start=False``."""
     g = Grid(32, 8)
     r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
-    plain = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=False)
+    plain = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=False, **ONE_D)
     real = _dr.solve_conic
     calls = []
 
@@ -209,7 +214,8 @@ def test_a_failed_coarse_solve_falls_back_to_the_straight_line(monkeypatch, caps
         return real(problem, options, start)
 
     monkeypatch.setattr(_dr, "solve_conic", failing_coarse_solve)
-    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=True, verbose=True)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="dr", coarse_start=True, verbose=True,
+                           **ONE_D)
     assert "dr coarse start NumericalError after 50 iterations" in capsys.readouterr().out
     assert len(calls) == 2 and calls[0] < calls[1]
     assert geo.iterations == plain.iterations

@@ -76,7 +76,7 @@ def test_to_dict_is_json_ready(geo):
     assert back["inputs"] == {
         "grid": {"n_weights": 16, "n_steps": 4, "dims": 1,
                  "regimes": ["risk_on", "risk_off"]},
-        "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "power"}
+        "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "centred"}
     figures = back["figures"]
     assert figures["distance2"] == geo.distance2
     assert figures["transport_cost"] + figures["reaction_cost"] == pytest.approx(

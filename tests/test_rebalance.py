@@ -49,7 +49,9 @@ def test_backends_agree_on_a_step():
     b = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.3, potential=V, tau=10.0,
                           backend="cvxpy")
     assert a.objective == pytest.approx(b.objective, rel=1e-6)
-    np.testing.assert_allclose(a.target, b.target, atol=1e-5)
+    # the centred scheme's optimum is a face, not a point (test_simplex: one grid line):
+    # the two solves' targets end 2.3e-4 of the peak apart with equal objectives
+    np.testing.assert_allclose(a.target, b.target, atol=5e-4 * a.target.max())
 
 
 def test_mass_flows_to_the_better_regime_less_so_as_lam_grows():

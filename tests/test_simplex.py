@@ -1,5 +1,5 @@
-"""Two weight axes: the three-asset simplex grid, matrix metrics, and the 2-D acceptance
-tests of issue 3 against independent truths (translation cost, static form, 1-D engine)."""
+"""Two weight axes: the three-asset simplex grid, matrix metrics, and the 2-D solves
+against independent truths (translation cost, static form, 1-D engine)."""
 
 import warnings
 
@@ -102,7 +102,7 @@ def test_metric_forms_agree():
 # ------------------------------------------------------------------- acceptance 1
 @pytest.mark.parametrize("metric", [None, G_OFF], ids=["identity", "off-diagonal"])
 def test_translation_at_large_lam_costs_mass_times_dw_G_dw(metric):
-    """Issue 3, acceptance 1: n = 32, n_steps = 16, within 2 % of m dw^T G dw."""
+    """n = 32, n_steps = 16, within 2 % of m dw^T G dw."""
     g = Grid.simplex(32, 16)
     mass = 1.7
     r0 = g.bump((0.25, 0.25), 0.06, mass=mass)
@@ -122,7 +122,7 @@ def test_translation_at_large_lam_costs_mass_times_dw_G_dw(metric):
 # ------------------------------------------------------------------- acceptance 2
 @pytest.mark.parametrize("metric", [None, G_OFF], ids=["identity", "off-diagonal"])
 def test_2d_bumps_match_the_static_form(metric):
-    """Issue 3, acceptance 2: mixed transport and reaction, n = 32, n_steps = 16."""
+    """Mixed transport and reaction, n = 32, n_steps = 16."""
     g = Grid.simplex(32, 16)
     r0 = g.bump((0.3, 0.3), 0.05)
     r1 = g.bump((0.45, 0.25), 0.05, mass=1.5)
@@ -141,13 +141,18 @@ def test_2d_bumps_match_the_static_form(metric):
 
 
 # ------------------------------------------------------------------- acceptance 3
+@pytest.mark.parametrize("scheme, path_atol", [("centred", 5e-4), ("power", 1e-5)])
 @pytest.mark.parametrize("lam", [0.1, 0.5])
-def test_mass_on_one_grid_line_agrees_with_the_1d_engine(lam):
-    """Issue 3, acceptance 3: the simplex's first column (w_A = 1 / 2n) is a full 1-D grid.
+def test_mass_on_one_grid_line_agrees_with_the_1d_engine(lam, scheme, path_atol):
+    """The simplex's first column (w_A = 1 / 2n) is a full 1-D grid.
 
     Summing a 2-D path over w_A gives an admissible 1-D path that costs no more (the
-    perspective cost is subadditive, the power mean super-additive), and the 1-D path
-    embeds, so the discrete values agree up to the solver's tolerance.
+    perspective cost is subadditive, the time means super-additive), and the 1-D path
+    embeds, so the discrete values agree up to the solver's tolerance.  The paths agree to
+    1e-5 of the peak with "power"; the centred scheme's optimum is not a single path (its
+    cost is flat along some odd-even modes of the momentum), and the two interior-point
+    solves end 1.7e-4 of the peak apart at lam = 0.1 with d^2 equal to 1e-7, stable under
+    tighter tolerances.
     """
     n, steps = 16, 8
     g1, g2 = Grid(n, steps, regimes=2), Grid.simplex(n, steps, regimes=2)
@@ -159,10 +164,10 @@ def test_mass_on_one_grid_line_agrees_with_the_1d_engine(lam):
         out[:, 0, :] = r
         return out
 
-    one = wfr_cvx.geodesic(r0, r1, g1, lam)
-    two = wfr_cvx.geodesic(lift(r0), lift(r1), g2, lam)
+    one = wfr_cvx.geodesic(r0, r1, g1, lam, scheme=scheme)
+    two = wfr_cvx.geodesic(lift(r0), lift(r1), g2, lam, scheme=scheme)
     assert two.distance2 == pytest.approx(one.distance2, rel=1e-5)
-    np.testing.assert_allclose(two.rho[:, :, 0, :], one.rho, atol=1e-5 * r0.max())
+    np.testing.assert_allclose(two.rho[:, :, 0, :], one.rho, atol=path_atol * r0.max())
     assert np.abs(two.momentum[:, :, 0]).max() < 1e-5 * np.abs(one.momentum).max()
 
 
@@ -196,7 +201,7 @@ def test_2d_constraints_and_position_limits():
     limited = Grid.simplex(10, 6, mask=(g.coords[..., 1] <= 0.25) | (g.coords[..., 0] >= 0.45))
     geo = wfr_cvx.geodesic(r0 * limited.mask, r1 * limited.mask, limited, lam)
     assert not geo.rho[:, ~limited.mask].any()
-    # TotalMass on probability measures (Laschos-Mielke cone relation, issue 3 item 5)
+    # TotalMass on probability measures (Laschos-Mielke cone relation)
     r1b = g.bump((0.5, 0.3), 0.08)
     spherical = wfr_cvx.geodesic(r0, r1b, g, lam, constraints=[TotalMass()])
     np.testing.assert_allclose(spherical.mass()["0"], 1.0, rtol=1e-7)

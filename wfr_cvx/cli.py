@@ -45,14 +45,14 @@ class _Failure(Exception):
 
 
 def _add_backend(command) -> None:
-    """``--backend``: its choices are the backend registry's."""
-    from .backends import REGISTRY
+    """``--backend``: "auto" and the backend registry's names."""
+    from .backends import AUTO, REGISTRY
 
     command.add_argument(
-        "--backend", choices=sorted(REGISTRY), metavar="NAME",
+        "--backend", choices=[AUTO, *sorted(REGISTRY)], metavar="NAME",
         help="solve with this backend instead of the file's (its [solver] settings are then "
-             "not used): " + "; ".join(f"{name}: {b.summary}" for name, b in
-                                        sorted(REGISTRY.items())))
+             f"not used): {AUTO}: the interior point, or dr on large simplex grids; "
+             + "; ".join(f"{name}: {b.summary}" for name, b in sorted(REGISTRY.items())))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,6 +171,12 @@ def _with_backend(problem, args):
     return dataclasses.replace(problem, backend=name, solver_options={})
 
 
+def _backend_used(problem, result) -> str:
+    """The backend that ran, and whether "auto" chose it."""
+    chosen = " (auto)" if problem.backend == "auto" else ""
+    return f"{result.backend}{chosen}"
+
+
 def _solve(args) -> int:
     from . import problem_files
 
@@ -185,12 +191,14 @@ def _solve(args) -> int:
     if problem.kind == "ensemble":
         print(f"ensembles {problem.e0.n_atoms} -> {problem.e1.n_atoms} portfolios in "
               f"{problem.e0.n_assets} assets, regimes {', '.join(result.regimes)}; lam "
-              f"{problem.lam:g}, backend {problem.backend}; {result.n_pairs_kept} pairs in "
+              f"{problem.lam:g}, backend {_backend_used(problem, result)}; "
+              f"{result.n_pairs_kept} pairs in "
               f"reach, certified gap {result.gap:.1e}")
     else:
         grid = problem.grid
         print(f"grid      {grid.n_weights} weights x {grid.n_steps} steps, regimes "
-              f"{', '.join(grid.regimes)}; lam {problem.lam:g}, backend {problem.backend}, "
+              f"{', '.join(grid.regimes)}; lam {problem.lam:g}, backend "
+              f"{_backend_used(problem, path)}, "
               f"scheme {problem.scheme}" + (f", tau {problem.tau:g}" if problem.tau else ""))
     print(f"status    {path.status}, {path.iterations} iterations, {outcome.seconds:.2f} s "
           f"(setup {path.setup_time:.2f} s, solve {path.solve_time:.2f} s)")

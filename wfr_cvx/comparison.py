@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .assembly import DEFAULT_SCHEME
+from .backends import AUTO
 from .engine import make_request, solve
 from .grid import Grid
 from .result import Geodesic
@@ -45,8 +47,8 @@ def _spread(regime_mass: np.ndarray, profile: np.ndarray) -> np.ndarray:
 
 
 def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, metric=None,
-            markowitz=None, risk_aversion: float = 1.0, backend: str = "clarabel",
-            scheme: str = "power", geodesic=None, **solver_options) -> pd.DataFrame:
+            markowitz=None, risk_aversion: float = 1.0, backend: str = AUTO,
+            scheme: str = DEFAULT_SCHEME, geodesic=None, **solver_options) -> pd.DataFrame:
     """Compare the WFR geodesic with the two traditional paths (see the module docstring).
 
     ``compare(rho0, rho1, grid, lam)`` on a grid; ``compare(e0, e1, lam)`` between two

@@ -21,26 +21,25 @@ Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns w
 :class:`~wfr_cvx.InfeasibleError` naming the constraints; anything else raises
 :class:`~wfr_cvx.SolverError` carrying the status.
 
-Observed accuracy of the default ``scheme="power"`` (measured by the test-suite):
+Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
+:mod:`wfr_cvx.assembly`; each line is a test):
 
 * pure reaction (regime switch, same-cell mass change): exact at every ``n_steps``
   (relative error < 1e-6 at 8 steps), the discrete path is
   :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels;
-* narrow bumps (3 cells wide, 128 cells, 32 steps): within 0.5 % of the exact static
-  distance of the discrete measures (transport-dominated, mixed and teleporting cases);
-* one-cell Diracs: the error to :func:`~wfr_cvx.closed_form.dirac_wfr2` falls with
-  refinement of both axes (numerical diffusion of the staggered scheme), about first
-  order in ``dx``.
+* one-cell Diracs against :func:`~wfr_cvx.closed_form.dirac_wfr2` at 100 x 32: +0.38 %
+  moved by 0.3 at ``lam = 0.5`` (+8.6 % with ``"power"``), exact when they teleport;
+  moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1);
+* smooth bumps at 128 x 32: within 0.1 % of the static distance of the same cell masses
+  when mass changes (mixed, teleporting), 0.16 % below on pure transport (every scheme);
+* on the simplex grid (two weight axes, :meth:`Grid.simplex`) at 32^2 x 16 a bump
+  translated at large ``lam`` costs within 2 % of :math:`m\,\Delta w^\top G\Delta w`
+  (identity and off-diagonal ``G``), and mass on one grid line reproduces the 1-D
+  engine's :math:`d^2` to 1e-5.  Narrow bumps there can end "AlmostSolved" (Clarabel
+  stalls at a relative gap ~3e-8 against its 1e-8 target): a warning, not an error.
 
-On the simplex grid (two weight axes, :meth:`Grid.simplex`), at 32^2 cells x 16 steps: a
-bump translated at large ``lam`` costs within 0.7 % of :math:`m\,\Delta w^\top G\Delta w`
-(identity and off-diagonal ``G``), mixed transport and reaction within 1.6 % of the static
-form (first order: 4-6 % at 16^2 x 8), and mass on one grid line reproduces the 1-D engine
-to 1e-5.  Narrow bumps there can end "AlmostSolved" (Clarabel stalls at a relative gap
-~3e-8 against its 1e-8 target): a warning, not an error.
-
-``scheme="arithmetic"`` is the plain Papadakis-Peyré-Oudet mean; it is first order in
-``dt`` wherever mass is born or dies (3.4 % low on a regime switch at 32 steps).
+``scheme="arithmetic"`` is the plain Papadakis-Peyré-Oudet staggered scheme; it is first
+order in ``dt`` wherever mass is born or dies (3.4 % low on a regime switch at 32 steps).
 """
 
 from __future__ import annotations
@@ -53,10 +52,28 @@ import numpy as np
 
 from ._memory import memory_budget
 from ._validate import check_lam, check_lam_units
-from .assembly import TIME_MEANS, RawSolution, assemble, cost_scale_for, unpack
-from .backends import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Backend, Status, get_backend
+from .assembly import (
+    DEFAULT_SCHEME,
+    SCHEMES,
+    TIME_MEANS,
+    RawSolution,
+    assemble,
+    cost_scale_for,
+    unpack,
+)
+from .backends import (
+    AUTO,
+    INACCURATE,
+    INFEASIBLE,
+    LIMIT,
+    SOLVED,
+    Backend,
+    Status,
+    choose_backend,
+    get_backend,
+)
 from .closed_form import hellinger2
-from .constraints import Plan, compile_constraints
+from .constraints import Plan, compile_constraints, constraint_items
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -111,7 +128,7 @@ def check_grid(grid) -> None:
 
 
 def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
-                 backend="clarabel", scheme: str = "power", options: dict | None = None,
+                 backend=AUTO, scheme: str = DEFAULT_SCHEME, options: dict | None = None,
                  end_potential=None, end_weight: float = 1.0) -> Request:
     """Validate every argument of a solve, once, into a :class:`Request`.
 
@@ -132,7 +149,12 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
     metric = check_metric(metric, grid)
     check_lam_units(lam, metric_reach(metric) * np.sqrt(grid.dims),
                     "the weight axis" if grid.dims == 1 else "the simplex", stacklevel=5)
-    record = get_backend(backend)
+    constraints = constraint_items(constraints)
+    if isinstance(backend, str) and backend == AUTO:
+        record = choose_backend(grid, constrained=bool(constraints), free_end=r1 is None,
+                                options=options, budget_bytes=memory_budget().bytes)
+    else:
+        record = get_backend(backend)
     options = record.check_options(options or {})
     if scheme not in TIME_MEANS:
         raise ValueError(f"`scheme` must be one of {TIME_MEANS}, got {scheme!r}")
@@ -167,7 +189,8 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     """The explicit pure-reaction path ``((1 - s) sqrt(r0) + s sqrt(r1))^2``, no transport.
 
     Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` (exact for the
-    power-mean scheme), an upper bound of ``d^2``; constant when ``r0 == r1``.
+    schemes whose reaction term takes the power mean), an upper bound of ``d^2``; constant
+    when ``r0 == r1``.
     """
     grid, lam, scheme = request.grid, request.lam, request.scheme
     T = grid.n_steps
@@ -175,7 +198,7 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
     rho = roots**2
     rho[0], rho[-1] = r0, r1
-    if scheme == "power":
+    if SCHEMES[scheme][1] == "power":  # the scheme's reaction mean
         mean = (0.5 * (roots[1:] + roots[:-1])) ** 2
     else:
         mean = 0.5 * (rho[1:] + rho[:-1])
@@ -194,7 +217,7 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
 
 
 def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
-             backend: str = "clarabel", scheme: str = "power", **solver_options) -> Geodesic:
+             backend: str = AUTO, scheme: str = DEFAULT_SCHEME, **solver_options) -> Geodesic:
     r"""Solve for the WFR geodesic between two allocations on ``grid``.
 
     .. math::
@@ -227,20 +250,27 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         Execution and position constraints from :mod:`wfr_cvx.constraints`
         (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
         ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
-    backend : {"clarabel", "cvxpy", "dr", "scs"}
-        A name of :data:`wfr_cvx.backends.REGISTRY`.  ``"clarabel"`` assembles the SOCP
-        directly and solves it with Clarabel's interior point (to 1e-8), independent
-        blocks (regimes that no constraint ties) side by side in threads; ``"cvxpy"``
-        writes the same problem as cvxpy expressions (the reference); ``"dr"`` is
-        wfr_cvx's first-order ADMM on the same discrete problem
+    backend : {"auto", "clarabel", "cvxpy", "dr", "scs"}
+        ``"auto"`` (default) runs the interior point, or ``"dr"`` on simplex grids large
+        enough for it to be faster (:mod:`wfr_cvx.backends._auto`: the rule, its
+        measurements and the accuracy it promises); the choice is in the result's
+        ``backend``.  Otherwise a name of :data:`wfr_cvx.backends.REGISTRY`:
+        ``"clarabel"`` assembles the SOCP directly and solves it with Clarabel's interior
+        point (to 1e-8), independent blocks (regimes that no constraint ties) side by side
+        in threads; ``"cvxpy"`` writes the same problem as cvxpy expressions (the
+        reference); ``"dr"`` is wfr_cvx's first-order ADMM on the same discrete problem
         (:mod:`wfr_cvx.backends.dr`): faster than the interior point on large 2-D grids,
         agreeing to ~1e-5, slower on 1-D grids; ``"scs"`` solves the same SOCP with SCS.
-    scheme : {"power", "arithmetic"}
-        Time mean of adjacent levels in the cost (see :mod:`wfr_cvx.assembly`).
+    scheme : {"centred", "power", "arithmetic"}
+        The discretisation of the cost (:data:`wfr_cvx.assembly.SCHEMES`; accuracy tables
+        in :mod:`wfr_cvx.assembly`).  ``"centred"`` (default) charges transport per cell
+        on the momentum averaged to the centre and reaction on the power mean of
+        adjacent levels; ``"power"`` and ``"arithmetic"`` charge transport per face.
     **solver_options
         The backend's settings (``REGISTRY[backend].options``: Clarabel's for "clarabel"
         and "cvxpy", SCS's for "scs", those of :mod:`wfr_cvx.backends.dr` for "dr"),
-        checked by name, type and range before any work.
+        checked by name, type and range before any work; with ``"auto"`` they pick the
+        backend whose settings they are.
 
     Returns
     -------
@@ -320,6 +350,7 @@ def solve(request: Request) -> Geodesic:
                  said + _conditioning_hint(request.lam, request.metric),
                  _limits(request.plan, request.grid))
 
+    _warn_if_known_inaccurate(request)
     grid, unit = request.grid, 1.0 / factor
     rho = np.maximum(raw.levels, 0.0) * unit
     rho[0] = r0
@@ -337,6 +368,17 @@ def solve(request: Request) -> Geodesic:
         solve_time=raw.solve_time, assembly_time=raw.assembly_time,
         backend=request.backend.name, scheme=request.scheme,
     )
+
+
+def _warn_if_known_inaccurate(request: Request) -> None:
+    """Warn where a backend is known to stop short of its stated agreement at "Solved"."""
+    if (request.backend.name == "dr" and request.grid.dims == 1
+            and SCHEMES[request.scheme][2] == "cells"):
+        warnings.warn(
+            "backend='dr' on a 1-D grid with scheme='centred' stops up to ~3e-4 (relative) "
+            "from the interior point's d^2 at its default tolerances (measured 1.3e-4 to "
+            "2.6e-4): backend='clarabel' is faster on 1-D grids and exact to 1e-8, or use "
+            "scheme='power' with 'dr'", InaccurateSolutionWarning, stacklevel=4)
 
 
 def solve_raw(request: Request) -> RawSolution:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 
+from .assembly import DEFAULT_SCHEME
 from .backends._cvxpy import build
 from .engine import make_request
 from .grid import Grid
@@ -57,7 +58,7 @@ class Model:
 
 
 def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
-          scheme: str = "power") -> Model:
+          scheme: str = DEFAULT_SCHEME) -> Model:
     """The discrete geodesic problem of :func:`wfr_cvx.geodesic` as an extensible cvxpy model.
 
     Parameters are those of :func:`wfr_cvx.geodesic` (validated the same way).

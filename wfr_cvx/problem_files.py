@@ -7,8 +7,10 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     description = "..."                    # optional
     kind = "geodesic"                      # or "rebalance" (one proximal step)
     lam = 0.2                              # crossover scale, > 0
-    backend = "clarabel"                   # optional: "clarabel" (default), "cvxpy", "dr", "scs"
-    scheme = "power"                       # optional: "power" (default) or "arithmetic"
+    backend = "auto"                       # optional: "auto" (default), "clarabel", "cvxpy",
+                                           # "dr", "scs"
+    scheme = "centred"                     # optional: "centred" (default), "power" or
+                                           # "arithmetic"
     metric = 2.0                           # optional: a number, one value per interior
                                            # face, or { kind = "linear", at_0 = 1.0,
                                            # at_1 = 4.0 }: G(w) = at_0 + (at_1 - at_0) w
@@ -112,8 +114,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .assembly import TIME_MEANS
-from .backends import REGISTRY
+from .assembly import DEFAULT_SCHEME, TIME_MEANS
+from .backends import AUTO, REGISTRY, choose_backend
 from .constraints import CONSTRAINT_TYPES, compile_constraints
 from .grid import Grid, as_allocation
 
@@ -237,8 +239,8 @@ class Problem(_Checked):
     rho1: np.ndarray | None = field(repr=False)
     lam: float
     metric: float | np.ndarray | None = field(repr=False)
-    backend: str = "clarabel"
-    scheme: str = "power"
+    backend: str = AUTO
+    scheme: str = DEFAULT_SCHEME
     tau: float | None = None
     potential: np.ndarray | None = field(default=None, repr=False)
     constraints: tuple = ()
@@ -285,7 +287,7 @@ class EnsembleProblem(_Checked):
     e1: object = field(repr=False)
     lam: float
     metric: object = field(default=None, repr=False)
-    backend: str = "clarabel"
+    backend: str = AUTO
     constraints: tuple = ()
     solver_options: dict = field(default_factory=dict)
     expected: tuple[Reference, ...] = ()
@@ -558,8 +560,8 @@ class _Reader:
         name = self.string(data, "name", "", self.path.stem)
         description = self.string(data, "description", "", "")
         lam = self.real(data, "lam", "", positive=True)
-        backend = self.string(data, "backend", "", "clarabel", tuple(REGISTRY))
-        scheme = self.string(data, "scheme", "", "power", TIME_MEANS)
+        backend = self.string(data, "backend", "", AUTO, (AUTO, *REGISTRY))
+        scheme = self.string(data, "scheme", "", DEFAULT_SCHEME, TIME_MEANS)
         grid = self.grid(self.table(data, "grid", ""))
         metric = self.metric(data.get("metric"), grid)
         rho0 = self.allocation(self.table(data, "rho0", ""), "rho0", grid)
@@ -581,7 +583,20 @@ class _Reader:
         constraints = self.constraints(
             data, tuple(k for k in CONSTRAINT_TYPES if k != "max_travel"),
             lambda constraint: compile_constraints([constraint], grid, rho0, rho1))
-        options = self.solver(self.table(data, "solver", "", {}), backend)
+        solver = self.table(data, "solver", "", {})
+        chosen = backend
+        if backend == AUTO:
+            # the [solver] settings are those of the backend "auto" will run
+            try:
+                chosen = choose_backend(grid, constrained=bool(constraints),
+                                        free_end=rho1 is None, options=solver).name
+            except ValueError as exc:
+                if not set(solver) <= set(REGISTRY["clarabel"].options) | set(
+                        REGISTRY["dr"].options):
+                    chosen = "clarabel"  # names the unknown key below
+                else:
+                    self.fail("solver", str(exc))
+        options = self.solver(solver, chosen)
         expected = self.expected(self.table(data, "expected", "", {}), kind)
         return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
                        metric=metric, backend=backend, scheme=scheme, tau=tau,
@@ -603,7 +618,7 @@ class _Reader:
                 or len(set(assets)) != len(assets)):
             self.fail("assets", f"must be a non-empty array of distinct asset labels, got "
                                 f"{assets!r}")
-        backend = self.string(data, "backend", "", "clarabel", BACKENDS)
+        backend = self.string(data, "backend", "", "auto", BACKENDS)
         e0 = self.ensemble(self.table(data, "e0", ""), "e0", assets)
         e1 = self.ensemble(self.table(data, "e1", ""), "e1", assets)
         constraints = self.ensemble_constraints(data, e0, e1)
@@ -612,7 +627,9 @@ class _Reader:
             lam=self.real(data, "lam", "", positive=True),
             metric=self.ensemble_metric(data.get("metric"), assets), backend=backend,
             constraints=constraints,
-            solver_options=self.solver(self.table(data, "solver", "", {}), backend),
+            # "auto" is the direct assembly for ensembles
+            solver_options=self.solver(self.table(data, "solver", "", {}),
+                                       "clarabel" if backend == AUTO else backend),
             expected=self.expected(self.table(data, "expected", "", {}), "ensemble"),
             description=self.string(data, "description", "", ""), path=self.path)
 
@@ -1006,7 +1023,7 @@ class _Reader:
             out.append(constraint)
         return tuple(out)
 
-    def solver(self, table: dict, backend: str = "clarabel") -> dict:
+    def solver(self, table: dict, backend: str) -> dict:
         from .backends import get_backend
 
         specs = get_backend(backend).options

@@ -23,6 +23,8 @@ import inspect
 
 import numpy as np
 
+from .assembly import DEFAULT_SCHEME
+from .backends import AUTO
 from .engine import check_grid, make_request, solve
 from .grid import Grid, as_allocation
 from .result import Geodesic
@@ -121,7 +123,7 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
 
 
 def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=None,
-              constraints=(), backend: str = "clarabel", scheme: str = "power",
+              constraints=(), backend: str = AUTO, scheme: str = DEFAULT_SCHEME,
               **solver_options) -> Rebalance:
     r"""One proximal step: the allocation that best trades the potential against the WFR cost.
 

@@ -40,9 +40,9 @@ Because :math:`(\sqrt b - \sqrt a)(\sqrt a + \sqrt b) = b - a`,
 
 with :math:`R_t` the continuity residual: the loss vanishes exactly on paths that satisfy the
 discrete continuity equation (the solver's own paths give ~1e-32), and any violation is
-weighed in cone space, i.e. relative to :math:`\sqrt\rho`.  Its denominator is the one of the
-engine's default ``scheme="power"``: :math:`\bar u_t^2 = M_{1/2}(\rho_t, \rho_{t+1})`, the
-time mean in the reaction cost (:mod:`wfr_cvx.assembly`).  With cell masses, a sum over
+weighed in cone space, i.e. relative to :math:`\sqrt\rho`.  Its denominator is the reaction time
+mean of the schemes ``"centred"`` (the default) and ``"power"``: :math:`\bar u_t^2 =
+M_{1/2}(\rho_t, \rho_{t+1})` (:mod:`wfr_cvx.assembly`).  With cell masses, a sum over
 cells of squared :math:`\sqrt{\text{mass}}` differences is the :math:`L^2` norm of
 :math:`\sqrt{\text{density}}` over the weight axis, so :math:`\mathcal L` is in mass units;
 it is summed (not averaged) over steps and regimes.

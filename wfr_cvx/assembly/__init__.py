@@ -6,8 +6,10 @@ Unknowns (all in *mass* units, after the mass scaling done by :mod:`wfr_cvx.engi
   ``rho[T]`` are the data);
 * ``flux[k]`` on interior faces: the mass moved across the face in step ``k``,
   ``mu = m dt / dx`` with ``m = rho_face v`` the momentum (mass x velocity);
-* ``g[k]`` on cells: the geometric mean ``sqrt(rho[k] rho[k+1])`` (power-mean scheme only);
-* epigraph variables ``t_transport[k]`` (faces) and ``t_reaction[k]`` (cells).
+* ``g[k]`` on cells: the geometric mean ``sqrt(rho[k] rho[k+1])`` (where a power mean
+  enters);
+* epigraph variables ``t_transport[k]`` (faces, or cells in the centred scheme) and
+  ``t_reaction[k]`` (cells).
 
 Scheme.  For each step ``k`` the source is *defined* by the discrete continuity equation
 
@@ -18,45 +20,91 @@ The cost is
 
 .. math::
 
-    d^2_h = \Delta t \sum_k \Big[ \sum_{faces} G\, \frac{(m^k)^2}{\bar\rho^k_{face}}
-            + \lambda^2 \sum_{cells} \frac{(\zeta^k)^2}{\bar\rho^k} \Big],
+    d^2_h = \Delta t \sum_k \Big[ T^k(m, \rho) + \lambda^2 \sum_{cells}
+            \frac{(\zeta^k)^2}{M_r(\rho^k, \rho^{k+1})} \Big],
 
 i.e. ``dt * dx * (|m|^2_G / rho + lam^2 zeta^2 / rho)`` in densities ``rho / dx`` — the
-cell volume cancels in masses.  ``rho_face`` is the mean of the two cells beside a face.
-The time mean :math:`\bar\rho^k` of the levels ``k`` and ``k+1`` is
+cell volume cancels in masses.  The schemes (``scheme=``, :data:`SCHEMES`) differ in the
+time means :math:`M` of the levels ``k`` and ``k+1`` and in where transport is charged:
 
-* ``"arithmetic"``: :math:`(\rho^k + \rho^{k+1}) / 2` (Papadakis-Peyré-Oudet);
-* ``"power"`` (default): the power mean of order 1/2,
-  :math:`M_{1/2} = \big((\sqrt{\rho^k} + \sqrt{\rho^{k+1}}) / 2\big)^2
-  = (\rho^k + \rho^{k+1} + 2\sqrt{\rho^k\rho^{k+1}}) / 4`.
+* ``"centred"`` (default): per cell, on the momentum averaged to the cell centre and the
+  arithmetic time mean, :math:`T^k = \sum_{cells} |\bar u|^2 / M_1`,
+  :math:`\bar u_a = \tfrac12(\sqrt{G}m_{a,-} + \sqrt{G}m_{a,+})` (the centred
+  interpolation of Papadakis, Peyré & Oudet 2014, Sec. 4); reaction on the power mean
+  :math:`M_{1/2}`;
+* ``"power"``: per face, :math:`T^k = \sum_{faces} G m^2 / \bar M_{1/2}`, the face average
+  of the two cells' power means; reaction on :math:`M_{1/2}`;
+* ``"arithmetic"``: per face on :math:`\bar M_1`, reaction on :math:`M_1` (the plain
+  staggered scheme).
 
-Why the power mean: for pure reaction in a cell, :math:`\zeta = \Delta\rho/\Delta t` and
-:math:`\Delta t\,(\Delta\rho/\Delta t)^2 / M_{1/2} = 4 (\sqrt{\rho^{k+1}} -
-\sqrt{\rho^k})^2 / \Delta t`, the exact Fisher-Rao cost of one step, so the discrete
-reaction geodesic is exact at every ``n_steps`` (``((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2``
-at the levels).  The arithmetic mean under-estimates a step that ends at zero mass by a
-factor 2, which makes the plain scheme first order (a few % low at 32 steps) wherever
-mass is born or dies.  :math:`M_{1/2}` is concave, so the problem stays convex:
-:math:`\bar\rho \le (\rho^k + \rho^{k+1} + 2g)/4` with :math:`g^2 \le \rho^k\rho^{k+1}`.
-Observed orders are stated in :mod:`wfr_cvx.engine`.
+with :math:`M_1 = (\rho^k + \rho^{k+1})/2` and the power mean of order 1/2
+:math:`M_{1/2} = \big((\sqrt{\rho^k} + \sqrt{\rho^{k+1}}) / 2\big)^2
+= (\rho^k + \rho^{k+1} + 2\sqrt{\rho^k\rho^{k+1}}) / 4`.
+
+Why the power mean in the reaction: for pure reaction in a cell, :math:`\zeta =
+\Delta\rho/\Delta t` and :math:`\Delta t\,(\Delta\rho/\Delta t)^2 / M_{1/2} = 4
+(\sqrt{\rho^{k+1}} - \sqrt{\rho^k})^2 / \Delta t`, the exact Fisher-Rao cost of one step,
+so the discrete reaction geodesic is exact at every ``n_steps``
+(``((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2`` at the levels).  The arithmetic mean
+under-estimates a step that ends at zero mass by a factor 2, which makes the plain scheme
+first order (a few % low at 32 steps) wherever mass is born or dies.  :math:`M_{1/2}` is
+concave, so the problem stays convex: :math:`\bar\rho \le (\rho^k + \rho^{k+1} + 2g)/4`
+with :math:`g^2 \le \rho^k\rho^{k+1}`.
+
+Why the centred transport: a Dirac moving one cell per step is the pair (full, empty) ->
+(empty, full).  Charged per face, the face's mean of two half-full time means is 1/2
+(arithmetic) or 1/4 (power), so the hop costs 2x or 4x its exact :math:`\Delta x^2/\Delta
+t`; charged per cell on the centred momentum (1/2 in each cell over a time mean of 1/2) it
+costs exactly that.  Moves slower than one cell per step (Courant number :math:`C =
+|v|\Delta t/\Delta x < 1`) still spread the Dirac over two cells and cost more, about
+:math:`0.3/(C^2 T)` relative.  The price: the centred momentum does not see an odd-even
+pattern of face fluxes, so the optimum is a face rather than a point -- two solvers'
+paths can differ by ~1e-4 of the peak at equal :math:`d^2`.
+
+Accuracy (relative error of :math:`d^2`, the interior point at its defaults;
+``benchmarks/SCHEME_ACCURACY.md`` has every row and the refinement orders):
+
+==============================================  =============  ==========  ===========
+case (1-D unless noted)                         ``centred``    ``power``   arithmetic
+==============================================  =============  ==========  ===========
+Dirac gap 0.3, lam 0.5, 100 x 32 (C = 0.94)     +0.38 %        +8.6 %      +5.4 %
+Dirac gap 0.4, lam 0.5 / 2, 100 x 32            +1.0 / +0.84 % +8.4 / 8.8  +4.5 / 4.7
+Dirac gap 0.2, lam 0.1 / 0.5 / 2 (C = 0.63)     +2.2 / 2.4 %   +6 to 10 %  +4 to 7 %
+Dirac gap 0.1, lam 0.1 / 0.5 / 2 (C = 0.31)     +8.7 to 9.5 %  +13 to 14   +12 to 13
+Dirac gap 0.3, lam 0.1 (near teleport)          +0.07 %        +0.26 %     -1.8 %
+Dirac gap 0.3, lam 0.5 at 200 x 64 / 400 x 128  +0.25 / 0.17 % +4.7 / 2.6  +2.9 / --
+regime switch, same-cell growth, 8 steps        < 1e-8         < 1e-8      -12 %
+bumps 128 x 32 vs static: transport / mixed     -0.16 / -0.08  -0.13/-0.03 -0.16/-0.18
+bumps 128 x 32 vs static: teleport              -0.004 %       +0.001 %    -3.4 %
+bumps 64 x 16 vs static (mixed_bump problem)    -0.34 %        -0.03 %     --
+bumps vs ensemble, 1-D 32 x 8 / 256 x 64        -0.31 / -0.005 +1.8/+0.027 --
+simplex 32^2 x 16, translation at large lam     +0.06 %        +0.63 %     --
+==============================================  =============  ==========  ===========
+
+Diracs converge slowly under refinement of both axes together (order 0.5-0.9: the
+Courant number stays); the closed-form engine for point allocations is
+:mod:`wfr_cvx.ensemble` (exact, mesh-free).  Smooth allocations converge at second order
+on one weight axis.
 
 Cones.  A perspective :math:`x^2/y \le t` (``y, t >= 0``) is a rotated cone; Clarabel has
 only the standard one, so (as in cvxpy's ``quad_over_lin_canon``)
 
 .. math::  x^2 \le y t,\ y, t \ge 0 \iff \|(2x,\ y - t)\|_2 \le y + t,
 
-one 3-dimensional second-order cone per face (transport, with ``x = sqrt(G) m``), per
-cell (reaction, ``x = lam zeta``) and per cell (``g^2 <= rho^k rho^{k+1}``; it also
-implies ``rho >= 0``).  ``g`` is fixed to 0, and its cone dropped, where a data level is
-zero: there the cone has no interior.
+one 3-dimensional second-order cone per face (transport in the staggered schemes, with
+``x = sqrt(G) m``) or per cell (the centred scheme, ``x = u``; ``2 + d`` dimensions on
+``d`` weight axes), per cell (reaction, ``x = lam zeta``) and per cell (``g^2 <= rho^k
+rho^{k+1}``; it also implies ``rho >= 0``).  ``g`` is fixed to 0, and its cone dropped,
+where a data level is zero: there the cone has no interior.
 
 Two weight axes.  The same rows with cells ``(n, n)`` and the padded faces of both axes
-(:mod:`wfr_cvx.grid`); ``div`` sums the fluxes of both axes.  A diagonal metric keeps one
-cone per face (weight ``G_aa``).  An off-diagonal SPD metric :math:`G = L L^\top`
-(:mod:`wfr_cvx.metric`) is charged per cell on the momentum averaged to the centre,
-:math:`\bar\mu_a = (\mu_{a,-} + \mu_{a,+}) / 2`: one 4-dimensional cone
-:math:`\|(2 L^\top\bar\mu,\ \bar\rho - t)\| \le \bar\rho + t` per cell and step that
-touches an open face.
+(:mod:`wfr_cvx.grid`); ``div`` sums the fluxes of both axes.  In the staggered schemes a
+diagonal metric keeps one cone per face (weight ``G_aa``); the centred scheme has one
+4-dimensional cone per cell and step that touches an open face.  An off-diagonal SPD metric
+:math:`G = L L^\top` (:mod:`wfr_cvx.metric`) is charged per cell in every scheme, on the
+momentum averaged to the centre, :math:`\bar\mu_a = (\mu_{a,-} + \mu_{a,+}) / 2`:
+:math:`\|(2 L^\top\bar\mu,\ \bar\rho - t)\| \le \bar\rho + t`, with the scheme's
+transport time mean :math:`\bar\rho`.
 
 The result is Clarabel's standard form, a :class:`~wfr_cvx.backends.ConicProblem`:
 minimise ``q^T x`` subject to ``A x + s = b``, ``s`` in a product of cones (``P = 0``).
@@ -78,8 +126,8 @@ from ._assemble import (
     transport_speed,
     unpack,
 )
-from ._terms import Layout, Terms
+from ._terms import DEFAULT_SCHEME, SCHEMES, Layout, Terms
 
-__all__ = ["TIME_MEANS", "Assembly", "Layout", "RawSolution", "Terms", "assemble",
-           "cost_scale_for", "geometric_mean_cells", "interior_level_map", "transport_speed",
-           "unpack"]
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "TIME_MEANS", "Assembly", "Layout", "RawSolution",
+           "Terms", "assemble", "cost_scale_for", "geometric_mean_cells", "interior_level_map",
+           "transport_speed", "unpack"]

@@ -12,6 +12,7 @@ from ..backends import ConeBlock, ConicProblem, ConicResult, Status
 from ..metric import metric_reach
 from . import _cones
 from ._terms import (
+    SCHEMES,
     Layout,
     build_terms,
     geometric_mean_cells,
@@ -22,8 +23,9 @@ from ._terms import (
 __all__ = ["TIME_MEANS", "Assembly", "RawSolution", "assemble", "cost_scale_for",
            "geometric_mean_cells", "interior_level_map", "transport_speed", "unpack"]
 
-#: The time means of the cost denominators (``scheme=``).
-TIME_MEANS = ("power", "arithmetic")
+#: The schemes (``scheme=``): the time means of the cost denominators and where transport
+#: is charged (:data:`SCHEMES`).
+TIME_MEANS = tuple(SCHEMES)
 
 
 @dataclass
@@ -62,9 +64,9 @@ def assemble(request) -> Assembly:
     if request.rho1 is None:
         equalities.append(_cones.end_mass(t))
     equalities = [rows for rows in equalities if rows is not None]
+    power = "power" in SCHEMES[request.scheme][:2]
     cones = [_cones.transport(t), _cones.reaction(t),
-             _cones.geometric_mean(t) if request.scheme == "power"
-             else _cones.nonnegative_levels(t)]
+             _cones.geometric_mean(t) if power else _cones.nonnegative_levels(t)]
     cones += [_cones.velocity_cap(t, vmax, steps) for vmax, steps in plan.velocity_caps]
     cones += [_cones.rate_cap(t, rmax) for rmax in plan.rate_caps]
     cones = [rows for rows in cones if rows is not None]

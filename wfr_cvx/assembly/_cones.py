@@ -69,30 +69,37 @@ def reaction_weight(t: Terms) -> float:
 
 
 def transport(t: Terms) -> Rows | None:
-    r"""Transport, :math:`(s\mu)^2 \le \bar\rho_{face}\, t` per open face and step, or with
-    an off-diagonal metric :math:`G = LL^\top` :math:`|L^\top\bar\mu|^2 \le \bar\rho\, t`
-    per cell beside an open face (4-dimensional cones, :math:`\bar\mu` the momentum
-    averaged to the centre)."""
+    r"""Transport, :math:`(s\mu)^2 \le \bar\rho_{face}\, t` per open face and step; or per
+    cell beside an open face (the centred scheme, or an off-diagonal metric),
+    :math:`|u|^2 \le \bar\rho\, t` with :math:`u = L^\top\bar\mu` (:math:`G = LL^\top`) or
+    :math:`u_a = \overline{\sqrt{G_a}\mu_a}` (diagonal :math:`G` on the faces),
+    :math:`\bar\mu` the momentum averaged to the centre: a :math:`(2 + d)`-dimensional cone."""
     layout, speed = t.layout, transport_speed(t.grid)
     if layout.transport_on_cells:
         n = layout.transport_at.size
         if not n:
             return None
         metric = t.request.metric
-        L = np.broadcast_to(cholesky_factors(metric),
-                            (t.grid.n_steps, *metric.shape)).reshape(-1, 2, 2)
-        L = L[layout.transport_at]
-        mu_bar = [(average @ t.place_flux)[layout.transport_at]
-                  for average in t.centre_average]
-        # u_r = sum_a L[a, r] mu_bar_a   (L^T mu_bar)
-        u = [t.embed(sp.diags(L[:, 0, r]) @ mu_bar[0] + sp.diags(L[:, 1, r]) @ mu_bar[1],
-                     layout.flux) for r in (0, 1)]
-        mean, mean_c = t.mean
+        if metric.ndim == 5:  # cell matrices G = L L^T (off-diagonal)
+            L = np.broadcast_to(cholesky_factors(metric),
+                                (t.grid.n_steps, *metric.shape)).reshape(-1, 2, 2)
+            L = L[layout.transport_at]
+            mu_bar = [(average @ t.place_flux)[layout.transport_at]
+                      for average in t.centre_average]
+            # u_r = sum_a L[a, r] mu_bar_a   (L^T mu_bar)
+            u = [t.embed(sp.diags(L[:, 0, r]) @ mu_bar[0] + sp.diags(L[:, 1, r]) @ mu_bar[1],
+                         layout.flux) for r in (0, 1)]
+        else:  # face weights G_a: each face's sqrt(G_a) mu averaged to the centre
+            root = sp.diags(np.sqrt(np.broadcast_to(
+                metric, (t.grid.n_steps, *t.grid.face_shape)).ravel()))
+            u = [t.embed((average @ root @ t.place_flux)[layout.transport_at], layout.flux)
+                 for average in t.centre_average]
+        mean, mean_c = t.transport_mean
         R, R_c = mean[layout.transport_at], mean_c[layout.transport_at]
         zero = np.zeros(n)
-        M, c = interleave([R + t.t_transport, 2.0 * speed * u[0], 2.0 * speed * u[1],
-                           R - t.t_transport], [R_c, zero, zero, R_c])
-        return Rows(M, c, ConeBlock.soc(4, n, "transport"))
+        M, c = interleave([R + t.t_transport, *(2.0 * speed * ua for ua in u),
+                           R - t.t_transport], [R_c, *([zero] * len(u)), R_c])
+        return Rows(M, c, ConeBlock.soc(2 + len(u), n, "transport"))
     n = layout.flux_faces.size
     if not n:
         return None

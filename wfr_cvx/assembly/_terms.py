@@ -22,8 +22,23 @@ from ..operators import (
     time_difference_matrix,
 )
 
-__all__ = ["Layout", "Terms", "build_terms", "geometric_mean_cells", "interior_level_map",
-           "transport_speed"]
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "Layout", "Terms", "build_terms", "geometric_mean_cells",
+           "interior_level_map", "transport_speed"]
+
+#: ``scheme -> (transport time mean, reaction time mean, where transport is charged)``.
+#: ``"faces"``: one cone per face over the face average of its two cells' time means (the
+#: staggered scheme); ``"cells"``: one cone per cell over the momentum averaged to the cell
+#: centre and the cell's time mean (the centred interpolation of Papadakis, Peyré & Oudet
+#: 2014, Sec. 4).  See :mod:`wfr_cvx.assembly` for the maths and the measured accuracy.
+#: The default scheme: Diracs 10-25x closer to their closed form than "power" at 100 x 32
+#: (:mod:`wfr_cvx.assembly`), pure reaction still exact.
+DEFAULT_SCHEME = "centred"
+
+SCHEMES = {
+    "centred": ("arithmetic", "power", "cells"),
+    "power": ("power", "power", "faces"),
+    "arithmetic": ("arithmetic", "arithmetic", "faces"),
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +73,10 @@ class Terms:
     """The affine maps ``x -> M @ x + c`` of one assembly, and its index sets.
 
     ``levels`` all ``T + 1`` levels (cells per level ``n_cells``), ``zeta`` the mass
-    created per step (``zeta * dt``), ``mean`` the time means of adjacent levels and
-    ``face_mean`` their face averages; ``flux``, ``t_transport``, ``t_reaction`` pick
-    those unknowns; ``still_cells`` are (step, cell) pairs whose source is fixed to 0.
+    created per step (``zeta * dt``), ``mean`` the time means of adjacent levels in the
+    reaction cost, ``transport_mean`` those in the transport cost and ``face_mean`` their
+    face averages; ``flux``, ``t_transport``, ``t_reaction`` pick those unknowns;
+    ``still_cells`` are (step, cell) pairs whose source is fixed to 0.
     """
 
     request: object
@@ -70,6 +86,7 @@ class Terms:
     levels: tuple
     zeta: tuple
     mean: tuple
+    transport_mean: tuple
     face_mean: tuple
     flux: sp.csr_matrix
     place_flux: sp.csr_matrix
@@ -189,15 +206,18 @@ def build_terms(request) -> Terms:
     react_cells = np.flatnonzero(plan.reaction[:, None] & active[None, :])
     still_cells = np.flatnonzero(~plan.reaction[:, None] & active[None, :])
     rho_cells = np.flatnonzero(np.broadcast_to(active, (n_levels_free, n_cells)))
-    g_cells = (geometric_mean_cells(active, rho0, rho1, T) if request.scheme == "power"
+    transport_mean, reaction_mean, charged_at = SCHEMES[request.scheme]
+    power = "power" in (transport_mean, reaction_mean)
+    g_cells = (geometric_mean_cells(active, rho0, rho1, T) if power
                else np.zeros(0, dtype=np.int64))
-    on_cells = is_cell_metric(request.metric)
+    on_cells = is_cell_metric(request.metric) or charged_at == "cells"
     centre_average = []
     if on_cells:
-        # off-diagonal G: one cone per (step, cell) beside at least one open face
+        # off-diagonal G or the centred scheme: one cone per (step, cell) beside at least
+        # one open face
         centre_average = [sp.kron(sp.identity(T * K, format="csr"), block, format="csr")
                           for block in _centre_average_blocks(grid)]
-        touched = (centre_average[0] + centre_average[1]) @ plan.faces.ravel().astype(float)
+        touched = sum(centre_average) @ plan.faces.ravel().astype(float)
         transport_at = np.flatnonzero(touched > 0)
     else:
         transport_at = flux_faces
@@ -223,17 +243,17 @@ def build_terms(request) -> Terms:
         divergence_matrix(grid, T * K) @ place_flux, layout.flux, N)
     zeta_c = grid.dt * (TD @ e)
     TA = time_average_matrix(grid, n_cells)
-    arith, arith_c = TA @ levels_x, TA @ e
-    if request.scheme == "power":
-        mean = 0.5 * arith + embed(0.5 * columns(g_cells, T * n_cells), layout.g, N)
-        mean_c = 0.5 * arith_c
-    else:
-        mean, mean_c = arith, arith_c
+    means = {"arithmetic": (TA @ levels_x, TA @ e)}
+    if power:
+        arith, arith_c = means["arithmetic"]
+        means["power"] = (0.5 * arith + embed(0.5 * columns(g_cells, T * n_cells), layout.g, N),
+                          0.5 * arith_c)
+    transport_M, transport_c = means[transport_mean]
     FA = face_average_matrix(grid, T * K)
     return Terms(
         request=request, layout=layout, n_cells=n_cells, n_faces=n_faces,
-        levels=(levels_x, e), zeta=(zeta, zeta_c), mean=(mean, mean_c),
-        face_mean=(FA @ mean, FA @ mean_c),
+        levels=(levels_x, e), zeta=(zeta, zeta_c), mean=means[reaction_mean],
+        transport_mean=means[transport_mean], face_mean=(FA @ transport_M, FA @ transport_c),
         flux=embed(sp.identity(flux_faces.size, format="csr"), layout.flux, N),
         place_flux=place_flux,
         t_transport=embed(sp.identity(transport_at.size, format="csr"), layout.t_transport,

@@ -7,6 +7,8 @@
                       standard form), cones as :class:`ConeBlock` records
 ``ConicResult``       what a conic backend returns (``x``, :class:`Status`, ...)
 ``Status``            every backend's outcome, with the sets of the status policy
+``choose_backend``    what ``backend="auto"`` (the default) runs: the interior point,
+                      or the splitting on large simplex grids (:mod:`._auto`)
 ====================  ==========================================================
 
 A conic backend is a function ``solve(problem, options, start=None) -> ConicResult``; the
@@ -14,11 +16,12 @@ cvxpy backend builds its own model from the validated request.  The modules hold
 solvers (``_clarabel``, ``_scs``, ``_cvxpy``, ``dr``) are imported on first use.
 """
 
+from ._auto import AUTO, choose_backend
 from ._conic import CONE_KINDS, ConeBlock, ConicProblem, ConicResult, Start
 from ._options import Option, check_options
 from ._registry import REGISTRY, Backend, get_backend
 from ._status import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Status, severity
 
-__all__ = ["Backend", "CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult", "INACCURATE",
-           "INFEASIBLE", "LIMIT", "Option", "REGISTRY", "SOLVED", "Start", "Status",
-           "check_options", "get_backend", "severity"]
+__all__ = ["AUTO", "Backend", "CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult",
+           "INACCURATE", "INFEASIBLE", "LIMIT", "Option", "REGISTRY", "SOLVED", "Start", "Status",
+           "check_options", "choose_backend", "get_backend", "severity"]

@@ -17,7 +17,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..assembly import RawSolution, geometric_mean_cells, transport_speed
+from ..assembly import SCHEMES, RawSolution, geometric_mean_cells, transport_speed
 from ..grid import Grid
 from ..metric import is_cell_metric
 from ._settings import CLARABEL_DEFAULTS
@@ -82,15 +82,24 @@ def _face_mean(mean_cells, grid: Grid):
 
 
 def _centre_momentum(flux, grid: Grid) -> list:
-    """Per axis, the mean of each cell's two faces of that axis, (T*K, cells) each (2-D)."""
+    """Per axis, the mean of each cell's two faces of that axis, (T*K, cells) each."""
+    if grid.dims == 1:
+        zero_col = np.zeros((flux.shape[0], 1))
+        return [(cp.hstack([zero_col, flux]) + cp.hstack([flux, zero_col])) / 2]
     n, nc = grid.n_weights, grid.n_cells
     f0, f1 = flux[:, :nc], flux[:, nc:]
     return [(f0 + _shift(f0, n)) / 2, (f1 + _shift(f1, 1)) / 2]
 
 
 def _touched_cells(open_faces: np.ndarray, grid: Grid) -> np.ndarray:
-    """Flat (step, regime, cell) indices of cells beside at least one open face (2-D)."""
+    """Flat (step, regime, cell) indices of cells beside at least one open face."""
     n = grid.n_weights
+    if grid.dims == 1:
+        o = open_faces.reshape(-1, n - 1)
+        touched = np.zeros((o.shape[0], n), dtype=bool)
+        touched[:, :-1] |= o
+        touched[:, 1:] |= o
+        return np.flatnonzero(touched)
     o = open_faces.reshape(-1, 2, n, n)
     touched = o[:, 0] | o[:, 1]
     touched[:, 1:, :] |= o[:, 0, :-1, :]
@@ -163,21 +172,22 @@ def build(request) -> Formulation:
     created = (levels[1:] - levels[:-1]) + cp.reshape(outflow, (T, C), order="C")
 
     arithmetic = (levels[1:] + levels[:-1]) / 2
+    transport_mean, reaction_mean, charged_at = SCHEMES[scheme]
+    means = {"arithmetic": arithmetic}
     constraints = []
-    if scheme == "power":
+    if "power" in (transport_mean, reaction_mean):
         # g^2 <= rho^k rho^{k+1}; g = 0 where a data level is zero (that cone has no
         # interior) or the cell is inactive, so only the other cells get a variable.
         cells = geometric_mean_cells(active, rho0, rho1, T)
         g, g_grid = _placed("g", cells, T * C, (T, C))
-        mean = arithmetic / 2 + g_grid / 2
+        means["power"] = arithmetic / 2 + g_grid / 2
         lower = cp.vec(levels[:-1], order="C")[cells]
         upper = cp.vec(levels[1:], order="C")[cells]
         constraints.append(_rotated_cones(g, lower, upper))
-    else:
-        mean = arithmetic
-        if rho_rows.size:
-            constraints.append(cp.vec(interior, order="C")[rho_rows] >= 0)
-    mean_cells = cp.reshape(mean, (T * K, grid.n_cells), order="C")
+    elif rho_rows.size:
+        constraints.append(cp.vec(interior, order="C")[rho_rows] >= 0)
+    mean = means[reaction_mean]
+    mean_cells = cp.reshape(means[transport_mean], (T * K, grid.n_cells), order="C")
     face_mean = _face_mean(mean_cells, grid)
     face_mean_open = cp.vec(face_mean, order="C")[flux_rows]
 
@@ -187,14 +197,19 @@ def build(request) -> Formulation:
     unit = grid.dx**2 / grid.dt / speed**2
     if flux_var is None:
         transport = cp.Constant(np.zeros(T * K))
-    elif is_cell_metric(metric):
-        # |L^T mu_bar|^2 <= rho_mean t per cell, G = L L^T, mu_bar the centred momentum
+    elif is_cell_metric(metric) or charged_at == "cells":
+        # |u|^2 <= rho_mean t per cell: u = L^T mu_bar (G = L L^T, mu_bar the centred
+        # momentum), or with G on the faces u_a = the centre mean of sqrt(G_a) mu_a
         at = _touched_cells(plan.faces, grid)
-        L = np.broadcast_to(np.linalg.cholesky(metric), (T, *metric.shape))
-        L = L.reshape(T * K, grid.n_cells, 2, 2)
-        mu_bar = _centre_momentum(flux, grid)
-        u = [cp.multiply(L[..., 0, r], mu_bar[0]) + cp.multiply(L[..., 1, r], mu_bar[1])
-             for r in (0, 1)]
+        if is_cell_metric(metric):
+            L = np.broadcast_to(np.linalg.cholesky(metric), (T, *metric.shape))
+            L = L.reshape(T * K, grid.n_cells, 2, 2)
+            mu_bar = _centre_momentum(flux, grid)
+            u = [cp.multiply(L[..., 0, r], mu_bar[0]) + cp.multiply(L[..., 1, r], mu_bar[1])
+                 for r in (0, 1)]
+        else:
+            root = np.sqrt(np.broadcast_to(metric, (T, *grid.face_shape)).reshape(T * K, nf))
+            u = _centre_momentum(cp.multiply(root, flux), grid)
         t_transport, t_grid = _placed("t_transport", at, T * C, (T * K, grid.n_cells))
         constraints.append(_rotated_cones([speed * cp.vec(e, order="C")[at] for e in u],
                                           cp.vec(mean_cells, order="C")[at], t_transport))

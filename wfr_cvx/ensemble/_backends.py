@@ -34,8 +34,9 @@ __all__ = ["BACKENDS", "RawSolution", "check_options", "check_status", "solve_cl
 #: the pairs: 41 s against 99 s), QDLDL below (benchmarks/ENSEMBLE.md).
 FAER_FROM_ATOMS = 4000
 
-#: The backends of the ensemble engine (the grid registry's records: the same options).
-BACKENDS = ("clarabel", "cvxpy")
+#: The backends of the ensemble engine (the grid registry's records: the same options);
+#: ``"auto"``, the package-wide default, is the direct assembly.
+BACKENDS = ("auto", "clarabel", "cvxpy")
 
 
 def solve_method(n_atoms: int) -> str:
@@ -43,11 +44,13 @@ def solve_method(n_atoms: int) -> str:
     return "faer" if n_atoms >= FAER_FROM_ATOMS else "qdldl"
 
 
-def check_options(backend, options: dict) -> dict:
-    """Validate ``backend`` and its Clarabel ``options``; the checked options."""
+def check_options(backend, options: dict) -> tuple[str, dict]:
+    """Validate ``backend`` and its Clarabel ``options``: the backend that runs
+    (``"auto"`` is ``"clarabel"``) and the checked options."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"`backend` must be one of {sorted(BACKENDS)}, got {backend!r}")
-    return REGISTRY[backend].check_options(options)
+    backend = "clarabel" if backend == "auto" else backend
+    return backend, REGISTRY[backend].check_options(options)
 
 
 @dataclass

@@ -17,7 +17,7 @@ __all__ = ["geodesic", "distance"]
 
 
 def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints=(),
-             backend: str = "clarabel", **solver_options) -> EnsembleGeodesic:
+             backend: str = "auto", **solver_options) -> EnsembleGeodesic:
     r"""The WFR geodesic between two ensembles, exact and mesh-free.
 
     .. math::
@@ -46,9 +46,9 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
         :class:`~wfr_cvx.ensemble.MaxTravel` (no atom transported farther than a
         distance) and :class:`~wfr_cvx.constraints.TotalMass` (probability paths: the
         spherical HK distance; the endpoints must have equal total mass).
-    backend : {"clarabel", "cvxpy"}
-        ``"clarabel"`` assembles the SOCP directly; ``"cvxpy"`` writes it with cvxpy
-        (reference, slower); both solve with Clarabel.
+    backend : {"auto", "clarabel", "cvxpy"}
+        ``"clarabel"`` (and ``"auto"``, the default) assembles the SOCP directly;
+        ``"cvxpy"`` writes it with cvxpy (reference, slower); both solve with Clarabel.
     **solver_options
         Clarabel settings (``max_iter``, ``tol_gap_rel``, ``time_limit``, ``verbose``,
         ``direct_solve_method``, ...), checked before any work.
@@ -89,7 +89,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     metrics = check_metric(metric, aligned.assets, aligned.regimes)
     check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread", stacklevel=3)
     plan = compile_constraints(constraints)
-    solver_options = check_options(backend, solver_options)
+    backend, solver_options = check_options(backend, solver_options)
     if plan.total_mass:
         m0, m1 = float(aligned.a.sum()), float(aligned.b.sum())
         if abs(m0 - m1) > 1e-9 * max(m0, m1):

@@ -1,9 +1,11 @@
 r"""Where the ADMM starts: the straight line, or the solve on a grid half as fine.
 
 ``coarse_start``: the same problem on the grid with half the cells per weight axis and
-half the steps (:mod:`._multilevel`), solved by this backend to the same tolerance (itself
-started from a coarser grid, down to :data:`._multilevel.MIN_CELLS` cells x
-:data:`._multilevel.MIN_STEPS` steps), its path prolonged to the grid (nested iteration).
+half the steps (:mod:`wfr_cvx.backends._multilevel`), solved by this backend to the same
+tolerance (itself started from a coarser grid, down to
+:data:`~wfr_cvx.backends._multilevel.MIN_CELLS` cells x
+:data:`~wfr_cvx.backends._multilevel.MIN_STEPS` steps), its path prolonged to the grid
+(nested iteration).
 ``"auto"`` (default) does so on 2-D grids, where it cuts the iterations on the fine grid
 by 1.5-2x; ``True`` on 1-D grids too (there narrow bumps, narrower than a coarse cell,
 gain nothing); ``False``, a free end, constraints or a grid that does not halve evenly
@@ -19,10 +21,10 @@ import numpy as np
 
 from ...assembly import Assembly
 from ...constraints import compile_constraints
+from .. import _multilevel
 from .._conic import Start
 from .._settings import DR_DEFAULTS as DEFAULTS
 from .._status import LIMIT, Status
-from . import _multilevel
 
 __all__ = ["path_point", "start", "start_point"]
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...grid import Grid
+from ..grid import Grid
 
 __all__ = ["can_coarsen", "coarsen_grid", "coarsen_metric", "prolong_flux",
            "prolong_levels", "restrict_allocation"]

@@ -1,0 +1,107 @@
+"""backend="auto" (the default): the rule of wfr_cvx.backends._auto, the choice recorded in
+the result, and the accuracy it promises where it picks the first-order backend."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid
+from wfr_cvx.backends import AUTO, REGISTRY, choose_backend
+from wfr_cvx.constraints import MaxVelocity
+from wfr_cvx.engine import make_request
+
+
+def _bumps(g):
+    return g.bump((0.25, 0.25), 0.08), 1.2 * g.bump((0.45, 0.3), 0.08)
+
+
+@pytest.mark.parametrize("grid, kw, expected", [
+    (Grid(256, 32, regimes=2), {}, "clarabel"),          # every 1-D grid
+    (Grid(4096, 32), {}, "clarabel"),
+    (Grid.simplex(32, 16), {}, "dr"),                     # halves to 16^2 x 8
+    (Grid.simplex(64, 32), {}, "dr"),
+    (Grid.simplex(24, 16), {}, "clarabel"),               # halves to 12^2: no coarse start
+    (Grid.simplex(32, 6), {}, "clarabel"),                # odd steps / too few
+    (Grid.simplex(32, 16), {"constrained": True}, "clarabel"),
+    (Grid.simplex(32, 16), {"free_end": True}, "clarabel"),
+    (Grid.simplex(32, 16), {"options": {"tol_gap_rel": 1e-10}}, "clarabel"),
+    (Grid.simplex(32, 16), {"options": {"max_iter": 500}}, "dr"),  # both take it
+    (Grid(64, 16), {"options": {"eps": 1e-6}}, "dr"),     # dr's settings ask for dr
+])
+def test_rule(grid, kw, expected):
+    assert choose_backend(grid, **kw).name == expected
+
+
+def test_memory_decides_when_the_choice_would_not_fit():
+    g = Grid(4096, 32, regimes=2)
+    clarabel, dr = REGISTRY["clarabel"], REGISTRY["dr"]
+    between = (clarabel.estimated_bytes(g) + dr.estimated_bytes(g)) // 2
+    assert choose_backend(g, budget_bytes=between).name == "dr"
+    assert choose_backend(g, budget_bytes=10 * clarabel.estimated_bytes(g)).name == "clarabel"
+    # a budget neither fits: the rule's choice, which check_size then refuses by name
+    assert choose_backend(g, budget_bytes=1).name == "clarabel"
+
+
+def test_settings_of_neither_or_of_both_are_refused():
+    g = Grid(16, 4)
+    with pytest.raises(ValueError, match=r"unknown solver option\(s\) \['max_iters'\]"):
+        choose_backend(g, options={"max_iters": 10})
+    with pytest.raises(ValueError, match="mix settings of 'clarabel' and 'dr'"):
+        choose_backend(g, options={"tol_gap_rel": 1e-9, "eps": 1e-6})
+    with pytest.raises(ValueError, match=r"unknown solver option\(s\) \['max_iters'\]"):
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.5, max_iters=10)
+
+
+def test_make_request_resolves_auto_to_a_registry_record():
+    g = Grid.simplex(32, 8)
+    r0, r1 = _bumps(g)
+    assert make_request(r0, r1, g, 0.3).backend is REGISTRY["dr"]
+    assert make_request(r0, r1, g, 0.3, constraints=[MaxVelocity(1.0)]).backend is REGISTRY[
+        "clarabel"]
+    assert make_request(r0, r1, g, 0.3, backend="clarabel").backend is REGISTRY["clarabel"]
+
+
+def test_the_default_call_records_its_choice():
+    g = Grid(16, 4, regimes=2)
+    geo = wfr_cvx.geodesic(g.dirac(0.3, 0), g.dirac(0.3, 1), g, 0.5)
+    assert geo.backend == "clarabel" and geo.to_dict()["inputs"]["backend"] == "clarabel"
+
+
+def test_where_auto_picks_dr_it_keeps_its_promise():
+    """The promise (wfr_cvx.backends._auto): the interior point's d^2 within 1e-4."""
+    g = Grid.simplex(32, 8)
+    r0, r1 = _bumps(g)
+    auto = wfr_cvx.geodesic(r0, r1, g, 0.3)
+    exact = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="clarabel")
+    assert auto.backend == "dr" and auto.status == "Solved"
+    assert auto.distance2 == pytest.approx(exact.distance2, rel=1e-4)
+    assert np.abs(auto.rho - exact.rho).max() < 2e-2 * exact.rho.max()
+
+
+def test_auto_is_a_problem_file_value(tmp_path):
+    from wfr_cvx import problem_files
+
+    text = """
+lam = 0.5
+[grid]
+n_weights = 16
+n_steps = 4
+[rho0]
+diracs = [{ weight = 0.3 }]
+[rho1]
+diracs = [{ weight = 0.6 }]
+[solver]
+tol_gap_rel = 1e-9
+"""
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    problem = problem_files.load(path)
+    assert problem.backend == AUTO and problem.solver_options == {"tol_gap_rel": 1e-9}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert problem.solve().backend == "clarabel"
+    path.write_text(text.replace("tol_gap_rel = 1e-9", "eps = 1e-6\ntol_gap_rel = 1e-9"))
+    with pytest.raises(ValueError, match="solver.*mix settings"):
+        problem_files.load(path)
