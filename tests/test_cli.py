@@ -59,7 +59,7 @@ def test_solve_json_echoes_the_constraints(tmp_path):
 def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     for name in ("regime_switch.toml", "cvxpy_mass_growth.toml", "teleport.toml"):
         shutil.copy(PROBLEMS / name, tmp_path / name)
-    proc = _run("regress", tmp_path, cwd=tmp_path)
+    proc = _run("regress", tmp_path, "--progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = proc.stdout.splitlines()[0].split()
     assert header[:6] == ["problem", "figure", "source", "expected", "got", "rel_error"]
@@ -76,6 +76,7 @@ def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     assert "FAIL" in proc.stdout and "2 of 3 problems pass" in proc.stdout
     assert "FAIL teleport: distance2" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "regress:" not in proc.stderr  # no bar off a terminal without --progress
 
 
 def test_frontier(tmp_path):
@@ -193,6 +194,16 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
                        "`wfr-cvx --debug ...` for the traceback)"]
     with pytest.raises(RuntimeError, match="something inside broke"):
         cli.main(["--debug", "solve", "x.toml"])
+
+
+def test_progress_flag_shows_the_first_order_bar(capsys, tmp_path):
+    text = (PROBLEMS / "regime_switch.toml").read_text().replace(
+        "lam = ", 'backend = "dr"\nscheme = "power"\nlam = ', 1)
+    (tmp_path / "dr.toml").write_text(text)
+    assert cli.main(["solve", str(tmp_path / "dr.toml")]) == 0
+    assert capsys.readouterr().err == ""  # pytest's capture is no terminal
+    assert cli.main(["solve", str(tmp_path / "dr.toml"), "--progress"]) == 0
+    assert "dr (" in capsys.readouterr().err
 
 
 def test_backend_flag_takes_auto_and_the_output_names_the_choice(capsys):

@@ -2,18 +2,23 @@
 
 ::
 
-    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose]
-    wfr-cvx regress [DIR] [--verbose]
+    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose] [--progress]
+    wfr-cvx regress [DIR] [--verbose] [--progress]
     wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
-    wfr-cvx compare FILE [--verbose]
+    wfr-cvx compare FILE [--verbose] [--progress]
     wfr-cvx batch DIR_OR_FILE... [--workers N | --scheduler ADDRESS] [--out OUT.csv]
+                  [--progress]
 
 ``FILE`` is a problem file (:mod:`wfr_cvx.problem_files`), ``DIR`` a directory of them
 (default ``problems``).  ``--verbose`` passes ``verbose=True`` to the solver, which then
-prints its iterations.  ``batch`` solves files in parallel (:mod:`wfr_cvx.batch`) on a
-local process pool or, with ``--scheduler``, on a dask.distributed cluster, and prints one
-row per problem; its exit status is 1 when a problem failed (a file that is not a
-valid problem included: it is a failed row, a missing path is a usage error).
+prints its iterations (Clarabel's log, the first-order backend's checks).  Progress bars
+(the problems of ``regress`` and ``batch``, the iterations of the first-order backend)
+are shown on stderr when it is a terminal, or always with ``--progress``
+(:mod:`wfr_cvx._progress`; tqdm, ``pip install 'wfr_cvx[progress]'``).  ``batch``
+solves files in parallel (:mod:`wfr_cvx.batch`) on a local process pool or, with
+``--scheduler``, on a dask.distributed cluster, and prints one row per problem; its exit
+status is 1 when a problem failed (a file that is not a valid problem included: it is a
+failed row, a missing path is a usage error).
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
@@ -55,6 +60,12 @@ def _add_backend(command) -> None:
              + "; ".join(f"{name}: {b.summary}" for name, b in sorted(REGISTRY.items())))
 
 
+def _add_progress(command) -> None:
+    command.add_argument("--progress", action="store_true",
+                         help="show progress bars on stderr even when it is not a terminal "
+                              "(they are shown at a terminal anyway; needs tqdm)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -77,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
     solve.add_argument("--verbose", action="store_true", help="print the solver's iterations")
+    _add_progress(solve)
     _add_backend(solve)
 
     regress = commands.add_parser(
@@ -84,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     regress.add_argument("dir", type=Path, nargs="?", default=Path("problems"), metavar="DIR")
     regress.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
+    _add_progress(regress)
 
     frontier = commands.add_parser("frontier",
                                    help="long-only Markowitz frontier of a price file")
@@ -101,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend(compare)
     compare.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
+    _add_progress(compare)
 
     batch = commands.add_parser(
         "batch", help="solve many problem files in parallel (process pool or Dask cluster)")
@@ -112,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="solve on this dask.distributed scheduler (tcp://host:8786) "
                             "instead of the local pool")
     batch.add_argument("--out", type=Path, metavar="OUT.csv", help="write the results table")
+    _add_progress(batch)
     return parser
 
 
@@ -121,7 +136,7 @@ def main(argv=None) -> int:
     handler = {"solve": _solve, "regress": _regress, "frontier": _frontier,
                "compare": _compare, "batch": _batch}[args.command]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _progress_setting(args):
             warnings.showwarning = _show_warning
             return handler(args)
     except KeyboardInterrupt:
@@ -135,6 +150,16 @@ def main(argv=None) -> int:
             raise
         _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
         return 2
+
+
+def _progress_setting(args):
+    """``--progress``: progress bars for the solves of this command even off a terminal."""
+    import contextlib
+
+    from ._progress import progress_default
+
+    return progress_default(True) if getattr(args, "progress", False) else (
+        contextlib.nullcontext())
 
 
 def _error(exc: BaseException, *, expected: bool = True) -> None:
@@ -258,18 +283,16 @@ def _error_text(row) -> str:
 
 # -- regress -----------------------------------------------------------------------------
 def _progress(items, label: str):
+    """``items`` one by one, with a bar on stderr (:mod:`wfr_cvx._progress`)."""
+    from ._progress import AUTO, progress_bar
+
+    bar = progress_bar(AUTO, desc=label, unit="problem", total=len(items))
     try:
-        from tqdm import tqdm
-    except ImportError:
-        return _counter(items, label)
-    return tqdm(items, desc=label, unit="problem", file=sys.stderr, leave=False)
-
-
-def _counter(items, label: str):
-    total = len(items)
-    for i, item in enumerate(items, start=1):
-        print(f"{label}: {i}/{total} {getattr(item, 'name', '')}", file=sys.stderr)
-        yield item
+        for item in items:
+            yield item
+            bar.update()
+    finally:
+        bar.close()
 
 
 def _regress(args) -> int:
