@@ -62,10 +62,15 @@ def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     proc = _run("regress", tmp_path, "--progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = proc.stdout.splitlines()[0].split()
-    assert header[:6] == ["problem", "figure", "source", "expected", "got", "rel_error"]
+    assert header[:7] == ["problem", "figure", "source", "expected", "got", "rel_error",
+                          "tolerance"]
     assert "time_s" in header and "status" in header
     assert "3 of 3 problems pass" in proc.stdout
-    assert "regress" in proc.stderr  # progress on stderr
+    assert "regress" in proc.stderr  # --progress: a bar on stderr, though not a terminal
+    # each figure's tolerance beside its error, in the same terms
+    rows = [line.split() for line in proc.stdout.splitlines()[1:] if "teleport" in line]
+    assert [next(t for t in row if t.startswith(("rtol=", "atol="))) for row in rows] == [
+        "rtol=1e-05", "atol=1e-05", "rtol=1e-05"]
 
     teleport = tmp_path / "teleport.toml"
     text = teleport.read_text()

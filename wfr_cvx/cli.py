@@ -268,8 +268,7 @@ def _checks_table(checks) -> str:
         "expected": checks["expected"].map(_fmt),
         "got": checks["got"].map(_fmt),
         "error": [_error_text(row) for row in checks.itertuples()],
-        "tolerance": [f"{row.atol + row.rtol * abs(row.expected):.2g}"
-                      for row in checks.itertuples()],
+        "tolerance": [_tolerance_text(row) for row in checks.itertuples()],
         "check": np.where(checks["passed"], "pass", "FAIL"),
     })
     return table.to_string(index=False)
@@ -279,6 +278,14 @@ def _error_text(row) -> str:
     if math.isfinite(row.rel_error):
         return f"{row.rel_error:.2e}"
     return f"abs {row.abs_error:.1e}"
+
+
+def _tolerance_text(row) -> str:
+    """The tolerance a check used, in the terms of its error: ``rtol=1e-05``,
+    ``atol=1e-06`` or both (a figure passes within ``atol + rtol |expected|``)."""
+    parts = [f"{name}={value:.2g}" for name, value in (("rtol", row.rtol), ("atol", row.atol))
+             if value > 0]
+    return ",".join(parts) or "exact"
 
 
 # -- regress -----------------------------------------------------------------------------
@@ -310,8 +317,8 @@ def _regress(args) -> int:
 
     def row(name, solver, status, time_s="-", **figure):
         rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
-                     "got": "-", "rel_error": "-", **figure, "time_s": time_s,
-                     "solver": solver, "status": status})
+                     "got": "-", "rel_error": "-", "tolerance": "-", **figure,
+                     "time_s": time_s, "solver": solver, "status": status})
 
     for file in _progress(files, "regress"):
         try:  # an invalid file is a failed row; the others still run
@@ -340,7 +347,8 @@ def _regress(args) -> int:
         for check in outcome.checks.itertuples():
             row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
-                got=_fmt(check.got), rel_error=_error_text(check))
+                got=_fmt(check.got), rel_error=_error_text(check),
+                tolerance=_tolerance_text(check))
             if not check.passed:
                 failures.append((problem.name, (
                     f"{check.figure} = {_fmt(check.got)}, expected {_fmt(check.expected)} "
