@@ -93,6 +93,14 @@ def test_frontier(tmp_path):
     assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
 
 
+def test_frontier_warns_beyond_a_sane_number_of_points(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_MAX_FRONTIER_POINTS", 3)
+    assert cli.main(["frontier", str(PRICES), "--points", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("wfr-cvx: warning: RuntimeWarning: --points 4 is more than 3")
+    assert "4 points from the minimum-variance portfolio" in out
+
+
 def test_compare(tmp_path):
     proc = _run("compare", PROBLEMS / "regime_switch.toml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -141,6 +149,10 @@ def test_console_script_is_installed():
         (["frontier", "absent.csv"], ["absent.csv", "no such price file"]),
         (["frontier", str(PRICES), "--assets", "IBM,AAPL"], ["AAPL", "not in"]),
         (["frontier", str(PRICES), "--points", "1"], ["n_points"]),
+        # before: a one-asset "frontier" of 50 copies of that asset
+        (["frontier", str(PRICES), "--assets", "IBM"], ["at least two assets", "['IBM']",
+                                                         "--assets"]),
+        (["frontier", str(PRICES), "--assets", "IBM,WMT,IBM"], ["['IBM']", "more than once"]),
         (["regress", "nowhere"], ["nowhere", "no such directory"]),
         (["compare", str(PROBLEMS / "markowitz_limit.toml")], ["geodesic"]),
         # before: "Error tokenizing data" without the file's name

@@ -9,7 +9,7 @@ import pytest
 import wfr_cvx
 from wfr_cvx import Grid, demo, io
 from wfr_cvx import plots as plotting
-from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices
+from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices, min_variance
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -140,12 +140,26 @@ def test_frontier_figure(tmp_path):
     fig = plotting.plot_frontier(efficient_frontier(mu, cov, n_points=6))
     left, right = fig.get_axes()
     assert left.get_xlabel().startswith("volatility") and left.get_ylabel()
+    # each asset alone and the minimum-variance point are marked
+    assert [t.get_text() for t in left.get_legend().get_texts()] == [
+        "frontier", "minimum variance", "assets"]
+    assert {t.get_text() for t in left.texts} == {"IBM", "WMT", "SEHI"}
+    star = left.get_lines()[1]
+    assert star.get_ydata()[0] == pytest.approx(min_variance(mu, cov) @ mu, rel=1e-6)
     assert right.get_ylabel() == "weight"
     assert [t.get_text() for t in right.get_legend().get_texts()] == ["IBM", "WMT", "SEHI"]
     fig.savefig(tmp_path / "frontier.png")
     assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
     with pytest.raises(ValueError, match="volatility"):
         plotting.plot_frontier(efficient_frontier(mu, cov, n_points=3)[["return"]])
+    # a frontier read back from CSV has no attrs: the assets come from mu and cov
+    bare = efficient_frontier(mu, cov, n_points=3)
+    bare.attrs.clear()
+    assert len(plotting.plot_frontier(bare).get_axes()[0].texts) == 0
+    marked = plotting.plot_frontier(bare, mu=mu, cov=cov).get_axes()[0]
+    assert {t.get_text() for t in marked.texts} == {"IBM", "WMT", "SEHI"}
+    with pytest.raises(ValueError, match="both `mu` and `cov`"):
+        plotting.plot_frontier(bare, mu=mu)
 
 
 def test_demo_build_and_main(tmp_path, capsys):

@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                                    help="long-only Markowitz frontier of a price file")
     frontier.add_argument("prices", type=Path, metavar="PRICES.csv",
                           help="a `date` column and one column of prices per asset")
-    frontier.add_argument("--points", type=int, default=50, help="number of points (>= 2)")
+    frontier.add_argument("--points", type=int, default=50,
+                          help="number of points (>= 2; more than 1,000 warns)")
     frontier.add_argument("--assets", metavar="A,B,...",
                           help="comma-separated subset of the columns (default: all)")
     frontier.add_argument("--csv", type=Path, metavar="OUT", help="write the frontier table")
@@ -364,6 +365,10 @@ def _regress(args) -> int:
 
 
 # -- frontier ----------------------------------------------------------------------------
+#: More frontier points than this earn a warning (each is a QP solve).
+_MAX_FRONTIER_POINTS = 1000
+
+
 def _frontier(args) -> int:
     from .finance.markowitz import efficient_frontier, estimate, load_prices
 
@@ -376,11 +381,23 @@ def _frontier(args) -> int:
         if unknown:
             raise _Failure(f"--assets {unknown} not in {args.prices}'s columns "
                            f"{list(prices.columns)}")
+        duplicated = sorted({a for a in assets if assets.count(a) > 1})
+        if duplicated:
+            raise _Failure(f"--assets names {duplicated} more than once")
         prices = prices[assets]
+    if prices.shape[1] < 2:
+        raise _Failure(f"a frontier needs at least two assets (with one the frontier is "
+                       f"that asset alone): got {list(prices.columns)}"
+                       + (" from --assets" if args.assets else f" in {args.prices}"))
+    if args.points > _MAX_FRONTIER_POINTS:
+        warnings.warn(f"--points {args.points} is more than {_MAX_FRONTIER_POINTS:,}: one "
+                      f"QP per point, and a table and figure no finer to read",
+                      RuntimeWarning, stacklevel=1)
     mu, cov = estimate(prices)
     frontier = efficient_frontier(mu, cov, n_points=args.points)
     print(f"long-only efficient frontier of {', '.join(map(str, mu.index))} "
-          f"({len(prices)} prices, {args.points} points; per-period returns)")
+          f"({len(prices)} prices, {len(frontier)} points from the minimum-variance "
+          "portfolio; per-period returns)")
     print(frontier.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.csv is not None:
         frontier.to_csv(args.csv, index=False)
@@ -388,8 +405,8 @@ def _frontier(args) -> int:
     if args.plot is not None:
         from .plots import plot_frontier
 
-        plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}").savefig(
-            args.plot, dpi=110)
+        plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}",
+                      mu=mu, cov=cov).savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
     return 0
 

@@ -97,12 +97,14 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
     return fig
 
 
-def plot_frontier(frontier, *, title: str | None = None, figsize=None):
+# -- the frontier ------------------------------------------------------------------------
+def plot_frontier(frontier, *, title: str | None = None, figsize=None, mu=None, cov=None):
     """The efficient frontier and its weights (output of
     :func:`wfr_cvx.finance.markowitz.efficient_frontier`).
 
-    Left: expected return against volatility.  Right: the weight of each asset along the
-    frontier (stacked), against the achieved return.
+    Left: expected return against volatility, with each asset alone and the
+    minimum-variance portfolio (the frontier's point of least variance) marked.  Right:
+    the weight of each asset along the frontier (stacked), against the achieved return.
 
     Parameters
     ----------
@@ -112,6 +114,11 @@ def plot_frontier(frontier, *, title: str | None = None, figsize=None):
         ``volatility``).
     title : str, optional
     figsize : (float, float), optional
+    mu, cov : pandas.Series and DataFrame, optional
+        The expected returns and covariance of the assets, for their points; by default
+        ``frontier.attrs["asset_return"]`` and ``["asset_volatility"]`` (which
+        :func:`~wfr_cvx.finance.markowitz.efficient_frontier` writes).  Without either
+        the assets are not marked.
 
     Returns
     -------
@@ -123,12 +130,24 @@ def plot_frontier(frontier, *, title: str | None = None, figsize=None):
                          "(output of markowitz.efficient_frontier)")
     assets = [c for c in frontier.columns
               if c not in ("target_return", "return", "variance", "volatility")]
+    points = _asset_points(frontier, mu, cov)
     fig = _new_figure(figsize or (10.0, 4.2))
     ax_front, ax_weights = fig.subplots(1, 2)
-    ax_front.plot(frontier["volatility"], frontier["return"], marker=".")
+    ax_front.plot(frontier["volatility"], frontier["return"], marker=".", label="frontier")
+    if len(frontier):
+        least = int(np.argmin(frontier["volatility"].to_numpy(dtype=float)))
+        ax_front.plot(frontier["volatility"].iloc[least], frontier["return"].iloc[least],
+                      "*", markersize=12, color="C3", label="minimum variance")
+    if points:
+        vol, ret = zip(*points.values(), strict=True)
+        ax_front.plot(vol, ret, "o", color="0.3", label="assets")
+        for name, (v, r) in points.items():
+            ax_front.annotate(str(name), (v, r), textcoords="offset points", xytext=(5, 3),
+                              fontsize="small")
     ax_front.set_xlabel("volatility (per period)")
     ax_front.set_ylabel("expected return (per period)")
     ax_front.set_title("efficient frontier")
+    ax_front.legend(loc="lower right", fontsize="small")
     if assets:
         ret = frontier["return"].to_numpy(dtype=float)
         order = np.argsort(ret, kind="stable")
@@ -141,3 +160,26 @@ def plot_frontier(frontier, *, title: str | None = None, figsize=None):
     fig.suptitle(title if title is not None else
                  f"Markowitz frontier, {len(frontier)} points")
     return fig
+
+
+def _asset_points(frontier, mu, cov) -> dict:
+    """``{asset: (volatility, expected return)}`` of each asset alone."""
+    if (mu is None) != (cov is None):
+        raise ValueError("give both `mu` and `cov` (the assets' points), or neither")
+    if mu is not None:
+        import pandas as pd
+
+        mu = pd.Series(mu)
+        variances = np.diag(np.asarray(cov, dtype=float))
+        if variances.size != mu.size:
+            raise ValueError(f"`cov` must be {mu.size} x {mu.size} like `mu`, got "
+                             f"{np.shape(cov)}")
+        return {name: (float(np.sqrt(max(var, 0.0))), float(r))
+                for name, var, r in zip(mu.index, variances, mu.to_numpy(dtype=float),
+                                        strict=True)}
+    returns = frontier.attrs.get("asset_return")
+    volatility = frontier.attrs.get("asset_volatility")
+    if not returns or not volatility:
+        return {}
+    return {name: (float(volatility[name]), float(returns[name])) for name in returns
+            if name in volatility}
