@@ -199,7 +199,9 @@ class Geodesic:
         return geodesic_to_dict(self, include_path=include_path)
 
     def plot(self, **kwargs):
-        """A matplotlib Figure of the path (see :func:`wfr_cvx.plots.plot_geodesic`)."""
+        """A matplotlib Figure of the path: heat maps over (time, weight) on a 1-D grid
+        (:func:`wfr_cvx.plots.plot_geodesic`), ternary panels on the simplex grid
+        (:func:`wfr_cvx.plots.plot_simplex`, keyword ``times``)."""
         from .plots import plot_geodesic
 
         return plot_geodesic(self, **kwargs)
