@@ -59,13 +59,18 @@ def test_solve_json_echoes_the_constraints(tmp_path):
 def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     for name in ("regime_switch.toml", "cvxpy_mass_growth.toml", "teleport.toml"):
         shutil.copy(PROBLEMS / name, tmp_path / name)
-    proc = _run("regress", tmp_path, cwd=tmp_path)
+    proc = _run("regress", tmp_path, "--progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = proc.stdout.splitlines()[0].split()
-    assert header[:6] == ["problem", "figure", "source", "expected", "got", "rel_error"]
+    assert header[:7] == ["problem", "figure", "source", "expected", "got", "rel_error",
+                          "tolerance"]
     assert "time_s" in header and "status" in header
     assert "3 of 3 problems pass" in proc.stdout
-    assert "regress" in proc.stderr  # progress on stderr
+    assert "regress" in proc.stderr  # --progress: a bar on stderr, though not a terminal
+    # each figure's tolerance beside its error, in the same terms
+    rows = [line.split() for line in proc.stdout.splitlines()[1:] if "teleport" in line]
+    assert [next(t for t in row if t.startswith(("rtol=", "atol="))) for row in rows] == [
+        "rtol=1e-05", "atol=1e-05", "rtol=1e-05"]
 
     teleport = tmp_path / "teleport.toml"
     text = teleport.read_text()
@@ -76,6 +81,7 @@ def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     assert "FAIL" in proc.stdout and "2 of 3 problems pass" in proc.stdout
     assert "FAIL teleport: distance2" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "regress:" not in proc.stderr  # no bar off a terminal without --progress
 
 
 def test_frontier(tmp_path):
@@ -85,6 +91,14 @@ def test_frontier(tmp_path):
     assert "volatility" in proc.stdout and "SEHI" in proc.stdout
     assert len((tmp_path / "frontier.csv").read_text().splitlines()) == 6
     assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
+
+
+def test_frontier_warns_beyond_a_sane_number_of_points(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_MAX_FRONTIER_POINTS", 3)
+    assert cli.main(["frontier", str(PRICES), "--points", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("wfr-cvx: warning: RuntimeWarning: --points 4 is more than 3")
+    assert "4 points from the minimum-variance portfolio" in out
 
 
 def test_compare(tmp_path):
@@ -135,6 +149,10 @@ def test_console_script_is_installed():
         (["frontier", "absent.csv"], ["absent.csv", "no such price file"]),
         (["frontier", str(PRICES), "--assets", "IBM,AAPL"], ["AAPL", "not in"]),
         (["frontier", str(PRICES), "--points", "1"], ["n_points"]),
+        # before: a one-asset "frontier" of 50 copies of that asset
+        (["frontier", str(PRICES), "--assets", "IBM"], ["at least two assets", "['IBM']",
+                                                         "--assets"]),
+        (["frontier", str(PRICES), "--assets", "IBM,WMT,IBM"], ["['IBM']", "more than once"]),
         (["regress", "nowhere"], ["nowhere", "no such directory"]),
         (["compare", str(PROBLEMS / "markowitz_limit.toml")], ["geodesic"]),
         # before: "Error tokenizing data" without the file's name
@@ -193,6 +211,16 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
                        "`wfr-cvx --debug ...` for the traceback)"]
     with pytest.raises(RuntimeError, match="something inside broke"):
         cli.main(["--debug", "solve", "x.toml"])
+
+
+def test_progress_flag_shows_the_first_order_bar(capsys, tmp_path):
+    text = (PROBLEMS / "regime_switch.toml").read_text().replace(
+        "lam = ", 'backend = "dr"\nscheme = "power"\nlam = ', 1)
+    (tmp_path / "dr.toml").write_text(text)
+    assert cli.main(["solve", str(tmp_path / "dr.toml")]) == 0
+    assert capsys.readouterr().err == ""  # pytest's capture is no terminal
+    assert cli.main(["solve", str(tmp_path / "dr.toml"), "--progress"]) == 0
+    assert "dr (" in capsys.readouterr().err
 
 
 def test_backend_flag_takes_auto_and_the_output_names_the_choice(capsys):

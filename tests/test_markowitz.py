@@ -82,8 +82,11 @@ def test_long_only_frontier_is_on_the_simplex(frontiers, mu_cov):
         assert list(frame.columns) == ["target_return", "return", "variance", "volatility",
                                        *TICKERS]
         assert len(frame) == 50
-        np.testing.assert_array_equal(frame["target_return"],
-                                      np.linspace(mu.min(), mu.max(), 50))
+        # the efficient branch: from the minimum-variance return to the best asset's
+        start = frame["target_return"].iloc[0]
+        np.testing.assert_array_equal(frame["target_return"], np.linspace(start, mu.max(), 50))
+        assert start == pytest.approx(frame["return"].iloc[0], rel=1e-14)
+        assert start == pytest.approx(min_variance(mu, cov) @ mu, rel=1e-8)
         w = frame[TICKERS].to_numpy()
         assert np.abs(w.sum(axis=1) - 1).max() <= 1e-9
         assert w.min() >= -1e-9
@@ -99,13 +102,37 @@ def test_frontier_ends(frontiers, mu_cov):
     qp, _ = frontiers
     # the top target is max(mu): only the all-SEHI portfolio reaches it
     np.testing.assert_allclose(qp[TICKERS].iloc[-1], [0, 0, 1], atol=1e-8)
-    # targets below the min-variance return repeat the min-variance portfolio (>= floor)
+    # the first row is the minimum-variance portfolio, and no row repeats it: targets
+    # below its return were dropped
     mv = min_variance(mu, cov)
-    below = qp["target_return"] < mv @ mu
-    assert below.sum() == 4
-    np.testing.assert_allclose(qp.loc[below, TICKERS], np.tile(mv, (4, 1)), atol=1e-8)
-    # beyond it the variance rises with the target
-    assert np.all(np.diff(qp.loc[~below, "variance"]) > 0)
+    np.testing.assert_allclose(qp[TICKERS].iloc[0], mv, atol=1e-8)
+    assert (qp["return"] >= mv @ mu - 1e-9).all()
+    # along the branch the variance rises with the target, every row a new portfolio
+    assert np.all(np.diff(qp["variance"]) > 0)
+    assert np.all(np.diff(qp["return"]) > 0)
+    assert qp.attrs["asset_return"] == pytest.approx(mu.to_dict(), rel=1e-15)
+    assert qp.attrs["asset_volatility"] == pytest.approx(
+        dict(zip(TICKERS, np.sqrt(np.diag(cov)), strict=True)), rel=1e-15)
+
+
+def test_frontier_of_one_point(mu_cov):
+    """When the minimum-variance portfolio already has the best return the branch is that
+    portfolio alone: one row, not n_points copies."""
+    mu, cov = mu_cov
+    one = efficient_frontier(mu[["IBM"]], cov.loc[["IBM"], ["IBM"]], n_points=5)
+    assert len(one) == 1 and one["IBM"].iloc[0] == pytest.approx(1.0)
+    flat = efficient_frontier(pd.Series([0.01, 0.01], index=["a", "b"]),
+                              pd.DataFrame(np.diag([0.04, 0.01]), index=["a", "b"],
+                                           columns=["a", "b"]), n_points=4)
+    assert len(flat) == 1 and flat[["a", "b"]].iloc[0].tolist() == pytest.approx([0.2, 0.8])
+
+
+def test_long_short_frontier_starts_at_its_minimum_variance_point(mu_cov):
+    mu, cov = mu_cov
+    frame = efficient_frontier(mu, cov, n_points=6, long_only=False)
+    mv = min_variance(mu, cov, long_only=False)
+    np.testing.assert_allclose(frame[TICKERS].iloc[0], mv, atol=1e-8)
+    assert np.all(np.diff(frame["variance"]) > 0)
 
 
 def test_qp_and_simplex_frontiers_agree(frontiers):

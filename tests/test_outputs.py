@@ -9,7 +9,7 @@ import pytest
 import wfr_cvx
 from wfr_cvx import Grid, demo, io
 from wfr_cvx import plots as plotting
-from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices
+from wfr_cvx.finance.markowitz import efficient_frontier, estimate, load_prices, min_variance
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -54,8 +54,64 @@ def test_to_xarray_round_trips_the_masses_exactly(geo):
     assert float(ds["transport_cost"].sum() + ds["reaction_cost"].sum()) == pytest.approx(
         geo.distance2, rel=1e-12)
     assert ds.attrs["distance2"] == geo.distance2 and ds.attrs["lam"] == 0.2
+    assert ds.attrs["solve_time"] == geo.solve_time and ds.attrs["status"] == "Solved"
     # selecting by label gives the same numbers
     assert np.array_equal(ds["mass"].sel(regime="risk_off").values, geo.rho[:, 1])
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["simplex", "masked"])
+def test_simplex_to_xarray_keeps_every_active_value_and_nans_the_rest(masked):
+    """2-D: dims time, regime, w_<A>, w_<B>; faces of each axis a dimension of their own;
+    inactive cells (outside the simplex, or a position limit) and their faces NaN."""
+    base = Grid.simplex(8, 4, assets=("eq", "bd", "cash"), regimes=("on", "off"))
+    limit = base.coords[..., 0] <= 0.6 if masked else None  # w_eq <= 0.6
+    g = Grid.simplex(8, 4, assets=("eq", "bd", "cash"), regimes=("on", "off"), mask=limit)
+    r0 = g.bump((0.3, 0.3), 0.1, "on", 0.7) + g.bump((0.2, 0.2), 0.1, "off", 0.3)
+    r1 = g.bump((0.5, 0.2), 0.1, "on", 0.3) + g.bump((0.1, 0.6), 0.1, "off", 0.7)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, metric=np.array([[2.0, 0.5], [0.5, 1.0]]))
+    ds = geo.to_xarray()
+    assert ds["mass"].dims == ("time", "regime", "w_eq", "w_bd")
+    assert ds["momentum_eq"].dims == ("step", "regime", "face_eq", "w_bd")
+    assert ds["velocity_bd"].dims == ("step", "regime", "w_eq", "face_bd")
+    assert np.array_equal(ds["w_eq"].values, g.weights) and np.array_equal(
+        ds["face_bd"].values, g.faces)
+    np.testing.assert_allclose(ds["w_cash"].values, 1 - g.weights[:, None] - g.weights)
+    active = ds["active"].values
+    assert np.array_equal(active, g.mask)
+    for name, values in (("mass", geo.rho), ("source", geo.source), ("rate", geo.rate)):
+        got = ds[name].values
+        assert np.array_equal(got[:, active], values[:, active])  # exactly, not a copy
+        assert np.isnan(got[:, ~active]).all()
+    faces = g.face_mask
+    for name, values in (("momentum", geo.momentum), ("velocity", geo.velocity)):
+        along_a, along_b = ds[f"{name}_eq"].values, ds[f"{name}_bd"].values
+        open_a, open_b = faces[:, 0, :-1, :], faces[:, 1, :, :-1]
+        assert np.array_equal(along_a[:, open_a], values[:, :, 0, :-1, :][:, open_a])
+        assert np.array_equal(along_b[:, open_b], values[:, :, 1, :, :-1][:, open_b])
+        assert np.isnan(along_a[:, ~open_a]).all() and np.isnan(along_b[:, ~open_b]).all()
+    # an off-diagonal G: one matrix per active cell, rows and columns named by asset
+    assert ds["metric"].dims == ("regime", "w_eq", "w_bd", "row", "column")
+    assert list(ds["row"].values) == ["eq", "bd"]
+    assert ds["metric"].sel(regime="on", row="eq", column="bd").values[0, 0] == 0.5
+    assert float(ds["transport_cost"].sum() + ds["reaction_cost"].sum()) == pytest.approx(
+        geo.distance2, rel=1e-12)
+    attrs = ds.attrs
+    assert attrs["lam"] == 0.3 and attrs["status"] == "Solved"
+    assert attrs["assets"] == ["eq", "bd", "cash"] and attrs["distance2"] == geo.distance2
+    assert attrs["solve_time"] == geo.solve_time and attrs["setup_time"] == geo.setup_time
+    assert attrs["wfr_cvx_version"] == wfr_cvx.__version__ == geo.version
+    # selection by label
+    cell = ds["mass"].sel(regime="off", w_eq=g.weights[1], w_bd=g.weights[2])
+    assert cell.values.tolist() == geo.rho[:, 1, 1, 2].tolist()
+
+
+def test_simplex_to_xarray_with_a_diagonal_metric_has_face_weights():
+    g = Grid.simplex(4, 2)
+    geo = wfr_cvx.geodesic(g.dirac((0.1, 0.1)), g.dirac((0.4, 0.1)), g, 0.5, metric=3.0)
+    ds = geo.to_xarray()
+    assert ds["metric_A"].dims == ("regime", "face_A", "w_B")
+    assert np.nanmax(ds["metric_A"].values) == np.nanmin(ds["metric_B"].values) == 3.0
+    assert "metric" not in ds
 
 
 def test_missing_optional_packages_name_the_extra(geo, monkeypatch):
@@ -140,12 +196,26 @@ def test_frontier_figure(tmp_path):
     fig = plotting.plot_frontier(efficient_frontier(mu, cov, n_points=6))
     left, right = fig.get_axes()
     assert left.get_xlabel().startswith("volatility") and left.get_ylabel()
+    # each asset alone and the minimum-variance point are marked
+    assert [t.get_text() for t in left.get_legend().get_texts()] == [
+        "frontier", "minimum variance", "assets"]
+    assert {t.get_text() for t in left.texts} == {"IBM", "WMT", "SEHI"}
+    star = left.get_lines()[1]
+    assert star.get_ydata()[0] == pytest.approx(min_variance(mu, cov) @ mu, rel=1e-6)
     assert right.get_ylabel() == "weight"
     assert [t.get_text() for t in right.get_legend().get_texts()] == ["IBM", "WMT", "SEHI"]
     fig.savefig(tmp_path / "frontier.png")
     assert (tmp_path / "frontier.png").read_bytes().startswith(PNG)
     with pytest.raises(ValueError, match="volatility"):
         plotting.plot_frontier(efficient_frontier(mu, cov, n_points=3)[["return"]])
+    # a frontier read back from CSV has no attrs: the assets come from mu and cov
+    bare = efficient_frontier(mu, cov, n_points=3)
+    bare.attrs.clear()
+    assert len(plotting.plot_frontier(bare).get_axes()[0].texts) == 0
+    marked = plotting.plot_frontier(bare, mu=mu, cov=cov).get_axes()[0]
+    assert {t.get_text() for t in marked.texts} == {"IBM", "WMT", "SEHI"}
+    with pytest.raises(ValueError, match="both `mu` and `cov`"):
+        plotting.plot_frontier(bare, mu=mu)
 
 
 def test_demo_build_and_main(tmp_path, capsys):

@@ -262,6 +262,11 @@ BAD = {
                   "required"),
     "unknown figure": (("distance2 = 0.375", "distance = 0.6\nwasserstein = 0.1"),
                        "expected.wasserstein", "unknown key"),
+    # before: an expected value without a tolerance was matched exactly
+    "expected without tolerance": (("rtol = 1e-5\n", ""), "expected.distance2",
+                                   "has no tolerance: give `rtol` or `atol`"),
+    "expected with zero tolerance": (("rtol = 1e-5\n", "rtol = 0.0\natol = 0.0\n"),
+                                     "expected.distance2", "rtol = atol = 0"),
     "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
                     "must be one of"),
     "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),

@@ -39,7 +39,6 @@ import dataclasses
 import itertools
 import os
 import signal
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -48,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from . import problem_files
+from ._progress import AUTO, check_progress, progress_bar, progress_default
 from ._threads import thread_limit
 from .errors import InaccurateSolutionWarning, SolverError
 from .problem_files import Problem
@@ -77,7 +77,7 @@ COLUMNS = ("name", "status", "distance2", "transport_cost", "reaction_cost", "it
 
 
 def solve_many(jobs, *, executor=None, workers: int | None = None,
-               threads_per_worker: int = 1, progress: bool = True) -> pd.DataFrame:
+               threads_per_worker: int = 1, progress: bool | str = AUTO) -> pd.DataFrame:
     """Solve independent problems in parallel; one row per job, in job order.
 
     Parameters
@@ -100,8 +100,10 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         number of jobs); only without ``executor``.
     threads_per_worker : int
         Threads each job may use (default 1: ``workers`` x threads = cores).
-    progress : bool
-        A tqdm progress bar on stderr when tqdm is installed; nothing otherwise.
+    progress : bool or "auto"
+        A tqdm progress bar of the jobs on stderr (when tqdm is installed); ``"auto"``
+        (default) only when stderr is a terminal (:mod:`wfr_cvx._progress`).  The solves
+        themselves show no bar.
 
     Returns
     -------
@@ -152,6 +154,7 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
             or threads_per_worker < 1):
         raise ValueError(f"`threads_per_worker` must be an integer >= 1, got "
                          f"{threads_per_worker!r}")
+    check_progress(progress)
 
     rows: list[dict | None] = [None] * len(jobs)
     names: list[str] = []
@@ -164,9 +167,9 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         else:
             todo.append((i, problem))
 
-    bar = _progress_bar(len(jobs), progress)
-    if bar is not None:
-        bar.update(len(jobs) - len(todo))
+    bar = progress_bar(progress if jobs else False, desc="batch", unit="job",
+                       total=len(jobs))
+    bar.update(len(jobs) - len(todo))
     try:
         if todo and executor is None:
             n = min(workers or os.cpu_count() or 1, len(todo))
@@ -175,8 +178,7 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         elif todo:
             _run(executor, todo, rows, names, bar, threads_per_worker)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return _table(rows)
 
 
@@ -275,7 +277,8 @@ def _solve(problem: Problem, threads: int = 1) -> dict:
     or its failure."""
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(), thread_limit(threads):
+        # no bar of the solve's own: the batch shows one for the jobs
+        with warnings.catch_warnings(), thread_limit(threads), progress_default(False):
             warnings.simplefilter("ignore", InaccurateSolutionWarning)
             result = problem.solve()
     except SolverError as exc:
@@ -305,16 +308,14 @@ def _run(executor, todo, rows, names, bar, threads: int) -> None:
             futures[executor.submit(_solve, problem, threads)] = i
         except Exception as exc:  # e.g. a broken pool or an unpicklable job
             rows[i] = _failed(names[i], "error", exc, np.nan)
-            if bar is not None:
-                bar.update()
+            bar.update()
     for future in concurrent.futures.as_completed(futures):
         i = futures[future]
         try:
             rows[i] = future.result()
         except Exception as exc:  # the executor lost the job (worker died, ...)
             rows[i] = _failed(names[i], "error", exc, np.nan)
-        if bar is not None:
-            bar.update()
+        bar.update()
 
 
 class WorkerLost(RuntimeError):
@@ -410,8 +411,7 @@ class _WorkerPool:
                         f"the worker process solving this job died on each of "
                         f"{self.ATTEMPTS} attempts (last exit code {code}"
                         f"{_signal_name(code)}); the other jobs are unaffected"), np.nan)
-                if bar is not None:
-                    bar.update()
+                bar.update()
 
     def _assign(self, worker, queue, rows, bar) -> int:
         """Send the next job to an idle worker; 1 if it is now busy."""
@@ -424,8 +424,7 @@ class _WorkerPool:
             return 0
         except Exception as exc:  # the job cannot be sent (pickling): its own row
             rows[index] = _failed(problem.name, "error", exc, np.nan)
-            if bar is not None:
-                bar.update()
+            bar.update()
             return 0
         worker.job = (index, problem, attempt)
         return 1
@@ -483,13 +482,3 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     table["iterations"] = table["iterations"].astype("Int64")
     table["error"] = table["error"].astype(str)
     return table
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled or total == 0:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="batch", unit="job", file=sys.stderr, leave=False)

@@ -2,18 +2,23 @@
 
 ::
 
-    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose]
-    wfr-cvx regress [DIR] [--verbose]
+    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose] [--progress]
+    wfr-cvx regress [DIR] [--verbose] [--progress]
     wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
-    wfr-cvx compare FILE [--verbose]
+    wfr-cvx compare FILE [--verbose] [--progress]
     wfr-cvx batch DIR_OR_FILE... [--workers N | --scheduler ADDRESS] [--out OUT.csv]
+                  [--progress]
 
 ``FILE`` is a problem file (:mod:`wfr_cvx.problem_files`), ``DIR`` a directory of them
 (default ``problems``).  ``--verbose`` passes ``verbose=True`` to the solver, which then
-prints its iterations.  ``batch`` solves files in parallel (:mod:`wfr_cvx.batch`) on a
-local process pool or, with ``--scheduler``, on a dask.distributed cluster, and prints one
-row per problem; its exit status is 1 when a problem failed (a file that is not a
-valid problem included: it is a failed row, a missing path is a usage error).
+prints its iterations (Clarabel's log, the first-order backend's checks).  Progress bars
+(the problems of ``regress`` and ``batch``, the iterations of the first-order backend)
+are shown on stderr when it is a terminal, or always with ``--progress``
+(:mod:`wfr_cvx._progress`; tqdm, ``pip install 'wfr_cvx[progress]'``).  ``batch``
+solves files in parallel (:mod:`wfr_cvx.batch`) on a local process pool or, with
+``--scheduler``, on a dask.distributed cluster, and prints one row per problem; its exit
+status is 1 when a problem failed (a file that is not a valid problem included: it is a
+failed row, a missing path is a usage error).
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
@@ -55,6 +60,12 @@ def _add_backend(command) -> None:
              + "; ".join(f"{name}: {b.summary}" for name, b in sorted(REGISTRY.items())))
 
 
+def _add_progress(command) -> None:
+    command.add_argument("--progress", action="store_true",
+                         help="show progress bars on stderr even when it is not a terminal "
+                              "(they are shown at a terminal anyway; needs tqdm)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -77,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
     solve.add_argument("--verbose", action="store_true", help="print the solver's iterations")
+    _add_progress(solve)
     _add_backend(solve)
 
     regress = commands.add_parser(
@@ -84,12 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     regress.add_argument("dir", type=Path, nargs="?", default=Path("problems"), metavar="DIR")
     regress.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
+    _add_progress(regress)
 
     frontier = commands.add_parser("frontier",
                                    help="long-only Markowitz frontier of a price file")
     frontier.add_argument("prices", type=Path, metavar="PRICES.csv",
                           help="a `date` column and one column of prices per asset")
-    frontier.add_argument("--points", type=int, default=50, help="number of points (>= 2)")
+    frontier.add_argument("--points", type=int, default=50,
+                          help="number of points (>= 2; more than 1,000 warns)")
     frontier.add_argument("--assets", metavar="A,B,...",
                           help="comma-separated subset of the columns (default: all)")
     frontier.add_argument("--csv", type=Path, metavar="OUT", help="write the frontier table")
@@ -101,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend(compare)
     compare.add_argument("--verbose", action="store_true",
                          help="print the solver's iterations")
+    _add_progress(compare)
 
     batch = commands.add_parser(
         "batch", help="solve many problem files in parallel (process pool or Dask cluster)")
@@ -112,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="solve on this dask.distributed scheduler (tcp://host:8786) "
                             "instead of the local pool")
     batch.add_argument("--out", type=Path, metavar="OUT.csv", help="write the results table")
+    _add_progress(batch)
     return parser
 
 
@@ -121,7 +137,7 @@ def main(argv=None) -> int:
     handler = {"solve": _solve, "regress": _regress, "frontier": _frontier,
                "compare": _compare, "batch": _batch}[args.command]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _progress_setting(args):
             warnings.showwarning = _show_warning
             return handler(args)
     except KeyboardInterrupt:
@@ -135,6 +151,16 @@ def main(argv=None) -> int:
             raise
         _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
         return 2
+
+
+def _progress_setting(args):
+    """``--progress``: progress bars for the solves of this command even off a terminal."""
+    import contextlib
+
+    from ._progress import progress_default
+
+    return progress_default(True) if getattr(args, "progress", False) else (
+        contextlib.nullcontext())
 
 
 def _error(exc: BaseException, *, expected: bool = True) -> None:
@@ -243,8 +269,7 @@ def _checks_table(checks) -> str:
         "expected": checks["expected"].map(_fmt),
         "got": checks["got"].map(_fmt),
         "error": [_error_text(row) for row in checks.itertuples()],
-        "tolerance": [f"{row.atol + row.rtol * abs(row.expected):.2g}"
-                      for row in checks.itertuples()],
+        "tolerance": [_tolerance_text(row) for row in checks.itertuples()],
         "check": np.where(checks["passed"], "pass", "FAIL"),
     })
     return table.to_string(index=False)
@@ -256,20 +281,26 @@ def _error_text(row) -> str:
     return f"abs {row.abs_error:.1e}"
 
 
+def _tolerance_text(row) -> str:
+    """The tolerance a check used, in the terms of its error: ``rtol=1e-05``,
+    ``atol=1e-06`` or both (a figure passes within ``atol + rtol |expected|``)."""
+    parts = [f"{name}={value:.2g}" for name, value in (("rtol", row.rtol), ("atol", row.atol))
+             if value > 0]
+    return ",".join(parts) or "exact"
+
+
 # -- regress -----------------------------------------------------------------------------
 def _progress(items, label: str):
+    """``items`` one by one, with a bar on stderr (:mod:`wfr_cvx._progress`)."""
+    from ._progress import AUTO, progress_bar
+
+    bar = progress_bar(AUTO, desc=label, unit="problem", total=len(items))
     try:
-        from tqdm import tqdm
-    except ImportError:
-        return _counter(items, label)
-    return tqdm(items, desc=label, unit="problem", file=sys.stderr, leave=False)
-
-
-def _counter(items, label: str):
-    total = len(items)
-    for i, item in enumerate(items, start=1):
-        print(f"{label}: {i}/{total} {getattr(item, 'name', '')}", file=sys.stderr)
-        yield item
+        for item in items:
+            yield item
+            bar.update()
+    finally:
+        bar.close()
 
 
 def _regress(args) -> int:
@@ -287,8 +318,8 @@ def _regress(args) -> int:
 
     def row(name, solver, status, time_s="-", **figure):
         rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
-                     "got": "-", "rel_error": "-", **figure, "time_s": time_s,
-                     "solver": solver, "status": status})
+                     "got": "-", "rel_error": "-", "tolerance": "-", **figure,
+                     "time_s": time_s, "solver": solver, "status": status})
 
     for file in _progress(files, "regress"):
         try:  # an invalid file is a failed row; the others still run
@@ -317,7 +348,8 @@ def _regress(args) -> int:
         for check in outcome.checks.itertuples():
             row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
-                got=_fmt(check.got), rel_error=_error_text(check))
+                got=_fmt(check.got), rel_error=_error_text(check),
+                tolerance=_tolerance_text(check))
             if not check.passed:
                 failures.append((problem.name, (
                     f"{check.figure} = {_fmt(check.got)}, expected {_fmt(check.expected)} "
@@ -333,6 +365,10 @@ def _regress(args) -> int:
 
 
 # -- frontier ----------------------------------------------------------------------------
+#: More frontier points than this earn a warning (each is a QP solve).
+_MAX_FRONTIER_POINTS = 1000
+
+
 def _frontier(args) -> int:
     from .finance.markowitz import efficient_frontier, estimate, load_prices
 
@@ -345,11 +381,23 @@ def _frontier(args) -> int:
         if unknown:
             raise _Failure(f"--assets {unknown} not in {args.prices}'s columns "
                            f"{list(prices.columns)}")
+        duplicated = sorted({a for a in assets if assets.count(a) > 1})
+        if duplicated:
+            raise _Failure(f"--assets names {duplicated} more than once")
         prices = prices[assets]
+    if prices.shape[1] < 2:
+        raise _Failure(f"a frontier needs at least two assets (with one the frontier is "
+                       f"that asset alone): got {list(prices.columns)}"
+                       + (" from --assets" if args.assets else f" in {args.prices}"))
+    if args.points > _MAX_FRONTIER_POINTS:
+        warnings.warn(f"--points {args.points} is more than {_MAX_FRONTIER_POINTS:,}: one "
+                      f"QP per point, and a table and figure no finer to read",
+                      RuntimeWarning, stacklevel=1)
     mu, cov = estimate(prices)
     frontier = efficient_frontier(mu, cov, n_points=args.points)
     print(f"long-only efficient frontier of {', '.join(map(str, mu.index))} "
-          f"({len(prices)} prices, {args.points} points; per-period returns)")
+          f"({len(prices)} prices, {len(frontier)} points from the minimum-variance "
+          "portfolio; per-period returns)")
     print(frontier.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.csv is not None:
         frontier.to_csv(args.csv, index=False)
@@ -357,8 +405,8 @@ def _frontier(args) -> int:
     if args.plot is not None:
         from .plots import plot_frontier
 
-        plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}").savefig(
-            args.plot, dpi=110)
+        plot_frontier(frontier, title=f"Markowitz frontier: {args.prices.name}",
+                      mu=mu, cov=cov).savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Outputs of a solved path: an xarray Dataset, a JSON-ready dict, files.
+"""Outputs of a solved path: an xarray Dataset, a JSON-ready dict (and back), files.
 
 The staggered layout of a :class:`~wfr_cvx.Geodesic` is kept as it is, nothing is
 interpolated:
@@ -8,6 +8,14 @@ interpolated:
   ``step``, coordinate the step midpoints ``(k + 1/2) dt``);
 * ``momentum`` and ``velocity`` live on steps and the ``n_weights - 1`` interior **faces**
   of the weight axis (dimension ``face``, coordinate the face positions ``i dx``).
+
+On the three-asset simplex grid (two weight axes, assets ``A, B, C`` of ``grid.assets``)
+the cells are the dimensions ``w_<A>`` and ``w_<B>`` (cell centres; ``w_<C> = 1 - w_<A> -
+w_<B>`` is a coordinate on both), and the faces of each axis their own dimension:
+``momentum_<A>`` lies on ``(step, regime, face_<A>, w_<B>)``, the faces between cells
+``i`` and ``i + 1`` of axis A at ``w_<A> = (i + 1) dx``, ``momentum_<B>`` on ``(step,
+regime, w_<A>, face_<B>)``.  Inactive cells (outside the simplex or ``grid.mask``) and the
+faces beside them are NaN.
 
 xarray is an optional extra (``pip install wfr_cvx[xarray]``), imported only here.
 """
@@ -44,12 +52,23 @@ def geodesic_to_xarray(geo):
     Returns
     -------
     xarray.Dataset
-        Dimensions ``time`` (levels), ``step``, ``regime``, ``weight`` (cell centres) and
-        ``face``.  Variables ``mass (time, regime, weight)`` — the exact array
-        ``geo.rho`` —, ``source`` and ``rate (step, regime, weight)``, ``momentum`` and
-        ``velocity (step, regime, face)``, ``metric (regime, face)``,
-        ``transport_cost`` and ``reaction_cost (step)``.  The figures, status and
-        inputs are in ``attrs``.
+        1-D grid: dimensions ``time`` (levels), ``step``, ``regime``, ``weight`` (cell
+        centres) and ``face``.  Variables ``mass (time, regime, weight)`` — the exact
+        array ``geo.rho`` —, ``source`` and ``rate (step, regime, weight)``, ``momentum``
+        and ``velocity (step, regime, face)``, ``metric (regime, face)``,
+        ``transport_cost`` and ``reaction_cost (step)``.
+
+        Simplex grid (see the module docstring): dimensions ``time``, ``step``,
+        ``regime``, ``w_<A>``, ``w_<B>``, ``face_<A>``, ``face_<B>``.  Variables ``mass
+        (time, regime, w_<A>, w_<B>)`` (``geo.rho``, NaN on inactive cells), ``source``
+        and ``rate (step, regime, w_<A>, w_<B>)``, ``momentum_<A>`` and ``velocity_<A>
+        (step, regime, face_<A>, w_<B>)``, ``momentum_<B>`` and ``velocity_<B> (step,
+        regime, w_<A>, face_<B>)``, ``active (regime, w_<A>, w_<B>)`` (``grid.mask``), the
+        metric (``metric_<A>``, ``metric_<B>`` on the faces of a diagonal G, or ``metric
+        (regime, w_<A>, w_<B>, row, column)`` per cell) and the per-step costs.
+
+        The figures, status, timings (seconds), ``lam``, backend, scheme and the version
+        of wfr_cvx that solved it are in ``attrs``.
 
     Raises
     ------
@@ -61,10 +80,17 @@ def geodesic_to_xarray(geo):
     >>> ds = wfr_cvx.geodesic(g.dirac(0.5, "a"), g.dirac(0.5, "b"), g, 0.5).to_xarray()
     >>> dict(ds["mass"].sizes), dict(ds["velocity"].sizes)
     ({'time': 3, 'regime': 2, 'weight': 8}, {'step': 2, 'regime': 2, 'face': 7})
+    >>> s = wfr_cvx.Grid.simplex(4, 2, assets=("eq", "bd", "cash"))
+    >>> ds = wfr_cvx.geodesic(s.dirac((0.1, 0.1)), s.dirac((0.4, 0.1)), s, 0.5).to_xarray()
+    >>> dict(ds["mass"].sizes)
+    {'time': 3, 'regime': 1, 'w_eq': 4, 'w_bd': 4}
+    >>> dict(ds["momentum_eq"].sizes)
+    {'step': 2, 'regime': 1, 'face_eq': 3, 'w_bd': 4}
     """
     xr = _require_xarray()
     grid = geo.grid
-    grid.require_1d("geodesic_to_xarray")
+    if grid.dims == 2:
+        return _simplex_dataset(xr, geo)
     steps = (np.arange(grid.n_steps) + 0.5) * grid.dt
     coords = {
         "time": ("time", geo.times, {"long_name": "path time s (levels)"}),
@@ -87,12 +113,84 @@ def geodesic_to_xarray(geo):
         "reaction_cost": (("step",), geo.reaction_per_step,
                           {"long_name": "reaction cost per step"}),
     }
-    attrs = {
-        "lam": geo.lam, "backend": geo.backend, "scheme": geo.scheme, "status": geo.status,
-        "iterations": geo.iterations, "distance2": geo.distance2,
-        "transport_cost": geo.transport_cost, "reaction_cost": geo.reaction_cost,
-        "wfr_cvx_version": _version(),
+    return xr.Dataset(data, coords=coords, attrs=_dataset_attrs(geo))
+
+
+def _dataset_attrs(geo) -> dict:
+    """The figures, status, timings and inputs of a path, as netCDF-friendly attributes."""
+    return {
+        "lam": geo.lam, "backend": geo.backend, "scheme": geo.scheme,
+        "status": str(geo.status), "iterations": geo.iterations,
+        "distance2": geo.distance2, "transport_cost": geo.transport_cost,
+        "reaction_cost": geo.reaction_cost, "assembly_time": geo.assembly_time,
+        "setup_time": geo.setup_time, "solve_time": geo.solve_time,
+        "wfr_cvx_version": geo.version,
     }
+
+
+def _simplex_dataset(xr, geo):
+    """:func:`geodesic_to_xarray` on a grid with two weight axes (module docstring)."""
+    grid = geo.grid
+    a, b, c = grid.assets or ("A", "B", "C")
+    wa, wb, fa, fb = f"w_{a}", f"w_{b}", f"face_{a}", f"face_{b}"
+    steps = (np.arange(grid.n_steps) + 0.5) * grid.dt
+    centres = grid.weights
+    coords = {
+        "time": ("time", geo.times, {"long_name": "path time s (levels)"}),
+        "step": ("step", steps, {"long_name": "path time s (step midpoints)"}),
+        "regime": ("regime", list(grid.regimes)),
+        wa: (wa, centres, {"long_name": f"weight of {a} (cell centres)"}),
+        wb: (wb, centres, {"long_name": f"weight of {b} (cell centres)"}),
+        fa: (fa, grid.faces, {"long_name": f"weight of {a} (interior faces)"}),
+        fb: (fb, grid.faces, {"long_name": f"weight of {b} (interior faces)"}),
+        f"w_{c}": ((wa, wb), 1.0 - centres[:, None] - centres[None, :],
+                   {"long_name": f"weight of {c} = 1 - w_{a} - w_{b}"}),
+    }
+    active = grid.mask
+    cells = np.where(active, 1.0, np.nan)  # NaN on inactive cells, shape grid.shape
+    faces = np.where(grid.face_mask, 1.0, np.nan)  # (K, 2, n, n), padded
+    along_a, along_b = (slice(None), 0, slice(None, -1), slice(None)), (
+        slice(None), 1, slice(None), slice(None, -1))
+    cell_step = ("step", "regime", wa, wb)
+    face_a, face_b = ("step", "regime", fa, wb), ("step", "regime", wa, fb)
+
+    def on_faces(values, axis_index):
+        return values[(slice(None), *axis_index)] * faces[axis_index]
+
+    data = {
+        "mass": (("time", "regime", wa, wb), geo.rho * cells, {"long_name": "cell mass"}),
+        "source": (cell_step, geo.source * cells,
+                   {"long_name": "mass created per unit time"}),
+        "rate": (cell_step, geo.rate * cells,
+                 {"long_name": "reaction rate r = source / mass"}),
+        f"momentum_{a}": (face_a, on_faces(geo.momentum, along_a),
+                          {"long_name": f"momentum along w_{a}"}),
+        f"momentum_{b}": (face_b, on_faces(geo.momentum, along_b),
+                          {"long_name": f"momentum along w_{b}"}),
+        f"velocity_{a}": (face_a, on_faces(geo.velocity, along_a),
+                          {"long_name": f"rebalancing velocity along w_{a}"}),
+        f"velocity_{b}": (face_b, on_faces(geo.velocity, along_b),
+                          {"long_name": f"rebalancing velocity along w_{b}"}),
+        "active": (("regime", wa, wb), active,
+                   {"long_name": "active cell (in the simplex and grid.mask)"}),
+        "transport_cost": (("step",), geo.transport_per_step,
+                           {"long_name": "transport cost per step"}),
+        "reaction_cost": (("step",), geo.reaction_per_step,
+                          {"long_name": "reaction cost per step"}),
+    }
+    metric = np.asarray(geo.metric, dtype=float)
+    if metric.ndim == 5:  # one SPD matrix per cell (off-diagonal G)
+        coords["row"] = ("row", [a, b])
+        coords["column"] = ("column", [a, b])
+        data["metric"] = (("regime", wa, wb, "row", "column"),
+                          metric * cells[..., None, None],
+                          {"long_name": "metric G per cell"})
+    else:  # face weights G_aa of a diagonal G
+        data[f"metric_{a}"] = (("regime", fa, wb), metric[along_a] * faces[along_a],
+                               {"long_name": f"transport-cost factor G along w_{a}"})
+        data[f"metric_{b}"] = (("regime", wa, fb), metric[along_b] * faces[along_b],
+                               {"long_name": f"transport-cost factor G along w_{b}"})
+    attrs = {**_dataset_attrs(geo), "assets": [a, b, c]}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -148,7 +246,7 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     if grid.n_inactive:  # without it the summary would not say which cells were closed
         grid_inputs["mask"] = grid.mask.tolist()
     out = {
-        "wfr_cvx_version": _version(),
+        "wfr_cvx_version": geo.version,
         "inputs": {
             "grid": grid_inputs,
             "lam": geo.lam,

@@ -98,7 +98,9 @@ Figures: ``distance2``, ``distance``, ``transport_cost``, ``reaction_cost`` (eve
 rebalance also has ``objective``, ``potential_energy``, ``mean_weight`` (of the target, all
 regimes together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
 ``target_mass``.  A figure passes when
-:math:`|got - expected| \le atol + rtol\,|expected|`.
+:math:`|got - expected| \le atol + rtol\,|expected|`; every expected value needs a
+tolerance (``rtol`` or ``atol`` > 0, on the value or for the whole ``[expected]`` table):
+one without is an error of the file, never an exact match.
 
 :func:`load` validates everything once: an unknown key, a wrong type or an impossible
 value raises :class:`ProblemFileError` naming the file, the key and the reason.
@@ -1062,6 +1064,7 @@ class _Reader:
                                 "note } or an array of such tables")
             for item, where in items:
                 self.keys(item, {"value", "rtol", "atol", "source", "note"}, where)
+                self.tolerance_given(table, item, where)
                 ref = Reference(
                     figure=figure, value=self.real(item, "value", where),
                     rtol=self.real(item, "rtol", where, rtol, nonnegative=True),
@@ -1073,6 +1076,17 @@ class _Reader:
                                                  "or in [expected]")
                 out.append(ref)
         return tuple(out)
+
+    def tolerance_given(self, table: dict, item: dict, where: str) -> None:
+        """Refuse an expected value without a tolerance: a figure computed in floating
+        point is never matched exactly, and a silent exact match fails by round-off."""
+        given = {key: item.get(key, table.get(key)) for key in ("rtol", "atol")}
+        if all(value is None for value in given.values()):
+            self.fail(where, "has no tolerance: give `rtol` or `atol` (here or in "
+                             "[expected]); figures are never matched exactly")
+        if all(_is_real(value) and value == 0 for value in given.values()):
+            self.fail(where, "has rtol = atol = 0, an exact match of a floating-point "
+                             "figure: give a tolerance > 0")
 
     def source(self, table: dict, where: str, default):
         if "source" not in table:

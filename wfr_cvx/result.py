@@ -53,13 +53,16 @@ class Geodesic:
         Seconds: setup (our assembly + the solver's setup), the solver's iterations, and our
         assembly alone.
     grid, lam, metric, backend, scheme
-        The inputs that defined the problem.
+        The inputs that defined the problem (``metric`` checked: face weights or cell
+        matrices, :func:`wfr_cvx.metric.check_metric`).
+    version : str
+        The version of wfr_cvx that solved it (kept by :meth:`save` and :func:`wfr_cvx.load`).
     """
 
     def __init__(self, *, grid: Grid, lam: float, metric: np.ndarray, rho, momentum, source,
                  rho_mean, rho_face, transport_per_step, reaction_per_step, status: str,
                  iterations: int, setup_time: float, solve_time: float,
-                 assembly_time: float, backend: str, scheme: str):
+                 assembly_time: float, backend: str, scheme: str, version: str | None = None):
         self.grid = grid
         self.lam = float(lam)
         self.metric = metric
@@ -77,6 +80,9 @@ class Geodesic:
         self.assembly_time = float(assembly_time)
         self.backend = backend
         self.scheme = scheme
+        if version is None:
+            from . import __version__ as version
+        self.version = str(version)
         heavier = max(rho[0].sum(), rho[-1].sum())
         self.mass_floor = 1e-9 * heavier / rho[0].size
         self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
@@ -199,7 +205,9 @@ class Geodesic:
         return geodesic_to_dict(self, include_path=include_path)
 
     def plot(self, **kwargs):
-        """A matplotlib Figure of the path (see :func:`wfr_cvx.plots.plot_geodesic`)."""
+        """A matplotlib Figure of the path: heat maps over (time, weight) on a 1-D grid
+        (:func:`wfr_cvx.plots.plot_geodesic`), ternary panels on the simplex grid
+        (:func:`wfr_cvx.plots.plot_simplex`, keyword ``times``)."""
         from .plots import plot_geodesic
 
         return plot_geodesic(self, **kwargs)

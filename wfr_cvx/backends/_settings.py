@@ -99,6 +99,8 @@ DR_OPTIONS = _table(
     integer("refit_first", 0, doc="0: never refit the penalty"),
     choice("coarse_start", ("auto",), or_bool=True), integer("threads", 1), flag("verbose"),
     real("eps_infeas", 0.0, 1.0, doc="tolerance of the infeasibility certificate"),
+    choice("progress", ("auto",), or_bool=True,
+           doc="a progress bar on stderr; auto: when stderr is a terminal"),
 )
 
 #: Defaults of "dr"; what each does is in :mod:`wfr_cvx.backends.dr`.
@@ -118,4 +120,5 @@ DR_DEFAULTS = {
     "threads": 2,
     "verbose": False,
     "eps_infeas": 1e-2,
+    "progress": "auto",
 }

@@ -230,6 +230,15 @@ class EnsembleGeodesic:
         return pd.DataFrame(np.array(rows).reshape(len(times), len(self.regimes)),
                             index=pd.Index(times, name="time"), columns=list(self.regimes))
 
+    # -- outputs -----------------------------------------------------------------------
+    def plot(self, **kwargs):
+        """A matplotlib Figure of the path: the atoms as points sized by mass, on the
+        simplex of three assets or in the first two principal directions (see
+        :func:`wfr_cvx.plots.plot_ensemble`; keywords ``times``, ``assets``)."""
+        from ..plots import plot_ensemble
+
+        return plot_ensemble(self, **kwargs)
+
     def __repr__(self) -> str:
         return (f"EnsembleGeodesic(distance2={self.distance2:.6g}, "
                 f"transport={self.transport_cost:.6g}, reaction={self.reaction_cost:.6g}, "

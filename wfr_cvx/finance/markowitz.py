@@ -628,16 +628,19 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     .. math::
 
         w(r) = \arg\min_{w \in \Delta}\ w^\top\Sigma w \quad\text{s.t.}\quad
-        \mu^\top w \ge r, \qquad r \in \operatorname{linspace}(\min\mu, \max\mu, n),
+        \mu^\top w \ge r, \qquad r \in \operatorname{linspace}(r_{mv}, \max\mu, n),
 
     with :math:`\Delta = \{w \ge 0,\ \mathbf 1^\top w = 1\}` (or only
-    :math:`\mathbf 1^\top w = 1` when ``long_only=False``; the targets stay the same).
+    :math:`\mathbf 1^\top w = 1` when ``long_only=False``) and :math:`r_{mv}` the return of
+    the minimum-variance portfolio, which is the first row.
 
-    The return constraint is an inequality, as in the jaxls notebook whose figures this
-    reproduces: for targets below the return of the minimum-variance portfolio it is
-    inactive and those rows repeat the minimum-variance portfolio; above it the
-    constraint is active and the rows are the efficient (upper) branch, where ``>=`` and
-    ``=`` give the same portfolio.  ``return`` says what each row achieves.
+    The frontier is the efficient (upper) branch only: a target below :math:`r_{mv}` leaves
+    the return constraint inactive and would repeat the minimum-variance portfolio, so the
+    targets start at :math:`r_{mv}`; above it the constraint is active, where ``>=`` and
+    ``=`` give the same portfolio.  When :math:`r_{mv} \ge \max\mu` (one asset, equal
+    returns, or a long-short minimum-variance portfolio already beyond the best asset) the
+    branch is that one portfolio and the frame has one row.  ``return`` says what each row
+    achieves.
 
     ``method="qp"``: one cvxpy problem with the target as a ``cp.Parameter``, compiled
     once and re-solved per target by Clarabel (cvxpy's ``warm_start`` reuses the Clarabel
@@ -694,19 +697,24 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     Returns
     -------
     pandas.DataFrame
-        One row per target: columns ``target_return``, ``return`` (:math:`\mu^\top w`),
-        ``variance`` (:math:`w^\top\Sigma w`), ``volatility`` (its square root), then one
-        column of weights per asset.  ``frame.attrs`` holds ``method`` and, for
-        ``"simplex"``, the ``iterations`` and final ``kkt_residual`` of each point.
+        One row per target (``n_points`` rows, or one, see above): columns
+        ``target_return``, ``return`` (:math:`\mu^\top w`), ``variance``
+        (:math:`w^\top\Sigma w`), ``volatility`` (its square root), then one column of
+        weights per asset; row 0 is the minimum-variance portfolio.  ``frame.attrs`` holds
+        ``method``, ``asset_return`` and ``asset_volatility`` (each asset alone, by label:
+        the points :func:`wfr_cvx.plots.plot_frontier` marks) and, for ``"simplex"``, the
+        ``iterations`` and final ``kkt_residual`` of each point.
 
     Examples
     --------
     >>> mu, cov = estimate(load_prices())
     >>> frontier = efficient_frontier(mu, cov, n_points=5)
-    >>> frontier[["return", "IBM", "WMT", "SEHI"]].round(4).iloc[[0, 2, 4]]
+    >>> frontier[["return", "IBM", "WMT", "SEHI"]].round(4)   # row 0: minimum variance
        return     IBM     WMT    SEHI
     0  0.0126  0.1598  0.8147  0.0255
-    2  0.0409  0.5054  0.1325  0.3621
+    1  0.0279  0.3465  0.4462  0.2073
+    2  0.0432  0.5331  0.0778  0.3891
+    3  0.0584  0.3200  0.0000  0.6800
     4  0.0737  0.0000  0.0000  1.0000
     >>> simplex = efficient_frontier(mu, cov, n_points=5, method="simplex")
     >>> bool(np.abs(simplex[list(mu.index)] - frontier[list(mu.index)]).max().max() < 1e-6)
@@ -719,12 +727,15 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
         raise ValueError(
             f"asset labels {reserved} clash with the frontier's columns {_FRONTIER_COLUMNS}"
         )
-    targets = np.linspace(float(mu_arr.min()), float(mu_arr.max()), n_points)
-    attrs: dict = {"method": method}
+    attrs: dict = {"method": method,
+                   "asset_return": dict(zip(labels, mu_arr.tolist(), strict=True)),
+                   "asset_volatility": dict(zip(labels, np.sqrt(np.maximum(
+                       np.diag(cov_arr), 0.0)).tolist(), strict=True))}
     if method == "qp":
-        weights = _frontier_qp(mu_arr, cov_arr, targets, long_only)
+        weights, targets = _frontier_qp(mu_arr, cov_arr, n_points, long_only)
     else:
-        weights, iterations, residuals = _frontier_simplex(mu_arr, cov_arr, targets)
+        weights, targets, iterations, residuals = _frontier_simplex(mu_arr, cov_arr,
+                                                                    n_points)
         attrs["iterations"] = iterations
         attrs["kkt_residual"] = residuals
 
@@ -743,7 +754,18 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     return frame
 
 
-def _frontier_qp(mu, cov, targets, long_only):
+def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
+    """Return targets of the efficient branch: ``n_points`` from the minimum-variance
+    return ``r_mv`` to ``top``, or ``r_mv`` alone when the branch is one point."""
+    if top - r_mv <= 1e-12 * max(abs(top), abs(r_mv), 1e-300):
+        return np.array([r_mv])
+    return np.linspace(r_mv, top, n_points)
+
+
+def _frontier_qp(mu, cov, n_points, long_only):
+    """The frontier's weights and targets by one parametrised QP (the minimum-variance
+    point first: long only, it is the solution at target ``min(mu)``, which every
+    portfolio meets)."""
     n = mu.size
     scale = _objective_scale(float(np.diag(cov).max()))
     w = cp.Variable(n, name="w")
@@ -752,13 +774,23 @@ def _frontier_qp(mu, cov, targets, long_only):
     if long_only:
         constraints.append(w >= 0)
     problem = cp.Problem(cp.Minimize(cp.quad_form(w, cp.psd_wrap(cov / scale))), constraints)
-    out = np.empty((targets.size, n))
-    for k, r in enumerate(targets):
+
+    def solve(r, what):
         target.value = r
-        _solve(problem, f"efficient_frontier point {k} (target {r:.6g})", warm_start=True)
+        _solve(problem, what, warm_start=True)
         weights = np.asarray(w.value, dtype=float)
-        out[k] = _clip_long_only(weights, 1.0) if long_only else weights
-    return out
+        return _clip_long_only(weights, 1.0) if long_only else weights
+
+    if long_only:
+        w_mv = solve(float(mu.min()), "efficient_frontier minimum-variance point")
+    else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
+        w_mv = min_variance(mu, cov, long_only=False).to_numpy()
+    targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
+    out = np.empty((targets.size, n))
+    out[0] = w_mv
+    for k in range(1, targets.size):
+        out[k] = solve(targets[k], f"efficient_frontier point {k} (target {targets[k]:.6g})")
+    return out, targets
 
 
 # -- the simplex retraction and the first-order solver -----------------------------------
@@ -823,13 +855,18 @@ def simplex_retract(w, delta) -> np.ndarray:
     return _retract(w_arr, delta_arr)
 
 
-def _frontier_simplex(mu, cov, targets):
+def _frontier_simplex(mu, cov, n_points):
+    """The frontier's weights, targets, iterations and KKT residuals by exponentiated
+    gradient; the minimum-variance point is the solution at target ``min(mu)``."""
     n = mu.size
     w = np.full(n, 1.0 / n)
     lam = 0.0
-    out = np.empty((targets.size, n))
     iterations, residuals = [], []
-    for k, r in enumerate(targets):
+    targets = np.array([float(mu.min())])
+    rows = []
+    k = 0
+    while k < targets.size:
+        r = targets[k]
         w = np.maximum(w, _EG_FLOOR)
         w /= w.sum()
         w, lam, it, res = _eg_min_variance(cov, mu, r, w, lam)
@@ -841,10 +878,13 @@ def _frontier_simplex(mu, cov, targets):
                 ),
                 stacklevel=3,
             )
-        out[k] = w
+        rows.append(w)
         iterations.append(it)
         residuals.append(res)
-    return out, iterations, residuals
+        if k == 0:  # the minimum-variance point: now the targets of the branch
+            targets = _frontier_targets(float(w @ mu), float(mu.max()), n_points)
+        k += 1
+    return np.array(rows), targets, iterations, residuals
 
 
 def _eg_min_variance(cov, mu, target, w, lam):

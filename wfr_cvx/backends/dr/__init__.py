@@ -63,7 +63,14 @@ tolerance ``eps_infeas``); two certifying checks in a row stop the solve with st
 Options (:data:`OPTIONS`, defaults :data:`DEFAULTS`): ``eps``, ``eps_cost``, ``max_iter``,
 ``time_limit``, ``sigma``, ``alpha``, ``cg_iters``, ``floor``, ``reaction_cap``,
 ``check_every``, ``refit_first``, ``coarse_start``, ``threads``, ``verbose``,
-``eps_infeas``.  The measurements behind the defaults are in ``benchmarks/TUNING.md``.
+``eps_infeas``, ``progress``.  The measurements behind the defaults are in
+``benchmarks/TUNING.md``.
+
+Progress: ``progress=True`` shows a tqdm bar on standard error (the iterations, and at
+every check the primal residual and the objective's estimated remaining error against
+their targets); ``"auto"`` (default) only when standard error is a terminal, so logs,
+pipes and tests stay clean (:mod:`wfr_cvx._progress`; the command line's ``--progress``
+turns it on).  A coarse start shows its own bar first.
 
 References
 ----------

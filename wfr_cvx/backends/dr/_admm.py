@@ -8,6 +8,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ..._progress import progress_bar
 from ..._threads import thread_budget
 from .._conic import ConicProblem, ConicResult, Start
 from .._options import check_options
@@ -97,6 +98,8 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
     # the unscaled dual sigma E u at the last check, and how many checks in a row its step
     # certified infeasibility (two are asked, so one step's noise cannot decide)
     dual_before, certified = None, 0
+    bar = progress_bar(opts["progress"], desc=f"dr ({problem.n_variables:,} unknowns)",
+                       unit="it")
     try:
         for iteration in range(1, opts["max_iter"] + 1):
             _penalised_gap(E, y, s.c, u, work)
@@ -133,6 +136,9 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
                 if opts["verbose"]:
                     print(f"dr {iteration:6d}  cost {cost:.10g}  primal {primal:.2e}  "
                           f"moved {moved:.2e}  remaining ~{remaining:.1e}")
+                bar.update(iteration - bar.n)
+                bar.set_postfix_str(f"primal {primal:.1e}/{opts['eps']:.0e}, remaining "
+                                    f"~{remaining:.1e}/{opts['eps_cost']:.0e}", refresh=False)
                 if (primal <= opts["eps"] and moved <= opts["eps"]
                         and remaining <= opts["eps_cost"]):
                     status = Status.SOLVED
@@ -150,6 +156,7 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
                     status = Status.MAX_TIME
                     break
     finally:
+        bar.close()
         workers.close()
     x_full = np.zeros(problem.n_variables)
     x_full[:s.n_x] = x

@@ -1,0 +1,179 @@
+"""Figures of every result: 1-D and simplex geodesics, ensembles; the CLI's --plot on every
+shipped problem.  Checked by their axes, titles and labels (no pixel comparison)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Grid, cli
+from wfr_cvx import plots as plotting
+from wfr_cvx.ensemble import Ensemble
+from wfr_cvx.ensemble import geodesic as ensemble_geodesic
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "problems").glob("*.toml"))
+PNG = b"\x89PNG\r\n\x1a\n"
+ASSETS = ("IBM", "WMT", "SEHI")
+
+
+@pytest.fixture(scope="module")
+def simplex_geo():
+    s = Grid.simplex(8, 4, assets=ASSETS, regimes=("on", "off"))
+    r0 = s.bump((0.3, 0.3), 0.1, "on", 0.7) + s.bump((0.2, 0.2), 0.1, "off", 0.3)
+    r1 = s.bump((0.5, 0.2), 0.1, "on", 0.3) + s.bump((0.1, 0.6), 0.1, "off", 0.7)
+    return wfr_cvx.geodesic(r0, r1, s, 0.3)
+
+
+@pytest.fixture(scope="module")
+def books():
+    rng = np.random.default_rng(1)
+    e0 = Ensemble(rng.dirichlet(np.ones(3), 6), assets=ASSETS, regime=["on"] * 3 + ["off"] * 3,
+                  regimes=("on", "off"), domain="simplex")
+    e1 = Ensemble(rng.dirichlet(np.ones(3), 5), mass=np.full(5, 1.2), assets=ASSETS,
+                  regime="on", regimes=("on", "off"), domain="simplex")
+    return ensemble_geodesic(e0, e1, lam=0.3)
+
+
+def _title(fig) -> str:
+    return fig.get_suptitle() if hasattr(fig, "get_suptitle") else fig._suptitle.get_text()
+
+
+def _corner_labels(ax) -> set:
+    return {t.get_text() for t in ax.texts}
+
+
+# -- simplex geodesics -------------------------------------------------------------------
+def test_simplex_figure_axes_and_labels(simplex_geo):
+    fig = simplex_geo.plot()
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    heat = [ax for ax in axes if ax.get_title().startswith("regime ")]
+    # one ternary panel per regime and default time: start, 1/4, 1/2, 3/4, end
+    assert [ax.get_title() for ax in heat] == [
+        f"regime {k}, s = {s}" for k in ("on", "off") for s in ("0", "0.25", "0.5", "0.75",
+                                                                  "1")]
+    for ax in heat:
+        assert _corner_labels(ax) == set(ASSETS)  # each corner names its asset
+        assert len(ax.collections) == 1  # the density, clipped to the triangle
+    path, mass, cost = (next(ax for ax in axes if ax.get_title().startswith(prefix))
+                        for prefix in ("mean weight", "mass per regime", "cost per step"))
+    assert _corner_labels(path) == set(ASSETS)
+    assert [t.get_text() for t in path.get_legend().get_texts()] == ["on", "off"]
+    assert [t.get_text() for t in mass.get_legend().get_texts()] == ["on", "off", "total"]
+    assert mass.get_xlabel() == cost.get_xlabel() == "path time s"
+    assert len(axes) == 10 + 1 + 3  # heat maps, the colour bar, the bottom row
+    assert "simplex of IBM, WMT, SEHI" in _title(fig)
+    # the mean-weight path starts at the allocation's mean (plane coordinates)
+    on = simplex_geo.rho[0, 0].ravel()
+    mean = on @ simplex_geo.grid.coords.reshape(-1, 2) / on.sum()
+    x, y = plotting.ternary_xy(*mean)
+    line = path.get_lines()[-6]  # per regime: the path, its start, its end; "on" first
+    assert (line.get_xdata()[0], line.get_ydata()[0]) == pytest.approx((x, y))
+
+
+def test_simplex_figure_times_and_title(simplex_geo, tmp_path):
+    fig = plotting.plot_geodesic(simplex_geo, times=[1.0, 0.4], title="chosen")
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert "regime on, s = 1" in titles and "regime off, s = 0.5" in titles  # nearest level
+    assert _title(fig) == "chosen"
+    fig.savefig(tmp_path / "simplex.png")
+    assert (tmp_path / "simplex.png").read_bytes().startswith(PNG)
+    with pytest.raises(ValueError, match="`times` must hold path times in \\[0, 1\\]"):
+        simplex_geo.plot(times=[0.5, 1.5])
+    with pytest.raises(ValueError, match="`times` must be a non-empty sequence"):
+        simplex_geo.plot(times=[])
+
+
+def test_simplex_figure_on_a_masked_grid_leaves_closed_cells_out():
+    s = Grid.simplex(8, 2, mask=Grid.simplex(8, 2).mask[0] & (
+        Grid.simplex(8, 2).coords[..., 0] <= 0.6))  # a position limit w_A <= 0.6
+    geo = wfr_cvx.geodesic(s.bump((0.3, 0.3), 0.1), s.bump((0.5, 0.2), 0.1), s, 0.3)
+    fig = geo.plot(times=[0.5])
+    mesh = fig.get_axes()[0].collections[0]
+    values = mesh.get_array()
+    assert np.ma.count_masked(values) == s.n_inactive  # outside the simplex or the limit
+    assert "regime 0, s = 0.5" in [ax.get_title() for ax in fig.get_axes()]
+
+
+def test_plot_functions_refuse_the_wrong_result(simplex_geo, books):
+    g = Grid(8, 2)
+    one_d = wfr_cvx.geodesic(g.dirac(0.2), g.dirac(0.7), g, 0.5)
+    with pytest.raises(ValueError, match="plot_simplex draws grids with two weight axes"):
+        plotting.plot_simplex(one_d)
+    with pytest.raises(ValueError, match="`times` chooses the panels of a simplex figure"):
+        one_d.plot(times=[0.5])
+    with pytest.raises(TypeError, match="`geo` must be a wfr_cvx.Geodesic"):
+        plotting.plot_geodesic(books)
+    with pytest.raises(TypeError, match="`geo` must be a wfr_cvx.EnsembleGeodesic"):
+        plotting.plot_ensemble(simplex_geo)
+
+
+def test_one_d_figure_is_unchanged_by_the_dispatch():
+    g = Grid(16, 4, regimes=("a", "b"))
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.08, "a"), g.bump(0.6, 0.08, "b"), g, 0.3)
+    titles = [ax.get_title() for ax in geo.plot().get_axes()]
+    assert titles[:2] == ["regime a", "regime b"]
+    assert {"mass per regime", "cost per step"} <= set(titles)
+
+
+# -- ensembles ---------------------------------------------------------------------------
+def test_ensemble_figure_on_the_simplex(books, tmp_path):
+    fig = books.plot()
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["s = 0", "s = 0.25", "s = 0.5", "s = 0.75",
+                                               "s = 1", "paths of the atoms",
+                                               "mass per regime"]
+    for ax in axes[:6]:
+        assert _corner_labels(ax) == set(ASSETS)
+    # points sized by mass: at s = 0 one point per atom of e0, areas in their mass ratio
+    points = axes[0].collections
+    sizes = np.concatenate([p.get_sizes() for p in points])
+    masses = np.concatenate([books.at(0.0).mass[books.at(0.0).regime == k]
+                             for k in range(2)])
+    assert sizes.size == masses.size and sizes / sizes.max() == pytest.approx(
+        masses / masses.max())
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["on", "off"]
+    assert "on the simplex of IBM, WMT, SEHI" in _title(fig)
+    fig.savefig(tmp_path / "books.png")
+    assert (tmp_path / "books.png").read_bytes().startswith(PNG)
+
+
+def test_ensemble_figure_in_principal_directions_and_on_chosen_assets():
+    rng = np.random.default_rng(2)
+    names = ("a", "b", "c", "d", "e")
+    e0 = Ensemble(rng.normal(0.2, 0.3, (6, 5)), assets=names)  # long-short, five assets
+    e1 = Ensemble(rng.normal(0.3, 0.3, (4, 5)), mass=np.full(4, 2.0), assets=names)
+    geo = ensemble_geodesic(e0, e1, lam=0.5)
+    fig = geo.plot(times=[0.0, 1.0])
+    first = fig.get_axes()[0]
+    assert first.get_xlabel().startswith("direction 1 (") and "% of the spread" in (
+        first.get_xlabel())
+    assert first.get_ylabel().startswith("direction 2 (")
+    assert "principal directions" in _title(fig)
+    chosen = geo.plot(assets=["e", "a", "c"], times=[0.5])
+    assert _corner_labels(chosen.get_axes()[0]) == {"e", "a", "c"}
+    with pytest.raises(ValueError, match="`assets` must name three distinct assets"):
+        geo.plot(assets=["a", "b", "x"])
+    with pytest.raises(ValueError, match="`assets` must name three"):
+        geo.plot(assets=["a", "b"])
+
+
+# -- the command line --------------------------------------------------------------------
+#: The slowest solves (over 3 s here: cvxpy's compilation, a simplex rebalance) run with
+#: `make test-all`; the other simplex and ensemble problems run every time.
+SLOW = {"cvxpy_mass_growth", "markowitz_simplex"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW
+                                  else p for p in SHIPPED], ids=[p.stem for p in SHIPPED])
+def test_solve_plot_works_on_every_shipped_problem(path, tmp_path, capsys):
+    out = tmp_path / "figure.png"
+    assert cli.main(["solve", str(path), "--plot", str(out)]) == 0, capsys.readouterr().err
+    assert out.read_bytes().startswith(PNG)
+    assert f"wrote {out}" in capsys.readouterr().out
