@@ -6,6 +6,9 @@
 :mod:`.dynamics`        the policy (velocity, rate) of a geodesic, one transport +
                         reaction step (Lax-Wendroff, TVD or upwind fluxes, exact
                         reaction), and the rollout of a policy from ``rho0``
+:mod:`.learn`           a policy network trained on solved geodesics, its rollout and
+                        audit (needs JAX, ``pip install 'wfr_cvx[learn]'``; not
+                        imported here)
 ======================  ==============================================================
 """
 
