@@ -192,39 +192,45 @@ def test_a_tiny_model_fits_in_seconds(tiny_model, handful):
     assert np.isfinite(result.excess_action) and result.path.rho.min() >= 0.0
 
 
-def test_jax_rollout_is_the_numpy_rollout(tiny_model):
+def test_compiled_rollout_is_the_numpy_rollout(tiny_model):
+    """The model's JAX rollout (float32, compiled) against rollout_policy (numpy, the
+    kernels of wfr_cvx.analysis.dynamics) with the same substeps, and the consistency
+    loss the fit differentiates against the certificate's."""
     import jax.numpy as jnp
 
     model, data = tiny_model
-    for grid in (Grid(16, 4, regimes=2),):
-        rho0 = grid.bump(0.35, 0.1, 0, mass=0.7) + grid.bump(0.4, 0.1, 1, mass=0.3)
-        path = learn.rollout_policy(model, rho0, grid, lam=0.3, risk_budget=2.0,
-                                    n_substeps=3)
-        constants = learn._GridConstants(grid, 2, 2)
-        levels, loss = learn._jax_rollout(
-            model.params, model.scales, constants, jnp.asarray(rho0[None], jnp.float32),
-            jnp.asarray([2.0], jnp.float32), jnp.asarray([np.log(0.3)], jnp.float32), 3)
-        np.testing.assert_allclose(np.asarray(levels)[:, 0], path.rho, rtol=2e-4,
-                                   atol=1e-6)
-        priced = path.as_geodesic()
-        expected = wfr_cvx.analysis.consistency_loss(priced)
-        assert float(loss[0]) == pytest.approx(expected, rel=2e-2)
+    grid = Grid(16, 4, regimes=2)
+    rho0 = grid.bump(0.35, 0.1, 0, mass=0.7) + grid.bump(0.4, 0.1, 1, mass=0.3)
+    reference = learn.rollout_policy(model, rho0, grid, lam=0.3, risk_budget=2.0,
+                                     n_substeps=3)
+    path = model.rollout(rho0, grid, lam=0.3, risk_budget=2.0, n_substeps=3)
+    np.testing.assert_allclose(path.rho, reference.rho, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(path.velocity, reference.velocity, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(path.rate, reference.rate, rtol=2e-4, atol=1e-5)
+    _, loss, _, _ = learn._jax_rollout(
+        model.params, model.scales, learn._GridConstants(grid, 2, 2),
+        jnp.asarray(rho0[None], jnp.float32), jnp.asarray([2.0], jnp.float32),
+        jnp.asarray([np.log(0.3)], jnp.float32), 3)
+    expected = wfr_cvx.analysis.consistency_loss(reference.as_geodesic())
+    assert float(loss[0]) == pytest.approx(expected, rel=2e-2)
+    # the default: Courant number 1/4 at the velocity bound
+    default = model.rollout(rho0, grid, lam=0.3, risk_budget=2.0)
+    expected_substeps = np.ceil(4 * model.velocity_bound * grid.dt / grid.dx)
+    np.testing.assert_array_equal(default.n_substeps, expected_substeps)
+    tvd = model.rollout(rho0, grid, lam=0.3, risk_budget=2.0, scheme="tvd")
+    assert tvd.rho.shape == path.rho.shape and tvd.rho.min() >= 0.0
 
 
-def test_jax_rollout_on_the_simplex():
+def test_compiled_rollout_on_the_simplex():
     import jax.numpy as jnp
 
     s = Grid.simplex(6, 2, regimes=2)
     model = learn.PolicyModel(3, 2, hidden=8, seed=3)
     model.scales["velocity_bound"] = jnp.asarray(0.5)
     rho0 = s.bump((0.3, 0.3), 0.15, 0) + s.bump((0.3, 0.2), 0.15, 1, mass=0.5)
-    path = learn.rollout_policy(model, rho0, s, lam=0.5, n_substeps=2)
-    constants = learn._GridConstants(s, 3, 2)
-    levels, _ = learn._jax_rollout(model.params, model.scales, constants,
-                                   jnp.asarray(rho0[None], jnp.float32),
-                                   jnp.asarray([0.0], jnp.float32),
-                                   jnp.asarray([np.log(0.5)], jnp.float32), 2)
-    np.testing.assert_allclose(np.asarray(levels)[:, 0], path.rho, rtol=2e-4, atol=1e-6)
+    reference = learn.rollout_policy(model, rho0, s, lam=0.5, n_substeps=3)
+    path = model.rollout(rho0, s, lam=0.5, n_substeps=3)  # odd: the sweep order alternates
+    np.testing.assert_allclose(path.rho, reference.rho, rtol=2e-4, atol=1e-6)
     assert np.abs(path.velocity).max() > 0.01 and not path.rho[:, ~s.mask].any()
 
 

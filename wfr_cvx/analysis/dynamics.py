@@ -595,7 +595,10 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
     exactly).  ``"tvd"`` pays for clipping the peaks of bumps only four cells wide.  A
     pure-reaction geodesic is reproduced to 3e-8 (the solver's round-off momentum), a
     regime born from nothing to 2e-7 on ``Grid(16, 4)``.  Substeps beyond the Courant
-    minimum do not help (the error is the spatial and step discretisation's).
+    minimum help a little: the Lax-Wendroff flux approaches the engine's time-centred one
+    as the Courant number falls (``Grid(32, 8)``: 4.7e-3 at the 5 substeps it needs,
+    4.4e-3 at 8, 4.2e-3 at 32); the nearly empty tails of the bumps, where the engine's
+    velocities are largest, already hold the bulk's Courant number well below 1.
 
     Parameters
     ----------
