@@ -60,7 +60,7 @@ path's two levels against the momentum :math:`\bar\rho_{face}\hat v` and source
 penalises fields the path cannot follow (rough in space or time, or moving mass the
 scheme has to clip).  Gradients by JAX, Adam updates.
 
-Limits.  The model's reaction is multiplicative, as in the design it comes from
+Limits.  The model's reaction is multiplicative, as in the world model it implements
 (:math:`p \leftarrow p\,e^{r\Delta t}`, renormalised): a regime that holds no mass stays
 empty, unlike :func:`wfr_cvx.analysis.rollout`, which adds the engine's source there.
 Train and use it on allocations whose regimes all hold some mass.
@@ -641,7 +641,7 @@ class PolicyModel:
 
     def step(self, weights, regime_probabilities, *, risk_budget: float, time: float,
              lam: float, dt: float):
-        r"""The design's update of a book held in each regime.
+        r"""The world model's update of a book held in each regime.
 
         With ``weights`` :math:`W` of shape ``(n_regimes, n_assets)`` (row ``k``: the book
         in regime ``k``; one row is used for every regime) and the regime probabilities
@@ -1212,7 +1212,7 @@ class Audit:
 
 
 def audit(model, rho0, rho1, grid: Grid, lam: float, *, risk_budget: float = 0.0,
-          exact: Geodesic | None = None, metric=None, endpoint_tol: float = 0.02,
+          exact: Geodesic | None = None, metric=None, endpoint_tol: float = 0.05,
           action_tol: float = 0.02, consistency_tol: float = 1e-4,
           scheme: str = "lax-wendroff") -> Audit:
     r"""Roll a policy out from ``rho0`` and hold its path to the geodesic to ``rho1``.
@@ -1224,11 +1224,13 @@ def audit(model, rho0, rho1, grid: Grid, lam: float, *, risk_budget: float = 0.0
     ``consistency_tol``).  The audit passes when the endpoint error is at most
     ``endpoint_tol``, the excess action at most ``action_tol`` and the certificate passes.
 
-    The defaults fit grids of 32-128 cells and 8-32 steps: the exact policy rolled out by
-    the second-order scheme (:class:`GeodesicPolicy`) ends within 0.5 % of ``rho1`` with
-    an action within 0.2 % of :math:`d^2` and a consistency loss of 1e-6 of the mass
-    (``tests/test_learn.py``); the consistency tolerance is far above that and far below
-    the loss of fields the path does not follow.
+    The defaults are set by the exact policy (:class:`GeodesicPolicy`), rolled out by the
+    same scheme: on ``Grid(32, 8)`` (``tests/test_learn.py``) it ends 1.4 % from
+    ``rho1`` with an action 0.4 % above :math:`d^2` and a consistency loss of 1e-5 of the
+    mass; on the learn demo's 12 held-out problems (``Grid(64, 16)``, bumps 0.07 wide,
+    ``benchmarks/LEARN.md``) 0.3 % from ``rho1`` at the median and 3.6 % at worst (a
+    target bump cut by the end of the axis), the action at most 1.1 % above.  A
+    rate 20 % too high fails by far (45 % off ``rho1``).
 
     Parameters
     ----------
