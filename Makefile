@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all demo compare lint bench clean regress
+.PHONY: install test test-all demo compare lint bench clean regress learn-demo
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: install
 
 regress: install
 	$(BIN)/wfr-cvx regress problems
+
+learn-demo: install
+	$(BIN)/python -m pip install --quiet -e '.[learn]'
+	$(BIN)/python benchmarks/learn_demo.py
 
 compare: install
 	$(BIN)/python -m wfr_cvx.demo --compare

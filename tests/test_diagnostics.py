@@ -18,6 +18,8 @@ from wfr_cvx.analysis.diagnostics import (
     stress_energy,
 )
 
+from helpers import line_pair
+
 
 @pytest.fixture(scope="module")
 def switch():
@@ -271,6 +273,47 @@ def test_stress_tensor_vanishes_without_mass(switch):
     se = stress_energy(cut)
     assert not np.any(se.tensor[:4, 1]) and not np.any(se.reaction_pressure[:4, 1])
     assert np.any(se.tensor[4:, 1])
+
+
+def test_stress_tensor_on_a_simplex_line_is_the_1d_tensor():
+    """Mass on one line of simplex cells: T_00 is the 1-D tensor, T_01 = 0, T_11 = P."""
+    flat, simplex = line_pair()
+    se1, se2 = stress_energy(flat), stress_energy(simplex)
+    assert se2.tensor.shape == (8, 2, 16, 16, 2, 2)
+    assert se2.velocity.shape == (8, 2, 16, 16, 2) and se2.metric.shape == (2, 16, 16, 2, 2)
+    np.testing.assert_allclose(se2.tensor, np.swapaxes(se2.tensor, -1, -2), rtol=1e-15)
+    scale = se1.tensor.max()
+    on_line = se2.tensor[:, :, :, 0]
+    np.testing.assert_allclose(on_line[..., 0, 0], se1.tensor[..., 0, 0], atol=1e-6 * scale)
+    np.testing.assert_allclose(on_line[..., 0, 1], 0.0, atol=1e-6 * scale)
+    np.testing.assert_allclose(on_line[..., 1, 1], se1.pressure, atol=1e-6 * scale)
+    np.testing.assert_allclose(se2.pressure[:, :, :, 0], se1.pressure, atol=1e-6 * scale)
+    assert np.abs(se2.tensor[:, :, :, 1:]).max() < 1e-6 * scale
+
+
+def test_stress_tensor_2d_with_an_off_diagonal_metric():
+    s = Grid.simplex(8, 3)
+    G = np.array([[2.0, 0.5], [0.5, 1.0]])
+    geo = wfr_cvx.geodesic(s.bump((0.25, 0.25), 0.1), s.bump((0.4, 0.35), 0.1, mass=0.7), s,
+                           lam=0.4, metric=G)
+    se = stress_energy(geo)
+    np.testing.assert_allclose(se.metric, np.broadcast_to(G, (1, 8, 8, 2, 2)))
+    # velocity at a cell: the mean of its two faces per axis, faces without flux as 0
+    v = np.where(s.face_mask, geo.velocity, 0.0)
+    i, j = 2, 3
+    np.testing.assert_allclose(se.velocity[:, 0, i, j], 0.5 * np.stack(
+        [v[:, 0, 0, i, j] + v[:, 0, 0, i - 1, j], v[:, 0, 1, i, j] + v[:, 0, 1, i, j - 1]],
+        axis=-1))
+    v_low = se.velocity @ G
+    speed2 = np.einsum("...i,...i->...", se.velocity, v_low)
+    np.testing.assert_allclose(se.pressure, 0.5 * geo.rho_mean
+                               * (speed2 + geo.lam**2 * geo.rate**2), rtol=1e-12)
+    expected = (geo.rho_mean[..., None, None] * v_low[..., :, None] * v_low[..., None, :]
+                + se.pressure[..., None, None] * G)
+    np.testing.assert_allclose(se.tensor, expected, rtol=1e-12, atol=1e-300)
+    trace = np.einsum("ij,...ji->...", np.linalg.inv(G), se.tensor)
+    np.testing.assert_allclose(trace, geo.rho_mean * speed2 + 2 * se.pressure, rtol=1e-10)
+    assert not se.tensor[:, :, ~s.mask[0]].any()
 
 
 # -------------------------------------------------------- acceptance 5: bad input

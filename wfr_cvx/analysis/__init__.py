@@ -4,7 +4,11 @@
 :mod:`.diagnostics`     the WFR consistency loss with a true divergence, its
                         certificate, the cost per step, the stress-energy tensor
 :mod:`.dynamics`        the policy (velocity, rate) of a geodesic, one transport +
-                        reaction step, and the rollout of a policy from ``rho0``
+                        reaction step (Lax-Wendroff, TVD or upwind fluxes, exact
+                        reaction), and the rollout of a policy from ``rho0``
+:mod:`.learn`           a policy network trained on solved geodesics, its rollout and
+                        audit (needs JAX, ``pip install 'wfr_cvx[learn]'``; not
+                        imported here)
 ======================  ==============================================================
 """
 

@@ -81,7 +81,7 @@ import numpy as np
 import pandas as pd
 
 from ..grid import Grid
-from ..metric import face_weights
+from ..metric import face_weights, is_cell_metric
 from ..operators import make_divergence
 from ..result import Geodesic
 
@@ -415,20 +415,23 @@ def cost_per_step(geodesic: Geodesic) -> pd.DataFrame:
 class StressEnergy:
     r"""The WFR stress-energy tensor of a path, per step and cell.
 
+    ``cells`` below is ``(n_weights,)`` on a 1-D grid and ``(n, n)`` on a simplex grid;
+    ``d`` is the number of weight axes (1 or 2).
+
     Attributes
     ----------
-    tensor : ndarray, shape ``(n_steps, n_regimes, n_weights, d, d)``
+    tensor : ndarray, shape ``(n_steps, n_regimes, *cells, d, d)``
         :math:`T_{ij} = \rho\,v_i v_j + P\,G_{ij}` with :math:`v_i = G_{ij}v^j` the
-        velocity with its index lowered by the metric (``d = 1`` on the current grids).
-    pressure : ndarray, shape ``(n_steps, n_regimes, n_weights)``
+        velocity with its index lowered by the metric.
+    pressure : ndarray, shape ``(n_steps, n_regimes, *cells)``
         :math:`P = \tfrac12\rho(\|v\|_G^2 + \lambda^2 r^2)`.
     reaction_pressure : ndarray, shape like ``pressure``
         :math:`P_{react} = \tfrac12\lambda^2\rho r^2`.
     density : ndarray, shape like ``pressure``
         The mass :math:`\rho` used: ``geodesic.rho_mean``, the step's time mean.
-    velocity : ndarray, shape ``(n_steps, n_regimes, n_weights, d)``
+    velocity : ndarray, shape ``(n_steps, n_regimes, *cells, d)``
         :math:`v^i` at the cell centres.
-    metric : ndarray, shape ``(n_regimes, n_weights, d, d)``
+    metric : ndarray, shape ``(n_regimes, *cells, d, d)``
         :math:`G_{ij}` at the cell centres.
     """
 
@@ -464,6 +467,35 @@ def _faces_to_cells(faces: np.ndarray, boundary: str) -> np.ndarray:
     return 0.5 * (padded[..., :-1] + padded[..., 1:])
 
 
+def _lower_faces(faces: np.ndarray) -> np.ndarray:
+    """The padded 2-D face array ``(..., 2, n, n)`` read at each cell's ``-a`` face (the
+    ``+a`` face of the previous cell along axis ``a``; 0 before the first cell)."""
+    out = np.zeros_like(faces)
+    out[..., 0, 1:, :] = faces[..., 0, :-1, :]
+    out[..., 1, :, 1:] = faces[..., 1, :, :-1]
+    return out
+
+
+def _cells_2d(geo: Geodesic) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity ``(T, K, n, n, 2)`` and metric ``(K, n, n, 2, 2)`` at the cell centres of a
+    simplex grid: per axis the mean of the cell's two faces, faces that cannot carry flux
+    (``grid.face_mask``: the axis' ends, inactive neighbours) counting as 0 for the
+    velocity; for diagonal (face) metrics the mean of the cell's existing faces (one
+    face where there is one, the stored value where there is none)."""
+    grid = geo.grid
+    exists = grid.face_mask  # (K, 2, n, n)
+    v_up = np.where(exists, geo.velocity, 0.0)
+    velocity = np.moveaxis(0.5 * (v_up + _lower_faces(v_up)), 2, -1)
+    if is_cell_metric(geo.metric):
+        return velocity, np.asarray(geo.metric, dtype=float)
+    faces = np.broadcast_to(np.asarray(geo.metric, dtype=float), grid.face_shape)
+    count = exists.astype(float) + _lower_faces(exists.astype(float))
+    total = np.where(exists, faces, 0.0) + _lower_faces(np.where(exists, faces, 0.0))
+    diagonal = np.divide(total, count, out=faces.copy(), where=count > 0)
+    metric = np.moveaxis(diagonal, 1, -1)[..., None] * np.eye(2)  # (K, n, n, 2, 2)
+    return velocity, metric
+
+
 def stress_energy(geodesic: Geodesic) -> StressEnergy:
     r"""The stress-energy tensor :math:`T_{ij} = \rho v_i v_j + P G_{ij}` of a path.
 
@@ -480,14 +512,18 @@ def stress_energy(geodesic: Geodesic) -> StressEnergy:
 
     so :math:`G^{ij}T_{ij} = \rho\|v\|_G^2 + d\,P`, and
     :math:`P_{react} = \tfrac12\lambda^2\rho r^2` is the part of :math:`P` due to regime
-    switching.  In 1-D, :math:`T = \rho G^2 v^2 + P G` and :math:`\|v\|_G^2 = G v^2`.
+    switching.  In 1-D, :math:`T = \rho G^2 v^2 + P G` and :math:`\|v\|_G^2 = G v^2`; on a
+    simplex grid :math:`T` is a symmetric 2 x 2 tensor per cell.
 
     Discretisation, per step and cell: :math:`\rho` is ``geodesic.rho_mean`` (the step's
     time mean, the reaction cost's denominator); :math:`v` is moved from the faces to the
-    cell centres as the mean of the two adjacent faces, the boundary faces carrying 0 (no
-    flux); :math:`r` is ``geodesic.rate``; :math:`G` per cell is the mean of the metric on
-    the two adjacent faces (the single interior face at the two end cells).  ``T`` is zero
-    wherever :math:`\rho = 0`.  Figures are in mass x (weight / time)^2 per cell.
+    cell centres as the mean of the two adjacent faces of each axis, faces that carry no
+    flux (the ends of an axis; in 2-D also faces beside an inactive cell) counting as 0;
+    :math:`r` is ``geodesic.rate``; :math:`G` per cell is the mean of the metric on the
+    two adjacent faces (the single face where a cell has one: the two end cells in 1-D,
+    cells beside an edge of the simplex in 2-D), or the per-cell SPD matrix of an
+    off-diagonal 2-D metric (:mod:`wfr_cvx.metric`).  ``T`` is zero wherever
+    :math:`\rho = 0`.  Figures are in mass x (weight / time)^2 per cell.
 
     Returns
     -------
@@ -506,16 +542,16 @@ def stress_energy(geodesic: Geodesic) -> StressEnergy:
     True
     """
     geo = _check_geodesic(geodesic)
-    geo.grid.require_1d("stress_energy")
     grid = geo.grid
-    d = grid.coords.shape[-1]
-    G_faces = np.broadcast_to(np.asarray(geo.metric, dtype=float), grid.face_shape)
-    G_cells = _faces_to_cells(G_faces, "one-sided")  # (K, n)
-    G = G_cells[..., None, None] * np.eye(d)  # (K, n, d, d)
-    v = _faces_to_cells(geo.velocity, "zero")[..., None]  # (T, K, n, d)
+    if grid.dims == 1:
+        G_faces = np.broadcast_to(np.asarray(geo.metric, dtype=float), grid.face_shape)
+        G = _faces_to_cells(G_faces, "one-sided")[..., None, None]  # (K, n, 1, 1)
+        v = _faces_to_cells(geo.velocity, "zero")[..., None]  # (T, K, n, 1)
+    else:
+        v, G = _cells_2d(geo)
     rho = np.asarray(geo.rho_mean, dtype=float)
-    v_low = np.einsum("knij,tknj->tkni", G, v)
-    speed2 = np.einsum("tkni,tkni->tkn", v, v_low)  # |v|_G^2
+    v_low = np.einsum("...ij,t...j->t...i", G, v)
+    speed2 = np.einsum("...i,...i->...", v, v_low)  # |v|_G^2
     reaction_pressure = 0.5 * geo.lam**2 * rho * geo.rate**2
     pressure = 0.5 * rho * speed2 + reaction_pressure
     tensor = (rho[..., None, None] * v_low[..., :, None] * v_low[..., None, :]

@@ -1,42 +1,74 @@
 r"""Dynamics driven by a solved geodesic: its policy, and the allocation rolled forward.
 
 A WFR portfolio world model moves an allocation by a generalised velocity
-:math:`(v, r)`: transport along the weights, then the multiplicative reaction update
-:math:`\rho \leftarrow \rho\,e^{r\,\Delta t}`.  Here the velocity and rate come from a
-:class:`~wfr_cvx.Geodesic` (:func:`policy`), and the transport is a conservative upwind
-finite-volume step on the engine's staggered grid (:func:`step`), so
-:func:`rollout` answers: does applying the geodesic's own policy from :math:`\rho_0` arrive
-at :math:`\rho_1`?
+:math:`(v, r)`: transport along the weights and the multiplicative reaction
+:math:`\partial_s\rho = r\rho`.  Here the velocity and rate come from a
+:class:`~wfr_cvx.Geodesic` (:func:`policy`), one substep of transport and reaction is
+:func:`step`, and :func:`rollout` answers: does applying the geodesic's own policy from
+:math:`\rho_0` arrive at :math:`\rho_1`?  (It does, to 0.07 % on ``Grid(64, 32)``: see
+:func:`rollout`.)
 
-Transport step.  Cell masses :math:`\rho_i` (``grid.shape``), velocities :math:`v_j` on
-the interior faces (``grid.face_shape``, the face between cells ``j`` and ``j + 1``), no
-flux through the two boundary faces.  The density beside a face is mass / ``dx``, so the
-mass crossing face ``j`` per unit time is :math:`v_j\,\rho_{up(j)}/\Delta x` with the
-upwind cell :math:`up(j) = j` if :math:`v_j > 0` else :math:`j + 1`; in the engine's
-momentum units :math:`m_j = v_j\,\rho_{up(j)}` and
+Layout.  Cell masses :math:`\rho_i` (``grid.shape``) and velocities on the interior faces
+(``grid.face_shape``; in 1-D face ``j`` lies between cells ``j`` and ``j + 1``, in 2-D
+the padded layout of :mod:`wfr_cvx.grid`), no flux through the boundary faces or faces
+beside an inactive cell (``grid.face_mask``).  The density beside a face is mass /
+``dx``, so in a substep of length :math:`h` the mass crossing face ``j`` is
+:math:`F_j = c_j\,q_j` with the face's Courant number :math:`c_j = |v_j| h/\Delta x` and
+:math:`q_j` the mass per cell carried across it.
 
-.. math::  \rho_i \leftarrow \rho_i - \Delta t\,(\operatorname{div} m)_i
-           = \rho_i\,(1 - c_i) + \text{inflow}_i,
-           \qquad c_i = \frac{\Delta t}{\Delta x}\big(v_i^+ + v_{i-1}^-\big),
+Transport schemes (``scheme=``), written for a face with :math:`v_j > 0` (mirror
+otherwise), ``up`` the cell the flow leaves, ``down`` the one it enters, ``behind`` the
+cell before ``up``:
 
-:math:`c_i` the fraction of cell ``i``'s mass that leaves it through its right face
-(:math:`v_i > 0`) and its left face (:math:`v_{i-1} < 0`), and the inflows non-negative.
-Total mass is conserved (each face's flux leaves one cell and enters the other), and
-masses stay non-negative exactly when every **outflow Courant number** :math:`c_i \le 1`.
-The textbook CFL condition :math:`|v|\,\Delta t/\Delta x \le 1` is not enough on a
-diverging pair of faces (mass leaving a cell both ways), so :func:`step` checks
-:math:`\max_i c_i \le 1` and raises otherwise; :func:`rollout` picks the number of
-substeps that satisfies it.  The kernel evaluates :math:`\rho_i(1 - c_i)` with
-:math:`1 - c_i` clamped at 0, which only absorbs round-off when :math:`c_i = 1`.
+* ``"lax-wendroff"`` (default): :math:`q_j = \rho_{up} + \tfrac12(1 - c_j)(\rho_{down}
+  - \rho_{up})`, the Lax-Wendroff flux, second order in space and time.  It is the
+  centred face average :math:`(\rho_{up} + \rho_{down})/2` of the engine's momentum
+  :math:`m = v\,\bar\rho_{face}` plus the upwind correction that makes it stable, which
+  is why it reproduces the engine's paths so closely (an upwind-biased second-order
+  flux misses :math:`\rho_1` by 4.4 % where this one misses by 0.07 %; see
+  :func:`rollout`).  It is dispersive: across a jump in the masses it rings.
+* ``"tvd"``: :math:`q_j = \rho_{up} + \tfrac12(1 - c_j)\,\phi(\theta_j)(\rho_{down} -
+  \rho_{up})` with :math:`\theta_j = (\rho_{up} - \rho_{behind}) / (\rho_{down} -
+  \rho_{up})` and the limiter :math:`\phi(\theta) = \max(0, \min(1, 2\theta))`: the
+  Lax-Wendroff flux wherever the masses are monotone and not steepening
+  (:math:`\theta \ge 1/2`), upwind at extrema; total-variation diminishing (it lies in
+  Sweby's region), so no ringing, but it flattens narrow peaks.  Without a ``behind``
+  cell (the axis' end, an inactive cell) it is upwind.
+* ``"upwind"``: :math:`q_j = \rho_{up}`, first order; numerical diffusion widens the
+  bumps (kept to compare with; it was the only scheme before).
 
-Reaction step.  :math:`\rho \leftarrow \rho\,e^{r\,\Delta t}` per cell (Lie splitting:
-transport, then reaction).  It keeps masses non-negative for any rate, and it cannot
-create mass in an empty cell.
+Positivity.  Every scheme clamps :math:`q_j \ge 0`, and where the mass a cell would send
+out in a substep, :math:`\sum_{\text{out}} F`, exceeds the mass it holds, its outgoing
+fluxes are scaled down to that mass (a one-sided flux-corrected-transport limiter:
+each face's flux leaves exactly one cell, so the scaling keeps conservation).  So masses
+never turn negative, whatever the velocity.  For accuracy the substeps keep the
+**outflow Courant number** :math:`\max_i\tfrac{h}{\Delta x}(v_i^+ + v_{i-1}^-)` at most
+1 (:func:`outflow_courant`; the textbook :math:`|v|h/\Delta x \le 1` is not enough on a
+diverging pair of faces).  At Courant number 1 every scheme moves each cell's mass
+exactly one cell.  Upwind never needs the clamp below the outflow Courant limit.
+
+Two weight axes.  Dimension splitting: a substep sweeps axis 0 then axis 1, the next
+one axis 1 then axis 0 (alternating the order makes the splitting second order); each
+sweep is the 1-D scheme along the lines of cells, with the velocities of that axis.
+Mass on a single line of cells whose velocity across the lines is zero moves exactly as
+the 1-D scheme moves it.
+
+Reaction.  :math:`\partial_s\rho = r\rho + b` is integrated exactly over each substep,
+:math:`\rho \leftarrow \rho\,e^{r h} + b\,(e^{r h} - 1)/r`, with :math:`b \ge 0` an
+**additive source** (mass per unit time; 0 unless given).  Multiplication alone keeps
+masses non-negative for any rate but cannot create mass in an empty cell; the additive
+source can (see :func:`rollout` for how a geodesic's births use it).  The new schemes
+split symmetrically (Strang): half the reaction, the transport, half the reaction;
+``"upwind"`` keeps its original Lie splitting (transport, then reaction).
 
 References
 ----------
-LeVeque, *Finite Volume Methods for Hyperbolic Problems*, Cambridge (2002), ch. 4 and 17 —
-upwind fluxes, the CFL condition and splitting.
+LeVeque, *Finite Volume Methods for Hyperbolic Problems*, Cambridge (2002): ch. 6
+(high-resolution fluxes, limiters, Sweby's TVD region), ch. 9 (variable coefficients),
+ch. 17 and 19 (splitting, dimension splitting).  Zalesak, "Fully multidimensional
+flux-corrected transport algorithms for fluids", J. Comput. Phys. 31 (1979) — limiting
+outgoing fluxes to keep a cell's mass non-negative.  Strang, "On the construction and
+comparison of difference schemes", SIAM J. Numer. Anal. 5 (1968).
 """
 
 from __future__ import annotations
@@ -50,12 +82,74 @@ from .._validate import real_scalar
 from ..grid import Grid, as_allocation
 from ..result import Geodesic
 
-__all__ = ["policy", "step", "rollout", "outflow_courant", "make_upwind_transport"]
+__all__ = ["SCHEMES", "policy", "step", "rollout", "outflow_courant", "make_transport",
+           "make_upwind_transport"]
+
+#: The transport schemes of :func:`step` and :func:`rollout`, the default first.
+SCHEMES = ("lax-wendroff", "tvd", "upwind")
+_LIMITER = {"upwind": 0, "lax-wendroff": 1, "tvd": 2}
 
 _MAX_EXPONENT = 700.0  # exp overflows a float64 beyond ~709.78
+# a Courant number this close above an integer counts as the integer (v = dx / dt
+# computed in floating point must allow one substep)
+_COURANT_SLACK = 1e-12
 
 
-# ----------------------------------------------------------------------------- kernel
+# ----------------------------------------------------------------------------- kernels
+@numba.njit(cache=True, nogil=True)
+def _transport_lines(rho, velocity, exists, out, flux, courant, limiter):
+    # One substep along independent lines of cells (rows, C order): rho (B, n), velocity
+    # and exists (B, n - 1) on the faces between consecutive cells, out (B, n), flux
+    # (B, n - 1) scratch; courant = h / dx; limiter 0 upwind, 1 Lax-Wendroff, 2 TVD.
+    n_lines, n = rho.shape
+    for b in range(n_lines):
+        for j in range(n - 1):
+            v = velocity[b, j]
+            if v == 0.0 or not exists[b, j]:
+                flux[b, j] = 0.0
+                continue
+            c = abs(v) * courant
+            if v > 0.0:
+                up, down = rho[b, j], rho[b, j + 1]
+                has_behind = j > 0 and exists[b, j - 1]
+                behind = rho[b, j - 1] if has_behind else 0.0
+            else:
+                up, down = rho[b, j + 1], rho[b, j]
+                has_behind = j + 1 < n - 1 and exists[b, j + 1]
+                behind = rho[b, j + 2] if has_behind else 0.0
+            phi = 0.0
+            if limiter == 1:
+                phi = 1.0
+            elif limiter == 2 and has_behind and down != up:
+                theta = (up - behind) / (down - up)
+                if theta > 0.0:
+                    phi = min(1.0, 2.0 * theta)
+            carried = up + 0.5 * (1.0 - c) * phi * (down - up)
+            if carried < 0.0:
+                carried = 0.0
+            flux[b, j] = c * carried if v > 0.0 else -c * carried
+        # a cell sends out at most the mass it holds: scale its outgoing fluxes
+        for i in range(n):
+            leaving = 0.0
+            if i < n - 1 and flux[b, i] > 0.0:
+                leaving += flux[b, i]
+            if i > 0 and flux[b, i - 1] < 0.0:
+                leaving -= flux[b, i - 1]
+            out[b, i] = rho[b, i] / leaving if leaving > rho[b, i] else 1.0
+        for j in range(n - 1):
+            if flux[b, j] > 0.0:
+                flux[b, j] *= out[b, j]
+            elif flux[b, j] < 0.0:
+                flux[b, j] *= out[b, j + 1]
+        for i in range(n):
+            value = rho[b, i]
+            if i < n - 1:
+                value -= flux[b, i]
+            if i > 0:
+                value += flux[b, i - 1]
+            out[b, i] = value if value > 0.0 else 0.0  # round-off of an emptied cell
+
+
 @numba.njit(cache=True, nogil=True)
 def _upwind_transport(rho, velocity, out, courant):
     # courant = dt / dx; rows are independent (regimes x batch), C order.
@@ -83,11 +177,15 @@ def _upwind_transport(rho, velocity, out, courant):
 
 
 def make_upwind_transport(grid: Grid, dt: float):
-    """``apply(rho (..., n), velocity (..., n-1), out (..., n))``: one upwind step.
+    """``apply(rho (..., n), velocity (..., n-1), out (..., n))``: one upwind step (1-D).
 
-    The kernel factory of :func:`step`'s transport half: captures ``dt / dx`` and writes
-    into a preallocated C-contiguous float64 ``out``; no checks on the Courant number.
+    The original kernel of the first-order scheme: captures ``dt / dx`` and writes into a
+    preallocated C-contiguous float64 ``out``; no checks on the Courant number, no
+    positivity clamp (masses stay non-negative when the outflow Courant number is at
+    most 1).  :func:`make_transport` with ``scheme="upwind"`` is the same scheme on any
+    grid.
     """
+    grid.require_1d("make_upwind_transport")
     n = grid.n_weights
     courant = float(dt) / grid.dx
 
@@ -107,16 +205,108 @@ def make_upwind_transport(grid: Grid, dt: float):
     return apply
 
 
+def _lines(rho: np.ndarray, velocity: np.ndarray, exists: np.ndarray, axis: int, n: int):
+    """The lines of cells along ``axis`` of a 2-D batch ``(B, n, n)``: masses ``(B n, n)``,
+    face velocities and existence ``(B n, n - 1)``."""
+    if axis == 0:
+        return (np.ascontiguousarray(rho.transpose(0, 2, 1)).reshape(-1, n),
+                np.ascontiguousarray(velocity[:, 0, :-1, :].transpose(0, 2, 1)).reshape(
+                    -1, n - 1),
+                np.ascontiguousarray(exists[:, 0, :-1, :].transpose(0, 2, 1)).reshape(
+                    -1, n - 1))
+    return (np.ascontiguousarray(rho).reshape(-1, n),
+            np.ascontiguousarray(velocity[:, 1, :, :-1]).reshape(-1, n - 1),
+            np.ascontiguousarray(exists[:, 1, :, :-1]).reshape(-1, n - 1))
+
+
+def make_transport(grid: Grid, dt: float, scheme: str = "lax-wendroff"):
+    """``apply(rho, velocity, out, first_axis=0)``: one transport substep of ``scheme``.
+
+    ``rho`` and ``out`` have shape ``(..., *grid.shape)``, ``velocity`` ``(...,
+    *grid.face_shape)``, all float64; faces outside ``grid.face_mask`` carry no flux.  On
+    a 2-D grid the substep sweeps ``first_axis`` first, then the other axis (module
+    docstring).  Captures ``dt / dx``; no checks on the Courant number (positivity holds
+    regardless; accuracy needs the outflow Courant number <= 1).
+
+    Examples
+    --------
+    At Courant number 1 each cell's mass moves one cell:
+
+    >>> import numpy as np
+    >>> from wfr_cvx import Grid
+    >>> g = Grid(4, 1)
+    >>> apply = make_transport(g, 0.1)
+    >>> apply(np.array([[1.0, 2.0, 3.0, 0.0]]), np.full((1, 3), g.dx / 0.1), np.empty((1, 4)))
+    array([[0., 1., 2., 3.]])
+    """
+    scheme = _check_scheme(scheme)
+    limiter = _LIMITER[scheme]
+    courant = float(dt) / grid.dx
+    n = grid.n_weights
+    exists_all = grid.face_mask
+
+    def apply(rho: np.ndarray, velocity: np.ndarray, out: np.ndarray,
+              first_axis: int = 0) -> np.ndarray:
+        cells, faces = grid.shape, grid.face_shape
+        if (rho.shape[rho.ndim - len(cells):] != cells or out.shape != rho.shape
+                or velocity.shape != (*rho.shape[:rho.ndim - len(cells)], *faces)):
+            raise ValueError(f"`rho`, `velocity`, `out` must have shapes (..., {cells}), "
+                             f"(..., {faces}), like rho; got {rho.shape}, "
+                             f"{velocity.shape}, {out.shape}")
+        rho = np.asarray(rho, dtype=np.float64)
+        velocity = np.asarray(velocity, dtype=np.float64)
+        exists = np.broadcast_to(exists_all, velocity.shape)
+        if grid.dims == 1:
+            lines = np.ascontiguousarray(rho).reshape(-1, n)
+            result = np.empty_like(lines)
+            _transport_lines(lines, np.ascontiguousarray(velocity).reshape(-1, n - 1),
+                             np.ascontiguousarray(exists).reshape(-1, n - 1), result,
+                             np.empty((lines.shape[0], n - 1)), courant, limiter)
+            out[...] = result.reshape(out.shape)
+            return out
+        state = np.array(rho, dtype=np.float64).reshape(-1, n, n)
+        v = velocity.reshape(-1, 2, n, n)
+        e = exists.reshape(-1, 2, n, n)
+        for axis in (first_axis, 1 - first_axis):
+            lines, v_lines, e_lines = _lines(state, v, e, axis, n)
+            result = np.empty_like(lines)
+            _transport_lines(lines, v_lines, e_lines, result,
+                             np.empty((lines.shape[0], n - 1)), courant, limiter)
+            result = result.reshape(-1, n, n)
+            state = np.ascontiguousarray(result.transpose(0, 2, 1) if axis == 0 else result)
+        out[...] = state.reshape(out.shape)
+        return out
+
+    return apply
+
+
 def outflow_courant(velocity: np.ndarray, grid: Grid, dt: float) -> float:
     r"""Largest outflow Courant number :math:`\max_i \tfrac{\Delta t}{\Delta x}
-    (v_i^+ + v_{i-1}^-)` of a face velocity field (any leading shape, last axis the
-    ``n_weights - 1`` interior faces); :func:`step` keeps masses non-negative iff it is
-    <= 1."""
+    (v_i^+ + v_{i-1}^-)` of a face velocity field.
+
+    ``velocity`` has any leading shape and trailing axes like one regime's faces (1-D:
+    the ``n_weights - 1`` interior faces; 2-D: ``(2, n, n)``, padded).  In 2-D it is the
+    larger of the two axes' figures (each sweep of the split scheme moves along one
+    axis).  Below 1 the upwind scheme needs no positivity clamp, and every scheme of
+    :func:`step` is accurate.
+    """
     v = np.asarray(velocity, dtype=float)
+    if grid.dims == 1:
+        return _outflow_along_lines(v, float(dt) / grid.dx)
+    # the faces along axis a, as lines: (..., other axis, n - 1)
+    along = [np.moveaxis(v[..., a, :, :], -2 + a, -1)[..., :-1] for a in (0, 1)]
+    return max(_outflow_along_lines(faces, float(dt) / grid.dx) for faces in along)
+
+
+def _outflow_along_lines(v: np.ndarray, courant: float) -> float:
     pad = [(0, 0)] * (v.ndim - 1)
     right = np.pad(np.maximum(v, 0.0), [*pad, (0, 1)])  # through face i (cell i's right)
     left = np.pad(np.maximum(-v, 0.0), [*pad, (1, 0)])  # through face i-1 (cell i's left)
-    return float(np.max(right + left, initial=0.0)) * float(dt) / grid.dx
+    return float(np.max(right + left, initial=0.0)) * courant
+
+
+def _substeps_needed(velocity: np.ndarray, grid: Grid, dt: float) -> int:
+    return max(1, math.ceil(outflow_courant(velocity, grid, dt) - _COURANT_SLACK))
 
 
 # ----------------------------------------------------------------------------- checks
@@ -132,14 +322,20 @@ def _check_geodesic(geodesic) -> Geodesic:
     return geodesic
 
 
+def _check_scheme(scheme) -> str:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        raise ValueError(f"`scheme` must be one of {SCHEMES}, got {scheme!r}")
+    return scheme
+
+
 def _field(value, name: str, shape: tuple, where: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be an array of numbers, got {type(value).__name__}"
                         ) from None
-    if arr.ndim == 1 and shape[0] == 1:
-        arr = arr[None, :]
+    if arr.ndim == len(shape) - 1 and shape[0] == 1:
+        arr = arr[None]
     if arr.shape != shape:
         raise ValueError(f"`{name}` must have shape {shape} ({where}) like the grid, "
                          f"got {np.shape(value)}")
@@ -180,9 +376,10 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    velocity : ndarray, shape ``grid.face_shape`` = ``(n_regimes, n_weights - 1)``
-        :math:`v` on the interior faces, weight / time.
-    rate : ndarray, shape ``grid.shape`` = ``(n_regimes, n_weights)``
+    velocity : ndarray, shape ``grid.face_shape``
+        :math:`v` on the interior faces, weight / time: ``(n_regimes, n_weights - 1)``
+        in 1-D, ``(n_regimes, 2, n, n)`` (padded) on a simplex grid.
+    rate : ndarray, shape ``grid.shape``
         :math:`r` on the cells, 1 / time.
 
     Raises
@@ -209,29 +406,51 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------- step
-def step(rho, velocity, rate, grid: Grid, dt: float) -> np.ndarray:
-    r"""One conservative upwind transport step, then the reaction update.
+def _react(rho: np.ndarray, rate: np.ndarray, source: np.ndarray | None,
+           tau: float) -> np.ndarray:
+    r"""Exact solution of :math:`\dot\rho = r\rho + b` after ``tau`` (constant r, b)."""
+    growth = np.exp(rate * tau)
+    if source is None:
+        return rho * growth
+    # (e^{r tau} - 1) / r, tau where r = 0 (computed without dividing by 0)
+    gain = np.divide(np.expm1(rate * tau), rate, out=np.full(rate.shape, float(tau)),
+                     where=rate != 0.0)
+    return rho * growth + source * gain
+
+
+def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendroff",
+         source=None) -> np.ndarray:
+    r"""One step of transport and reaction.
+
+    With :math:`\mathcal T_h` the transport substep of ``scheme`` and :math:`\mathcal
+    R_h: \rho \mapsto \rho\,e^{r h} + b\,(e^{r h} - 1)/r` the exact reaction (module
+    docstring),
 
     .. math::
 
-        \rho^{*} = \rho - \Delta t\,\operatorname{div}(v\,\rho_{up}), \qquad
-        \rho' = \rho^{*}\,e^{r\,\Delta t}
-
-    (see the module docstring for the flux, the outflow Courant number and why masses
-    stay non-negative).
+        \rho' = \mathcal R_{\Delta t/2}\,\mathcal T_{\Delta t}\,\mathcal R_{\Delta t/2}\,\rho
+        \quad(\text{"lax-wendroff", "tvd"}), \qquad
+        \rho' = \mathcal R_{\Delta t}\,\mathcal T_{\Delta t}\,\rho \quad(\text{"upwind"}).
 
     Parameters
     ----------
     rho : array_like, shape ``grid.shape``
         Cell masses (non-negative).
     velocity : array_like, shape ``grid.face_shape``
-        :math:`v` on the interior faces, weight / time.
+        :math:`v` on the interior faces, weight / time (entries off ``grid.face_mask``
+        are ignored).
     rate : array_like, shape ``grid.shape``
         :math:`r` on the cells, 1 / time.
     grid : Grid
+        1-D or 2-D (simplex) grid.
     dt : float
-        Time step (> 0), in the time unit of ``velocity`` and ``rate``; it must satisfy
-        :math:`\tfrac{\Delta t}{\Delta x}\max_i(v_i^+ + v_{i-1}^-) \le 1`.
+        Time step (> 0), in the time unit of ``velocity`` and ``rate``; it must keep the
+        outflow Courant number :func:`outflow_courant` <= 1.
+    scheme : {"lax-wendroff", "tvd", "upwind"}
+        Transport scheme (module docstring).
+    source : array_like, shape ``grid.shape``, optional
+        Additive source :math:`b \ge 0`, mass per unit time (e.g. to create mass in an
+        empty cell, which no finite rate can).
 
     Returns
     -------
@@ -241,92 +460,161 @@ def step(rho, velocity, rate, grid: Grid, dt: float) -> np.ndarray:
     Raises
     ------
     ValueError
-        Shapes unlike the grid, negative or non-finite masses, ``dt <= 0``, a ``dt`` that
-        breaks the Courant condition, or ``rate * dt`` that would overflow; the message
-        names the argument.
+        Shapes unlike the grid, negative or non-finite masses, a negative source,
+        ``dt <= 0``, a ``dt`` that breaks the Courant condition, ``rate * dt`` that would
+        overflow, or an unknown scheme; the message names the argument.
 
     Examples
     --------
-    Half of a cell's mass crosses the face at Courant number 1/2, then doubles:
+    Half of a cell's mass crosses the face at Courant number 1/2 (upwind), then doubles:
 
     >>> import numpy as np
     >>> from wfr_cvx import Grid
     >>> g = Grid(4, 1)
     >>> rho = np.array([0.0, 1.0, 0.0, 0.0])
     >>> v = np.array([0.0, 0.5, 0.0]) * g.dx / 0.1    # dt = 0.1
-    >>> step(rho, v, np.zeros(4), g, 0.1)
+    >>> step(rho, v, np.zeros(4), g, 0.1, scheme="upwind")
     array([[0. , 0.5, 0.5, 0. ]])
-    >>> step(rho, v, np.full(4, np.log(2.0) / 0.1), g, 0.1)
+    >>> step(rho, v, np.full(4, np.log(2.0) / 0.1), g, 0.1, scheme="upwind")
     array([[0., 1., 1., 0.]])
+
+    Lax-Wendroff carries the face average less the upwind correction, 1 - 1/4, across:
+
+    >>> step(rho, v, np.zeros(4), g, 0.1)
+    array([[0.   , 0.625, 0.375, 0.   ]])
     """
     grid = _check_grid(grid)
-    grid.require_1d("step (its upwind scheme)")
+    scheme = _check_scheme(scheme)
     rho = as_allocation(rho, grid, "rho")
     velocity = _field(velocity, "velocity", grid.face_shape, "one value per interior face")
     rate = _field(rate, "rate", grid.shape, "one value per cell")
+    if source is not None:
+        source = _field(source, "source", grid.shape, "one value per cell")
+        if np.any(source < 0):
+            raise ValueError(f"`source` must be >= 0 (mass created per unit time), got "
+                             f"minimum {source.min():.3g}")
     dt = real_scalar(dt, "dt")
     if dt <= 0:
         raise ValueError(f"`dt` must be > 0, got {dt}")
+    velocity = np.where(grid.face_mask, velocity, 0.0)
     courant = outflow_courant(velocity, grid, dt)
-    if courant > 1.0:
+    if courant > 1.0 + _COURANT_SLACK:
         raise ValueError(
             f"`dt` = {dt:g} breaks the Courant condition: the outflow Courant number is "
-            f"{courant:.4g} > 1 (masses would turn negative); use dt <= {dt / courant:.4g}")
+            f"{courant:.4g} > 1; use dt <= {dt / courant:.4g}")
     if np.max(rate) * dt > _MAX_EXPONENT:
         raise ValueError(f"`rate` * dt reaches {np.max(rate) * dt:.4g}: exp(rate * dt) "
                          "overflows")
-    out = make_upwind_transport(grid, dt)(rho, velocity, np.empty(grid.shape))
-    out *= np.exp(rate * dt)
-    return out
+    transport = make_transport(grid, dt, scheme)
+    out = np.empty(grid.shape)
+    if scheme == "upwind":
+        transport(rho, velocity, out)
+        return _react(out, rate, source, dt)
+    transport(_react(rho, rate, source, 0.5 * dt), velocity, out)
+    return _react(out, rate, source, 0.5 * dt)
 
 
 # ---------------------------------------------------------------------------- rollout
-def rollout(geodesic: Geodesic, n_substeps: int | None = None) -> np.ndarray:
+def _exponential_rate(geo: Geodesic, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""Step ``k``'s rate for the exact exponential, and the additive source of births.
+
+    The engine's rate is relative to the power mean :math:`\bar u^2` of the step's two
+    levels, :math:`\bar u = (\sqrt{\rho_k} + \sqrt{\rho_{k+1}})/2`; in pure reaction
+    its step is :math:`\sqrt{\rho_{k+1}} - \sqrt{\rho_k} = \Delta t\,r\bar u/2`, i.e.
+    :math:`\rho_{k+1} = \rho_k\,((1 + c)/(1 - c))^2` with :math:`c = r\Delta t/4`.
+    The constant rate whose exponential does the same over the step is
+    :math:`\tilde r = (4/\Delta t)\operatorname{artanh} c`.  At :math:`c \ge 1` (mass
+    from nothing) no finite rate exists: those cells, and those the geodesic holds
+    empty at the start of the step but feeds, get the engine's source as an additive
+    source and rate 0.
+    """
+    dt = geo.grid.dt
+    c = geo.rate[k] * (0.25 * dt)
+    births = (c >= 1.0) | ((geo.rho[k] <= geo.mass_floor) & (geo.source[k] > 0.0))
+    # c <= -1 (the step empties the cell): a rate that leaves e^-57 of the mass
+    c = np.clip(np.where(births, 0.0, c), -1.0 + 1e-12, None)
+    rate = (4.0 / dt) * np.arctanh(c)
+    return rate, (np.where(births, geo.source[k], 0.0) if births.any() else None)
+
+
+def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
+            scheme: str = "lax-wendroff") -> np.ndarray:
     r"""Apply the geodesic's policy from :math:`\rho_0` and return the allocations.
 
     Each of the ``n_steps`` engine steps is split into ``n_substeps`` substeps of
-    :math:`\Delta t / n_{sub}`; substep ``j`` of step ``k`` applies :func:`step` with the
-    policy :math:`(v, r)` at its midpoint time :math:`(k + (j + 1/2)/n_{sub})\,\Delta t`
-    (:func:`policy`).
+    :math:`h = \Delta t / n_{sub}`, each one :func:`step` (on a 2-D grid the sweep order
+    alternates from substep to substep).
 
-    Accuracy: the rollout is a different discretisation of the same continuity equation
-    (first-order upwind, Lie splitting, and a rate taken from the engine's
-    :math:`\zeta/\bar\rho`), so it reproduces :math:`\rho_1` up to the discretisation
-    error of both, which shrinks as the grid is refined.  Measured by
-    ``tests/test_dynamics.py`` (bumps of width 0.08 moving 0.15 and 0.1 while 0.4 of the
-    mass switches regime, both regimes populated at both ends, ``lam = 0.3``), the relative
-    L1 error :math:`\sum|\rho_{roll}(1) - \rho_1| / \sum\rho_1` is
+    * ``"lax-wendroff"`` and ``"tvd"``: step ``k`` applies the engine's own fields of
+      that step, :math:`v_k` and :math:`r_k` (the engine has one velocity and one rate
+      per step, the step's mean: holding them over the step is the midpoint rule,
+      second order; it reproduced :math:`\rho_1` as well as interpolating between
+      midpoints did).  **Births**: a cell the geodesic holds empty at the start of step
+      ``k`` (``geodesic.rho[k] <= geodesic.mass_floor``) but feeds during it
+      (``source[k] > 0``) has no finite rate that fills it (the continuum rate of mass
+      born from nothing, :math:`r = 2/s`, is unbounded at :math:`s = 0`), so there the
+      rollout uses an **additive source**: the engine's own source :math:`\zeta_k`, mass
+      per unit time, with rate 0 for that step.  A regime that starts empty is filled
+      this way (``tests/test_dynamics.py``).  The reverse needs nothing: mass the
+      geodesic destroys completely in one step keeps :math:`e^{-4}` of that step's
+      mass (the engine's rate of that step is :math:`-4/\Delta t`), :math:`O(\Delta t^2)`
+      of the mass the cell started with.
+    * ``"upwind"``: the first-order scheme as it was: substep ``j`` of step ``k`` applies
+      the policy interpolated at its midpoint time :math:`(k + (j + 1/2)/n_{sub})\Delta t`
+      (:func:`policy`), transport then reaction, and no births (an empty cell stays
+      empty, and a birth's rate, :math:`r\Delta t \ge 4`, is not applied).
 
-    ================  =====================
-    grid              relative L1 error
-    ================  =====================
-    ``Grid(32, 8)``   0.182
-    ``Grid(64, 16)``  0.108
-    ``Grid(128, 32)`` 0.059
-    ================  =====================
+    Accuracy.  The rollout is a different discretisation of the same continuity equation
+    than the engine's, so it reproduces :math:`\rho_1` up to the discretisation error of
+    both.  Measured on the problem of ``tests/test_dynamics.py`` (two regimes, bumps of
+    width ``w`` moving 0.15 and 0.1 while 0.4 of the mass switches regime, ``lam = 0.3``;
+    on the simplex the bumps move from (0.25, 0.3) and (0.4, 0.2) to (0.4, 0.35) and
+    (0.5, 0.3)) by ``benchmarks/bench_rollout.py``: the relative L1 error
+    :math:`\sum|\rho_{roll}(1) - \rho_1| / \sum\rho_1`, the observed order where ``dx``
+    and ``dt`` were both halved, and the largest relative error of a regime's mass
+    ("lax-wendroff"; no mass turned negative with any scheme):
 
-    — first order in ``dx``.  It is mostly the upwind scheme's numerical diffusion: regime
-    masses arrive within 0.3 % and centres of mass within 2.5e-3 on ``Grid(32, 8)``
-    (0.05 % and 8e-4 on ``Grid(128, 32)``), while the bumps arrive wider (a width-0.08 bump
-    moved by 0.3 arrives 0.116 wide on ``Grid(32, 8)``, 0.093 on ``Grid(128, 32)``).  Pure
-    reaction is reproduced to 6e-4 on ``Grid(32, 8)``.  Substeps beyond the Courant minimum
-    do not help (the splitting error is far below the diffusion).
+    ======================  ====  ==============  ==============  ============  ========
+    grid                    w     lax-wendroff    tvd             upwind        mass
+    ======================  ====  ==============  ==============  ============  ========
+    ``Grid(32, 8)``         0.08  9.6e-3          4.4e-2          0.170         2.1e-3
+    ``Grid(64, 16)``        0.08  2.4e-3 (2.01)   1.3e-2 (1.79)   0.104 (0.70)  5.4e-4
+    ``Grid(128, 32)``       0.08  6.0e-4 (2.00)   3.4e-3 (1.92)   0.058 (0.85)  1.4e-4
+    ``Grid(32, 16)``        0.06  5.4e-3          9.0e-2          0.292         9.7e-4
+    ``Grid(64, 32)``        0.06  1.3e-3 (2.06)   2.9e-2 (1.63)   0.183 (0.68)  2.5e-4
+    ``Grid(128, 64)``       0.06  3.3e-4 (1.97)   7.8e-3 (1.90)   0.103 (0.83)  6.3e-5
+    ``Grid(128, 32)``       0.06  1.3e-3          8.2e-3          0.102         2.5e-4
+    ``Grid(256, 64)``       0.06  3.4e-4 (1.99)   2.1e-3 (1.99)   0.055 (0.90)  6.4e-5
+    ``Grid.simplex(16, 8)``  0.08  1.6e-2          0.165           0.366         3.0e-3
+    ``Grid.simplex(32, 16)`` 0.08  3.7e-3 (2.09)   5.9e-2 (1.47)   0.255 (0.52)  7.8e-4
+    ======================  ====  ==============  ==============  ============  ========
 
-    Mass that the geodesic creates in a cell that starts empty (a regime that holds nothing
-    at :math:`s = 0`) is not reproduced: the multiplicative update keeps an empty cell
-    empty (the continuum rate of such a cell, :math:`r = 2/s`, is unbounded at 0).
+    — second order for both new schemes (observed 1.5-2.1), first order for upwind; the
+    geodesics solved with the defaults (the centred scheme; ``"dr"`` on the simplex 32 x
+    16).  At a fixed 32 steps ``"lax-wendroff"`` gains nothing from 64 to 128 cells: its
+    error there is the time discretisation's (the regime masses, transport conserving
+    mass exactly).  ``"tvd"`` pays for clipping the peaks of bumps only four cells wide.
+    A pure-reaction geodesic is reproduced to 3e-8 (the solver's round-off momentum), a
+    regime born from nothing to 2e-8 on ``Grid(16, 4)``.  Substeps beyond the Courant
+    minimum help a little (``Grid(32, 8)``: 9.6e-3 at the 3 substeps it needs, 8.6e-3 at
+    8, 8.5e-3 at 32); the nearly empty tails of the bumps, where the engine's
+    velocities are largest, already hold the bulk's Courant number well below 1.
 
     Parameters
     ----------
     geodesic : Geodesic
+        On a 1-D or a 2-D (simplex) grid.
     n_substeps : int, optional
         Substeps per engine step (>= 1).  Default: the smallest number that keeps the
-        outflow Courant number of every substep <= 1 (see the module docstring).  A value
-        too small for that raises ValueError.
+        outflow Courant number of every substep <= 1 (the engine's velocities in the
+        nearly empty tails of a bump set it).  A value too small for that raises
+        ValueError.
+    scheme : {"lax-wendroff", "tvd", "upwind"}
+        Transport scheme (module docstring).
 
     Returns
     -------
-    ndarray, shape ``(n_steps + 1, n_regimes, n_weights)``
+    ndarray, shape ``(n_steps + 1, *grid.shape)``
         The rolled-out masses at the engine's time levels; entry 0 is ``geodesic.rho[0]``.
 
     Examples
@@ -337,17 +625,18 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None) -> np.ndarray:
     >>> path = rollout(geo)
     >>> path.shape
     (17, 1, 64)
-    >>> centre = (path[-1, 0] * g.weights).sum() / path[-1, 0].sum()
-    >>> round(float(centre), 2)                     # the bump arrives at 0.6
-    0.6
+    >>> error = np.abs(path[-1] - geo.rho[-1]).sum() / geo.rho[-1].sum()
+    >>> round(float(error), 3)                       # upwind: 0.239
+    0.014
     """
     geo = _check_geodesic(geodesic)
-    geo.grid.require_1d("rollout (its upwind scheme)")
+    scheme = _check_scheme(scheme)
     grid = geo.grid
     T = grid.n_steps
+    velocity = np.where(grid.face_mask, geo.velocity, 0.0)
     # the interpolated velocity is a convex combination of the step velocities, and the
     # outflow Courant number is convex in v: the steps' maximum bounds every substep
-    needed = max(1, math.ceil(outflow_courant(geo.velocity, grid, grid.dt)))
+    needed = _substeps_needed(velocity, grid, grid.dt)
     if n_substeps is None:
         n_substeps = needed
     else:
@@ -355,20 +644,39 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None) -> np.ndarray:
             raise TypeError(f"`n_substeps` must be an integer, got {n_substeps!r}")
         if n_substeps < needed:
             raise ValueError(f"`n_substeps` must be >= {needed} to keep the outflow Courant "
-                             f"number <= 1 (masses non-negative), got {n_substeps}")
+                             f"number <= 1, got {n_substeps}")
         n_substeps = int(n_substeps)
     h = grid.dt / n_substeps
     if np.max(geo.rate, initial=0.0) * h > _MAX_EXPONENT:
         raise ValueError("the geodesic's rate overflows exp(rate * dt); increase `n_substeps`")
-    transport = make_upwind_transport(grid, h)
+    transport = make_transport(grid, h, scheme)
+    birth_rate = 4.0 / grid.dt
     out = np.empty((T + 1, *grid.shape))
     out[0] = geo.rho[0]
     rho = np.array(geo.rho[0], dtype=float)
-    scratch = np.empty(grid.shape)
+    moved = np.empty(grid.shape)
+    substep = 0
     for k in range(T):
+        if scheme != "upwind":
+            rate, source = _exponential_rate(geo, k)
+            v = velocity[k]
         for j in range(n_substeps):
-            velocity, rate = _policy_at(geo, (k + (j + 0.5) / n_substeps) * grid.dt)
-            transport(rho, np.ascontiguousarray(velocity), scratch)
-            np.multiply(scratch, np.exp(rate * h), out=rho)
+            first_axis = substep % 2
+            substep += 1
+            if scheme == "upwind":
+                v, rate = _policy_at(geo, (k + (j + 0.5) / n_substeps) * grid.dt)
+                transport(rho, np.where(grid.face_mask, v, 0.0), moved, first_axis)
+                # A rate at or above 4 / dt is a birth (c >= 1 in _exponential_rate), which
+                # this scheme does not make.  Applied as a rate, those of a first-order
+                # solve's nearly empty cells (thousands per unit time) grew their
+                # round-off mass past 1e100.
+                rate = np.where(rate < birth_rate, rate, 0.0)
+                rho = _react(moved, rate, None, h)
+                continue
+            transport(_react(rho, rate, source, 0.5 * h), v, moved, first_axis)
+            rho = _react(moved, rate, source, 0.5 * h)
         out[k + 1] = rho
+        if not np.all(np.isfinite(rho)):
+            raise FloatingPointError(f"the rollout ({scheme!r}) overflowed at step {k + 1} "
+                                     f"of {T}: the geodesic's fields are not finite there")
     return out
