@@ -24,6 +24,7 @@ _OBJECTS = {
     "model": "modelling",
     "Model": "modelling",
     "compare": "comparison",
+    "load": "io",
     "MaxVelocity": "constraints",
     "TradingWindow": "constraints",
     "MaxReactionRate": "constraints",
