@@ -240,3 +240,15 @@ def test_load_is_exported_lazily():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_rebalance_step_round_trips_its_path_but_is_not_solved_again():
+    g = Grid(16, 4)
+    step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=10.0,
+                             potential=lambda w: (w[:, 0] - 0.7) ** 2)
+    d = json.loads(json.dumps(io.rebalance_to_dict(step, include_path=True)))
+    assert "rho1" not in d["inputs"]  # the path's end is the step's answer
+    np.testing.assert_array_equal(np.asarray(d["figures"]["target"]), step.path.rho[-1])
+    assert_same(Geodesic.from_dict(d), step.path)
+    with pytest.raises(ValueError, match="rebalance step"):
+        io.solve_from_dict(d)

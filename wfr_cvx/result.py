@@ -198,8 +198,9 @@ class Geodesic:
         return geodesic_to_xarray(self)
 
     def to_dict(self, *, include_path: bool = False) -> dict:
-        """JSON-ready summary: inputs, figures, status, timings, package version (and the
-        levels' masses with ``include_path``; :func:`wfr_cvx.io.geodesic_to_dict`)."""
+        """JSON-ready summary: inputs (the grid and the allocations), figures, status,
+        timings, package version (and the path with ``include_path``, for
+        :meth:`from_dict`; :func:`wfr_cvx.io.geodesic_to_dict`)."""
         from .io import geodesic_to_dict
 
         return geodesic_to_dict(self, include_path=include_path)
