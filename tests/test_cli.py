@@ -56,6 +56,24 @@ def test_solve_json_echoes_the_constraints(tmp_path):
     assert data["problem"]["constraints"] == [{"kind": "max_velocity", "vmax": 0.2}]
 
 
+def test_solve_json_reproduces_the_solve(tmp_path):
+    """The JSON carries the grid, the allocations and the constraints: solving them again
+    gives the same d^2; with --with-path it rebuilds the result itself."""
+    from wfr_cvx import Geodesic, io
+
+    proc = _run("solve", PROBLEMS / "velocity_cap.toml", "--json", "out.json", "--with-path",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert len(data["inputs"]["rho0"]) == 1 and len(data["inputs"]["rho0"][0]) == 64
+    again = io.solve_from_dict(data)
+    assert again.distance2 == pytest.approx(data["figures"]["distance2"], rel=1e-9)
+    rebuilt = Geodesic.from_dict(data)
+    assert rebuilt.distance2 == data["figures"]["distance2"]
+    assert rebuilt.grid == again.grid and rebuilt.backend == again.backend
+    assert rebuilt.rho.shape == (17, 1, 64)
+
+
 def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     for name in ("regime_switch.toml", "cvxpy_mass_growth.toml", "teleport.toml"):
         shutil.copy(PROBLEMS / name, tmp_path / name)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import wfr_cvx
-from wfr_cvx import Grid
-from wfr_cvx.analysis import learn
+from wfr_cvx import Grid, learn
 from wfr_cvx.analysis.dynamics import _substeps_needed, rollout
+from wfr_cvx.analysis.learn import _GridConstants, _jax_rollout
 from wfr_cvx.ensemble import Ensemble
 from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
@@ -222,8 +222,8 @@ def test_compiled_rollout_is_the_numpy_rollout(tiny_model):
     np.testing.assert_allclose(path.rho, reference.rho, rtol=2e-4, atol=1e-6)
     np.testing.assert_allclose(path.velocity, reference.velocity, rtol=2e-4, atol=1e-6)
     np.testing.assert_allclose(path.rate, reference.rate, rtol=2e-4, atol=1e-5)
-    _, loss, _, _ = learn._jax_rollout(
-        model.params, model.scales, learn._GridConstants(grid, 2, 2),
+    _, loss, _, _ = _jax_rollout(
+        model.params, model.scales, _GridConstants(grid, 2, 2),
         jnp.asarray(rho0[None], jnp.float32), jnp.asarray([2.0], jnp.float32),
         jnp.asarray([np.log(0.3)], jnp.float32), 3)
     expected = wfr_cvx.analysis.consistency_loss(reference.as_geodesic())
@@ -312,12 +312,13 @@ def test_learn_names_its_extra_when_jax_is_missing():
         sys.modules["jax"] = None   # as if JAX were not installed
         import wfr_cvx, wfr_cvx.analysis
         assert "jax" not in [m for m in sys.modules if sys.modules[m] is not None]
-        try:
-            import wfr_cvx.analysis.learn
-        except ImportError as exc:
-            print(exc)
+        for name in ("wfr_cvx.learn", "wfr_cvx.analysis.learn"):
+            try:
+                __import__(name)
+            except ImportError as exc:
+                print(exc)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "pip install 'wfr_cvx[learn]'" in out.stdout
+    assert out.stdout.count("pip install 'wfr_cvx[learn]'") == 2

@@ -129,7 +129,11 @@ def test_to_dict_is_json_ready(geo):
     text = json.dumps(data, allow_nan=False)
     back = json.loads(text)
     assert back["wfr_cvx_version"] == wfr_cvx.__version__
-    assert back["inputs"] == {
+    inputs = dict(back["inputs"])
+    # the allocations, bit for bit (JSON floats are written by repr)
+    assert np.array_equal(np.asarray(inputs.pop("rho0")), geo.rho[0])
+    assert np.array_equal(np.asarray(inputs.pop("rho1")), geo.rho[-1])
+    assert inputs == {
         "grid": {"n_weights": 16, "n_steps": 4, "dims": 1,
                  "regimes": ["risk_on", "risk_off"]},
         "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "centred"}
@@ -222,8 +226,11 @@ def test_demo_build_and_main(tmp_path, capsys):
     grid, rho0, rho1 = demo.build(32, 8)
     assert grid.regimes == ("risk_on", "risk_off") and grid.shape == (2, 32)
     assert (rho0.sum(axis=1) > 0).all() and (rho1.sum(axis=1) > 0).all()
-    out = tmp_path / "demo.png"
-    assert demo.main(["--n-weights", "32", "--n-steps", "8", "--plot", str(out)]) == 0
+    out, ternary = tmp_path / "demo.png", tmp_path / "docs" / "simplex.png"
+    assert demo.main(["--n-weights", "32", "--n-steps", "8", "--plot", str(out),
+                      "--simplex-plot", str(ternary)]) == 0
     text = capsys.readouterr().out
     assert "risk_on" in text and "wfr_geodesic" in text and "d^2 =" in text
+    assert "three assets on the simplex" in text
     assert out.read_bytes().startswith(PNG)
+    assert ternary.read_bytes().startswith(PNG)  # its folder created

@@ -24,6 +24,7 @@ _OBJECTS = {
     "model": "modelling",
     "Model": "modelling",
     "compare": "comparison",
+    "load": "io",
     "MaxVelocity": "constraints",
     "TradingWindow": "constraints",
     "MaxReactionRate": "constraints",
@@ -43,8 +44,8 @@ _OBJECTS = {
 
 #: public sub-packages and modules
 _MODULES = ("analysis", "assembly", "backends", "batch", "closed_form", "comparison",
-            "constraints", "engine", "ensemble", "errors", "finance", "grid", "io", "metric",
-            "modelling", "operators", "plots", "problem_files", "proximal", "result")
+            "constraints", "engine", "ensemble", "errors", "finance", "grid", "io", "learn",
+            "metric", "modelling", "operators", "plots", "problem_files", "proximal", "result")
 
 __all__ = sorted([*_OBJECTS, *_MODULES, "__version__"])
 

@@ -2,7 +2,8 @@
 
 ::
 
-    wfr-cvx solve FILE [--json OUT] [--csv OUT] [--plot OUT.png] [--verbose] [--progress]
+    wfr-cvx solve FILE [--json OUT [--with-path]] [--csv OUT] [--plot OUT.png] [--verbose]
+                  [--progress]
     wfr-cvx regress [DIR] [--verbose] [--progress]
     wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
     wfr-cvx compare FILE [--verbose] [--progress]
@@ -82,8 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     solve = commands.add_parser("solve", help="solve one problem file and report its figures")
     solve.add_argument("file", type=Path, metavar="FILE")
     solve.add_argument("--json", type=Path, metavar="OUT",
-                       help="write the problem (with its constraints), inputs, figures, "
-                            "status, timings and checks as JSON")
+                       help="write the problem (with its constraints), inputs (the grid and "
+                            "the allocations: enough to solve again), figures, status, "
+                            "timings and checks as JSON")
+    solve.add_argument("--with-path", action="store_true",
+                       help="with --json: also write the path (masses, momentum, source), "
+                            "so that Geodesic.from_dict rebuilds the result")
     solve.add_argument("--csv", type=Path, metavar="OUT",
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
@@ -241,8 +246,11 @@ def _solve(args) -> int:
             write_json,
         )
 
-        data = {"rebalance": rebalance_to_dict, "ensemble": ensemble_geodesic_to_dict}.get(
-            problem.kind, geodesic_to_dict)(result)
+        if problem.kind == "ensemble":
+            data = ensemble_geodesic_to_dict(result)
+        else:
+            data = (rebalance_to_dict if problem.kind == "rebalance" else geodesic_to_dict)(
+                result, include_path=args.with_path)
         data = {"problem": {"name": problem.name, "file": str(args.file),
                             "kind": problem.kind, "description": problem.description,
                             "constraints": problem_files.constraint_tables(problem.constraints)},

@@ -1,5 +1,20 @@
 """Outputs of a solved path: an xarray Dataset, a JSON-ready dict (and back), files.
 
+Saving and loading (:func:`save`, :func:`load`): a result is one ``.npz`` archive (numpy's
+zip of ``.npy`` arrays, read with ``allow_pickle=False``) holding
+
+* ``header``: a 0-d unicode array, a JSON object with ``format = "wfr_cvx.result"``, the
+  ``format_version`` (:data:`FORMAT_VERSION`; a reader refuses a newer one), the ``kind``
+  of result (``"geodesic"``), the grid (``n_weights``, ``n_steps``, ``dims``,
+  ``regimes``, ``assets``), ``lam``, ``backend``, ``scheme``, ``status``,
+  ``iterations``, the timings in seconds and ``version`` (the wfr_cvx that solved it);
+  floats are written by ``repr`` and read back bit for bit;
+* the arrays ``mask`` (``grid.mask``), ``rho``, ``momentum``, ``source``, ``rho_mean``,
+  ``rho_face``, ``transport_per_step``, ``reaction_per_step`` and ``metric``, as they are.
+
+``velocity``, ``rate`` and ``mass_floor`` are recomputed from them, as a solve computes
+them, so the loaded result equals the saved one in every array.
+
 The staggered layout of a :class:`~wfr_cvx.Geodesic` is kept as it is, nothing is
 interpolated:
 
@@ -24,12 +39,25 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["geodesic_to_xarray", "geodesic_to_dict", "rebalance_to_dict", "write_json",
-           "to_jsonable"]
+__all__ = ["geodesic_to_xarray", "geodesic_to_dict", "geodesic_from_dict", "solve_from_dict",
+           "rebalance_to_dict", "write_json", "to_jsonable", "save", "load", "FORMAT",
+           "FORMAT_VERSION"]
+
+#: The ``format`` field of a saved result's header: what marks a file as wfr_cvx's.
+FORMAT = "wfr_cvx.result"
+#: The layout of saved results this reader writes and reads; files of a newer layout are
+#: refused rather than misread.
+FORMAT_VERSION = 1
+#: The arrays of a saved Geodesic (besides the grid's ``mask``).
+_GEODESIC_ARRAYS = ("rho", "momentum", "source", "rho_mean", "rho_face",
+                    "transport_per_step", "reaction_per_step", "metric")
+#: The path arrays that ``to_dict(include_path=True)`` adds (``rho`` among them).
+_PATH_KEYS = ("rho", "momentum", "source", "rho_mean", "rho_face")
 
 
 def _require_xarray():
@@ -207,6 +235,37 @@ def _metric_summary(metric) -> float | list:
     return arr.tolist()
 
 
+def _grid_spec(grid) -> dict:
+    """The arguments that rebuild ``grid`` (:func:`_grid_from_spec`), JSON-ready; the mask
+    only when a cell is inactive."""
+    spec = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
+            "regimes": list(grid.regimes)}
+    if grid.assets is not None:
+        spec["assets"] = list(grid.assets)
+    if grid.n_inactive:  # without it the summary would not say which cells were closed
+        spec["mask"] = grid.mask.tolist()
+    return spec
+
+
+def _grid_from_spec(spec, mask=None, *, where: str):
+    """The :class:`~wfr_cvx.Grid` of a spec written by :func:`_grid_spec` (``mask``, when
+    given, overrides the spec's).  Errors name ``where`` the spec came from."""
+    from .grid import Grid
+
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: the grid must be a table of its sizes, got "
+                         f"{type(spec).__name__}")
+    missing = [key for key in ("n_weights", "n_steps", "regimes") if key not in spec]
+    if missing:
+        raise ValueError(f"{where}: the grid has no {missing[0]!r}")
+    if mask is None and spec.get("mask") is not None:
+        mask = np.asarray(spec["mask"], dtype=bool)
+    assets = spec.get("assets")
+    return Grid(spec["n_weights"], spec["n_steps"], regimes=tuple(spec["regimes"]),
+                mask=mask, dims=spec.get("dims", 1),
+                assets=None if assets is None else tuple(assets))
+
+
 def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     """A JSON-ready summary of a solve: inputs, figures, status, timings, version.
 
@@ -214,45 +273,45 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     ----------
     geo : Geodesic
     include_path : bool, default False
-        Also include the masses on the levels (``"rho"``, nested lists of shape
-        ``(n_steps + 1, *grid.shape)``).
+        Also include the path: ``"rho"`` (the masses on the levels, nested lists of shape
+        ``(n_steps + 1, *grid.shape)``), ``"momentum"``, ``"source"``, ``"rho_mean"`` and
+        ``"rho_face"`` (shapes as the attributes of :class:`~wfr_cvx.Geodesic`), enough for
+        :func:`geodesic_from_dict` to rebuild the result.
 
     Returns
     -------
     dict
         Keys ``wfr_cvx_version``, ``inputs`` (the grid: sizes, ``dims``, regimes, assets
         when named, and ``mask`` -- nested lists of bools, shape ``grid.shape`` -- when a
-        cell is inactive; ``lam``, ``metric`` — a number when constant —, ``backend``,
-        ``scheme``), ``figures`` (``distance2``,
+        cell is inactive; the allocations ``rho0`` and ``rho1``, nested lists of shape
+        ``grid.shape``; ``lam``, ``metric`` — a number when constant, else the checked
+        array —, ``backend``, ``scheme``), ``figures`` (``distance2``,
         ``distance``, ``transport_cost``, ``reaction_cost``, the per-step costs and the
         mass per regime at both ends), ``status``, ``iterations`` and ``timings``
-        (seconds).  Only str, int, float, list and dict values.
+        (seconds).  Only str, int, float, list and dict values; the inputs suffice to
+        solve again (:func:`solve_from_dict`).
 
     >>> import json, wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2)
     >>> d = wfr_cvx.geodesic(g.dirac(0.5), g.dirac(0.5, mass=4.0), g, 0.5).to_dict()
     >>> round(d["figures"]["distance2"], 6), d["inputs"]["grid"]["n_weights"]
     (1.0, 8)
+    >>> d["inputs"]["rho1"]
+    [[0.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0]]
     >>> isinstance(json.dumps(d), str)
     True
     """
-    grid = geo.grid
-    regimes = list(grid.regimes)
     masses = geo.mass()  # per regime and level
-    grid_inputs = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
-                   "regimes": regimes}
-    if grid.assets is not None:
-        grid_inputs["assets"] = list(grid.assets)
-    if grid.n_inactive:  # without it the summary would not say which cells were closed
-        grid_inputs["mask"] = grid.mask.tolist()
     out = {
         "wfr_cvx_version": geo.version,
         "inputs": {
-            "grid": grid_inputs,
+            "grid": _grid_spec(geo.grid),
             "lam": geo.lam,
             "metric": _metric_summary(geo.metric),
             "backend": geo.backend,
             "scheme": geo.scheme,
+            "rho0": np.asarray(geo.rho[0], dtype=float).tolist(),
+            "rho1": np.asarray(geo.rho[-1], dtype=float).tolist(),
         },
         "figures": {
             "distance2": geo.distance2,
@@ -270,19 +329,167 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
                     "solve": geo.solve_time},
     }
     if include_path:
-        out["rho"] = np.asarray(geo.rho, dtype=float).tolist()
+        for key in _PATH_KEYS:
+            out[key] = np.asarray(getattr(geo, key), dtype=float).tolist()
     return to_jsonable(out)
+
+
+def _section(d: dict, key: str, kind: type, where: str):
+    if key not in d:
+        raise ValueError(f"{where} has no {key!r}: not a geodesic written by "
+                         "Geodesic.to_dict or `wfr-cvx solve --json`")
+    value = d[key]
+    if not isinstance(value, kind):
+        raise ValueError(f"{where}[{key!r}] must be a {kind.__name__}, got "
+                         f"{type(value).__name__}")
+    return value
+
+
+def _float_array(value, shape: tuple[int, ...], name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"`d[{name!r}]` must be nested lists of numbers (None stands for "
+                         "a non-finite value, which a solved path does not hold)") from None
+    if arr.shape != shape:
+        raise ValueError(f"`d[{name!r}]` must have shape {shape} for the grid, got "
+                         f"{arr.shape}")
+    return arr
+
+
+def _metric_from_summary(value, grid) -> np.ndarray:
+    """The checked metric from :func:`_metric_summary`: a number is constant face weights
+    (a constant cell-matrix field cannot be all one number and SPD)."""
+    arr = np.asarray(value, dtype=float)
+    return np.full(grid.face_shape, float(arr)) if arr.ndim == 0 else arr
+
+
+def geodesic_from_dict(d: dict):
+    r"""The :class:`~wfr_cvx.Geodesic` that :func:`geodesic_to_dict` (with
+    ``include_path=True``) or ``wfr-cvx solve --json OUT --with-path`` wrote, read back
+    from the dict (or its ``json.loads``).
+
+    JSON floats are written by ``repr``, so every array and figure comes back bit for bit;
+    ``velocity`` and ``rate`` are recomputed from them as a solve computes them.
+
+    Parameters
+    ----------
+    d : dict
+        Keys ``inputs`` (grid, ``lam``, ``metric``, ``backend``, ``scheme``), ``figures``
+        (the per-step costs), ``status``, ``iterations``, ``timings``,
+        ``wfr_cvx_version`` and the path: ``rho``, ``momentum``, ``source``,
+        ``rho_mean``, ``rho_face``.
+
+    Returns
+    -------
+    Geodesic
+
+    Raises
+    ------
+    ValueError
+        ``d`` is not such a summary, or has no path (a summary without it records the
+        inputs only: :func:`solve_from_dict` solves them again), or an array has the wrong
+        shape for the grid.
+
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(8, 2)
+    >>> geo = wfr_cvx.geodesic(g.dirac(0.25), g.dirac(0.5, mass=2.0), g, 0.5)
+    >>> back = wfr_cvx.Geodesic.from_dict(geo.to_dict(include_path=True))
+    >>> bool((back.momentum == geo.momentum).all()), back.distance2 == geo.distance2
+    (True, True)
+    """
+    from .backends import Status
+    from .result import Geodesic
+
+    if not isinstance(d, dict):
+        raise TypeError(f"`d` must be a dict (a geodesic's to_dict), got {type(d).__name__}")
+    inputs = _section(d, "inputs", dict, "`d`")
+    figures = _section(d, "figures", dict, "`d`")
+    timings = _section(d, "timings", dict, "`d`")
+    missing = [key for key in _PATH_KEYS if key not in d]
+    if missing:
+        raise ValueError(
+            f"`d` has no path ({', '.join(map(repr, missing))} missing): it was written "
+            "without include_path=True (or `wfr-cvx solve --json` without --with-path); "
+            "wfr_cvx.io.solve_from_dict(d) solves its inputs again")
+    grid = _grid_from_spec(_section(inputs, "grid", dict, "`d['inputs']`"),
+                           where="`d['inputs']['grid']`")
+    T = grid.n_steps
+    cells, faces = (T, *grid.shape), (T, *grid.face_shape)
+    shapes = {"rho": (T + 1, *grid.shape), "momentum": faces, "source": cells,
+              "rho_mean": cells, "rho_face": faces}
+    path = {key: _float_array(d[key], shapes[key], key) for key in _PATH_KEYS}
+    per_step = {key: _float_array(figures.get(key), (T,), f"figures.{key}")
+                for key in ("transport_per_step", "reaction_per_step")}
+    return Geodesic(
+        grid=grid, lam=inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
+        **path, **per_step, status=Status.parse(d.get("status")),
+        iterations=d.get("iterations", 0), setup_time=timings["setup"],
+        solve_time=timings["solve"], assembly_time=timings["assembly"],
+        backend=inputs["backend"], scheme=inputs["scheme"],
+        version=d.get("wfr_cvx_version"))
+
+
+def solve_from_dict(d: dict, **solver_options):
+    """Solve again the geodesic problem a summary records (:func:`geodesic_to_dict`, or
+    the JSON of ``wfr-cvx solve --json``): its grid, allocations ``rho0`` and ``rho1``,
+    ``lam``, metric, backend and scheme, and the constraints of a ``--json`` output's
+    ``problem.constraints``.
+
+    Parameters
+    ----------
+    d : dict
+    **solver_options
+        Passed to :func:`wfr_cvx.geodesic` (the summary does not record them).
+
+    Returns
+    -------
+    Geodesic
+        A new solve: its ``distance2`` equals the recorded one to the solver's tolerance
+        (with the same backend and options, exactly on the same machine).
+
+    Raises
+    ------
+    ValueError
+        ``d`` is not a summary of a grid geodesic, or records no allocations (written by a
+        wfr_cvx before they were recorded), or is a rebalance step (its potential is
+        code, not data).
+    """
+    from .constraints import from_table
+    from .engine import geodesic
+
+    if not isinstance(d, dict):
+        raise TypeError(f"`d` must be a dict (a geodesic's to_dict), got {type(d).__name__}")
+    inputs = _section(d, "inputs", dict, "`d`")
+    if "tau" in inputs:
+        raise ValueError("`d` is a rebalance step: its potential is a function the summary "
+                         "cannot carry, so it cannot be solved again from `d`")
+    grid = _grid_from_spec(_section(inputs, "grid", dict, "`d['inputs']`"),
+                           where="`d['inputs']['grid']`")
+    for key in ("rho0", "rho1"):
+        if key not in inputs:
+            raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
+                             "written by a wfr_cvx that did not record them")
+    tables = d.get("problem", {}).get("constraints") or []
+    return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
+                    _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,
+                    inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
+                    constraints=[from_table(table) for table in tables],
+                    backend=inputs["backend"], scheme=inputs["scheme"], **solver_options)
 
 
 def rebalance_to_dict(step, *, include_path: bool = False) -> dict:
     """JSON-ready summary of a :class:`~wfr_cvx.Rebalance`: the path's, plus the step's.
 
     Adds ``inputs.tau`` and, under ``figures``, ``objective``, ``potential_energy``, the
-    target's ``mean_weight`` and ``target_mass`` per regime.
+    ``target`` allocation (in place of ``inputs.rho1``: it is the step's answer), its
+    ``mean_weight`` and ``target_mass`` per regime.
     """
     out = geodesic_to_dict(step.path, include_path=include_path)
     regimes = list(step.grid.regimes)
     out["inputs"]["tau"] = float(step.tau)
+    # the path's end is the step's answer, not an input
+    out["figures"]["target"] = out["inputs"].pop("rho1")
     out["figures"].update({
         "objective": float(step.objective),
         "potential_energy": float(step.potential_energy),
@@ -356,3 +563,142 @@ def write_json(data: dict, path) -> Path:
     path = Path(path)
     path.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def save(result, path) -> Path:
+    """Write a solved :class:`~wfr_cvx.Geodesic` to ``path`` (the ``.npz`` layout of the
+    module docstring); :func:`load` reads it back equal in every field.
+
+    The file is written at ``path`` as given (no suffix is added; ``.npz`` is the
+    convention).
+
+    Parameters
+    ----------
+    result : Geodesic
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    >>> import tempfile, wfr_cvx
+    >>> g = wfr_cvx.Grid(8, 2, regimes=("on", "off"))
+    >>> geo = wfr_cvx.geodesic(g.dirac(0.25, "on"), g.dirac(0.5, "off"), g, 0.5)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = wfr_cvx.load(geo.save(f"{tmp}/path.npz"))
+    >>> back.grid == geo.grid, bool((back.rho == geo.rho).all()), back.status == "Solved"
+    (True, True, True)
+    """
+    from .result import Geodesic
+
+    if not isinstance(result, Geodesic):
+        raise TypeError(f"`result` must be a wfr_cvx Geodesic, got {type(result).__name__}")
+    grid = result.grid
+    spec = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
+            "regimes": list(grid.regimes),
+            "assets": None if grid.assets is None else list(grid.assets)}
+    header = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": "geodesic",
+        "written_by": _version(), "grid": spec, "lam": result.lam,
+        "backend": str(result.backend), "scheme": str(result.scheme),
+        "status": str(result.status), "iterations": result.iterations,
+        "setup_time": result.setup_time, "solve_time": result.solve_time,
+        "assembly_time": result.assembly_time, "version": result.version,
+    }
+    arrays = {name: np.asarray(getattr(result, name)) for name in _GEODESIC_ARRAYS}
+    path = Path(path)
+    # an open file, not a name: np.savez would append ".npz" to a name without it
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, header=np.array(json.dumps(header)), mask=grid.mask,
+                            **arrays)
+    return path
+
+
+def load(path):
+    """Read a result written by :meth:`Geodesic.save <wfr_cvx.Geodesic.save>`
+    (:func:`save`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Geodesic
+        Equal to the saved one in every array (``grid`` with its mask and labels, the
+        path, ``metric``, the per-step costs) and field (``lam``, ``status``,
+        ``iterations``, timings, ``backend``, ``scheme``, ``version``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a wfr_cvx result (not an ``.npz`` archive, or one without the
+        header), was written in a newer format version than this wfr_cvx reads (the
+        message names both), or holds a kind of result or an array this reader does not
+        know.
+    """
+    from .backends import Status
+    from .result import Geodesic
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r}: no such file (a result written by "
+                                "Geodesic.save)")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: not an .npz archive "
+                         "(write one with Geodesic.save)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable wfr_cvx result file: "
+                         f"{exc}") from None
+    with archive:
+        header = _read_header(archive, path)
+        kind = header.get("kind")
+        if kind != "geodesic":
+            raise ValueError(f"{str(path)!r} holds a result of kind {kind!r}; this wfr_cvx "
+                             "reads kind 'geodesic'")
+        missing = [name for name in ("mask", *_GEODESIC_ARRAYS) if name not in archive.files]
+        if missing:
+            raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: array "
+                             f"{missing[0]!r} is missing")
+        arrays = {name: archive[name] for name in _GEODESIC_ARRAYS}
+        mask = archive["mask"]
+    try:
+        grid = _grid_from_spec(header.get("grid"), mask, where=repr(str(path)))
+        return Geodesic(
+            grid=grid, lam=header["lam"], **arrays, status=Status.parse(header["status"]),
+            iterations=header["iterations"], setup_time=header["setup_time"],
+            solve_time=header["solve_time"], assembly_time=header["assembly_time"],
+            backend=header["backend"], scheme=header["scheme"], version=header["version"])
+    except KeyError as exc:
+        raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: the header has "
+                         f"no {exc.args[0]!r}") from None
+
+
+def _read_header(archive, path: Path) -> dict:
+    """The JSON header of a saved result, its format and version checked."""
+    if "header" not in archive.files:
+        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: an .npz archive "
+                         "without the wfr_cvx header")
+    try:
+        header = json.loads(str(archive["header"][()]))
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: its header is not "
+                         f"JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: its header does not "
+                         f"say format {FORMAT!r}")
+    version = header.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{str(path)!r}: the header's format_version must be a positive "
+                         f"integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} was written in wfr_cvx result format version {version}, newer "
+            f"than version {FORMAT_VERSION} that this wfr_cvx ({_version()}) reads; "
+            "upgrade wfr_cvx to read it")
+    return header

@@ -198,11 +198,30 @@ class Geodesic:
         return geodesic_to_xarray(self)
 
     def to_dict(self, *, include_path: bool = False) -> dict:
-        """JSON-ready summary: inputs, figures, status, timings, package version (and the
-        levels' masses with ``include_path``; :func:`wfr_cvx.io.geodesic_to_dict`)."""
+        """JSON-ready summary: inputs (the grid and the allocations), figures, status,
+        timings, package version (and the path with ``include_path``, for
+        :meth:`from_dict`; :func:`wfr_cvx.io.geodesic_to_dict`)."""
         from .io import geodesic_to_dict
 
         return geodesic_to_dict(self, include_path=include_path)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Geodesic:
+        """The result :meth:`to_dict` with ``include_path=True`` (or ``wfr-cvx solve --json
+        OUT --with-path``) wrote, bit for bit (:func:`wfr_cvx.io.geodesic_from_dict`); a
+        summary without the path can be solved again with
+        :func:`wfr_cvx.io.solve_from_dict`."""
+        from .io import geodesic_from_dict
+
+        return geodesic_from_dict(d)
+
+    def save(self, path):
+        """Write the result to ``path`` (an ``.npz`` archive with a JSON header, see
+        :func:`wfr_cvx.io.save`); :func:`wfr_cvx.load` reads it back equal in every field.
+        Returns the path."""
+        from .io import save
+
+        return save(self, path)
 
     def plot(self, **kwargs):
         """A matplotlib Figure of the path: heat maps over (time, weight) on a 1-D grid

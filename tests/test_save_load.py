@@ -1,0 +1,254 @@
+"""Saving and loading a result (Geodesic.save, wfr_cvx.load) and the JSON round trip
+(Geodesic.to_dict / from_dict): every array and field comes back bit for bit."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import wfr_cvx
+from wfr_cvx import Geodesic, Grid, io
+
+#: The arrays of a result, the derived ones (velocity, rate) included.
+ARRAYS = ("rho", "momentum", "source", "rho_mean", "rho_face", "transport_per_step",
+          "reaction_per_step", "metric", "velocity", "rate")
+#: Its other fields.
+FIELDS = ("lam", "status", "iterations", "setup_time", "solve_time", "assembly_time",
+          "backend", "scheme", "version", "mass_floor", "distance2", "transport_cost",
+          "reaction_cost")
+
+
+def _two_regimes():
+    g = Grid(16, 4, regimes=("risk_on", "risk_off"))
+    r0 = g.bump(0.6, 0.08, "risk_on", mass=0.7) + g.bump(0.35, 0.08, "risk_off", mass=0.3)
+    r1 = g.bump(0.5, 0.08, "risk_on", mass=0.3) + g.bump(0.3, 0.08, "risk_off", mass=0.7)
+    return wfr_cvx.geodesic(r0, r1, g, lam=0.2, metric=np.linspace(1.0, 2.0, 15))
+
+
+def _masked():
+    cap = Grid(16, 4).weights <= 0.7  # risk-off equity weight <= 0.7
+    g = Grid(16, 4, regimes=("on", "off"), mask=[[True] * 16, list(cap)])
+    r0 = g.bump(0.6, 0.08, "on", mass=0.7) + g.bump(0.4, 0.08, "off", mass=0.3)
+    r1 = g.bump(0.8, 0.08, "on", mass=0.3) + g.bump(0.2, 0.08, "off", mass=0.7)
+    return wfr_cvx.geodesic(r0, r1, g, lam=0.3)
+
+
+def _simplex():
+    g = Grid.simplex(8, 4, assets=("eq", "bd", "cash"), regimes=2)
+    r0 = g.bump((0.3, 0.3), 0.1, 0, 0.7) + g.bump((0.2, 0.2), 0.1, 1, 0.3)
+    r1 = g.bump((0.5, 0.2), 0.1, 0, 0.3) + g.bump((0.1, 0.6), 0.1, 1, 0.7)
+    return wfr_cvx.geodesic(r0, r1, g, 0.3, metric=np.array([[2.0, 0.5], [0.5, 1.0]]))
+
+
+CASES = {"two_regimes": _two_regimes, "masked": _masked, "simplex": _simplex}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def geo(request):
+    return CASES[request.param]()
+
+
+def assert_same(back, geo):
+    """Equal in every array (values, shape and dtype) and field; the same grid."""
+    assert type(back) is Geodesic
+    for name in ARRAYS:
+        got, want = getattr(back, name), getattr(geo, name)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert np.asarray(got).dtype == np.asarray(want).dtype, name
+    for name in FIELDS:
+        assert getattr(back, name) == getattr(geo, name), name
+        assert type(getattr(back, name)) is type(getattr(geo, name)), name
+    assert type(back.grid) is type(geo.grid) and back.grid == geo.grid
+    for name in ("n_weights", "n_steps", "dims", "regimes", "assets"):
+        assert getattr(back.grid, name) == getattr(geo.grid, name), name
+    np.testing.assert_array_equal(back.grid.mask, geo.grid.mask)
+    assert back.grid.mask.dtype == bool
+
+
+def test_save_then_load_gives_the_same_result(geo, tmp_path):
+    path = geo.save(tmp_path / "result.npz")
+    assert path == tmp_path / "result.npz"
+    assert_same(wfr_cvx.load(path), geo)
+    assert_same(wfr_cvx.load(str(path)), geo)
+
+
+def test_the_file_is_written_where_named(tmp_path):
+    """No suffix is added (np.savez would add ".npz" to a bare name)."""
+    geo = _two_regimes()
+    path = geo.save(tmp_path / "result")
+    assert path.is_file() and not (tmp_path / "result.npz").exists()
+    assert_same(wfr_cvx.load(path), geo)
+
+
+def test_the_header_is_documented_json(tmp_path):
+    geo = _simplex()
+    with np.load(geo.save(tmp_path / "r.npz"), allow_pickle=False) as archive:
+        header = json.loads(str(archive["header"][()]))
+        assert set(archive.files) == {"header", "mask", "rho", "momentum", "source",
+                                      "rho_mean", "rho_face", "transport_per_step",
+                                      "reaction_per_step", "metric"}
+    assert header["format"] == "wfr_cvx.result" and header["kind"] == "geodesic"
+    assert header["format_version"] == io.FORMAT_VERSION
+    assert header["grid"] == {"n_weights": 8, "n_steps": 4, "dims": 2,
+                              "regimes": ["0", "1"], "assets": ["eq", "bd", "cash"]}
+    assert header["version"] == wfr_cvx.__version__ and header["lam"] == 0.3
+
+
+def test_a_fresh_process_reads_the_same_arrays(tmp_path):
+    geo = _masked()
+    path = geo.save(tmp_path / "result.npz")
+    out = tmp_path / "arrays.npz"
+    script = (
+        "import json, sys, numpy as np, wfr_cvx\n"
+        "geo = wfr_cvx.load(sys.argv[1])\n"
+        f"np.savez(sys.argv[2], mask=geo.grid.mask, **{{k: getattr(geo, k) for k in "
+        f"{ARRAYS!r}}})\n"
+        "print(json.dumps({'lam': geo.lam, 'status': str(geo.status), "
+        "'iterations': geo.iterations, 'solve_time': geo.solve_time, "
+        "'regimes': list(geo.grid.regimes), 'distance2': geo.distance2}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(path), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as arrays:
+        for name in ARRAYS:
+            np.testing.assert_array_equal(arrays[name], getattr(geo, name), err_msg=name)
+        np.testing.assert_array_equal(arrays["mask"], geo.grid.mask)
+    assert json.loads(proc.stdout) == {
+        "lam": geo.lam, "status": "Solved", "iterations": geo.iterations,
+        "solve_time": geo.solve_time, "regimes": ["on", "off"], "distance2": geo.distance2}
+
+
+def test_figures_of_a_loaded_result_are_the_same(geo, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    back = wfr_cvx.load(geo.save(tmp_path / "result.npz"))
+
+    def describe(figure):
+        rows = []
+        for ax in figure.get_axes():
+            rows.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel(),
+                         [line.get_ydata().tolist() for line in ax.get_lines()],
+                         [image.get_array().tolist() for image in ax.get_images()],
+                         [None if c.get_array() is None else np.asarray(c.get_array()).tolist()
+                          for c in ax.collections]))
+        return rows
+
+    want = describe(geo.plot(title="t"))
+    assert any(title for title, *_ in want) and any(row[3] or row[4] or row[5] for row in want)
+    assert describe(back.plot(title="t")) == want
+
+
+def test_json_round_trip(geo):
+    d = geo.to_dict(include_path=True)
+    assert_same(Geodesic.from_dict(d), geo)
+    text = json.dumps(d, allow_nan=False)
+    assert_same(Geodesic.from_dict(json.loads(text)), geo)
+    assert_same(io.geodesic_from_dict(json.loads(text)), geo)
+
+
+def test_a_summary_without_the_path_solves_again():
+    geo = _two_regimes()
+    d = json.loads(json.dumps(geo.to_dict()))
+    with pytest.raises(ValueError, match="include_path=True"):
+        Geodesic.from_dict(d)
+    again = io.solve_from_dict(d)
+    assert again.grid == geo.grid
+    assert again.distance2 == pytest.approx(geo.distance2, rel=1e-9)
+    np.testing.assert_array_equal(again.rho[0], geo.rho[0])
+    np.testing.assert_array_equal(again.metric, geo.metric)
+
+
+def test_from_dict_refuses_what_is_not_a_geodesic_summary():
+    with pytest.raises(TypeError, match="`d` must be a dict"):
+        Geodesic.from_dict("{}")
+    with pytest.raises(ValueError, match="has no 'inputs'"):
+        Geodesic.from_dict({"figures": {}})
+    d = _two_regimes().to_dict(include_path=True)
+    d["rho"] = d["rho"][:-1]
+    with pytest.raises(ValueError, match=r"`d\['rho'\]` must have shape \(5, 2, 16\)"):
+        Geodesic.from_dict(d)
+
+
+def _rewrite_header(path, **changes):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = {**json.loads(str(arrays.pop("header")[()])), **changes}
+    with open(path, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+
+
+def test_a_newer_format_version_is_refused(tmp_path):
+    path = _two_regimes().save(tmp_path / "future.npz")
+    _rewrite_header(path, format_version=io.FORMAT_VERSION + 1)
+    with pytest.raises(ValueError) as info:
+        wfr_cvx.load(path)
+    message = str(info.value)
+    assert "future.npz" in message
+    assert f"version {io.FORMAT_VERSION + 1}" in message
+    assert f"version {io.FORMAT_VERSION} " in message
+
+
+def test_an_unknown_kind_is_refused(tmp_path):
+    path = _two_regimes().save(tmp_path / "other.npz")
+    _rewrite_header(path, kind="hologram")
+    with pytest.raises(ValueError, match="kind 'hologram'"):
+        wfr_cvx.load(path)
+
+
+def test_bad_paths_and_foreign_files_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        wfr_cvx.load(tmp_path / "missing.npz")
+    text = tmp_path / "notes.npz"
+    text.write_text("not a result")
+    with pytest.raises(ValueError, match="notes.npz.*not a wfr_cvx result file"):
+        wfr_cvx.load(text)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, rho=np.zeros(3))
+    with pytest.raises(ValueError, match="plain.npz.*without the wfr_cvx header"):
+        wfr_cvx.load(plain)
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        wfr_cvx.load(npy)
+    foreign = tmp_path / "foreign.npz"
+    with open(foreign, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps({"format": "something else"})))
+    with pytest.raises(ValueError, match="does not say format 'wfr_cvx.result'"):
+        wfr_cvx.load(foreign)
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
+        pass
+    with pytest.raises(ValueError, match="not a wfr_cvx result file"):
+        wfr_cvx.load(tmp_path / "empty.zip")
+
+
+def test_save_refuses_other_objects(tmp_path):
+    with pytest.raises(TypeError, match="`result` must be a wfr_cvx Geodesic"):
+        io.save({"rho": [1.0]}, tmp_path / "x.npz")
+
+
+def test_load_is_exported_lazily():
+    script = ("import sys, wfr_cvx\n"
+              "assert 'load' in dir(wfr_cvx) and 'wfr_cvx.io' not in sys.modules\n"
+              "wfr_cvx.load\n"
+              "heavy = [m for m in ('matplotlib', 'xarray', 'tqdm', 'clarabel') "
+              "if m in sys.modules]\n"
+              "assert not heavy, heavy\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_rebalance_step_round_trips_its_path_but_is_not_solved_again():
+    g = Grid(16, 4)
+    step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=10.0,
+                             potential=lambda w: (w[:, 0] - 0.7) ** 2)
+    d = json.loads(json.dumps(io.rebalance_to_dict(step, include_path=True)))
+    assert "rho1" not in d["inputs"]  # the path's end is the step's answer
+    np.testing.assert_array_equal(np.asarray(d["figures"]["target"]), step.path.rho[-1])
+    assert_same(Geodesic.from_dict(d), step.path)
+    with pytest.raises(ValueError, match="rebalance step"):
+        io.solve_from_dict(d)
