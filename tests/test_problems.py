@@ -395,6 +395,7 @@ diracs = [{ weight = [0.5, 0.2] }]
 [expected]
 source = "earlier run"
 distance2 = 1.0
+rtol = 0.01
 """
 
 

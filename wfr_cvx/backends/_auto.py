@@ -36,8 +36,10 @@ simplex 64² x 16        1.0          0.05         1.5e-5
 
 On 1-D grids the splitting converges slowly (the reaction's dual moves little per
 iteration) and one near-teleport Dirac did not converge in 50,000 iterations: "auto" never
-picks it there.  What "auto" promises: the interior point's :math:`d^2` to its 1e-8 gap,
-or, where it picks ``"dr"``, the same discrete problem's :math:`d^2` within 1e-4
+picks it there.  What "auto" promises: the interior point's :math:`d^2` to its
+tolerances (gap and feasibility 1e-8: two equivalent formulations of one problem agree to
+1e-7, and to 2e-5 on near-teleport problems where the feasibility tolerance binds), or,
+where it picks ``"dr"``, the same discrete problem's :math:`d^2` within 1e-4
 (relative; the conformance tests of both backends check it), far below the
 discretisation error at the sizes it picks it for (4e-3 at 32² x 16 against 64² x 16).
 The choice is in the result's ``backend``.
