@@ -310,6 +310,8 @@ def goals(rows: list[dict], first: str) -> list[dict]:
             met = fastest["total_s"] < limit
         elif any(r["case"] == case and r["status"] == "timeout" for r in rows):
             met = False  # ran out of the (longer) per-row timeout
+        elif any(r["case"] == case and _solved(r) for r in rows):
+            met = False  # solved, but none within the memory limit
         else:
             met = None  # skipped or failed: not measured
         return {"goal": goal, "measured": "; ".join(parts), "met": met}
@@ -389,7 +391,8 @@ def markdown(results: dict) -> list[str]:
         [[g["goal"], g["measured"],
           "—" if g["met"] is None else ("**met**" if g["met"] else "**not met**")]
          for g in results["goals"]])
-    lines += ["", "## Rows", ""]
+    lines += ["", "Where a goal is not met, the measured reasons and the levers tried are in "
+              "[TUNING.md](TUNING.md) (\"The ladder's speed goals\").", "", "## Rows", ""]
     table = []
     for r in results["rows"]:
         table.append([
@@ -434,14 +437,21 @@ def main(argv=None) -> None:
                         help="leave out the setting with this label (repeatable; the first "
                              "setting, the reference of the ratios, cannot be left out)")
     parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: one row, JSON spec
+    parser.add_argument("--rewrite", action="store_true",
+                        help="re-read ladder_results.json and rewrite LADDER.md (no solves)")
     args = parser.parse_args(argv)
     if args.row:
         print(json.dumps(run_row(json.loads(args.row))), flush=True)
         return
     if list(SETTINGS)[0] in args.skip:
         parser.error("--skip: the first setting is the reference of the ratios")
-    results = run(QUICK if args.quick else FULL, args.timeout, args.max_cells, tuple(args.skip))
     out_dir = args.out if args.out is not None else output_dir(args.quick)
+    if args.rewrite:
+        results = json.loads((out_dir / "ladder_results.json").read_text())
+        results["goals"] = goals(results["rows"], list(results["config"]["settings"])[0])
+    else:
+        results = run(QUICK if args.quick else FULL, args.timeout, args.max_cells,
+                      tuple(args.skip))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_outputs(results, out_dir, "ladder_results.json", "LADDER.md", markdown(results))
 

@@ -20,19 +20,25 @@ The rule (:func:`choose_backend`), in order:
    (:meth:`~wfr_cvx.backends.Backend.estimated_bytes` against the process's budget) and
    the other backend would, the other one.
 
-Measured (``benchmarks/LADDER.md``; the first-order rows against the interior point in the
-same run, one machine):
+Measured (``benchmarks/LADDER.md``, one run, the centred scheme; seconds of the
+``geodesic`` call):
 
-======================  ===========  ===========  ================================
+======================  ===========  ===========  ====================================
 problem                 clarabel     dr           d² difference (dr vs clarabel)
-======================  ===========  ===========  ================================
-1-D 256 x 2 x 32        1.0          5.1x slower  5e-5 (3,050 iterations)
-1-D 1,024 x 2 x 32      1.0          4.7x slower  2e-6
-simplex 16² x 16        1.0          0.44         2e-5 (no coarse start)
-simplex 24² x 16        1.0          1.4x slower  2e-5 (no coarse start)
-simplex 32² x 16        1.0          0.11         1e-5
-simplex 64² x 16        1.0          0.05         1.5e-5
-======================  ===========  ===========  ================================
+======================  ===========  ===========  ====================================
+1-D 256 x 2 x 32        2.9          23.1         5e-5 (3,650 iterations)
+1-D 1,024 x 2 x 32      11.6         > 240
+simplex 16² x 16        6.3          3.5          2e-5 (no coarse start)
+simplex 16² x 32        19.1         25.1         2e-5 (no coarse start)
+simplex 32² x 16        30.1         4.1          2e-5
+simplex 32² x 32        188.5        26.5         2e-5
+simplex 48² x 16        116.9        6.0          1.5e-5
+simplex 64² x 16        > 240        9.1
+======================  ===========  ===========  ====================================
+
+Below 32 cells per side the two are within 2x either way (an earlier run: 24² x 16,
+15 s against 21 s), and the interior point's figures are the more accurate; from 32 per
+side the coarse start makes the splitting 7x faster and more.
 
 On 1-D grids the splitting converges slowly (the reaction's dual moves little per
 iteration) and one near-teleport Dirac did not converge in 50,000 iterations: "auto" never
@@ -41,7 +47,7 @@ tolerances (gap and feasibility 1e-8: two equivalent formulations of one problem
 1e-7, and to 2e-5 on near-teleport problems where the feasibility tolerance binds), or,
 where it picks ``"dr"``, the same discrete problem's :math:`d^2` within 1e-4
 (relative; the conformance tests of both backends check it), far below the
-discretisation error at the sizes it picks it for (4e-3 at 32² x 16 against 64² x 16).
+discretisation error at the sizes it picks it for (3e-3 at 32² x 16 against 64² x 16).
 The choice is in the result's ``backend``.
 """
 
