@@ -457,8 +457,8 @@ def _goals(rows: list[dict]) -> list[str]:
     baseline = min((r["peak_mb"] for r in solved), default=None)
     if baseline is not None:
         out.append(f"* Peak memory includes the interpreter and wfr_cvx's imports (the "
-                   f"smallest clarabel row peaked at {baseline:,.0f} MB; importing wfr_cvx "
-                   "loads cvxpy and numba); the POT rows import neither.")
+                   f"smallest clarabel row peaked at {baseline:,.0f} MB; a solve loads "
+                   "Clarabel, scipy and pandas); the POT rows load none of them.")
     return out
 
 
