@@ -1,5 +1,6 @@
-"""Saving and loading a result (Geodesic.save, wfr_cvx.load) and the JSON round trip
-(Geodesic.to_dict / from_dict): every array and field comes back bit for bit."""
+"""Saving and loading a result (Geodesic.save, EnsembleGeodesic.save, wfr_cvx.load) and the
+JSON round trip (Geodesic.to_dict / from_dict): every array and field comes back bit for
+bit."""
 
 import json
 import subprocess
@@ -7,10 +8,13 @@ import sys
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
 from wfr_cvx import Geodesic, Grid, io
+from wfr_cvx.ensemble import Ensemble, EnsembleGeodesic, MaxTravel, TotalMass
+from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
 #: The arrays of a result, the derived ones (velocity, rate) included.
 ARRAYS = ("rho", "momentum", "source", "rho_mean", "rho_face", "transport_per_step",
@@ -252,3 +256,215 @@ def test_a_rebalance_step_round_trips_its_path_but_is_not_solved_again():
     assert_same(Geodesic.from_dict(d), step.path)
     with pytest.raises(ValueError, match="rebalance step"):
         io.solve_from_dict(d)
+
+
+# -- ensemble results ----------------------------------------------------------------------
+
+#: The scalar fields of an EnsembleGeodesic, compared with == and by type.
+ENSEMBLE_FIELDS = ("distance2", "distance", "transport_cost", "reaction_cost", "hk_distance2",
+                   "n_pairs_kept", "lower_bound", "gap", "status", "solver_status",
+                   "n_pairs_solved", "rounds", "iterations", "assembly_time", "setup_time",
+                   "solve_time", "certify_time", "backend", "lam", "assets", "regimes",
+                   "n_atoms", "constraints", "success")
+#: The fields of its endpoints (arrays compared by value and dtype).
+ENSEMBLE_INPUTS = ("weights", "mass", "regime", "assets", "regimes", "n_atoms", "n_assets",
+                   "total_mass")
+
+
+def _ensembles(rng, *, equal_mass=False):
+    """5 and 6 atoms in 3 assets and 2 regimes: labelled atoms on the simplex, and an
+    unlabelled box-domain ensemble with its assets in another order."""
+    assets = ("eq", "bd", "cash")
+    atoms = pd.Index([f"p{i}" for i in range(5)], name="portfolio")
+    e0 = Ensemble(pd.DataFrame(rng.dirichlet(np.ones(3), 5), index=atoms, columns=assets),
+                  rng.uniform(0.5, 2.0, 5), ["on", "off", "on", "on", "off"],
+                  regimes=("on", "off"), domain="simplex")
+    mass = rng.uniform(0.5, 2.0, 6)
+    if equal_mass:
+        mass *= e0.total_mass / mass.sum()
+    e1 = Ensemble(rng.dirichlet(np.ones(3), 6)[:, [2, 0, 1]], mass, [0, 1, 1, 0, 1, 0],
+                  assets=("cash", "eq", "bd"), regimes=("off", "on"),
+                  domain=(0.0, np.array([1.0, 1.0, np.inf])))
+    return e0, e1
+
+
+def _ensemble_capped():
+    e0, e1 = _ensembles(np.random.default_rng(7))
+    metric = {"on": 2.0, "off": np.array([[1.0, 0.2, 0.0], [0.2, 1.5, 0.0], [0.0, 0.0, 0.5]])}
+    return ensemble_geodesic(e0, e1, lam=0.3, metric=metric, constraints=[MaxTravel(0.5)])
+
+
+def _ensemble_total_mass():
+    e0, e1 = _ensembles(np.random.default_rng(11), equal_mass=True)
+    return ensemble_geodesic(e0, e1, lam=0.4, metric=1.5, constraints=[TotalMass()])
+
+
+def _ensemble_plain():
+    e0, e1 = _ensembles(np.random.default_rng(5))
+    return ensemble_geodesic(e0, e1, lam=0.5, metric=np.diag([1.0, 2.0, 3.0]))
+
+
+ENSEMBLE_CASES = {"capped": _ensemble_capped, "total_mass": _ensemble_total_mass,
+                  "plain": _ensemble_plain}
+
+
+@pytest.fixture(scope="module", params=list(ENSEMBLE_CASES))
+def ens(request):
+    return ENSEMBLE_CASES[request.param]()
+
+
+def _same_metric(got, want):
+    assert type(got) is type(want)
+    if isinstance(want, dict):
+        assert list(got) == list(want)
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    elif isinstance(want, np.ndarray):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
+    else:
+        assert got == want
+
+
+def assert_same_ensemble(back, geo):
+    """Equal in every field, table, endpoint and path output."""
+    assert type(back) is EnsembleGeodesic
+    for name in ENSEMBLE_FIELDS:
+        assert getattr(back, name) == getattr(geo, name), name
+        assert type(getattr(back, name)) is type(getattr(geo, name)), name
+    _same_metric(back.metric, geo.metric)
+    pd.testing.assert_frame_equal(back.plan, geo.plan)
+    pd.testing.assert_frame_equal(back.pieces, geo.pieces)
+    pd.testing.assert_series_equal(back.destroyed, geo.destroyed)
+    pd.testing.assert_series_equal(back.created, geo.created)
+    for key in ("e0", "e1"):
+        got, want = getattr(back, key), getattr(geo, key)
+        for name in ENSEMBLE_INPUTS:
+            g, w = getattr(got, name), getattr(want, name)
+            if isinstance(w, np.ndarray):
+                np.testing.assert_array_equal(g, w, err_msg=f"{key}.{name}")
+                assert g.dtype == w.dtype, f"{key}.{name}"
+            else:
+                assert g == w, f"{key}.{name}"
+        pd.testing.assert_index_equal(got.atoms, want.atoms, exact=True)
+        pd.testing.assert_frame_equal(got.to_frame(), want.to_frame())
+        if isinstance(want.domain, tuple):
+            for g, w in zip(got.domain, want.domain, strict=True):
+                np.testing.assert_array_equal(g, w)
+        else:
+            assert got.domain == want.domain
+    times = [0.0, 0.25, 0.5, 0.8, 1.0]
+    for s in times:
+        pd.testing.assert_frame_equal(back.at(s).to_frame(), geo.at(s).to_frame())
+    pd.testing.assert_frame_equal(back.to_frame(), geo.to_frame())
+    pd.testing.assert_frame_equal(back.to_frame(times), geo.to_frame(times))
+    pd.testing.assert_frame_equal(back.mass(), geo.mass())
+    assert repr(back) == repr(geo)
+
+
+def test_an_ensemble_result_saves_and_loads_the_same(ens, tmp_path):
+    path = ens.save(tmp_path / "ensemble.npz")
+    assert path == tmp_path / "ensemble.npz"
+    back = wfr_cvx.load(path)
+    assert_same_ensemble(back, ens)
+    assert_same_ensemble(wfr_cvx.load(back.save(tmp_path / "again")), ens)
+
+
+def test_the_total_mass_constraint_comes_back_and_shapes_the_path(tmp_path):
+    geo = _ensemble_total_mass()
+    back = wfr_cvx.load(geo.save(tmp_path / "sphere.npz"))
+    assert back.constraints == (TotalMass(),)
+    assert back.distance2 != back.hk_distance2  # the spherical distance, not HK's
+    totals = back.mass(np.linspace(0.0, 1.0, 9)).sum(axis=1).to_numpy()
+    np.testing.assert_allclose(totals, geo.e0.total_mass, rtol=1e-12)
+    assert_same_ensemble(back, geo)
+
+
+def test_the_ensemble_header_is_documented_json(tmp_path):
+    geo = _ensemble_capped()
+    with np.load(geo.save(tmp_path / "r.npz"), allow_pickle=False) as archive:
+        header = json.loads(str(archive["header"][()]))
+        files = set(archive.files)
+    assert header["format"] == "wfr_cvx.result" and header["kind"] == "ensemble"
+    assert header["format_version"] == io.FORMAT_VERSION
+    assert header["constraints"] == [{"kind": "max_travel", "distance": 0.5}]
+    assert header["metric"] == {"kind": "per_regime", "regimes": ["on", "off"]}
+    assert header["e0"] == {"assets": ["eq", "bd", "cash"], "regimes": ["on", "off"],
+                            "atoms": {"dtype": "str", "name": "portfolio"} if (
+                                str(geo.e0.atoms.dtype) == "str") else {
+                                "dtype": "object", "name": "portfolio"},
+                            "domain": "simplex"}
+    assert header["e1"]["atoms"] == {"range": [0, 6, 1], "name": None}
+    assert header["e1"]["domain"] == "box" and header["lam"] == 0.3
+    assert files == {"header", "metric", "e0_weights", "e0_mass", "e0_regime", "e0_atoms",
+                     "e1_weights", "e1_mass", "e1_regime", "e1_lower", "e1_upper",
+                     "pair_src", "pair_dst", "pair_distance", "pair_regime", "one_minus_cos",
+                     "mass_out", "mass_in", "destroyed", "created"}
+
+
+def test_a_fresh_process_reads_the_same_ensemble_result(tmp_path):
+    geo = _ensemble_total_mass()
+    path = geo.save(tmp_path / "ensemble.npz")
+    out = tmp_path / "tables.npz"
+    script = (
+        "import json, sys, numpy as np, wfr_cvx\n"
+        "geo = wfr_cvx.load(sys.argv[1])\n"
+        "path = geo.to_frame()\n"
+        "np.savez(sys.argv[2], mass_out=geo.plan['mass_out'].to_numpy(),\n"
+        "         destroyed=geo.destroyed.to_numpy(), created=geo.created.to_numpy(),\n"
+        "         path=path[list(geo.assets) + ['mass']].to_numpy(),\n"
+        "         regime_mass=geo.mass().to_numpy())\n"
+        "print(json.dumps({'type': type(geo).__name__, 'distance2': geo.distance2,\n"
+        "                  'lower_bound': geo.lower_bound, 'status': geo.status,\n"
+        "                  'iterations': geo.iterations, 'solve_time': geo.solve_time,\n"
+        "                  'atoms': [str(a) for a in geo.e0.atoms],\n"
+        "                  'constraints': [c.table() for c in geo.constraints]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(path), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    frame = geo.to_frame()
+    with np.load(out) as arrays:
+        np.testing.assert_array_equal(arrays["mass_out"], geo.plan["mass_out"].to_numpy())
+        np.testing.assert_array_equal(arrays["destroyed"], geo.destroyed.to_numpy())
+        np.testing.assert_array_equal(arrays["created"], geo.created.to_numpy())
+        np.testing.assert_array_equal(arrays["path"],
+                                      frame[list(geo.assets) + ["mass"]].to_numpy())
+        np.testing.assert_array_equal(arrays["regime_mass"], geo.mass().to_numpy())
+    assert json.loads(proc.stdout) == {
+        "type": "EnsembleGeodesic", "distance2": geo.distance2,
+        "lower_bound": geo.lower_bound, "status": geo.status, "iterations": geo.iterations,
+        "solve_time": geo.solve_time, "atoms": [f"p{i}" for i in range(5)],
+        "constraints": [{"kind": "total_mass"}]}
+
+
+def test_figures_of_a_loaded_ensemble_result_are_the_same(ens, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    back = wfr_cvx.load(ens.save(tmp_path / "ensemble.npz"))
+
+    def describe(figure):
+        rows = []
+        for ax in figure.get_axes():
+            rows.append((ax.get_title(), ax.get_xlabel(), ax.get_ylabel(),
+                         [line.get_ydata().tolist() for line in ax.get_lines()],
+                         [np.asarray(c.get_offsets()).tolist() for c in ax.collections],
+                         [np.asarray(c.get_sizes()).tolist() for c in ax.collections]))
+        plt.close(figure)
+        return rows
+
+    want = describe(ens.plot())
+    assert any(title for title, *_ in want) and any(row[3] or row[4] for row in want)
+    assert describe(back.plot()) == want
+
+
+def test_an_ensemble_file_missing_an_array_is_a_clear_error(tmp_path):
+    path = _ensemble_plain().save(tmp_path / "broken.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files if name != "mass_in"}
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(ValueError, match="broken.npz.*no 'mass_in'"):
+        wfr_cvx.load(path)

@@ -5,7 +5,7 @@ zip of ``.npy`` arrays, read with ``allow_pickle=False``) holding
 
 * ``header``: a 0-d unicode array, a JSON object with ``format = "wfr_cvx.result"``, the
   ``format_version`` (:data:`FORMAT_VERSION`; a reader refuses a newer one), the ``kind``
-  of result (``"geodesic"``), the grid (``n_weights``, ``n_steps``, ``dims``,
+  of result (``"geodesic"``; ``"ensemble"`` below), the grid (``n_weights``, ``n_steps``, ``dims``,
   ``regimes``, ``assets``), ``lam``, ``backend``, ``scheme``, ``status``,
   ``iterations``, the timings in seconds and ``version`` (the wfr_cvx that solved it);
   floats are written by ``repr`` and read back bit for bit;
@@ -14,6 +14,32 @@ zip of ``.npy`` arrays, read with ``allow_pickle=False``) holding
 
 ``velocity``, ``rate`` and ``mass_floor`` are recomputed from them, as a solve computes
 them, so the loaded result equals the saved one in every array.
+
+An ensemble result (:class:`~wfr_cvx.EnsembleGeodesic`) is kind ``"ensemble"``: the same
+``format`` and ``format_version``, and what a solve hands the result, nothing derived:
+
+* in the header: ``lam``, ``backend``, ``metric`` (``{"kind": "none"}``, ``{"kind":
+  "scalar", "value": g}``, ``{"kind": "matrix"}`` or ``{"kind": "per_regime", "regimes":
+  [...]}``; the matrices in the array ``metric``, shape ``(n, n)`` or ``(K, n, n)``), the
+  ``constraints`` as their tables (:meth:`~wfr_cvx.constraints.Constraint.table`; whether
+  TotalMass applies is read from them), the endpoints ``e0`` and ``e1`` (``assets``,
+  ``regimes``, ``domain`` -- ``null``, ``"simplex"`` or ``"box"`` -- and the atom labels:
+  ``{"range": [start, stop, step], "name": ...}`` or ``{"dtype": ..., "name": ...}`` with
+  the labels in the array ``<e>_atoms``) and the solver's ``coupling`` scalars
+  (``lower_bound``, ``n_pairs_kept``, ``n_pairs_solved``, ``rounds``, ``status``,
+  ``solver_status``, ``iterations``, ``assembly_time``, ``setup_time``, ``solve_time``,
+  ``certify_time``) and ``written_by``;
+* the arrays ``e0_weights``, ``e0_mass``, ``e0_regime`` (codes into the ensemble's
+  regimes), the same for ``e1``, ``e0_lower`` and ``e0_upper`` (likewise ``e1``) for a
+  box domain, and the coupling's ``pair_src``, ``pair_dst``, ``pair_distance``,
+  ``pair_regime``, ``one_minus_cos``, ``mass_out``, ``mass_in``, ``destroyed`` and
+  ``created``.
+
+:func:`load` rebuilds the ensembles, aligns them and builds the result from the coupling
+with the code a solve runs, so the plan, the pieces, the figures and the path (``at``,
+``to_frame``, ``mass``, ``plot``) come back identical.  The ensemble kind added no field to
+the geodesic kind, so ``format_version`` stays 1: a reader of version 1 that predates it
+refuses the file by its kind, with a message, rather than misreading it.
 
 The staggered layout of a :class:`~wfr_cvx.Geodesic` is kept as it is, nothing is
 interpolated:
@@ -56,6 +82,14 @@ FORMAT_VERSION = 1
 #: The arrays of a saved Geodesic (besides the grid's ``mask``).
 _GEODESIC_ARRAYS = ("rho", "momentum", "source", "rho_mean", "rho_face",
                     "transport_per_step", "reaction_per_step", "metric")
+#: The arrays of a saved EnsembleGeodesic's coupling: its own attribute names, and the
+#: saved names of its pairs' fields.
+_COUPLING_ARRAYS = ("one_minus_cos", "mass_out", "mass_in", "destroyed", "created")
+_PAIR_ARRAYS = ("src", "dst", "distance", "regime")
+#: The scalars of a saved EnsembleGeodesic's coupling (in the header).
+_COUPLING_SCALARS = ("lower_bound", "n_pairs_kept", "n_pairs_solved", "rounds", "status",
+                     "solver_status", "iterations", "assembly_time", "setup_time",
+                     "solve_time", "certify_time")
 #: The path arrays that ``to_dict(include_path=True)`` adds (``rho`` among them).
 _PATH_KEYS = ("rho", "momentum", "source", "rho_mean", "rho_face")
 
@@ -566,15 +600,16 @@ def write_json(data: dict, path) -> Path:
 
 
 def save(result, path) -> Path:
-    """Write a solved :class:`~wfr_cvx.Geodesic` to ``path`` (the ``.npz`` layout of the
-    module docstring); :func:`load` reads it back equal in every field.
+    """Write a solved :class:`~wfr_cvx.Geodesic` or :class:`~wfr_cvx.EnsembleGeodesic` to
+    ``path`` (the ``.npz`` layout of the module docstring); :func:`load` reads it back
+    equal in every field.
 
     The file is written at ``path`` as given (no suffix is added; ``.npz`` is the
     convention).
 
     Parameters
     ----------
-    result : Geodesic
+    result : Geodesic or EnsembleGeodesic
     path : str or os.PathLike
 
     Returns
@@ -593,7 +628,12 @@ def save(result, path) -> Path:
     from .result import Geodesic
 
     if not isinstance(result, Geodesic):
-        raise TypeError(f"`result` must be a wfr_cvx Geodesic, got {type(result).__name__}")
+        from .ensemble import EnsembleGeodesic
+
+        if isinstance(result, EnsembleGeodesic):
+            return _write(path, *_ensemble_contents(result))
+        raise TypeError(f"`result` must be a wfr_cvx Geodesic or EnsembleGeodesic, got "
+                        f"{type(result).__name__}")
     grid = result.grid
     spec = {"n_weights": grid.n_weights, "n_steps": grid.n_steps, "dims": grid.dims,
             "regimes": list(grid.regimes),
@@ -607,17 +647,101 @@ def save(result, path) -> Path:
         "assembly_time": result.assembly_time, "version": result.version,
     }
     arrays = {name: np.asarray(getattr(result, name)) for name in _GEODESIC_ARRAYS}
+    return _write(path, header, {"mask": grid.mask, **arrays})
+
+
+def _write(path, header: dict, arrays: dict) -> Path:
     path = Path(path)
     # an open file, not a name: np.savez would append ".npz" to a name without it
     with open(path, "wb") as handle:
-        np.savez_compressed(handle, header=np.array(json.dumps(header)), mask=grid.mask,
-                            **arrays)
+        np.savez_compressed(handle, header=np.array(json.dumps(header)), **arrays)
     return path
 
 
+def _atoms_spec(atoms) -> tuple[dict, np.ndarray | None]:
+    """The atom labels of an ensemble as a header entry and (unless a range) an array."""
+    import pandas as pd
+
+    name = atoms.name
+    if name is not None and not isinstance(name, (str, int, float)):
+        raise TypeError(f"the atoms' index name {name!r} cannot be saved (a str or number "
+                        "can)")
+    if isinstance(atoms, pd.RangeIndex):
+        return {"range": [atoms.start, atoms.stop, atoms.step], "name": name}, None
+    if isinstance(atoms, pd.MultiIndex):
+        raise TypeError("atoms labelled by a MultiIndex cannot be saved (one level can)")
+    values = atoms.to_numpy()
+    if values.dtype == object or pd.api.types.is_string_dtype(atoms.dtype):
+        if not all(isinstance(label, str) for label in values):
+            raise TypeError(f"the atom labels cannot be saved: they must be numbers or "
+                            f"all str, got dtype {atoms.dtype}")
+        values = values.astype(str)
+    elif values.dtype.kind not in "biuf":
+        raise TypeError(f"the atom labels cannot be saved: they must be numbers or all "
+                        f"str, got dtype {atoms.dtype}")
+    return {"dtype": str(atoms.dtype), "name": name}, values
+
+
+def _atoms_from_spec(spec: dict, arrays: dict, key: str):
+    """The atom labels :func:`_atoms_spec` wrote for ensemble ``key``."""
+    import pandas as pd
+
+    if "range" in spec:
+        return pd.RangeIndex(*spec["range"], name=spec["name"])
+    values = arrays[f"{key}_atoms"]
+    if values.dtype.kind == "U":
+        values = values.astype(object)
+    return pd.Index(values, dtype=spec["dtype"], name=spec["name"])
+
+
+def _ensemble_contents(result) -> tuple[dict, dict]:
+    """The header and arrays of a saved EnsembleGeodesic (module docstring)."""
+    arrays, ensembles = {}, {}
+    for key, e in (("e0", result.e0), ("e1", result.e1)):
+        atoms, labels = _atoms_spec(e.atoms)
+        spec = {"assets": list(e.assets), "regimes": list(e.regimes), "atoms": atoms,
+                "domain": e.domain if e.domain is None or isinstance(e.domain, str)
+                else "box"}
+        arrays.update({f"{key}_weights": e.weights, f"{key}_mass": e.mass,
+                       f"{key}_regime": e.regime})
+        if labels is not None:
+            arrays[f"{key}_atoms"] = labels
+        if spec["domain"] == "box":
+            arrays[f"{key}_lower"], arrays[f"{key}_upper"] = e.domain
+        ensembles[key] = spec
+    metric = result.metric
+    if metric is None:
+        metric_spec = {"kind": "none"}
+    elif isinstance(metric, dict):
+        metric_spec = {"kind": "per_regime", "regimes": list(metric)}
+        arrays["metric"] = np.stack([np.asarray(metric[r], dtype=float) for r in metric])
+    elif np.ndim(metric) == 0:
+        metric_spec = {"kind": "scalar", "value": float(metric)}
+    else:
+        metric_spec = {"kind": "matrix"}
+        arrays["metric"] = np.asarray(metric, dtype=float)
+    coupling = result._coupling
+    arrays.update({f"pair_{name}": getattr(coupling.pairs, name) for name in _PAIR_ARRAYS})
+    arrays.update({name: getattr(coupling, name) for name in _COUPLING_ARRAYS})
+    scalars = {name: getattr(coupling, name) for name in _COUPLING_SCALARS}
+    header = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": "ensemble",
+        "written_by": _version(), "lam": result.lam, "backend": str(result.backend),
+        "metric": metric_spec, "constraints": [c.table() for c in result.constraints],
+        **ensembles, "coupling": _plain(scalars),
+    }
+    return header, arrays
+
+
+def _plain(scalars: dict) -> dict:
+    """numpy scalars as Python ones (floats by value, so ``repr`` round-trips them)."""
+    return {key: value.item() if isinstance(value, np.generic) else value
+            for key, value in scalars.items()}
+
+
 def load(path):
-    """Read a result written by :meth:`Geodesic.save <wfr_cvx.Geodesic.save>`
-    (:func:`save`).
+    """Read a result written by :meth:`Geodesic.save <wfr_cvx.Geodesic.save>` or
+    :meth:`EnsembleGeodesic.save <wfr_cvx.EnsembleGeodesic.save>` (:func:`save`).
 
     Parameters
     ----------
@@ -625,10 +749,12 @@ def load(path):
 
     Returns
     -------
-    Geodesic
-        Equal to the saved one in every array (``grid`` with its mask and labels, the
-        path, ``metric``, the per-step costs) and field (``lam``, ``status``,
-        ``iterations``, timings, ``backend``, ``scheme``, ``version``).
+    Geodesic or EnsembleGeodesic
+        As the file's ``kind`` says.  A Geodesic equal to the saved one in every array
+        (``grid`` with its mask and labels, the path, ``metric``, the per-step costs) and
+        field (``lam``, ``status``, ``iterations``, timings, ``backend``, ``scheme``,
+        ``version``); an EnsembleGeodesic with the same endpoints ``e0`` and ``e1``,
+        figures, plan, pieces, status, timings and path.
 
     Raises
     ------
@@ -658,9 +784,12 @@ def load(path):
     with archive:
         header = _read_header(archive, path)
         kind = header.get("kind")
+        if kind == "ensemble":
+            arrays = {name: archive[name] for name in archive.files if name != "header"}
+            return _load_ensemble(header, arrays, path)
         if kind != "geodesic":
             raise ValueError(f"{str(path)!r} holds a result of kind {kind!r}; this wfr_cvx "
-                             "reads kind 'geodesic'")
+                             "reads kinds 'geodesic' and 'ensemble'")
         missing = [name for name in ("mask", *_GEODESIC_ARRAYS) if name not in archive.files]
         if missing:
             raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: array "
@@ -677,6 +806,61 @@ def load(path):
     except KeyError as exc:
         raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: the header has "
                          f"no {exc.args[0]!r}") from None
+
+
+def _load_ensemble(header: dict, arrays: dict, path: Path):
+    """The EnsembleGeodesic of a file of kind "ensemble", built as a solve builds it."""
+    import pandas as pd
+
+    from .constraints import from_table
+    from .ensemble import Ensemble, EnsembleGeodesic
+    from .ensemble._constraints import compile_constraints
+    from .ensemble._coupling import Coupling
+    from .ensemble._ensemble import align
+    from .ensemble._pairs import Pairs
+
+    where = repr(str(path))
+    try:
+        ensembles = {}
+        for key in ("e0", "e1"):
+            spec = header[key]
+            domain = spec["domain"]
+            if domain == "box":
+                domain = (arrays[f"{key}_lower"], arrays[f"{key}_upper"])
+            atoms = _atoms_from_spec(spec["atoms"], arrays, key)
+            weights = pd.DataFrame(arrays[f"{key}_weights"], index=atoms,
+                                   columns=spec["assets"])
+            ensembles[key] = Ensemble(weights, arrays[f"{key}_mass"],
+                                      arrays[f"{key}_regime"], regimes=spec["regimes"],
+                                      domain=domain)
+        metric = _metric_from_spec(header["metric"], arrays, where)
+        plan = compile_constraints([from_table(table) for table in header["constraints"]])
+        pairs = Pairs(**{name: arrays[f"pair_{name}"] for name in _PAIR_ARRAYS})
+        coupling = Coupling(pairs=pairs, **{name: arrays[name] for name in _COUPLING_ARRAYS},
+                            **{name: header["coupling"][name] for name in _COUPLING_SCALARS})
+        return EnsembleGeodesic(e0=ensembles["e0"], e1=ensembles["e1"],
+                                aligned=align(ensembles["e0"], ensembles["e1"]),
+                                coupling=coupling, lam=header["lam"], metric=metric,
+                                backend=header["backend"], constraints=plan.constraints,
+                                total_mass=plan.total_mass)
+    except KeyError as exc:
+        raise ValueError(f"{where} is not a complete wfr_cvx ensemble result: it has no "
+                         f"{exc.args[0]!r}") from None
+
+
+def _metric_from_spec(spec: dict, arrays: dict, where: str):
+    """The ``metric`` of a saved EnsembleGeodesic, as the result reports it."""
+    kind = spec["kind"]
+    if kind == "none":
+        return None
+    if kind == "scalar":
+        return spec["value"]
+    if kind == "matrix":
+        return arrays["metric"]
+    if kind == "per_regime":
+        return dict(zip(spec["regimes"], arrays["metric"], strict=True))
+    raise ValueError(f"{where}: the header's metric kind {kind!r} is none of 'none', "
+                     "'scalar', 'matrix', 'per_regime'")
 
 
 def _read_header(archive, path: Path) -> dict:

@@ -98,6 +98,8 @@ class EnsembleGeodesic:
     lam, metric, backend, constraints
         The inputs that defined the problem (``metric`` validated: None, a float, an
         ``(n, n)`` array or a dict per regime).
+    e0, e1 : Ensemble
+        The endpoints, as given.
     assets, regimes : tuple of str
         ``e0``'s asset order and the union of the regime labels.
     n_atoms : tuple of int
@@ -110,10 +112,12 @@ class EnsembleGeodesic:
         self.metric = metric
         self.backend = backend
         self.constraints = tuple(constraints)
+        self.e0, self.e1 = e0, e1
+        self._coupling = coupling  # what the solver found: all that save() writes of it
         self.assets, self.regimes = aligned.assets, aligned.regimes
         self.n_atoms = (e0.n_atoms, e1.n_atoms)
         self.status = coupling.status
-        self.solver_status = coupling.solver_status
+        self.solver_status = str(coupling.solver_status)
         self.rounds = int(coupling.rounds)
         self.n_pairs_solved = int(coupling.n_pairs_solved)
         self.iterations = int(coupling.iterations)
@@ -142,7 +146,7 @@ class EnsembleGeodesic:
             self.transport_cost, self.reaction_cost = hk_transport, hk_reaction
             self.distance2 = hk_transport + hk_reaction
             self.lower_bound = scale * coupling.lower_bound
-        self.lower_bound = min(self.lower_bound, self.distance2)
+        self.lower_bound = float(min(self.lower_bound, self.distance2))
         pairs = coupling.pairs
         self.plan = pd.DataFrame({
             "i": pairs.src,
@@ -238,6 +242,14 @@ class EnsembleGeodesic:
         from ..plots import plot_ensemble
 
         return plot_ensemble(self, **kwargs)
+
+    def save(self, path):
+        """Write the result to ``path`` (an ``.npz`` archive with a JSON header, kind
+        ``"ensemble"``, see :func:`wfr_cvx.io.save`); :func:`wfr_cvx.load` reads it back
+        equal in every field.  Returns the path."""
+        from ..io import save
+
+        return save(self, path)
 
     def __repr__(self) -> str:
         return (f"EnsembleGeodesic(distance2={self.distance2:.6g}, "
