@@ -61,29 +61,43 @@ costs exactly that.  Moves slower than one cell per step (Courant number :math:`
 pattern of face fluxes, so the optimum is a face rather than a point -- two solvers'
 paths can differ by ~1e-4 of the peak at equal :math:`d^2`.
 
+Why no cell-local scheme removes that overcharge at :math:`C < 1`: a Dirac split as masses
+:math:`(1-a, a)` over two cells moves through the one face between them; if the two cells
+see that flux :math:`\mu` with weights :math:`\alpha + \beta = 1` (needed for smooth
+translation), the charge is :math:`\mu^2(\alpha^2/(1-a) + \beta^2/a) \ge \mu^2`, exact
+only at :math:`a = \beta`; per face, a mean :math:`M(1-a, a)` would have to be the Dirac's
+whole mass 1, and :math:`M(\rho, \rho) = \rho` for smooth data, which contradict each
+other at :math:`a = 1/2`. A Dirac moving :math:`C < 1` cells per step passes through every
+split.
+
 Accuracy (relative error of :math:`d^2`, the interior point at its defaults;
 ``benchmarks/SCHEME_ACCURACY.md`` has every row and the refinement orders):
 
-==============================================  =============  ==========  ===========
-case (1-D unless noted)                         ``centred``    ``power``   arithmetic
-==============================================  =============  ==========  ===========
-Dirac gap 0.3, lam 0.5, 100 x 32 (C = 0.94)     +0.38 %        +8.6 %      +5.4 %
-Dirac gap 0.4, lam 0.5 / 2, 100 x 32            +1.0 / +0.84 % +8.4 / 8.8  +4.5 / 4.7
-Dirac gap 0.2, lam 0.1 / 0.5 / 2 (C = 0.63)     +2.2 / 2.4 %   +6 to 10 %  +4 to 7 %
-Dirac gap 0.1, lam 0.1 / 0.5 / 2 (C = 0.31)     +8.7 to 9.5 %  +13 to 14   +12 to 13
-Dirac gap 0.3, lam 0.1 (near teleport)          +0.07 %        +0.26 %     -1.8 %
-Dirac gap 0.3, lam 0.5 at 200 x 64 / 400 x 128  +0.25 / 0.17 % +4.7 / 2.6  +2.9 / --
-regime switch, same-cell growth, 8 steps        < 1e-8         < 1e-8      -12 %
-bumps 128 x 32 vs static: transport / mixed     -0.16 / -0.08  -0.13/-0.03 -0.16/-0.18
-bumps 128 x 32 vs static: teleport              -0.004 %       +0.001 %    -3.4 %
-bumps 64 x 16 vs static (mixed_bump problem)    -0.34 %        -0.03 %     --
-bumps vs ensemble, 1-D 32 x 8 / 256 x 64        -0.31 / -0.005 +1.8/+0.027 --
-simplex 32^2 x 16, translation at large lam     +0.06 %        +0.63 %     --
-==============================================  =============  ==========  ===========
+================================================  ================  ================  ==============
+case (1-D unless noted)                           ``centred``       ``power``         arithmetic
+================================================  ================  ================  ==============
+Dirac gap 0.3, lam 0.5, 100 x 32 (C = 0.94)       +0.38 %           +8.6 %            +5.4 %
+Dirac gap 0.4, lam 0.5 / 2, 100 x 32              +1.0 / +0.84 %    +8.4 / 8.8 %      +4.5 / 4.7 %
+Dirac gap 0.2, lam 0.1 / 0.5 / 2 (C = 0.63)       +2.2 / 2.4 %      +6 to 10 %        +4 to 7 %
+Dirac gap 0.1, lam 0.1 / 0.5 / 2 (C = 0.31)       +8.7 to 9.5 %     +13 to 14 %       +12 to 13 %
+Dirac gap 0.3, lam 0.1 (near teleport)            +0.07 %           +0.26 %           -1.8 %
+Dirac gap 0.3, lam 0.5 at 200 x 64 / 400 x 128    +0.25 / 0.17 %    +4.7 / 2.6 %      +2.9 % / --
+Dirac gap 0.1, 100 x 10 (C = 1), lam 0.1 / 0.5    +0.55 / 0.03 %    --                --
+Dirac gap 0.2, 100 x 20 (C = 1), lam 0.1 / 0.5    +1.35 / 0.13 %    --                --
+regime switch, same-cell growth, 8 steps          < 1e-8            < 1e-8            -12 %
+bumps 128 x 32 vs static: transport / mixed       -0.014/-0.056 %   +0.012/-0.005 %   -0.014/-0.16 %
+bumps 128 x 32 vs static: teleport / long         -0.014/-0.004 %   -0.009/+0.20 %    -3.4/-0.004 %
+bumps 64 x 16 vs static (mixed_bump problem)      -0.27 %           +0.04 %           --
+bumps vs ensemble, 1-D 32 x 8 / 256 x 64          -0.31/-0.005 %    +1.8/+0.027 %     --
+simplex 32^2 x 16, translation at large lam       +0.06 %           +0.63 %           --
+================================================  ================  ================  ==============
 
+The bumps' static reference samples the same Gaussians on 400 cells (whole-cell shifts;
+see :func:`~wfr_cvx.closed_form.static_wfr2` on why not the solve's own cells).
 Diracs converge slowly under refinement of both axes together (order 0.5-0.9: the
-Courant number stays); the closed-form engine for point allocations is
-:mod:`wfr_cvx.ensemble` (exact, mesh-free).  Smooth allocations converge at second order
+Courant number stays).  On the grid, point allocations are best solved with about one
+step per cell they move (C = 1, rows above); the exact engine for them is
+:mod:`wfr_cvx.ensemble` (mesh-free).  Smooth allocations converge at second order
 on one weight axis.
 
 Cones.  A perspective :math:`x^2/y \le t` (``y, t >= 0``) is a rotated cone; Clarabel has
