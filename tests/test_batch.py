@@ -17,6 +17,7 @@ import pytest
 from wfr_cvx import cli
 from wfr_cvx import problem_files as problems
 from wfr_cvx.batch import COLUMNS, SerialExecutor, solve_many, sweep
+from wfr_cvx.closed_form import dirac_wfr2
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEMS = ROOT / "problems"
@@ -186,6 +187,20 @@ def test_sweep_of_a_geodesic_matches_the_closed_form():
     table = _serial(jobs)
     np.testing.assert_allclose(table["distance2"], 6 * np.array([0.1, 0.25, 1.0]) ** 2,
                                rtol=1e-6)
+
+
+def test_ensemble_problems_are_jobs_and_sweep(tmp_path):
+    """An EnsembleProblem (as read from a kind = "ensemble" file, or made by sweep) is a
+    job like any other; each row is the two-Dirac closed form at its lam."""
+    path = ROOT / "problems" / "ensemble_dirac_pair.toml"
+    base = problems.load(path)
+    jobs = [base, *sweep(path, lam=[0.1, 0.4])]
+    table = solve_many(jobs, executor=SerialExecutor(), progress=False)
+    assert table["status"].tolist() == ["Solved"] * 3
+    gap = np.sqrt(0.08475)  # |x - y|_G of the file's two books
+    for lam, got in zip([0.2, 0.1, 0.4], table["distance2"], strict=True):
+        assert got == pytest.approx(dirac_wfr2(1.0, 1.5, 0.0, gap, lam), rel=1e-6)
+    assert table["name"].tolist()[1:] == [f"{base.name}[lam=0.1]", f"{base.name}[lam=0.4]"]
 
 
 def test_sweep_of_a_rebalance_is_the_cartesian_product():

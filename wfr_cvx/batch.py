@@ -50,7 +50,10 @@ from . import problem_files
 from ._progress import AUTO, check_progress, progress_bar, progress_default
 from ._threads import thread_limit
 from .errors import InaccurateSolutionWarning, SolverError
-from .problem_files import Problem
+from .problem_files import EnsembleProblem, Problem
+
+#: The validated problems a job may be (besides a path or a dict).
+PROBLEMS = (Problem, EnsembleProblem)
 
 __all__ = ["SerialExecutor", "COLUMNS", "WorkerLost", "solve_many", "sweep"]
 
@@ -83,8 +86,9 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     Parameters
     ----------
     jobs : iterable
-        Problem file paths (str or path-like), :class:`~wfr_cvx.problem_files.Problem` objects
-        (e.g. from :func:`sweep`), or dicts with the structure of a problem file (read by
+        Problem file paths (str or path-like), :class:`~wfr_cvx.problem_files.Problem` or
+        :class:`~wfr_cvx.problem_files.EnsembleProblem` objects (e.g. from :func:`sweep`),
+        or dicts with the structure of a problem file (read by
         :func:`wfr_cvx.problem_files.from_dict`; relative paths are relative to the current
         directory; the name defaults to ``"job<i>"``, ``i`` the job's position).
     executor : concurrent.futures.Executor, optional
@@ -117,7 +121,8 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     Raises
     ------
     TypeError
-        A job that is not a path, a Problem or a dict, or an executor without ``submit``.
+        A job that is not a path, a Problem, an EnsembleProblem or a dict, or an executor
+        without ``submit``.
     ValueError
         ``workers`` or ``threads_per_worker`` < 1, or ``workers`` together with
         ``executor``.
@@ -137,9 +142,9 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     """
     jobs = list(jobs)
     for i, job in enumerate(jobs):
-        if not isinstance(job, (str, os.PathLike, Problem, dict)):
-            raise TypeError(f"`jobs[{i}]` must be a problem file path, a Problem or a dict, "
-                            f"got {type(job).__name__}")
+        if not isinstance(job, (str, os.PathLike, *PROBLEMS, dict)):
+            raise TypeError(f"`jobs[{i}]` must be a problem file path, a Problem, an "
+                            f"EnsembleProblem or a dict, got {type(job).__name__}")
     if executor is not None:
         if workers is not None:
             raise ValueError("`workers` sets the size of the default process pool; it "
@@ -187,7 +192,7 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
 
     Parameters
     ----------
-    problem : Problem, path or dict
+    problem : Problem, EnsembleProblem, path or dict
         The base problem (a file or a dict is read as by :func:`solve_many`).
     lam : number or sequence of numbers, optional
         Crossover scales (each finite and > 0).
@@ -196,7 +201,7 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
 
     Returns
     -------
-    list of Problem
+    list of Problem (or EnsembleProblem)
         ``lam`` varies slowest; each is named ``"<name>[lam=0.1]"``,
         ``"<name>[tau=5]"`` or ``"<name>[lam=0.1,tau=5]"`` (values formatted with ``:g``).
         The base problem's ``[expected]`` figures are dropped: they belong to its own
@@ -220,9 +225,9 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
         problem = problem_files.from_dict(problem, name="problem")
     elif isinstance(problem, (str, os.PathLike)):
         problem = problem_files.load(problem)
-    elif not isinstance(problem, Problem):
-        raise TypeError(f"`problem` must be a Problem, a problem file path or a dict, got "
-                        f"{type(problem).__name__}")
+    elif not isinstance(problem, PROBLEMS):
+        raise TypeError(f"`problem` must be a Problem, an EnsembleProblem, a problem file "
+                        f"path or a dict, got {type(problem).__name__}")
     if lam is None and tau is None:
         raise ValueError("give `lam`, `tau` or both: the values to sweep")
     if tau is not None and problem.kind != "rebalance":
@@ -257,7 +262,7 @@ def _positive_values(values, name: str) -> list[float]:
 
 def _read(job, index: int) -> tuple[Problem | None, dict | None]:
     """The job as a Problem, or None and its failed row."""
-    if isinstance(job, Problem):
+    if isinstance(job, PROBLEMS):
         return job, None
     try:
         if isinstance(job, dict):
