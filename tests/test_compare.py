@@ -43,16 +43,46 @@ def test_geodesic_beats_traditional_paths_on_random_problems(seed):
 
 
 def test_phases_match_closed_forms():
-    """A reaction-only phase is the Hellinger distance; a transport-only phase is W2."""
+    """A reaction-only phase is the Hellinger distance; a transport-only phase is W2; on the
+    demo both two-phase paths take the per-regime intermediate."""
     g, r0, r1 = build(64, 16)
     lam = 0.15
     table = wfr_cvx.compare(r0, r1, g, lam)
-    profile = r1.sum(axis=0) / r1.sum()
-    moved = r0.sum(axis=1)[:, None] * profile[None, :]
+    assert table.attrs["intermediate"] == {"rebalance_then_switch": "per regime",
+                                           "switch_then_rebalance": "per regime"}
+    m0, m1 = r0.sum(axis=1), r1.sum(axis=1)
+    moved = r1 * (m0 / m1)[:, None]  # each regime on its own target profile
     assert table.loc["rebalance_then_switch", "phase_b"] == pytest.approx(
-        hellinger2(moved, r1, lam), rel=1e-4)
+        hellinger2(moved, r1, lam), rel=1e-9)
     assert table.loc["rebalance_then_switch", "phase_a"] == pytest.approx(
         w2_squared_1d(r0, moved, g), rel=0.02)
+    switched = r0 * (m1 / m0)[:, None]  # each regime re-weighted on its own profile
+    assert table.loc["switch_then_rebalance", "phase_a"] == pytest.approx(
+        hellinger2(r0, switched, lam), rel=1e-9)
+    assert table.loc["switch_then_rebalance", "phase_b"] == pytest.approx(
+        w2_squared_1d(switched, r1, g), rel=0.02)
+
+
+def test_the_cheaper_intermediate_is_taken():
+    """Rebalancing each regime onto its own target profile beats rebalancing every regime
+    onto the pooled profile (which then needs a large switch) on the README's problem: the
+    table gives the cheaper, and it is (d_A + d_B)^2 of its two phases."""
+    g = Grid(64, 16, regimes=("risk_on", "risk_off"))
+    r0 = g.bump(0.60, 0.05, "risk_on", mass=0.7) + g.bump(0.35, 0.06, "risk_off", mass=0.3)
+    r1 = g.bump(0.55, 0.05, "risk_on", mass=0.3) + g.bump(0.25, 0.06, "risk_off", mass=0.7)
+    lam = 0.15
+    table = wfr_cvx.compare(r0, r1, g, lam)
+    m0 = r0.sum(axis=1)
+    profile = r1.sum(axis=0) / r1.sum()
+    pooled = m0[:, None] * profile[None, :]
+    pooled_action = (np.sqrt(w2_squared_1d(r0, pooled, g))
+                     + np.sqrt(hellinger2(pooled, r1, lam))) ** 2
+    row = table.loc["rebalance_then_switch"]
+    assert table.attrs["intermediate"]["rebalance_then_switch"] == "per regime"
+    assert row["distance2"] == pytest.approx(
+        (np.sqrt(row["phase_a"]) + np.sqrt(row["phase_b"])) ** 2, rel=1e-12)
+    assert row["distance2"] < pooled_action / 3
+    assert row["distance2"] > table.loc["wfr_geodesic", "distance2"]
 
 
 def test_markowitz_weights_per_regime():

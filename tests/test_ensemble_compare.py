@@ -87,3 +87,23 @@ def test_compare_arguments_are_checked():
         wfr_cvx.compare(e0, e1, 0.3, markowitz=(None, None))
     with pytest.raises(ValueError, match="`lam`"):
         wfr_cvx.compare(e0, e1, -1.0)
+
+
+def test_rebalancing_each_regime_onto_its_own_target_is_taken():
+    """Each regime keeps its portfolio and only its mass changes: rebalancing each regime
+    onto its own target moves nothing and the switch is the Hellinger cost (the geodesic
+    itself); pooling the targets would move the regimes' books into each other."""
+    x = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    e0 = Ensemble(x, mass=[1.0, 1.0], regime=["on", "off"], regimes=("on", "off"),
+                  assets=ASSETS)
+    e1 = Ensemble(x, mass=[2.0, 0.5], regime=["on", "off"], regimes=("on", "off"),
+                  assets=ASSETS)
+    lam = 0.2
+    table = compare_ensembles(e0, e1, lam)
+    hellinger = 4 * lam**2 * ((np.sqrt(2.0) - 1) ** 2 + (np.sqrt(0.5) - 1) ** 2)
+    assert table.attrs["intermediate"] == {"rebalance_then_switch": "per regime",
+                                           "switch_then_rebalance": "per regime"}
+    for path in ("rebalance_then_switch", "switch_then_rebalance"):
+        assert table.loc[path, "distance2"] == pytest.approx(hellinger, rel=1e-9)
+        assert table.loc[path, "transport_cost"] == pytest.approx(0.0, abs=1e-12)
+    assert table.loc["wfr_geodesic", "distance2"] == pytest.approx(hellinger, rel=1e-6)

@@ -4,12 +4,17 @@ The same comparison as :func:`wfr_cvx.compare` on a grid, between ensembles:
 
 * ``wfr_geodesic`` — the exact geodesic (:func:`~wfr_cvx.ensemble.geodesic`);
 * ``rebalance_then_switch`` — first move each regime's atoms, keeping the regime's mass,
-  onto the target's pooled portfolios (the atoms of ``e1`` of every regime, in
-  proportion to their masses) by transport only, then switch regimes atom by atom by
-  reaction only;
-* ``switch_then_rebalance`` — first re-weight the regimes in place (each source
-  portfolio split over the regimes in the target's regime proportions), then move inside
-  each regime by transport only.
+  onto target portfolios by transport only, then switch regimes atom by atom by reaction
+  only;
+* ``switch_then_rebalance`` — first re-weight the regimes in place, then move inside each
+  regime by transport only.
+
+The intermediate is the cheaper of two, as on the grid: **per regime** (regime ``r``'s
+atoms move onto ``e1``'s regime-``r`` atoms, rescaled to regime ``r``'s mass; or each
+regime's source atoms are rescaled in place to its target mass; a regime empty at that end
+takes the pooled portfolios) or **pooled** (every regime onto the atoms of ``e1`` of all
+regimes, in proportion to their masses; or each source portfolio split over the regimes in
+the target's regime proportions); which one is in ``table.attrs["intermediate"]``.
 
 Transport only, between equal masses, is balanced optimal transport with the cost
 :math:`|x - y|_G^2` of the regime's metric (a linear program, HiGHS);
@@ -86,7 +91,8 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     -------
     DataFrame
         Index ``PATHS``; columns ``distance2``, ``transport_cost``, ``reaction_cost``,
-        ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`).
+        ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`);
+        ``attrs["intermediate"]`` as there.
     """
     geo = geodesic_result if geodesic_result is not None else geodesic(
         e0, e1, lam, metric=metric, **geodesic_options)
@@ -104,30 +110,54 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     def transport(r, x, a, y, b):
         return balanced_transport2(x, a, y, b, metrics.factors[r])
 
-    # rebalance then switch: regime r's atoms -> the target's pooled portfolios, mass m0_r
-    move = sum(transport(r, aligned.x[aligned.k == r], aligned.a[aligned.k == r],
-                         aligned.y, m0[r] * p1) for r in regimes if m0[r] > 0)
-    on_target = np.array([m0[r] * p1 for r in regimes])           # (regimes, M) before
+    # rebalance then switch: regime r's atoms -> target portfolios (masses over e1's atoms,
+    # one row per regime), transport only; then reaction in place onto e1
     target = np.array([np.where(aligned.l == r, aligned.b, 0.0) for r in regimes])
-    switch_after = _hellinger2(on_target, target, lam)
-    # switch then rebalance: in place, each source portfolio over the target's regime mix
-    on_source = np.array([m1[r] * p0 for r in regimes])            # (regimes, N) after
     source = np.array([np.where(aligned.k == r, aligned.a, 0.0) for r in regimes])
-    switch_first = _hellinger2(source, on_source, lam)
-    move_after = sum(transport(r, aligned.x, m1[r] * p0, aligned.y[aligned.l == r],
-                               aligned.b[aligned.l == r]) for r in regimes if m1[r] > 0)
+    pooled_after = np.array([m0[r] * p1 for r in regimes])
+    per_regime_after = np.array([target[r] * (m0[r] / m1[r]) if m1[r] > 0
+                                 else pooled_after[r] for r in regimes])
+    # switch then rebalance: reaction in place onto the target regime masses (masses over
+    # e0's atoms, one row per regime), then transport inside each regime
+    pooled_before = np.array([m1[r] * p0 for r in regimes])
+    per_regime_before = np.array([source[r] * (m1[r] / m0[r]) if m0[r] > 0
+                                  else pooled_before[r] for r in regimes])
+
+    def rebalance_then_switch(middle):
+        move = sum(transport(r, aligned.x[aligned.k == r], aligned.a[aligned.k == r],
+                             aligned.y, middle[r]) for r in regimes if m0[r] > 0)
+        switch = _hellinger2(middle, target, lam)
+        return _concatenate((move, move, 0.0), (switch, 0.0, switch))
+
+    def switch_then_rebalance(middle):
+        switch = _hellinger2(source, middle, lam)
+        move = sum(transport(r, aligned.x, middle[r], aligned.y[aligned.l == r],
+                             aligned.b[aligned.l == r]) for r in regimes if m1[r] > 0)
+        return _concatenate((switch, 0.0, switch), (move, move, 0.0))
+
+    intermediate, rows = {}, {}
+    for path, build, middles in (
+            ("rebalance_then_switch", rebalance_then_switch,
+             {"per regime": per_regime_after, "pooled": pooled_after}),
+            ("switch_then_rebalance", switch_then_rebalance,
+             {"per regime": per_regime_before, "pooled": pooled_before})):
+        best = None
+        for label, middle in middles.items():
+            if best is not None and np.allclose(middle, best[1], rtol=0, atol=0):
+                continue  # one regime, or the two agree: the same path
+            row = build(middle)
+            if best is None or row[0] < best[2][0]:
+                best = (label, middle, row)
+        intermediate[path], rows[path] = best[0], best[2]
 
     rows = {"wfr_geodesic": (geo.distance2, geo.transport_cost, geo.reaction_cost,
-                             np.nan, np.nan),
-            "rebalance_then_switch": _concatenate((move, move, 0.0),
-                                                  (switch_after, 0.0, switch_after)),
-            "switch_then_rebalance": _concatenate((switch_first, 0.0, switch_first),
-                                                  (move_after, move_after, 0.0))}
+                             np.nan, np.nan), **rows}
     table = pd.DataFrame.from_dict(
         rows, orient="index",
         columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
     table.insert(3, "excess_over_geodesic", table["distance2"] / geo.distance2 - 1.0)
     table.index.name = "path"
+    table.attrs["intermediate"] = intermediate
     return table
 
 
