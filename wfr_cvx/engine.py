@@ -66,9 +66,11 @@ from .backends import (
     INACCURATE,
     INFEASIBLE,
     LIMIT,
+    POINT_CELLS,
     SOLVED,
     Backend,
     Status,
+    cells_holding,
     choose_backend,
     get_backend,
 )
@@ -152,6 +154,7 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
     constraints = constraint_items(constraints)
     if isinstance(backend, str) and backend == AUTO:
         record = choose_backend(grid, constrained=bool(constraints), free_end=r1 is None,
+                                allocations=(r0, r1),
                                 options=options, budget_bytes=memory_budget().bytes)
     else:
         record = get_backend(backend)
@@ -372,6 +375,15 @@ def solve(request: Request) -> Geodesic:
 
 def _warn_if_known_inaccurate(request: Request) -> None:
     """Warn where a backend is known to stop short of its stated agreement at "Solved"."""
+    ends = (request.rho0, request.rho1)
+    if (request.backend.name == "dr" and request.grid.dims == 2 and any(
+            rho is not None and 0 < cells_holding(rho) < POINT_CELLS for rho in ends)):
+        warnings.warn(
+            "backend='dr' on point allocations (fewer than 4 cells hold 90 % of a regime's "
+            "mass) can stop short of the interior point's d^2 at 'Solved' (measured 5.6e-4 "
+            "relative on two Diracs on Grid.simplex(16, 8) at lam = 1) and converges slowly "
+            "there: backend='clarabel' (what 'auto' runs here) is exact to 1e-8",
+            InaccurateSolutionWarning, stacklevel=4)
     if (request.backend.name == "dr" and request.grid.dims == 1
             and SCHEMES[request.scheme][2] == "cells"):
         warnings.warn(

@@ -591,7 +591,8 @@ class _Reader:
             # the [solver] settings are those of the backend "auto" will run
             try:
                 chosen = choose_backend(grid, constrained=bool(constraints),
-                                        free_end=rho1 is None, options=solver).name
+                                        free_end=rho1 is None, options=solver,
+                                        allocations=(rho0, rho1)).name
             except ValueError as exc:
                 if not set(solver) <= set(REGISTRY["clarabel"].options) | set(
                         REGISTRY["dr"].options):
