@@ -105,3 +105,16 @@ def test_bad_input():
         wfr_cvx.compare(g.zeros(), r1, g, 0.1)
     with pytest.raises(ValueError, match="one per regime"):
         wfr_cvx.compare(r0, r1, g, 0.1, markowitz=[(1, 2), (3, 4), (5, 6)])
+
+
+def test_a_given_geodesic_of_other_inputs_is_refused():
+    """compare() takes no constraints: a constrained geodesic is another problem's."""
+    g, r0, r1 = build(16, 4)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.1)
+    table = wfr_cvx.compare(r0, r1, g, 0.1, geodesic=geo)
+    assert table.loc["wfr_geodesic", "distance2"] == geo.distance2
+    capped = wfr_cvx.geodesic(r0, r1, g, 0.1, constraints=[wfr_cvx.MaxVelocity(0.05)])
+    with pytest.raises(ValueError, match="its constraints differ"):
+        wfr_cvx.compare(r0, r1, g, 0.1, geodesic=capped)
+    with pytest.raises(ValueError, match="its lam differ"):
+        wfr_cvx.compare(r0, r1, g, 0.2, geodesic=geo)

@@ -136,7 +136,8 @@ def test_to_dict_is_json_ready(geo):
     assert inputs == {
         "grid": {"n_weights": 16, "n_steps": 4, "dims": 1,
                  "regimes": ["risk_on", "risk_off"]},
-        "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "centred"}
+        "lam": 0.2, "metric": 1.0, "backend": "clarabel", "scheme": "centred",
+        "constraints": []}
     figures = back["figures"]
     assert figures["distance2"] == geo.distance2
     assert figures["transport_cost"] + figures["reaction_cost"] == pytest.approx(

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Geodesic, Grid, io
+from wfr_cvx.constraints import Constraint, MaxReactionRate, MaxVelocity, TradingWindow
 from wfr_cvx.ensemble import Ensemble, EnsembleGeodesic, MaxTravel, TotalMass
 from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
@@ -22,7 +25,7 @@ ARRAYS = ("rho", "momentum", "source", "rho_mean", "rho_face", "transport_per_st
 #: Its other fields.
 FIELDS = ("lam", "status", "iterations", "setup_time", "solve_time", "assembly_time",
           "backend", "scheme", "version", "mass_floor", "distance2", "transport_cost",
-          "reaction_cost")
+          "reaction_cost", "constraints")
 
 
 def _two_regimes():
@@ -266,6 +269,160 @@ def test_a_rebalance_step_round_trips_its_path_but_is_not_solved_again():
         io.solve_from_dict(d)
 
 
+# -- constrained results -------------------------------------------------------------------
+
+#: One list per kind of grid constraint (and a cap on some steps only), each binding on
+#: the ends of :func:`_constrained`: its d^2 is above the free one.
+CONSTRAINED = {
+    "max_velocity": [MaxVelocity(0.1)],
+    "max_velocity_on_steps": [MaxVelocity(0.05, steps=[1, 2])],
+    "trading_window": [TradingWindow([0, 1], reaction=False)],
+    "max_reaction_rate": [MaxReactionRate(1.0)],
+    "total_mass": [TotalMass()],
+}
+
+
+def _constrained(constraints):
+    """The geodesic under ``constraints`` on a small two-regime grid, and the free d^2."""
+    g = Grid(16, 4, regimes=("on", "off"))
+    r0 = g.bump(0.3, 0.08, "on", mass=0.7) + g.bump(0.4, 0.08, "off", mass=0.3)
+    balanced = any(isinstance(c, TotalMass) for c in constraints)  # equal masses
+    r1 = (g.bump(0.6, 0.08, "on", mass=0.4 if balanced else 0.5)
+          + g.bump(0.5, 0.08, "off", mass=0.6 if balanced else 0.8))
+    free = wfr_cvx.geodesic(r0, r1, g, 0.3).distance2
+    return wfr_cvx.geodesic(r0, r1, g, 0.3, constraints=constraints), free
+
+
+@pytest.fixture(scope="module", params=list(CONSTRAINED))
+def constrained(request):
+    """(geodesic, free d^2) for each list of :data:`CONSTRAINED`."""
+    return _constrained(CONSTRAINED[request.param])
+
+
+def test_a_constrained_result_keeps_its_constraints(constrained, request):
+    geo, free = constrained
+    want = tuple(CONSTRAINED[request.node.callspec.params["constrained"]])
+    assert type(geo.constraints) is tuple and geo.constraints == want
+    assert geo.distance2 > free * (1 + 1e-3)  # binding: another problem than the free one
+    with pytest.raises(AttributeError):
+        geo.constraints = ()
+    assert _two_regimes().constraints == ()
+
+
+def test_a_constrained_summary_solves_the_same_problem_again(constrained):
+    geo, free = constrained
+    d = json.loads(json.dumps(geo.to_dict(), allow_nan=False))
+    again = io.solve_from_dict(d)
+    assert again.distance2 == pytest.approx(geo.distance2, rel=1e-6)
+    assert not again.distance2 == pytest.approx(free, rel=1e-3)
+    assert again.constraints == geo.constraints
+    assert d["inputs"]["constraints"] == [c.table() for c in geo.constraints]
+
+
+def test_a_saved_constrained_result_keeps_its_constraints(constrained, tmp_path):
+    geo, _ = constrained
+    path = geo.save(tmp_path / "capped.npz")
+    back = wfr_cvx.load(path)
+    again = io.solve_from_dict(back.to_dict())
+    assert again.distance2 == pytest.approx(geo.distance2, rel=1e-6)
+    assert_same(back, geo)
+    with np.load(path, allow_pickle=False) as archive:
+        header = json.loads(str(archive["header"][()]))
+    assert header["constraints"] == [c.table() for c in geo.constraints]
+
+
+def test_a_constrained_json_round_trip_keeps_its_constraints(constrained):
+    geo, _ = constrained
+    d = json.loads(json.dumps(geo.to_dict(include_path=True), allow_nan=False))
+    assert_same(Geodesic.from_dict(d), geo)
+
+
+def test_a_file_written_without_constraints_loads_unconstrained(tmp_path):
+    """Files written before results kept their constraints have no such header entry."""
+    geo = _two_regimes()
+    path = geo.save(tmp_path / "old.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(str(arrays.pop("header")[()]))
+    header.pop("constraints", None)
+    with open(path, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+    back = wfr_cvx.load(path)
+    assert back.constraints == ()
+    assert_same(back, geo)
+
+
+def test_a_summary_without_constraints_means_none_and_a_cli_echo_is_read():
+    geo, free = _constrained([MaxVelocity(0.1)])
+    d = json.loads(json.dumps(geo.to_dict(include_path=True)))
+    del d["inputs"]["constraints"]  # as written before results kept their constraints
+    assert Geodesic.from_dict(d).constraints == ()
+    assert io.solve_from_dict(d).distance2 == pytest.approx(free, rel=1e-6)
+    # `wfr-cvx solve --json` of an earlier wfr_cvx: the constraints in problem.constraints
+    d["problem"] = {"constraints": [{"kind": "max_velocity", "vmax": 0.1}]}
+    assert Geodesic.from_dict(d).constraints == (MaxVelocity(0.1),)
+    assert io.solve_from_dict(d).distance2 == pytest.approx(geo.distance2, rel=1e-6)
+    d["inputs"]["constraints"] = []  # and a summary that contradicts its echo
+    with pytest.raises(ValueError, match="constraints.*differ"):
+        io.solve_from_dict(d)
+    with pytest.raises(ValueError, match="constraints.*differ"):
+        Geodesic.from_dict(d)
+
+
+def test_malformed_constraint_tables_are_clear_errors(tmp_path):
+    geo, _ = _constrained([MaxVelocity(0.1)])
+    d = geo.to_dict(include_path=True)
+    d["inputs"]["constraints"] = [{"kind": "warp_speed"}]
+    with pytest.raises(ValueError, match=r"constraints.*\[0\].*warp_speed"):
+        io.solve_from_dict(d)
+    d["inputs"]["constraints"] = {"kind": "max_velocity", "vmax": 0.1}
+    with pytest.raises(ValueError, match="constraints.*list"):
+        Geodesic.from_dict(d)
+    path = geo.save(tmp_path / "bad.npz")
+    _rewrite_header(path, constraints=[{"kind": "max_velocity", "vmax": -1.0}])
+    with pytest.raises(ValueError, match=r"bad.npz.*constraints.*\[0\].*vmax"):
+        wfr_cvx.load(path)
+
+
+@dataclass(frozen=True)
+class _ClosedFirstStep(Constraint):
+    """A user's own constraint: no problem-file kind wfr_cvx can read back."""
+
+    kind: ClassVar[str] = "closed_first_step"
+
+    def apply(self, plan, grid):
+        plan.faces[0] = False
+
+
+class _NoFields(Constraint):
+    """A user's own constraint that is not even a dataclass."""
+
+    kind = "no_fields"
+
+    def apply(self, plan, grid):
+        plan.reaction[-1] = False
+
+
+class _SlowerOnStepOne(MaxVelocity):
+    """A built-in kind with another meaning: its table would read back as MaxVelocity."""
+
+    def apply(self, plan, grid):
+        plan.velocity_caps.append((self.vmax, np.arange(grid.n_steps) == 1))
+
+
+@pytest.mark.parametrize("constraint", [_ClosedFirstStep(), _NoFields(),
+                                        _SlowerOnStepOne(0.1)],
+                         ids=["own_kind", "not_a_dataclass", "subclass"])
+def test_a_constraint_without_a_table_is_refused_not_dropped(constraint, tmp_path):
+    geo, _ = _constrained([MaxVelocity(0.5), constraint])
+    name = type(constraint).__name__
+    for write in (geo.to_dict, lambda: geo.to_dict(include_path=True),
+                  lambda: geo.save(tmp_path / "own.npz")):
+        with pytest.raises(TypeError, match=name):
+            write()
+    assert not (tmp_path / "own.npz").exists()
+
+
 # -- ensemble results ----------------------------------------------------------------------
 
 #: The scalar fields of an EnsembleGeodesic, compared with == and by type.
@@ -463,3 +620,23 @@ def test_an_ensemble_file_missing_an_array_is_a_clear_error(tmp_path):
         np.savez(handle, **arrays)
     with pytest.raises(ValueError, match="broken.npz.*no 'mass_in'"):
         wfr_cvx.load(path)
+
+
+def test_an_ensemble_summary_names_its_constraints():
+    d = json.loads(json.dumps(io.ensemble_geodesic_to_dict(_ensemble_capped())))
+    assert d["inputs"]["constraints"] == [{"kind": "max_travel", "distance": 0.5}]
+    assert io.ensemble_geodesic_to_dict(_ensemble_plain())["inputs"]["constraints"] == []
+
+
+class _Travel(MaxTravel):
+    """A subclass: its table would read back as a plain MaxTravel, another object."""
+
+
+def test_an_ensemble_constraint_without_a_table_is_refused_not_dropped(tmp_path):
+    e0, e1 = _ensembles(np.random.default_rng(7))
+    geo = ensemble_geodesic(e0, e1, lam=0.3, constraints=[_Travel(0.5)])
+    with pytest.raises(TypeError, match="_Travel"):
+        geo.save(tmp_path / "own.npz")
+    with pytest.raises(TypeError, match="_Travel"):
+        io.ensemble_geodesic_to_dict(geo)
+    assert not (tmp_path / "own.npz").exists()

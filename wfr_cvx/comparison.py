@@ -95,7 +95,8 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     geodesic : Geodesic, optional
         The geodesic of these inputs, already solved (e.g. by the caller, who also wants
         its path): used instead of solving it again.  It must have been solved on the same
-        grid, ``lam``, ends, backend and scheme (ValueError otherwise).
+        grid, ``lam``, ends, backend and scheme, without constraints (ValueError
+        otherwise).
 
     Returns
     -------
@@ -202,6 +203,7 @@ def _check_same_problem(geo, request) -> Geodesic:
         "backend": geo.backend == request.backend.name,
         "scheme": geo.scheme == request.scheme,
         "metric": np.array_equal(geo.metric, request.metric),
+        "constraints": geo.constraints == request.plan.constraints,
         "rho0": np.array_equal(geo.rho[0], request.rho0),
         "rho1": np.array_equal(geo.rho[-1], request.rho1),
     }

@@ -215,7 +215,7 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
         rho_mean=mean, rho_face=rho_face,
         transport_per_step=np.zeros(T), reaction_per_step=per_step, status=Status.SOLVED,
         iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0,
-        backend=request.backend.name, scheme=scheme,
+        backend=request.backend.name, scheme=scheme, constraints=request.plan.constraints,
     )
 
 
@@ -370,6 +370,7 @@ def solve(request: Request) -> Geodesic:
         status=raw.status, iterations=raw.iterations, setup_time=raw.setup_time,
         solve_time=raw.solve_time, assembly_time=raw.assembly_time,
         backend=request.backend.name, scheme=request.scheme,
+        constraints=request.plan.constraints,
     )
 
 

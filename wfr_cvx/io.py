@@ -6,14 +6,22 @@ zip of ``.npy`` arrays, read with ``allow_pickle=False``) holding
 * ``header``: a 0-d unicode array, a JSON object with ``format = "wfr_cvx.result"``, the
   ``format_version`` (:data:`FORMAT_VERSION`; a reader refuses a newer one), the ``kind``
   of result (``"geodesic"``; ``"ensemble"`` below), the grid (``n_weights``, ``n_steps``, ``dims``,
-  ``regimes``, ``assets``), ``lam``, ``backend``, ``scheme``, ``status``,
-  ``iterations``, the timings in seconds and ``version`` (the wfr_cvx that solved it);
-  floats are written by ``repr`` and read back bit for bit;
+  ``regimes``, ``assets``), ``lam``, ``backend``, ``scheme``, the ``constraints`` it was
+  solved under as their problem-file tables (a list, empty when none:
+  :func:`wfr_cvx.problem_files.constraint_tables`, read back by
+  :func:`wfr_cvx.constraints.from_table`), ``status``, ``iterations``, the timings in
+  seconds and ``version`` (the wfr_cvx that solved it); floats are written by ``repr``
+  and read back bit for bit;
 * the arrays ``mask`` (``grid.mask``), ``rho``, ``momentum``, ``source``, ``rho_mean``,
   ``rho_face``, ``transport_per_step``, ``reaction_per_step`` and ``metric``, as they are.
 
 ``velocity``, ``rate`` and ``mass_floor`` are recomputed from them, as a solve computes
-them, so the loaded result equals the saved one in every array.
+them, so the loaded result equals the saved one in every array.  The ``constraints`` entry
+was added within format version 1: a file written before it has none and loads as a
+result without constraints (which is what such a file can say; it may have been solved
+under some).  A constraint that has no problem-file table (not one of
+:data:`wfr_cvx.constraints.CONSTRAINT_TYPES`) makes :func:`save` raise TypeError naming it;
+it is never left out.
 
 An ensemble result (:class:`~wfr_cvx.EnsembleGeodesic`) is kind ``"ensemble"``: the same
 ``format`` and ``format_version``, and what a solve hands the result, nothing derived:
@@ -21,9 +29,9 @@ An ensemble result (:class:`~wfr_cvx.EnsembleGeodesic`) is kind ``"ensemble"``: 
 * in the header: ``lam``, ``backend``, ``metric`` (``{"kind": "none"}``, ``{"kind":
   "scalar", "value": g}``, ``{"kind": "matrix"}`` or ``{"kind": "per_regime", "regimes":
   [...]}``; the matrices in the array ``metric``, shape ``(n, n)`` or ``(K, n, n)``), the
-  ``constraints`` as their tables (:meth:`~wfr_cvx.constraints.Constraint.table`; whether
-  TotalMass applies is read from them), the endpoints ``e0`` and ``e1`` (``assets``,
-  ``regimes``, ``domain`` -- ``null``, ``"simplex"`` or ``"box"`` -- and the atom labels:
+  ``constraints`` as their tables (as for a geodesic; whether TotalMass applies is read
+  from them), the endpoints ``e0`` and ``e1`` (``assets``, ``regimes``, ``domain`` --
+  ``null``, ``"simplex"`` or ``"box"`` -- and the atom labels:
   ``{"range": [start, stop, step], "name": ...}`` or ``{"dtype": ..., "name": ...}`` with
   the labels in the array ``<e>_atoms``) and the solver's ``coupling`` scalars
   (``lower_bound``, ``n_pairs_kept``, ``n_pairs_solved``, ``rounds``, ``status``,
@@ -319,11 +327,18 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
         when named, and ``mask`` -- nested lists of bools, shape ``grid.shape`` -- when a
         cell is inactive; the allocations ``rho0`` and ``rho1``, nested lists of shape
         ``grid.shape``; ``lam``, ``metric`` — a number when constant, else the checked
-        array —, ``backend``, ``scheme``), ``figures`` (``distance2``,
+        array —, ``backend``, ``scheme``, ``constraints`` -- the constraints it was solved
+        under as problem-file tables, ``[]`` when none), ``figures`` (``distance2``,
         ``distance``, ``transport_cost``, ``reaction_cost``, the per-step costs and the
         mass per regime at both ends), ``status``, ``iterations`` and ``timings``
-        (seconds).  Only str, int, float, list and dict values; the inputs suffice to
-        solve again (:func:`solve_from_dict`).
+        (seconds).  Only str, int, float, list, bool and dict values; the inputs suffice
+        to solve the same problem again (:func:`solve_from_dict`).
+
+    Raises
+    ------
+    TypeError
+        A constraint of the result has no problem-file table (it is not one of
+        :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`): the message names it.
 
     >>> import json, wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2)
@@ -332,9 +347,11 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     (1.0, 8)
     >>> d["inputs"]["rho1"]
     [[0.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0]]
-    >>> isinstance(json.dumps(d), str)
-    True
+    >>> isinstance(json.dumps(d), str), d["inputs"]["constraints"]
+    (True, [])
     """
+    from .problem_files import constraint_tables
+
     masses = geo.mass()  # per regime and level
     out = {
         "wfr_cvx_version": geo.version,
@@ -344,6 +361,7 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
             "metric": _metric_summary(geo.metric),
             "backend": geo.backend,
             "scheme": geo.scheme,
+            "constraints": constraint_tables(geo.constraints),
             "rho0": np.asarray(geo.rho[0], dtype=float).tolist(),
             "rho1": np.asarray(geo.rho[-1], dtype=float).tolist(),
         },
@@ -398,6 +416,46 @@ def _metric_from_summary(value, grid) -> np.ndarray:
     return np.full(grid.face_shape, float(arr)) if arr.ndim == 0 else arr
 
 
+def _constraints_from_tables(tables, where: str) -> tuple:
+    """The constraint objects of the problem-file tables a result was written with
+    (:func:`wfr_cvx.problem_files.constraint_tables`); ValueError naming ``where``."""
+    from .constraints import from_table
+
+    if not isinstance(tables, list):
+        raise ValueError(f"{where} must be a list of constraint tables, got "
+                         f"{type(tables).__name__}")
+    out = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise ValueError(f"{where}[{i}] must be a constraint table (a dict with a "
+                             f"`kind`), got {type(table).__name__}")
+        try:
+            out.append(from_table(table))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}[{i}]: {exc}") from None
+    return tuple(out)
+
+
+def _summary_constraints(d: dict, inputs: dict) -> tuple:
+    """The constraints a summary records: ``inputs.constraints`` (:func:`geodesic_to_dict`)
+    and/or ``problem.constraints`` (the echo of ``wfr-cvx solve --json``, which is all that
+    one written before the inputs carried them has).  Neither: none.  Both, and they
+    differ: ValueError, as the summary does not say which problem was solved."""
+    found = {}
+    if "constraints" in inputs:
+        where = "`d['inputs']['constraints']`"
+        found[where] = _constraints_from_tables(inputs["constraints"], where)
+    problem = d.get("problem")
+    if isinstance(problem, dict) and problem.get("constraints") is not None:
+        where = "`d['problem']['constraints']`"
+        found[where] = _constraints_from_tables(problem["constraints"], where)
+    if len(set(found.values())) > 1:
+        (first, a), (second, b) = found.items()
+        raise ValueError(f"{first} {list(a)} and {second} {list(b)} differ: the summary "
+                         "does not say which constrained problem was solved")
+    return next(iter(found.values()), ())
+
+
 def geodesic_from_dict(d: dict):
     r"""The :class:`~wfr_cvx.Geodesic` that :func:`geodesic_to_dict` (with
     ``include_path=True``) or ``wfr-cvx solve --json OUT --with-path`` wrote, read back
@@ -409,10 +467,12 @@ def geodesic_from_dict(d: dict):
     Parameters
     ----------
     d : dict
-        Keys ``inputs`` (grid, ``lam``, ``metric``, ``backend``, ``scheme``), ``figures``
-        (the per-step costs), ``status``, ``iterations``, ``timings``,
-        ``wfr_cvx_version`` and the path: ``rho``, ``momentum``, ``source``,
-        ``rho_mean``, ``rho_face``.
+        Keys ``inputs`` (grid, ``lam``, ``metric``, ``backend``, ``scheme`` and
+        ``constraints``), ``figures`` (the per-step costs), ``status``, ``iterations``,
+        ``timings``, ``wfr_cvx_version`` and the path: ``rho``, ``momentum``, ``source``,
+        ``rho_mean``, ``rho_face``.  The constraints come from ``inputs.constraints`` or
+        the ``problem.constraints`` of a ``--json`` output; a summary with neither (written
+        before they were recorded) gives a result without constraints.
 
     Returns
     -------
@@ -423,7 +483,9 @@ def geodesic_from_dict(d: dict):
     ValueError
         ``d`` is not such a summary, or has no path (a summary without it records the
         inputs only: :func:`solve_from_dict` solves them again), or an array has the wrong
-        shape for the grid.
+        shape for the grid, or a constraint table is not one of
+        :data:`wfr_cvx.constraints.CONSTRAINT_TYPES` (or ``inputs.constraints`` and
+        ``problem.constraints`` differ).
 
     >>> import wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2)
@@ -455,20 +517,22 @@ def geodesic_from_dict(d: dict):
     path = {key: _float_array(d[key], shapes[key], key) for key in _PATH_KEYS}
     per_step = {key: _float_array(figures.get(key), (T,), f"figures.{key}")
                 for key in ("transport_per_step", "reaction_per_step")}
+    constraints = _summary_constraints(d, inputs)
     return Geodesic(
         grid=grid, lam=inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
         **path, **per_step, status=Status.parse(d.get("status")),
         iterations=d.get("iterations", 0), setup_time=timings["setup"],
         solve_time=timings["solve"], assembly_time=timings["assembly"],
         backend=inputs["backend"], scheme=inputs["scheme"],
-        version=d.get("wfr_cvx_version"))
+        version=d.get("wfr_cvx_version"), constraints=constraints)
 
 
 def solve_from_dict(d: dict, **solver_options):
     """Solve again the geodesic problem a summary records (:func:`geodesic_to_dict`, or
     the JSON of ``wfr-cvx solve --json``): its grid, allocations ``rho0`` and ``rho1``,
-    ``lam``, metric, backend and scheme, and the constraints of a ``--json`` output's
-    ``problem.constraints``.
+    ``lam``, metric, backend, scheme and constraints (``inputs.constraints``, or a
+    ``--json`` output's ``problem.constraints``; a summary with neither, written before
+    they were recorded, is solved without constraints).
 
     Parameters
     ----------
@@ -487,9 +551,17 @@ def solve_from_dict(d: dict, **solver_options):
     ValueError
         ``d`` is not a summary of a grid geodesic, or records no allocations (written by a
         wfr_cvx before they were recorded), or is a rebalance step (its potential is
-        code, not data).
+        code, not data), or its constraint tables are not valid (or ``inputs.constraints``
+        and ``problem.constraints`` differ).
+
+    >>> import wfr_cvx
+    >>> g = wfr_cvx.Grid(16, 4)
+    >>> geo = wfr_cvx.geodesic(g.bump(0.3, 0.08), g.bump(0.6, 0.08), g, 0.5,
+    ...                        constraints=[wfr_cvx.MaxVelocity(0.1)])
+    >>> again = solve_from_dict(geo.to_dict())
+    >>> again.constraints, abs(again.distance2 / geo.distance2 - 1) < 1e-6
+    ((MaxVelocity(vmax=0.1, steps=None),), True)
     """
-    from .constraints import from_table
     from .engine import geodesic
 
     if not isinstance(d, dict):
@@ -504,11 +576,11 @@ def solve_from_dict(d: dict, **solver_options):
         if key not in inputs:
             raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
                              "written by a wfr_cvx that did not record them")
-    tables = d.get("problem", {}).get("constraints") or []
+    constraints = _summary_constraints(d, inputs)
     return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
                     _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,
                     inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
-                    constraints=[from_table(table) for table in tables],
+                    constraints=constraints,
                     backend=inputs["backend"], scheme=inputs["scheme"], **solver_options)
 
 
@@ -535,9 +607,12 @@ def rebalance_to_dict(step, *, include_path: bool = False) -> dict:
 
 def ensemble_geodesic_to_dict(geo) -> dict:
     """A JSON-ready summary of an ensemble solve (:class:`~wfr_cvx.EnsembleGeodesic`):
-    inputs (the ensembles' sizes, assets, regimes, ``lam``, ``metric``, ``backend``),
-    figures (with the certified ``lower_bound`` and ``gap`` and the plan's pairs), status,
-    iterations and timings."""
+    inputs (the ensembles' sizes, assets, regimes, ``lam``, ``metric``, ``backend`` and the
+    ``constraints`` as problem-file tables), figures (with the certified ``lower_bound``
+    and ``gap`` and the plan's pairs), status, iterations and timings.  TypeError naming a
+    constraint that has no problem-file table."""
+    from .problem_files import constraint_tables
+
     plan = geo.plan
     out = {
         "wfr_cvx_version": _version(),
@@ -551,6 +626,7 @@ def ensemble_geodesic_to_dict(geo) -> dict:
                  for key, value in geo.metric.items()} if isinstance(geo.metric, dict)
                 else _metric_summary(geo.metric)),
             "backend": geo.backend,
+            "constraints": constraint_tables(geo.constraints),
         },
         "figures": {
             "distance2": geo.distance2,
@@ -617,6 +693,13 @@ def save(result, path) -> Path:
     pathlib.Path
         ``path``.
 
+    Raises
+    ------
+    TypeError
+        ``result`` is neither, or one of its constraints has no problem-file table (it is
+        not one of :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`; the message names it).
+        Nothing is written then.
+
     >>> import tempfile, wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2, regimes=("on", "off"))
     >>> geo = wfr_cvx.geodesic(g.dirac(0.25, "on"), g.dirac(0.5, "off"), g, 0.5)
@@ -625,6 +708,7 @@ def save(result, path) -> Path:
     >>> back.grid == geo.grid, bool((back.rho == geo.rho).all()), back.status == "Solved"
     (True, True, True)
     """
+    from .problem_files import constraint_tables
     from .result import Geodesic
 
     if not isinstance(result, Geodesic):
@@ -642,6 +726,7 @@ def save(result, path) -> Path:
         "format": FORMAT, "format_version": FORMAT_VERSION, "kind": "geodesic",
         "written_by": _version(), "grid": spec, "lam": result.lam,
         "backend": str(result.backend), "scheme": str(result.scheme),
+        "constraints": constraint_tables(result.constraints),
         "status": str(result.status), "iterations": result.iterations,
         "setup_time": result.setup_time, "solve_time": result.solve_time,
         "assembly_time": result.assembly_time, "version": result.version,
@@ -696,6 +781,8 @@ def _atoms_from_spec(spec: dict, arrays: dict, key: str):
 
 def _ensemble_contents(result) -> tuple[dict, dict]:
     """The header and arrays of a saved EnsembleGeodesic (module docstring)."""
+    from .problem_files import constraint_tables
+
     arrays, ensembles = {}, {}
     for key, e in (("e0", result.e0), ("e1", result.e1)):
         atoms, labels = _atoms_spec(e.atoms)
@@ -727,7 +814,7 @@ def _ensemble_contents(result) -> tuple[dict, dict]:
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kind": "ensemble",
         "written_by": _version(), "lam": result.lam, "backend": str(result.backend),
-        "metric": metric_spec, "constraints": [c.table() for c in result.constraints],
+        "metric": metric_spec, "constraints": constraint_tables(result.constraints),
         **ensembles, "coupling": _plain(scalars),
     }
     return header, arrays
@@ -752,9 +839,10 @@ def load(path):
     Geodesic or EnsembleGeodesic
         As the file's ``kind`` says.  A Geodesic equal to the saved one in every array
         (``grid`` with its mask and labels, the path, ``metric``, the per-step costs) and
-        field (``lam``, ``status``, ``iterations``, timings, ``backend``, ``scheme``,
-        ``version``); an EnsembleGeodesic with the same endpoints ``e0`` and ``e1``,
-        figures, plan, pieces, status, timings and path.
+        field (``lam``, ``constraints``, ``status``, ``iterations``, timings, ``backend``,
+        ``scheme``, ``version``; a file written before results kept their constraints
+        loads with ``constraints == ()``); an EnsembleGeodesic with the same endpoints
+        ``e0`` and ``e1``, constraints, figures, plan, pieces, status, timings and path.
 
     Raises
     ------
@@ -763,8 +851,8 @@ def load(path):
     ValueError
         The file is not a wfr_cvx result (not an ``.npz`` archive, or one without the
         header), was written in a newer format version than this wfr_cvx reads (the
-        message names both), or holds a kind of result or an array this reader does not
-        know.
+        message names both), or holds a kind of result, an array or a constraint table
+        this reader does not know.
     """
     from .backends import Status
     from .result import Geodesic
@@ -798,11 +886,14 @@ def load(path):
         mask = archive["mask"]
     try:
         grid = _grid_from_spec(header.get("grid"), mask, where=repr(str(path)))
+        constraints = _constraints_from_tables(header.get("constraints", []),
+                                               f"{str(path)!r}: the header's constraints")
         return Geodesic(
             grid=grid, lam=header["lam"], **arrays, status=Status.parse(header["status"]),
             iterations=header["iterations"], setup_time=header["setup_time"],
             solve_time=header["solve_time"], assembly_time=header["assembly_time"],
-            backend=header["backend"], scheme=header["scheme"], version=header["version"])
+            backend=header["backend"], scheme=header["scheme"], version=header["version"],
+            constraints=constraints)
     except KeyError as exc:
         raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: the header has "
                          f"no {exc.args[0]!r}") from None
@@ -812,7 +903,6 @@ def _load_ensemble(header: dict, arrays: dict, path: Path):
     """The EnsembleGeodesic of a file of kind "ensemble", built as a solve builds it."""
     import pandas as pd
 
-    from .constraints import from_table
     from .ensemble import Ensemble, EnsembleGeodesic
     from .ensemble._constraints import compile_constraints
     from .ensemble._coupling import Coupling
@@ -834,7 +924,8 @@ def _load_ensemble(header: dict, arrays: dict, path: Path):
                                       arrays[f"{key}_regime"], regimes=spec["regimes"],
                                       domain=domain)
         metric = _metric_from_spec(header["metric"], arrays, where)
-        plan = compile_constraints([from_table(table) for table in header["constraints"]])
+        plan = compile_constraints(_constraints_from_tables(
+            header["constraints"], f"{where}: the header's constraints"))
         pairs = Pairs(**{name: arrays[f"pair_{name}"] for name in _PAIR_ARRAYS})
         coupling = Coupling(pairs=pairs, **{name: arrays[name] for name in _COUPLING_ARRAYS},
                             **{name: header["coupling"][name] for name in _COUPLING_SCALARS})

@@ -138,7 +138,14 @@ _MISSING = object()
 def constraint_tables(constraints) -> list[dict]:
     """The ``[[constraints]]`` tables of a problem file for constraint objects of
     :mod:`wfr_cvx.constraints` (:meth:`~wfr_cvx.constraints.Constraint.table`; the inverse
-    of reading them), e.g. to echo a solve's constraints in its JSON output.
+    of reading them), e.g. to echo a solve's constraints in its JSON output or to write a
+    result's (:meth:`wfr_cvx.Geodesic.to_dict`, :func:`wfr_cvx.io.save`).
+
+    Every table is checked to read back (:func:`wfr_cvx.constraints.from_table`) as an
+    object equal to the one written: a constraint of another class (a user's own
+    :class:`~wfr_cvx.constraints.Constraint`, or a subclass of one of
+    :data:`~wfr_cvx.constraints.CONSTRAINT_TYPES`) is a TypeError naming it, never a table
+    that would silently stand for another problem.
 
     >>> from wfr_cvx.constraints import MaxVelocity, TradingWindow
     >>> for table in constraint_tables([MaxVelocity(0.2), TradingWindow([3, 4], False)]):
@@ -146,13 +153,24 @@ def constraint_tables(constraints) -> list[dict]:
     {'kind': 'max_velocity', 'vmax': 0.2}
     {'kind': 'trading_window', 'closed_steps': [3, 4], 'reaction': False}
     """
-    from .constraints import Constraint
+    from .constraints import Constraint, from_table
 
     tables = []
     for item in constraints:
         if not isinstance(item, Constraint):
             raise TypeError(f"not a wfr_cvx constraint: {type(item).__name__}")
-        tables.append(item.table())
+        try:
+            table = item.table()
+            same = from_table(table) == item
+        except (TypeError, ValueError):  # no fields to write, or a kind it cannot read
+            same = False
+        if not same:
+            raise TypeError(
+                f"the constraint {item!r} ({type(item).__name__}) cannot be written as a "
+                f"[[constraints]] table: only the classes of "
+                f"wfr_cvx.constraints.CONSTRAINT_TYPES ({', '.join(CONSTRAINT_TYPES)}) "
+                f"read back as themselves")
+        tables.append(table)
     return tables
 
 

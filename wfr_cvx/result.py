@@ -55,6 +55,11 @@ class Geodesic:
     grid, lam, metric, backend, scheme
         The inputs that defined the problem (``metric`` checked: face weights or cell
         matrices, :func:`wfr_cvx.metric.check_metric`).
+    constraints : tuple
+        The constraint objects of :mod:`wfr_cvx.constraints` it was solved under, in the
+        order given (``()`` when none); read-only.  :meth:`to_dict`, :meth:`save` and
+        :func:`wfr_cvx.load` keep them, so a summary solved again
+        (:func:`wfr_cvx.io.solve_from_dict`) is the same constrained problem.
     version : str
         The version of wfr_cvx that solved it (kept by :meth:`save` and :func:`wfr_cvx.load`).
     """
@@ -62,8 +67,10 @@ class Geodesic:
     def __init__(self, *, grid: Grid, lam: float, metric: np.ndarray, rho, momentum, source,
                  rho_mean, rho_face, transport_per_step, reaction_per_step, status: str,
                  iterations: int, setup_time: float, solve_time: float,
-                 assembly_time: float, backend: str, scheme: str, version: str | None = None):
+                 assembly_time: float, backend: str, scheme: str, version: str | None = None,
+                 constraints: tuple = ()):
         self.grid = grid
+        self._constraints = tuple(constraints)
         self.lam = float(lam)
         self.metric = metric
         self.rho = rho
@@ -87,6 +94,11 @@ class Geodesic:
         self.mass_floor = 1e-9 * heavier / rho[0].size
         self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
         self.rate = _safe_ratio(source, rho_mean, self.mass_floor)
+
+    @property
+    def constraints(self) -> tuple:
+        """The constraints it was solved under (``()`` when none), as a tuple."""
+        return self._constraints
 
     # -- figures -----------------------------------------------------------------------
     @property
@@ -198,9 +210,12 @@ class Geodesic:
         return geodesic_to_xarray(self)
 
     def to_dict(self, *, include_path: bool = False) -> dict:
-        """JSON-ready summary: inputs (the grid and the allocations), figures, status,
-        timings, package version (and the path with ``include_path``, for
-        :meth:`from_dict`; :func:`wfr_cvx.io.geodesic_to_dict`)."""
+        """JSON-ready summary: inputs (the grid, the allocations and the constraints as
+        problem-file tables), figures, status, timings, package version (and the path with
+        ``include_path``, for :meth:`from_dict`; :func:`wfr_cvx.io.geodesic_to_dict`).
+
+        Raises TypeError naming a constraint that has no problem-file table (one not of
+        :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`) rather than leaving it out."""
         from .io import geodesic_to_dict
 
         return geodesic_to_dict(self, include_path=include_path)
@@ -217,8 +232,9 @@ class Geodesic:
 
     def save(self, path):
         """Write the result to ``path`` (an ``.npz`` archive with a JSON header, see
-        :func:`wfr_cvx.io.save`); :func:`wfr_cvx.load` reads it back equal in every field.
-        Returns the path."""
+        :func:`wfr_cvx.io.save`); :func:`wfr_cvx.load` reads it back equal in every field,
+        its :attr:`constraints` included.  Returns the path; TypeError, before anything is
+        written, for a constraint that has no problem-file table."""
         from .io import save
 
         return save(self, path)
