@@ -8,6 +8,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
+from wfr_cvx.metric import check_metric
 
 
 def _mixed_problem():
@@ -69,6 +70,51 @@ def test_metric_scaling_identity():
     stretched = wfr_cvx.geodesic(r0, r1, g, 0.2, metric=4.0).distance2
     assert stretched == pytest.approx(4.0 * wfr_cvx.geodesic(r0, r1, g, 0.1).distance2,
                                       rel=1e-6)
+
+
+def test_a_metric_series_is_aligned_by_face_position():
+    """Before: a Series metric was read by position -- the same per-face ramp with its rows
+    reversed gave d = 0.3336 instead of 0.3250."""
+    g = Grid(8, 4)
+    r0, r1 = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
+    ramp = 1.0 + g.faces
+    series = pd.Series(ramp, index=pd.Index(g.faces, name="face"))
+    for labelled in (series[::-1], series.sample(frac=1.0, random_state=0),
+                     series.set_axis(np.round(g.faces, 6))):
+        np.testing.assert_array_equal(check_metric(labelled, g), check_metric(ramp, g))
+    assert wfr_cvx.distance(r0, r1, g, 0.3, metric=series[::-1]) == wfr_cvx.distance(
+        r0, r1, g, 0.3, metric=ramp)
+
+
+def test_metric_frames_and_regime_multiindex_are_aligned_by_label():
+    g = Grid(6, 2, regimes=("on", "off"))
+    per_regime = np.stack([1.0 + g.faces, 3.0 - g.faces])
+    frame = pd.DataFrame({"off": per_regime[1], "on": per_regime[0]}, index=g.faces)
+    np.testing.assert_array_equal(check_metric(frame.iloc[::-1], g), per_regime)
+    tidy = frame.stack().sample(frac=1.0, random_state=2)  # (face, regime) MultiIndex
+    np.testing.assert_array_equal(check_metric(tidy, g), per_regime)
+    # a Series indexed by face gives every regime the same values
+    shared = pd.Series(per_regime[0], index=g.faces)[::-1]
+    np.testing.assert_array_equal(check_metric(shared, g), per_regime[[0, 0]])
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda g, s: s.set_axis(g.weights[:-1]), r"`metric` label 0\.0625 is not a face "
+                                                  r"position of the grid"),
+        (lambda g, s: s.iloc[1:], r"`metric` has no entry for 1 interior face\(s\), the "
+                                  r"first face position 0\.125"),
+        (lambda g, s: pd.concat([s, s.iloc[:1]]), "`metric` lists a face twice: face "
+                                                  "position 0.125"),
+        (lambda g, s: pd.DataFrame({"x": s}), "`metric` column 'x' is not a regime"),
+        (lambda g, s: s.set_axis([f"f{i}" for i in range(7)]), r"face positions \(numbers\)"),
+    ],
+)
+def test_metric_labels_that_are_not_faces_are_refused(make, match):
+    g = Grid(8, 2)
+    with pytest.raises(ValueError, match=match):
+        check_metric(make(g, pd.Series(1.0 + g.faces, index=g.faces)), g)
 
 
 def test_homogeneity_and_symmetry():

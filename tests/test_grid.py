@@ -109,6 +109,89 @@ def test_a_simplex_allocation_is_aligned_by_its_cell_centres():
     np.testing.assert_array_equal(as_allocation(swapped, g, "rho0")[0], arr)
 
 
+def _simplex_book(regimes=1):
+    """A simplex grid over IBM / WMT (SEHI the rest), its allocation and the active cells'
+    centres (w_IBM, w_WMT)."""
+    g = Grid.simplex(8, 2, assets=("IBM", "WMT", "SEHI"), regimes=regimes)
+    arr = g.bump((0.2, 0.4), 0.15)
+    if g.n_regimes > 1:
+        arr += g.bump((0.5, 0.2), 0.1, regime=1, mass=0.5)
+    i, j = np.nonzero(g.mask[0])
+    return g, arr, g.weights[i], g.weights[j], (i, j)
+
+
+@pytest.mark.parametrize("names", [["WMT", "IBM"], ["IBM", "WMT"], ["w_WMT", "IBM"],
+                                   ["WMT", "w_IBM"]])
+def test_simplex_levels_named_after_the_axis_assets_are_read_by_name(names):
+    """Before: levels named after the assets (not ``w_<asset>``) were read by position,
+    (w_IBM, w_WMT) whatever their names -- ``["WMT", "IBM"]`` transposed the book and
+    moved d^2 by -0.20 with no error."""
+    g, arr, w_ibm, w_wmt, (i, j) = _simplex_book()
+    by_name = {"IBM": w_ibm, "WMT": w_wmt}
+    levels = [by_name[n.removeprefix("w_")] for n in names]
+    s = pd.Series(arr[0, i, j], index=pd.MultiIndex.from_arrays(levels, names=names))
+    np.testing.assert_array_equal(as_allocation(s.sample(frac=1.0, random_state=0), g,
+                                                "rho0"), arr)
+
+
+def test_simplex_frames_and_regime_multiindex_read_named_levels_by_name():
+    g, arr, w_ibm, w_wmt, (i, j) = _simplex_book(regimes=("on", "off"))
+    index = pd.MultiIndex.from_arrays([w_wmt, w_ibm], names=["WMT", "IBM"])
+    frame = pd.DataFrame({"off": arr[1, i, j], "on": arr[0, i, j]}, index=index)
+    np.testing.assert_array_equal(as_allocation(frame.iloc[::-1], g, "rho0"), arr)
+    tidy = pd.Series(np.concatenate([arr[0, i, j], arr[1, i, j]]),
+                     index=pd.MultiIndex.from_arrays(
+                         [["on"] * i.size + ["off"] * i.size, np.tile(w_wmt, 2),
+                          np.tile(w_ibm, 2)], names=["regime", "w_WMT", "IBM"]))
+    np.testing.assert_array_equal(as_allocation(tidy.sample(frac=1.0, random_state=1), g,
+                                                "rho1"), arr)
+
+
+def test_simplex_unnamed_levels_are_read_in_the_order_of_the_axes():
+    """The documented rule: without names, the first level is w_IBM, the second w_WMT."""
+    g, arr, w_ibm, w_wmt, (i, j) = _simplex_book()
+    s = pd.Series(arr[0, i, j], index=pd.MultiIndex.from_arrays([w_ibm, w_wmt]))
+    np.testing.assert_array_equal(as_allocation(s.iloc[::-1], g, "rho0"), arr)
+    wrong_way = pd.Series(arr[0, i, j], index=pd.MultiIndex.from_arrays([w_wmt, w_ibm]))
+    assert not np.array_equal(as_allocation(wrong_way, g, "rho0"), arr)
+
+
+@pytest.mark.parametrize(
+    ("names", "match"),
+    [
+        (["w_WMT", "w_SEHI"], r"`rho0` index level 'w_SEHI' is not a weight axis .*"
+                              r"'SEHI' is the remainder asset"),
+        (["SEHI", "IBM"], r"`rho0` index level 'SEHI' is not a weight axis"),
+        (["weight_a", "weight_b"], r"`rho0` index level 'weight_a' is not a weight axis .*"
+                                   r"\['IBM', 'WMT'\]"),
+        (["WMT", None], r"`rho0` index levels must all be named .* got names \['WMT', None\]"),
+        (["IBM", "w_IBM"], r"`rho0` index levels \['IBM', 'w_IBM'\] both name the weight "
+                           r"axis of 'IBM'"),
+    ],
+)
+def test_simplex_levels_named_after_no_weight_axis_are_refused(names, match):
+    """Before: all of these were read as (w_IBM, w_WMT), by position, with no error."""
+    g, arr, w_ibm, w_wmt, (i, j) = _simplex_book()
+    s = pd.Series(arr[0, i, j], index=pd.MultiIndex.from_arrays([w_wmt, w_ibm],
+                                                                names=names))
+    with pytest.raises(ValueError, match=match):
+        as_allocation(s, g, "rho0")
+    frame = pd.DataFrame({"0": s})
+    with pytest.raises(ValueError, match=match.replace("rho0", "rho1")):
+        as_allocation(frame, g, "rho1")
+
+
+def test_a_simplex_grid_without_assets_reads_levels_named_after_a_and_b():
+    g = Grid(4, 2, dims=2)
+    arr = np.arange(16.0).reshape(1, 4, 4)
+    i, j = np.indices((4, 4)).reshape(2, -1)
+    s = pd.Series(arr[0, i, j], index=pd.MultiIndex.from_arrays(
+        [g.weights[j], g.weights[i]], names=["B", "w_A"]))
+    np.testing.assert_array_equal(as_allocation(s, g, "rho0"), arr)
+    with pytest.raises(ValueError, match=r"index level 'IBM' .*this grid names no assets"):
+        as_allocation(s.rename_axis(["IBM", "WMT"]), g, "rho0")
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [

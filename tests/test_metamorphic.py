@@ -69,6 +69,50 @@ def test_a_shuffled_labelled_allocation_gives_the_same_distance(problem, seed):
                                                                                   lam)
 
 
+ASSETS = ("IBM", "WMT", "SEHI")
+
+
+@st.composite
+def simplex_problems(draw):
+    """A simplex bump per end (centres inside the simplex), lam and an SPD metric G."""
+    ends = []
+    for _ in range(2):
+        x = draw(st.floats(0.15, 0.6))
+        y = 0.15 + (0.65 - x) * draw(st.floats(0.0, 1.0))
+        ends.append(((x, y), draw(st.floats(0.08, 0.2)), draw(st.floats(0.3, 1.5))))
+    a, b = draw(st.floats(0.3, 3.0)), draw(st.floats(0.3, 3.0))
+    c = draw(st.floats(-0.9, 0.9)) * np.sqrt(a * b)
+    return ends, draw(st.sampled_from([0.1, 0.3, 1.0])), np.array([[a, c], [c, b]])
+
+
+def _simplex_labelled(rho, grid, swap, prefixed, seed):
+    """rho as a Series over the active cells' centres: levels in either order, named after
+    the assets or as w_<asset>, rows shuffled."""
+    i, j = np.nonzero(grid.mask[0])
+    order = [1, 0] if swap else [0, 1]
+    centres = [grid.weights[i], grid.weights[j]]
+    names = [("w_" if prefixed else "") + ASSETS[axis] for axis in order]
+    index = pd.MultiIndex.from_arrays([centres[axis] for axis in order], names=names)
+    return pd.Series(rho[0, i, j], index=index).sample(frac=1.0, random_state=seed)
+
+
+@given(simplex_problems(), st.booleans(), st.booleans(), st.integers(0, 2**16))
+def test_a_shuffled_labelled_simplex_book_and_metric_give_the_same_distance(
+        problem, swap, prefixed, seed):
+    """Relabelling on the simplex: the allocations as Series with their levels named and
+    in any order, the metric as a DataFrame over the axis assets in any order."""
+    ends, lam, G = problem
+    g = Grid.simplex(8, 4, assets=ASSETS)
+    r0, r1 = (g.bump(centre, width, mass=mass) for centre, width, mass in ends)
+    order = [1, 0] if swap else [0, 1]
+    labels = [("w_" if prefixed else "") + ASSETS[axis] for axis in order]
+    frame = pd.DataFrame(G[np.ix_(order, order)], index=labels, columns=labels)
+    labelled = _d2(_simplex_labelled(r0, g, swap, prefixed, seed),
+                   _simplex_labelled(r1, g, not swap, not prefixed, seed + 1), g, lam,
+                   metric=frame)
+    assert labelled == _d2(r0, r1, g, lam, metric=G)
+
+
 @given(problems())
 def test_mirroring_the_weight_axis_gives_the_same_distance(problem):
     k, ends, lam = problem

@@ -414,6 +414,26 @@ def test_simplex_problem_file(tmp_path):
         problems.load(_write(tmp_path, bump_outside, "bump_outside.toml"))
 
 
+def test_trade_variance_metric_assets_are_read_by_name(tmp_path):
+    """Before: ``assets = ["WMT", "IBM", "SEHI"]`` under a grid over (IBM, WMT) gave G with
+    its axes swapped, with no error."""
+    text = (PROBLEMS / "simplex_trade_variance.toml").read_text().replace(
+        '"../data/', f'"{ROOT / "data"}/')
+    head, metric = text.split("[metric]", 1)
+    reference = problems.load(_write(tmp_path, text, "given.toml")).metric
+    shuffled = head + "[metric]" + metric.replace('assets = ["IBM", "WMT", "SEHI"]',
+                                                  'assets = ["WMT", "SEHI", "IBM"]', 1)
+    np.testing.assert_array_equal(problems.load(_write(tmp_path, shuffled, "s.toml")).metric,
+                                  reference)
+    other = shuffled.replace('["WMT", "SEHI", "IBM"]', '["WMT", "SEHI", "DATE"]')
+    with pytest.raises(ProblemFileError, match=r"metric.assets"):
+        problems.load(_write(tmp_path, other, "o.toml"))
+    not_grid = head.replace('assets = ["IBM", "WMT", "SEHI"]\n', "") + "[metric]" + metric
+    with pytest.raises(ProblemFileError, match=r"metric.assets.*must be the grid's assets "
+                                               r"\['A', 'B', 'C'\]"):
+        problems.load(_write(tmp_path, not_grid, "n.toml"))
+
+
 def test_csv_allocations_are_read_by_label(tmp_path):
     """Rows in any order, 1-D and simplex; a row off the cell centres is an error of the
     file naming the label."""

@@ -4,12 +4,14 @@ against independent truths (translation cost, static form, 1-D engine)."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
-from wfr_cvx.closed_form import static_wfr2_bounds
+from wfr_cvx.closed_form import _metric_points, static_wfr2_bounds
 from wfr_cvx.constraints import MaxVelocity, TotalMass
+from wfr_cvx.metric import check_metric
 
 G_OFF = np.array([[2.0, 0.8], [0.8, 1.0]])  # non-diagonal SPD (e.g. an inverse covariance)
 
@@ -97,6 +99,73 @@ def test_metric_forms_agree():
     b = wfr_cvx.geodesic(r0, r1, g, lam, metric=varying, backend="cvxpy")
     assert a.distance2 == pytest.approx(b.distance2, rel=1e-6)
     assert a.distance2 > const  # G grew everywhere
+
+
+def _labelled_metric(G, labels):
+    """G over (IBM, WMT) as a DataFrame labelled ``labels`` (in that order) on both axes."""
+    return pd.DataFrame(G, index=labels, columns=labels)
+
+
+@pytest.mark.parametrize("labels", [["IBM", "WMT"], ["WMT", "IBM"], ["w_WMT", "w_IBM"]])
+def test_a_labelled_metric_is_aligned_by_asset_name(labels):
+    """Before: a DataFrame metric was read by position -- the same G with its rows and
+    columns reordered gave d^2 = 0.0910 instead of 0.0712."""
+    g = Grid.simplex(8, 4, assets=("IBM", "WMT", "SEHI"))
+    r0, r1 = g.bump((0.2, 0.4), 0.15), g.bump((0.5, 0.2), 0.15)
+    G = np.array([[1.0, 0.5], [0.5, 2.0]])
+    order = [0, 1] if labels[0].removeprefix("w_") == "IBM" else [1, 0]
+    frame = _labelled_metric(G[np.ix_(order, order)], labels)
+    np.testing.assert_array_equal(check_metric(frame, g), check_metric(G, g))
+    assert wfr_cvx.distance(r0, r1, g, 0.3, metric=frame) == wfr_cvx.distance(
+        r0, r1, g, 0.3, metric=G)
+    # the static form reads the same metric the same way
+    np.testing.assert_array_equal(_metric_points(g, frame), _metric_points(g, G))
+
+
+def test_a_labelled_metric_on_a_grid_without_assets_names_a_and_b():
+    g = Grid(4, 2, dims=2)
+    frame = _labelled_metric(G_OFF[::-1, ::-1], ["B", "A"])
+    np.testing.assert_array_equal(check_metric(frame, g), check_metric(G_OFF, g))
+
+
+G_LABELLED = _labelled_metric(G_OFF, ["IBM", "WMT"])
+
+
+@pytest.mark.parametrize(
+    ("metric", "match"),
+    [
+        (G_LABELLED.set_axis(["X", "Y"]).set_axis(["X", "Y"], axis=1),
+         r"`metric` index must be the weight axes' assets \['IBM', 'WMT'\] .*label 'X' is "
+         r"not one"),
+        (_labelled_metric(np.eye(3), ["SEHI", "IBM", "WMT"]),
+         r"`metric` is labelled by all three assets .*trade_variance_metric"),
+        (_labelled_metric(np.eye(2), ["w_IBM", "w_SEHI"]),
+         r"label 'w_SEHI' is not one .*'SEHI' is the remainder asset"),
+        (_labelled_metric(G_OFF, ["IBM", "SEHI"]), r"label 'SEHI' is not one"),
+        (_labelled_metric(G_OFF, ["WMT", "WMT"]), r"`metric` index .* each exactly once, got "
+                                                  r"\['WMT', 'WMT'\]"),
+        (G_LABELLED.set_axis(["w_IBM", "w_WMT"], axis=1),
+         r"`metric` index and columns must carry the same labels"),
+        (G_LABELLED.set_axis(["WMT", "IBM"], axis=1).set_axis(["IBM", "X"]),
+         r"`metric` index .*label 'X'"),
+        (pd.Series([1.0, 2.0], index=["IBM", "WMT"]), r"`metric` on a 2-D grid cannot be a "
+                                                      r"Series"),
+    ],
+)
+def test_metric_labels_that_are_not_weight_axes_are_refused(metric, match):
+    """Before: every one of these was read by position (or refused for its shape only)."""
+    g = Grid.simplex(6, 2, assets=("IBM", "WMT", "SEHI"))
+    r0, r1 = g.bump((0.3, 0.3), 0.1), g.bump((0.4, 0.3), 0.1)
+    with pytest.raises(ValueError, match=match):
+        wfr_cvx.geodesic(r0, r1, g, 1.0, metric=metric)
+    with pytest.raises(ValueError, match=match):
+        _metric_points(g, metric)
+
+
+def test_a_labelled_metric_on_a_grid_without_assets_is_refused_for_other_names():
+    with pytest.raises(ValueError, match=r"label 'IBM' is not one .*this grid names no "
+                                         r"assets"):
+        check_metric(G_LABELLED, Grid(4, 2, dims=2))
 
 
 # ------------------------------------------------------------------- acceptance 1

@@ -31,6 +31,7 @@ import numpy as np
 from ._validate import check_lam, nonnegative_scalar
 from .errors import SolverError
 from .grid import Grid, as_allocation
+from .metric import unlabel_metric
 
 __all__ = [
     "dirac_wfr2", "hellinger2", "w2_squared_1d", "static_wfr2", "static_wfr2_bounds",
@@ -168,7 +169,8 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
     value), where the grid geodesic gives 0.0097050 at 128 x 32. To judge a grid solve
     against it, sample the same densities more finely, with whole-cell shifts where
     possible.  Works on 1-D and 2-D grids; ``metric`` (a positive scalar, or on 2-D grids
-    a constant SPD ``2 x 2`` matrix :math:`G`) makes the ground distance
+    a constant SPD ``2 x 2`` matrix :math:`G`, an array or a DataFrame over the weight
+    axes read by name as for :func:`wfr_cvx.geodesic`) makes the ground distance
     :math:`\sqrt{\Delta w^\top G\, \Delta w}` (default: Euclidean).
 
     Solved with cvxpy (exponential cones) by Clarabel, then **certified**: the value
@@ -288,6 +290,7 @@ def _metric_points(grid: Grid, metric) -> np.ndarray:
     points = grid.coords.reshape(-1, grid.dims)
     if metric is None:
         return points
+    metric = unlabel_metric(metric, grid)
     G = np.asarray(metric, dtype=float)
     if G.ndim == 0:
         G = G * np.eye(grid.dims)

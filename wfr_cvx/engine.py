@@ -238,17 +238,26 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
         Non-negative cell masses.  Arrays are read by position; pandas input by label
         (:func:`wfr_cvx.grid.labelled_allocation`): a Series indexed by cell centre, a
         DataFrame indexed by cell centre with one column per regime, or a Series with a
-        (regime, cell centre) MultiIndex -- rows in any order, every active cell once.
+        (regime, cell centre) MultiIndex -- rows in any order, every active cell once.  On
+        a simplex grid a cell centre is a (w_A, w_B) pair of index levels, read by name
+        when named (``"IBM"`` or ``"w_IBM"`` after ``grid.assets``, in either order; any
+        other name is refused), in the order of the axes when unnamed.
     grid : Grid
     lam : float
         Crossover scale :math:`\lambda > 0`: moves longer than :math:`\pi\lambda` are
         cheaper to "teleport" by reaction than to transport.
-    metric : None, float or array, optional
+    metric : None, float, array, or pandas Series / DataFrame, optional
         Risk metric :math:`G` of the transport cost :math:`|v|_G^2`.  1-D: a scalar or
         one positive value per interior face (shape ``(n_weights - 1,)`` or
         ``grid.face_shape``).  2-D: a scalar, a symmetric positive-definite ``2 x 2``
         matrix (e.g. Σ⁻¹) or one per cell (``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2,
-        2)``); see :mod:`wfr_cvx.metric`.  ``None`` means the identity.
+        2)``); see :mod:`wfr_cvx.metric`.  ``None`` means the identity.  Arrays are read
+        by position; pandas input by label, never by position: 2-D, a ``2 x 2``
+        DataFrame whose index and columns both name the two weight axes (``"IBM"`` or
+        ``"w_IBM"`` after ``grid.assets``, any order); 1-D, a Series indexed by face
+        position (``grid.faces``), a DataFrame with one column per regime or a (regime,
+        face) MultiIndex.  Labels that match no axis, face or regime are a ValueError
+        naming ``metric`` and the label.
     constraints : sequence
         Execution and position constraints from :mod:`wfr_cvx.constraints`
         (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,

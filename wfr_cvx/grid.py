@@ -31,7 +31,7 @@ import pandas as pd
 
 from ._validate import nonnegative_scalar, real_scalar
 
-__all__ = ["Grid", "as_allocation", "labelled_allocation"]
+__all__ = ["Grid", "as_allocation", "axis_assets", "labelled_allocation", "labelled_faces"]
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -62,7 +62,11 @@ class Grid:
         ``[0, 1]^2`` (see :meth:`simplex` for the three-asset simplex).
     assets : sequence of str, optional
         Labels of the assets the weight axes stand for (``dims + 1`` of them: the last
-        asset's weight is ``1 - sum``).  Informational (tables, plots).
+        asset's weight is ``1 - sum``).  They name the axes in tables and plots, and in
+        labelled input on a 2-D grid (``A``, ``B`` when not given): the named levels of
+        a (w_A, w_B) index of cell centres and a DataFrame ``metric`` are read by these
+        names (``"IBM"`` or ``"w_IBM"``), never by position (:func:`labelled_allocation`,
+        :mod:`wfr_cvx.metric`).
 
     Examples
     --------
@@ -387,8 +391,10 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     ``n_weights``, or ``(n, n)`` on a simplex grid, when the grid has one regime), read by
     position, or labelled pandas input, read **by label** (:func:`labelled_allocation`):
     a Series indexed by cell centre, a DataFrame indexed by cell centre with one column
-    per regime, or a Series with a (regime, cell centre) MultiIndex.  Mass on a cell
-    outside ``grid.mask`` is a ValueError naming the number of such cells.
+    per regime, or a Series with a (regime, cell centre) MultiIndex (on a simplex grid a
+    cell centre is two levels, read by their names, ``w_<asset>`` or the asset, when
+    named).  Mass on a cell outside ``grid.mask`` is a ValueError naming the number of
+    such cells.
     """
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
@@ -424,22 +430,128 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     return np.array(arr, dtype=float, copy=True)
 
 
-#: A label matches a cell centre when it lies within this fraction of a cell width of it
-#: (labels rounded for printing or CSV still match; a label between centres does not).
+#: A label matches a cell centre (or a face position) when it lies within this fraction of
+#: a cell width of it (labels rounded for printing or CSV still match; a label between
+#: centres does not).
 LABEL_TOLERANCE = 0.01
+
+
+def axis_assets(grid: Grid) -> tuple[str, ...]:
+    """The assets the weight axes of ``grid`` stand for, one per axis: the first ``dims``
+    of ``grid.assets`` (``"A"``, ``"B"`` on a 2-D grid that names none, as in its tables).
+
+    >>> axis_assets(Grid.simplex(4, 1, assets=("IBM", "WMT", "SEHI")))
+    ('IBM', 'WMT')
+    """
+    return (grid.assets or ("A", "B", "C"))[:grid.dims]
+
+
+def _axes_description(grid: Grid) -> str:
+    assets = axis_assets(grid)
+    return f"the weight axes' assets {list(assets)} (or {[f'w_{a}' for a in assets]})"
+
+
+def _axis_lookup(grid: Grid, name: str):
+    """``label -> axis``: the weight axis a label names, by an axis asset's name (``IBM``)
+    or ``w_<asset>`` (``w_IBM``, the name of the axis in tables and files); None when it
+    names none, a ValueError when it names two (assets such as ``("X", "w_X", ...)``)."""
+    assets = axis_assets(grid)
+
+    def lookup(label: str) -> int | None:
+        hits = [axis for axis, asset in enumerate(assets) if label in (asset, f"w_{asset}")]
+        if len(hits) > 1:
+            raise ValueError(f"`{name}` label {label!r} is ambiguous: it names the weight "
+                             f"axes of both {[assets[a] for a in hits]}")
+        return hits[0] if hits else None
+
+    return lookup
+
+
+def _axis_hint(grid: Grid):
+    """What to add to the message about a label that names no weight axis."""
+    remainder = grid.assets[-1] if grid.assets is not None else None
+
+    def hint(label: str) -> str:
+        if grid.assets is None:
+            return (" (this grid names no assets: its axes are A and B; build it with "
+                    "assets=... to use your labels)")
+        if label in (remainder, f"w_{remainder}"):
+            return (f" ({remainder!r} is the remainder asset, weight 1 - the others, not a "
+                    "weight axis)")
+        return ""
+
+    return hint
+
+
+def _level_axes(index: pd.MultiIndex, grid: Grid, name: str) -> list[int]:
+    """The weight axis of each level of a two-level index of cell centres on a 2-D grid.
+
+    Levels named after the axes (an axis asset or ``w_<asset>``) are read by name, in any
+    order; unnamed levels are read in the order of the axes (``w_A``, then ``w_B``).  A
+    level named after no axis, one named level beside an unnamed one, or two levels
+    naming the same axis are refused.
+    """
+    names = list(index.names)
+    if all(level is None for level in names):
+        return [0, 1]
+    describe = _axes_description(grid)
+    if any(level is None for level in names):
+        raise ValueError(f"`{name}` index levels must all be named after {describe}, or "
+                         f"none (then read in that order), got names {names}")
+    lookup, hint = _axis_lookup(grid, name), _axis_hint(grid)
+    axes = []
+    for level in names:
+        axis = lookup(str(level))
+        if axis is None:
+            raise ValueError(f"`{name}` index level {level!r} is not a weight axis of the "
+                             f"grid: levels are read by name, after {describe}"
+                             f"{hint(str(level))}")
+        axes.append(axis)
+    if axes[0] == axes[1]:
+        raise ValueError(f"`{name}` index levels {names} both name the weight axis of "
+                         f"{axis_assets(grid)[axes[0]]!r}")
+    return axes
+
+
+class _Layout:
+    """Where labelled values live: the cell centres (allocations) or, on a 1-D grid, the
+    interior faces (a metric given per face)."""
+
+    def __init__(self, grid: Grid, faces: bool = False):
+        self.grid, self.faces, self.dims, self.dx = grid, faces, grid.dims, grid.dx
+        self.count = grid.n_weights - 1 if faces else grid.n_weights
+        self.first = 1.0 if faces else 0.5  # position of index 0, in cells
+        self.noun = "face" if faces else "cell"
+        self.values = "values" if faces else "masses"
+        self.label = "face position" if faces else "cell centre"
+        self.attribute = "grid.faces" if faces else "grid.weights"
+        self.required = np.ones(grid.face_shape, dtype=bool) if faces else grid.mask
+        self.formula = (f"interior faces i * {grid.dx:g}, i = 1 .. {grid.n_weights - 1}"
+                        if faces else f"centres (i + 1/2) * {grid.dx:g}")
+
+    def position(self, index) -> float | tuple[float, ...]:
+        positions = tuple(float((i + self.first) * self.dx) for i in index)
+        return positions[0] if self.dims == 1 else positions
 
 
 def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
     """Cell masses of shape ``grid.shape`` from pandas input, aligned **by label**.
 
     Row labels are cell centres (``grid.weights``; on a simplex grid pairs ``(w_A, w_B)``
-    as a two-level MultiIndex, its levels in the order of the weight axes or named
-    ``w_<asset>`` after ``grid.assets``), matched within :data:`LABEL_TOLERANCE` of a cell
-    width; regimes are labels of ``grid.regimes`` (DataFrame columns, or a MultiIndex
-    level named ``"regime"`` or holding the regime labels).  Order does not matter.  Every
-    active cell of every regime must appear exactly once; cells outside ``grid.mask`` may
-    be left out.  A label that matches no cell, a duplicate, a missing active cell or an
-    unknown regime is a ValueError naming ``name`` and the first such label.
+    as a two-level MultiIndex), matched within :data:`LABEL_TOLERANCE` of a cell width;
+    regimes are labels of ``grid.regimes`` (DataFrame columns, or a MultiIndex level named
+    ``"regime"`` or holding the regime labels).  Order does not matter.  Every active cell
+    of every regime must appear exactly once; cells outside ``grid.mask`` may be left out.
+    A label that matches no cell, a duplicate, a missing active cell or an unknown regime
+    is a ValueError naming ``name`` and the first such label.
+
+    The two levels of cell centres on a simplex grid are read by their names when they
+    have names: each must name a weight axis, by its asset (``"IBM"``) or as ``w_<asset>``
+    (``"w_IBM"``, the column names of :meth:`Geodesic.to_frame` and of problem-file CSVs),
+    after :func:`axis_assets` (``A``, ``B`` for a grid without assets), in any order.  A
+    level named after anything else (the remainder asset included), or named beside an
+    unnamed one, is a ValueError naming the level.  Unnamed levels are read in the order
+    of the axes: first ``w_A``, then ``w_B``.
 
     >>> g = Grid(4, 1, regimes=("on", "off"))
     >>> s = pd.Series([1.0, 2.0], index=pd.MultiIndex.from_tuples(
@@ -449,12 +561,38 @@ def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
     array([[0., 0., 0., 2.],
            [0., 1., 0., 0.]])
     """
+    return _labelled(value, _Layout(grid), name)
+
+
+def labelled_faces(value, grid: Grid, name: str) -> np.ndarray:
+    """Values per interior face of a 1-D grid from pandas input, aligned **by label**.
+
+    The rule of :func:`labelled_allocation` with face positions (``grid.faces``) for cell
+    centres, and every interior face of every regime listed exactly once: a Series
+    indexed by face position (one value per face for every regime; returns shape
+    ``(n_weights - 1,)``), a DataFrame indexed by face position with one column per
+    regime, or a Series with a (regime, face position) MultiIndex (both return
+    ``grid.face_shape``).
+
+    >>> g = Grid(4, 1)
+    >>> labelled_faces(pd.Series([3.0, 1.0, 2.0], index=[0.75, 0.25, 0.5]), g, "metric")
+    array([1., 2., 3.])
+    """
+    grid.require_1d(f"`{name}` given per face")
+    return _labelled(value, _Layout(grid, faces=True), name, broadcast=True)
+
+
+def _labelled(value, layout: _Layout, name: str, broadcast: bool = False) -> np.ndarray:
+    """Values placed by label; ``broadcast``: a Series without regimes is one per position,
+    shared by every regime (shape of one regime, no leading axis)."""
+    grid = layout.grid
     if isinstance(value, pd.DataFrame):
         columns = [str(c) for c in value.columns]
         unknown = [c for c in columns if c not in grid.regimes]
         if unknown:
             raise ValueError(f"`{name}` column {unknown[0]!r} is not a regime of the grid "
-                             f"{list(grid.regimes)} (columns are regimes, rows cell centres)")
+                             f"{list(grid.regimes)} (columns are regimes, rows "
+                             f"{layout.label}s)")
         if len(set(columns)) != len(columns):
             raise ValueError(f"`{name}` names a regime twice in its columns: {columns}")
         missing = [r for r in grid.regimes if r not in columns]
@@ -464,27 +602,31 @@ def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
         try:
             values = value.to_numpy(dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"`{name}` must hold numeric masses") from None
-        cells = _cell_indices(value.index, grid, name)
+            raise TypeError(f"`{name}` must hold numeric {layout.values}") from None
+        cells = _cell_indices(value.index, layout, name)
         # row-major: row i, column j is entry i * n_columns + j
         regimes = np.array([grid.regimes.index(c) for c in columns], dtype=np.int64)
         k = np.tile(regimes, len(value.index))
-        return _scatter(values.ravel(), k, np.repeat(cells, len(columns), axis=0), grid,
+        return _scatter(values.ravel(), k, np.repeat(cells, len(columns), axis=0), layout,
                         name)
     index = value.index
     try:
         values = value.to_numpy(dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must hold numeric masses") from None
+        raise TypeError(f"`{name}` must hold numeric {layout.values}") from None
     level = _regime_level(index, grid)
     if level is None:
+        if broadcast:
+            cells = _cell_indices(index, layout, name)
+            return _scatter(values, np.zeros(values.size, dtype=np.int64), cells, layout,
+                            name, shared=True)[0]
         if grid.n_regimes != 1:
             raise ValueError(
-                f"`{name}` is a Series indexed by cell centre but the grid has "
+                f"`{name}` is a Series indexed by {layout.label} but the grid has "
                 f"{grid.n_regimes} regimes: pass a DataFrame with one column per regime "
                 f"{list(grid.regimes)} or a Series with a (regime, weight) MultiIndex")
         k = np.zeros(values.size, dtype=np.int64)
-        cells = _cell_indices(index, grid, name)
+        cells = _cell_indices(index, layout, name)
     else:
         labels = [str(r) for r in index.get_level_values(level)]
         unknown = [r for r in labels if r not in grid.regimes]
@@ -492,8 +634,8 @@ def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
             raise ValueError(f"`{name}` regime label {unknown[0]!r} is not one of the "
                              f"grid's regimes {list(grid.regimes)}")
         k = np.array([grid.regimes.index(r) for r in labels], dtype=np.int64)
-        cells = _cell_indices(index.droplevel(level), grid, name)
-    return _scatter(values, k, cells, grid, name)
+        cells = _cell_indices(index.droplevel(level), layout, name)
+    return _scatter(values, k, cells, layout, name)
 
 
 def _regime_level(index, grid: Grid):
@@ -510,64 +652,68 @@ def _regime_level(index, grid: Grid):
     return None
 
 
-def _cell_indices(index, grid: Grid, name: str) -> np.ndarray:
-    """Cell index per label (1-D: ``(m,)``; 2-D: ``(m, 2)``), refusing labels off-grid."""
-    if grid.dims == 1:
+def _cell_indices(index, layout: _Layout, name: str) -> np.ndarray:
+    """Position index per label (1-D: ``(m,)``; 2-D: ``(m, 2)``), refusing labels off-grid."""
+    if layout.dims == 1:
         if isinstance(index, pd.MultiIndex):
-            raise ValueError(f"`{name}` must be indexed by cell centre (grid.weights), got "
-                             f"a {index.nlevels}-level MultiIndex {list(index.names)}")
+            raise ValueError(f"`{name}` must be indexed by {layout.label} "
+                             f"({layout.attribute}), got a {index.nlevels}-level MultiIndex "
+                             f"{list(index.names)}")
         levels = [index]
     else:
         if not isinstance(index, pd.MultiIndex) or index.nlevels != 2:
+            a, b = axis_assets(layout.grid)
             raise ValueError(f"`{name}` on a simplex grid must be indexed by cell centres "
-                             f"(w_A, w_B): a two-level MultiIndex, got {type(index).__name__}")
-        levels = [index.get_level_values(i) for i in range(2)]
-        assets = grid.assets or ("A", "B", "C")
-        wanted = [f"w_{a}" for a in assets[:2]]
-        if list(index.names) == wanted[::-1]:
-            levels = levels[::-1]
+                             f"(w_{a}, w_{b}): a two-level MultiIndex, got "
+                             f"{type(index).__name__}")
+        axes = _level_axes(index, layout.grid, name)
+        levels = [index.get_level_values(axes.index(axis)) for axis in range(2)]
     columns = []
     for level in levels:
         try:
             labels = np.asarray(level, dtype=float)
         except (TypeError, ValueError):
             example = level[0].item() if isinstance(level[0], np.generic) else level[0]
-            raise ValueError(f"`{name}` must be indexed by cell centres (numbers), got "
+            raise ValueError(f"`{name}` must be indexed by {layout.label}s (numbers), got "
                              f"labels such as {example!r}") from None
-        cell = np.rint(labels / grid.dx - 0.5)
-        off = ~np.isfinite(labels) | (cell < 0) | (cell >= grid.n_weights)
+        cell = np.rint(labels / layout.dx - layout.first)
+        off = ~np.isfinite(labels) | (cell < 0) | (cell >= layout.count)
         cell = np.where(off, 0, cell)
-        off |= np.abs(labels - (cell + 0.5) * grid.dx) > LABEL_TOLERANCE * grid.dx
+        off |= np.abs(labels - (cell + layout.first) * layout.dx) > LABEL_TOLERANCE * layout.dx
         if np.any(off):
             first = labels[int(np.argmax(off))]
-            raise ValueError(f"`{name}` label {first:.10g} is not a cell centre of the grid "
-                             f"(centres (i + 1/2) * {grid.dx:g}, matched within "
-                             f"{LABEL_TOLERANCE:g} of a cell)")
+            raise ValueError(f"`{name}` label {first:.10g} is not a {layout.label} of the "
+                             f"grid ({layout.formula}, matched within {LABEL_TOLERANCE:g} "
+                             f"of a cell)")
         columns.append(cell.astype(np.int64))
-    return columns[0] if grid.dims == 1 else np.stack(columns, axis=1)
+    return columns[0] if layout.dims == 1 else np.stack(columns, axis=1)
 
 
-def _scatter(values: np.ndarray, regime: np.ndarray, cells: np.ndarray, grid: Grid,
-             name: str) -> np.ndarray:
-    """Place labelled masses on the grid; every active cell exactly once."""
-    flat = regime * grid.n_cells + (cells if grid.dims == 1
-                                    else cells[:, 0] * grid.n_weights + cells[:, 1])
-    counts = np.bincount(flat, minlength=int(np.prod(grid.shape)))
+def _scatter(values: np.ndarray, regime: np.ndarray, cells: np.ndarray, layout: _Layout,
+             name: str, shared: bool = False) -> np.ndarray:
+    """Place labelled values; every required entry exactly once.  ``shared``: one set of
+    values for every regime (shape ``(1, ...)``; required where any regime requires)."""
+    grid, count = layout.grid, layout.count
+    required = layout.required.any(axis=0, keepdims=True) if shared else layout.required
+    shape = required.shape
+    flat = regime * count**layout.dims + (cells if layout.dims == 1
+                                          else cells[:, 0] * count + cells[:, 1])
+    counts = np.bincount(flat, minlength=int(np.prod(shape)))
+
+    def where(entry) -> str:
+        at = f"{layout.label} {layout.position(entry[1:])}"
+        return at if shared else f"regime {grid.regimes[entry[0]]!r}, {at}"
+
     if np.any(counts > 1):
-        where = np.unravel_index(int(np.argmax(counts > 1)), grid.shape)
-        raise ValueError(f"`{name}` lists a cell twice: regime {grid.regimes[where[0]]!r}, "
-                         f"cell centre {_centre(where[1:], grid)}")
-    missing = (counts == 0) & grid.mask.ravel()
+        entry = np.unravel_index(int(np.argmax(counts > 1)), shape)
+        raise ValueError(f"`{name}` lists a {layout.noun} twice: {where(entry)}")
+    missing = (counts == 0) & required.ravel()
     if np.any(missing):
-        where = np.unravel_index(int(np.argmax(missing)), grid.shape)
-        raise ValueError(f"`{name}` has no entry for {int(missing.sum())} active cell(s), "
-                         f"the first regime {grid.regimes[where[0]]!r}, cell centre "
-                         f"{_centre(where[1:], grid)} (list every cell, 0 where empty)")
-    out = np.zeros(int(np.prod(grid.shape)))
+        entry = np.unravel_index(int(np.argmax(missing)), shape)
+        what, advice = (("interior face(s)", "list every interior face") if layout.faces
+                        else ("active cell(s)", "list every cell, 0 where empty"))
+        raise ValueError(f"`{name}` has no entry for {int(missing.sum())} {what}, the first "
+                         f"{where(entry)} ({advice})")
+    out = np.zeros(int(np.prod(shape)))
     out[flat] = values
-    return out.reshape(grid.shape)
-
-
-def _centre(cell, grid: Grid):
-    centres = tuple(float((i + 0.5) * grid.dx) for i in cell)
-    return centres[0] if grid.dims == 1 else centres
+    return out.reshape(shape)

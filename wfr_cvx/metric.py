@@ -23,15 +23,33 @@ Two discrete forms (:func:`check_metric` returns one):
 
 A matrix that is not symmetric, or whose Cholesky factorisation fails (not positive
 definite), is a ValueError naming the first offending cell.
+
+Labelled (pandas) metrics are read **by label**, never by position, by the rules of the
+allocations (:func:`wfr_cvx.grid.labelled_allocation`):
+
+* 2-D grids: a ``2 x 2`` DataFrame whose index and columns both name the two weight axes,
+  by asset (``"IBM"``) or as ``w_<asset>`` (``"w_IBM"``), after ``grid.assets[:2]`` (``A``,
+  ``B`` for a grid without assets), in any order, is reordered to the axes' order -- the
+  rule of the ensemble engine's DataFrame metric (:mod:`wfr_cvx.ensemble`).  A label that
+  names no weight axis (the remainder asset included; for a covariance of all three
+  assets pass :func:`trade_variance_metric` of it, ordered as ``grid.assets``), a
+  duplicate, or index and columns with different labels are a ValueError naming
+  ``metric`` and the label.  Per-cell matrices have no labelled form: pass an array;
+* 1-D grids: a Series indexed by face position (``grid.faces``; one value per face for
+  every regime), a DataFrame indexed by face position with one column per regime, or a
+  Series with a (regime, face position) MultiIndex, rows in any order, every interior
+  face of every regime exactly once (:func:`wfr_cvx.grid.labelled_faces`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from .grid import Grid
+from ._labels import align_square_frame
+from .grid import Grid, _axes_description, _axis_hint, _axis_lookup, axis_assets, labelled_faces
 
-__all__ = ["check_metric", "is_cell_metric", "metric_reach", "cholesky_factors",
+__all__ = ["check_metric", "unlabel_metric", "is_cell_metric", "metric_reach", "cholesky_factors",
            "face_weights", "trade_variance_metric"]
 
 
@@ -151,15 +169,49 @@ def face_weights(metric: np.ndarray, grid: Grid) -> np.ndarray:
     return _diagonal_to_faces(metric, grid) if is_cell_metric(metric) else metric
 
 
+def unlabel_metric(metric, grid: Grid):
+    """A labelled (pandas) ``metric=`` as the plain array it stands for, aligned by label
+    (see the module docstring); other values are returned as they are.
+
+    >>> g = Grid.simplex(4, 1, assets=("IBM", "WMT", "SEHI"))
+    >>> G = pd.DataFrame([[2.0, 0.5], [0.5, 1.0]], index=["WMT", "IBM"],
+    ...                  columns=["WMT", "IBM"])
+    >>> unlabel_metric(G, g)
+    array([[1. , 0.5],
+           [0.5, 2. ]])
+    """
+    if not isinstance(metric, (pd.Series, pd.DataFrame)):
+        return metric
+    if grid.dims == 1:
+        return labelled_faces(metric, grid, "metric")
+    if isinstance(metric, pd.Series):
+        raise ValueError(
+            f"`metric` on a 2-D grid cannot be a Series: pass a 2 x 2 DataFrame labelled by "
+            f"{_axes_description(grid)} on both axes, or an array")
+    if grid.assets is not None and {str(label) for label in metric.index} == set(grid.assets):
+        raise ValueError(
+            f"`metric` is labelled by all three assets {list(grid.assets)}: a metric is over "
+            f"the weight axes {list(axis_assets(grid))} only; for a covariance of the three "
+            "assets pass trade_variance_metric(cov.loc[assets, assets]) with assets = "
+            "list(grid.assets)")
+    values = align_square_frame(metric, axis_assets(grid), _axis_lookup(grid, "metric"),
+                                "`metric`", _axes_description(grid), _axis_hint(grid))
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("`metric` must hold numbers") from None
+
+
 def check_metric(metric, grid: Grid) -> np.ndarray:
     """Validate ``metric=`` for ``grid``: face weights, or cell matrices (2-D, off-diagonal).
 
-    See the module docstring for the accepted forms.  Raises TypeError / ValueError
-    naming ``metric`` and what was wrong.
+    See the module docstring for the accepted forms; labelled (pandas) input is read by
+    label (:func:`unlabel_metric`).  Raises TypeError / ValueError naming ``metric`` and
+    what was wrong.
     """
     if metric is None:
         return np.ones(grid.face_shape)
-    arr = _as_float_array(metric)
+    arr = _as_float_array(unlabel_metric(metric, grid))
     if grid.dims == 1:
         if arr.shape == (1, 1):
             arr = arr.reshape(())

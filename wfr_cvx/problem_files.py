@@ -933,9 +933,13 @@ class _Reader:
             self.string(value, "kind", "metric", choices=("trade_variance",))
             prices = self.price_file(value, "metric")
             assets = self.asset_list(value, "metric", grid, prices)
+            if set(assets) != set(grid.assets):
+                self.fail("metric.assets", f"must be the grid's assets {list(grid.assets)} "
+                                           f"(read by name, in any order), got {assets}")
             scale = self.real(value, "scale", "metric", 1.0, positive=True)
             try:
-                _, cov = estimate(prices[assets])
+                # by name: G's axes are the grid's first two assets, whatever the order given
+                _, cov = estimate(prices[list(grid.assets)])
             except ValueError as exc:
                 self.fail("metric.prices", str(exc))
             return scale * trade_variance_metric(cov.to_numpy())

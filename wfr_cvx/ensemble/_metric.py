@@ -2,7 +2,8 @@ r"""The risk metric :math:`G` of the transport cost :math:`|v|_G^2 = v^\top G v`
 
 Accepted forms of ``metric=``: ``None`` (the identity), a positive scalar ``g``
 (:math:`G = gI`), a symmetric positive-definite ``n x n`` matrix (an array, or a DataFrame
-labelled by the assets on both axes, aligned by name), or a dict ``{regime label: one of
+labelled by the assets on both axes, aligned by name -- the rule a simplex grid's metric
+follows too, :func:`wfr_cvx._labels.align_square_frame`), or a dict ``{regime label: one of
 those}`` giving every regime its own metric.
 
 Distances are computed on mapped points: with the Cholesky factor :math:`G = LL^\top`,
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from .._labels import align_square_frame
 
 __all__ = ["RegimeMetrics", "check_metric"]
 
@@ -52,13 +55,8 @@ class RegimeMetrics:
 def _one_matrix(value, assets: tuple[str, ...], where: str) -> np.ndarray:
     n = len(assets)
     if isinstance(value, pd.DataFrame):
-        rows, cols = [str(r) for r in value.index], [str(c) for c in value.columns]
-        for axis, labels in (("index", rows), ("columns", cols)):
-            if set(labels) != set(assets) or len(labels) != n:
-                raise ValueError(f"`metric`{where} {axis} must be the assets {list(assets)} "
-                                 f"(aligned by name), got {labels}")
-        value = value.set_axis(rows, axis=0).set_axis(cols, axis=1)
-        value = value.loc[list(assets), list(assets)].to_numpy()
+        positions = {asset: i for i, asset in enumerate(assets)}
+        value = align_square_frame(value, assets, positions.get, f"`metric`{where}")
     array = np.asarray(value)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
