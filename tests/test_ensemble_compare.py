@@ -107,3 +107,18 @@ def test_rebalancing_each_regime_onto_its_own_target_is_taken():
         assert table.loc[path, "distance2"] == pytest.approx(hellinger, rel=1e-9)
         assert table.loc[path, "transport_cost"] == pytest.approx(0.0, abs=1e-12)
     assert table.loc["wfr_geodesic", "distance2"] == pytest.approx(hellinger, rel=1e-6)
+
+
+def test_a_given_geodesic_must_be_that_of_the_inputs():
+    e0, e1 = _random(0)
+    geo = wfr_cvx.ensemble.geodesic(e0, e1, 0.3)
+    table = compare_ensembles(e0, e1, 0.3, geodesic_result=geo)
+    assert table.loc["wfr_geodesic", "distance2"] == geo.distance2
+    for kwargs, what in (({"lam": 0.5}, "lam"), ({"metric": 2.0}, "metric")):
+        with pytest.raises(ValueError, match=f"its {what} differ"):
+            compare_ensembles(e0, e1, **{"lam": 0.3, **kwargs}, geodesic_result=geo)
+    with pytest.raises(ValueError, match="its e0, e1 differ"):
+        compare_ensembles(e1, e0, 0.3, geodesic_result=geo)
+    capped = wfr_cvx.ensemble.geodesic(e0, e1, 0.3, constraints=[wfr_cvx.ensemble.MaxTravel(0.2)])
+    with pytest.raises(ValueError, match="its constraints differ"):
+        compare_ensembles(e0, e1, 0.3, geodesic_result=capped)

@@ -69,6 +69,14 @@ def test_bad_allocation(value, match):
         as_allocation(value, Grid(8, 2), "rho0")
 
 
+@pytest.mark.parametrize("value", [np.ones(8) * (1 + 0j), np.array(["1"] * 8), [None] * 8],
+                         ids=["complex", "strings", "objects"])
+def test_allocations_of_non_real_numbers_are_refused(value):
+    """numpy would drop the imaginary part (with only a warning) or parse the strings."""
+    with pytest.raises(TypeError, match=r"`rho0` must hold real numbers.*dtype"):
+        as_allocation(value, Grid(8, 2), "rho0")
+
+
 # -- labelled (pandas) allocations are read by label, never by position ----------------
 def test_a_series_is_aligned_by_its_index():
     """Before: a reversed or shuffled Series gave another d^2 (0.00999 against 0.09156)."""

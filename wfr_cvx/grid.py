@@ -398,6 +398,10 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     """
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
+    kind = np.asarray(value).dtype.kind
+    if kind not in "biuf":  # complex, strings, objects: numpy would cast (or drop) them
+        raise TypeError(f"`{name}` must hold real numbers (cell masses), got an array of "
+                        f"dtype {np.asarray(value).dtype}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .._validate import check_lam
 from ..errors import SolverError
 from ._ensemble import Ensemble, align
 from ._geodesic import geodesic
@@ -85,7 +86,9 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     lam, metric, **geodesic_options
         As for :func:`~wfr_cvx.ensemble.geodesic` (``backend``, solver settings).
     geodesic_result : EnsembleGeodesic, optional
-        The geodesic of these inputs, already solved: used instead of solving again.
+        The geodesic of these inputs, already solved: used instead of solving again.  It
+        must have been solved for the same ``e0``, ``e1``, ``lam`` and metric, without
+        constraints (ValueError naming what differs).
 
     Returns
     -------
@@ -94,14 +97,16 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`);
         ``attrs["intermediate"]`` as there.
     """
-    geo = geodesic_result if geodesic_result is not None else geodesic(
-        e0, e1, lam, metric=metric, **geodesic_options)
-    lam = geo.lam
+    lam = check_lam(lam)
     aligned = align(e0, e1)
     for name, mass in (("e0", aligned.a), ("e1", aligned.b)):
         if mass.sum() <= 0:
             raise ValueError(f"`{name}` must hold positive total mass")
-    metrics = check_metric(metric, aligned.assets, aligned.regimes)
+    metrics = check_metric(metric, aligned.assets, aligned.regimes, other_order=e1.assets)
+    if geodesic_result is None:
+        geo = geodesic(e0, e1, lam, metric=metric, **geodesic_options)
+    else:
+        geo = _check_same_problem(geodesic_result, e0, e1, lam, metrics)
     regimes = range(len(aligned.regimes))
     m0 = np.array([aligned.a[aligned.k == r].sum() for r in regimes])
     m1 = np.array([aligned.b[aligned.l == r].sum() for r in regimes])
@@ -159,6 +164,40 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     table.index.name = "path"
     table.attrs["intermediate"] = intermediate
     return table
+
+
+def _same_ensemble(a: Ensemble, b: Ensemble) -> bool:
+    return a is b or (a.assets == b.assets and a.regimes == b.regimes
+                      and np.array_equal(a.weights, b.weights)
+                      and np.array_equal(a.mass, b.mass)
+                      and np.array_equal(a.regime, b.regime))
+
+
+def _check_same_problem(geo, e0: Ensemble, e1: Ensemble, lam: float, metrics):
+    """``geo`` if it is the unconstrained geodesic of these inputs; ValueError naming what
+    differs (TypeError for another type)."""
+    from ._result import EnsembleGeodesic
+
+    if not isinstance(geo, EnsembleGeodesic):
+        raise TypeError(f"`geodesic_result` must be a wfr_cvx.ensemble.EnsembleGeodesic, got "
+                        f"{type(geo).__name__}")
+    aligned = align(geo.e0, geo.e1)
+    theirs = check_metric(geo.metric, aligned.assets, aligned.regimes)
+    checks = {
+        "e0": _same_ensemble(geo.e0, e0),
+        "e1": _same_ensemble(geo.e1, e1),
+        "lam": geo.lam == lam,
+        "metric": len(theirs.matrices) == len(metrics.matrices) and all(
+            np.array_equal(a, b) for a, b in zip(theirs.matrices, metrics.matrices,
+                                                  strict=True)),
+        "constraints": not geo.constraints,
+    }
+    differ = [name for name, same in checks.items() if not same]
+    if differ:
+        raise ValueError(f"`geodesic_result` was solved for other inputs (its "
+                         f"{', '.join(differ)} differ): pass the unconstrained geodesic of "
+                         "these inputs, or None")
+    return geo
 
 
 def _concatenate(first, second):

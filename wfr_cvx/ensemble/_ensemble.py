@@ -58,8 +58,11 @@ def _numeric_matrix(values, name: str) -> np.ndarray:
 
 
 def _aligned_series(values, index: pd.Index | None, n_atoms: int, name: str):
-    """A per-atom Series aligned to the weights' index; other inputs pass through."""
-    if isinstance(values, pd.Series) and index is not None:
+    """A per-atom Series aligned to the weights' index (plain weights: the atoms are
+    labelled 0 .. N-1); other inputs pass through."""
+    if isinstance(values, pd.Series) and index is None:
+        index = pd.RangeIndex(n_atoms)
+    if isinstance(values, pd.Series):
         if not values.index.is_unique:
             raise ValueError(f"`{name}` index has duplicate labels")
         missing = index.difference(values.index)
@@ -68,8 +71,6 @@ def _aligned_series(values, index: pd.Index | None, n_atoms: int, name: str):
             raise ValueError(f"`{name}` index must match the atoms of `weights`: missing "
                              f"{list(missing)[:5]}, extra {list(extra)[:5]}")
         return values.reindex(index).to_numpy()
-    if isinstance(values, pd.Series):
-        return values.to_numpy()
     return values
 
 
@@ -83,11 +84,13 @@ class Ensemble:
         column per asset (``assets`` are then its column labels, or the columns selected
         by ``assets``) and one row per atom (its index labels the atoms).
     mass : array_like, shape ``(N,)``, or Series, optional
-        Non-negative atom masses; ones by default.  A Series is aligned to the
-        DataFrame's index.
+        Non-negative atom masses; ones by default.  A Series is aligned by label to the
+        DataFrame's index (to the atom numbers ``0 .. N-1`` for array weights); labels that
+        do not match are an error.
     regime : array_like of str or int, scalar, or Series, optional
         Each atom's regime, as labels (strings) or integer codes into ``regimes``; one
-        label or code for all atoms; all atoms in one regime ``"0"`` by default.
+        label or code for all atoms; all atoms in one regime ``"0"`` by default.  A Series
+        is aligned like ``mass``.
     assets : sequence of str, optional
         Asset labels (default ``"0", "1", ...`` for an array).
     regimes : sequence of str, optional

@@ -52,11 +52,19 @@ class RegimeMetrics:
         return points @ self.factors[regime]
 
 
-def _one_matrix(value, assets: tuple[str, ...], where: str) -> np.ndarray:
+def _one_matrix(value, assets: tuple[str, ...], where: str,
+                other_order: tuple[str, ...] | None = None) -> np.ndarray:
     n = len(assets)
     if isinstance(value, pd.DataFrame):
         positions = {asset: i for i, asset in enumerate(assets)}
         value = align_square_frame(value, assets, positions.get, f"`metric`{where}")
+    elif np.ndim(value) == 2 and other_order is not None and tuple(other_order) != tuple(
+            assets):
+        raise ValueError(
+            f"`metric`{where} is an unlabelled matrix, but `e0` lists its assets as "
+            f"{list(assets)} and `e1` as {list(other_order)}: which order its rows follow "
+            "is ambiguous (and d(e0, e1) would differ from d(e1, e0)); pass a DataFrame "
+            "labelled by asset, or give both ensembles the same asset order")
     array = np.asarray(value)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
@@ -89,8 +97,12 @@ def _factor(matrix: np.ndarray, where: str) -> np.ndarray:
                          f"(smallest eigenvalue {smallest:.3g})") from None
 
 
-def check_metric(metric, assets: tuple[str, ...], regimes: tuple[str, ...]) -> RegimeMetrics:
+def check_metric(metric, assets: tuple[str, ...], regimes: tuple[str, ...], *,
+                 other_order: tuple[str, ...] | None = None) -> RegimeMetrics:
     """Validate ``metric=`` against the assets and regimes of two aligned ensembles.
+
+    A DataFrame is aligned by asset name; an unlabelled matrix follows ``assets`` (``e0``'s
+    order), and is refused when ``other_order`` (``e1``'s) lists the assets differently.
 
     Raises TypeError / ValueError naming ``metric`` (and the regime for a dict): wrong
     shape or labels, not finite, not symmetric, not positive definite, a regime missing
@@ -114,13 +126,13 @@ def check_metric(metric, assets: tuple[str, ...], regimes: tuple[str, ...]) -> R
         if missing or unknown:
             raise ValueError(f"`metric` dict must give one metric per regime {list(regimes)}:"
                              f" missing {missing}, unknown {unknown}")
-        matrices = [_one_matrix(metric[keys[r]], assets, f" for regime {r!r}")
+        matrices = [_one_matrix(metric[keys[r]], assets, f" for regime {r!r}", other_order)
                     for r in regimes]
         factors = [_factor(G, f" for regime {r!r}") for G, r in zip(matrices, regimes,
                                                                       strict=True)]
         given = {r: G for r, G in zip(regimes, matrices, strict=True)}
         return RegimeMetrics(matrices, factors, regimes, given)
-    matrix = _one_matrix(metric, assets, "")
+    matrix = _one_matrix(metric, assets, "", other_order)
     factor = _factor(matrix, "")
     given = float(matrix[0, 0]) if np.ndim(metric) == 0 and not isinstance(
         metric, pd.DataFrame) else matrix
