@@ -21,6 +21,13 @@ def _random(seed, n0=12, n1=15):
     return e0, e1
 
 
+def _two_books(mass0, regime0, mass1, regime1):
+    """The same two portfolios at both ends, with the given masses and regimes."""
+    x = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    return tuple(Ensemble(x, mass=mass, regime=regime, regimes=("on", "off"), assets=ASSETS)
+                 for mass, regime in ((mass0, regime0), (mass1, regime1)))
+
+
 def test_balanced_transport_is_the_assignment_for_uniform_masses():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
@@ -66,11 +73,7 @@ def test_one_regime_of_equal_mass_rebalances_by_w2_alone():
 
 def test_a_pure_switch_in_place_is_the_hellinger_cost():
     """Same portfolios, regime masses change: switching in place is the geodesic itself."""
-    x = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
-    e0 = Ensemble(x, mass=[1.0, 1.0], regime=["on", "on"], regimes=("on", "off"),
-                  assets=ASSETS)
-    e1 = Ensemble(x, mass=[1.0, 1.0], regime=["off", "off"], regimes=("on", "off"),
-                  assets=ASSETS)
+    e0, e1 = _two_books([1.0, 1.0], ["on", "on"], [1.0, 1.0], ["off", "off"])
     lam = 0.2
     table = compare_ensembles(e0, e1, lam)
     hellinger = 4 * lam**2 * 4.0  # 2 atoms destroyed (1 each) and created (1 each)
@@ -93,11 +96,7 @@ def test_rebalancing_each_regime_onto_its_own_target_is_taken():
     """Each regime keeps its portfolio and only its mass changes: rebalancing each regime
     onto its own target moves nothing and the switch is the Hellinger cost (the geodesic
     itself); pooling the targets would move the regimes' books into each other."""
-    x = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
-    e0 = Ensemble(x, mass=[1.0, 1.0], regime=["on", "off"], regimes=("on", "off"),
-                  assets=ASSETS)
-    e1 = Ensemble(x, mass=[2.0, 0.5], regime=["on", "off"], regimes=("on", "off"),
-                  assets=ASSETS)
+    e0, e1 = _two_books([1.0, 1.0], ["on", "off"], [2.0, 0.5], ["on", "off"])
     lam = 0.2
     table = compare_ensembles(e0, e1, lam)
     hellinger = 4 * lam**2 * ((np.sqrt(2.0) - 1) ** 2 + (np.sqrt(0.5) - 1) ** 2)
