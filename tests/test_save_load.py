@@ -453,9 +453,17 @@ def _ensembles(rng, *, equal_mass=False):
     return e0, e1
 
 
+def _by_asset(matrix):
+    """A metric over ("eq", "bd", "cash") labelled by asset: the two ensembles list their
+    assets in different orders, so an unlabelled matrix would be refused."""
+    assets = ["eq", "bd", "cash"]
+    return pd.DataFrame(matrix, index=assets, columns=assets)
+
+
 def _ensemble_capped():
     e0, e1 = _ensembles(np.random.default_rng(7))
-    metric = {"on": 2.0, "off": np.array([[1.0, 0.2, 0.0], [0.2, 1.5, 0.0], [0.0, 0.0, 0.5]])}
+    metric = {"on": 2.0, "off": _by_asset([[1.0, 0.2, 0.0], [0.2, 1.5, 0.0],
+                                           [0.0, 0.0, 0.5]])}
     return ensemble_geodesic(e0, e1, lam=0.3, metric=metric, constraints=[MaxTravel(0.5)])
 
 
@@ -466,7 +474,7 @@ def _ensemble_total_mass():
 
 def _ensemble_plain():
     e0, e1 = _ensembles(np.random.default_rng(5))
-    return ensemble_geodesic(e0, e1, lam=0.5, metric=np.diag([1.0, 2.0, 3.0]))
+    return ensemble_geodesic(e0, e1, lam=0.5, metric=_by_asset(np.diag([1.0, 2.0, 3.0])))
 
 
 ENSEMBLE_CASES = {"capped": _ensemble_capped, "total_mass": _ensemble_total_mass,
