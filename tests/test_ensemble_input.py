@@ -268,3 +268,14 @@ def test_empty_and_massless_ensembles():
     assert geodesic(empty, empty, 0.5).distance2 == 0.0
     massless = Ensemble(W, mass=[0.0, 0.0], assets=("eq", "bd", "cash"))
     assert geodesic(massless, E1, 0.5).distance2 == pytest.approx(2.0, rel=1e-15)
+
+
+def test_the_grid_entry_points_point_ensembles_to_their_own():
+    """Not "missing argument 'grid'": the message names the ensemble engine's function."""
+    import wfr_cvx
+
+    for function in ("geodesic", "distance"):
+        with pytest.raises(TypeError, match=rf"wfr_cvx\.ensemble\.{function}\(e0, e1, lam\)"):
+            getattr(wfr_cvx, function)(E0, E1, 0.5)
+        with pytest.raises(TypeError, match=rf"wfr_cvx\.ensemble\.{function}"):
+            getattr(wfr_cvx, function)(E0, E1, lam=0.5)

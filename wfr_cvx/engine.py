@@ -219,7 +219,7 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     )
 
 
-def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
+def geodesic(rho0, rho1, grid: Grid = None, lam: float = None, *, metric=None, constraints=(),
              backend: str = AUTO, scheme: str = DEFAULT_SCHEME, **solver_options) -> Geodesic:
     r"""Solve for the WFR geodesic between two allocations on ``grid``.
 
@@ -315,11 +315,12 @@ def geodesic(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     >>> round(geo.distance2, 4)      # regime switch: 4 lam^2 (m0 + m1) = 2
     2.0
     """
+    _refuse_ensembles(rho0, rho1, "geodesic")
     return solve(make_request(rho0, rho1, grid, lam, metric=metric, constraints=constraints,
                               backend=backend, scheme=scheme, options=solver_options))
 
 
-def distance(rho0, rho1, grid: Grid, lam: float, **kw) -> float:
+def distance(rho0, rho1, grid: Grid = None, lam: float = None, **kw) -> float:
     """WFR distance ``d`` (not squared); keywords as for :func:`geodesic`.
 
     >>> import wfr_cvx
@@ -327,7 +328,16 @@ def distance(rho0, rho1, grid: Grid, lam: float, **kw) -> float:
     >>> wfr_cvx.distance(g.zeros(), g.zeros(), g, lam=1.0)
     0.0
     """
+    _refuse_ensembles(rho0, rho1, "distance")
     return geodesic(rho0, rho1, grid, lam, **kw).distance
+
+
+def _refuse_ensembles(rho0, rho1, function: str) -> None:
+    """Ensembles have no grid: point to their own engine instead of a missing argument."""
+    if any(type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
+            "wfr_cvx.ensemble") for value in (rho0, rho1)):
+        raise TypeError(f"wfr_cvx.{function}() solves allocations on a grid; for two "
+                        f"Ensembles call wfr_cvx.ensemble.{function}(e0, e1, lam)")
 
 
 def solve(request: Request) -> Geodesic:
