@@ -104,27 +104,32 @@ def test_the_header_is_documented_json(tmp_path):
     assert header["version"] == wfr_cvx.__version__ and header["lam"] == 0.3
 
 
-def test_a_fresh_process_reads_the_same_arrays(tmp_path):
-    geo = _masked()
-    path = geo.save(tmp_path / "result.npz")
-    out = tmp_path / "arrays.npz"
-    script = (
-        "import json, sys, numpy as np, wfr_cvx\n"
-        "geo = wfr_cvx.load(sys.argv[1])\n"
-        f"np.savez(sys.argv[2], mask=geo.grid.mask, **{{k: getattr(geo, k) for k in "
-        f"{ARRAYS!r}}})\n"
-        "print(json.dumps({'lam': geo.lam, 'status': str(geo.status), "
-        "'iterations': geo.iterations, 'solve_time': geo.solve_time, "
-        "'regimes': list(geo.grid.regimes), 'distance2': geo.distance2}))\n"
-    )
+def _loaded_in_a_fresh_process(path, body: str):
+    """Run ``body`` in a new interpreter after ``geo = wfr_cvx.load(path)``; ``body`` saves
+    arrays to ``out`` and prints one JSON line.  Returns the arrays and the printed dict."""
+    out = path.with_name(path.stem + "_read_back.npz")
+    script = ("import json, sys, numpy as np, wfr_cvx\n"
+              "geo = wfr_cvx.load(sys.argv[1])\n"
+              "out = sys.argv[2]\n" + body)
     proc = subprocess.run([sys.executable, "-c", script, str(path), str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as arrays:
-        for name in ARRAYS:
-            np.testing.assert_array_equal(arrays[name], getattr(geo, name), err_msg=name)
-        np.testing.assert_array_equal(arrays["mask"], geo.grid.mask)
-    assert json.loads(proc.stdout) == {
+        return dict(arrays), json.loads(proc.stdout)
+
+
+def test_a_fresh_process_reads_the_same_arrays(tmp_path):
+    geo = _masked()
+    arrays, printed = _loaded_in_a_fresh_process(
+        geo.save(tmp_path / "result.npz"),
+        f"np.savez(out, mask=geo.grid.mask, **{{k: getattr(geo, k) for k in {ARRAYS!r}}})\n"
+        "print(json.dumps({'lam': geo.lam, 'status': str(geo.status), "
+        "'iterations': geo.iterations, 'solve_time': geo.solve_time, "
+        "'regimes': list(geo.grid.regimes), 'distance2': geo.distance2}))\n")
+    for name in ARRAYS:
+        np.testing.assert_array_equal(arrays[name], getattr(geo, name), err_msg=name)
+    np.testing.assert_array_equal(arrays["mask"], geo.grid.mask)
+    assert printed == {
         "lam": geo.lam, "status": "Solved", "iterations": geo.iterations,
         "solve_time": geo.solve_time, "regimes": ["on", "off"], "distance2": geo.distance2}
 
@@ -577,13 +582,10 @@ def test_the_ensemble_header_is_documented_json(tmp_path):
 
 def test_a_fresh_process_reads_the_same_ensemble_result(tmp_path):
     geo = _ensemble_total_mass()
-    path = geo.save(tmp_path / "ensemble.npz")
-    out = tmp_path / "tables.npz"
-    script = (
-        "import json, sys, numpy as np, wfr_cvx\n"
-        "geo = wfr_cvx.load(sys.argv[1])\n"
+    arrays, printed = _loaded_in_a_fresh_process(
+        geo.save(tmp_path / "ensemble.npz"),
         "path = geo.to_frame()\n"
-        "np.savez(sys.argv[2], mass_out=geo.plan['mass_out'].to_numpy(),\n"
+        "np.savez(out, mass_out=geo.plan['mass_out'].to_numpy(),\n"
         "         destroyed=geo.destroyed.to_numpy(), created=geo.created.to_numpy(),\n"
         "         path=path[list(geo.assets) + ['mass']].to_numpy(),\n"
         "         regime_mass=geo.mass().to_numpy())\n"
@@ -591,20 +593,14 @@ def test_a_fresh_process_reads_the_same_ensemble_result(tmp_path):
         "                  'lower_bound': geo.lower_bound, 'status': geo.status,\n"
         "                  'iterations': geo.iterations, 'solve_time': geo.solve_time,\n"
         "                  'atoms': [str(a) for a in geo.e0.atoms],\n"
-        "                  'constraints': [c.table() for c in geo.constraints]}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(path), str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+        "                  'constraints': [c.table() for c in geo.constraints]}))\n")
     frame = geo.to_frame()
-    with np.load(out) as arrays:
-        np.testing.assert_array_equal(arrays["mass_out"], geo.plan["mass_out"].to_numpy())
-        np.testing.assert_array_equal(arrays["destroyed"], geo.destroyed.to_numpy())
-        np.testing.assert_array_equal(arrays["created"], geo.created.to_numpy())
-        np.testing.assert_array_equal(arrays["path"],
-                                      frame[list(geo.assets) + ["mass"]].to_numpy())
-        np.testing.assert_array_equal(arrays["regime_mass"], geo.mass().to_numpy())
-    assert json.loads(proc.stdout) == {
+    np.testing.assert_array_equal(arrays["mass_out"], geo.plan["mass_out"].to_numpy())
+    np.testing.assert_array_equal(arrays["destroyed"], geo.destroyed.to_numpy())
+    np.testing.assert_array_equal(arrays["created"], geo.created.to_numpy())
+    np.testing.assert_array_equal(arrays["path"], frame[list(geo.assets) + ["mass"]].to_numpy())
+    np.testing.assert_array_equal(arrays["regime_mass"], geo.mass().to_numpy())
+    assert printed == {
         "type": "EnsembleGeodesic", "distance2": geo.distance2,
         "lower_bound": geo.lower_bound, "status": geo.status, "iterations": geo.iterations,
         "solve_time": geo.solve_time, "atoms": [f"p{i}" for i in range(5)],
