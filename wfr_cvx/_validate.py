@@ -12,7 +12,7 @@ import warnings
 from .errors import UnitsWarning
 
 __all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "nonnegative_scalar",
-           "positive_scalar", "real_scalar"]
+           "is_ensemble", "positive_scalar", "real_scalar"]
 
 #: lam^2 is a solver coefficient; far beyond the axis length (1) only W2 remains.
 MAX_LAM = 1e8
@@ -80,3 +80,10 @@ def check_lam_units(lam: float, length: float, what: str = "the weight axis",
             "weight units (a fraction of the portfolio), not dollars; convert a dollar "
             "crossover scale with wfr_cvx.lam_to_weights(lam_dollars, portfolio_value)",
             UnitsWarning, stacklevel=stacklevel)
+
+
+def is_ensemble(value) -> bool:
+    """Whether ``value`` is a :class:`wfr_cvx.ensemble.Ensemble`, told by its type's name
+    and module so that the grid's entry points need not import the ensemble engine."""
+    return type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
+        "wfr_cvx.ensemble")

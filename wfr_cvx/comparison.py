@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._two_phase import cheaper_intermediate, two_phase_table
+from ._validate import is_ensemble
 from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
 from .closed_form import hellinger2
@@ -107,7 +109,7 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
         ``attrs["intermediate"]``: per two-phase path, ``"per regime"`` or ``"pooled"``
         (module docstring).
     """
-    if _is_ensemble(rho0) or _is_ensemble(rho1):
+    if is_ensemble(rho0) or is_ensemble(rho1):
         return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
                                   geodesic=geodesic, markowitz=markowitz,
                                   options=solver_options)
@@ -136,11 +138,9 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
                           reaction_cost=h)
         return solve(request.with_ends(a, b, **mechanisms))
 
-    rows = {"wfr_geodesic": (geo.distance2, geo.transport_cost, geo.reaction_cost,
-                             np.nan, np.nan)}
     m0 = r0.reshape(grid.n_regimes, -1).sum(axis=1)
     m1 = r1.reshape(grid.n_regimes, -1).sum(axis=1)
-    intermediate = {}
+    rows, intermediate = {}, {}
     # rebalance then switch: transport onto a target profile keeping regime masses, then
     # reaction in place; switch then rebalance: reaction in place onto the target masses,
     # then transport
@@ -153,29 +153,14 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
                                   {"transport": False}, {"reaction": False}),
     }
     for path, (middles, first, second) in candidates.items():
-        best = None
-        for label, middle in middles.items():
-            if best is not None and np.array_equal(middle, best[1]):
-                continue  # one regime, or the profiles agree: the same path
-            row = _concatenate(phase(r0, middle, **first), phase(middle, r1, **second))
-            if best is None or row[0] < best[2][0]:
-                best = (label, middle, row)
-        intermediate[path] = best[0]
-        rows[path] = best[2]
-    table = pd.DataFrame.from_dict(
-        rows, orient="index",
-        columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
-    table.insert(3, "excess_over_geodesic", table["distance2"] / geo.distance2 - 1.0)
-    table.index.name = "path"
-    table.attrs["intermediate"] = intermediate
+        intermediate[path], rows[path] = cheaper_intermediate(
+            middles, lambda middle, first=first, second=second: _concatenate(
+                phase(r0, middle, **first), phase(middle, r1, **second)))
+    table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
+                             np.nan, np.nan), rows, intermediate)
     if pairs is not None:
         table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
     return table
-
-
-def _is_ensemble(value) -> bool:
-    return type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
-        "wfr_cvx.ensemble")
 
 
 def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, geodesic, markowitz, options):

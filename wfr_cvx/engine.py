@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._memory import memory_budget
-from ._validate import check_lam, check_lam_units
+from ._validate import check_lam, check_lam_units, is_ensemble
 from .assembly import (
     DEFAULT_SCHEME,
     SCHEMES,
@@ -334,8 +334,7 @@ def distance(rho0, rho1, grid: Grid = None, lam: float = None, **kw) -> float:
 
 def _refuse_ensembles(rho0, rho1, function: str) -> None:
     """Ensembles have no grid: point to their own engine instead of a missing argument."""
-    if any(type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
-            "wfr_cvx.ensemble") for value in (rho0, rho1)):
+    if is_ensemble(rho0) or is_ensemble(rho1):
         raise TypeError(f"wfr_cvx.{function}() solves allocations on a grid; for two "
                         f"Ensembles call wfr_cvx.ensemble.{function}(e0, e1, lam)")
 

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .._two_phase import cheaper_intermediate, two_phase_table
 from .._validate import check_lam
 from ..errors import SolverError
 from ._ensemble import Ensemble, align
@@ -146,24 +147,9 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
              {"per regime": per_regime_after, "pooled": pooled_after}),
             ("switch_then_rebalance", switch_then_rebalance,
              {"per regime": per_regime_before, "pooled": pooled_before})):
-        best = None
-        for label, middle in middles.items():
-            if best is not None and np.allclose(middle, best[1], rtol=0, atol=0):
-                continue  # one regime, or the two agree: the same path
-            row = build(middle)
-            if best is None or row[0] < best[2][0]:
-                best = (label, middle, row)
-        intermediate[path], rows[path] = best[0], best[2]
-
-    rows = {"wfr_geodesic": (geo.distance2, geo.transport_cost, geo.reaction_cost,
-                             np.nan, np.nan), **rows}
-    table = pd.DataFrame.from_dict(
-        rows, orient="index",
-        columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
-    table.insert(3, "excess_over_geodesic", table["distance2"] / geo.distance2 - 1.0)
-    table.index.name = "path"
-    table.attrs["intermediate"] = intermediate
-    return table
+        intermediate[path], rows[path] = cheaper_intermediate(middles, build)
+    return two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
+                            np.nan, np.nan), rows, intermediate)
 
 
 def _same_ensemble(a: Ensemble, b: Ensemble) -> bool:

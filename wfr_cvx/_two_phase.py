@@ -1,0 +1,40 @@
+"""What the grid's and the ensembles' comparisons with the two-phase paths share: the
+choice of the cheaper intermediate allocation, and the table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["cheaper_intermediate", "two_phase_table"]
+
+
+def cheaper_intermediate(middles: Mapping[str, np.ndarray],
+                         build: Callable[[np.ndarray], tuple]) -> tuple[str, tuple]:
+    """The label of the intermediate whose two-phase row ``build(middle)`` (action first)
+    is the cheapest, and that row; an intermediate equal to one already built (one regime,
+    or profiles that agree) is the same path and is not built again."""
+    best = None
+    for label, middle in middles.items():
+        if best is not None and np.array_equal(middle, best[1]):
+            continue
+        row = build(middle)
+        if best is None or row[0] < best[2][0]:
+            best = (label, middle, row)
+    return best[0], best[2]
+
+
+def two_phase_table(geodesic_row: tuple, rows: Mapping[str, tuple],
+                    intermediate: Mapping[str, str]) -> pd.DataFrame:
+    """The comparison table: the geodesic's row ``(d^2, transport, reaction, nan, nan)``
+    and the two-phase ``rows`` by path, ``excess_over_geodesic`` and
+    ``attrs["intermediate"]``."""
+    table = pd.DataFrame.from_dict(
+        {"wfr_geodesic": geodesic_row, **rows}, orient="index",
+        columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
+    table.insert(3, "excess_over_geodesic", table["distance2"] / geodesic_row[0] - 1.0)
+    table.index.name = "path"
+    table.attrs["intermediate"] = dict(intermediate)
+    return table
