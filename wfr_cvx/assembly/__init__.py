@@ -61,14 +61,17 @@ costs exactly that.  Moves slower than one cell per step (Courant number :math:`
 pattern of face fluxes, so the optimum is a face rather than a point -- two solvers'
 paths can differ by ~1e-4 of the peak at equal :math:`d^2`.
 
-Why no cell-local scheme removes that overcharge at :math:`C < 1`: a Dirac split as masses
+Why no local convex scheme removes that overcharge at :math:`C < 1`: a Dirac split as masses
 :math:`(1-a, a)` over two cells moves through the one face between them; if the two cells
 see that flux :math:`\mu` with weights :math:`\alpha + \beta = 1` (needed for smooth
 translation), the charge is :math:`\mu^2(\alpha^2/(1-a) + \beta^2/a) \ge \mu^2`, exact
 only at :math:`a = \beta`; per face, a mean :math:`M(1-a, a)` would have to be the Dirac's
 whole mass 1, and :math:`M(\rho, \rho) = \rho` for smooth data, which contradict each
-other at :math:`a = 1/2`. A Dirac moving :math:`C < 1` cells per step passes through every
-split.
+other at :math:`a = 1/2`.  A wider stencil does not help: the mean must be concave and
+1-homogeneous for the problem to stay a cone program, hence superadditive, so
+:math:`M(\tfrac12, \tfrac12, \tfrac12, \tfrac12) \ge M(0, \tfrac12, \tfrac12, 0) +
+M(\tfrac12, 0, 0, \tfrac12) \ge 1` where consistency asks for :math:`\tfrac12`.  A Dirac
+moving :math:`C < 1` cells per step passes through every split.
 
 Accuracy (relative error of :math:`d^2`, the interior point at its defaults;
 ``benchmarks/SCHEME_ACCURACY.md`` has every row and the refinement orders):
