@@ -11,7 +11,7 @@ import wfr_cvx
 from wfr_cvx import Grid
 from wfr_cvx.closed_form import _metric_points, static_wfr2_bounds
 from wfr_cvx.constraints import MaxVelocity, TotalMass
-from wfr_cvx.metric import check_metric
+from wfr_cvx.metric import check_metric, trade_variance_metric
 
 G_OFF = np.array([[2.0, 0.8], [0.8, 1.0]])  # non-diagonal SPD (e.g. an inverse covariance)
 
@@ -160,6 +160,56 @@ def test_metric_labels_that_are_not_weight_axes_are_refused(metric, match):
         wfr_cvx.geodesic(r0, r1, g, 1.0, metric=metric)
     with pytest.raises(ValueError, match=match):
         _metric_points(g, metric)
+
+
+COV3 = pd.DataFrame([[4.0, 1.0, 0.5], [1.0, 2.0, 0.3], [0.5, 0.3, 3.0]],
+                    index=["IBM", "WMT", "SEHI"], columns=["IBM", "WMT", "SEHI"])
+
+
+@pytest.mark.parametrize("order", [["IBM", "WMT", "SEHI"], ["SEHI", "WMT", "IBM"],
+                                   ["WMT", "SEHI", "IBM"]])
+def test_trade_variance_metric_reads_a_labelled_covariance_by_name(order):
+    """Before: the DataFrame was read by position, its last column taken as the funding
+    asset -- the shipped prices' covariance with columns (SEHI, WMT, IBM) gave d^2 0.0898
+    instead of 0.0458 on a small simplex problem."""
+    g = Grid.simplex(6, 2, assets=("IBM", "WMT", "SEHI"))
+    r0, r1 = g.bump((0.3, 0.3), 0.15), g.bump((0.45, 0.2), 0.15)
+    P = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])  # dw_SEHI = -dw_IBM - dw_WMT
+    expected = P.T @ COV3.to_numpy() @ P
+    shuffled = COV3.loc[order, order]
+    G = trade_variance_metric(shuffled, assets=g.assets)
+    assert list(G.index) == list(G.columns) == ["IBM", "WMT"]
+    np.testing.assert_allclose(G.to_numpy(), expected, rtol=1e-15)
+    assert wfr_cvx.distance(r0, r1, g, 0.3, metric=G) == wfr_cvx.distance(
+        r0, r1, g, 0.3, metric=expected)
+    # without `assets` the DataFrame's own order decides the funding asset, and a grid
+    # funded by another asset refuses the result instead of reading it by position
+    unordered = trade_variance_metric(shuffled)
+    assert list(unordered.index) == order[:2]
+    if order[-1] == "SEHI":
+        np.testing.assert_array_equal(check_metric(unordered, g), check_metric(expected, g))
+    else:
+        with pytest.raises(ValueError, match=r"'SEHI' is the remainder asset.*"
+                                             r"trade_variance_metric\(cov, assets=grid"):
+            check_metric(unordered, g)
+
+
+@pytest.mark.parametrize(
+    ("cov", "assets", "match"),
+    [
+        (COV3, ["IBM", "WMT", "X"], r"`cov` index must be the assets \['IBM', 'WMT', 'X'\] "
+                                    r".*label 'SEHI'"),
+        (COV3, ["IBM", "WMT"], r"`cov` index must be the assets"),
+        (COV3, ["IBM", "IBM", "SEHI"], r"`assets` must name each asset once"),
+        (COV3.set_axis(["a", "b", "c"], axis=1), None,
+         r"`cov` index must be the assets \['a', 'b', 'c'\] .*label 'IBM'"),
+        (COV3.to_numpy(), ["IBM", "WMT"], r"`assets` must name the 3 assets of `cov`"),
+        (COV3["IBM"], None, r"`cov` must be a square matrix .*Series"),
+    ],
+)
+def test_trade_variance_metric_refuses_labels_that_do_not_match(cov, assets, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        trade_variance_metric(cov, assets=assets)
 
 
 def test_a_labelled_metric_on_a_grid_without_assets_is_refused_for_other_names():

@@ -32,7 +32,7 @@ allocations (:func:`wfr_cvx.grid.labelled_allocation`):
   ``B`` for a grid without assets), in any order, is reordered to the axes' order -- the
   rule of the ensemble engine's DataFrame metric (:mod:`wfr_cvx.ensemble`).  A label that
   names no weight axis (the remainder asset included; for a covariance of all three
-  assets pass :func:`trade_variance_metric` of it, ordered as ``grid.assets``), a
+  assets pass ``trade_variance_metric(cov, assets=grid.assets)``), a
   duplicate, or index and columns with different labels are a ValueError naming
   ``metric`` and the label.  Per-cell matrices have no labelled form: pass an array;
 * 1-D grids: a Series indexed by face position (``grid.faces``; one value per face for
@@ -140,24 +140,72 @@ def _diagonal_to_faces(matrices: np.ndarray, grid: Grid) -> np.ndarray:
     return faces
 
 
-def trade_variance_metric(cov) -> np.ndarray:
+def trade_variance_metric(cov, assets=None):
     r"""The metric of trade variance on the simplex coordinates.
 
     A move :math:`\Delta x` of the first ``d`` weights is funded by the last asset, so the
     trade is :math:`P\Delta x` with :math:`P = \binom{I_d}{-\mathbf 1^\top}` and its variance
     :math:`\Delta x^\top (P^\top\Sigma P)\Delta x`: ``G = P^T cov P`` (``cov`` of all
-    ``d + 1`` assets), SPD when ``cov`` is.
+    ``d + 1`` assets), SPD when ``cov`` is.  Which asset funds the trade changes ``G``
+    (not only its order), so it must be the grid's remainder asset (``grid.assets[-1]``).
+
+    Parameters
+    ----------
+    cov : array or DataFrame, ``(d + 1, d + 1)``
+        Covariance of all the assets.  An array is read by position, its last asset
+        funding the trade.  A DataFrame is read by label (index and columns the same
+        labels, each once): in the order of ``assets``, else of its columns.
+    assets : sequence of ``d + 1`` names, optional
+        The order to read a DataFrame ``cov`` in, the funding asset last -- pass
+        ``grid.assets``; with an array, the names of its rows in order.
+
+    Returns
+    -------
+    G : ndarray or DataFrame, ``(d, d)``
+        An array for an unlabelled ``cov`` without ``assets``; otherwise a DataFrame over
+        the ``d`` weight assets, which a grid reads by name and refuses when its remainder
+        asset is another one (:func:`unlabel_metric`).
 
     >>> trade_variance_metric(np.diag([1.0, 2.0, 3.0]))
     array([[4., 3.],
            [3., 5.]])
+    >>> cov = pd.DataFrame(np.diag([3.0, 1.0, 2.0]), index=["SEHI", "IBM", "WMT"],
+    ...                    columns=["SEHI", "IBM", "WMT"])
+    >>> trade_variance_metric(cov, assets=["IBM", "WMT", "SEHI"])
+         IBM  WMT
+    IBM  4.0  3.0
+    WMT  3.0  5.0
     """
-    cov = np.asarray(cov, dtype=float)
+    labels = None
+    if isinstance(cov, pd.DataFrame):
+        labels = [str(label) for label in cov.columns]
+        order = labels if assets is None else [str(asset) for asset in assets]
+        lookup = {label: i for i, label in enumerate(order)}
+        if len(lookup) != len(order):
+            raise ValueError(f"`assets` must name each asset once, got {order}")
+        values = align_square_frame(cov, order, lookup.get, "`cov`")
+        labels = order
+    elif isinstance(cov, pd.Series):
+        raise TypeError("`cov` must be a square matrix (array or DataFrame), got a Series")
+    else:
+        values = cov
+        if assets is not None:
+            labels = [str(asset) for asset in assets]
+    try:
+        cov = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("`cov` must hold numbers") from None
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 2:
         raise ValueError(f"`cov` must be a square matrix of >= 2 assets, got {cov.shape}")
+    if labels is not None and len(labels) != cov.shape[0]:
+        raise ValueError(f"`assets` must name the {cov.shape[0]} assets of `cov`, got "
+                         f"{len(labels)}: {labels}")
     d = cov.shape[0] - 1
     P = np.vstack([np.eye(d), -np.ones((1, d))])
-    return P.T @ cov @ P
+    G = P.T @ cov @ P
+    if labels is None:
+        return G
+    return pd.DataFrame(G, index=labels[:d], columns=labels[:d])
 
 
 def face_weights(metric: np.ndarray, grid: Grid) -> np.ndarray:
@@ -167,6 +215,21 @@ def face_weights(metric: np.ndarray, grid: Grid) -> np.ndarray:
     averaged to the faces (the cost of a velocity along one axis).
     """
     return _diagonal_to_faces(metric, grid) if is_cell_metric(metric) else metric
+
+
+def _metric_hint(grid: Grid):
+    """The allocations' hint about a label that names no weight axis, and for the
+    remainder asset how to build a trade-variance metric the grid reads."""
+    hint = _axis_hint(grid)
+
+    def metric_hint(label: str) -> str:
+        extra = hint(label)
+        if grid.assets is not None and label in (grid.assets[-1], f"w_{grid.assets[-1]}"):
+            extra += ("; a trade-variance metric must be funded by it: "
+                      "trade_variance_metric(cov, assets=grid.assets)")
+        return extra
+
+    return metric_hint
 
 
 def unlabel_metric(metric, grid: Grid):
@@ -192,10 +255,9 @@ def unlabel_metric(metric, grid: Grid):
         raise ValueError(
             f"`metric` is labelled by all three assets {list(grid.assets)}: a metric is over "
             f"the weight axes {list(axis_assets(grid))} only; for a covariance of the three "
-            "assets pass trade_variance_metric(cov.loc[assets, assets]) with assets = "
-            "list(grid.assets)")
+            "assets pass trade_variance_metric(cov, assets=grid.assets)")
     values = align_square_frame(metric, axis_assets(grid), _axis_lookup(grid, "metric"),
-                                "`metric`", _axes_description(grid), _axis_hint(grid))
+                                "`metric`", _axes_description(grid), _metric_hint(grid))
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError):
