@@ -144,6 +144,41 @@ def load_prices(path=None) -> pd.DataFrame:
     return frame
 
 
+def _time_order(index: pd.Index):
+    """The index as something ordered in time, or None when its labels are not times:
+    dates and periods as they are, numbers as they are, strings parsed as dates."""
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+        return index
+    if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
+        return index
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": parsed one by one
+            return pd.DatetimeIndex(pd.to_datetime(index.astype(str)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _check_time_order(index: pd.Index, name: str) -> None:
+    """Returns are taken between consecutive rows, so the rows must run forward in time:
+    an index of dates (also as strings, as ``read_csv`` leaves them), periods or numbers
+    must be strictly increasing; other labels cannot be checked and are refused."""
+    if isinstance(index, pd.RangeIndex):
+        return  # the rows' own order (no labels)
+    times = _time_order(index)
+    if times is None:
+        raise ValueError(
+            f"`{name}` index must be dates (or increasing numbers), so that the order of "
+            f"the rows can be checked; got labels such as {index[0]!r}.  Pass "
+            f"`{name}.reset_index(drop=True)` if the rows are already in time order")
+    if not (times.is_monotonic_increasing and times.is_unique):
+        # shuffled or newest-first rows give wrong returns without any other sign
+        order = "decreasing (newest first?)" if times.is_monotonic_decreasing else "unsorted"
+        raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
+                         f"from {index[0]!r} to {index[-1]!r}; sort them with "
+                         f"`{name}.sort_index()`")
+
+
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
     """Validate a price table and return its values as a float array."""
     if not isinstance(prices, pd.DataFrame):
@@ -167,11 +202,7 @@ def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
         raise ValueError(
             f"`{name}` must have at least {min_rows} rows (dates), got {len(prices)}"
         )
-    if isinstance(prices.index, pd.DatetimeIndex) and not (
-        prices.index.is_monotonic_increasing and prices.index.is_unique
-    ):
-        # returns are taken between consecutive rows: shuffled dates give wrong returns
-        raise ValueError(f"`{name}` dates must be strictly increasing")
+    _check_time_order(prices.index, name)
     values = prices.to_numpy(dtype=float)
     finite = np.isfinite(values)
     if not finite.all():
