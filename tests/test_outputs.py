@@ -223,6 +223,23 @@ def test_frontier_figure(tmp_path):
         plotting.plot_frontier(bare, mu=mu)
 
 
+def test_frontier_figure_pairs_mu_and_cov_by_label():
+    """Before: the variances of `cov` were paired with the labels of `mu` by position --
+    with cov ordered (SEHI, WMT, IBM) IBM was drawn at SEHI's volatility 0.262."""
+    mu, cov = estimate(load_prices())
+    bare = efficient_frontier(mu, cov, n_points=3)
+    bare.attrs.clear()
+    order = ["SEHI", "WMT", "IBM"]
+    ax = plotting.plot_frontier(bare, mu=mu, cov=cov.loc[order, order]).get_axes()[0]
+    drawn = {t.get_text(): t.xy for t in ax.texts}
+    for name in ("IBM", "WMT", "SEHI"):
+        assert drawn[name] == pytest.approx((np.sqrt(cov.loc[name, name]), mu[name]),
+                                            rel=1e-12)
+    with pytest.raises(ValueError, match="must label the same assets"):
+        plotting.plot_frontier(bare, mu=mu, cov=cov.rename(index={"IBM": "X"},
+                                                           columns={"IBM": "X"}))
+
+
 def test_demo_build_and_main(tmp_path, capsys):
     grid, rho0, rho1 = demo.build(32, 8)
     assert grid.regimes == ("risk_on", "risk_off") and grid.shape == (2, 32)

@@ -500,8 +500,9 @@ def plot_frontier(frontier, *, title: str | None = None, figsize=None, mu=None, 
     mu, cov : pandas.Series and DataFrame, optional
         The expected returns and covariance of the assets, for their points; by default
         ``frontier.attrs["asset_return"]`` and ``["asset_volatility"]`` (which
-        :func:`~wfr_cvx.finance.markowitz.efficient_frontier` writes).  Without either
-        the assets are not marked.
+        :func:`~wfr_cvx.finance.markowitz.efficient_frontier` writes).  Labelled ones are
+        paired by label, as the Markowitz functions pair them.  Without either the assets
+        are not marked.
 
     Returns
     -------
@@ -550,16 +551,12 @@ def _asset_points(frontier, mu, cov) -> dict:
     if (mu is None) != (cov is None):
         raise ValueError("give both `mu` and `cov` (the assets' points), or neither")
     if mu is not None:
-        import pandas as pd
+        from .finance.markowitz import _check_mu_cov
 
-        mu = pd.Series(mu)
-        variances = np.diag(np.asarray(cov, dtype=float))
-        if variances.size != mu.size:
-            raise ValueError(f"`cov` must be {mu.size} x {mu.size} like `mu`, got "
-                             f"{np.shape(cov)}")
+        # labelled mu and cov are paired by label (the Markowitz functions' rule)
+        labels, mu, cov, _ = _check_mu_cov(mu, cov)
         return {name: (float(np.sqrt(max(var, 0.0))), float(r))
-                for name, var, r in zip(mu.index, variances, mu.to_numpy(dtype=float),
-                                        strict=True)}
+                for name, var, r in zip(labels, np.diag(cov), mu, strict=True)}
     returns = frontier.attrs.get("asset_return")
     volatility = frontier.attrs.get("asset_volatility")
     if not returns or not volatility:
