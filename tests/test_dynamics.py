@@ -277,19 +277,23 @@ def test_rollout_goals_on_narrow_bumps():
             np.testing.assert_allclose(path[-1].sum(axis=1), target.sum(axis=1), rtol=5e-3)
 
 
-def test_rollout_of_pure_reaction_is_exact():
+@pytest.mark.parametrize("scheme", ["centred", "power", "arithmetic"])
+def test_rollout_of_pure_reaction_is_exact(scheme):
     """The rate taken for the exponential over each step integrates the engine's own
-    reaction step exactly (rollout docstring)."""
+    reaction step exactly (rollout docstring), on each scheme's reaction mean.  Before:
+    the power mean's conversion was used for every scheme -- 1.15e-2 off at s = 1 on
+    the arithmetic scheme."""
     g = Grid(32, 8, regimes=2)
     r0 = g.bump(0.3, 0.08, 0, mass=0.8) + g.bump(0.5, 0.08, 1, mass=0.2)
     r1 = g.bump(0.3, 0.08, 0, mass=0.3) + g.bump(0.5, 0.08, 1, mass=0.7)
-    geo = wfr_cvx.geodesic(r0, r1, g, lam=0.3)
+    geo = wfr_cvx.geodesic(r0, r1, g, lam=0.3, scheme=scheme)
     path = rollout(geo)  # the solver's round-off momentum moves 1e-9 of the mass
     np.testing.assert_allclose(path, geo.rho, rtol=1e-6, atol=1e-7 * r1.max())
     assert _relative_l1(path, geo) < 1e-6
     # the first-order scheme integrates the interpolated rate: close, not exact
+    # (measured 2.4e-3 on the arithmetic scheme's rates)
     error = np.abs(rollout(geo, scheme="upwind")[-1] - r1).sum() / r1.sum()
-    assert 1e-5 < error < 1e-3, f"rollout error {error:.3g}"
+    assert 1e-5 < error < (5e-3 if scheme == "arithmetic" else 1e-3), f"{error:.3g}"
 
 
 def test_rollout_fills_an_empty_regime_by_an_additive_source():

@@ -79,6 +79,7 @@ import numba
 import numpy as np
 
 from .._validate import real_scalar
+from ..assembly import SCHEMES as ENGINE_SCHEMES
 from ..grid import Grid, as_allocation
 from ..result import Geodesic
 
@@ -515,25 +516,35 @@ def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendr
 
 
 # ---------------------------------------------------------------------------- rollout
+def _reaction_exponent(geo: Geodesic) -> float:
+    """``q`` of the scheme's reaction mean :math:`\bar u^q` (:mod:`wfr_cvx.assembly`):
+    2 for the power mean of order 1/2, 1 for the arithmetic mean."""
+    return 2.0 if ENGINE_SCHEMES[geo.scheme][1] == "power" else 1.0
+
+
 def _exponential_rate(geo: Geodesic, k: int) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Step ``k``'s rate for the exact exponential, and the additive source of births.
 
-    The engine's rate is relative to the power mean :math:`\bar u^2` of the step's two
-    levels, :math:`\bar u = (\sqrt{\rho_k} + \sqrt{\rho_{k+1}})/2`; in pure reaction
-    its step is :math:`\sqrt{\rho_{k+1}} - \sqrt{\rho_k} = \Delta t\,r\bar u/2`, i.e.
-    :math:`\rho_{k+1} = \rho_k\,((1 + c)/(1 - c))^2` with :math:`c = r\Delta t/4`.
-    The constant rate whose exponential does the same over the step is
-    :math:`\tilde r = (4/\Delta t)\operatorname{artanh} c`.  At :math:`c \ge 1` (mass
+    The engine's rate is relative to the scheme's reaction mean of the step's two levels.
+    The power mean (schemes ``"centred"``, ``"power"``) is :math:`\bar u^2`,
+    :math:`\bar u = (\sqrt{\rho_k} + \sqrt{\rho_{k+1}})/2`; in pure reaction its step is
+    :math:`\sqrt{\rho_{k+1}} - \sqrt{\rho_k} = \Delta t\,r\bar u/2`, i.e.
+    :math:`\rho_{k+1} = \rho_k\,((1 + c)/(1 - c))^2` with :math:`c = r\Delta t/4`.  The
+    arithmetic mean (scheme ``"arithmetic"``) gives :math:`\rho_{k+1} = \rho_k\,(1 + c)/(1
+    - c)` with :math:`c = r\Delta t/2`.  With ``q`` the exponent (2 or 1), the constant
+    rate whose exponential does the same over the step is :math:`\tilde r = (2q/\Delta t)
+    \operatorname{artanh} c`, :math:`c = r\Delta t/(2q)`.  At :math:`c \ge 1` (mass
     from nothing) no finite rate exists: those cells, and those the geodesic holds
     empty at the start of the step but feeds, get the engine's source as an additive
     source and rate 0.
     """
     dt = geo.grid.dt
-    c = geo.rate[k] * (0.25 * dt)
+    q = _reaction_exponent(geo)
+    c = geo.rate[k] * (dt / (2.0 * q))
     births = (c >= 1.0) | ((geo.rho[k] <= geo.mass_floor) & (geo.source[k] > 0.0))
     # c <= -1 (the step empties the cell): a rate that leaves e^-57 of the mass
     c = np.clip(np.where(births, 0.0, c), -1.0 + 1e-12, None)
-    rate = (4.0 / dt) * np.arctanh(c)
+    rate = (2.0 * q / dt) * np.arctanh(c)
     return rate, (np.where(births, geo.source[k], 0.0) if births.any() else None)
 
 
@@ -556,13 +567,14 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
       rollout uses an **additive source**: the engine's own source :math:`\zeta_k`, mass
       per unit time, with rate 0 for that step.  A regime that starts empty is filled
       this way (``tests/test_dynamics.py``).  The reverse needs nothing: mass the
-      geodesic destroys completely in one step keeps :math:`e^{-4}` of that step's
-      mass (the engine's rate of that step is :math:`-4/\Delta t`), :math:`O(\Delta t^2)`
-      of the mass the cell started with.
+      geodesic destroys completely in one step (:math:`c = -1` in the rate's conversion,
+      clipped just above) keeps at most :math:`e^{-28}` of it.  The conversion of the
+      engine's rate follows the geodesic's ``scheme`` (its reaction mean).
     * ``"upwind"``: the first-order scheme as it was: substep ``j`` of step ``k`` applies
       the policy interpolated at its midpoint time :math:`(k + (j + 1/2)/n_{sub})\Delta t`
       (:func:`policy`), transport then reaction, and no births (an empty cell stays
-      empty, and a birth's rate, :math:`r\Delta t \ge 4`, is not applied).
+      empty, and a birth's rate, :math:`r\Delta t \ge 2q` -- 4 on the power mean, 2 on
+      the arithmetic one -- is not applied).
 
     Accuracy.  The rollout is a different discretisation of the same continuity equation
     than the engine's, so it reproduces :math:`\rho_1` up to the discretisation error of
@@ -650,7 +662,7 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
     if np.max(geo.rate, initial=0.0) * h > _MAX_EXPONENT:
         raise ValueError("the geodesic's rate overflows exp(rate * dt); increase `n_substeps`")
     transport = make_transport(grid, h, scheme)
-    birth_rate = 4.0 / grid.dt
+    birth_rate = 2.0 * _reaction_exponent(geo) / grid.dt
     out = np.empty((T + 1, *grid.shape))
     out[0] = geo.rho[0]
     rho = np.array(geo.rho[0], dtype=float)
@@ -666,7 +678,7 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
             if scheme == "upwind":
                 v, rate = _policy_at(geo, (k + (j + 0.5) / n_substeps) * grid.dt)
                 transport(rho, np.where(grid.face_mask, v, 0.0), moved, first_axis)
-                # A rate at or above 4 / dt is a birth (c >= 1 in _exponential_rate), which
+                # A rate at or above 2q / dt is a birth (c >= 1 in _exponential_rate), which
                 # this scheme does not make.  Applied as a rate, those of a first-order
                 # solve's nearly empty cells (thousands per unit time) grew their
                 # round-off mass past 1e100.

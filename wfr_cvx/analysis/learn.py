@@ -38,10 +38,11 @@ Targets and weights (:func:`policy_samples`).  From a grid geodesic, step ``k`` 
 midpoint time gives the velocity on every face (target of the velocity head's component
 along the face's axis) and the rate of every cell: the rate whose exponential over the
 step does what the engine's reaction step does, :math:`\tilde r = (4/\Delta t)
-\operatorname{artanh}(r\Delta t/4)` (:func:`wfr_cvx.analysis.rollout`; a cell born from
-nothing has no finite rate and is left out).  The weights are the ones the action gives
-the fields: :math:`G\,\bar\rho_{face}` for a face's velocity and :math:`\lambda^2\bar\rho`
-for a cell's rate, so the fit's error
+\operatorname{artanh}(r\Delta t/4)` on the power mean, :math:`(2/\Delta t)
+\operatorname{artanh}(r\Delta t/2)` on the arithmetic one
+(:func:`wfr_cvx.analysis.rollout`; a cell born from nothing has no finite rate and is left
+out).  The weights are the ones the action gives the fields: :math:`G\,\bar\rho_{face}`
+for a face's velocity and :math:`\lambda^2\bar\rho` for a cell's rate, so the fit's error
 
 .. math::  E = \frac{\sum G\bar\rho_{face}(\hat v - v)^2 + \lambda^2\sum\bar\rho\,
                      (\hat r - r)^2}{\sum G\bar\rho_{face} v^2 + \lambda^2\sum\bar\rho\,r^2}
