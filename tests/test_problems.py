@@ -266,7 +266,12 @@ BAD = {
     "expected without tolerance": (("rtol = 1e-5\n", ""), "expected.distance2",
                                    "has no tolerance: give `rtol` or `atol`"),
     "expected with zero tolerance": (("rtol = 1e-5\n", "rtol = 0.0\natol = 0.0\n"),
-                                     "expected.distance2", "rtol = atol = 0"),
+                                     "expected.distance2",
+                                     "has no tolerance > 0 (rtol = 0.0, atol = 0.0)"),
+    # before: rtol = 0 without atol loaded, and `solve` reported the figure as "exact"
+    "expected with zero rtol alone": (("rtol = 1e-5\n", "rtol = 0.0\n"),
+                                      "expected.distance2",
+                                      "has no tolerance > 0 (rtol = 0.0)"),
     "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
                     "must be one of"),
     "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),

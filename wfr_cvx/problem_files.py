@@ -1107,9 +1107,11 @@ class _Reader:
         if all(value is None for value in given.values()):
             self.fail(where, "has no tolerance: give `rtol` or `atol` (here or in "
                              "[expected]); figures are never matched exactly")
-        if all(_is_real(value) and value == 0 for value in given.values()):
-            self.fail(where, "has rtol = atol = 0, an exact match of a floating-point "
-                             "figure: give a tolerance > 0")
+        if not any(_is_real(value) and value > 0 for value in given.values()):
+            zero = ", ".join(f"{key} = {value!r}" for key, value in given.items()
+                             if value is not None)
+            self.fail(where, f"has no tolerance > 0 ({zero}): that asks for an exact match "
+                             "of a floating-point figure; give `rtol` or `atol` > 0")
 
     def source(self, table: dict, where: str, default):
         if "source" not in table:
