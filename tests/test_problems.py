@@ -539,6 +539,10 @@ def test_ensemble_problem_files(tmp_path):
      "constraints[0].kind", "must be one of"),
     (('lam = 0.2', 'lam = 0.2\nbackend = "dr"'), "backend", "must be one of"),
     (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 0.0]]'), "metric", "2 x 2 matrix"),
+    # before: checked only by the solve, with a message naming neither file nor key
+    (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 0.5], [0.0, 1.0]]'), "metric", "symmetric"),
+    (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 2.0], [2.0, 1.0]]'), "metric",
+     "positive definite"),
 ])
 def test_bad_ensemble_problem_files(tmp_path, change, key, reason):
     old, new = change
@@ -546,3 +550,14 @@ def test_bad_ensemble_problem_files(tmp_path, change, key, reason):
     with pytest.raises(ProblemFileError) as info:
         problems.load(_write(tmp_path, ENSEMBLE.replace(old, new, 1), "bad.toml"))
     assert info.value.key == key and reason in info.value.reason, str(info.value)
+
+
+def test_an_ensemble_csv_column_that_is_no_asset_is_refused(tmp_path):
+    """Before: columns other than the assets, `mass` and `regime` were dropped -- a
+    `Mass` column of 5 and 3 loaded as masses 1.0 without an error."""
+    pd.DataFrame({"eq": [0.2, 0.4], "bd": [0.8, 0.6], "Mass": [5.0, 3.0]}).to_csv(
+        tmp_path / "books.csv", index=False)
+    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"')
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, text, "csv.toml"))
+    assert info.value.key == "e0.csv" and "['Mass']" in info.value.reason

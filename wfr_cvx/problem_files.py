@@ -695,6 +695,11 @@ class _Reader:
                 self.fail(f"{where}.csv", f"cannot read {path}: {exc}")
             mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
             regime = frame.pop("regime").astype(str).to_numpy() if "regime" in frame else "0"
+            unknown = [str(c) for c in frame.columns if c not in assets]
+            if unknown:
+                # a misspelt `mass` or `regime` column would be dropped with its meaning
+                self.fail(f"{where}.csv", f"{path} has column(s) {unknown} that are neither "
+                                          f"assets {list(assets)} nor `mass` or `regime`")
             add(frame, mass, regime, f"{where}.csv")
         for part in ("frontier", "resampled"):
             if part not in table:
@@ -774,6 +779,12 @@ class _Reader:
         if arr.shape != (len(assets), len(assets)):
             self.fail("metric", f"must be a number or a {len(assets)} x {len(assets)} "
                                 f"matrix, got shape {arr.shape}")
+        from .ensemble._metric import check_metric
+
+        try:  # symmetric positive definite: checked here, where the file can be named
+            check_metric(arr, tuple(assets), ("0",))
+        except (TypeError, ValueError) as exc:
+            self.fail("metric", str(exc))
         return arr
 
     def ensemble_constraints(self, data: dict, e0, e1) -> tuple:
