@@ -384,8 +384,11 @@ def cost_per_step(geodesic: Geodesic) -> pd.DataFrame:
     -------
     DataFrame
         Index ``time``: the step midpoints :math:`(k + 1/2)\,\Delta t`; columns
-        ``transport`` (:math:`\Delta t\sum G m^2/\rho_{face}`), ``reaction``
-        (:math:`\Delta t\,\lambda^2\sum\zeta^2/\bar\rho`) and ``ratio``
+        ``transport`` (the scheme's transport charge of the step: :math:`\Delta t\sum
+        G m^2/\rho_{face}` per face on the staggered schemes, :math:`\Delta t\sum
+        |\bar u|^2/\bar\rho` per cell on the momentum averaged to the centre on
+        ``"centred"`` and with an off-diagonal metric; :mod:`wfr_cvx.assembly`),
+        ``reaction`` (:math:`\Delta t\,\lambda^2\sum\zeta^2/\bar\rho`) and ``ratio``
         (``transport / reaction``; ``inf`` without reaction, ``nan`` with neither).  The
         columns sum to ``geodesic.transport_cost`` and ``geodesic.reaction_cost``.
 
