@@ -114,6 +114,47 @@ def test_simplex_to_xarray_with_a_diagonal_metric_has_face_weights():
     assert "metric" not in ds
 
 
+def test_an_xarray_level_is_read_back_by_label(geo):
+    """``to_xarray``'s levels as the ends of a new solve, in any order of dimensions or
+    labels.  Before: a DataArray was read by position -- the end level with its regimes
+    sorted ("risk_off" first) gave d^2 0.0202 for 0.0955 without an error, and a simplex
+    level (NaN outside the simplex) was refused as non-finite."""
+    pytest.importorskip("xarray")
+    g = geo.grid
+    mass = geo.to_xarray()["mass"]
+    first, last = mass.isel(time=0), mass.isel(time=-1)
+    expected = wfr_cvx.geodesic(geo.rho[0], geo.rho[-1], g, geo.lam)
+    for a, b in ((first, last), (first.transpose("weight", "regime"), last.sortby("regime")),
+                 (first.isel(weight=slice(None, None, -1)), last)):
+        again = wfr_cvx.geodesic(a, b, g, geo.lam)
+        assert again.distance2 == expected.distance2
+        np.testing.assert_array_equal(again.rho[0], geo.rho[0])
+    # without coordinates: by position, as an array
+    import xarray as xr
+
+    plain = wfr_cvx.geodesic(xr.DataArray(geo.rho[0]), xr.DataArray(geo.rho[-1]), g, geo.lam)
+    assert plain.distance2 == expected.distance2
+    # a label that is no cell is refused as with pandas input
+    with pytest.raises(ValueError, match=r"`rho0` label 0.3 is not a cell centre"):
+        wfr_cvx.geodesic(first.assign_coords(weight=first["weight"] + 0.3 - 0.03125), last,
+                         g, geo.lam)
+
+
+def test_a_simplex_xarray_level_is_read_back_by_label():
+    pytest.importorskip("xarray")
+    g = Grid.simplex(6, 2, assets=("eq", "bd", "cash"))
+    geo = wfr_cvx.geodesic(g.bump((0.3, 0.3), 0.15), g.bump((0.45, 0.2), 0.15), g, 0.3)
+    mass = geo.to_xarray()["mass"]
+    again = wfr_cvx.geodesic(mass.isel(time=0), mass.isel(time=-1).transpose(
+        "w_bd", "regime", "w_eq"), g, 0.3)
+    assert again.distance2 == geo.distance2
+    # NaN on an active cell is a missing cell, not a zero
+    hole = mass.isel(time=0).copy()
+    hole[0, 1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"`rho0` has no entry for 1 active cell"):
+        wfr_cvx.geodesic(hole, mass.isel(time=-1), g, 0.3)
+
+
 def test_missing_optional_packages_name_the_extra(geo, monkeypatch):
     monkeypatch.setitem(sys.modules, "xarray", None)
     with pytest.raises(ImportError, match=r"wfr_cvx\[xarray\]"):

@@ -393,9 +393,15 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     a Series indexed by cell centre, a DataFrame indexed by cell centre with one column
     per regime, or a Series with a (regime, cell centre) MultiIndex (on a simplex grid a
     cell centre is two levels, read by their names, ``w_<asset>`` or the asset, when
-    named).  Mass on a cell outside ``grid.mask`` is a ValueError naming the number of
-    such cells.
+    named).  An xarray DataArray whose dimensions all have coordinates (as
+    :meth:`Geodesic.to_xarray` writes them: ``regime`` and ``weight``, or ``w_<asset>``
+    on a simplex grid) is read by label too, through its pandas form, in any order of its
+    dimensions; NaN entries count as left out (``to_xarray``'s cells outside the mask).
+    One without coordinates is read by position, as an array.  Mass on a cell outside
+    ``grid.mask`` is a ValueError naming the number of such cells.
     """
+    if _is_data_array(value):
+        value = _data_array_values(value)
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
     kind = np.asarray(value).dtype.kind
@@ -432,6 +438,22 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
         raise ValueError(f"`{name}` total mass {total:.3g} is too large to solve with "
                          "(rescale it; the distance is 1-homogeneous in the masses)")
     return np.array(arr, dtype=float, copy=True)
+
+
+def _is_data_array(value) -> bool:
+    """Whether ``value`` is an xarray DataArray (xarray, an optional extra, not imported)."""
+    return (type(value).__module__.split(".")[0] == "xarray"
+            and hasattr(value, "to_series") and hasattr(value, "dims"))
+
+
+def _data_array_values(value):
+    """A DataArray as :func:`as_allocation` reads it: its pandas Series (one level per
+    dimension, named after it; NaN entries dropped) when every dimension has coordinates,
+    else its values by position."""
+    if not all(dim in value.coords for dim in value.dims):
+        return value.values
+    series = value.to_series()
+    return series[series.notna()]
 
 
 #: A label matches a cell centre (or a face position) when it lies within this fraction of
