@@ -115,6 +115,36 @@ def test_max_reaction_rate(bumps):
     assert geo.distance2 >= free
 
 
+@pytest.mark.parametrize("rmax", [16.0, 31.0, 33.0, 1e6])
+@pytest.mark.parametrize("backend", ["clarabel", "scs", "dr"])
+def test_a_rate_cap_refuses_to_empty_or_fill_a_regime(rmax, backend):
+    """Under a finite cap a regime's mass obeys |dM/ds| <= rmax M: it is never emptied nor
+    born.  Before: the discrete scheme empties a cell at rate 4/dt (32 here), so below it
+    the solve returned backend-dependent numbers at "AlmostSolved" (1.14 clarabel, 0.81
+    scs) or MaxIterations, and above it the unconstrained value as "Solved"."""
+    g = Grid(8, 8, regimes=2)
+    with pytest.raises(InfeasibleError, match=r"regime '0' holds mass 1 at the start and 0 "
+                                              r"at the end.*never emptied"):
+        wfr_cvx.geodesic(g.dirac(0.4, 0), g.dirac(0.4, 1), g, 0.3, backend=backend,
+                         constraints=[MaxReactionRate(rmax)])
+    with pytest.raises(InfeasibleError, match=r"regime '1' holds mass 0 at the start .*"
+                                              r"never born from nothing"):
+        wfr_cvx.geodesic(g.dirac(0.4, 0), g.dirac(0.4, 0, 0.5) + g.dirac(0.6, 1, 0.5), g,
+                         0.3, backend=backend, constraints=[MaxReactionRate(rmax)])
+
+
+def test_a_rate_cap_between_regimes_that_keep_mass_is_solved():
+    """Every regime holds mass at both ends: the cap binds and is met."""
+    g = Grid(8, 8, regimes=2)
+    r0 = g.dirac(0.4, 0) + g.dirac(0.4, 1, 0.5)
+    r1 = g.dirac(0.4, 0, 0.2) + g.dirac(0.4, 1, 1.3)
+    free = wfr_cvx.geodesic(r0, r1, g, 0.3)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3, constraints=[MaxReactionRate(2.0)])
+    assert geo.distance2 > free.distance2
+    loaded = geo.rho_mean > 1e-6 * geo.rho_mean.max()
+    assert np.abs(geo.rate[loaded]).max() <= 2.0 + 1e-6
+
+
 def test_masks_keep_mass_inside():
     """Risk-off (regime 1) limited to weight <= 0.625: nothing ever enters the cut cells."""
     mask = np.ones((2, 32), dtype=bool)

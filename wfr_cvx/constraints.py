@@ -56,7 +56,8 @@ import numpy as np
 from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
-           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "compile_constraints", "from_table"]
+           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "check_rate_caps_reachable",
+           "compile_constraints", "from_table"]
 
 
 def _rate(value, name: str, owner: str) -> float:
@@ -177,7 +178,15 @@ class TradingWindow(Constraint):
 
 @dataclass(frozen=True)
 class MaxReactionRate(Constraint):
-    """Cap ``|rate| <= rmax`` (rate = source / mean mass) on every cell and step; >= 0."""
+    r"""Cap ``|rate| <= rmax`` (rate = source / mean mass) on every cell and step; >= 0.
+
+    Under a finite cap a regime's mass :math:`M` obeys :math:`|M'| \le r_{max} M`: it can
+    be neither emptied nor born from nothing.  Ends where a regime holds mass at one end
+    and none at the other are therefore refused (:func:`check_rate_caps_reachable`),
+    whatever ``rmax``: the discrete scheme could still empty a cell in one step at rate
+    :math:`4/\Delta t` (:math:`2/\Delta t` on the arithmetic mean), which would make the
+    answer depend on ``n_steps``.
+    """
 
     kind: ClassVar[str] = "max_reaction_rate"
     rmax: float
@@ -340,6 +349,28 @@ def constraint_items(constraints) -> tuple:
     except TypeError:
         raise TypeError(f"`constraints` must be a sequence of constraint objects, "
                         f"got {type(constraints).__name__}") from None
+
+
+def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
+                              rho1: np.ndarray | None, backend: str) -> None:
+    """Refuse a reaction-rate cap between ends where a regime holds mass at one end and
+    none at the other (:class:`MaxReactionRate`): an
+    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses."""
+    if not plan.rate_caps or rho1 is None:
+        return
+    from .errors import InfeasibleError
+
+    axes = tuple(range(1, rho0.ndim))
+    m0, m1 = np.sum(rho0, axis=axes), np.sum(rho1, axis=axes)
+    for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
+        if (a > 0) != (b > 0):
+            what = "emptied" if a > 0 else "born from nothing"
+            raise InfeasibleError(
+                f"MaxReactionRate(rmax={min(plan.rate_caps):g}) cannot be met: regime "
+                f"{regime!r} holds mass {a:.6g} at the start and {b:.6g} at the end, and "
+                f"under a finite rate cap a regime's mass M obeys |dM/ds| <= rmax M, so it "
+                f"is never {what}; leave some mass in the regime or drop the cap",
+                status="PrimalInfeasible", backend=backend)
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,

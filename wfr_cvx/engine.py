@@ -75,7 +75,7 @@ from .backends import (
     get_backend,
 )
 from .closed_form import hellinger2
-from .constraints import Plan, compile_constraints, constraint_items
+from .constraints import Plan, check_rate_caps_reachable, compile_constraints, constraint_items
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -164,6 +164,7 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
     # here, once per call and before any per-face array (constraint plans) is allocated
     check_size(grid, record)
     plan = compile_constraints(constraints, grid, r0, r1)
+    check_rate_caps_reachable(plan, grid, r0, r1, record.name)
     return Request(grid=grid, rho0=r0, rho1=r1, lam=lam, metric=metric, backend=record,
                    scheme=scheme, options=options, plan=plan, end_potential=end_potential,
                    end_weight=float(end_weight))
