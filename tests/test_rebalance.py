@@ -73,6 +73,30 @@ def test_mass_flows_to_the_better_regime_less_so_as_lam_grows():
     assert reaction_share[0] > 0.9 and reaction_share[-1] < 0.5
 
 
+def test_a_callable_potential_gets_the_regime_only_as_a_second_required_argument():
+    """Before: every parameter counted, so ``V(w, scale=1.0)`` was called as ``V(w,
+    "calm")`` and failed inside numpy."""
+    import functools
+
+    g = Grid(16, 4, regimes=("calm", "stress"))
+    rho0 = g.bump(0.3, 0.08, "calm") + g.bump(0.6, 0.08, "stress")
+    centred = (g.coords[:, 0] - 0.5) ** 2
+    expected = np.stack([centred, 2.0 * centred])
+
+    def scaled(w, scale=1.0):
+        return scale * (w[:, 0] - 0.5) ** 2
+
+    def per_regime(w, regime, scale=1.0):
+        return scale * (1.0 if regime == "calm" else 2.0) * (w[:, 0] - 0.5) ** 2
+
+    one = wfr_cvx.rebalance(rho0, g, 0.3, potential=np.stack([centred, centred]), tau=1.0)
+    two = wfr_cvx.rebalance(rho0, g, 0.3, potential=expected, tau=1.0)
+    for V, reference in ((scaled, one), (per_regime, two),
+                         (functools.partial(per_regime, scale=1.0), two)):
+        step = wfr_cvx.rebalance(rho0, g, 0.3, potential=V, tau=1.0)
+        np.testing.assert_array_equal(step.target, reference.target)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -93,11 +93,15 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
     """A potential given as an array on the grid, or a callable of the coordinates.
 
     A callable ``f(coords)`` (one potential for every regime) or ``f(coords, regime)``
-    (``regime`` the label) returning one value per cell.
+    (``regime`` the label) returning one value per cell: it is given the regime when it
+    takes two *required* positional parameters (a second parameter with a default, e.g.
+    ``f(coords, scale=1.0)``, keeps its default).
     """
     if callable(potential):
         try:
-            n_args = len(inspect.signature(potential).parameters)
+            parameters = inspect.signature(potential).parameters.values()
+            n_args = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                         and p.default is p.empty for p in parameters)
         except (TypeError, ValueError):
             n_args = 1
         values = []
@@ -136,7 +140,8 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
         Crossover scale.
     potential : array of shape ``grid.shape``, or callable
         ``V`` per cell, or ``f(coords)`` / ``f(coords, regime)`` returning one value per
-        cell (``coords`` is ``grid.coords``).
+        cell (``coords`` is ``grid.coords``; the regime's label is passed when ``f`` has
+        two required positional parameters).
     tau : float
         Step (> 0): the larger, the closer the target gets to the potential's minimum.
     metric, backend, scheme, **solver_options
