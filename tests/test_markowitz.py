@@ -317,6 +317,10 @@ def test_prices_with_dates_as_strings_in_order_give_the_same_estimate(prices):
                                   mu_ref.to_numpy())
     numbered = prices.set_axis(np.arange(len(prices)) * 7)
     np.testing.assert_array_equal(estimate(numbered)[0].to_numpy(), mu_ref.to_numpy())
+    as_text = prices.set_axis(prices.index.strftime("%Y%m%d"))  # 20170131 ... as strings
+    np.testing.assert_array_equal(estimate(as_text)[0].to_numpy(), mu_ref.to_numpy())
+    with pytest.raises(ValueError, match="strictly increasing"):
+        estimate(as_text.iloc[::-1])
 
 
 def test_prices_labelled_by_other_than_times_are_refused(prices):

@@ -146,11 +146,16 @@ def load_prices(path=None) -> pd.DataFrame:
 
 def _time_order(index: pd.Index):
     """The index as something ordered in time, or None when its labels are not times:
-    dates and periods as they are, numbers as they are, strings parsed as dates."""
+    dates and periods as they are, numbers as they are, strings parsed as numbers or
+    dates."""
     if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
         return index
     if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
         return index
+    try:
+        return pd.Index(pd.to_numeric(index))  # numbers written as strings
+    except (TypeError, ValueError):
+        pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "could not infer format": parsed one by one
