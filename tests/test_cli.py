@@ -126,6 +126,15 @@ def test_compare(tmp_path):
         assert path in proc.stdout
 
 
+@pytest.mark.parametrize("name", ["market_closed", "velocity_cap", "ensemble_total_mass"])
+def test_compare_refuses_a_file_with_constraints(tmp_path, name):
+    """Before: the constraints were dropped -- market_closed.toml's geodesic was reported
+    as 0.1598 where `solve` gives 2.4976 (the window is closed at every step)."""
+    _assert_clean_error(_run("compare", PROBLEMS / f"{name}.toml", cwd=tmp_path), 2,
+                        f"{name}.toml", "two-phase paths, which are unconstrained",
+                        "wfr-cvx solve")
+
+
 def test_missing_file_is_one_line_without_traceback(tmp_path):
     _assert_clean_error(_run("solve", "absent.toml", cwd=tmp_path), 2, "absent.toml")
 

@@ -105,6 +105,10 @@ def test_bad_input():
         wfr_cvx.compare(g.zeros(), r1, g, 0.1)
     with pytest.raises(ValueError, match="one per regime"):
         wfr_cvx.compare(r0, r1, g, 0.1, markowitz=[(1, 2), (3, 4), (5, 6)])
+    # before: "unknown solver option(s) ['constraints']"
+    with pytest.raises(TypeError, match=r"compare\(\) does not take `constraints`: .*"
+                                        r"two-phase paths"):
+        wfr_cvx.compare(r0, r1, g, 0.1, constraints=[wfr_cvx.MaxVelocity(0.5)])
 
 
 def test_a_given_geodesic_of_other_inputs_is_refused():

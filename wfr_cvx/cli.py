@@ -115,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     frontier.add_argument("--plot", type=Path, metavar="OUT.png", help="write the figure")
 
     compare = commands.add_parser(
-        "compare", help="the geodesic of a problem file against the two-phase paths")
+        "compare", help="the geodesic of a problem file against the two-phase paths "
+                        "(files without constraints)")
     compare.add_argument("file", type=Path, metavar="FILE")
     _add_backend(compare)
     compare.add_argument("--verbose", action="store_true",
@@ -425,6 +426,11 @@ def _compare(args) -> int:
     from .comparison import compare
 
     problem = _with_backend(problem_files.load(args.file), args)
+    if problem.constraints:
+        names = ", ".join(type(c).__name__ for c in problem.constraints)
+        raise _Failure(f"{args.file}: compare prices the geodesic against the two-phase "
+                       f"paths, which are unconstrained; this file has constraints ({names}), "
+                       "so they would not be comparable: solve it with `wfr-cvx solve`")
     if problem.kind == "ensemble":
         table = compare(problem.e0, problem.e1, problem.lam, metric=problem.metric,
                         backend=problem.backend, **{**problem.solver_options,

@@ -77,6 +77,17 @@ def _rescaled(regime_mass: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return out
 
 
+def _refuse_constraints(options: dict) -> None:
+    """``constraints`` passed to :func:`compare` (it would reach the geodesic only): a
+    TypeError saying why."""
+    if "constraints" in options:
+        raise TypeError(
+            "compare() does not take `constraints`: it prices the geodesic against the "
+            "two-phase paths, which are solved without constraints, so a constrained "
+            "geodesic would not be comparable with them (solve it alone with "
+            "wfr_cvx.geodesic(..., constraints=...))")
+
+
 def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, metric=None,
             markowitz=None, risk_aversion: float = 1.0, backend: str = AUTO,
             scheme: str = DEFAULT_SCHEME, geodesic=None, **solver_options) -> pd.DataFrame:
@@ -90,7 +101,8 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     rho0, rho1 : array_like, shape ``grid.shape``, labelled (pandas), or Ensemble
         Allocations with positive total mass.
     grid, lam, metric, backend, scheme, **solver_options
-        As for :func:`wfr_cvx.geodesic`.
+        As for :func:`wfr_cvx.geodesic`; not ``constraints`` (TypeError: the two-phase
+        paths are unconstrained, so a constrained geodesic is not comparable with them).
     markowitz : (mu, cov) or sequence of one (mu, cov) per regime, optional
         When given, ``result.attrs["markowitz"]`` holds the long-only mean-variance weights
         of each regime (a DataFrame, one row per regime) for ``risk_aversion``.
@@ -109,6 +121,7 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
         ``attrs["intermediate"]``: per two-phase path, ``"per regime"`` or ``"pooled"``
         (module docstring).
     """
+    _refuse_constraints(solver_options)
     if is_ensemble(rho0) or is_ensemble(rho1):
         return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
                                   geodesic=geodesic, markowitz=markowitz,

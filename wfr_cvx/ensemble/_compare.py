@@ -85,7 +85,8 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     e0, e1 : Ensemble
         Endpoints with positive total mass (aligned by asset name and regime label).
     lam, metric, **geodesic_options
-        As for :func:`~wfr_cvx.ensemble.geodesic` (``backend``, solver settings).
+        As for :func:`~wfr_cvx.ensemble.geodesic` (``backend``, solver settings; not
+        ``constraints``, TypeError: the two-phase paths are unconstrained).
     geodesic_result : EnsembleGeodesic, optional
         The geodesic of these inputs, already solved: used instead of solving again.  It
         must have been solved for the same ``e0``, ``e1``, ``lam`` and metric, without
@@ -98,6 +99,12 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`);
         ``attrs["intermediate"]`` as there.
     """
+    if "constraints" in geodesic_options:
+        raise TypeError(
+            "compare() does not take `constraints`: it prices the geodesic against the "
+            "two-phase paths, which are solved without constraints, so a constrained "
+            "geodesic would not be comparable with them (solve it alone with "
+            "wfr_cvx.ensemble.geodesic(..., constraints=...))")
     lam = check_lam(lam)
     aligned = align(e0, e1)
     for name, mass in (("e0", aligned.a), ("e1", aligned.b)):
