@@ -140,6 +140,30 @@ def test_samples_bad_input(coarse, handful):
         data.subset([4])
 
 
+def test_samples_refuse_regimes_or_assets_in_another_order():
+    """Before: only the counts were checked -- the same problem on grids with regimes
+    ("on", "off") and ("off", "on") gave regime columns [0.652, 0.348] and [0.348, 0.652]
+    in one dataset."""
+    a, b = Grid(16, 4, regimes=("on", "off")), Grid(16, 4, regimes=("off", "on"))
+    r0 = a.bump(0.3, 0.1, "on") + a.bump(0.5, 0.1, "off", mass=0.5)
+    r1 = a.bump(0.5, 0.1, "on", mass=0.5) + a.bump(0.6, 0.1, "off")
+    one = wfr_cvx.geodesic(r0, r1, a, 0.3)
+    other = wfr_cvx.geodesic(r0[::-1], r1[::-1], b, 0.3)
+    assert other.distance2 == pytest.approx(one.distance2, rel=1e-7)
+    with pytest.raises(ValueError, match=r"same regimes in the same order: geodesics\[0\] "
+                                         r"has \['on', 'off'\], geodesics\[1\] \['off', "
+                                         r"'on'\]"):
+        learn.policy_samples([one, other])
+    book = np.array([[0.25, 0.3, 0.45]])
+    e = [Ensemble(book, assets=("IBM", "WMT", "SEHI")),
+         Ensemble(book[:, [1, 0, 2]], assets=("WMT", "IBM", "SEHI"))]
+    moved = [Ensemble(book + [[0.05, -0.05, 0.0]], assets=("IBM", "WMT", "SEHI")),
+             Ensemble((book + [[0.05, -0.05, 0.0]])[:, [1, 0, 2]], assets=("WMT", "IBM", "SEHI"))]
+    geos = [ensemble_geodesic(e[i], moved[i], 0.5) for i in range(2)]
+    with pytest.raises(ValueError, match="same assets in the same order"):
+        learn.policy_samples(geos)
+
+
 # ---------------------------------------------------------- rollouts and the audit
 def test_exact_policy_rolls_out_as_the_geodesic(coarse_power):
     geo = coarse_power

@@ -302,6 +302,22 @@ def _prune(columns: list[np.ndarray], min_weight: float) -> list[np.ndarray]:
     return [c[keep] for c in columns]
 
 
+def _check_same_labels(labels: list) -> None:
+    """Refuse geodesics that list their regimes, or their assets (where named), in
+    different orders: the features and targets are columns by position, so they would
+    mix one regime's (asset's) fields with another's."""
+    assets0, regimes0 = labels[0]
+    for i, (assets, regimes) in enumerate(labels[1:], start=1):
+        if regimes != regimes0:
+            raise ValueError(f"`geodesics` must list the same regimes in the same order: "
+                             f"geodesics[0] has {list(regimes0)}, geodesics[{i}] "
+                             f"{list(regimes)} (the samples are columns by position)")
+        if assets is not None and assets0 is not None and assets != assets0:
+            raise ValueError(f"`geodesics` must list the same assets in the same order: "
+                             f"geodesics[0] has {list(assets0)}, geodesics[{i}] "
+                             f"{list(assets)} (the samples are columns by position)")
+
+
 def policy_samples(geodesics, *, risk_budget=0.0, times=None,
                    min_weight: float = 1e-6) -> PolicySamples:
     r"""The dataset of the exact policy: features -> (velocity, rate), with their weights.
@@ -310,7 +326,7 @@ def policy_samples(geodesics, *, risk_budget=0.0, times=None,
     ----------
     geodesics : sequence of Geodesic or EnsembleGeodesic
         Solved geodesics: on 1-D grids, simplex grids, or ensembles (mesh-free).  All
-        must have the same number of assets and of regimes.
+        must have the same regimes and assets (where named), in the same order.
     risk_budget : float or sequence of floats
         The risk budget of each geodesic (one value for all, or one per geodesic; module
         docstring).
@@ -362,13 +378,15 @@ def policy_samples(geodesics, *, risk_budget=0.0, times=None,
     times = np.atleast_1d(np.asarray(times, dtype=float))
     if times.ndim != 1 or times.size == 0 or np.any((times < 0) | (times > 1)):
         raise ValueError("`times` must be path times in [0, 1]")
-    shapes, columns = set(), []
+    shapes, labels, columns = set(), [], []
     for i, geo in enumerate(geodesics):
         if isinstance(geo, Geodesic):
             shapes.add((geo.grid.dims + 1, geo.grid.n_regimes))
+            labels.append((geo.grid.assets, tuple(geo.grid.regimes)))
             part = _grid_samples(geo, float(budgets[i]), min_weight)
         elif isinstance(geo, EnsembleGeodesic):
             shapes.add((len(geo.assets), len(geo.regimes)))
+            labels.append((tuple(geo.assets), tuple(geo.regimes)))
             part = _ensemble_samples(geo, float(budgets[i]), times, min_weight)
         else:
             raise TypeError(f"`geodesics[{i}]` must be a Geodesic or an EnsembleGeodesic, "
@@ -377,6 +395,7 @@ def policy_samples(geodesics, *, risk_budget=0.0, times=None,
     if len(shapes) != 1:
         raise ValueError(f"`geodesics` must share their numbers of assets and regimes, got "
                          f"(assets, regimes) {sorted(shapes)}")
+    _check_same_labels(labels)
     n_assets, n_regimes = shapes.pop()
     stacked = [np.concatenate(column) for column in zip(*columns, strict=True)]
     return PolicySamples(*stacked, geodesics=tuple(geodesics),
