@@ -232,3 +232,34 @@ def test_a_bump_centred_outside_the_active_cells_is_refused():
     with pytest.raises(ValueError, match="`center` 0.9 .* regime '1', outside grid.mask"):
         capped.bump(0.9, 0.1, regime=1)
     assert capped.bump(0.9, 0.1, regime=0).sum() == pytest.approx(1.0)
+
+
+def test_an_integer_regime_is_its_label_when_the_grid_has_one():
+    """Before: Grid(8, 2, regimes=(1, 0)).dirac(0.5, regime=1) put the mass in regime '0'
+    (the integer read as a position) while a pandas column labelled 1 is regime '1'."""
+    years = Grid(8, 2, regimes=(2008, 2020))
+    assert years.dirac(0.5, regime=2020)[1].sum() == 1.0
+    assert years.dirac(0.5, regime=1)[1].sum() == 1.0  # no regime named 1: a position
+    same = Grid(8, 2, regimes=2)  # labels "0", "1": label and position agree
+    assert same.regime_index(1) == same.regime_index("1") == 1
+    swapped = Grid(8, 2, regimes=(1, 0))
+    with pytest.raises(ValueError, match=r"`regime` 1 is ambiguous: it names regime '1' "
+                                         r"\(position 0\) and is the position of regime '0'"):
+        swapped.dirac(0.5, regime=1)
+    assert swapped.dirac(0.5, regime="1")[0].sum() == 1.0
+    with pytest.raises(ValueError, match=r"`regime` 5 is neither a regime"):
+        years.dirac(0.5, regime=5)
+
+
+def test_a_weight_on_a_face_goes_to_the_upper_cell():
+    """Before: rounding decided -- 0.57 * 100 = 56.99999999999999 put Grid(100, 1).dirac(0.57)
+    in cell 56 while Grid(4, 1).dirac(0.25) went to cell 1."""
+    for n, w in ((100, 0.57), (100, 0.29), (10, 0.3), (4, 0.25), (3, 1 / 3)):
+        assert int(Grid(n, 1).dirac(w).argmax()) == round(w * n), (n, w)
+    assert int(Grid(4, 1).dirac(1.0).argmax()) == 3
+    assert int(Grid(100, 1).dirac(0.57 - 1e-6).argmax()) == 56
+
+
+def test_grids_with_other_assets_are_not_equal():
+    assert Grid.simplex(4, 2, assets=("IBM", "WMT", "SEHI")) != Grid.simplex(4, 2)
+    assert Grid.simplex(4, 2) == Grid.simplex(4, 2, assets=("A", "B", "C"))

@@ -220,13 +220,36 @@ class Grid:
         return np.linspace(0.0, 1.0, self.n_steps + 1)
 
     def regime_index(self, regime) -> int:
-        """Index of a regime given by label or integer position."""
+        """Index of a regime given by label or integer position.
+
+        An integer is a label when the grid has a regime of that name (``Grid(...,
+        regimes=(2008, 2020))``: ``2020`` is the second regime, as a column labelled 2020
+        of pandas input is), else a position.  An integer that is a label of one regime
+        and the position of another is ambiguous: a ValueError asking for the label as a
+        string.
+
+        >>> g = Grid(4, 1, regimes=("calm", "stress"))
+        >>> g.regime_index("stress"), g.regime_index(1)
+        (1, 1)
+        >>> Grid(4, 1, regimes=(2008, 2020)).regime_index(2020)
+        1
+        """
         if isinstance(regime, (int, np.integer)) and not isinstance(regime, bool):
-            if not 0 <= regime < self.n_regimes:
-                raise ValueError(
-                    f"`regime` index {regime} out of range for {self.n_regimes} regime(s)"
-                )
-            return int(regime)
+            position = int(regime)
+            label = str(position)
+            if label in self.regimes:
+                named = self.regimes.index(label)
+                if named != position and 0 <= position < self.n_regimes:
+                    raise ValueError(
+                        f"`regime` {position} is ambiguous: it names regime {label!r} (position "
+                        f"{named}) and is the position of regime {self.regimes[position]!r}; "
+                        f"pass the label as a string, {label!r} or "
+                        f"{self.regimes[position]!r}")
+                return named
+            if not 0 <= position < self.n_regimes:
+                raise ValueError(f"`regime` {position} is neither a regime of {self.regimes} "
+                                 f"nor a position below {self.n_regimes}")
+            return position
         label = str(regime)
         if label not in self.regimes:
             raise ValueError(f"`regime` {regime!r} is not one of {self.regimes}")
@@ -249,8 +272,13 @@ class Grid:
     def dirac(self, weight, regime=0, mass: float = 1.0) -> np.ndarray:
         """All ``mass`` in the cell containing ``weight`` (a pair in 2-D) of ``regime``.
 
+        Cell ``i`` holds the weights in ``[i dx, (i + 1) dx)``: a weight on a face between
+        two cells goes to the upper one (1.0 to the last cell).
+
         >>> Grid(4, 1).dirac(0.3)
         array([[0., 1., 0., 0.]])
+        >>> int(Grid(100, 1).dirac(0.57).argmax()), int(Grid(4, 1).dirac(0.25).argmax())
+        (57, 1)
         """
         point = self._point(weight, "weight")
         mass = nonnegative_scalar(mass, "mass")
@@ -262,7 +290,10 @@ class Grid:
 
     def _active_cell(self, point, k: int, name: str, given) -> tuple[int, ...]:
         """The cell holding ``point`` in regime ``k``; ValueError when it is inactive."""
-        cell = tuple(min(int(w * self.n_weights), self.n_weights - 1) for w in point)
+        # cells are [i dx, (i + 1) dx): a weight on a face goes to the upper cell, also
+        # when w * n rounds just below the integer (0.57 * 100 = 56.99999999999999)
+        cell = tuple(min(int(np.floor(w * self.n_weights + FACE_TOLERANCE)),
+                         self.n_weights - 1) for w in point)
         if not self.mask[(k, *cell)]:
             where = "outside the simplex (w_A + w_B > 1)" if self.dims == 2 and sum(
                 (i + 0.5) * self.dx for i in cell) > 1.0 + 1e-12 else "outside grid.mask"
@@ -324,8 +355,8 @@ class Grid:
     def __eq__(self, other) -> bool:
         return (
             isinstance(other, Grid)
-            and (self.n_weights, self.n_steps, self.regimes, self.dims)
-            == (other.n_weights, other.n_steps, other.regimes, other.dims)
+            and (self.n_weights, self.n_steps, self.regimes, self.dims, self.assets)
+            == (other.n_weights, other.n_steps, other.regimes, other.dims, other.assets)
             and bool(np.array_equal(self.mask, other.mask))
         )
 
@@ -455,6 +486,11 @@ def _data_array_values(value):
     series = value.to_series()
     return series[series.notna()]
 
+
+#: A position within this fraction of a cell below a face counts as on it (the upper
+#: cell's) in :meth:`Grid.dirac` and :meth:`Grid.bump`: decimal weights such as 0.57 on
+#: 100 cells land a rounding error below the face.
+FACE_TOLERANCE = 1e-9
 
 #: A label matches a cell centre (or a face position) when it lies within this fraction of
 #: a cell width of it (labels rounded for printing or CSV still match; a label between
