@@ -69,6 +69,20 @@ def test_domains():
     assert long_short.weights[0, 1] == -0.5
 
 
+def test_box_domains_are_compared_asset_by_asset():
+    """Before: the bounds were compared by position -- e1 listing its assets (B, A) with
+    lower bounds (0, 0.1) counted as e0's box (A >= 0, B >= 0.1), and the path's end was
+    refused: "asset 'B' is 0.05, expected within [0.1, 1]"."""
+    e0 = Ensemble([[0.5, 0.5]], assets=("A", "B"), domain=([0.0, 0.1], 1.0))
+    other_box = Ensemble([[0.05, 0.5]], assets=("B", "A"), domain=([0.0, 0.1], 1.0))
+    geo = geodesic(e0, other_box, 0.5)
+    np.testing.assert_allclose(geo.at(1.0).weights[0], [0.5, 0.05])  # e0's asset order
+    assert len(geo.to_frame()) > 0
+    same_box = Ensemble([[0.5, 0.2]], assets=("B", "A"), domain=([0.1, 0.0], 1.0))
+    kept = geodesic(e0, same_box, 0.5).at(0.5)
+    assert kept.domain[0].tolist() == [0.0, 0.1]
+
+
 # ------------------------------------------------------------------ bad ensembles
 @pytest.mark.parametrize("weights, error, match", [
     ([[0.1, np.nan]], ValueError, r"`weights` must be finite; atom 0, asset '1' is nan"),

@@ -126,7 +126,7 @@ class EnsembleGeodesic:
         self.solve_time = float(coupling.solve_time)
         self.certify_time = float(coupling.certify_time)
         self.n_pairs_kept = int(coupling.n_pairs_kept)
-        self._domain = e0.domain if _same_domain(e0.domain, e1.domain) else None
+        self._domain = e0.domain if _same_domain(e0, e1) else None
         self._pieces = _pieces(coupling, aligned, self.lam)
         transport, reaction = hk_transport_reaction(self._pieces, self.lam)
         hk_transport, hk_reaction = float(transport.sum()), float(reaction.sum())
@@ -258,10 +258,14 @@ class EnsembleGeodesic:
                 f"iterations={self.iterations}, lam={self.lam:g}, backend={self.backend!r})")
 
 
-def _same_domain(d0, d1) -> bool:
+def _same_domain(e0, e1) -> bool:
+    """Whether the two ensembles' domains are one: a box's bounds compared asset by asset
+    (``e1``'s in ``e0``'s asset order), not by position."""
+    d0, d1 = e0.domain, e1.domain
     if d0 is None or d1 is None or isinstance(d0, str) or isinstance(d1, str):
         return d0 == d1
-    return all(np.array_equal(u, v) for u, v in zip(d0, d1, strict=True))
+    order = [e1.assets.index(asset) for asset in e0.assets]
+    return all(np.array_equal(u, np.asarray(v)[order]) for u, v in zip(d0, d1, strict=True))
 
 
 def _domain_argument(domain):
