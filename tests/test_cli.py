@@ -135,6 +135,13 @@ def test_compare_refuses_a_file_with_constraints(tmp_path, name):
                         "wfr-cvx solve")
 
 
+def test_with_path_on_an_ensemble_file_is_refused(tmp_path):
+    """Before: accepted and ignored (the JSON of an ensemble solve is a summary)."""
+    _assert_clean_error(_run("solve", PROBLEMS / "ensemble_dirac_pair.toml", "--json",
+                             "out.json", "--with-path", cwd=tmp_path), 2,
+                        "ensemble_dirac_pair.toml", "--with-path writes a grid path")
+
+
 def test_missing_file_is_one_line_without_traceback(tmp_path):
     _assert_clean_error(_run("solve", "absent.toml", cwd=tmp_path), 2, "absent.toml")
 

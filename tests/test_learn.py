@@ -68,7 +68,7 @@ def test_grid_samples_carry_the_action(coarse, coarse_power):
     transport = g.dt * np.sum(data.velocity_weight * data.velocity**2)
     reaction = g.dt * np.sum(data.rate_weight * data.rate**2)
     assert transport == pytest.approx(coarse_power.transport_cost, rel=1e-4)
-    assert reaction == pytest.approx(coarse_power.reaction_cost, rel=2e-2)
+    assert reaction == pytest.approx(coarse_power.reaction_cost * (1 + 6.8e-4), rel=1e-4)
     # on the default (centred) scheme the faces are another quadrature of the same
     # action than the engine's cells: +0.17 % here
     centred = learn.policy_samples([coarse], risk_budget=3.0)

@@ -85,10 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--json", type=Path, metavar="OUT",
                        help="write the problem (with its constraints), inputs (the grid and "
                             "the allocations: enough to solve again), figures, status, "
-                            "timings and checks as JSON")
+                            "timings and checks as JSON; for an ensemble file a summary: "
+                            "the ensembles' sizes, assets and regimes, the figures and the "
+                            "plan's pairs (EnsembleGeodesic.save keeps a whole result)")
     solve.add_argument("--with-path", action="store_true",
                        help="with --json: also write the path (masses, momentum, source), "
-                            "so that Geodesic.from_dict rebuilds the result")
+                            "so that Geodesic.from_dict rebuilds the result (grid files)")
     solve.add_argument("--csv", type=Path, metavar="OUT",
                        help="write the path as a tidy table (Geodesic.to_frame)")
     solve.add_argument("--plot", type=Path, metavar="OUT.png", help="write the path's figure")
@@ -213,6 +215,9 @@ def _solve(args) -> int:
     from . import problem_files
 
     problem = _with_backend(problem_files.load(args.file), args)
+    if args.with_path and problem.kind == "ensemble":
+        raise _Failure(f"{args.file}: --with-path writes a grid path; an ensemble's path is "
+                       "explicit, kept whole by EnsembleGeodesic.save")
     outcome = problem.run(**_options(args))
     result = outcome.result
     path = result.path if problem.kind == "rebalance" else result

@@ -45,7 +45,10 @@ class Model:
     levels : cvxpy Expression, shape ``(n_steps + 1, n_regimes * n_weights)``
         All levels, the data ``rho0`` and ``rho1`` included.
     momentum : cvxpy Expression, shape ``(n_steps * n_regimes, n_weights - 1)``
-        Momentum on the interior faces, row ``step * n_regimes + regime``.
+        Momentum on the interior faces, row ``step * n_regimes + regime``.  On a simplex
+        grid ``(n_steps * n_regimes, 2 n^2)``: a regime's padded faces of both axes,
+        ``grid.face_shape[1:]`` = ``(2, n, n)`` flattened (axis, i, j); faces that
+        ``grid.face_mask`` closes hold 0.
     source : cvxpy Expression, shape ``(n_steps, n_regimes * n_weights)``
         Mass created per unit time in each cell and step.
     """

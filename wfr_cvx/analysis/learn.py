@@ -128,10 +128,13 @@ class PolicySamples:
     velocity_weight, rate_weight : ndarray, shapes like ``velocity`` and ``rate``
         :math:`G\bar\rho_{face}` resp. :math:`\lambda^2\bar\rho` (0 where there is no
         target: a cell row has no velocity, a face row no rate, a face carries one axis).
-        ``dt`` times the weighted squares summed is the path's action on the faces: the
-        engine's cost for ``scheme="power"``, 0.17 % above it for the default centred
-        scheme on ``Grid(32, 8)`` and 8.6 % on ``Grid.simplex(8, 3)``
-        (``tests/test_learn.py``).
+        ``dt`` times the weighted squares summed is the path's action on the faces.  Its
+        transport part is the engine's transport cost for ``scheme="power"`` (to the
+        solver's tolerance), 0.17 % above it for the default centred scheme on
+        ``Grid(32, 8)`` and 8.6 % on ``Grid.simplex(8, 3)``; its reaction part, priced
+        with the exponential rate, lies above the engine's reaction cost by the rate's
+        conversion, :math:`O(\Delta t^2)`: +0.29 % on ``Grid(16, 4)``, +0.07 % on
+        ``Grid(32, 8)`` (the two-regime problem of ``tests/test_learn.py``).
     source : ndarray of int, shape ``(N,)``
         Index of the geodesic each row comes from.
     geodesics : tuple

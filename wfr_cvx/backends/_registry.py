@@ -116,7 +116,7 @@ def _load(where: str) -> Callable:
 REGISTRY: dict[str, Backend] = {backend.name: backend for backend in (
     Backend(
         name="clarabel", solver="Clarabel",
-        summary="interior point on the directly assembled SOCP (default; to 1e-8)",
+        summary="interior point on the directly assembled SOCP (to 1e-8)",
         options=CLARABEL_OPTIONS, kind="conic",
         entry="wfr_cvx.backends._clarabel:solve_conic",
         factorises=True, certifies_infeasibility=True, first_order=False,
