@@ -326,3 +326,35 @@ def test_data_frames_align_by_asset_name_and_regime_label():
     assert geo.assets == ("eq", "bd") and geo.regimes == ("off", "on")
     assert geo.plan["regime"].tolist() == ["on"]
     assert geo.plan["distance"].iloc[0] == pytest.approx(np.hypot(0.1, 0.1), rel=1e-12)
+
+
+def test_a_plan_far_above_its_dual_bound_is_never_called_solved():
+    """Before: the gap test's absolute part passed any plan once the a-priori size of d^2
+    was far too large -- two clusters of atoms perturbed by 1e-6 gave 4.12e-11 "Solved"
+    (gap 0.42) for 2.43e-11, and ten atoms at lam = 3e4 gave 4.37 "Solved", above the
+    W2^2 = 1.384 that bounds every lam."""
+    rng = np.random.default_rng(5)
+    centres = np.array([[0.1, 0.9]] * 5 + [[0.9, 0.1]] * 5)
+    for _ in range(4):
+        x = centres + 1e-6 * rng.normal(size=(10, 2))
+        y = centres + 1e-6 * rng.normal(size=(10, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (InaccurateSolutionWarning, UnitsWarning))
+        geo = geodesic(Ensemble(x), Ensemble(y), 0.3)
+        tight = geodesic(Ensemble(x), Ensemble(y), 0.3, tol_gap_abs=1e-14,
+                         tol_gap_rel=1e-12, tol_feas=1e-12)
+    assert geo.status != "Solved" or geo.gap <= 1e-6
+    assert geo.gap < 1e-3 and geo.lower_bound <= tight.distance2 * (1 + 1e-9)
+    assert geo.distance2 == pytest.approx(tight.distance2, rel=1e-3)
+    rng = np.random.default_rng(3)
+    a, b = rng.dirichlet(np.ones(3), 10), rng.dirichlet(np.ones(3), 10)
+    cost = ((a[:, None] - b[None]) ** 2).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    w2 = cost[rows, cols].sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (InaccurateSolutionWarning, UnitsWarning))
+        try:
+            far = geodesic(Ensemble(a), Ensemble(b), 3e4)
+        except SolverError:
+            return  # refused: lam ~1e4 times the distances is beyond the solver
+    assert far.distance2 <= w2 * (1 + 1e-6)
