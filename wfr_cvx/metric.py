@@ -132,11 +132,16 @@ def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
 
 
 def _diagonal_to_faces(matrices: np.ndarray, grid: Grid) -> np.ndarray:
-    """Face weights ``G_aa`` as the mean of the two cells beside each face of axis ``a``."""
+    """Face weights ``G_aa`` as the mean of the two cells beside each face of axis ``a``;
+    the padding face after the last cell of an axis (never open) takes that cell's value,
+    so that every entry is a value of ``G`` (:func:`metric_reach` reads them all: a
+    padding of 1 beside a metric of 1e-6 set the solver's scale a million times off)."""
     g0, g1 = matrices[..., 0, 0], matrices[..., 1, 1]
-    faces = np.ones(grid.face_shape)
+    faces = np.empty(grid.face_shape)
     faces[:, 0, :-1, :] = 0.5 * (g0[:, :-1, :] + g0[:, 1:, :])
+    faces[:, 0, -1, :] = g0[:, -1, :]
     faces[:, 1, :, :-1] = 0.5 * (g1[:, :, :-1] + g1[:, :, 1:])
+    faces[:, 1, :, -1] = g1[:, :, -1]
     return faces
 
 
