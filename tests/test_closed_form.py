@@ -78,3 +78,17 @@ def test_cost_matrix():
 def test_bad_lam(lam):
     with pytest.raises(ValueError, match="lam"):
         dirac_wfr2(1, 1, 0, 1, lam)
+
+
+def test_dirac_formula_keeps_its_digits_at_small_angles():
+    """Before: a + b - 2 sqrt(ab) cos(angle) cancelled -- dirac_wfr2(1, 1, 0, 0.3, 1e8)
+    was 0 (truth 0.09), at lam = 1e6 -2.3 % low."""
+    from wfr_cvx.closed_form import dirac_wfr2
+
+    for gap, lam in ((0.3, 1e8), (0.1, 1e6), (1e-7, 3.0)):
+        angle = gap / (2 * lam)
+        truth = 4 * lam**2 * 4 * np.sin(angle / 2) ** 2  # equal masses
+        assert dirac_wfr2(1.0, 1.0, 0.0, gap, lam) == pytest.approx(truth, rel=1e-12)
+        assert dirac_wfr2(1.0, 1.0, 0.0, gap, lam) == pytest.approx(gap**2, rel=1e-9)
+    # unequal masses: the mass term is exact too
+    assert dirac_wfr2(4.0, 1.0, 0.5, 0.5, 2.0) == pytest.approx(16.0, rel=1e-15)
