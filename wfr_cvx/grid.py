@@ -468,6 +468,11 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     if not np.isfinite(total) or total > 1e150:
         raise ValueError(f"`{name}` total mass {total:.3g} is too large to solve with "
                          "(rescale it; the distance is 1-homogeneous in the masses)")
+    if 0 < total < MIN_TOTAL_MASS:
+        # the solver's mass scaling (to a mean cell mass of 1) would overflow: masses of
+        # 1e-310 gave d^2 = 0 at "Solved"
+        raise ValueError(f"`{name}` total mass {total:.3g} is too small to solve with "
+                         "(rescale it; the distance is 1-homogeneous in the masses)")
     return np.array(arr, dtype=float, copy=True)
 
 
@@ -486,6 +491,11 @@ def _data_array_values(value):
     series = value.to_series()
     return series[series.notna()]
 
+
+#: Smallest positive total mass of an allocation (or ensemble) the solvers take: below,
+#: their mass scaling (to a mean cell or atom mass of 1) overflows -- masses of 1e-310 gave
+#: d^2 = 0 at "Solved".
+MIN_TOTAL_MASS = 1e-300
 
 #: A position within this fraction of a cell below a face counts as on it (the upper
 #: cell's) in :meth:`Grid.dirac` and :meth:`Grid.bump`: decimal weights such as 0.57 on

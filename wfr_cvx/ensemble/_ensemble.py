@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..grid import MIN_TOTAL_MASS  # the grid's rule: below, the mass scaling overflows
+
 __all__ = ["Ensemble", "Aligned", "align"]
 
 #: Tolerance of the domain checks: a weight may leave its box, and a simplex row its sum,
@@ -195,6 +197,11 @@ class Ensemble:
             i = bad[0]
             raise ValueError(f"`mass` must be finite and >= 0; {_atom_name(self.atoms, i)} "
                              f"has {values[i]}")
+        total = values.sum()
+        if 0 < total < MIN_TOTAL_MASS or total > 1e150:
+            raise ValueError(f"`mass` total {total:.3g} is too {'small' if total < 1 else 'large'}"
+                             " to solve with (rescale it; the distance is 1-homogeneous in "
+                             "the masses)")
         return values
 
     def _check_regime(self, regime, regimes, index, n_atoms: int):
