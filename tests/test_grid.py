@@ -269,7 +269,7 @@ def test_grids_with_other_assets_are_not_equal():
 @pytest.mark.parametrize("scale", [1e-301, 1e-310])
 def test_masses_too_small_to_scale_are_refused(scale):
     """Before: the solvers' mass scaling overflowed and both engines returned d^2 = 0 at
-    "Solved" for masses of 1e-310 (1e-300 still scales exactly)."""
+    "Solved" for masses of 1e-310 (1e-299 still scales exactly)."""
     from wfr_cvx.ensemble import Ensemble
 
     g = Grid(8, 2)
@@ -277,6 +277,6 @@ def test_masses_too_small_to_scale_are_refused(scale):
         wfr_cvx.geodesic(g.bump(0.3, 0.1) * scale, g.bump(0.5, 0.1), g, 0.3)
     with pytest.raises(ValueError, match=r"`mass` total .* too small to solve with"):
         Ensemble([[0.3, 0.7]], mass=[scale])
-    tiny = wfr_cvx.geodesic(g.bump(0.3, 0.1) * 1e-300, g.bump(0.5, 0.1) * 1e-300, g, 0.3)
+    tiny = wfr_cvx.geodesic(g.bump(0.3, 0.1) * 1e-299, g.bump(0.5, 0.1) * 1e-299, g, 0.3)
     unit = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.3)
-    assert tiny.distance2 == pytest.approx(1e-300 * unit.distance2, rel=1e-9)
+    assert tiny.distance2 == pytest.approx(1e-299 * unit.distance2, rel=1e-9)
