@@ -63,3 +63,19 @@ def test_inaccurate_warns(problem):
                                reduced_tol_gap_abs=1e-2, reduced_tol_feas=1e-2,
                                max_iter=15)
     assert geo.status == "AlmostSolved"
+
+
+def test_the_status_policy_knows_what_a_geodesic_cannot_be():
+    from wfr_cvx.engine import check_status
+
+    for status in ("PrimalInfeasible", "DualInfeasible"):
+        with pytest.raises(wfr_cvx.InfeasibleError):
+            check_status(status, "scs")  # nothing known: the solver's word
+    with pytest.raises(wfr_cvx.SolverError, match="reported the problem unbounded") as info:
+        check_status("DualInfeasible", "scs", bounded=True)
+    assert not isinstance(info.value, wfr_cvx.InfeasibleError)
+    with pytest.raises(wfr_cvx.SolverError, match="reported the problem infeasible") as info:
+        check_status("AlmostPrimalInfeasible", "scs", feasible=True)
+    assert not isinstance(info.value, wfr_cvx.InfeasibleError)
+    with pytest.raises(wfr_cvx.InfeasibleError):  # constrained: it can be infeasible
+        check_status("PrimalInfeasible", "clarabel", bounded=True)

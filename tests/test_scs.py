@@ -128,3 +128,20 @@ def test_iteration_limit_is_a_solver_error():
     assert info.value.status == "MaxIterations" and info.value.backend == "scs"
 
 
+
+
+def test_an_impossible_infeasibility_report_is_a_solver_failure():
+    """Before: SCS's "DualInfeasible" on a near-identical pair (a Dirac gaining 0.1 % of
+    its mass) raised InfeasibleError for a problem that is always feasible and bounded
+    (the pure-reaction path; the action is >= 0)."""
+    g = wfr_cvx.Grid(32, 8)
+    try:
+        geo = wfr_cvx.geodesic(g.dirac(0.5), g.dirac(0.5, mass=1.001), g, 0.5, backend="scs")
+    except wfr_cvx.InfeasibleError:
+        pytest.fail("an unconstrained geodesic was reported infeasible")
+    except wfr_cvx.SolverError as err:
+        assert err.status in ("DualInfeasible", "PrimalInfeasible", "MaxIterations",
+                              "AlmostDualInfeasible", "AlmostPrimalInfeasible")
+    else:
+        exact = wfr_cvx.closed_form.hellinger2(g.dirac(0.5), g.dirac(0.5, mass=1.001), 0.5)
+        assert geo.distance2 == pytest.approx(exact, rel=1e-3)

@@ -370,7 +370,8 @@ def solve(request: Request) -> Geodesic:
     said = f"; the solver said: {raw.message}" if raw.message else ""
     check_status(raw.status, request.backend.name,
                  said + _conditioning_hint(request.lam, request.metric),
-                 _limits(request.plan, request.grid))
+                 _limits(request.plan, request.grid), bounded=r1 is not None,
+                 feasible=not request.plan.constraints and bool(np.all(request.plan.reaction)))
 
     _warn_if_known_inaccurate(request)
     grid, unit = request.grid, 1.0 / factor
@@ -451,11 +452,29 @@ def _limits(plan, grid: Grid) -> str:
     return " and ".join(parts)
 
 
-def check_status(status, backend: str, hint: str = "", limits: str = "") -> None:
-    """The status policy (module docstring): return, warn or raise."""
+def check_status(status, backend: str, hint: str = "", limits: str = "",
+                 bounded: bool = False, feasible: bool = False) -> None:
+    """The status policy (module docstring): return, warn or raise.
+
+    ``bounded``: the objective is bounded below (a geodesic between fixed ends: the action
+    is >= 0); ``feasible``: the problem has a feasible point (no constraints: the
+    pure-reaction path always is one).  A report of what such a problem cannot be --
+    unbounded, infeasible -- is the solver's numerical failure: a SolverError, never an
+    :class:`~wfr_cvx.errors.InfeasibleError`.
+    """
     status = Status.parse(status)
     if status in SOLVED:
         return
+    impossible = ((bounded and status in (Status.DUAL_INFEASIBLE,
+                                          Status.ALMOST_DUAL_INFEASIBLE))
+                  or (feasible and status in (Status.PRIMAL_INFEASIBLE,
+                                              Status.ALMOST_PRIMAL_INFEASIBLE)))
+    if impossible:
+        what = "unbounded" if "Dual" in status.value else "infeasible"
+        raise SolverError(
+            f"the WFR solve failed: the solver reported the problem {what}, which it cannot "
+            f"be (the action is >= 0 and the pure-reaction path is feasible without "
+            f"constraints){hint}", status=status.value, backend=backend)
     if status in INACCURATE:
         warnings.warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
