@@ -106,3 +106,16 @@ def test_contradictory_constraints_are_certified_infeasible(name, constraints):
                          constraints=constraints)
     assert info.value.backend == name
     assert info.value.status in ("PrimalInfeasible", "AlmostPrimalInfeasible")
+
+
+def test_one_step_between_disjoint_ends_on_the_cvxpy_backend():
+    """Before: no cell has a geometric-mean cone (every step has a zero data level), and
+    the cvxpy formulation stacked an empty list (cvxpy's ValueError from vstack)."""
+    g = wfr_cvx.Grid(8, 1)
+    a, b = g.dirac(0.25), g.dirac(0.75)
+    direct = wfr_cvx.geodesic(a, b, g, 0.3, backend="clarabel").distance2
+    assert wfr_cvx.geodesic(a, b, g, 0.3, backend="cvxpy").distance2 == pytest.approx(
+        direct, rel=1e-6)
+    m = wfr_cvx.model(a, b, g, 0.3)
+    m.problem.solve()
+    assert m.problem.value == pytest.approx(direct, rel=1e-6)

@@ -181,9 +181,10 @@ def build(request) -> Formulation:
         cells = geometric_mean_cells(active, rho0, rho1, T)
         g, g_grid = _placed("g", cells, T * C, (T, C))
         means["power"] = arithmetic / 2 + g_grid / 2
-        lower = cp.vec(levels[:-1], order="C")[cells]
-        upper = cp.vec(levels[1:], order="C")[cells]
-        constraints.append(_rotated_cones(g, lower, upper))
+        if g is not None:  # none when every step has a zero data level (disjoint ends)
+            lower = cp.vec(levels[:-1], order="C")[cells]
+            upper = cp.vec(levels[1:], order="C")[cells]
+            constraints.append(_rotated_cones(g, lower, upper))
     elif rho_rows.size:
         constraints.append(cp.vec(interior, order="C")[rho_rows] >= 0)
     mean = means[reaction_mean]
