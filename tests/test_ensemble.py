@@ -358,3 +358,21 @@ def test_a_plan_far_above_its_dual_bound_is_never_called_solved():
         except SolverError:
             return  # refused: lam ~1e4 times the distances is beyond the solver
     assert far.distance2 <= w2 * (1 + 1e-6)
+
+
+def test_a_small_rebalance_does_not_look_like_dollars():
+    """Before: the units check compared lam with the atoms' own spread -- one atom moved
+    1e-4 at lam = 0.5 warned "lam is 5e+03 times the spread", coincident atoms 1e16."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitsWarning)
+        geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3001, 0.6999]]), 0.5)
+        geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3, 0.7]], mass=[2.0]), 0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        geo = geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3001, 0.6999]]), 447214.0)
+    assert any(w.category is UnitsWarning and "`lam` = 447214" in str(w.message)
+               for w in caught)
+    # a plan too cheap to solve says so in its own words
+    notes = [str(w.message) for w in caught if w.category is InaccurateSolutionWarning]
+    assert geo.status == "AlmostSolved" and notes
+    assert notes[0].startswith("the ensemble coupling was not solved (status 'AlmostSolved')")

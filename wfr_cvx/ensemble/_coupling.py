@@ -99,13 +99,15 @@ place in the dual bound, which therefore holds for the whole problem.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..backends import ConeBlock, ConicProblem
-from ._backends import check_status, solve_clarabel, solve_cvxpy
+from ..errors import InaccurateSolutionWarning
+from ._backends import _caller_stacklevel, check_status, solve_clarabel, solve_cvxpy
 from ._constraints import EnsembleConstraints
 from ._ensemble import Aligned
 from ._metric import RegimeMetrics
@@ -697,10 +699,12 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
         status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
         if bound > 0 and heavy.any():  # negligible, but not certified
             status = "AlmostSolved"
-            check_status(status, "none", f"; the plan's cost is at most {NEGLIGIBLE:g} of 4 "
-                         "lam^2 times the mass, below the interior point's resolution, and "
-                         "is returned as a feasible point (an upper bound)"
-                         + _hint(lam, theta, pairs.distance))
+            warnings.warn("the ensemble coupling was not solved (status 'AlmostSolved'): "
+                          f"the plan's cost is at most {NEGLIGIBLE:g} of 4 lam^2 times the "
+                          "mass, below the interior point's resolution, and is returned as "
+                          "a feasible point (an upper bound)"
+                          + _hint(lam, theta, pairs.distance), InaccurateSolutionWarning,
+                          stacklevel=_caller_stacklevel())
     # the total masses alone bound d below (the total mass is 1-Lipschitz for d)
     lower = max(lower, (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2)
     carrying = (A > 0) | (B > 0)

@@ -113,11 +113,17 @@ def distance(e0: Ensemble, e1: Ensemble, lam: float, **kw) -> float:
 
 
 def _spread(aligned, metrics) -> float:
-    """Twice the largest metric distance of an atom from the atoms' mean (over the
-    regimes' metrics): the size of the space the ensembles occupy, for the units check."""
+    """The size of the space the ensembles occupy, for the units check: twice the largest
+    metric distance of an atom from the atoms' mean, and at least the metric length of
+    the simplex's diameter (a whole-portfolio trade between two assets, sqrt(2) in
+    weights), so that atoms close together -- a small rebalance, a book compared with
+    itself -- do not make an ordinary ``lam`` look like dollars."""
     points = np.vstack([aligned.x, aligned.y])
     if not points.size:
         return 0.0
     centred = points - points.mean(axis=0)
-    return 2.0 * max(float(np.sqrt(((centred @ factor) ** 2).sum(axis=1).max()))
-                     for factor in metrics.factors)
+    spread = 2.0 * max(float(np.sqrt(((centred @ factor) ** 2).sum(axis=1).max()))
+                       for factor in metrics.factors)
+    diameter = np.sqrt(2.0) * max(float(np.sqrt(np.linalg.eigvalsh(G).max()))
+                                  for G in metrics.matrices)
+    return max(spread, diameter)
