@@ -360,3 +360,36 @@ def test_contradictory_constraints_raise_infeasible(backend):
                          constraints=[MaxVelocity(0.0), MaxReactionRate(0.0)])
     assert info.value.status in ("PrimalInfeasible", "AlmostPrimalInfeasible")
     assert "MaxVelocity" in str(info.value) and "MaxReactionRate" in str(info.value)
+
+
+def test_a_path_that_costs_more_than_the_solver_says_is_never_silent():
+    """Ends nearly equal (a small move, t of it): the interior point met its cones only to
+    its absolute tolerance, and at "Solved" its d^2 was 1.1 % off the optimum while the path
+    it returned cost 3x its objective.  Now the path's own action is checked: close ends
+    warn or fail; ordinary problems pass (their excess is 1e-9 .. 7e-5)."""
+    g = Grid(64, 16)
+    x, z = g.bump(0.4, 0.1), g.bump(0.41, 0.1)
+    with pytest.raises(wfr_cvx.SolverError, match=r"the path the clarabel solve returned "
+                                                  r"costs .* more than its objective"):
+        wfr_cvx.geodesic(x, x + 0.0588 * (z - x), g, 0.5)
+    with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match="costs .* more than its"):
+        wfr_cvx.geodesic(x, x + 0.104 * (z - x), g, 0.5)
+    far = wfr_cvx.geodesic(x, x + 0.5 * (z - x), g, 0.5)  # no warning (pyproject: errors)
+    assert far.status == "Solved"
+
+
+def test_path_excess_is_the_action_of_the_path_against_the_objective():
+    from wfr_cvx import engine
+    from wfr_cvx.assembly import assemble
+    from wfr_cvx.backends import get_backend
+
+    g = Grid(16, 4)
+    request = engine.make_request(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.3)
+    assembly = assemble(request)
+    result = get_backend("clarabel").function()(assembly.problem, {}, None)
+    assert abs(engine.path_excess(assembly.problem, result.x, 2.0)) < 1e-5
+    # the epigraph variables lowered by half: the path's action is then twice the objective
+    x = result.x.copy()
+    L = assembly.layout
+    x[L.t_transport.start:] *= 0.5
+    assert engine.path_excess(assembly.problem, x, 2.0) == pytest.approx(1.0, rel=1e-4)

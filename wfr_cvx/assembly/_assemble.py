@@ -110,7 +110,9 @@ class RawSolution:
     (T, *shape) and ``face_mean`` (T, *face_shape) the denominators of the cost (shapes of
     ``grid``); ``transport`` and
     ``reaction`` the cost of each step (T,) in the scaled units; ``message`` the solver's
-    own words when it failed.
+    own words when it failed; ``path_excess`` how much the returned path's own action
+    exceeds the solver's objective, relative (None where not checked; see
+    :func:`wfr_cvx.engine.solve_raw`).
     """
 
     levels: np.ndarray
@@ -126,6 +128,7 @@ class RawSolution:
     solve_time: float
     assembly_time: float = 0.0
     message: str = ""
+    path_excess: float | None = None
 
 
 def unpack(assembly: Assembly, result: ConicResult, request) -> RawSolution:
