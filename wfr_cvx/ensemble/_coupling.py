@@ -630,7 +630,7 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backen
         if added is not None and added.any():
             working |= added
             continue
-        if rescales < MAX_RESCALES and upper < g.cost_unit:
+        if rescales < MAX_RESCALES and 0.0 < upper < g.cost_unit:
             # The a-priori size was far too large: the objective is below 1, where
             # Clarabel's gap test is absolute and accepts a point whose relative error is
             # large.  Rescale by the value found.
