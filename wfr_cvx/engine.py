@@ -476,7 +476,8 @@ def _check_path(raw: RawSolution, backend: str) -> None:
         return
     said = (f"the path the {backend} solve returned costs {excess:.1%} more than its "
             "objective: its cones are met only to the solver's absolute tolerance, which "
-            "is coarse against a cost this small beside the masses (ends nearly equal?)")
+            "is coarse against a cost this small beside the masses (nearly equal ends, or "
+            "a metric or lam that makes moving nearly free)")
     if excess > PATH_FAIL:
         raise SolverError(f"the WFR solve is not accurate: {said}; the dr backend "
                           "(backend='dr', eps=1e-8) prices its own path", status="Inaccurate",
