@@ -376,3 +376,14 @@ def test_a_small_rebalance_does_not_look_like_dollars():
     notes = [str(w.message) for w in caught if w.category is InaccurateSolutionWarning]
     assert geo.status == "AlmostSolved" and notes
     assert notes[0].startswith("the ensemble coupling was not solved (status 'AlmostSolved')")
+
+
+@pytest.mark.parametrize("inside", [1e-9, 1e-6])
+def test_a_pair_at_the_edge_of_the_reach(inside):
+    """Before: at pi lam (1 - 1e-9) the potentials rounded to 1, the dual bound was -inf
+    and a one-pair problem raised "differ by inf"."""
+    lam = 0.1
+    gap = np.pi * lam * (1 - inside)
+    geo = geodesic(Ensemble([[0.0, 0.0]]), Ensemble([[gap, 0.0]]), lam)
+    assert geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(dirac_wfr2(1.0, 1.0, 0.0, gap, lam), rel=1e-8)

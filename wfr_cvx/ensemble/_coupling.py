@@ -143,6 +143,8 @@ VIOLATION = 1e-9
 #: the size 1e5 times d^2: Clarabel said "Solved" 0.7 % above the optimum (above W2^2,
 #: impossible); one rescaled solve closed the certificate.
 MAX_RESCALES = 2
+#: The dual bound's potentials on its second side stay below this (:func:`dual_bound`).
+POTENTIAL_CAP = 1.0 - 1e-9
 #: Seed levels of the dual bound's transforms (fractions of the largest atom mass).
 SEED_LEVELS = (0.0, 1e-8, 1e-4)
 #: When the certificate does not close, a relative gap between the plan and the dual bound
@@ -487,7 +489,10 @@ def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
             # an atom no seed reaches keeps its own potential, or 0 when that is 1 and it has
             # partners (they would be left without room)
             own = np.where((second < 1.0) | ~forward.paired, second, 0.0)
-            other = np.minimum(np.where(np.isinf(other), own, other), 1.0)
+            # just below 1: a potential of 1 leaves its partners no room (-inf), and one
+            # rounded up to 1 where the optimum is 1 - cos(theta) ~ 1e-9 (a pair at the
+            # edge of the reach) left no bound at all; the cap costs <= 1e-9 of an atom
+            other = np.minimum(np.where(np.isinf(other), own, other), POTENTIAL_CAP)
             back = np.minimum(backward(other), 1.0)
             if np.isneginf(back).any():
                 continue
