@@ -1,6 +1,7 @@
 """The geodesic against the traditional two-phase paths."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
@@ -109,6 +110,9 @@ def test_bad_input():
     with pytest.raises(TypeError, match=r"compare\(\) does not take `constraints`: .*"
                                         r"two-phase paths"):
         wfr_cvx.compare(r0, r1, g, 0.1, constraints=[wfr_cvx.MaxVelocity(0.5)])
+    # none given is no constraint
+    pd.testing.assert_frame_equal(wfr_cvx.compare(r0, r1, g, 0.1, constraints=()),
+                                  wfr_cvx.compare(r0, r1, g, 0.1), check_exact=False)
 
 
 def test_a_given_geodesic_of_other_inputs_is_refused():

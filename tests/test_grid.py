@@ -280,3 +280,15 @@ def test_masses_too_small_to_scale_are_refused(scale):
     tiny = wfr_cvx.geodesic(g.bump(0.3, 0.1) * 1e-299, g.bump(0.5, 0.1) * 1e-299, g, 0.3)
     unit = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.3)
     assert tiny.distance2 == pytest.approx(1e-299 * unit.distance2, rel=1e-9)
+
+
+def test_a_point_on_the_simplex_edge_goes_to_its_last_active_cell():
+    """A weight on a face goes to the upper cell -- unless that one is outside the simplex:
+    (k / 100, 1 - k / 100) has no remainder asset and lies on the faces of its last active
+    cell.  Before the face rule 17 of 99 such points were accepted, after it none."""
+    g = Grid.simplex(100, 2)
+    for k in range(1, 100):
+        cell = np.argwhere(g.dirac((k / 100, 1 - k / 100))[0])[0]
+        assert abs((cell + 0.5) / 100 - [k / 100, 1 - k / 100]).max() <= 0.5 / 100 + 1e-12
+    with pytest.raises(ValueError, match="outside the simplex"):
+        Grid.simplex(10, 2).dirac((0.6, 0.6))

@@ -323,6 +323,16 @@ def test_prices_with_dates_as_strings_in_order_give_the_same_estimate(prices):
         estimate(as_text.iloc[::-1])
 
 
+def test_day_first_string_dates_in_order_are_read(prices):
+    """dd/mm/yyyy strings: pandas reads month first from the first label; the rows are in
+    order in the day-first reading, and that is enough."""
+    day_first = prices.set_axis(prices.index.strftime("%d/%m/%Y"))
+    np.testing.assert_array_equal(estimate(day_first)[0].to_numpy(),
+                                  estimate(prices)[0].to_numpy())
+    with pytest.raises(ValueError, match="strictly increasing"):
+        estimate(day_first.iloc[::-1])
+
+
 def test_prices_labelled_by_other_than_times_are_refused(prices):
     named = prices.set_axis([f"row {i}" for i in range(len(prices))])
     with pytest.raises(ValueError, match=r"`prices` index must be dates .*'row 0'.*"

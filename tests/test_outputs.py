@@ -140,6 +140,17 @@ def test_an_xarray_level_is_read_back_by_label(geo):
                          g, geo.lam)
 
 
+def test_a_half_labelled_data_array_is_refused():
+    """Coordinates on the regimes only: read by position, "stress" would be read as calm."""
+    xr = pytest.importorskip("xarray")
+    g = Grid(4, 2, regimes=("calm", "stress"))
+    half = xr.DataArray([[1.0, 1, 1, 1], [0, 0, 0, 5]], dims=("regime", "weight"),
+                        coords={"regime": ["stress", "calm"]})
+    with pytest.raises(ValueError, match=r"coordinates on every dimension or on none; "
+                                         r"\['weight'\] have none"):
+        wfr_cvx.geodesic(half, g.dirac(0.5, "calm"), g, 0.3)
+
+
 def test_a_simplex_xarray_level_is_read_back_by_label():
     pytest.importorskip("xarray")
     g = Grid.simplex(6, 2, assets=("eq", "bd", "cash"))

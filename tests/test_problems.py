@@ -8,6 +8,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import problem_files as problems
+from wfr_cvx.ensemble import Ensemble
 from wfr_cvx.problem_files import ProblemFileError, Reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -561,3 +562,8 @@ def test_an_ensemble_csv_column_that_is_no_asset_is_refused(tmp_path):
     with pytest.raises(ProblemFileError) as info:
         problems.load(_write(tmp_path, text, "csv.toml"))
     assert info.value.key == "e0.csv" and "['Mass']" in info.value.reason
+    # the package's own table, written with its row labels, loads
+    Ensemble([[0.2, 0.8], [0.4, 0.6]], mass=[1.0, 2.0], regime=["on", "off"],
+             assets=("eq", "bd")).to_frame().to_csv(tmp_path / "books.csv")
+    loaded = problems.load(_write(tmp_path, text, "csv.toml"))
+    assert loaded.e0.mass.tolist() == [1.0, 2.0] and set(loaded.e0.regimes) == {"on", "off"}

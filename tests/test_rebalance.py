@@ -89,9 +89,15 @@ def test_a_callable_potential_gets_the_regime_only_as_a_second_required_argument
     def per_regime(w, regime, scale=1.0):
         return scale * (1.0 if regime == "calm" else 2.0) * (w[:, 0] - 0.5) ** 2
 
+    def defaulted(w, regime=None):
+        return per_regime(w, regime)
+
+    def variadic(w, *args):
+        return per_regime(w, *args)
+
     one = wfr_cvx.rebalance(rho0, g, 0.3, potential=np.stack([centred, centred]), tau=1.0)
     two = wfr_cvx.rebalance(rho0, g, 0.3, potential=expected, tau=1.0)
-    for V, reference in ((scaled, one), (per_regime, two),
+    for V, reference in ((scaled, one), (per_regime, two), (defaulted, two), (variadic, two),
                          (functools.partial(per_regime, scale=1.0), two)):
         step = wfr_cvx.rebalance(rho0, g, 0.3, potential=V, tau=1.0)
         np.testing.assert_array_equal(step.target, reference.target)

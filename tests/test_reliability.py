@@ -366,14 +366,13 @@ def test_a_path_that_costs_more_than_the_solver_says_is_never_silent():
     """Ends nearly equal (a small move, t of it): the interior point met its cones only to
     its absolute tolerance, and at "Solved" its d^2 was 1.1 % off the optimum while the path
     it returned cost 3x its objective.  Now the path's own action is checked: close ends
-    warn or fail; ordinary problems pass (their excess is 1e-9 .. 7e-5)."""
+    warn; ordinary problems pass (their excess is 1e-9 .. 7e-5)."""
     g = Grid(64, 16)
     x, z = g.bump(0.4, 0.1), g.bump(0.41, 0.1)
-    with pytest.raises(wfr_cvx.SolverError, match=r"the path the clarabel solve returned "
-                                                  r"costs .* more than its objective"):
-        wfr_cvx.geodesic(x, x + 0.0588 * (z - x), g, 0.5)
-    with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match="costs .* more than its"):
-        wfr_cvx.geodesic(x, x + 0.104 * (z - x), g, 0.5)
+    for t in (0.0588, 0.104):
+        with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match=r"the path the clarabel "
+                                                                   r"solve returned costs"):
+            wfr_cvx.geodesic(x, x + t * (z - x), g, 0.5)
     far = wfr_cvx.geodesic(x, x + 0.5 * (z - x), g, 0.5)  # no warning (pyproject: errors)
     assert far.status == "Solved"
 

@@ -377,3 +377,18 @@ def test_a_diagonal_metric_matrix_is_the_scalar_metric(c):
         matrix = wfr_cvx.distance(a, b, g, 0.3, metric=c * np.eye(2))
         scalar = wfr_cvx.distance(a, b, g, 0.3, metric=c)
     assert matrix == pytest.approx(scalar, rel=1e-6)
+
+
+def test_a_labelled_two_asset_trade_variance_metric_on_a_1d_grid():
+    """Before: the 1 x 1 DataFrame trade_variance_metric returns for a labelled covariance
+    of two assets was read as a per-face table and refused ("column 'eq' is not a
+    regime")."""
+    cov = pd.DataFrame([[0.04, 0.01], [0.01, 0.02]], index=["eq", "bd"], columns=["eq", "bd"])
+    g = Grid(8, 2, assets=("eq", "bd"))
+    expected = check_metric(trade_variance_metric(cov.to_numpy()), g)
+    np.testing.assert_array_equal(check_metric(trade_variance_metric(cov, assets=g.assets),
+                                               g), expected)
+    np.testing.assert_array_equal(check_metric(trade_variance_metric(cov), Grid(8, 2)),
+                                  expected)
+    with pytest.raises(ValueError, match=r"labelled 'bd', but the grid's weight axis is 'eq'"):
+        check_metric(trade_variance_metric(cov, assets=["bd", "eq"]), g)

@@ -80,6 +80,8 @@ def _rescaled(regime_mass: np.ndarray, rho: np.ndarray) -> np.ndarray:
 def _refuse_constraints(options: dict) -> None:
     """``constraints`` passed to :func:`compare` (it would reach the geodesic only): a
     TypeError saying why."""
+    if "constraints" in options and not len(options["constraints"] or ()):
+        options.pop("constraints")  # none given: nothing to refuse
     if "constraints" in options:
         raise TypeError(
             "compare() does not take `constraints`: it prices the geodesic against the "

@@ -22,8 +22,8 @@ Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns w
 infeasible or unbounded -- no constraints, fixed ends -- raises SolverError instead);
 anything else raises :class:`~wfr_cvx.SolverError` carrying the status.  The interior
 point's answer is also checked against the action of the path it returns
-(:func:`path_excess`): more than 0.1 % above its objective warns, more than 10 % fails
-(ends nearly equal, where the cost is tiny beside the masses, are where this was seen).
+(:func:`path_excess`): more than 0.1 % above its objective warns (ends nearly equal, where
+the cost is tiny beside the masses, are where this was seen).
 
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
@@ -445,13 +445,11 @@ def solve_raw(request: Request) -> RawSolution:
 #: (excess 0.2 % at lam = 20 with d^2 within its stated 1e-5); "dr" prices its own point.
 PATH_CHECKED = ("clarabel",)
 #: Above this relative excess of the path's action over the solver's objective a solve
-#: warns, above PATH_FAIL it fails.  Measured (clarabel, default tolerances): 1e-9 .. 7e-5
-#: on the demo, Diracs, bumps, regime switches, the simplex and lam = 20; 6 % and 3x on
-#: ends 10 % and 6 % of a small move apart (Grid(64, 16)), which "Solved" reported 1.1 %
-#: below and above the optimum.
-PATH_WARN, PATH_FAIL = 1e-3, 0.1
-
-
+#: warns.  Measured (clarabel, default tolerances): 1e-9 .. 7e-5 on the demo, Diracs,
+#: bumps, regime switches, the simplex and lam = 20; 6 % and 3x on ends 10 % and 6 % of a
+#: small move apart (Grid(64, 16)), which "Solved" reported 1.1 % below and above the
+#: optimum; 0.5-30 % on a book scaled by 1.005-1.02 (d^2 within 3e-4 of Hellinger's).
+PATH_WARN = 1e-3
 def path_excess(problem, x: np.ndarray, mass: float) -> float:
     """How much the action of the path in ``x`` -- each cost cone's :math:`|u|^2/F` at the
     solver's levels and fluxes, whatever its epigraph variable says -- exceeds the solver's
@@ -469,21 +467,18 @@ def path_excess(problem, x: np.ndarray, mass: float) -> float:
 
 
 def _check_path(raw: RawSolution, backend: str) -> None:
-    """Warn or fail on a path whose action exceeds the solver's objective
-    (:data:`PATH_WARN`, :data:`PATH_FAIL`)."""
+    """Warn on a path whose action exceeds the solver's objective by more than
+    :data:`PATH_WARN`: its fields are not what the figures say, and d^2 may be off."""
     excess = raw.path_excess
     if excess is None or excess <= PATH_WARN:
         return
-    said = (f"the path the {backend} solve returned costs {excess:.1%} more than its "
-            "objective: its cones are met only to the solver's absolute tolerance, which "
-            "is coarse against a cost this small beside the masses (nearly equal ends, or "
-            "a metric or lam that makes moving nearly free)")
-    if excess > PATH_FAIL:
-        raise SolverError(f"the WFR solve is not accurate: {said}; the dr backend "
-                          "(backend='dr', eps=1e-8) prices its own path", status="Inaccurate",
-                          backend=backend)
-    warnings.warn(f"{said}; d^2 and the path are less precise", InaccurateSolutionWarning,
-                  stacklevel=4)
+    warnings.warn(
+        f"the path the {backend} solve returned costs {excess:.1%} more than its objective: "
+        "its cones are met only to the solver's absolute tolerance, coarse against a cost "
+        "this small beside the masses (nearly equal ends, or a metric or lam that makes "
+        "moving nearly free); d^2 may be off (seen: up to 1.1 %), and the path's velocity "
+        "and rate are not reliable; the dr backend (backend='dr', eps=1e-8) prices its own "
+        "path", InaccurateSolutionWarning, stacklevel=4)
 
 
 def _conditioning_hint(lam: float, metric: np.ndarray) -> str:

@@ -291,9 +291,21 @@ class Grid:
     def _active_cell(self, point, k: int, name: str, given) -> tuple[int, ...]:
         """The cell holding ``point`` in regime ``k``; ValueError when it is inactive."""
         # cells are [i dx, (i + 1) dx): a weight on a face goes to the upper cell, also
-        # when w * n rounds just below the integer (0.57 * 100 = 56.99999999999999)
+        # when w * n rounds just below the integer (0.57 * 100 = 56.99999999999999) --
+        # unless that cell is inactive and the one below it is not (a point on the
+        # simplex's edge, w_A + w_B = 1, lies on the faces of its last active cell)
         cell = tuple(min(int(np.floor(w * self.n_weights + FACE_TOLERANCE)),
                          self.n_weights - 1) for w in point)
+        if not self.mask[(k, *cell)]:
+            on_face = [abs(w * self.n_weights - round(w * self.n_weights)) <= FACE_TOLERANCE
+                       and c > 0 for w, c in zip(point, cell, strict=True)]
+            below = tuple(c - 1 if face else c for c, face in zip(cell, on_face, strict=True))
+            for lower in (*(tuple(c - (a == axis and on_face[axis])
+                                  for a, c in enumerate(cell))
+                            for axis in range(len(cell))), below):
+                if self.mask[(k, *lower)]:
+                    cell = lower
+                    break
         if not self.mask[(k, *cell)]:
             where = "outside the simplex (w_A + w_B > 1)" if self.dims == 2 and sum(
                 (i + 0.5) * self.dx for i in cell) > 1.0 + 1e-12 else "outside grid.mask"
@@ -428,7 +440,8 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     :meth:`Geodesic.to_xarray` writes them: ``regime`` and ``weight``, or ``w_<asset>``
     on a simplex grid) is read by label too, through its pandas form, in any order of its
     dimensions; NaN entries count as left out (``to_xarray``'s cells outside the mask).
-    One without coordinates is read by position, as an array.  Mass on a cell outside
+    One without coordinates is read by position, as an array; one with coordinates on
+    some dimensions only is refused.  Mass on a cell outside
     ``grid.mask`` is a ValueError naming the number of such cells.
     """
     if _is_data_array(value):
@@ -485,9 +498,15 @@ def _is_data_array(value) -> bool:
 def _data_array_values(value):
     """A DataArray as :func:`as_allocation` reads it: its pandas Series (one level per
     dimension, named after it; NaN entries dropped) when every dimension has coordinates,
-    else its values by position."""
-    if not all(dim in value.coords for dim in value.dims):
+    its values by position when none has; a ValueError when only some have."""
+    labelled = [dim in value.coords for dim in value.dims]
+    if not any(labelled):
         return value.values
+    if not all(labelled):
+        # a half-labelled array read by position could swap the labelled axis
+        missing = [dim for dim, has in zip(value.dims, labelled, strict=True) if not has]
+        raise ValueError(f"an xarray DataArray allocation must have coordinates on every "
+                         f"dimension or on none; {missing} have none")
     series = value.to_series()
     return series[series.notna()]
 

@@ -237,6 +237,31 @@ def _metric_hint(grid: Grid):
     return metric_hint
 
 
+def _is_face_label(label, grid: Grid) -> bool:
+    """Whether ``label`` reads as a face position of a 1-D grid (a number)."""
+    try:
+        float(label)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _one_asset_metric(metric: pd.DataFrame, grid: Grid) -> np.ndarray:
+    """A 1 x 1 DataFrame labelled by an asset on both axes (``trade_variance_metric`` of
+    two assets) on a 1-D grid: G of the weight axis, which must be that asset when the
+    grid names its assets."""
+    label = str(metric.index[0])
+    if grid.assets is not None and label not in (grid.assets[0], f"w_{grid.assets[0]}"):
+        raise ValueError(
+            f"`metric` is labelled {label!r}, but the grid's weight axis is "
+            f"{grid.assets[0]!r} (funded by {grid.assets[-1]!r}); for a covariance of the "
+            "two assets pass trade_variance_metric(cov, assets=grid.assets)")
+    try:
+        return np.asarray(metric.to_numpy(dtype=float)).reshape(())
+    except (TypeError, ValueError):
+        raise TypeError("`metric` must hold numbers") from None
+
+
 def unlabel_metric(metric, grid: Grid):
     """A labelled (pandas) ``metric=`` as the plain array it stands for, aligned by label
     (see the module docstring); other values are returned as they are.
@@ -251,6 +276,10 @@ def unlabel_metric(metric, grid: Grid):
     if not isinstance(metric, (pd.Series, pd.DataFrame)):
         return metric
     if grid.dims == 1:
+        if isinstance(metric, pd.DataFrame) and metric.shape == (1, 1) and str(
+                metric.index[0]) == str(metric.columns[0]) and not _is_face_label(
+                metric.index[0], grid):
+            return _one_asset_metric(metric, grid)
         return labelled_faces(metric, grid, "metric")
     if isinstance(metric, pd.Series):
         raise ValueError(

@@ -693,6 +693,9 @@ class _Reader:
                 frame = pd.read_csv(path)
             except (ValueError, OSError) as exc:
                 self.fail(f"{where}.csv", f"cannot read {path}: {exc}")
+            if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed:"):
+                # the row labels to_csv writes by default (Ensemble.to_frame().to_csv(p))
+                frame = frame.drop(columns=frame.columns[0])
             mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
             regime = frame.pop("regime").astype(str).to_numpy() if "regime" in frame else "0"
             unknown = [str(c) for c in frame.columns if c not in assets]

@@ -89,19 +89,32 @@ class Rebalance:
                 f"status={self.status!r})")
 
 
+def _takes_regime(signature: inspect.Signature) -> bool:
+    """Whether a potential's signature takes the regime as its second argument (see
+    :func:`_potential_array`)."""
+    parameters = list(signature.parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY,
+                                                       p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2:
+        return False
+    second = positional[1]
+    return second.default is second.empty or second.name == "regime"
+
+
 def _potential_array(potential, grid: Grid) -> np.ndarray:
     """A potential given as an array on the grid, or a callable of the coordinates.
 
     A callable ``f(coords)`` (one potential for every regime) or ``f(coords, regime)``
-    (``regime`` the label) returning one value per cell: it is given the regime when it
-    takes two *required* positional parameters (a second parameter with a default, e.g.
-    ``f(coords, scale=1.0)``, keeps its default).
+    (``regime`` the label) returning one value per cell: it is given the regime when its
+    second positional parameter is required or named ``regime`` (``f(w, regime=None)``),
+    or it takes ``*args``; a second parameter with a default and another name
+    (``f(w, scale=1.0)``) keeps its default.
     """
     if callable(potential):
         try:
-            parameters = inspect.signature(potential).parameters.values()
-            n_args = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                         and p.default is p.empty for p in parameters)
+            n_args = 2 if _takes_regime(inspect.signature(potential)) else 1
         except (TypeError, ValueError):
             n_args = 1
         values = []
@@ -140,8 +153,8 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
         Crossover scale.
     potential : array of shape ``grid.shape``, or callable
         ``V`` per cell, or ``f(coords)`` / ``f(coords, regime)`` returning one value per
-        cell (``coords`` is ``grid.coords``; the regime's label is passed when ``f`` has
-        two required positional parameters).
+        cell (``coords`` is ``grid.coords``; the regime's label is passed when ``f``'s
+        second positional parameter is required or named ``regime``).
     tau : float
         Step (> 0): the larger, the closer the target gets to the potential's minimum.
     metric, backend, scheme, **solver_options

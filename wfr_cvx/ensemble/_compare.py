@@ -99,6 +99,8 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`);
         ``attrs["intermediate"]`` as there.
     """
+    if "constraints" in geodesic_options and not len(geodesic_options["constraints"] or ()):
+        geodesic_options.pop("constraints")  # none given: nothing to refuse
     if "constraints" in geodesic_options:
         raise TypeError(
             "compare() does not take `constraints`: it prices the geodesic against the "

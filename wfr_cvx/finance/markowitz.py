@@ -144,44 +144,50 @@ def load_prices(path=None) -> pd.DataFrame:
     return frame
 
 
-def _time_order(index: pd.Index):
-    """The index as something ordered in time, or None when its labels are not times:
-    dates and periods as they are, numbers as they are, strings parsed as numbers or
-    dates."""
+def _time_orders(index: pd.Index) -> list:
+    """The index read as times, in every way its labels allow (empty when they are not
+    times): dates and periods as they are, numbers as they are, strings as numbers or as
+    dates -- month first and day first, which ``01/02/2020`` leaves open."""
     if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
-        return index
+        return [index]
     if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
-        return index
+        return [index]
     try:
-        return pd.Index(pd.to_numeric(index))  # numbers written as strings
+        return [pd.Index(pd.to_numeric(index))]  # numbers written as strings
     except (TypeError, ValueError):
         pass
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "could not infer format": parsed one by one
-            return pd.DatetimeIndex(pd.to_datetime(index.astype(str)))
-    except (TypeError, ValueError, OverflowError):
-        return None
+    readings = []
+    for dayfirst in (False, True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "could not infer format": one by one
+                readings.append(pd.DatetimeIndex(pd.to_datetime(
+                    index.astype(str), dayfirst=dayfirst, format="mixed")))
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return readings
 
 
 def _check_time_order(index: pd.Index, name: str) -> None:
     """Returns are taken between consecutive rows, so the rows must run forward in time:
-    an index of dates (also as strings, as ``read_csv`` leaves them), periods or numbers
-    must be strictly increasing; other labels cannot be checked and are refused."""
+    an index of dates (also as strings, as ``read_csv`` leaves them, read month first or
+    day first), periods or numbers must be strictly increasing in some reading; other
+    labels cannot be checked and are refused."""
     if isinstance(index, pd.RangeIndex):
         return  # the rows' own order (no labels)
-    times = _time_order(index)
-    if times is None:
+    readings = _time_orders(index)
+    if not readings:
         raise ValueError(
             f"`{name}` index must be dates (or increasing numbers), so that the order of "
             f"the rows can be checked; got labels such as {index[0]!r}.  Pass "
             f"`{name}.reset_index(drop=True)` if the rows are already in time order")
-    if not (times.is_monotonic_increasing and times.is_unique):
+    if not any(t.is_monotonic_increasing and t.is_unique for t in readings):
         # shuffled or newest-first rows give wrong returns without any other sign
-        order = "decreasing (newest first?)" if times.is_monotonic_decreasing else "unsorted"
+        newest_first = all(t.is_monotonic_decreasing for t in readings)
+        order = "decreasing (newest first?)" if newest_first else "unsorted"
         raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
-                         f"from {index[0]!r} to {index[-1]!r}; sort them with "
-                         f"`{name}.sort_index()`")
+                         f"from {index[0]!r} to {index[-1]!r}; sort the rows by date "
+                         f"(pd.to_datetime the index, then sort_index())")
 
 
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
