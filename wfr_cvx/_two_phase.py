@@ -1,5 +1,6 @@
 """What the grid's and the ensembles' comparisons with the two-phase paths share: the
-choice of the cheaper intermediate allocation, and the table."""
+refusal of constraints, the choice of the cheaper intermediate allocation, and the
+table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,22 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["cheaper_intermediate", "two_phase_table"]
+__all__ = ["cheaper_intermediate", "refuse_constraints", "two_phase_table"]
+
+
+def refuse_constraints(options: dict, geodesic: str) -> None:
+    """Drop an empty ``constraints`` from a comparison's ``options`` and refuse any other
+    (TypeError): the two-phase paths are solved without constraints, so a constrained
+    geodesic would not be comparable with them; ``geodesic`` names the function that
+    solves one alone."""
+    if "constraints" in options and not len(options["constraints"] or ()):
+        options.pop("constraints")
+    if "constraints" in options:
+        raise TypeError(
+            "compare() does not take `constraints`: it prices the geodesic against the "
+            "two-phase paths, which are solved without constraints, so a constrained "
+            f"geodesic would not be comparable with them (solve it alone with "
+            f"{geodesic}(..., constraints=...))")
 
 
 def cheaper_intermediate(middles: Mapping[str, np.ndarray],

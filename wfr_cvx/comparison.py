@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._two_phase import cheaper_intermediate, two_phase_table
+from ._two_phase import cheaper_intermediate, refuse_constraints, two_phase_table
 from ._validate import is_ensemble
 from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
@@ -77,19 +77,6 @@ def _rescaled(regime_mass: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return out
 
 
-def _refuse_constraints(options: dict) -> None:
-    """``constraints`` passed to :func:`compare` (it would reach the geodesic only): a
-    TypeError saying why."""
-    if "constraints" in options and not len(options["constraints"] or ()):
-        options.pop("constraints")  # none given: nothing to refuse
-    if "constraints" in options:
-        raise TypeError(
-            "compare() does not take `constraints`: it prices the geodesic against the "
-            "two-phase paths, which are solved without constraints, so a constrained "
-            "geodesic would not be comparable with them (solve it alone with "
-            "wfr_cvx.geodesic(..., constraints=...))")
-
-
 def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, metric=None,
             markowitz=None, risk_aversion: float = 1.0, backend: str = AUTO,
             scheme: str = DEFAULT_SCHEME, geodesic=None, **solver_options) -> pd.DataFrame:
@@ -123,7 +110,7 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
         ``attrs["intermediate"]``: per two-phase path, ``"per regime"`` or ``"pooled"``
         (module docstring).
     """
-    _refuse_constraints(solver_options)
+    refuse_constraints(solver_options, "wfr_cvx.geodesic")
     if is_ensemble(rho0) or is_ensemble(rho1):
         return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
                                   geodesic=geodesic, markowitz=markowitz,

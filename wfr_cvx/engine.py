@@ -450,6 +450,8 @@ PATH_CHECKED = ("clarabel",)
 #: small move apart (Grid(64, 16)), which "Solved" reported 1.1 % below and above the
 #: optimum; 0.5-30 % on a book scaled by 1.005-1.02 (d^2 within 3e-4 of Hellinger's).
 PATH_WARN = 1e-3
+
+
 def path_excess(problem, x: np.ndarray, mass: float) -> float:
     """How much the action of the path in ``x`` -- each cost cone's :math:`|u|^2/F` at the
     solver's levels and fluxes, whatever its epigraph variable says -- exceeds the solver's

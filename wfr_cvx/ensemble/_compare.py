@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .._two_phase import cheaper_intermediate, two_phase_table
+from .._two_phase import cheaper_intermediate, refuse_constraints, two_phase_table
 from .._validate import check_lam
 from ..errors import SolverError
 from ._ensemble import Ensemble, align
@@ -99,14 +99,7 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         ``excess_over_geodesic``, ``phase_a``, ``phase_b`` (as :func:`wfr_cvx.compare`);
         ``attrs["intermediate"]`` as there.
     """
-    if "constraints" in geodesic_options and not len(geodesic_options["constraints"] or ()):
-        geodesic_options.pop("constraints")  # none given: nothing to refuse
-    if "constraints" in geodesic_options:
-        raise TypeError(
-            "compare() does not take `constraints`: it prices the geodesic against the "
-            "two-phase paths, which are solved without constraints, so a constrained "
-            "geodesic would not be comparable with them (solve it alone with "
-            "wfr_cvx.ensemble.geodesic(..., constraints=...))")
+    refuse_constraints(geodesic_options, "wfr_cvx.ensemble.geodesic")
     lam = check_lam(lam)
     aligned = align(e0, e1)
     for name, mass in (("e0", aligned.a), ("e1", aligned.b)):
