@@ -87,3 +87,18 @@ def is_ensemble(value) -> bool:
     and module so that the grid's entry points need not import the ensemble engine."""
     return type(value).__name__ == "Ensemble" and type(value).__module__.startswith(
         "wfr_cvx.ensemble")
+
+
+#: Total masses the solvers take: they scale masses to a mean cell (or atom) mass of 1,
+#: which overflows below the smallest -- masses of 1e-310 gave d^2 = 0 at "Solved" -- and
+#: leaves no room for squares above the largest.
+MIN_TOTAL_MASS, MAX_TOTAL_MASS = 1e-300, 1e150
+
+
+def check_total_mass(total: float, what: str) -> None:
+    """ValueError when a positive ``total`` mass lies outside what the solvers take
+    (:data:`MIN_TOTAL_MASS`, :data:`MAX_TOTAL_MASS`); ``what`` names it in the message."""
+    if 0 < total < MIN_TOTAL_MASS or not math.isfinite(total) or total > MAX_TOTAL_MASS:
+        size = "small" if 0 < total < MIN_TOTAL_MASS else "large"
+        raise ValueError(f"{what} {total:.3g} is too {size} to solve with (rescale it; the "
+                         "distance is 1-homogeneous in the masses)")

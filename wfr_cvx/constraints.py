@@ -53,6 +53,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .errors import InfeasibleError
 from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
@@ -358,8 +359,6 @@ def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
     :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses."""
     if not plan.rate_caps or rho1 is None:
         return
-    from .errors import InfeasibleError
-
     axes = tuple(range(1, rho0.ndim))
     m0, m1 = np.sum(rho0, axis=axes), np.sum(rho1, axis=axes)
     for regime, a, b in zip(grid.regimes, m0, m1, strict=True):

@@ -24,12 +24,13 @@ Staggered layout (Benamou & Brenier 2000; Papadakis, Peyré & Oudet 2014):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ._validate import nonnegative_scalar, real_scalar
+from ._validate import check_total_mass, nonnegative_scalar, real_scalar
 
 __all__ = ["Grid", "as_allocation", "axis_assets", "labelled_allocation", "labelled_faces"]
 
@@ -297,15 +298,14 @@ class Grid:
         cell = tuple(min(int(np.floor(w * self.n_weights + FACE_TOLERANCE)),
                          self.n_weights - 1) for w in point)
         if not self.mask[(k, *cell)]:
-            on_face = [abs(w * self.n_weights - round(w * self.n_weights)) <= FACE_TOLERANCE
-                       and c > 0 for w, c in zip(point, cell, strict=True)]
-            below = tuple(c - 1 if face else c for c, face in zip(cell, on_face, strict=True))
-            for lower in (*(tuple(c - (a == axis and on_face[axis])
-                                  for a, c in enumerate(cell))
-                            for axis in range(len(cell))), below):
-                if self.mask[(k, *lower)]:
-                    cell = lower
-                    break
+            n = self.n_weights
+            faces = [a for a, (w, c) in enumerate(zip(point, cell, strict=True))
+                     if c > 0 and abs(w * n - round(w * n)) <= FACE_TOLERANCE]
+            # the cells below across those faces: one axis lowered, then both
+            lower = [tuple(c - (a in axes) for a, c in enumerate(cell))
+                     for r in range(1, len(faces) + 1)
+                     for axes in itertools.combinations(faces, r)]
+            cell = next((c for c in lower if self.mask[(k, *c)]), cell)
         if not self.mask[(k, *cell)]:
             where = "outside the simplex (w_A + w_B > 1)" if self.dims == 2 and sum(
                 (i + 0.5) * self.dx for i in cell) > 1.0 + 1e-12 else "outside grid.mask"
@@ -478,14 +478,7 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
                          f"grid.mask, {grid.n_inactive} inactive in all)")
     with np.errstate(over="ignore"):
         total = arr.sum()
-    if not np.isfinite(total) or total > 1e150:
-        raise ValueError(f"`{name}` total mass {total:.3g} is too large to solve with "
-                         "(rescale it; the distance is 1-homogeneous in the masses)")
-    if 0 < total < MIN_TOTAL_MASS:
-        # the solver's mass scaling (to a mean cell mass of 1) would overflow: masses of
-        # 1e-310 gave d^2 = 0 at "Solved"
-        raise ValueError(f"`{name}` total mass {total:.3g} is too small to solve with "
-                         "(rescale it; the distance is 1-homogeneous in the masses)")
+    check_total_mass(float(total), f"`{name}` total mass")
     return np.array(arr, dtype=float, copy=True)
 
 
@@ -510,11 +503,6 @@ def _data_array_values(value):
     series = value.to_series()
     return series[series.notna()]
 
-
-#: Smallest positive total mass of an allocation (or ensemble) the solvers take: below,
-#: their mass scaling (to a mean cell or atom mass of 1) overflows -- masses of 1e-310 gave
-#: d^2 = 0 at "Solved".
-MIN_TOTAL_MASS = 1e-300
 
 #: A position within this fraction of a cell below a face counts as on it (the upper
 #: cell's) in :meth:`Grid.dirac` and :meth:`Grid.bump`: decimal weights such as 0.57 on

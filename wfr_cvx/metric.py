@@ -237,7 +237,7 @@ def _metric_hint(grid: Grid):
     return metric_hint
 
 
-def _is_face_label(label, grid: Grid) -> bool:
+def _is_face_label(label) -> bool:
     """Whether ``label`` reads as a face position of a 1-D grid (a number)."""
     try:
         float(label)
@@ -278,7 +278,7 @@ def unlabel_metric(metric, grid: Grid):
     if grid.dims == 1:
         if isinstance(metric, pd.DataFrame) and metric.shape == (1, 1) and str(
                 metric.index[0]) == str(metric.columns[0]) and not _is_face_label(
-                metric.index[0], grid):
+                metric.index[0]):
             return _one_asset_metric(metric, grid)
         return labelled_faces(metric, grid, "metric")
     if isinstance(metric, pd.Series):

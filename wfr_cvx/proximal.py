@@ -114,12 +114,12 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
     """
     if callable(potential):
         try:
-            n_args = 2 if _takes_regime(inspect.signature(potential)) else 1
-        except (TypeError, ValueError):
-            n_args = 1
+            with_regime = _takes_regime(inspect.signature(potential))
+        except (TypeError, ValueError):  # no signature to read (some builtins)
+            with_regime = False
         values = []
         for label in grid.regimes:
-            out = potential(grid.coords, label) if n_args >= 2 else potential(grid.coords)
+            out = potential(grid.coords, label) if with_regime else potential(grid.coords)
             values.append(np.asarray(out, dtype=float).reshape(-1))
         arr = np.stack(values)
         name = "potential (the callable's values)"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..grid import MIN_TOTAL_MASS  # the grid's rule: below, the mass scaling overflows
+from .._validate import check_total_mass
 
 __all__ = ["Ensemble", "Aligned", "align"]
 
@@ -197,11 +197,7 @@ class Ensemble:
             i = bad[0]
             raise ValueError(f"`mass` must be finite and >= 0; {_atom_name(self.atoms, i)} "
                              f"has {values[i]}")
-        total = values.sum()
-        if 0 < total < MIN_TOTAL_MASS or total > 1e150:
-            raise ValueError(f"`mass` total {total:.3g} is too {'small' if total < 1 else 'large'}"
-                             " to solve with (rescale it; the distance is 1-homogeneous in "
-                             "the masses)")
+        check_total_mass(float(values.sum()), "`mass` total")
         return values
 
     def _check_regime(self, regime, regimes, index, n_atoms: int):
