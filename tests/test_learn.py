@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
@@ -309,6 +310,88 @@ def test_save_load_round_trip(tiny_model, tmp_path):
     for a, b in zip(model.predict(*args, **kwargs), loaded.predict(*args, **kwargs),
                     strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_model_keeps_its_labels_and_refuses_a_grid_in_another_order(tmp_path):
+    """Before: a model kept no labels, so a rollout on a grid listing the regimes in
+    another order ran, feeding each regime's allocation to the other's outputs."""
+    on_off = Grid(16, 4, regimes=("on", "off"))
+    r0 = on_off.bump(0.3, 0.1, "on") + on_off.bump(0.5, 0.1, "off", mass=0.5)
+    r1 = on_off.bump(0.5, 0.1, "on", mass=0.5) + on_off.bump(0.6, 0.1, "off")
+    data = learn.policy_samples([wfr_cvx.geodesic(r0, r1, on_off, 0.3)], risk_budget=2.0)
+    assert data.regimes == ("on", "off") and data.assets is None
+    assert data.subset([0]).regimes == ("on", "off")
+    model = learn.PolicyModel(2, 2, hidden=8).fit(data, epochs=1, consistency_weight=0.0)
+    assert model.regimes == ("on", "off") and model.assets is None
+    assert "regimes=['on', 'off']" in repr(model)
+    model.rollout(r0, on_off, lam=0.3)                              # its own order: fine
+    off_on = Grid(16, 4, regimes=("off", "on"))
+    for call in (lambda: model.rollout(r0[::-1], off_on, lam=0.3),
+                 lambda: model.rollout(r0[::-1], off_on, lam=0.3, scheme="upwind"),
+                 lambda: model.fields(r0[::-1], 0.5, off_on, lam=0.3, risk_budget=2.0),
+                 lambda: learn.audit(model, r0[::-1], r1[::-1], off_on, 0.3)):
+        with pytest.raises(ValueError, match=r"`grid` lists its regimes \['off', 'on'\] in "
+                                             r"another order than the model"):
+            call()
+    with pytest.raises(ValueError, match="lists its regimes .* differently"):
+        model.rollout(r0, Grid(16, 4, regimes=("bull", "bear")), lam=0.3)
+    with pytest.raises(ValueError, match="`dataset` lists its regimes"):
+        model.fit(learn.policy_samples([wfr_cvx.geodesic(r0[::-1], r1[::-1], off_on, 0.3)]),
+                  epochs=1, consistency_weight=0.0)
+    # labelled input is read by label; positions stay positions
+    kwargs = dict(risk_budget=2.0, time=0.5, lam=0.3)
+    books = pd.DataFrame([[0.6, 0.4]], columns=["cash", "stock"])
+    plain = model.predict([[0.6, 0.4]], [0.7, 0.3], **kwargs)
+    for belief in (pd.Series({"off": 0.3, "on": 0.7}), {"off": 0.3, "on": 0.7}):
+        for a, b in zip(plain, model.predict([[0.6, 0.4]], belief, **kwargs), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"`regime_probabilities` is labelled by "
+                                         r"\['bull', 'bear'\]"):
+        model.predict([[0.6, 0.4]], pd.Series({"bull": 0.3, "bear": 0.7}), **kwargs)
+    model.predict(books, [0.7, 0.3], **kwargs)            # no asset labels: by position
+    # the labels survive save and load; a file of the first format loads without them
+    loaded = learn.PolicyModel.load(model.save(tmp_path / "labelled"))
+    assert loaded.regimes == ("on", "off")
+    with pytest.raises(ValueError, match="another order"):
+        loaded.rollout(r0[::-1], off_on, lam=0.3)
+    import json
+    with np.load(tmp_path / "labelled.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    config = json.loads(str(arrays["config"]))
+    config = {k: v for k, v in config.items() if k not in ("regimes", "assets")}
+    arrays["config"] = np.array(json.dumps({**config, "format": 1}))
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = learn.PolicyModel.load(tmp_path / "old.npz")
+    assert old.regimes is None
+    old.rollout(r0[::-1], off_on, lam=0.3)                    # nothing to compare against
+
+
+def test_a_model_named_by_its_assets_reads_books_by_column():
+    model = learn.PolicyModel(3, 2, hidden=8, regimes=("on", "off"),
+                              assets=("IBM", "WMT", "SEHI"))
+    kwargs = dict(risk_budget=2.0, time=0.5, lam=0.3)
+    plain = model.predict([[0.2, 0.3, 0.5]], [0.6, 0.4], **kwargs)
+    for columns in (["WMT", "SEHI", "IBM"], ["w_WMT", "w_SEHI", "w_IBM"]):
+        books = pd.DataFrame([[0.3, 0.5, 0.2]], columns=columns)
+        for a, b in zip(plain, model.predict(books, [0.6, 0.4], **kwargs), strict=True):
+            np.testing.assert_array_equal(a, b)
+    frame = pd.DataFrame([[0.3, 0.5, 0.2], [0.1, 0.1, 0.8]], columns=["WMT", "SEHI", "IBM"],
+                         index=["off", "on"])
+    w, p, v, r = model.step(frame, pd.Series({"on": 0.6, "off": 0.4}), dt=0.1, **kwargs)
+    w2, p2, v2, r2 = model.step([[0.8, 0.1, 0.1], [0.2, 0.3, 0.5]], [0.6, 0.4], dt=0.1,
+                                **kwargs)
+    for a, b in ((w, w2), (p, p2), (v, v2), (r, r2)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"`weights` has the columns \['A', 'B', 'C'\]"):
+        model.predict(pd.DataFrame([[0.3, 0.5, 0.2]], columns=list("ABC")), [0.6, 0.4],
+                      **kwargs)
+    with pytest.raises(ValueError, match="`grid` lists its assets"):
+        model.rollout(Grid.simplex(4, 2, regimes=("on", "off")).zeros(),
+                      Grid.simplex(4, 2, regimes=("on", "off")), lam=0.3)
+    with pytest.raises(ValueError, match="`regimes` must be 2 distinct labels"):
+        learn.PolicyModel(2, 2, regimes=("on", "on"))
+    with pytest.raises(TypeError, match="`assets` must be a sequence"):
+        learn.PolicyModel(2, 2, assets="AB")
 
 
 def test_model_bad_input(tiny_model, handful):

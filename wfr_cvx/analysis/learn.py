@@ -82,6 +82,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 try:
     import jax
@@ -141,6 +142,12 @@ class PolicySamples:
         The geodesics, in input order.
     risk_budgets : ndarray, shape ``(n_geodesics,)``
     n_assets, n_regimes : int
+    regimes : tuple of str
+        The regimes' labels, in the order of the columns of ``velocity`` and ``rate`` and
+        of the regime probabilities in ``features``.
+    assets : tuple of str or None
+        The assets' labels in the order of the weights and velocities (None when no
+        geodesic names them: a 1-D grid that names none).
     """
 
     features: np.ndarray
@@ -153,6 +160,8 @@ class PolicySamples:
     risk_budgets: np.ndarray
     n_assets: int
     n_regimes: int
+    regimes: tuple | None = None
+    assets: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
@@ -172,7 +181,7 @@ class PolicySamples:
             rate_weight=self.rate_weight[rows], source=renumber[self.source[rows]],
             geodesics=tuple(self.geodesics[i] for i in keep),
             risk_budgets=self.risk_budgets[keep], n_assets=self.n_assets,
-            n_regimes=self.n_regimes)
+            n_regimes=self.n_regimes, regimes=self.regimes, assets=self.assets)
 
     def __repr__(self) -> str:
         return (f"PolicySamples(rows={len(self)}, geodesics={len(self.geodesics)}, "
@@ -400,10 +409,12 @@ def policy_samples(geodesics, *, risk_budget=0.0, times=None,
                          f"(assets, regimes) {sorted(shapes)}")
     _check_same_labels(labels)
     n_assets, n_regimes = shapes.pop()
+    named = [assets for assets, _ in labels if assets is not None]
     stacked = [np.concatenate(column) for column in zip(*columns, strict=True)]
     return PolicySamples(*stacked, geodesics=tuple(geodesics),
                          risk_budgets=np.array(budgets, dtype=float), n_assets=n_assets,
-                         n_regimes=n_regimes)
+                         n_regimes=n_regimes, regimes=tuple(str(r) for r in labels[0][1]),
+                         assets=tuple(str(a) for a in named[0]) if named else None)
 
 
 # ---------------------------------------------------------------------- the network
@@ -578,6 +589,48 @@ def _jax_rollout(params, scales, constants: _GridConstants, rho0, risk_budget, l
 
 
 # ------------------------------------------------------------------------- the model
+def _label_tuple(labels, count: int, name: str) -> tuple | None:
+    """``labels`` as a tuple of ``count`` distinct strings (None stays None)."""
+    if labels is None:
+        return None
+    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
+        raise TypeError(f"`{name}` must be a sequence of labels, got {labels!r}")
+    labels = tuple(str(label) for label in labels)
+    if len(labels) != count or len(set(labels)) != count:
+        raise ValueError(f"`{name}` must be {count} distinct labels, got {list(labels)}")
+    return labels
+
+
+def _by_label(values, labels: tuple | None, name: str, kind: str):
+    """A pandas Series (or a DataFrame's rows) or a dict keyed by ``labels``, put in their
+    order; anything else is returned as it is (read by position)."""
+    if labels is None or not isinstance(values, (dict, pd.Series, pd.DataFrame)):
+        return values
+    if isinstance(values, dict):
+        keys = [str(k) for k in values]
+        values = np.array([values[k] for k in values], dtype=float)
+    else:
+        keys = [str(k) for k in values.index]
+    if sorted(keys) != sorted(labels) or len(set(keys)) != len(keys):
+        raise ValueError(f"`{name}` is labelled by {keys}; the model's {kind} are "
+                         f"{list(labels)}")
+    order = [keys.index(label) for label in labels]
+    return np.asarray(values)[order]
+
+
+def _by_columns(values, labels: tuple | None, name: str):
+    """A DataFrame of books put in the order of the model's assets (``"X"`` or
+    ``"w_X"``); anything else as it is."""
+    if labels is None or not isinstance(values, pd.DataFrame):
+        return values
+    columns = [str(c)[2:] if str(c).startswith("w_") and str(c)[2:] in labels else str(c)
+               for c in values.columns]
+    if sorted(columns) != sorted(labels) or len(set(columns)) != len(columns):
+        raise ValueError(f"`{name}` has the columns {list(map(str, values.columns))}; the "
+                         f"model's assets are {list(labels)}")
+    return values.iloc[:, [columns.index(label) for label in labels]]
+
+
 class PolicyModel:
     r"""The learned WFR portfolio dynamics (module docstring).
 
@@ -591,6 +644,14 @@ class PolicyModel:
         Width of the two trunk layers.
     seed : int
         Seed of the initial weights.
+    regimes, assets : sequence of str, optional
+        The labels of the regimes and of the assets, in the order of the model's inputs
+        and outputs.  When not given, :meth:`fit` takes them from its dataset.  Once
+        known, a dataset, a grid or labelled input (a pandas Series of regime
+        probabilities, a DataFrame of books with one column per asset) that names them
+        differently or in another order is refused or aligned by label: the model's
+        inputs and outputs are positions, and a grid listing its regimes in another order
+        would silently swap their fields.
 
     Attributes
     ----------
@@ -611,7 +672,8 @@ class PolicyModel:
     ((1, 2, 2), (1, 2))
     """
 
-    def __init__(self, n_assets: int, n_regimes: int, hidden: int = 128, *, seed: int = 0):
+    def __init__(self, n_assets: int, n_regimes: int, hidden: int = 128, *, seed: int = 0,
+                 regimes=None, assets=None):
         for name, value, minimum in (("n_assets", n_assets, 2), ("n_regimes", n_regimes, 1),
                                      ("hidden", hidden, 1), ("seed", seed, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -619,6 +681,8 @@ class PolicyModel:
             if value < minimum:
                 raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
         self.n_assets, self.n_regimes, self.hidden = int(n_assets), int(n_regimes), int(hidden)
+        self.regimes = _label_tuple(regimes, self.n_regimes, "regimes")
+        self.assets = _label_tuple(assets, self.n_assets, "assets")
         self.n_features = self.n_assets + self.n_regimes + len(_EXTRA)
         self.params = _init(jax.random.PRNGKey(int(seed)), self.n_features, self.hidden,
                             self.n_regimes * self.n_assets, self.n_regimes)
@@ -639,8 +703,31 @@ class PolicyModel:
         return float(self.scales["rate_bound"])
 
     def __repr__(self) -> str:
+        labels = "".join(f", {name}={list(value)}" for name, value in
+                         (("regimes", self.regimes), ("assets", self.assets))
+                         if value is not None)
         return (f"PolicyModel(n_assets={self.n_assets}, n_regimes={self.n_regimes}, "
-                f"hidden={self.hidden}, epochs_trained={len(self.history['loss'])})")
+                f"hidden={self.hidden}, epochs_trained={len(self.history['loss'])}{labels})")
+
+    # -- labels ------------------------------------------------------------------------
+    def _check_labels(self, regimes, assets, what: str) -> None:
+        """Refuse ``what`` when it names the regimes or the assets other than the model
+        (labels the model or ``what`` does not know are not compared)."""
+        for kind, mine, theirs in (("regimes", self.regimes, regimes),
+                                   ("assets", self.assets, assets)):
+            if mine is None or theirs is None:
+                continue
+            theirs = tuple(str(label) for label in theirs)
+            if theirs != mine:
+                how = "in another order" if sorted(theirs) == sorted(mine) else "differently"
+                raise ValueError(f"{what} lists its {kind} {list(theirs)} {how} than the "
+                                 f"model, which was trained on {list(mine)}: its inputs and "
+                                 f"outputs are by position")
+
+    def _check_grid(self, grid: Grid) -> None:
+        if not isinstance(grid, Grid):
+            raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+        self._check_labels(grid.regimes, grid.assets, "`grid`")
 
     # -- prediction --------------------------------------------------------------------
     def predict(self, weights, regime_probabilities, *, risk_budget: float, time: float,
@@ -648,7 +735,8 @@ class PolicyModel:
         """Velocity ``(N, n_regimes, n_assets)`` and rate ``(N, n_regimes)`` at ``N``
         books ``weights (N, n_assets)`` of one allocation whose regime probabilities
         are ``regime_probabilities (n_regimes,)``."""
-        weights = np.atleast_2d(np.asarray(weights, dtype=float))
+        weights = np.atleast_2d(np.asarray(_by_columns(weights, self.assets, "weights"),
+                                           dtype=float))
         if weights.ndim != 2 or weights.shape[1] != self.n_assets:
             raise ValueError(f"`weights` must have shape (N, {self.n_assets}), got "
                              f"{weights.shape}")
@@ -659,7 +747,8 @@ class PolicyModel:
         return np.asarray(velocity, dtype=float), np.asarray(rate, dtype=float)
 
     def _belief(self, regime_probabilities) -> np.ndarray:
-        p = np.asarray(regime_probabilities, dtype=float)
+        p = np.asarray(_by_label(regime_probabilities, self.regimes, "regime_probabilities",
+                                 "regimes"), dtype=float)
         if p.shape != (self.n_regimes,) or not np.all(np.isfinite(p)) or np.any(p < 0) \
                 or p.sum() <= 0:
             raise ValueError(f"`regime_probabilities` must be {self.n_regimes} non-negative "
@@ -689,7 +778,10 @@ class PolicyModel:
         velocity : ndarray, shape ``(n_regimes, n_assets)``
         rate : ndarray, shape ``(n_regimes,)``
         """
-        W = np.asarray(weights, dtype=float)
+        W = _by_columns(weights, self.assets, "weights")
+        if isinstance(W, pd.DataFrame):
+            W = _by_label(W, self.regimes, "weights", "regimes")
+        W = np.asarray(W, dtype=float)
         if W.shape == (self.n_assets,):
             W = np.broadcast_to(W, (self.n_regimes, self.n_assets))
         if W.shape != (self.n_regimes, self.n_assets) or not np.all(np.isfinite(W)):
@@ -708,8 +800,7 @@ class PolicyModel:
     def fields(self, rho, s: float, grid: Grid, *, lam: float, risk_budget: float):
         """The model's velocity (``grid.face_shape``) and rate (``grid.shape``) on the
         faces and cells of ``grid`` for the allocation ``rho`` at path time ``s``."""
-        if not isinstance(grid, Grid):
-            raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+        self._check_grid(grid)
         key = _grid_key(grid)
         if key not in self._field_functions:  # compiled once per grid
             constants = _GridConstants(grid, self.n_assets, self.n_regimes)
@@ -734,11 +825,10 @@ class PolicyModel:
         :func:`rollout_policy` (numpy, fields evaluated substep by substep).
         """
         scheme = _check_scheme(scheme)
+        self._check_grid(grid)
         if scheme != "lax-wendroff":
             return rollout_policy(self, rho0, grid, lam=lam, risk_budget=risk_budget,
                                   scheme=scheme, n_substeps=n_substeps)
-        if not isinstance(grid, Grid):
-            raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
         lam = check_lam(lam)
         risk_budget = real_scalar(risk_budget, "risk_budget")
         rho = as_allocation(rho0, grid, "rho0")
@@ -836,6 +926,7 @@ class PolicyModel:
                              f"{self.n_assets} and {self.n_regimes}")
         if len(dataset) == 0:
             raise ValueError("`dataset` has no rows")
+        self._check_labels(dataset.regimes, dataset.assets, "`dataset`")
         consistency_weight = nonnegative_scalar(consistency_weight, "consistency_weight")
         learning_rate = positive_scalar(learning_rate, "learning_rate")
         for name, value, minimum in (("epochs", epochs, 1), ("seed", seed, 0),
@@ -848,6 +939,10 @@ class PolicyModel:
                 raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
         if not self.history["loss"]:
             self._calibrate(dataset)
+        if self.regimes is None and dataset.regimes is not None:
+            self.regimes = tuple(dataset.regimes)
+        if self.assets is None and dataset.assets is not None:
+            self.assets = tuple(dataset.assets)
         rng = np.random.default_rng(int(seed))
         groups = _path_groups(dataset) if consistency_weight > 0 else []
         for group in groups:  # the heads' bound keeps every face's Courant number <= 1
@@ -899,7 +994,9 @@ class PolicyModel:
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         config = {"n_assets": self.n_assets, "n_regimes": self.n_regimes,
-                  "hidden": self.hidden, "history": self.history, "format": 1}
+                  "hidden": self.hidden, "history": self.history, "format": 2,
+                  "regimes": None if self.regimes is None else list(self.regimes),
+                  "assets": None if self.assets is None else list(self.assets)}
         arrays = {f"params/{k}": np.asarray(v) for k, v in self.params.items()}
         arrays.update({f"scales/{k}": np.asarray(v) for k, v in self.scales.items()})
         np.savez_compressed(path, config=np.array(json.dumps(config)), **arrays)
@@ -910,7 +1007,9 @@ class PolicyModel:
         """A model written by :meth:`save`."""
         with np.load(Path(path), allow_pickle=False) as data:
             config = json.loads(str(data["config"]))
-            model = cls(config["n_assets"], config["n_regimes"], config["hidden"])
+            # format 1 (no labels) loads with regimes and assets unknown
+            model = cls(config["n_assets"], config["n_regimes"], config["hidden"],
+                        regimes=config.get("regimes"), assets=config.get("assets"))
             model.params = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
                             if k.startswith("params/")}
             model.scales = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
