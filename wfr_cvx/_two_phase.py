@@ -1,6 +1,6 @@
 """What the grid's and the ensembles' comparisons with the two-phase paths share: the
-refusal of constraints, the choice of the cheaper intermediate allocation, and the
-table."""
+refusal of constraints, the price of two phases in sequence, the choice of the cheaper
+intermediate allocation, and the table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["cheaper_intermediate", "refuse_constraints", "two_phase_table"]
+__all__ = ["cheaper_intermediate", "concatenate_phases", "refuse_constraints",
+           "two_phase_table"]
 
 
 def refuse_constraints(options: dict, geodesic: str) -> None:
@@ -25,6 +26,21 @@ def refuse_constraints(options: dict, geodesic: str) -> None:
             "two-phase paths, which are solved without constraints, so a constrained "
             f"geodesic would not be comparable with them (solve it alone with "
             f"{geodesic}(..., constraints=...))")
+
+
+def concatenate_phases(first: tuple, second: tuple) -> tuple:
+    """The two-phase row ``(d^2, transport, reaction, phase_a, phase_b)`` of two phases
+    ``(d^2, transport, reaction)`` sharing [0, 1] in the best split: a phase run in time
+    ``t = d / (d_a + d_b)`` costs ``1 / t`` times its unit-time action, so the path costs
+    :math:`(d_a + d_b)^2`."""
+    d_a, d_b = np.sqrt(max(first[0], 0.0)), np.sqrt(max(second[0], 0.0))
+    total = d_a + d_b
+    if total == 0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    scale_a = total / d_a if d_a > 0 else 0.0
+    scale_b = total / d_b if d_b > 0 else 0.0
+    return (total**2, scale_a * first[1] + scale_b * second[1],
+            scale_a * first[2] + scale_b * second[2], first[0], second[0])
 
 
 def cheaper_intermediate(middles: Mapping[str, np.ndarray],

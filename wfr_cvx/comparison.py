@@ -33,7 +33,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._two_phase import cheaper_intermediate, refuse_constraints, two_phase_table
+from ._two_phase import (
+    cheaper_intermediate,
+    concatenate_phases,
+    refuse_constraints,
+    two_phase_table,
+)
 from ._validate import is_ensemble
 from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
@@ -156,8 +161,8 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     }
     for path, (middles, first, second) in candidates.items():
         intermediate[path], rows[path] = cheaper_intermediate(
-            middles, lambda middle, first=first, second=second: _concatenate(
-                phase(r0, middle, **first), phase(middle, r1, **second)))
+            middles, lambda middle, first=first, second=second: concatenate_phases(
+                _row(phase(r0, middle, **first)), _row(phase(middle, r1, **second))))
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan), rows, intermediate)
     if pairs is not None:
@@ -201,18 +206,8 @@ def _check_same_problem(geo, request) -> Geodesic:
     return geo
 
 
-def _concatenate(first, second):
-    """Action of two phases sharing [0, 1] in the best split (module docstring)."""
-    d_a, d_b = first.distance, second.distance
-    total = d_a + d_b
-    if total == 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0
-    # a phase run in time t = d / total costs total / d times its unit-time action
-    scale_a = total / d_a if d_a > 0 else 0.0
-    scale_b = total / d_b if d_b > 0 else 0.0
-    transport = scale_a * first.transport_cost + scale_b * second.transport_cost
-    reaction = scale_a * first.reaction_cost + scale_b * second.reaction_cost
-    return total**2, transport, reaction, first.distance2, second.distance2
+def _row(geo: Geodesic) -> tuple:
+    return geo.distance2, geo.transport_cost, geo.reaction_cost
 
 
 def _markowitz_weights(pairs, grid: Grid, risk_aversion: float) -> pd.DataFrame:

@@ -31,7 +31,12 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .._two_phase import cheaper_intermediate, refuse_constraints, two_phase_table
+from .._two_phase import (
+    cheaper_intermediate,
+    concatenate_phases,
+    refuse_constraints,
+    two_phase_table,
+)
 from .._validate import check_lam
 from ..errors import SolverError
 from ._ensemble import Ensemble, align
@@ -135,13 +140,13 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         move = sum(transport(r, aligned.x[aligned.k == r], aligned.a[aligned.k == r],
                              aligned.y, middle[r]) for r in regimes if m0[r] > 0)
         switch = _hellinger2(middle, target, lam)
-        return _concatenate((move, move, 0.0), (switch, 0.0, switch))
+        return concatenate_phases((move, move, 0.0), (switch, 0.0, switch))
 
     def switch_then_rebalance(middle):
         switch = _hellinger2(source, middle, lam)
         move = sum(transport(r, aligned.x, middle[r], aligned.y[aligned.l == r],
                              aligned.b[aligned.l == r]) for r in regimes if m1[r] > 0)
-        return _concatenate((switch, 0.0, switch), (move, move, 0.0))
+        return concatenate_phases((switch, 0.0, switch), (move, move, 0.0))
 
     intermediate, rows = {}, {}
     for path, build, middles in (
@@ -186,16 +191,3 @@ def _check_same_problem(geo, e0: Ensemble, e1: Ensemble, lam: float, metrics):
                          f"{', '.join(differ)} differ): pass the unconstrained geodesic of "
                          "these inputs, or None")
     return geo
-
-
-def _concatenate(first, second):
-    """Action of two phases ``(d^2, transport, reaction)`` sharing [0, 1] in the best
-    split: a phase run in time ``t = d / (d_a + d_b)`` costs ``1 / t`` times its action."""
-    d_a, d_b = np.sqrt(first[0]), np.sqrt(second[0])
-    total = d_a + d_b
-    if total == 0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0
-    scale_a = total / d_a if d_a > 0 else 0.0
-    scale_b = total / d_b if d_b > 0 else 0.0
-    return (total**2, scale_a * first[1] + scale_b * second[1],
-            scale_a * first[2] + scale_b * second[2], first[0], second[0])
