@@ -21,7 +21,7 @@ from ..assembly import SCHEMES, RawSolution, geometric_mean_cells, transport_spe
 from ..grid import Grid
 from ..metric import is_cell_metric
 from ._settings import CLARABEL_DEFAULTS
-from ._status import Status
+from ._status import Status, cvxpy_limit
 
 __all__ = ["Formulation", "build", "solve"]
 
@@ -277,11 +277,8 @@ def solve(request) -> RawSolution:
             problem.solve(solver=cp.CLARABEL, **settings)
         status = _STATUS.get(problem.status, Status.SOLVER_ERROR)
         if problem.status == cp.USER_LIMIT:
-            # cvxpy folds both of Clarabel's limits into user_limit; the count tells them
-            # apart (the default max_iter is 200)
-            used = _iterations(problem.solver_stats)
-            status = (Status.MAX_ITERATIONS if used >= settings.get("max_iter", 200)
-                      else Status.MAX_TIME)
+            status = cvxpy_limit(_iterations(problem.solver_stats),
+                                 settings.get("max_iter"))
         message = ""
     except cp.error.SolverError as exc:
         status, message = Status.SOLVER_ERROR, " ".join(str(exc).split())

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Status", "SOLVED", "INACCURATE", "INFEASIBLE", "LIMIT", "severity"]
+__all__ = ["Status", "SOLVED", "INACCURATE", "INFEASIBLE", "LIMIT", "cvxpy_limit",
+           "severity"]
 
 
 class Status(StrEnum):
@@ -57,3 +58,14 @@ def severity(status: Status) -> int:
     """How bad a status is when the statuses of independent blocks are combined: solved
     0, inaccurate 1, a failure 2, infeasible 3 (one infeasible block makes the whole)."""
     return _SEVERITY.get(Status.parse(status), 2)
+
+
+def cvxpy_limit(iterations: int, max_iter: int | None) -> Status:
+    """The Clarabel limit behind cvxpy's ``user_limit``, which folds both into one word:
+    :attr:`Status.MAX_ITERATIONS` when the solve used its ``max_iter`` iterations
+    (None: Clarabel's default), else :attr:`Status.MAX_TIME`."""
+    if max_iter is None:
+        import clarabel
+
+        max_iter = clarabel.DefaultSettings().max_iter
+    return Status.MAX_ITERATIONS if iterations >= max_iter else Status.MAX_TIME

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import INACCURATE, REGISTRY, SOLVED, Status
+from ..backends._status import cvxpy_limit
 from ..errors import InaccurateSolutionWarning, SolverError
 
 __all__ = ["BACKENDS", "RawSolution", "check_options", "check_status", "solve_clarabel",
@@ -83,10 +84,8 @@ def solve_clarabel(problem, options: dict) -> RawSolution:
                        result.setup_time, result.solve_time)
 
 
-#: cvxpy's statuses in the engine's words (``user_limit`` stands for MaxIterations and
-#: MaxTime, which cvxpy does not tell apart).
-_FROM_CVXPY = {"optimal": Status.SOLVED, "optimal_inaccurate": Status.ALMOST_SOLVED,
-               "user_limit": Status.MAX_ITERATIONS}
+#: cvxpy's statuses in the engine's words (``user_limit``: :func:`cvxpy_limit`).
+_FROM_CVXPY = {"optimal": Status.SOLVED, "optimal_inaccurate": Status.ALMOST_SOLVED}
 
 
 def solve_cvxpy(g, options: dict) -> RawSolution:
@@ -131,6 +130,8 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
     solve_time = float(stats.solve_time or 0.0)
     setup = time.perf_counter() - begin - solve_time
     status = _FROM_CVXPY.get(problem.status, Status.parse(problem.status))
+    if problem.status == cp.USER_LIMIT:
+        status = cvxpy_limit(int(stats.num_iters or 0), settings.get("max_iter"))
     if A.value is None:
         return RawSolution(None, None, status, int(stats.num_iters or 0), setup, solve_time)
     x = np.concatenate([A.value, B.value, u.value, sigma.value, tau.value])
