@@ -182,6 +182,41 @@ def test_a_summary_without_the_path_solves_again():
     np.testing.assert_array_equal(again.metric, geo.metric)
 
 
+@pytest.mark.parametrize("metric", [None, 2.0, np.diag([2.0, 3.0]), "field",
+                                    np.array([[2.0, 0.5], [0.5, 3.0]])])
+def test_a_simplex_summary_solves_again_whatever_its_metric(metric):
+    """Before: on a simplex grid the summary's metric came back as face weights, which
+    `geodesic` refused ("must be a scalar, a 2 x 2 SPD matrix or one per cell"), for no
+    metric, a scalar and a diagonal one alike; `metric=geo.metric` was refused too."""
+    s = Grid.simplex(4, 2)
+    if isinstance(metric, str):  # a diagonal field varying by cell
+        metric = np.zeros((4, 4, 2, 2))
+        metric[..., 0, 0] = 1.0 + np.arange(16).reshape(4, 4) / 8
+        metric[..., 1, 1] = 2.0 - np.arange(16).reshape(4, 4).T / 16
+    a, b = s.dirac((0.125, 0.125)), s.dirac((0.375, 0.125))
+    geo = wfr_cvx.geodesic(a, b, s, 0.5, metric=metric)
+    again = io.solve_from_dict(json.loads(json.dumps(geo.to_dict())))
+    assert again.distance2 == pytest.approx(geo.distance2, rel=1e-9)
+    # the same weights on every face (entries that are no face are clipped to the range)
+    faces = s.face_mask if geo.metric.shape == s.face_shape else ...
+    np.testing.assert_array_equal(again.metric[faces], geo.metric[faces])
+    same = wfr_cvx.geodesic(a, b, s, 0.5, metric=geo.metric)
+    assert same.distance2 == pytest.approx(geo.distance2, rel=1e-9)
+
+
+def test_face_weights_on_a_simplex_grid_are_checked_on_its_faces():
+    s = Grid.simplex(4, 2)
+    faces = np.full(s.face_shape, 1e-4)
+    faces[~s.face_mask] = 1.0        # entries that are no face: clipped into the faces' range
+    checked = wfr_cvx.metric.check_metric(faces, s)
+    assert checked.max() == 1e-4 and checked.min() == 1e-4
+    faces[~s.face_mask] = np.nan
+    assert np.all(wfr_cvx.metric.check_metric(faces, s) == 1e-4)
+    faces[0, 0, 0, 0] = -1.0
+    with pytest.raises(ValueError, match="face weights must be finite and > 0 on every face"):
+        wfr_cvx.metric.check_metric(faces, s)
+
+
 def test_from_dict_refuses_what_is_not_a_geodesic_summary():
     with pytest.raises(TypeError, match="`d` must be a dict"):
         Geodesic.from_dict("{}")
@@ -199,6 +234,81 @@ def _rewrite_header(path, **changes):
     header = {**json.loads(str(arrays.pop("header")[()])), **changes}
     with open(path, "wb") as handle:
         np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+
+
+def test_a_damaged_or_inconsistent_file_is_a_clear_error(tmp_path):
+    """Before: a damaged member raised zlib.error without the file's name; arrays of the
+    wrong shape for the header's grid, a negative lam or an unknown status loaded and
+    failed later (or never)."""
+    g = Grid(8, 2, regimes=("on", "off"))
+    geo = wfr_cvx.geodesic(g.dirac(0.25, "on"), g.dirac(0.5, "off"), g, 0.5)
+    path = geo.save(tmp_path / "x.npz")
+    info = zipfile.ZipFile(path).getinfo("rho.npy")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 10, start + 40):
+        data[i] ^= 0xFF
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged.npz' is damaged"):
+        wfr_cvx.load(damaged)
+
+    def rewritten(name, **arrays_or_header):
+        target = tmp_path / name
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+        header = json.loads(str(arrays.pop("header")[()]))
+        header.update(arrays_or_header.pop("header", {}))
+        arrays.update(arrays_or_header)
+        with open(target, "wb") as handle:
+            np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+        return target
+
+    with pytest.raises(ValueError, match=r"array 'rho' has shape \(2, 2, 8\).* needs "
+                                         r"\(3, 2, 8\)"):
+        wfr_cvx.load(rewritten("short.npz", rho=geo.rho[:2]))
+    with pytest.raises(ValueError, match=r"array 'rho' has shape \(3, 2, 8\)"):
+        wfr_cvx.load(rewritten("wide.npz", header={"grid": {
+            "n_weights": 16, "n_steps": 2, "dims": 1, "regimes": ["on", "off"],
+            "assets": None}}, mask=np.ones((2, 16), bool)))
+    with pytest.raises(ValueError, match="array 'metric'"):
+        wfr_cvx.load(rewritten("metric.npz", metric=np.ones(3)))
+    for header, message in (({"iterations": "many"}, "`iterations` must be a whole number"),
+                            ({"lam": -1.0}, "`lam` must be a number > 0"),
+                            ({"status": "Great"}, "`status` 'Great' is not a status"),
+                            ({"solve_time": "slow"}, "the time `solve_time`")):
+        with pytest.raises(ValueError, match=message):
+            wfr_cvx.load(rewritten("header.npz", header=header))
+
+
+@pytest.mark.parametrize("section, key", [("inputs", "lam"), ("inputs", "backend"),
+                                          ("inputs", "metric"), ("inputs", "scheme"),
+                                          ("timings", "setup")])
+def test_a_summary_missing_a_key_is_a_value_error(section, key):
+    """Before: a bare KeyError."""
+    d = _two_regimes().to_dict(include_path=True)
+    del d[section][key]
+    with pytest.raises(ValueError, match=rf"`d\['{section}'\]` has no '{key}'"):
+        Geodesic.from_dict(d)
+    if section == "inputs":
+        with pytest.raises(ValueError, match=rf"`d\['{section}'\]` has no '{key}'"):
+            io.solve_from_dict(d)
+
+
+def test_a_summary_with_no_metric_or_a_bad_status_is_refused():
+    """Before: `metric: None` gave a result whose metric was NaN everywhere."""
+    d = _two_regimes().to_dict(include_path=True)
+    d["inputs"]["metric"] = None
+    with pytest.raises(ValueError, match=r"`d\['inputs'\]\['metric'\]` must be a number"):
+        Geodesic.from_dict(d)
+    d = _two_regimes().to_dict(include_path=True)
+    d["inputs"]["metric"] = [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"the metric must be finite numbers of shape"):
+        Geodesic.from_dict(d)
+    d = _two_regimes().to_dict(include_path=True)
+    d["status"] = "optimal"
+    with pytest.raises(ValueError, match="`status` 'optimal' is not a status"):
+        Geodesic.from_dict(d)
 
 
 def test_a_newer_format_version_is_refused(tmp_path):

@@ -74,6 +74,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -386,6 +387,14 @@ def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
     return to_jsonable(out)
 
 
+def _require(section: dict, keys: tuple, where: str) -> None:
+    """ValueError naming the first of ``keys`` that ``section`` lacks."""
+    for key in keys:
+        if key not in section:
+            raise ValueError(f"{where} has no {key!r}: not a geodesic written by "
+                             "Geodesic.to_dict or `wfr-cvx solve --json`")
+
+
 def _section(d: dict, key: str, kind: type, where: str):
     if key not in d:
         raise ValueError(f"{where} has no {key!r}: not a geodesic written by "
@@ -405,6 +414,63 @@ def _float_array(value, shape: tuple[int, ...], name: str) -> np.ndarray:
                          "a non-finite value, which a solved path does not hold)") from None
     if arr.shape != shape:
         raise ValueError(f"`d[{name!r}]` must have shape {shape} for the grid, got "
+                         f"{arr.shape}")
+    return arr
+
+
+def _path_shapes(grid) -> dict:
+    """The shape of each array of a grid geodesic on ``grid``."""
+    T = grid.n_steps
+    cells, faces = (T, *grid.shape), (T, *grid.face_shape)
+    return {"rho": (T + 1, *grid.shape), "momentum": faces, "source": cells,
+            "rho_mean": cells, "rho_face": faces, "transport_per_step": (T,),
+            "reaction_per_step": (T,)}
+
+
+def _checked_scalars(where: str, *, lam, status, iterations, timings: dict) -> dict:
+    """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
+    knows, a whole number of iterations >= 0, timings that are numbers >= 0."""
+    from .backends import Status
+
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 < lam < np.inf:
+        raise ValueError(f"{where}: `lam` must be a number > 0, got {lam!r}")
+    if isinstance(status, str) and status in {s.value for s in Status}:
+        status = Status(status)
+    else:
+        raise ValueError(f"{where}: `status` {status!r} is not a status wfr_cvx writes "
+                         f"({', '.join(s.value for s in Status)})")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"{where}: `iterations` must be a whole number >= 0, got "
+                         f"{iterations!r}")
+    for key, value in timings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{where}: the time `{key}` must be a number of seconds >= 0, "
+                             f"got {value!r}")
+    return {"lam": float(lam), "status": status, "iterations": iterations,
+            **{key: float(value) for key, value in timings.items()}}
+
+
+def _checked_summary_metric(value, grid) -> np.ndarray:
+    """The metric a summary records, as a result holds it, checked for ``grid``."""
+    where = "`d['inputs']['metric']`"
+    if value is None or isinstance(value, (bool, str)):
+        raise ValueError(f"{where} must be a number or nested lists of numbers, got "
+                         f"{value!r}")
+    try:
+        arr = _metric_from_summary(value, grid)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a number or nested lists of numbers") from None
+    return _check_stored_metric(arr, grid, where)
+
+
+def _check_stored_metric(arr: np.ndarray, grid, where: str) -> np.ndarray:
+    """A stored result's metric as it was held (face weights, or cell matrices on a 2-D
+    grid), its shape and values checked against ``grid`` but not changed."""
+    K, n = grid.n_regimes, grid.n_weights
+    shapes = [grid.face_shape] + ([(K, n, n, 2, 2)] if grid.dims == 2 else [])
+    if arr.shape not in shapes or arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}: the metric must be finite numbers of shape "
+                         f"{' or '.join(map(str, shapes))} for its grid, got shape "
                          f"{arr.shape}")
     return arr
 
@@ -494,7 +560,6 @@ def geodesic_from_dict(d: dict):
     >>> bool((back.momentum == geo.momentum).all()), back.distance2 == geo.distance2
     (True, True)
     """
-    from .backends import Status
     from .result import Geodesic
 
     if not isinstance(d, dict):
@@ -508,22 +573,22 @@ def geodesic_from_dict(d: dict):
             f"`d` has no path ({', '.join(map(repr, missing))} missing): it was written "
             "without include_path=True (or `wfr-cvx solve --json` without --with-path); "
             "wfr_cvx.io.solve_from_dict(d) solves its inputs again")
+    _require(inputs, ("grid", "lam", "metric", "backend", "scheme"), "`d['inputs']`")
+    _require(timings, ("setup", "solve", "assembly"), "`d['timings']`")
     grid = _grid_from_spec(_section(inputs, "grid", dict, "`d['inputs']`"),
                            where="`d['inputs']['grid']`")
-    T = grid.n_steps
-    cells, faces = (T, *grid.shape), (T, *grid.face_shape)
-    shapes = {"rho": (T + 1, *grid.shape), "momentum": faces, "source": cells,
-              "rho_mean": cells, "rho_face": faces}
+    shapes = _path_shapes(grid)
     path = {key: _float_array(d[key], shapes[key], key) for key in _PATH_KEYS}
-    per_step = {key: _float_array(figures.get(key), (T,), f"figures.{key}")
+    per_step = {key: _float_array(figures.get(key), shapes[key], f"figures.{key}")
                 for key in ("transport_per_step", "reaction_per_step")}
     constraints = _summary_constraints(d, inputs)
+    scalars = _checked_scalars(
+        "`d`", lam=inputs["lam"], status=d.get("status"), iterations=d.get("iterations", 0),
+        timings={"setup_time": timings["setup"], "solve_time": timings["solve"],
+                 "assembly_time": timings["assembly"]})
     return Geodesic(
-        grid=grid, lam=inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
-        **path, **per_step, status=Status.parse(d.get("status")),
-        iterations=d.get("iterations", 0), setup_time=timings["setup"],
-        solve_time=timings["solve"], assembly_time=timings["assembly"],
-        backend=inputs["backend"], scheme=inputs["scheme"],
+        grid=grid, metric=_checked_summary_metric(inputs["metric"], grid), **path,
+        **per_step, **scalars, backend=inputs["backend"], scheme=inputs["scheme"],
         version=d.get("wfr_cvx_version"), constraints=constraints)
 
 
@@ -576,10 +641,11 @@ def solve_from_dict(d: dict, **solver_options):
         if key not in inputs:
             raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
                              "written by a wfr_cvx that did not record them")
+    _require(inputs, ("lam", "metric", "backend", "scheme"), "`d['inputs']`")
     constraints = _summary_constraints(d, inputs)
     return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
                     _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,
-                    inputs["lam"], metric=_metric_from_summary(inputs["metric"], grid),
+                    inputs["lam"], metric=_checked_summary_metric(inputs["metric"], grid),
                     constraints=constraints,
                     backend=inputs["backend"], scheme=inputs["scheme"], **solver_options)
 
@@ -854,7 +920,6 @@ def load(path):
         message names both), or holds a kind of result, an array or a constraint table
         this reader does not know.
     """
-    from .backends import Status
     from .result import Geodesic
 
     path = Path(path)
@@ -869,33 +934,50 @@ def load(path):
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{str(path)!r} is not a readable wfr_cvx result file: "
                          f"{exc}") from None
-    with archive:
-        header = _read_header(archive, path)
-        kind = header.get("kind")
-        if kind == "ensemble":
-            arrays = {name: archive[name] for name in archive.files if name != "header"}
-            return _load_ensemble(header, arrays, path)
-        if kind != "geodesic":
-            raise ValueError(f"{str(path)!r} holds a result of kind {kind!r}; this wfr_cvx "
-                             "reads kinds 'geodesic' and 'ensemble'")
-        missing = [name for name in ("mask", *_GEODESIC_ARRAYS) if name not in archive.files]
-        if missing:
-            raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: array "
-                             f"{missing[0]!r} is missing")
-        arrays = {name: archive[name] for name in _GEODESIC_ARRAYS}
-        mask = archive["mask"]
+    where = repr(str(path))
     try:
-        grid = _grid_from_spec(header.get("grid"), mask, where=repr(str(path)))
+        with archive:
+            header = _read_header(archive, path)
+            kind = header.get("kind")
+            if kind == "ensemble":
+                arrays = {name: archive[name] for name in archive.files if name != "header"}
+                return _load_ensemble(header, arrays, path)
+            if kind != "geodesic":
+                raise ValueError(f"{where} holds a result of kind {kind!r}; this wfr_cvx "
+                                 "reads kinds 'geodesic' and 'ensemble'")
+            missing = [name for name in ("mask", *_GEODESIC_ARRAYS)
+                       if name not in archive.files]
+            if missing:
+                raise ValueError(f"{where} is not a complete wfr_cvx result: array "
+                                 f"{missing[0]!r} is missing")
+            arrays = {name: archive[name] for name in _GEODESIC_ARRAYS}
+            mask = archive["mask"]
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # a damaged member: zipfile still opens the archive, the read fails
+        raise ValueError(f"{where} is damaged: an array cannot be read ({exc})") from None
+    try:
+        grid = _grid_from_spec(header.get("grid"), mask, where=where)
+        shapes = _path_shapes(grid)
+        for name, array in arrays.items():
+            if name == "metric":
+                continue
+            if array.shape != shapes[name] or array.dtype.kind != "f":
+                raise ValueError(f"{where} is not a consistent wfr_cvx result: array "
+                                 f"{name!r} has shape {array.shape} (dtype {array.dtype}), "
+                                 f"its grid needs {shapes[name]} (float)")
+        _check_stored_metric(arrays["metric"], grid, f"{where}, array 'metric'")
         constraints = _constraints_from_tables(header.get("constraints", []),
-                                               f"{str(path)!r}: the header's constraints")
-        return Geodesic(
-            grid=grid, lam=header["lam"], **arrays, status=Status.parse(header["status"]),
-            iterations=header["iterations"], setup_time=header["setup_time"],
-            solve_time=header["solve_time"], assembly_time=header["assembly_time"],
-            backend=header["backend"], scheme=header["scheme"], version=header["version"],
-            constraints=constraints)
+                                               f"{where}: the header's constraints")
+        scalars = _checked_scalars(
+            where, lam=header["lam"], status=header["status"],
+            iterations=header["iterations"],
+            timings={key: header[key] for key in ("setup_time", "solve_time",
+                                                  "assembly_time")})
+        return Geodesic(grid=grid, **arrays, **scalars, backend=header["backend"],
+                        scheme=header["scheme"], version=header["version"],
+                        constraints=constraints)
     except KeyError as exc:
-        raise ValueError(f"{str(path)!r} is not a complete wfr_cvx result: the header has "
+        raise ValueError(f"{where} is not a complete wfr_cvx result: the header has "
                          f"no {exc.args[0]!r}") from None
 
 

@@ -8,7 +8,12 @@ reference's Ruppeiner metric ...).  Accepted ``metric=`` values:
 * 1-D grids: one positive value per interior face, shape ``(n - 1,)`` or
   ``grid.face_shape``;
 * 2-D grids: a constant SPD ``2 x 2`` matrix, or a field of them per cell, shape
-  ``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2, 2)``.
+  ``(n, n, 2, 2)`` or ``(n_regimes, n, n, 2, 2)``; or the face weights of a diagonal
+  :math:`G`, shape ``grid.face_shape`` -- the form a solve returns in ``geo.metric``, so
+  that a result's metric solves again.  Only the faces that exist (``grid.face_mask``)
+  are read; the other entries are set within the range of those (they never carry flux,
+  but the solver's scale reads every entry).  With two cells per side and two regimes the
+  shape ``(2, 2, 2, 2)`` is read as cell matrices.
 
 Two discrete forms (:func:`check_metric` returns one):
 
@@ -94,6 +99,22 @@ def _check_face_weights(arr: np.ndarray, grid: Grid) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError("`metric` must be finite and > 0 on every face")
     return arr
+
+
+def _check_face_weights_2d(arr: np.ndarray, grid: Grid) -> np.ndarray:
+    """Face weights ``(K, 2, n, n)`` of a diagonal G on a 2-D grid: finite and > 0 on the
+    faces that exist; every other entry clipped into their range, so that the largest
+    entry (:func:`metric_reach`) is a face's."""
+    exists = grid.face_mask
+    if not exists.any():
+        return np.ones(grid.face_shape)
+    values = arr[exists]
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError("`metric` given as face weights must be finite and > 0 on every "
+                         "face of the grid (grid.face_mask)")
+    filler = np.clip(np.nan_to_num(arr, nan=values.max(), posinf=values.max(),
+                                   neginf=values.min()), values.min(), values.max())
+    return np.where(exists, arr, filler)
 
 
 def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
@@ -316,6 +337,9 @@ def check_metric(metric, grid: Grid) -> np.ndarray:
         if not np.isfinite(arr) or arr <= 0:
             raise ValueError(f"`metric` must be finite and > 0, got {float(arr)}")
         return np.full(grid.face_shape, float(arr))
+    n = grid.n_weights
+    if arr.shape == grid.face_shape and arr.shape != (n, n, 2, 2):
+        return _check_face_weights_2d(arr, grid)
     matrices = _check_matrices(arr, grid)
     if not np.any(matrices[..., 0, 1]):
         return _diagonal_to_faces(matrices, grid)
