@@ -390,3 +390,67 @@ def test_a_pair_at_the_edge_of_the_reach(inside):
     geo = geodesic(Ensemble([[0.0, 0.0]]), Ensemble([[gap, 0.0]]), lam)
     assert geo.status == "Solved"
     assert geo.distance2 == pytest.approx(dirac_wfr2(1.0, 1.0, 0.0, gap, lam), rel=1e-8)
+
+
+# ------------------------------------------------------------------ coincident and light atoms
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+@pytest.mark.parametrize("masses", [[1.0, 1.0], [1.0, 2.0], [0.5, 0.25, 0.25]])
+def test_an_ensemble_with_coincident_atoms_is_at_distance_zero_from_itself(backend, masses):
+    """Before: NumericalError or PrimalInfeasible (SolverError) for d^2 = 0."""
+    e = Ensemble(np.zeros((len(masses), 1)), masses)
+    geo = geodesic(e, e, 1.0, backend=backend)
+    assert geo.distance2 == 0.0 and geo.status == "Solved"
+
+
+def test_a_resampled_book_is_at_distance_zero_from_itself():
+    """The README's book: corner portfolios repeat (some 1e-10 apart), and the greedy
+    start paired several atoms with one twin; the solve then failed."""
+    from wfr_cvx.finance import load_prices, resampled_portfolios, returns_from_prices
+
+    returns = returns_from_prices(load_prices())
+    calm = Ensemble.from_portfolios(resampled_portfolios(returns, 20, risk_aversion=2.0,
+                                                         seed=0))
+    geo = geodesic(calm, calm, 0.05, metric=returns.cov())
+    assert geo.distance2 == pytest.approx(0.0, abs=1e-12) and geo.status == "Solved"
+
+
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+def test_coincident_atoms_are_one_dirac_and_keep_their_own_masses(backend):
+    split = Ensemble([[0.0], [0.3], [0.0]], [0.5, 1.0, 0.5])
+    target = Ensemble([[0.1], [0.35], [0.35]], [1.2, 0.4, 0.4])
+    merged = geodesic(Ensemble([[0.0], [0.3]], [1.0, 1.0]),
+                      Ensemble([[0.1], [0.35]], [1.2, 0.8]), 0.3, backend=backend)
+    geo = geodesic(split, target, 0.3, backend=backend)
+    assert geo.distance2 == pytest.approx(merged.distance2, rel=1e-12)
+    # every atom's mass is accounted for exactly, by the atoms' own labels
+    plan = geo.plan
+    c = geo._coupling
+    sent = np.bincount(plan["i"], plan["mass_out"], minlength=3) + c.destroyed
+    received = np.bincount(plan["j"], plan["mass_in"], minlength=3) + c.created
+    np.testing.assert_allclose(sent, split.mass, rtol=1e-12)
+    np.testing.assert_allclose(received, target.mass, rtol=1e-12)
+    # the twins share their Dirac's pairs in proportion to their masses
+    twins = plan[plan["i"].isin([0, 2])].groupby("i")["mass_out"].sum()
+    assert twins[0] == pytest.approx(twins[2], rel=1e-12)
+
+
+def test_light_atoms_are_never_returned_as_solved_pure_reaction():
+    """Before: every pair in reach with an atom below 1e-9 of the heaviest gave pure
+    reaction at "Solved" (4.0000000036 for the closed form's 3.9997603)."""
+    with pytest.warns(InaccurateSolutionWarning, match="pure reaction, an upper bound"):
+        geo = geodesic(Ensemble([[0.0]], [1.0]), Ensemble([[0.1]], [9e-10]), 1.0)
+    assert geo.status == "AlmostSolved"
+    assert geo.distance2 >= dirac_wfr2(1.0, 9e-10, 0.0, 0.1, 1.0)
+
+
+def test_a_light_atom_beside_a_destroyed_one_keeps_the_bound():
+    """Before: the dual bound lost almost the whole destroyed atom (gap 0.85) and the solve
+    raised SolverError; the answer is 1.7e-5 above the closed form (the light pair is not
+    solved), which the status says."""
+    exact = 4 * ((1 + 1e-10 - 2 * np.sqrt(1e-10) * np.cos(0.25)) + (3 - 2 * np.sqrt(2)))
+    with pytest.warns(InaccurateSolutionWarning, match="differ by"):
+        geo = geodesic(Ensemble([[0.0], [5.0]], [1.0, 1.0]),
+                       Ensemble([[0.5], [5.0]], [1e-10, 2.0]), 1.0)
+    assert geo.status == "AlmostSolved"
+    assert geo.distance2 == pytest.approx(exact, rel=3e-5)
+    assert geo.lower_bound <= exact <= geo.distance2

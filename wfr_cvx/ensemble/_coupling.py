@@ -94,6 +94,15 @@ their atom zeroed when that costs nothing.  Figures are computed from the final 
 Atoms lighter than 1e-9 of the heaviest atom take part in no solve (their cones would be
 degenerate for the interior point) and are simply destroyed or created; they keep their
 place in the dual bound, which therefore holds for the whole problem.
+
+**Coincident atoms.**  Atoms of one ensemble at the same position in the same regime are
+one Dirac of the measure: they are merged (masses summed) before the pairs are formed, and
+each pair of the merged plan is split back over the members in proportion to their masses
+(a north-west-corner coupling of the two members' shares; the pair cost is 1-homogeneous,
+so the split costs the same).  Books hold such atoms (the corner portfolios of a resampled
+frontier), and without the merge the tie left the greedy point far from the optimum:
+identical ensembles with coincident atoms, d^2 = 0, ended "NumericalError" or
+"PrimalInfeasible".
 """
 
 from __future__ import annotations
@@ -106,7 +115,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..backends import ConeBlock, ConicProblem
-from ..errors import InaccurateSolutionWarning
+from ..errors import InaccurateSolutionWarning, SolverError
 from ._backends import _caller_stacklevel, check_status, solve_clarabel, solve_cvxpy
 from ._constraints import EnsembleConstraints
 from ._ensemble import Aligned
@@ -147,6 +156,13 @@ MAX_RESCALES = 2
 POTENTIAL_CAP = 1.0 - 1e-9
 #: Seed levels of the dual bound's transforms (fractions of the largest atom mass).
 SEED_LEVELS = (0.0, 1e-8, 1e-4)
+#: Caps 1 - e tried on the first side's potentials of the dual bound when one of them is
+#: 1 at an atom with partners (an atom the plan destroys outright, such as a light
+#: atom's only partner): a potential of 1 leaves its partners no room, and the transform
+#: then took almost the whole atom out of the bound (a gap of 0.85 on one unit atom next
+#: to a partner of mass 1e-10, whose optimal potentials are 1 - cos(theta) sqrt(b / a) and
+#: about -sqrt(a / b)).
+FIRST_SIDE_MARGINS = (1e-9, 1e-7, 1e-5, 1e-3)
 #: When the certificate does not close, a relative gap between the plan and the dual bound
 #: above UNCERTIFIED_GAP makes a "Solved" an "AlmostSolved" (a warning), and one above
 #: FAILED_GAP an error.  Measured on one pair of unit Diracs: at 1 - cos(theta) = 1e-13 .. 1e-14
@@ -466,8 +482,10 @@ def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
     give the first side's; every pair is then feasible (``transforms``, the pair
     :func:`transforms` of ``g``, may be given).  The multipliers of light atoms are
     the interior point's least accurate, and one bad seed lowers all its partners: both
-    orders and the seed levels 0, 1e-8 and 1e-4 are tried and the best bound is kept (as
-    :func:`wfr_cvx.closed_form.static_wfr2_bounds` does for the logarithmic form).
+    orders and the seed levels 0, 1e-8 and 1e-4 are tried, and when a first-side potential
+    is 1 at an atom with partners also the caps :data:`FIRST_SIDE_MARGINS` on that side;
+    the best bound is kept (as :func:`wfr_cvx.closed_form.static_wfr2_bounds` does for the
+    logarithmic form).
 
     >>> t = np.array([0.3])
     >>> g = Ingredients(np.array([0]), np.array([0]), np.ones(1), np.ones(1),
@@ -481,9 +499,13 @@ def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
     psi = np.minimum(y[N:] * g.cost_unit, 1.0)
     to_dst, to_src = transforms or _transforms(g)
     best = -np.inf
-    for first, second, m_first, m_second, forward, backward in (
+    for unclipped, second, m_first, m_second, forward, backward in (
             (phi, psi, g.a, g.b, to_dst, to_src), (psi, phi, g.b, g.a, to_src, to_dst)):
-        for level in SEED_LEVELS:
+        caps = [1.0]
+        if np.any(unclipped[forward.near] >= 1.0):
+            caps += [1.0 - margin for margin in FIRST_SIDE_MARGINS]
+        for cap, level in ((cap, level) for cap in caps for level in SEED_LEVELS):
+            first = np.minimum(unclipped, cap)
             seeds = m_first >= level * m_first.max(initial=0.0)
             other = forward(first, seeds)
             # an atom no seed reaches keeps its own potential, or 0 when that is 1 and it has
@@ -585,7 +607,7 @@ def _judged(status: str, upper: float, lower: float) -> tuple[str, str]:
     warning); above :data:`FAILED_GAP` the point is refused ("Uncertified", an error).
     """
     relative = (upper - lower) / upper if upper > 0 else 0.0
-    detail = (f"; the solver said {status!r} but its plan and the dual bound differ by "
+    detail = (f"; the solver said {str(status)!r} but its plan and the dual bound differ by "
               f"{relative:.1e} (relative)")
     if status in ("Solved", "AlmostSolved") and relative > FAILED_GAP:
         return "Uncertified", detail
@@ -667,25 +689,32 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     """
     begin = time.perf_counter()
     a_all, b_all = aligned.a, aligned.b
-    heaviest = max(a_all.max(initial=0.0), b_all.max(initial=0.0))
     src_atoms, dst_atoms = np.flatnonzero(a_all > 0), np.flatnonzero(b_all > 0)
-    pairs = pairs_within(aligned.x[src_atoms], aligned.y[dst_atoms], aligned.k[src_atoms],
-                         aligned.l[dst_atoms], metrics, reach=np.pi * lam,
+    # coincident atoms are one Dirac: merged here, split back at the end
+    src_first, src_group = _distinct(aligned.x[src_atoms], aligned.k[src_atoms])
+    dst_first, dst_group = _distinct(aligned.y[dst_atoms], aligned.l[dst_atoms])
+    a_merged = np.bincount(src_group, a_all[src_atoms], minlength=src_first.size)
+    b_merged = np.bincount(dst_group, b_all[dst_atoms], minlength=dst_first.size)
+    heaviest = max(a_merged.max(initial=0.0), b_merged.max(initial=0.0))
+    first_src, first_dst = src_atoms[src_first], dst_atoms[dst_first]
+    pairs = pairs_within(aligned.x[first_src], aligned.y[first_dst], aligned.k[first_src],
+                         aligned.l[first_dst], metrics, reach=np.pi * lam,
                          max_travel=plan.max_travel)
     theta = pairs.distance / (2.0 * lam)
     one_minus_cos = 2.0 * np.sin(0.5 * theta) ** 2
-    mass = a_all[src_atoms].sum() + b_all[dst_atoms].sum()
-    factor = (src_atoms.size + dst_atoms.size) / mass if mass > 0 else 1.0
-    a, b = a_all[src_atoms] * factor, b_all[dst_atoms] * factor
+    mass = a_merged.sum() + b_merged.sum()
+    factor = (a_merged.size + b_merged.size) / mass if mass > 0 else 1.0
+    a, b = a_merged * factor, b_merged * factor
     light = LIGHT_ATOM * heaviest * factor
     heavy = (a[pairs.src] > light) & (b[pairs.dst] > light)
     # ranks among the heavy pairs (the others never come first): one sort per side serves
-    # the greedy point and the first working set
+    # the greedy point and the first working set.  By distance, which orders the pairs as
+    # 1 - cos(theta) does but keeps atoms 1e-10 apart distinct (1 - cos ~ 1e-21 does not)
     index = np.flatnonzero(heavy)
     ranks = []
     for side in (pairs.src, pairs.dst):
         rank = np.full(pairs.size, np.iinfo(np.intp).max)
-        rank[index] = _rank_within(side[index], one_minus_cos[index])
+        rank[index] = _rank_within(side[index], pairs.distance[index])
         ranks.append(rank)
     bound, A, B = greedy_plan(pairs.src, pairs.dst, one_minus_cos, a, b, *ranks)
     g = Ingredients(pairs.src, pairs.dst, a, b, one_minus_cos, np.cos(theta),
@@ -702,6 +731,22 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
         A, B, sigma, tau = _feasible(A, B, sigma, tau, pairs.src, pairs.dst, a, b)
         lower = bound if not pairs.size else 0.0
         status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
+        if pairs.size and not heavy.any():
+            # every pair in reach has a light atom: pure reaction, judged against the
+            # total-mass bound (a light atom of relative mass e changes d^2 by ~sqrt(e))
+            lower = (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2
+            status = _judged("Solved", bound, lower)[0]
+            why = (f"every pair in reach has an atom lighter than {LIGHT_ATOM:g} of the "
+                   f"heaviest, which takes part in no solve: the plan is pure reaction, an "
+                   f"upper bound {(bound - lower) / bound:.1e} (relative) above the "
+                   f"total-mass lower bound")
+            if status == "Uncertified":
+                raise SolverError(f"the ensemble coupling was not solved: {why}",
+                                  status=status, backend=backend)
+            if status == "AlmostSolved":
+                warnings.warn(f"the ensemble coupling was not solved (status "
+                              f"'AlmostSolved'): {why}", InaccurateSolutionWarning,
+                              stacklevel=_caller_stacklevel())
         if bound > 0 and heavy.any():  # negligible, but not certified
             status = "AlmostSolved"
             warnings.warn("the ensemble coupling was not solved (status 'AlmostSolved'): "
@@ -712,20 +757,74 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
                           stacklevel=_caller_stacklevel())
     # the total masses alone bound d below (the total mass is 1-Lipschitz for d)
     lower = max(lower, (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2)
-    carrying = (A > 0) | (B > 0)
+    carrying = np.flatnonzero((A > 0) | (B > 0))
+    src_share = a_all[src_atoms] / a_merged[src_group]
+    dst_share = b_all[dst_atoms] / b_merged[dst_group]
     destroyed, created = np.zeros(a_all.size), np.zeros(b_all.size)
-    destroyed[src_atoms] = sigma / factor
-    created[dst_atoms] = tau / factor
-    kept = Pairs(src_atoms[pairs.src[carrying]], dst_atoms[pairs.dst[carrying]],
-                 pairs.distance[carrying], pairs.regime[carrying])
+    destroyed[src_atoms] = sigma[src_group] * src_share / factor
+    created[dst_atoms] = tau[dst_group] * dst_share / factor
+    pair, member_src, member_dst, weight = _split_over_members(
+        pairs.src[carrying], pairs.dst[carrying], src_group, dst_group, src_share, dst_share)
+    carrying = carrying[pair]
+    kept = Pairs(src_atoms[member_src], dst_atoms[member_dst], pairs.distance[carrying],
+                 pairs.regime[carrying])
     return Coupling(
-        pairs=kept, one_minus_cos=one_minus_cos[carrying], mass_out=A[carrying] / factor,
-        mass_in=B[carrying] / factor, destroyed=destroyed, created=created,
+        pairs=kept, one_minus_cos=one_minus_cos[carrying],
+        mass_out=A[carrying] * weight / factor, mass_in=B[carrying] * weight / factor,
+        destroyed=destroyed, created=created,
         lower_bound=max(lower, 0.0) / factor, n_pairs_kept=pairs.size,
         n_pairs_solved=n_solved, rounds=rounds, status=status,
         solver_status=solver_status, iterations=clock.iterations,
         assembly_time=clock.assembly, setup_time=clock.assembly + clock.setup,
         solve_time=clock.solve, certify_time=clock.certify)
+
+
+def _distinct(points: np.ndarray, regimes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first atom of each distinct (regime, position), in order of first appearance,
+    and each atom's distinct index (the identity when no two atoms coincide)."""
+    if points.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    rows = np.column_stack([regimes.astype(float), points])
+    _, first, group = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    renumber = np.empty_like(by_appearance)
+    renumber[by_appearance] = np.arange(by_appearance.size)
+    return first[by_appearance], renumber[np.ravel(group)]
+
+
+def _members(group: np.ndarray, size: int) -> list[np.ndarray]:
+    """The atoms of each distinct index, in order."""
+    order = np.argsort(group, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(group, minlength=size))[:-1])
+
+
+def _split_over_members(src: np.ndarray, dst: np.ndarray, src_group: np.ndarray,
+                        dst_group: np.ndarray, src_share: np.ndarray, dst_share: np.ndarray):
+    """Each merged pair ``(src[p], dst[p])`` split over the member atoms: rows ``(p, i, j,
+    w)`` with ``i``, ``j`` member atoms and weights ``w`` summing over ``j`` to ``i``'s
+    share and over ``i`` to ``j``'s (a north-west-corner coupling of the shares)."""
+    if src_group.size == np.max(src_group, initial=-1) + 1 and \
+            dst_group.size == np.max(dst_group, initial=-1) + 1:  # no atom coincides
+        order_src, order_dst = np.argsort(src_group), np.argsort(dst_group)
+        return (np.arange(src.size), order_src[src], order_dst[dst], np.ones(src.size))
+    members_src = _members(src_group, int(src_group.max()) + 1)
+    members_dst = _members(dst_group, int(dst_group.max()) + 1)
+    rows = []
+    for p, (i, j) in enumerate(zip(src.tolist(), dst.tolist(), strict=True)):
+        mi, mj = members_src[i], members_dst[j]
+        if mi.size == 1 and mj.size == 1:
+            rows.append((np.array([p]), mi, mj, np.ones(1)))
+            continue
+        ci, cj = np.cumsum(src_share[mi]), np.cumsum(dst_share[mj])
+        ci[-1] = cj[-1] = 1.0
+        ends = np.unique(np.concatenate([ci, cj]))
+        width = np.diff(np.concatenate([[0.0], ends]))
+        keep = width > 0
+        ends, width = ends[keep], width[keep]
+        middle = ends - 0.5 * width
+        rows.append((np.full(width.size, p), mi[np.searchsorted(ci, middle)],
+                     mj[np.searchsorted(cj, middle)], width))
+    return tuple(np.concatenate(column) for column in zip(*rows, strict=True))
 
 
 def _hint(lam: float, theta: np.ndarray, distance: np.ndarray) -> str:
