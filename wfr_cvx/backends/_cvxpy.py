@@ -237,15 +237,19 @@ def build(request) -> Formulation:
         constraints.append(created_vec[still_rows] == 0)
     # constraints of wfr_cvx.constraints, in these units: |flux| dx/dt <= vmax face_mean,
     # |created| / dt <= rmax mean, equal sums of the interior levels
+    # (both sides divided by the larger of 1 and the cap's coefficient, as the assembly's
+    # rows: a loose cap's large coefficients otherwise dwarf the other rows)
     for vmax, steps in plan.velocity_caps:
         on = np.flatnonzero(steps[flux_rows // (K * nf)])
         if on.size:
-            constraints.append(cp.abs(flux_var[on]) * (grid.dx / grid.dt)
-                               <= vmax * face_mean_open[on])
+            k = max(1.0, vmax * grid.dt / grid.dx)
+            constraints.append(cp.abs(flux_var[on]) / k
+                               <= (vmax * grid.dt / grid.dx / k) * face_mean_open[on])
     for rmax in plan.rate_caps:
         if react_rows.size:
-            constraints.append(cp.abs(created_vec[react_rows]) / grid.dt
-                               <= rmax * mean_vec[react_rows])
+            k = max(1.0, rmax * grid.dt)
+            constraints.append(cp.abs(created_vec[react_rows]) / k
+                               <= (rmax * grid.dt / k) * mean_vec[react_rows])
     if plan.total_mass and T > 1:
         constraints.append(cp.sum(levels[1:T], axis=1) == rho0.sum())
     objective = cp.sum(transport) + cp.sum(reaction)
