@@ -54,7 +54,9 @@ def _serial(jobs):
 
 # -- acceptance 2: a failing job is reported in its row, the others finish ---------------
 def test_failures_stay_in_their_rows_on_the_process_pool(tmp_path):
-    stuck = {**SWITCH, "name": "stuck", "solver": {"max_iter": 1}}
+    # a move: a switch alone is solved in closed form, with no solver to stop
+    stuck = {**SWITCH, "name": "stuck", "solver": {"max_iter": 1},
+             "rho1": {"diracs": [{"weight": 0.7, "regime": 0, "mass": 0.5}]}}
     bad_lam = dataclasses.replace(problems.from_dict(SWITCH, name="x"), name="bad_lam",
                                   lam=-1.0)  # bypasses the file checks: raises in the worker
     unnamed = {key: value for key, value in SWITCH.items() if key != "name"}
@@ -253,7 +255,7 @@ def _run(*args, cwd):
 def test_cli_batch_writes_the_table_and_reports_a_failure(tmp_path):
     folder = tmp_path / "more"
     folder.mkdir()
-    text = (PROBLEMS / "regime_switch.toml").read_text() + "\n[solver]\nmax_iter = 1\n"
+    text = (PROBLEMS / "dirac_transport.toml").read_text() + "\n[solver]\nmax_iter = 1\n"
     (folder / "stuck.toml").write_text(text)
     proc = _run("batch", PROBLEMS / "teleport.toml", PROBLEMS / "cvxpy_mass_growth.toml",
                 folder, "--workers", "2", "--out", "results.csv", cwd=tmp_path)

@@ -321,3 +321,52 @@ def test_a_loose_cap_on_the_simplex_with_dr():
     free = wfr_cvx.geodesic(a, b, s, lam=0.3)
     capped = wfr_cvx.geodesic(a, b, s, lam=0.3, backend="dr", constraints=[MaxVelocity(1e3)])
     assert capped.distance2 == pytest.approx(free.distance2, rel=1e-4)   # was +11.7 %
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-6, 1e-9])
+@pytest.mark.parametrize("closed", [MaxReactionRate(0.0), TradingWindow(range(4), reaction=False)])
+def test_no_reaction_and_unequal_regime_masses_is_infeasible(eps, closed):
+    """Before: at eps = 1e-6 the nearly-equal shortcut returned the pure-reaction path
+    ("Solved", source 2.4e-7) that the constraint forbids; at 1e-3 only some backends
+    said infeasible, dr ran out of iterations."""
+    g = Grid(16, 4)
+    r0 = g.bump(0.4, 0.1)
+    for backend in ("clarabel", "cvxpy", "dr"):
+        with pytest.raises(InfeasibleError, match="allow no reaction on any step"):
+            wfr_cvx.geodesic(r0, (1 + eps) * r0, g, lam=0.3, constraints=[closed],
+                             backend=backend)
+    same = wfr_cvx.geodesic(r0, r0.copy(), g, lam=0.3, constraints=[closed])
+    assert same.distance2 == 0.0 and not same.source.any()
+
+
+def test_nearly_equal_ends_keep_a_closed_window():
+    """The pure-reaction path of nearly equal ends creates mass only on the steps the
+    window leaves open, evenly: its cost is the Hellinger bound times T / n."""
+    g = Grid(16, 4)
+    r0 = g.bump(0.4, 0.1)
+    geo = wfr_cvx.geodesic(r0, (1 + 1e-6) * r0, g, lam=0.3,
+                           constraints=[TradingWindow([1], reaction=False)])
+    assert not geo.source[1].any() and np.abs(geo.source[[0, 2, 3]]).min() > 0
+    h2 = 4 * 0.3**2 * np.sum((np.sqrt((1 + 1e-6) * r0) - np.sqrt(r0)) ** 2)
+    assert geo.distance2 == pytest.approx(h2 * 4 / 3, rel=1e-9)
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-3, 1e-2, 0.3])
+def test_a_book_scaled_as_a_whole_is_pure_reaction(eps):
+    """d^2 between rho and (1 + eps) rho meets the total-mass lower bound, so the reaction
+    path is optimal.  Before: a 0.1 % rescale stalled ("InsufficientProgress")."""
+    g = Grid(16, 4, regimes=2)
+    r0 = g.bump(0.4, 0.1, 0) + g.bump(0.6, 0.1, 1, mass=0.5)
+    geo = wfr_cvx.geodesic(r0, (1 + eps) * r0, g, lam=0.3)
+    exact = 4 * 0.3**2 * (np.sqrt(1 + eps) - 1) ** 2 * r0.sum()
+    assert geo.status == "Solved" and geo.distance2 == pytest.approx(exact, rel=1e-9)
+    assert not geo.momentum.any()
+
+
+def test_no_transport_is_the_exact_reaction_path_even_for_close_ends():
+    """Before: MaxVelocity(0) between ends 0.1 % apart stopped with SolverError."""
+    g = Grid(16, 4)
+    r0, r1 = g.bump(0.4, 0.1), 1.001 * g.bump(0.41, 0.1)
+    geo = wfr_cvx.geodesic(r0, r1, g, lam=0.3, constraints=[MaxVelocity(0.0)])
+    h2 = 4 * 0.3**2 * np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2)
+    assert geo.distance2 == pytest.approx(h2, rel=1e-12)

@@ -9,8 +9,10 @@ from wfr_cvx import Grid, InaccurateSolutionWarning, SolverError
 
 @pytest.fixture
 def problem():
+    # a move and a switch (a switch alone is the closed-form reaction path: no solve)
     g = Grid(16, 4, regimes=2)
-    return g, g.bump(0.3, 0.05, 0), g.bump(0.6, 0.05, 1)
+    return g, g.bump(0.3, 0.05, 0), g.bump(0.6, 0.05, 0, mass=0.5) + g.bump(0.6, 0.05, 1,
+                                                                             mass=0.5)
 
 
 @pytest.mark.parametrize(

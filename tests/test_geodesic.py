@@ -180,3 +180,24 @@ def test_backends_agree_on_every_reference_case(case):
         b = wfr_cvx.geodesic(r0, r1, g, lam, backend="cvxpy")
     assert a.status in ("Solved", "AlmostSolved") and b.status in ("Solved", "AlmostSolved")
     assert a.distance2 == pytest.approx(b.distance2, rel=1e-6)
+
+
+@pytest.mark.parametrize("lam", [1e-3, 3e-3, 1e-2])
+def test_a_teleport_costs_the_hellinger_distance(lam):
+    """Ends farther apart than pi lam (and than a cell): the optimum is pure reaction.
+    Before: the interior point stopped "Solved" up to 3e-5 above it (64 x 16, lam = 3e-3);
+    the cheaper reaction path now replaces such an answer."""
+    g = Grid(64, 16, regimes=2)
+    geo = wfr_cvx.geodesic(g.dirac(0.3, 0, 1.0), g.dirac(0.7, 0, 2.0), g, lam)
+    assert geo.distance2 == pytest.approx(4 * lam**2 * 3.0, rel=1e-12)
+    assert geo.status == "Solved" and geo.iterations > 0 and not geo.momentum.any()
+
+
+@pytest.mark.parametrize("lam", [1e-3, 1e-2, 1.0, 1e3])
+def test_a_regime_switch_is_the_closed_form_without_a_solve(lam):
+    """The Hellinger bound meets the total-mass bound: the reaction path is optimal.
+    Before: the interior point, up to 1.2e-5 off at "Solved" (lam = 1e-3, 64 x 16)."""
+    g = Grid(64, 16, regimes=2)
+    geo = wfr_cvx.geodesic(g.dirac(0.4, 0, 1.3), g.dirac(0.6, 1, 0.6), g, lam)
+    assert geo.distance2 == pytest.approx(4 * lam**2 * 1.9, rel=1e-14)
+    assert geo.iterations == 0 and geo.status == "Solved"

@@ -148,7 +148,10 @@ def test_rebalance_problem(tmp_path):
 
 
 def test_solver_options_are_passed_and_overridable(tmp_path):
-    problem = problems.load(_write(tmp_path, BASE + "[solver]\nmax_iter = 1\n"))
+    # a move: a switch alone is solved in closed form, with no solver to stop
+    moving = BASE.replace('center = 0.4, width = 0.05, regime = "off"',
+                          'center = 0.6, width = 0.05, regime = "on"')
+    problem = problems.load(_write(tmp_path, moving + "[solver]\nmax_iter = 1\n"))
     assert problem.solver_options == {"max_iter": 1}
     with pytest.raises(wfr_cvx.SolverError):
         problem.solve()

@@ -174,7 +174,8 @@ def test_status_policy(status, outcome):
 def test_time_limit_is_reported(backend):
     g = Grid(64, 16, regimes=2)
     with pytest.raises(SolverError) as info:
-        wfr_cvx.geodesic(g.bump(0.3, 0.05, 0), g.bump(0.6, 0.05, 1), g, 0.2,
+        # a move (a regime switch alone is the closed-form reaction path: no solve)
+        wfr_cvx.geodesic(g.bump(0.3, 0.05, 0), g.bump(0.6, 0.05, 0, mass=2.0), g, 0.2,
                          backend=backend, time_limit=1e-6)
     assert info.value.status == "MaxTime"
 

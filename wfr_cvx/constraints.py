@@ -57,7 +57,8 @@ from .errors import InfeasibleError
 from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
-           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "check_rate_caps_reachable",
+           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "check_masses_reachable",
+           "check_rate_caps_reachable",
            "compile_constraints", "from_table"]
 
 
@@ -370,6 +371,25 @@ def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
                 f"under a finite rate cap a regime's mass M obeys |dM/ds| <= rmax M, so it "
                 f"is never {what}; leave some mass in the regime or drop the cap",
                 status="PrimalInfeasible", backend=backend)
+
+
+def check_masses_reachable(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray,
+                           backend: str) -> None:
+    """Refuse ends whose regime masses differ when the constraints allow reaction on no
+    step (:class:`MaxReactionRate` of 0, a :class:`TradingWindow` closing reaction on every
+    step): transport keeps each regime's mass, so nothing can join them.  An
+    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses (a relative
+    difference up to 1e-12 counts as rounding)."""
+    if plan.reaction.any():
+        return
+    axes = tuple(range(1, rho0.ndim))
+    m0, m1 = np.sum(rho0, axis=axes), np.sum(rho1, axis=axes)
+    for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
+        if abs(a - b) > 1e-12 * max(a, b):
+            raise InfeasibleError(
+                f"the constraints ({plan.describe()}) allow no reaction on any step, so "
+                f"each regime keeps its mass, but regime {regime!r} holds {a:.12g} at the "
+                f"start and {b:.12g} at the end", status="PrimalInfeasible", backend=backend)
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,

@@ -10,11 +10,11 @@ returns the :class:`~wfr_cvx.Geodesic` in user units:
   absolute below unit data norms); :math:`d^2` is positively homogeneous of degree 1 in
   the masses, so figures are identical from total mass 1e-9 to 1e6;
 * the objective is divided by an a-priori bound of :math:`d^2` per unit mass
-  (:func:`wfr_cvx.assembly.cost_scale_for`), so it stays O(mass) whatever ``lam``: a
-  regime switch solves to 1e-7 from ``lam = 1e-3`` to ``1e3``.  Transport with
-  ``lam >~ 100`` (reaction ~1e4 times dearer than moving across the whole axis) is still
-  too badly conditioned and stops with a :class:`~wfr_cvx.SolverError` rather than a wrong
-  number; use :func:`~wfr_cvx.closed_form.w2_squared_1d`, its limit, there.
+  (:func:`wfr_cvx.assembly.cost_scale_for`), so it stays O(mass) whatever ``lam``.
+  Transport with ``lam >~ 100`` (reaction ~1e4 times dearer than moving across the whole
+  axis) is still too badly conditioned and stops with a :class:`~wfr_cvx.SolverError`
+  rather than a wrong number; use :func:`~wfr_cvx.closed_form.w2_squared_1d`, its limit,
+  there.
 
 Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns with an
 :class:`~wfr_cvx.InaccurateSolutionWarning`; an infeasibility status raises
@@ -28,9 +28,12 @@ the cost is tiny beside the masses, are where this was seen).
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
 
-* pure reaction (regime switch, same-cell mass change): exact at every ``n_steps``
-  (relative error < 1e-6 at 8 steps), the discrete path is
-  :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels;
+* pure reaction: exact at every ``n_steps``, the discrete path is
+  :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels.  It is returned in closed
+  form, with no solve, where it is provably optimal (:func:`_reaction_path_is_enough`: a
+  regime switch between disjoint supports, a book rescaled in place, no transport
+  allowed, ends nearly equal), and in place of a solve's answer that costs more (a
+  teleport at ``lam = 3e-3`` stopped "Solved" 3e-5 above it);
 * one-cell Diracs against :func:`~wfr_cvx.closed_form.dirac_wfr2` at 100 x 32: +0.38 %
   moved by 0.3 at ``lam = 0.5`` (+8.6 % with ``"power"``), exact when they teleport;
   moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1);
@@ -79,7 +82,13 @@ from .backends import (
     get_backend,
 )
 from .closed_form import hellinger2
-from .constraints import Plan, check_rate_caps_reachable, compile_constraints, constraint_items
+from .constraints import (
+    Plan,
+    check_masses_reachable,
+    check_rate_caps_reachable,
+    compile_constraints,
+    constraint_items,
+)
 from .errors import (
     InaccurateSolutionWarning,
     InfeasibleError,
@@ -169,6 +178,8 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
     check_size(grid, record)
     plan = compile_constraints(constraints, grid, r0, r1)
     check_rate_caps_reachable(plan, grid, r0, r1, record.name)
+    if r1 is not None:
+        check_masses_reachable(plan, grid, r0, r1, record.name)
     return Request(grid=grid, rho0=r0, rho1=r1, lam=lam, metric=metric, backend=record,
                    scheme=scheme, options=options, plan=plan, end_potential=end_potential,
                    end_weight=float(end_weight))
@@ -193,25 +204,35 @@ def check_size(grid: Grid, backend) -> None:
             needed_bytes=needed, available_bytes=budget.bytes)
 
 
-def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic:
-    """The explicit pure-reaction path ``((1 - s) sqrt(r0) + s sqrt(r1))^2``, no transport.
+def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic | None:
+    """The explicit pure-reaction path ``((1 - tau) sqrt(r0) + tau sqrt(r1))^2``, no
+    transport, ``tau`` rising evenly over the steps whose reaction the constraints allow
+    (all, without constraints); None when they allow none and ``r0`` and ``r1`` differ by
+    more than rounding (1e-12 relative).
 
-    Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` (exact for the
-    schemes whose reaction term takes the power mean), an upper bound of ``d^2``; constant
-    when ``r0 == r1``.
+    Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` times ``T / n``
+    for ``n`` allowed steps (exact for the schemes whose reaction term takes the power
+    mean), an upper bound of ``d^2``; exactly constant where ``r0 == r1``.
     """
     grid, lam, scheme = request.grid, request.lam, request.scheme
     T = grid.n_steps
-    s = grid.times.reshape(-1, *([1] * len(grid.shape)))
+    allowed = np.asarray(request.plan.reaction, dtype=bool)
+    n = int(allowed.sum())
+    if n == 0:
+        if not np.allclose(r0, r1, rtol=1e-12, atol=0.0):
+            return None
+        allowed, n = np.ones(T, dtype=bool), T  # nothing moves but rounding
+    tau = np.concatenate([[0.0], np.cumsum(allowed)]) / n
+    s = tau.reshape(-1, *([1] * len(grid.shape)))
     roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
-    rho = roots**2
+    rho = np.where(r0 == r1, r0, roots**2)
     rho[0], rho[-1] = r0, r1
     if SCHEMES[scheme][1] == "power":  # the scheme's reaction mean
         mean = (0.5 * (roots[1:] + roots[:-1])) ** 2
     else:
         mean = 0.5 * (rho[1:] + rho[:-1])
     source = np.diff(rho, axis=0) / grid.dt
-    per_step = np.full(T, hellinger2(r0, r1, lam) * grid.dt)
+    per_step = np.where(allowed, hellinger2(r0, r1, lam) * grid.dt * (T / n) ** 2, 0.0)
     rho_face = make_face_average(grid)(np.ascontiguousarray(mean),
                                        np.empty((T, *grid.face_shape)))
     return Geodesic(
@@ -222,6 +243,56 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
         iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0,
         backend=request.backend.name, scheme=scheme, constraints=request.plan.constraints,
     )
+
+
+def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
+    """Whether the pure-reaction path (:func:`_reaction_path`) answers ``request``:
+
+    * the ends are nearly equal: d^2 lies between 0 and the Hellinger bound
+      4 lam^2 H^2 <= 4e-12 lam^2 * mass, below the interior point's resolution (the
+      degenerate solve returned -1e-9 or stopped with NumericalError);
+    * no transport anywhere, on a scheme whose reaction term takes the power mean: each
+      cell's cost per step is then 4 lam^2 (d sqrt(rho))^2 / dt, and the path spread
+      evenly over the allowed steps is the optimum;
+    * the Hellinger bound meets the total-mass bound sum_k 4 lam^2 (sqrt(M1_k) -
+      sqrt(M0_k))^2 (to 1e-9), below which no path of the power-mean schemes costs (by
+      Cauchy-Schwarz over the cells, then the steps): a book scaled as a whole, where the
+      solve stalled ("InsufficientProgress" for a 0.1 % rescale).
+
+    Whether the path keeps the constraints is checked after (:func:`_within_plan`)."""
+    r0, r1, lam = request.rho0, request.rho1, request.lam
+    bound = hellinger2(r0, r1, lam)
+    if bound <= 4.0 * lam**2 * 1e-12 * heavier:
+        return True
+    if SCHEMES[request.scheme][1] != "power":
+        return False
+    if not request.plan.faces.any():
+        return True
+    if not request.plan.reaction.all():
+        return False
+    axes = tuple(range(1, r0.ndim))
+    total = 4.0 * lam**2 * float(np.sum(
+        (np.sqrt(np.sum(r1, axis=axes)) - np.sqrt(np.sum(r0, axis=axes))) ** 2))
+    return bound <= total * (1.0 + 1e-9)
+
+
+def _within_plan(path: Geodesic, plan) -> bool:
+    """Whether a pure-reaction ``path`` keeps the constraints of ``plan``: no mass created
+    where reaction is off (beyond rounding, 1e-12 of the largest level), rates within the
+    caps, the total mass kept when asked."""
+    created = np.abs(path.source).reshape(path.grid.n_steps, -1).max(axis=1) * path.grid.dt
+    if np.any(created[~plan.reaction] > 1e-12 * path.rho.max(initial=0.0)):
+        return False
+    if plan.rate_caps:
+        mean = path.rho_mean
+        rate = np.divide(np.abs(path.source), mean, out=np.zeros_like(mean), where=mean > 0)
+        if rate.max(initial=0.0) > min(plan.rate_caps) or np.any((mean <= 0) & (path.source != 0)):
+            return False
+    if plan.total_mass:
+        totals = path.rho.reshape(path.rho.shape[0], -1).sum(axis=1)
+        if not np.allclose(totals, totals[0], rtol=1e-12, atol=0.0):
+            return False
+    return True
 
 
 def geodesic(rho0, rho1, grid: Grid = None, lam: float = None, *, metric=None, constraints=(),
@@ -351,13 +422,10 @@ def solve(request: Request) -> Geodesic:
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0:
         return _reaction_path(request, r0, r0)
-    if r1 is not None and hellinger2(r0, r1, request.lam) <= (
-            4.0 * request.lam**2 * 1e-12 * heavier):
-        # Equal or nearly equal allocations: d^2 lies between 0 and the Hellinger bound
-        # 4 lam^2 H^2 <= 4e-12 lam^2 * mass, below the interior point's resolution, and the
-        # degenerate solve returned -1e-9 or stopped with NumericalError.  The explicit
-        # reaction path attains the bound.
-        return _reaction_path(request, r0, r1)
+    if r1 is not None and _reaction_path_is_enough(request, heavier):
+        path = _reaction_path(request, r0, r1)
+        if path is not None and _within_plan(path, request.plan):
+            return path
     factor = r0.size / heavier  # mean cell mass 1 in the solver's units
     s0, s1 = r0 * factor, None if r1 is None else r1 * factor
     # Cells lighter than 1e-12 of the heaviest cell (Gaussian tails down to 1e-300) are
@@ -384,7 +452,7 @@ def solve(request: Request) -> Geodesic:
     rho[0] = r0
     if r1 is not None:
         rho[-1] = r1
-    return Geodesic(
+    solved = Geodesic(
         grid=grid, lam=request.lam, metric=request.metric, rho=rho,
         momentum=raw.flux * (grid.dx / grid.dt) * unit,
         source=raw.created / grid.dt * unit,
@@ -397,6 +465,23 @@ def solve(request: Request) -> Geodesic:
         backend=request.backend.name, scheme=request.scheme,
         constraints=request.plan.constraints,
     )
+    return _cheaper_of(solved, request)
+
+
+def _cheaper_of(solved: Geodesic, request: Request) -> Geodesic:
+    """``solved``, or the pure-reaction path between its ends when that keeps the
+    constraints and costs less (on the power-mean schemes, where its cost is exact): an
+    interior point stopped "Solved" 3e-5 above it for a teleport at ``lam = 3e-3`` (64 x
+    16), whose optimum it is.  The solve's status and counts are kept."""
+    if request.rho1 is None or SCHEMES[request.scheme][1] != "power":
+        return solved
+    path = _reaction_path(request, request.rho0, request.rho1)
+    if path is None or path.distance2 >= solved.distance2 or not _within_plan(
+            path, request.plan):
+        return solved
+    for name in ("status", "iterations", "setup_time", "solve_time", "assembly_time"):
+        setattr(path, name, getattr(solved, name))
+    return path
 
 
 def _warn_if_known_inaccurate(request: Request) -> None:
