@@ -355,3 +355,11 @@ def test_cli_batch_on_a_scheduler(cluster, tmp_path, capsys):
     assert "2 of 2 problems solved" in stdout and "Dask scheduler" in stdout
     table = pd.read_csv(out)
     assert table["distance2"].tolist() == pytest.approx([0.48, 0.375], rel=1e-5)
+
+
+def test_an_invalid_named_job_is_reported_under_its_name():
+    """Before: the row said "bad" but its error "<job0>: `lam`: ..."."""
+    job = {**SWITCH, "name": "bad", "lam": -1.0}
+    table = _serial([job])
+    assert table.loc[0, "name"] == "bad"
+    assert table.loc[0, "error"].startswith("ProblemFileError: <bad>: `lam`")

@@ -293,3 +293,16 @@ def test_the_grid_entry_points_point_ensembles_to_their_own():
             getattr(wfr_cvx, function)(E0, E1, 0.5)
         with pytest.raises(TypeError, match=rf"wfr_cvx\.ensemble\.{function}"):
             getattr(wfr_cvx, function)(E0, E1, lam=0.5)
+
+
+def test_nullable_pandas_dtypes_are_read_as_numbers():
+    """Before: a Float64 DataFrame (pandas' nullable dtype) was refused as "dtype object"."""
+    frame = pd.DataFrame({"a": [0.2, 0.5], "b": [0.8, 0.5]})
+    nullable = Ensemble(frame.astype("Float64"), mass=pd.Series([1, 2]).astype("Int64"))
+    plain = Ensemble(frame, mass=pd.Series([1.0, 2.0]))
+    np.testing.assert_array_equal(nullable.weights, plain.weights)
+    np.testing.assert_array_equal(nullable.mass, plain.mass)
+    with pytest.raises(ValueError, match="`weights` must be finite; atom 1, asset 'a' is nan"):
+        Ensemble(pd.DataFrame({"a": [0.2, None], "b": [0.8, 0.5]}).astype("Float64"))
+    with pytest.raises(TypeError, match="must hold real numbers, got dtype bool"):
+        Ensemble(pd.DataFrame({"a": [True, False]}))

@@ -26,7 +26,8 @@ def problem():
         (dict(lam=np.inf), "`lam`"),
         (dict(metric=-1.0), "`metric` must be finite and > 0"),
         (dict(metric=np.ones(3)), "`metric` must be a scalar or have shape"),
-        (dict(backend="gurobi"), "`backend` must be one of"),
+        (dict(backend="gurobi"), r"`backend` must be one of \['auto', 'clarabel', 'cvxpy', "
+                                 r"'dr', 'scs'\], got 'gurobi'"),
         (dict(scheme="geometric"), "`scheme`"),
         (dict(max_iters=5), r"unknown solver option\(s\) \['max_iters'\]"),
     ],

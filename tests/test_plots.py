@@ -177,3 +177,15 @@ def test_solve_plot_works_on_every_shipped_problem(path, tmp_path, capsys):
     assert cli.main(["solve", str(path), "--plot", str(out)]) == 0, capsys.readouterr().err
     assert out.read_bytes().startswith(PNG)
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_the_cost_panel_draws_every_step_over_its_whole_length(simplex_geo):
+    """Before: ``step(where="mid")`` at the midpoints drew the first and last steps at half
+    width; each step's cost now covers [k dt, (k + 1) dt]."""
+    fig = simplex_geo.plot()
+    ax = next(a for a in fig.get_axes() if a.get_title() == "cost per step")
+    for patch, costs in zip(ax.patches, (simplex_geo.transport_per_step,
+                                         simplex_geo.reaction_per_step), strict=True):
+        values, edges = patch.get_data()[:2]
+        np.testing.assert_array_equal(edges, np.linspace(0.0, 1.0, 5))
+        np.testing.assert_array_equal(values, costs)

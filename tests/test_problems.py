@@ -570,3 +570,14 @@ def test_an_ensemble_csv_column_that_is_no_asset_is_refused(tmp_path):
              assets=("eq", "bd")).to_frame().to_csv(tmp_path / "books.csv")
     loaded = problems.load(_write(tmp_path, text, "csv.toml"))
     assert loaded.e0.mass.tolist() == [1.0, 2.0] and set(loaded.e0.regimes) == {"on", "off"}
+
+
+def test_an_unknown_regime_is_named_once():
+    """Before: the file and key were repeated (the regime's own error wrapped again)."""
+    data = {"lam": 0.3, "grid": {"n_weights": 8, "n_steps": 2, "regimes": ["on", "off"]},
+            "rho0": {"diracs": [{"weight": 0.5, "regime": "onn"}]},
+            "rho1": {"diracs": [{"weight": 0.5}]}}
+    with pytest.raises(ValueError) as info:
+        problems.from_dict(data, name="p")
+    assert str(info.value) == ("<p>: `rho0.diracs[0].regime`: 'onn' is not one of "
+                               "('on', 'off')")

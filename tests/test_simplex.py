@@ -392,3 +392,19 @@ def test_a_labelled_two_asset_trade_variance_metric_on_a_1d_grid():
                                   expected)
     with pytest.raises(ValueError, match=r"labelled 'bd', but the grid's weight axis is 'eq'"):
         check_metric(trade_variance_metric(cov, assets=["bd", "eq"]), g)
+
+
+def test_a_metric_diagonal_up_to_round_off_takes_the_diagonal_form():
+    """Before: off-diagonal entries of 1e-12 switched a per-cell field to the cell-matrix
+    discretisation, 1.5 % away in d^2 (both are O(h) discretisations of the same cost)."""
+    s = Grid.simplex(10, 6)
+    a, b = s.bump((0.3, 0.2), 0.12), s.bump((0.5, 0.25), 0.12, mass=0.6)
+    rng = np.random.default_rng(0)
+    diagonal = np.zeros((1, 10, 10, 2, 2))
+    diagonal[..., 0, 0] = rng.uniform(0.5, 3, (1, 10, 10))
+    diagonal[..., 1, 1] = rng.uniform(0.5, 3, (1, 10, 10))
+    nearly = diagonal.copy()
+    nearly[..., 0, 1] = nearly[..., 1, 0] = 1e-12
+    d0 = wfr_cvx.geodesic(a, b, s, lam=0.3, metric=diagonal).distance2
+    assert wfr_cvx.geodesic(a, b, s, lam=0.3, metric=nearly).distance2 == pytest.approx(
+        d0, rel=1e-8)

@@ -264,17 +264,17 @@ def _read(job, index: int) -> tuple[Problem | None, dict | None]:
     """The job as a Problem, or None and its failed row."""
     if isinstance(job, PROBLEMS):
         return job, None
+    name = f"job{index}"
+    if isinstance(job, dict):
+        label = job.get("name")
+        name = label if isinstance(label, str) and label else name
     try:
         if isinstance(job, dict):
-            return problem_files.from_dict(job, name=f"job{index}"), None
+            return problem_files.from_dict(job, name=name), None
         return problem_files.load(job), None
     except (ValueError, TypeError, OSError) as exc:
-        if isinstance(job, dict):
-            label = job.get("name")
-            name = label if isinstance(label, str) and label else f"job{index}"
-        else:
-            name = Path(job).stem
-        return None, _failed(name, "invalid", exc, np.nan)
+        return None, _failed(name if isinstance(job, dict) else Path(job).stem, "invalid",
+                             exc, np.nan)
 
 
 def _solve(problem: Problem, threads: int = 1) -> dict:

@@ -118,12 +118,10 @@ def _mass_panel(ax, times, mass, regimes) -> None:
 
 def _cost_panel(ax, geo) -> None:
     """Transport and reaction cost of each step (they sum to ``distance2``)."""
-    grid = geo.grid
-    steps = (np.arange(grid.n_steps) + 0.5) * grid.dt
-    ax.step(steps, geo.transport_per_step, where="mid",
-            label=f"transport ({geo.transport_cost:.4g})")
-    ax.step(steps, geo.reaction_per_step, where="mid",
-            label=f"reaction ({geo.reaction_cost:.4g})")
+    # one flat segment per step, over the whole step [k dt, (k + 1) dt]
+    edges = np.linspace(0.0, 1.0, geo.grid.n_steps + 1)
+    ax.stairs(geo.transport_per_step, edges, label=f"transport ({geo.transport_cost:.4g})")
+    ax.stairs(geo.reaction_per_step, edges, label=f"reaction ({geo.reaction_cost:.4g})")
     ax.set_title("cost per step")
     ax.set_xlabel("path time s")
     ax.set_ylabel("cost")

@@ -81,6 +81,12 @@ A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number
     ...
     [[constraints]]                        # total_mass, or max_travel (distance >= 0)
 
+In an ensemble's ``frontier`` and ``resampled`` parts ``mass`` is the part's total,
+shared equally by its books (default 1); an ``atoms`` entry's ``mass`` is that atom's.
+:meth:`Ensemble.from_portfolios <wfr_cvx.ensemble.Ensemble.from_portfolios>` instead
+gives each book mass 1 unless told otherwise: a 5-point frontier of ``mass = 5.0`` here
+is ``from_portfolios(frontier)`` there.
+
 A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead of
 ``[rho1]``: either ``kind = "mean_variance"`` with ``prices`` (a CSV path, see
 :func:`wfr_cvx.finance.markowitz.load_prices`), the two ``assets`` of the 1-D grid (the weight is
@@ -868,8 +874,9 @@ class _Reader:
                     self.keys(item, {"weight", "regime", "mass"}, name)
                     weight = self.point(item, "weight", name, grid)
                     mass = self.real(item, "mass", name, 1.0, nonnegative=True)
+                    regime = self.regime(item, name, grid)  # names its own key
                     try:
-                        total += grid.dirac(weight, self.regime(item, name, grid), mass)
+                        total += grid.dirac(weight, regime, mass)
                     except ValueError as exc:
                         self.fail(name, str(exc))
                 else:

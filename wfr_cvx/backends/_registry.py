@@ -148,5 +148,7 @@ def get_backend(name) -> Backend:
     if isinstance(name, Backend):
         return name
     if not isinstance(name, str) or name not in REGISTRY:
-        raise ValueError(f"`backend` must be one of {sorted(REGISTRY)}, got {name!r}")
+        # "auto" (the default of every solve) picks one of these per problem
+        raise ValueError(f"`backend` must be one of {['auto', *sorted(REGISTRY)]}, got "
+                         f"{name!r}")
     return REGISTRY[name]

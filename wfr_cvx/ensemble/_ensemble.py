@@ -52,6 +52,12 @@ def _unique_labels(labels, name: str) -> tuple[str, ...]:
 
 
 def _numeric_matrix(values, name: str) -> np.ndarray:
+    if isinstance(values, (pd.DataFrame, pd.Series)):
+        # pandas' nullable dtypes (Float64, Int64) become object arrays under np.asarray
+        frame = values.to_frame() if isinstance(values, pd.Series) else values
+        if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+               for t in frame.dtypes):
+            return values.to_numpy(dtype=float, na_value=np.nan)
     array = np.asarray(values)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
@@ -72,7 +78,7 @@ def _aligned_series(values, index: pd.Index | None, n_atoms: int, name: str):
         if len(missing) or len(extra):
             raise ValueError(f"`{name}` index must match the atoms of `weights`: missing "
                              f"{list(missing)[:5]}, extra {list(extra)[:5]}")
-        return values.reindex(index).to_numpy()
+        return values.reindex(index)
     return values
 
 
@@ -100,7 +106,8 @@ class Ensemble:
         ``"0" .. "K-1"`` for codes).  A label not in it is an error.
     domain : None, "simplex" or (lower, upper)
         Where the weights must lie: anywhere finite (None, long-short books), on the
-        simplex (weights >= 0 summing to 1, both within 1e-9 times the number of assets),
+        simplex (weights >= 0 within 1e-9, summing to 1 within 1e-9 times the number of
+        assets),
         or in a box ``lower <= w <= upper`` (scalars or per-asset arrays or Series, within
         1e-9).  Checked at construction.
 
@@ -153,7 +160,7 @@ class Ensemble:
             index = frame.index
             if not index.is_unique:
                 raise ValueError("`weights` index (the atom labels) has duplicate labels")
-            values = _numeric_matrix(frame.to_numpy(), "weights")
+            values = _numeric_matrix(frame, "weights")
         else:
             index = None
             values = _numeric_matrix(weights, "weights")
