@@ -454,3 +454,16 @@ def test_a_light_atom_beside_a_destroyed_one_keeps_the_bound():
     assert geo.status == "AlmostSolved"
     assert geo.distance2 == pytest.approx(exact, rel=3e-5)
     assert geo.lower_bound <= exact <= geo.distance2
+
+
+def test_only_light_pairs_between_equal_masses_warn_not_fail():
+    """The lower bound of a plan with only light pairs is the dual bound of pure reaction's
+    potentials; the total-mass bound alone is 0 between equal masses, which failed the
+    solve as 'Uncertified' (a review of the first fix)."""
+    e0 = Ensemble(np.array([[0.2, 0.8]]), mass=[1.0])
+    e1 = Ensemble(np.array([[0.2, 0.8], [0.9, 0.1]]), mass=[1e-10, 1.0])
+    exact = 4 * 0.05**2 * ((1 + 1e-10 - 2 * np.sqrt(1e-10)) + 1.0)   # the far atom is born
+    with pytest.warns(InaccurateSolutionWarning, match="pure reaction"):
+        geo = geodesic(e0, e1, 0.05)
+    assert geo.lower_bound <= exact <= geo.distance2
+    assert geo.distance2 == pytest.approx(exact, rel=2e-5)

@@ -201,3 +201,20 @@ def test_a_regime_switch_is_the_closed_form_without_a_solve(lam):
     geo = wfr_cvx.geodesic(g.dirac(0.4, 0, 1.3), g.dirac(0.6, 1, 0.6), g, lam)
     assert geo.distance2 == pytest.approx(4 * lam**2 * 1.9, rel=1e-14)
     assert geo.iterations == 0 and geo.status == "Solved"
+
+
+def test_the_closed_form_path_reports_the_solves_face_means():
+    """The reaction path's rho_face is the face average of the scheme's transport mean
+    (arithmetic for "centred"), as a solve reports it; before, the reaction's power mean."""
+    g = Grid(16, 4, regimes=("a", "b"))
+    a = g.bump(0.4, 0.1, "a", 0.7) + g.bump(0.3, 0.1, "b", 0.3)
+    b = a.copy()
+    b[0] *= 0.5
+    b[1] *= 2.0                                  # rescaled per regime: no solve
+    for scheme, mean in (("centred", lambda r, q: 0.5 * (r + q)),
+                         ("power", lambda r, q: (0.5 * (np.sqrt(r) + np.sqrt(q))) ** 2)):
+        geo = wfr_cvx.geodesic(a, b, g, 0.3, scheme=scheme)
+        assert geo.iterations == 0
+        means = mean(geo.rho[1:], geo.rho[:-1])
+        faces = 0.5 * (means[..., 1:] + means[..., :-1])
+        np.testing.assert_allclose(geo.rho_face, faces, rtol=1e-12)

@@ -227,13 +227,14 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
     rho = np.where(r0 == r1, r0, roots**2)
     rho[0], rho[-1] = r0, r1
-    if SCHEMES[scheme][1] == "power":  # the scheme's reaction mean
-        mean = (0.5 * (roots[1:] + roots[:-1])) ** 2
-    else:
-        mean = 0.5 * (rho[1:] + rho[:-1])
+    means = {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
+             "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
+    transport_mean, reaction_mean, _ = SCHEMES[scheme]
+    mean = means[reaction_mean]
     source = np.diff(rho, axis=0) / grid.dt
     per_step = np.where(allowed, hellinger2(r0, r1, lam) * grid.dt * (T / n) ** 2, 0.0)
-    rho_face = make_face_average(grid)(np.ascontiguousarray(mean),
+    # the faces carry the transport term's mean, as a solve reports them
+    rho_face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
                                        np.empty((T, *grid.face_shape)))
     return Geodesic(
         grid=grid, lam=lam, metric=request.metric, rho=rho,

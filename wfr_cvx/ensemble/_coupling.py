@@ -732,14 +732,17 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
         lower = bound if not pairs.size else 0.0
         status, solver_status, n_solved, rounds = "Solved", "Solved", 0, 0
         if pairs.size and not heavy.any():
-            # every pair in reach has a light atom: pure reaction, judged against the
-            # total-mass bound (a light atom of relative mass e changes d^2 by ~sqrt(e))
-            lower = (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2
+            # every pair in reach has a light atom: pure reaction, judged against the dual
+            # bound of the potentials 1 (pure reaction's), which the caps below 1 on one
+            # side turn into a bound within ~sqrt(e) of the optimum (a light atom of
+            # relative mass e changes d^2 by ~sqrt(e)); and the total-mass bound
+            lower = max((np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2,
+                        dual_bound(np.full(a.size + b.size, 1.0 / g.cost_unit), g))
             status = _judged("Solved", bound, lower)[0]
             why = (f"every pair in reach has an atom lighter than {LIGHT_ATOM:g} of the "
                    f"heaviest, which takes part in no solve: the plan is pure reaction, an "
-                   f"upper bound {(bound - lower) / bound:.1e} (relative) above the "
-                   f"total-mass lower bound")
+                   f"upper bound {(bound - lower) / bound:.1e} (relative) above the lower "
+                   f"bound")
             if status == "Uncertified":
                 raise SolverError(f"the ensemble coupling was not solved: {why}",
                                   status=status, backend=backend)
