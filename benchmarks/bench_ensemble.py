@@ -408,10 +408,10 @@ def markdown(results: dict) -> list[str]:
               "the atoms' three weights; the grid's default scheme.", ""]
     if "grid_run" in results:
         run = results["grid_run"]
-        lines[-1:-1] = [f"These rows were rerun alone (`--grid`) on {run['date']} (1-minute "
+        lines[-1:-1] = ["", f"These rows were rerun alone (`--grid`) on {run['date']} (1-minute "
                         f"load average {run['machine']['load_average_1min']}; wfr_cvx "
                         f"{run['versions'].get('wfr_cvx')}); the sections above keep their "
-                        "own run.", ""]
+                        "own run."]
     table = [[g["kind"], g["cells"], g["steps"], f"{g['grid_distance2']:.8f}",
               f"{g['ensemble_distance2']:.8f}", f"{g['rel_diff']:+.3e}",
               f"{g['grid_status']}" + (f" ({g['grid_warnings']} warning)"
