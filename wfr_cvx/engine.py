@@ -528,7 +528,8 @@ def solve_raw(request: Request) -> RawSolution:
 #: Backends whose figures (their epigraph variables) are checked against the action of the
 #: path they return (:func:`path_excess`): the interior point, whose tolerance (1e-8) makes
 #: an excess above PATH_WARN a sign of trouble.  SCS meets its cones to ~1e-6 relative
-#: (excess 0.2 % at lam = 20 with d^2 within its stated 1e-5); "dr" prices its own point.
+#: (excess 0.2 % at lam = 20 and 0.3-0.8 % on 1-D bumps at lam = 0.2, with d^2 within its
+#: stated 1e-5; its module says so); "dr" prices its own point.
 PATH_CHECKED = ("clarabel",)
 #: Above this relative excess of the path's action over the solver's objective a solve
 #: warns.  Measured (clarabel, default tolerances): 1e-9 .. 7e-5 on the demo, Diracs,
