@@ -278,7 +278,10 @@ class Certificate:
     mean_speed : float
         Mass-weighted mean of :math:`\|v\|_G = \sqrt{G}\,|v|` over the interior faces and
         steps, weights ``rho_face`` (the transport cost's mass):
-        :math:`\sum \rho_f \sqrt G |v| / \sum \rho_f` (0 without mass).
+        :math:`\sum \rho_f \sqrt G |v| / \sum \rho_f` (0 without mass).  On a 2-D grid
+        each face carries one axis's component :math:`\sqrt{G_{aa}}|v_a|`, so this is the
+        mean of the components (a diagonal move :math:`v = (u, u)` with :math:`G = I`
+        reads :math:`u`; its speed is :math:`\sqrt 2\,u`), not of the 2-D speed.
     mean_rate : float
         Mass-weighted mean of :math:`|r|` over cells and steps, weights ``rho_mean``.
     mass_error : float
