@@ -126,3 +126,14 @@ def test_a_given_geodesic_of_other_inputs_is_refused():
         wfr_cvx.compare(r0, r1, g, 0.1, geodesic=capped)
     with pytest.raises(ValueError, match="its lam differ"):
         wfr_cvx.compare(r0, r1, g, 0.2, geodesic=geo)
+
+
+def test_equal_ends_have_no_excess():
+    """Before: NaN for the geodesic and inf for the two-phase rows (0/0 and 3e-38/0)."""
+    from wfr_cvx.ensemble import Ensemble
+
+    g = Grid(32, 8, regimes=2)
+    a = g.bump(0.4, 0.08, 0, 0.6) + g.bump(0.5, 0.08, 1, 0.4)
+    e = Ensemble([[0.2, 0.8], [0.5, 0.5]], [1.0, 2.0])
+    for table in (wfr_cvx.compare(a, a.copy(), g, 0.2), wfr_cvx.compare(e, e, 0.2)):
+        assert (table["excess_over_geodesic"] == 0.0).all()

@@ -120,3 +120,75 @@ def test_bad_input(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         wfr_cvx.rebalance(**args)
+
+
+def _two_regime_step(scale=1.0, shift=0.0, **kw):
+    g = Grid(32, 8, regimes=2)
+    r0 = g.bump(0.3, 0.06, 0, 0.6) + g.bump(0.5, 0.06, 1, 0.4)
+    w = g.weights
+    V = np.stack([(w - 0.7) ** 2, (w - 0.2) ** 2 + 0.01])
+    return g, r0, wfr_cvx.rebalance(r0, g, 0.3, potential=scale * V + shift, tau=2.0 / scale,
+                                    **kw)
+
+
+@pytest.mark.parametrize("scale, shift", [(1e-4, 0.0), (1e4, 0.0), (1.0, 1e3), (1.0, 1e6)])
+def test_the_target_does_not_depend_on_the_objectives_scale_or_a_constant(scale, shift):
+    """V -> k V, tau -> tau / k (and V -> V + c, the mass being kept) has the same
+    minimiser.  Before: at k = 1e-4 the objective (~3e-6) sat at the solver's absolute
+    tolerance and the target moved 26 % of the mass at "Solved"; V + 1e6 moved it 3e-5."""
+    g, r0, base = _two_regime_step()
+    _, _, other = _two_regime_step(scale, shift)
+    assert other.status == "Solved"
+    assert np.abs(other.target - base.target).sum() < 1e-4
+    assert other.distance2 == pytest.approx(
+        wfr_cvx.geodesic(r0, other.target, g, 0.3).distance2, rel=1e-6)
+
+
+def test_a_labelled_potential_is_read_by_label():
+    """Before: read by position (a DataFrame with its regimes in another order swapped
+    them silently)."""
+    g = Grid(16, 4, regimes=("a", "b"))
+    w = g.weights
+    r0 = g.bump(0.3, 0.1, "a", 0.5) + g.bump(0.5, 0.1, "b", 0.5)
+    V = np.stack([(w - 0.7) ** 2, (w - 0.2) ** 2 + 0.01])
+    base = wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=5.0)
+    frame = pd.DataFrame(V.T, index=w, columns=["a", "b"])[["b", "a"]].sample(frac=1.0,
+                                                                             random_state=0)
+    labelled = wfr_cvx.rebalance(r0, g, 0.3, potential=frame, tau=5.0)
+    np.testing.assert_allclose(labelled.target, base.target, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="`potential` column"):
+        wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=pd.DataFrame(
+            V, index=pd.Index(["a", "b"], name="regime"), columns=w))
+
+
+def test_a_callable_potential_on_the_simplex_and_inf_outside_the_mask():
+    """Before: a callable's values were flattened and refused ("got (1, 64)")."""
+    s = Grid.simplex(8, 4)
+    start = s.bump((0.3, 0.3), 0.12)
+
+    def bowl(w):
+        return (w[..., 0] - 0.6) ** 2 + (w[..., 1] - 0.2) ** 2
+
+    by_callable = wfr_cvx.rebalance(start, s, 0.3, tau=5.0, potential=bowl)
+    by_array = wfr_cvx.rebalance(start, s, 0.3, tau=5.0, potential=bowl(s.coords)[None])
+    barrier = np.where(s.mask, bowl(s.coords)[None], np.inf)
+    by_barrier = wfr_cvx.rebalance(start, s, 0.3, tau=5.0, potential=barrier)
+    np.testing.assert_array_equal(by_callable.target, by_array.target)
+    np.testing.assert_array_equal(by_barrier.target, by_array.target)
+    with pytest.raises(ValueError, match="one value per cell"):
+        wfr_cvx.rebalance(start, s, 0.3, tau=5.0, potential=lambda w: w[..., 0].ravel()[:5])
+
+
+def test_a_free_end_reported_unbounded_is_a_solver_error():
+    """Staying put is feasible and the objective is bounded below: SCS's "DualInfeasible"
+    at tau = 1e-5 was an InfeasibleError."""
+    g = Grid(32, 8, regimes=("a", "b"))
+    w = g.weights
+    r0 = g.bump(0.3, 0.05, "a", 0.6) + g.bump(0.5, 0.05, "b", 0.4)
+    V = np.stack([(w - 0.7) ** 2, (w - 0.2) ** 2 + 0.01])
+    try:
+        wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=1e-5, backend="scs")
+    except wfr_cvx.SolverError as exc:
+        assert not isinstance(exc, wfr_cvx.InfeasibleError)
+    with pytest.raises(TypeError, match="`tau` must be a real number"):
+        wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=True)

@@ -59,14 +59,21 @@ def cheaper_intermediate(middles: Mapping[str, np.ndarray],
 
 
 def two_phase_table(geodesic_row: tuple, rows: Mapping[str, tuple],
-                    intermediate: Mapping[str, str]) -> pd.DataFrame:
+                    intermediate: Mapping[str, str], negligible: float = 0.0) -> pd.DataFrame:
     """The comparison table: the geodesic's row ``(d^2, transport, reaction, nan, nan)``
     and the two-phase ``rows`` by path, ``excess_over_geodesic`` and
-    ``attrs["intermediate"]``."""
+    ``attrs["intermediate"]``.  A ``d^2`` at most ``negligible`` (the solvers' resolution,
+    4 lam^2 1e-12 times the mass) counts as 0: between equal ends every row's excess is 0,
+    not 0/0."""
     table = pd.DataFrame.from_dict(
         {"wfr_geodesic": geodesic_row, **rows}, orient="index",
         columns=["distance2", "transport_cost", "reaction_cost", "phase_a", "phase_b"])
-    table.insert(3, "excess_over_geodesic", table["distance2"] / geodesic_row[0] - 1.0)
+    d2, geo = table["distance2"].to_numpy(), geodesic_row[0]
+    if geo > negligible:
+        excess = d2 / geo - 1.0
+    else:
+        excess = np.where(d2 <= negligible, 0.0, np.inf)
+    table.insert(3, "excess_over_geodesic", excess)
     table.index.name = "path"
     table.attrs["intermediate"] = dict(intermediate)
     return table

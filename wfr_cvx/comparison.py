@@ -164,7 +164,8 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
             middles, lambda middle, first=first, second=second: concatenate_phases(
                 _row(phase(r0, middle, **first)), _row(phase(middle, r1, **second))))
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
-                             np.nan, np.nan), rows, intermediate)
+                             np.nan, np.nan), rows, intermediate,
+                            negligible=4.0 * request.lam**2 * 1e-12 * (r0.sum() + r1.sum()))
     if pairs is not None:
         table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
     return table

@@ -277,6 +277,27 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
     return bound <= total * (1.0 + 1e-9)
 
 
+def _scaled_free_end(request: Request) -> Request:
+    """A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
+
+    The mass is kept, so ``V`` is shifted to its minimum 0 over the active cells (the
+    objective moves by a constant).  The optimum then lies between 0 and ``sum V rho0``
+    (staying put): divided by that per unit mass, when it is far from 1 (outside [1e-2,
+    1e2], as :func:`~wfr_cvx.assembly.cost_scale_for`), the objective is O(mass) however
+    small ``V`` and ``1 / tau`` are.  Measured: ``V`` times 1e-4 and ``tau`` times 1e4 (the
+    same minimiser) left an objective of ~3e-6, at Clarabel's absolute tolerance, and a
+    target 26 % of the mass away at "Solved"."""
+    active = request.plan.cells
+    V = np.asarray(request.end_potential, dtype=float)
+    shifted = np.where(active, V - V[active].min(), 0.0)
+    r0 = request.rho0
+    per_mass = float(np.sum(shifted * r0)) / float(r0.sum())
+    out = dataclasses.replace(request, end_potential=shifted)
+    if per_mass > 0 and not 1e-2 <= per_mass <= 1e2:
+        out = dataclasses.replace(out, cost_scale=per_mass)
+    return out
+
+
 def _within_plan(path: Geodesic, plan) -> bool:
     """Whether a pure-reaction ``path`` keeps the constraints of ``plan``: no mass created
     where reaction is off (beyond rounding, 1e-12 of the largest level), rates within the
@@ -439,12 +460,18 @@ def solve(request: Request) -> Geodesic:
     scaled = dataclasses.replace(
         request, rho0=s0, rho1=s1, cost_scale=cost_scale_for(
             s0, s1, request.lam, request.metric, diameter=np.sqrt(request.grid.dims)))
+    if s1 is None:
+        scaled = _scaled_free_end(scaled)
     raw = solve_raw(scaled)
     said = f"; the solver said: {raw.message}" if raw.message else ""
     check_status(raw.status, request.backend.name,
                  said + _conditioning_hint(request.lam, request.metric),
-                 _limits(request.plan, request.grid), bounded=r1 is not None,
-                 feasible=not request.plan.constraints and bool(np.all(request.plan.reaction)))
+                 # bounded: the action is >= 0, and a free end's potential is finite on a
+                 # kept mass; feasible: the reaction path without constraints, and for a
+                 # free end staying put, which keeps every constraint
+                 _limits(request.plan, request.grid), bounded=True,
+                 feasible=r1 is None or (not request.plan.constraints
+                                         and bool(np.all(request.plan.reaction))))
     _check_path(raw, request.backend.name)
 
     _warn_if_known_inaccurate(request)
@@ -615,8 +642,9 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
         what = "unbounded" if "Dual" in status.value else "infeasible"
         raise SolverError(
             f"the WFR solve failed: the solver reported the problem {what}, which it cannot "
-            f"be (the action is >= 0 and the pure-reaction path is feasible without "
-            f"constraints){hint}", status=status.value, backend=backend)
+            f"be (the objective is bounded below, and a path is feasible: the pure-reaction "
+            f"path without constraints, staying put for a free end){hint}",
+            status=status.value, backend=backend)
     if status in INACCURATE:
         warnings.warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "

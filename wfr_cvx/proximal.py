@@ -22,11 +22,12 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import pandas as pd
 
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
 from .engine import check_grid, make_request, solve
-from .grid import Grid, as_allocation
+from .grid import Grid, _data_array_values, _is_data_array, as_allocation, labelled_allocation
 from .result import Geodesic
 
 __all__ = ["Rebalance", "rebalance"]
@@ -118,11 +119,24 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
         except (TypeError, ValueError):  # no signature to read (some builtins)
             with_regime = False
         values = []
-        for label in grid.regimes:
-            out = potential(grid.coords, label) if with_regime else potential(grid.coords)
-            values.append(np.asarray(out, dtype=float).reshape(-1))
-        arr = np.stack(values)
         name = "potential (the callable's values)"
+        for label in grid.regimes:
+            out = np.asarray(potential(grid.coords, label) if with_regime
+                             else potential(grid.coords), dtype=float)
+            if out.size != grid.n_cells:
+                raise ValueError(f"`{name}` must hold one value per cell ({grid.n_cells} "
+                                 f"for a regime), got shape {out.shape}")
+            values.append(out.reshape(grid.shape[1:]))  # flat or on the cells' layout
+        arr = np.stack(values)
+    elif _is_data_array(potential) or isinstance(potential, (pd.Series, pd.DataFrame)):
+        # labelled input by label, as allocations are read (values may be negative)
+        value = _data_array_values(potential) if _is_data_array(potential) else potential
+        if isinstance(value, (pd.Series, pd.DataFrame)):
+            value = labelled_allocation(value, grid, "potential")
+        arr = np.asarray(value, dtype=float)
+        if arr.ndim == grid.dims and grid.n_regimes == 1:
+            arr = arr[None]
+        name = "potential"
     else:
         try:
             arr = np.asarray(potential, dtype=float)
@@ -134,9 +148,10 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
     if arr.shape != grid.shape:
         raise ValueError(f"`{name}` must have shape {grid.shape} like the grid, "
                          f"got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite on every cell")
-    return arr
+    if not np.all(np.isfinite(arr[grid.mask])):
+        raise ValueError(f"`{name}` must be finite on every active cell")
+    # inactive cells hold no mass: their values (a barrier's inf, a label left out) unused
+    return np.where(grid.mask, arr, 0.0)
 
 
 def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=None,
@@ -151,10 +166,13 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     grid : Grid
     lam : float
         Crossover scale.
-    potential : array of shape ``grid.shape``, or callable
-        ``V`` per cell, or ``f(coords)`` / ``f(coords, regime)`` returning one value per
-        cell (``coords`` is ``grid.coords``; the regime's label is passed when ``f``'s
-        second positional parameter is required or named ``regime``).
+    potential : array of shape ``grid.shape``, labelled input, or callable
+        ``V`` per cell; pandas or xarray input is read by label as allocations are
+        (:func:`wfr_cvx.grid.as_allocation`; values may be negative); or ``f(coords)`` /
+        ``f(coords, regime)`` returning one value per cell, flat or in the cells' layout
+        (``coords`` is ``grid.coords``; the regime's label is passed when ``f``'s second
+        positional parameter is required or named ``regime``).  Only active cells are
+        read: outside ``grid.mask`` a value may be anything, ``inf`` included.
     tau : float
         Step (> 0): the larger, the closer the target gets to the potential's minimum.
     metric, backend, scheme, **solver_options
@@ -177,6 +195,8 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     r0 = as_allocation(rho0, grid, "rho0")
     if r0.sum() <= 0:
         raise ValueError("`rho0` must hold positive total mass")
+    if isinstance(tau, bool):
+        raise TypeError(f"`tau` must be a real number, got {tau!r}")
     try:
         tau = float(tau)
     except (TypeError, ValueError):

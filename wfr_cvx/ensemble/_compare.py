@@ -156,7 +156,8 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
              {"per regime": per_regime_before, "pooled": pooled_before})):
         intermediate[path], rows[path] = cheaper_intermediate(middles, build)
     return two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
-                            np.nan, np.nan), rows, intermediate)
+                            np.nan, np.nan), rows, intermediate,
+                           negligible=4.0 * lam**2 * 1e-12 * (m0.sum() + m1.sum()))
 
 
 def _same_ensemble(a: Ensemble, b: Ensemble) -> bool:
