@@ -370,3 +370,38 @@ def test_no_transport_is_the_exact_reaction_path_even_for_close_ends():
     geo = wfr_cvx.geodesic(r0, r1, g, lam=0.3, constraints=[MaxVelocity(0.0)])
     h2 = 4 * 0.3**2 * np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2)
     assert geo.distance2 == pytest.approx(h2, rel=1e-12)
+
+
+@pytest.mark.parametrize("eps", [1e-1, 1e-2, 1e-3])
+@pytest.mark.parametrize("backend", ["auto", "cvxpy"])
+def test_mass_moved_between_regimes_under_a_window_or_total_mass_is_exact(eps, backend):
+    """Each regime keeps its profile and changes its mass: the reaction path over the open
+    steps (great circle under TotalMass) meets the lower bound.  Before: SolverError at
+    eps = 1e-3, "Solved" 1.9e-4 (window) and 1.2e-4 (TotalMass) below the optimum at 1e-2."""
+    g = Grid(32, 8, regimes=2)
+    a = g.bump(0.6, 0.08, "0", 0.7) + g.bump(0.3, 0.08, "1", 0.3)
+    b = a.copy()
+    b[0] *= 1 + eps
+    b[1] *= 1 - eps * 0.7 / 0.3
+    window = wfr_cvx.geodesic(a, b, g, 0.3, backend=backend,
+                              constraints=[TradingWindow([0, 7], reaction=False)])
+    h2 = 4 * 0.3**2 * np.sum((np.sqrt(b) - np.sqrt(a)) ** 2)
+    assert window.distance2 == pytest.approx(h2 * 8 / 6, rel=1e-12)
+    assert not window.source[[0, 7]].any()
+    sphere = wfr_cvx.geodesic(a, b, g, 0.3, backend=backend, constraints=[TotalMass()])
+    m0, m1 = a.reshape(2, -1).sum(axis=1), b.reshape(2, -1).sum(axis=1)
+    chord = np.linalg.norm(np.sqrt(m0) - np.sqrt(m1)) / np.sqrt(a.sum())
+    angle = 2 * np.arcsin(chord / 2)
+    exact = 16 * 0.3**2 * a.sum() * 8 * 8 * np.sin(angle / 16) ** 2
+    assert sphere.distance2 == pytest.approx(exact, rel=1e-9)
+    np.testing.assert_allclose(sphere.rho.reshape(9, -1).sum(axis=1), a.sum(), rtol=1e-14)
+
+
+def test_an_infeasible_one_step_problem_on_cvxpy_is_infeasible():
+    """Before: ValueError (a reshape of a missing value) where the others say infeasible."""
+    g = Grid(16, 1)
+    a, b = g.bump(0.3, 0.1), g.bump(0.6, 0.1)
+    for constraints in ([TradingWindow([0], reaction=False)],
+                        [MaxVelocity(0.0), MaxReactionRate(0.0)]):
+        with pytest.raises(InfeasibleError):
+            wfr_cvx.geodesic(a, b, g, lam=0.3, backend="cvxpy", constraints=constraints)

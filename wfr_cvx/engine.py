@@ -208,11 +208,16 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     """The explicit pure-reaction path ``((1 - tau) sqrt(r0) + tau sqrt(r1))^2``, no
     transport, ``tau`` rising evenly over the steps whose reaction the constraints allow
     (all, without constraints); None when they allow none and ``r0`` and ``r1`` differ by
-    more than rounding (1e-12 relative).
+    more than rounding (1e-12 relative).  Under :class:`~wfr_cvx.constraints.TotalMass`
+    the square roots follow the great circle instead (the spherical Hellinger path),
+    ``sqrt(rho) = (sin((1 - tau) T) sqrt(r0) + sin(tau T) sqrt(r1)) / sin T`` with
+    ``cos T = sum sqrt(r0 r1) / M``, which keeps the mass ``M`` on every level.
 
     Its cost is the Hellinger bound ``4 lam^2 sum (sqrt(r1) - sqrt(r0))^2`` times ``T / n``
-    for ``n`` allowed steps (exact for the schemes whose reaction term takes the power
-    mean), an upper bound of ``d^2``; exactly constant where ``r0 == r1``.
+    for ``n`` allowed steps (on the great circle ``16 lam^2 M T n sin^2(T / 2n)``): the
+    discrete action exactly for the schemes whose reaction term takes the power mean,
+    where a step costs ``4 lam^2 |d sqrt(rho)|^2 / dt``; an upper bound of ``d^2``; exactly
+    constant where ``r0 == r1``.
     """
     grid, lam, scheme = request.grid, request.lam, request.scheme
     T = grid.n_steps
@@ -224,15 +229,30 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
         allowed, n = np.ones(T, dtype=bool), T  # nothing moves but rounding
     tau = np.concatenate([[0.0], np.cumsum(allowed)]) / n
     s = tau.reshape(-1, *([1] * len(grid.shape)))
-    roots = (1.0 - s) * np.sqrt(r0) + s * np.sqrt(r1)
+    a, b = np.sqrt(r0), np.sqrt(r1)
+    mass = float(r0.sum())
+    angle = 0.0
+    if request.plan.total_mass and mass > 0:
+        # from the chord of the unit vectors: arccos of a cosine near 1 loses the digits
+        chord = np.sqrt(np.sum((a / np.sqrt(mass) - b / np.sqrt(r1.sum())) ** 2))
+        angle = 2.0 * float(np.arcsin(min(0.5 * chord, 1.0)))
+    if angle > 1e-6:  # the great circle (below, the chord: the same to 1e-12)
+        roots = (np.sin((1.0 - s) * angle) * a
+                 + np.sin(s * angle) * b * np.sqrt(mass / r1.sum())) / np.sin(angle)
+        step_cost = 16.0 * lam**2 * mass * np.sin(angle / (2 * n)) ** 2 / grid.dt
+    else:
+        roots = (1.0 - s) * a + s * b
+        step_cost = hellinger2(r0, r1, lam) * grid.dt * (T / n) ** 2
     rho = np.where(r0 == r1, r0, roots**2)
-    rho[0], rho[-1] = r0, r1
+    # the ends exactly on the levels before the first open step and after the last: no
+    # rounding source on a closed step
+    rho[tau == 0.0], rho[tau == 1.0] = r0, r1
     means = {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
              "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
     transport_mean, reaction_mean, _ = SCHEMES[scheme]
     mean = means[reaction_mean]
     source = np.diff(rho, axis=0) / grid.dt
-    per_step = np.where(allowed, hellinger2(r0, r1, lam) * grid.dt * (T / n) ** 2, 0.0)
+    per_step = np.where(allowed, step_cost, 0.0)
     # the faces carry the transport term's mean, as a solve reports them
     rho_face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
                                        np.empty((T, *grid.face_shape)))
@@ -256,9 +276,13 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
       cell's cost per step is then 4 lam^2 (d sqrt(rho))^2 / dt, and the path spread
       evenly over the allowed steps is the optimum;
     * the Hellinger bound meets the total-mass bound sum_k 4 lam^2 (sqrt(M1_k) -
-      sqrt(M0_k))^2 (to 1e-9), below which no path of the power-mean schemes costs (by
-      Cauchy-Schwarz over the cells, then the steps): a book scaled as a whole, where the
-      solve stalled ("InsufficientProgress" for a 0.1 % rescale).
+      sqrt(M0_k))^2 (to 1e-9; each regime's profile kept, only its mass changed), below
+      which no path of the power-mean schemes costs (by Cauchy-Schwarz over the cells,
+      then over the steps whose reaction is open: bound and path both scale by T / n;
+      under TotalMass both lie on the sphere of the regimes' root masses, whose great
+      circle the path follows): a book scaled as a whole, or mass moved between regimes,
+      where the solve stalled ("InsufficientProgress" for a 0.1 % rescale, and under a
+      window or TotalMass "Solved" 1e-4 below the optimum or SolverError).
 
     Whether the path keeps the constraints is checked after (:func:`_within_plan`)."""
     r0, r1, lam = request.rho0, request.rho1, request.lam
@@ -269,8 +293,6 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
         return False
     if not request.plan.faces.any():
         return True
-    if not request.plan.reaction.all():
-        return False
     axes = tuple(range(1, r0.ndim))
     total = 4.0 * lam**2 * float(np.sum(
         (np.sqrt(np.sum(r1, axis=axes)) - np.sqrt(np.sum(r0, axis=axes))) ** 2))

@@ -289,7 +289,10 @@ def solve(request) -> RawSolution:
     stats = problem.solver_stats
     elapsed = time.perf_counter() - start
     solve_time = float(stats.solve_time or 0.0) if stats is not None else 0.0
-    if problem.value is None or levels.value is None:
+    # every expression read below must have a value (with one step the levels are all
+    # data and have one even when the solve failed)
+    if problem.value is None or any(e.value is None for e in (
+            levels, form.flux, form.created, form.mean, form.face_mean)):
         nan = np.full
         return RawSolution(
             levels=nan((T + 1, *cells), np.nan), flux=nan((T, *faces), np.nan),
