@@ -36,7 +36,8 @@ Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
   teleport at ``lam = 3e-3`` stopped "Solved" 3e-5 above it);
 * one-cell Diracs against :func:`~wfr_cvx.closed_form.dirac_wfr2` at 100 x 32: +0.38 %
   moved by 0.3 at ``lam = 0.5`` (+8.6 % with ``"power"``), exact when they teleport;
-  moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1);
+  moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1), and so do
+  faster ones, less (+1.7 % at 1.5 and +2.5 % at 2 cells per step);
 * smooth bumps at 128 x 32: within 0.06 % of the static distance of the same Gaussians
   (sampled on 400 cells; transport, mixed, teleporting, long moves);
 * on the simplex grid (two weight axes, :meth:`Grid.simplex`) at 32^2 x 16 a bump
