@@ -405,3 +405,26 @@ def test_an_infeasible_one_step_problem_on_cvxpy_is_infeasible():
                         [MaxVelocity(0.0), MaxReactionRate(0.0)]):
         with pytest.raises(InfeasibleError):
             wfr_cvx.geodesic(a, b, g, lam=0.3, backend="cvxpy", constraints=constraints)
+
+
+def test_total_mass_with_a_regime_that_keeps_its_mass_and_rounded_end_masses():
+    """A regime whose mass does not change still moves on the great circle (it was pinned,
+    the mass then changed, and the solve failed); end masses 1e-11 apart (rounding, which
+    TotalMass accepts) do not stop the closed form either."""
+    g = Grid(32, 8, regimes=3)
+    a = g.bump(0.6, 0.08, "0", 0.5) + g.bump(0.3, 0.08, "1", 0.2) + g.bump(0.5, 0.1, "2", 0.3)
+    for eps in (1e-3, 1e-1):
+        b = a.copy()
+        b[0] *= 1 + eps
+        b[1] *= 1 - eps * 0.5 / 0.2
+        geo = wfr_cvx.geodesic(a, b, g, 0.3, constraints=[TotalMass()])
+        assert geo.iterations == 0 and geo.status == "Solved"
+        np.testing.assert_allclose(geo.rho.reshape(9, -1).sum(axis=1), a.sum(), rtol=1e-14)
+    g2 = Grid(32, 8, regimes=2)
+    a = g2.bump(0.6, 0.08, "0", 0.7) + g2.bump(0.3, 0.08, "1", 0.3)
+    b = a.copy()
+    b[0] *= 1.001
+    b[1] *= 1 - 1e-3 * 0.7 / 0.3
+    b *= 1 + 1e-11
+    for constraints in ([TotalMass()], [TotalMass(), TradingWindow([7], reaction=False)]):
+        assert wfr_cvx.geodesic(a, b, g2, 0.3, constraints=constraints).iterations == 0

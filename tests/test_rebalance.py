@@ -1,5 +1,7 @@
 """The proximal step against Markowitz (its degenerate limit) and the crossover scale."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -192,3 +194,18 @@ def test_a_free_end_reported_unbounded_is_a_solver_error():
         assert not isinstance(exc, wfr_cvx.InfeasibleError)
     with pytest.raises(TypeError, match="`tau` must be a real number"):
         wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=True)
+
+
+@pytest.mark.parametrize("s", [1e-2, 1e-4, 1e-6])
+def test_a_small_potential_beside_one_over_tau_moves_the_book_linearly(s):
+    """The objective's size is the larger of the potential's and the action's: scaled by
+    the potential's alone, V ~ 1e-7 at tau = 1 made the action's weights 3e6 and the solve
+    stopped with InsufficientProgress (a review of the first fix)."""
+    g = Grid(32, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)  # a tiny move
+        step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=1.0,
+                                 potential=lambda w: s * (w[:, 0] - 0.7) ** 2)
+    assert step.mean_weight()[0] - 0.3 == pytest.approx(0.8125 * s, rel=0.05)
+    with pytest.raises(TypeError, match="`tau`"):
+        wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=np.True_, potential=np.zeros((1, 32)))

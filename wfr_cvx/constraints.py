@@ -57,7 +57,7 @@ from .errors import InfeasibleError
 from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
-           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "check_masses_reachable",
+           "MaxTravel", "Plan", "CONSTRAINT_TYPES", "TOTAL_MASS_RTOL", "check_masses_reachable",
            "check_rate_caps_reachable",
            "compile_constraints", "from_table"]
 
@@ -373,6 +373,10 @@ def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
                 status="PrimalInfeasible", backend=backend)
 
 
+#: The relative difference of the ends' total masses that TotalMass accepts as rounding.
+TOTAL_MASS_RTOL = 1e-9
+
+
 def check_masses_reachable(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray,
                            backend: str) -> None:
     """Refuse ends whose regime masses differ when the constraints allow reaction on no
@@ -412,7 +416,7 @@ def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,
         item.apply(draft, grid)
     if draft.total_mass and rho0 is not None and rho1 is not None:
         m0, m1 = float(np.sum(rho0)), float(np.sum(rho1))
-        if abs(m0 - m1) > 1e-9 * max(m0, m1):
+        if abs(m0 - m1) > TOTAL_MASS_RTOL * max(m0, m1):
             raise ValueError(f"TotalMass() needs endpoints of equal total mass, but they have "
                              f"different total mass: rho0 {m0:.12g}, rho1 {m1:.12g}")
     return Plan(cells=np.array(grid.mask, dtype=bool), faces=draft.faces,

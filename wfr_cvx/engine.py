@@ -84,6 +84,7 @@ from .backends import (
 )
 from .closed_form import hellinger2
 from .constraints import (
+    TOTAL_MASS_RTOL,
     Plan,
     check_masses_reachable,
     check_rate_caps_reachable,
@@ -241,10 +242,11 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
         roots = (np.sin((1.0 - s) * angle) * a
                  + np.sin(s * angle) * b * np.sqrt(mass / r1.sum())) / np.sin(angle)
         step_cost = 16.0 * lam**2 * mass * np.sin(angle / (2 * n)) ** 2 / grid.dt
+        rho = roots**2  # every cell moves on the circle, an unchanged one too
     else:
         roots = (1.0 - s) * a + s * b
         step_cost = hellinger2(r0, r1, lam) * grid.dt * (T / n) ** 2
-    rho = np.where(r0 == r1, r0, roots**2)
+        rho = np.where(r0 == r1, r0, roots**2)
     # the ends exactly on the levels before the first open step and after the last: no
     # rounding source on a closed step
     rho[tau == 0.0], rho[tau == 1.0] = r0, r1
@@ -305,19 +307,23 @@ def _scaled_free_end(request: Request) -> Request:
 
     The mass is kept, so ``V`` is shifted to its minimum 0 over the active cells (the
     objective moves by a constant).  The optimum then lies between 0 and ``sum V rho0``
-    (staying put): divided by that per unit mass, when it is far from 1 (outside [1e-2,
-    1e2], as :func:`~wfr_cvx.assembly.cost_scale_for`), the objective is O(mass) however
-    small ``V`` and ``1 / tau`` are.  Measured: ``V`` times 1e-4 and ``tau`` times 1e4 (the
-    same minimiser) left an objective of ~3e-6, at Clarabel's absolute tolerance, and a
-    target 26 % of the mass away at "Solved"."""
+    (staying put).  The objective's size per unit mass is the larger of that value and the
+    action's a-priori size times ``end_weight``; divided by it when it is far from 1
+    (outside [1e-2, 1e2], as :func:`~wfr_cvx.assembly.cost_scale_for`), the objective is
+    O(mass) however small ``V`` and ``1 / tau`` are together.  Measured: ``V`` times 1e-4
+    and ``tau`` times 1e4 (the same minimiser) left an objective of ~3e-6, at Clarabel's
+    absolute tolerance, and a target 26 % of the mass away at "Solved"; dividing by the
+    potential's size alone failed where it is tiny beside ``1 / tau`` (``V`` ~ 1e-7 at
+    ``tau = 1``: the action's weights became 3e6, "InsufficientProgress")."""
     active = request.plan.cells
     V = np.asarray(request.end_potential, dtype=float)
     shifted = np.where(active, V - V[active].min(), 0.0)
     r0 = request.rho0
     per_mass = float(np.sum(shifted * r0)) / float(r0.sum())
+    size = max(per_mass, request.end_weight * request.cost_scale)
     out = dataclasses.replace(request, end_potential=shifted)
-    if per_mass > 0 and not 1e-2 <= per_mass <= 1e2:
-        out = dataclasses.replace(out, cost_scale=per_mass)
+    if not 1e-2 <= size <= 1e2:
+        out = dataclasses.replace(out, cost_scale=size)
     return out
 
 
@@ -333,9 +339,9 @@ def _within_plan(path: Geodesic, plan) -> bool:
         rate = np.divide(np.abs(path.source), mean, out=np.zeros_like(mean), where=mean > 0)
         if rate.max(initial=0.0) > min(plan.rate_caps) or np.any((mean <= 0) & (path.source != 0)):
             return False
-    if plan.total_mass:
+    if plan.total_mass:  # to the tolerance TotalMass allows between the ends
         totals = path.rho.reshape(path.rho.shape[0], -1).sum(axis=1)
-        if not np.allclose(totals, totals[0], rtol=1e-12, atol=0.0):
+        if not np.allclose(totals, totals[0], rtol=TOTAL_MASS_RTOL, atol=0.0):
             return False
     return True
 

@@ -195,7 +195,7 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     r0 = as_allocation(rho0, grid, "rho0")
     if r0.sum() <= 0:
         raise ValueError("`rho0` must hold positive total mass")
-    if isinstance(tau, bool):
+    if isinstance(tau, (bool, np.bool_)):
         raise TypeError(f"`tau` must be a real number, got {tau!r}")
     try:
         tau = float(tau)
