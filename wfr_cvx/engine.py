@@ -327,6 +327,13 @@ def _scaled_free_end(request: Request) -> Request:
     return out
 
 
+def _admissible_reaction_path(request: Request) -> Geodesic | None:
+    """The pure-reaction path between the request's fixed ends when it keeps the
+    constraints, else None."""
+    path = _reaction_path(request, request.rho0, request.rho1)
+    return path if path is not None and _within_plan(path, request.plan) else None
+
+
 def _within_plan(path: Geodesic, plan) -> bool:
     """Whether a pure-reaction ``path`` keeps the constraints of ``plan``: no mass created
     where reaction is off (beyond rounding, 1e-12 of the largest level), rates within the
@@ -474,8 +481,8 @@ def solve(request: Request) -> Geodesic:
     if heavier == 0:
         return _reaction_path(request, r0, r0)
     if r1 is not None and _reaction_path_is_enough(request, heavier):
-        path = _reaction_path(request, r0, r1)
-        if path is not None and _within_plan(path, request.plan):
+        path = _admissible_reaction_path(request)
+        if path is not None:
             return path
     factor = r0.size / heavier  # mean cell mass 1 in the solver's units
     s0, s1 = r0 * factor, None if r1 is None else r1 * factor
@@ -532,9 +539,8 @@ def _cheaper_of(solved: Geodesic, request: Request) -> Geodesic:
     16), whose optimum it is.  The solve's status and counts are kept."""
     if request.rho1 is None or SCHEMES[request.scheme][1] != "power":
         return solved
-    path = _reaction_path(request, request.rho0, request.rho1)
-    if path is None or path.distance2 >= solved.distance2 or not _within_plan(
-            path, request.plan):
+    path = _admissible_reaction_path(request)
+    if path is None or path.distance2 >= solved.distance2:
         return solved
     for name in ("status", "iterations", "setup_time", "solve_time", "assembly_time"):
         setattr(path, name, getattr(solved, name))
