@@ -467,3 +467,11 @@ def test_only_light_pairs_between_equal_masses_warn_not_fail():
         geo = geodesic(e0, e1, 0.05)
     assert geo.lower_bound <= exact <= geo.distance2
     assert geo.distance2 == pytest.approx(exact, rel=2e-5)
+
+
+def test_coincident_atoms_with_nothing_in_reach_are_pure_reaction():
+    """Found reading the merge: with no pair carrying mass the split back had no rows and
+    raised a ValueError."""
+    geo = geodesic(Ensemble([[0.0], [0.0]], [1.0, 1.0]), Ensemble([[5.0]], [1.0]), 0.3)
+    assert geo.distance2 == pytest.approx(4 * 0.3**2 * 3.0, rel=1e-12)
+    np.testing.assert_array_equal(geo._coupling.destroyed, [1.0, 1.0])

@@ -806,6 +806,9 @@ def _split_over_members(src: np.ndarray, dst: np.ndarray, src_group: np.ndarray,
     """Each merged pair ``(src[p], dst[p])`` split over the member atoms: rows ``(p, i, j,
     w)`` with ``i``, ``j`` member atoms and weights ``w`` summing over ``j`` to ``i``'s
     share and over ``i`` to ``j``'s (a north-west-corner coupling of the shares)."""
+    if src.size == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, empty, np.zeros(0)
     if src_group.size == np.max(src_group, initial=-1) + 1 and \
             dst_group.size == np.max(dst_group, initial=-1) + 1:  # no atom coincides
         order_src, order_dst = np.argsort(src_group), np.argsort(dst_group)
