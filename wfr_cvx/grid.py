@@ -32,7 +32,8 @@ import pandas as pd
 
 from ._validate import check_total_mass, nonnegative_scalar, real_scalar
 
-__all__ = ["Grid", "as_allocation", "axis_assets", "labelled_allocation", "labelled_faces"]
+__all__ = ["Grid", "as_allocation", "axis_assets", "cell_values", "labelled_allocation",
+           "labelled_faces"]
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -427,6 +428,33 @@ def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.ndarray:
+    """One real number per cell, as a float array of shape ``grid.shape``, read as
+    :func:`as_allocation` reads an allocation (by position, or by label for pandas and
+    labelled xarray input) but with no check on the values themselves; ``what`` names them
+    in the messages."""
+    if _is_data_array(value):
+        value = _data_array_values(value)
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        value = labelled_allocation(value, grid, name)
+    kind = np.asarray(value).dtype.kind
+    if kind not in "biuf":  # complex, strings, objects: numpy would cast (or drop) them
+        raise TypeError(f"`{name}` must hold real numbers ({what}), got an array of "
+                        f"dtype {np.asarray(value).dtype}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of {what}, got {type(value).__name__}"
+                        ) from None
+    if arr.ndim == grid.dims and grid.n_regimes == 1:
+        arr = arr[None]
+    if arr.shape != grid.shape:
+        raise ValueError(
+            f"`{name}` must have shape {grid.shape} like the grid, got {arr.shape}"
+        )
+    return arr
+
+
 def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     """Validate an allocation and return it as a float array of shape ``grid.shape``.
 
@@ -444,26 +472,7 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     some dimensions only is refused.  Mass on a cell outside
     ``grid.mask`` is a ValueError naming the number of such cells.
     """
-    if _is_data_array(value):
-        value = _data_array_values(value)
-    if isinstance(value, (pd.Series, pd.DataFrame)):
-        value = labelled_allocation(value, grid, name)
-    kind = np.asarray(value).dtype.kind
-    if kind not in "biuf":  # complex, strings, objects: numpy would cast (or drop) them
-        raise TypeError(f"`{name}` must hold real numbers (cell masses), got an array of "
-                        f"dtype {np.asarray(value).dtype}")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"`{name}` must be an array of cell masses, got {type(value).__name__}"
-        ) from None
-    if arr.ndim == grid.dims and grid.n_regimes == 1:
-        arr = arr[None]
-    if arr.shape != grid.shape:
-        raise ValueError(
-            f"`{name}` must have shape {grid.shape} like the grid, got {arr.shape}"
-        )
+    arr = cell_values(value, grid, name)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"`{name}` has {bad} non-finite (NaN or inf) value(s)")

@@ -22,12 +22,11 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-import pandas as pd
 
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
 from .engine import check_grid, make_request, solve
-from .grid import Grid, _data_array_values, _is_data_array, as_allocation, labelled_allocation
+from .grid import Grid, as_allocation, cell_values
 from .result import Geodesic
 
 __all__ = ["Rebalance", "rebalance"]
@@ -128,26 +127,11 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
                                  f"for a regime), got shape {out.shape}")
             values.append(out.reshape(grid.shape[1:]))  # flat or on the cells' layout
         arr = np.stack(values)
-    elif _is_data_array(potential) or isinstance(potential, (pd.Series, pd.DataFrame)):
-        # labelled input by label, as allocations are read (values may be negative)
-        value = _data_array_values(potential) if _is_data_array(potential) else potential
-        if isinstance(value, (pd.Series, pd.DataFrame)):
-            value = labelled_allocation(value, grid, "potential")
-        arr = np.asarray(value, dtype=float)
-        if arr.ndim == grid.dims and grid.n_regimes == 1:
-            arr = arr[None]
-        name = "potential"
     else:
-        try:
-            arr = np.asarray(potential, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError("`potential` must be an array on the grid or a callable") from None
-        if arr.ndim == 1 and grid.n_regimes == 1:
-            arr = arr[None, :]
+        # an array by position, labelled input by label, as allocations are read (but the
+        # values may be negative, and need only be finite on the active cells)
         name = "potential"
-    if arr.shape != grid.shape:
-        raise ValueError(f"`{name}` must have shape {grid.shape} like the grid, "
-                         f"got {arr.shape}")
+        arr = cell_values(potential, grid, name, what="potential values")
     if not np.all(np.isfinite(arr[grid.mask])):
         raise ValueError(f"`{name}` must be finite on every active cell")
     # inactive cells hold no mass: their values (a barrier's inf, a label left out) unused
