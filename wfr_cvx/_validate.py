@@ -1,13 +1,15 @@
 """Scalar argument checks shared by every public entry point.
 
-Each raises ``TypeError`` for something that is not a real number (``bool`` and strings
-included) and ``ValueError`` for a number out of range, naming the argument.
+Each raises ``TypeError`` for something that is not a real number (``bool``, numpy's
+``bool_`` and strings included) and ``ValueError`` for a number out of range, naming the argument.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+
+import numpy as np
 
 from .errors import UnitsWarning
 
@@ -22,7 +24,7 @@ LAM_UNITS_FACTOR = 1e3
 
 
 def _as_float(value, name: str) -> float:
-    if isinstance(value, (bool, str, bytes)):
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise TypeError(f"`{name}` must be a real number, got {value!r}")
     try:
         return float(value)

@@ -23,6 +23,7 @@ import inspect
 
 import numpy as np
 
+from ._validate import positive_scalar
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
 from .engine import check_grid, make_request, solve
@@ -179,14 +180,7 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     r0 = as_allocation(rho0, grid, "rho0")
     if r0.sum() <= 0:
         raise ValueError("`rho0` must hold positive total mass")
-    if isinstance(tau, (bool, np.bool_)):
-        raise TypeError(f"`tau` must be a real number, got {tau!r}")
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise TypeError(f"`tau` must be a real number, got {tau!r}") from None
-    if not np.isfinite(tau) or tau <= 0:
-        raise ValueError(f"`tau` must be finite and > 0, got {tau}")
+    tau = positive_scalar(tau, "tau")
     V = _potential_array(potential, grid)
     request = make_request(r0, None, grid, lam, metric=metric, constraints=constraints,
                            backend=backend, scheme=scheme, options=solver_options,
