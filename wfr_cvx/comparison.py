@@ -44,7 +44,7 @@ from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
 from .closed_form import hellinger2
 from .engine import make_request, solve
-from .grid import Grid
+from .grid import Grid, regime_masses
 from .result import Geodesic
 
 __all__ = ["compare", "PATHS"]
@@ -145,8 +145,7 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
                           reaction_cost=h)
         return solve(request.with_ends(a, b, **mechanisms))
 
-    m0 = r0.reshape(grid.n_regimes, -1).sum(axis=1)
-    m1 = r1.reshape(grid.n_regimes, -1).sum(axis=1)
+    m0, m1 = regime_masses(r0), regime_masses(r1)
     rows, intermediate = {}, {}
     # rebalance then switch: transport onto a target profile keeping regime masses, then
     # reaction in place; switch then rebalance: reaction in place onto the target masses,

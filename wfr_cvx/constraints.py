@@ -54,7 +54,7 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import InfeasibleError
-from .grid import Grid
+from .grid import Grid, regime_masses
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
            "MaxTravel", "Plan", "CONSTRAINT_TYPES", "TOTAL_MASS_RTOL", "check_masses_reachable",
@@ -360,8 +360,7 @@ def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
     :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses."""
     if not plan.rate_caps or rho1 is None:
         return
-    axes = tuple(range(1, rho0.ndim))
-    m0, m1 = np.sum(rho0, axis=axes), np.sum(rho1, axis=axes)
+    m0, m1 = regime_masses(rho0), regime_masses(rho1)
     for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
         if (a > 0) != (b > 0):
             what = "emptied" if a > 0 else "born from nothing"
@@ -386,8 +385,7 @@ def check_masses_reachable(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.nd
     difference up to 1e-12 counts as rounding)."""
     if plan.reaction.any():
         return
-    axes = tuple(range(1, rho0.ndim))
-    m0, m1 = np.sum(rho0, axis=axes), np.sum(rho1, axis=axes)
+    m0, m1 = regime_masses(rho0), regime_masses(rho1)
     for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
         if abs(a - b) > 1e-12 * max(a, b):
             raise InfeasibleError(

@@ -97,7 +97,7 @@ from .errors import (
     ProblemTooLargeError,
     SolverError,
 )
-from .grid import Grid, as_allocation
+from .grid import Grid, as_allocation, regime_masses
 from .metric import check_metric, metric_reach
 from .operators import make_face_average
 from .result import Geodesic
@@ -296,9 +296,8 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
         return False
     if not request.plan.faces.any():
         return True
-    axes = tuple(range(1, r0.ndim))
     total = 4.0 * lam**2 * float(np.sum(
-        (np.sqrt(np.sum(r1, axis=axes)) - np.sqrt(np.sum(r0, axis=axes))) ** 2))
+        (np.sqrt(regime_masses(r1)) - np.sqrt(regime_masses(r0))) ** 2))
     return bound <= total * (1.0 + 1e-9)
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 from ._validate import check_total_mass, nonnegative_scalar, real_scalar
 
 __all__ = ["Grid", "as_allocation", "axis_assets", "cell_values", "labelled_allocation",
-           "labelled_faces"]
+           "labelled_faces", "regime_masses"]
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -426,6 +426,12 @@ def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
         out = arr.copy()
     out.setflags(write=False)
     return out
+
+
+def regime_masses(rho: np.ndarray) -> np.ndarray:
+    """The total mass of each regime of an allocation of shape ``grid.shape``."""
+    rho = np.asarray(rho)
+    return rho.reshape(rho.shape[0], -1).sum(axis=1)
 
 
 def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.ndarray:
