@@ -378,6 +378,48 @@ def test_a_path_that_costs_more_than_the_solver_says_is_never_silent():
     assert far.status == "Solved"
 
 
+def test_the_cvxpy_backend_checks_its_path_as_the_direct_interior_point_does():
+    """The same close ends through cvxpy came back "Solved" 7 % above the optimum (the dr
+    backend at eps = 1e-8: 3.634e-7) with no warning; its path is now priced by the
+    assembled problem's terms (:func:`wfr_cvx.assembly.pack_path`)."""
+    g = Grid(64, 16)
+    r0 = g.bump(0.5, 0.08)
+    r1 = 0.98 * r0 + 0.02 * g.bump(0.53, 0.08)
+    with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match=r"the path the cvxpy solve "
+                                                               r"returned costs"):
+        wfr_cvx.geodesic(r0, r1, g, 0.5, backend="cvxpy")
+
+
+@pytest.mark.parametrize("free_end", [False, True])
+def test_pack_path_prices_a_solved_path_at_its_objective(free_end):
+    """A path the direct interior point returned, unpacked and packed again with its
+    geometric means at their largest, costs what the solver's objective says."""
+    from wfr_cvx import engine
+    from wfr_cvx.assembly import assemble, pack_path, unpack
+    from wfr_cvx.backends import get_backend
+
+    g = Grid(16, 4, regimes=2)
+    r0 = g.bump(0.3, 0.1, 0) + g.bump(0.6, 0.1, 1, mass=0.4)
+    r1 = g.bump(0.5, 0.1, 0, mass=0.8) + g.bump(0.4, 0.1, 1, mass=0.9)
+    if free_end:
+        request = engine.make_request(r0, None, g, 0.3, end_potential=np.ones(g.shape) * 0.2,
+                                      end_weight=2.0)
+    else:
+        request = engine.make_request(r0, r1, g, 0.3)
+    assembly = assemble(request)
+    result = get_backend("clarabel").function()(assembly.problem, {}, None)
+    raw = unpack(assembly, result, request)
+    x = pack_path(assembly, raw.levels, raw.flux, request)
+    L = assembly.layout
+    assert np.allclose(x[L.rho], result.x[L.rho]) and np.allclose(x[L.flux], result.x[L.flux])
+    assert np.all(x[L.g] >= result.x[L.g] - 1e-8)  # the largest g the cones allow
+    epigraphs = float(assembly.problem.q[L.t_transport.start:] @ result.x[L.t_transport.start:])
+    assert abs(engine.path_excess(assembly.problem, x, 3.0, epigraphs=epigraphs)) < 1e-5
+    if not free_end:  # the reported cost halved: the path costs twice it
+        assert engine.path_excess(assembly.problem, x, 3.0, epigraphs=epigraphs / 2) == \
+            pytest.approx(1.0, rel=1e-3)
+
+
 def test_path_excess_is_the_action_of_the_path_against_the_objective():
     from wfr_cvx import engine
     from wfr_cvx.assembly import assemble

@@ -21,9 +21,9 @@ Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns w
 :class:`~wfr_cvx.InfeasibleError` naming the constraints (a problem that cannot be
 infeasible or unbounded -- no constraints, fixed ends -- raises SolverError instead);
 anything else raises :class:`~wfr_cvx.SolverError` carrying the status.  The interior
-point's answer is also checked against the action of the path it returns
-(:func:`path_excess`): more than 0.1 % above its objective warns (ends nearly equal, where
-the cost is tiny beside the masses, are where this was seen).
+point's answer (direct or through cvxpy) is also checked against the action of the path
+it returns (:func:`path_excess`): more than 0.1 % above its objective warns (ends nearly
+equal, where the cost is tiny beside the masses, are where this was seen).
 
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
@@ -67,6 +67,7 @@ from .assembly import (
     RawSolution,
     assemble,
     cost_scale_for,
+    pack_path,
     unpack,
 )
 from .backends import (
@@ -82,7 +83,7 @@ from .backends import (
     choose_backend,
     get_backend,
 )
-from .closed_form import hellinger2
+from .closed_form import hellinger2, solver_resolution2
 from .constraints import (
     TOTAL_MASS_RTOL,
     Plan,
@@ -290,7 +291,7 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
     Whether the path keeps the constraints is checked after (:func:`_within_plan`)."""
     r0, r1, lam = request.rho0, request.rho1, request.lam
     bound = hellinger2(r0, r1, lam)
-    if bound <= 4.0 * lam**2 * 1e-12 * heavier:
+    if bound <= solver_resolution2(lam, heavier):
         return True
     if SCHEMES[request.scheme][1] != "power":
         return False
@@ -572,7 +573,10 @@ def solve_raw(request: Request) -> RawSolution:
     program (:func:`wfr_cvx.assembly.assemble`) and its start point, if it takes one."""
     backend = request.backend
     if backend.kind == "model":
-        return backend.function()(request)
+        raw = backend.function()(request)
+        if backend.name in PATH_CHECKED and np.all(np.isfinite(raw.levels)):
+            raw = dataclasses.replace(raw, path_excess=_model_path_excess(request, raw))
+        return raw
     assembly = assemble(request)
     start_function = backend.start_function()
     start = None if start_function is None else start_function(assembly, request, solve_raw)
@@ -587,11 +591,12 @@ def solve_raw(request: Request) -> RawSolution:
 
 
 #: Backends whose figures (their epigraph variables) are checked against the action of the
-#: path they return (:func:`path_excess`): the interior point, whose tolerance (1e-8) makes
-#: an excess above PATH_WARN a sign of trouble.  SCS meets its cones to ~1e-6 relative
-#: (excess 0.2 % at lam = 20 and 0.3-0.8 % on 1-D bumps at lam = 0.2, with d^2 within its
-#: stated 1e-5; its module says so); "dr" prices its own point.
-PATH_CHECKED = ("clarabel",)
+#: path they return (:func:`path_excess`): the interior point, directly or through cvxpy,
+#: whose tolerance (1e-8) makes an excess above PATH_WARN a sign of trouble.  SCS meets
+#: its cones to ~1e-6 relative (excess 0.2 % at lam = 20 and 0.3-0.8 % on 1-D bumps at
+#: lam = 0.2, with d^2 within its stated 1e-5; its module says so); "dr" prices its own
+#: point.
+PATH_CHECKED = ("clarabel", "cvxpy")
 #: Above this relative excess of the path's action over the solver's objective a solve
 #: warns.  Measured (clarabel, default tolerances): 1e-9 .. 7e-5 on the demo, Diracs,
 #: bumps, regime switches, the simplex and lam = 20; 6 % and 3x on ends 10 % and 6 % of a
@@ -600,20 +605,36 @@ PATH_CHECKED = ("clarabel",)
 PATH_WARN = 1e-3
 
 
-def path_excess(problem, x: np.ndarray, mass: float) -> float:
+def path_excess(problem, x: np.ndarray, mass: float, epigraphs: float | None = None
+                ) -> float:
     """How much the action of the path in ``x`` -- each cost cone's :math:`|u|^2/F` at the
     solver's levels and fluxes, whatever its epigraph variable says -- exceeds the solver's
     objective ``q^T x``, relative to it (floored at 1e-8 of the total ``mass``, the
     solvers' absolute tolerance).  An interior point meets its cones to an absolute
     tolerance; where the cost is tiny against the masses (near-identical ends) the
-    epigraphs can then sit far below what the path costs, and "Solved" means little."""
+    epigraphs can then sit far below what the path costs, and "Solved" means little.
+    ``epigraphs``: the epigraph part of the objective, when another formulation solved
+    the problem and ``x`` holds only its path (:func:`~wfr_cvx.assembly.pack_path`)."""
     from .backends.dr._splitting import split
 
     s = split(problem)
     own = x[:s.n_x]
-    action = s.cost(s.K @ own + s.c) + float(s.q_x @ own)
-    objective = float(problem.q @ x)
+    linear = float(s.q_x @ own)
+    action = s.cost(s.K @ own + s.c) + linear
+    objective = float(problem.q @ x) if epigraphs is None else epigraphs + linear
     return (action - objective) / max(abs(objective), 1e-8 * mass)
+
+
+def _model_path_excess(request: Request, raw: RawSolution) -> float:
+    """:func:`path_excess` of a path a model backend (cvxpy) returned: priced by the
+    assembled cone program of the same request, against the cost its epigraphs report."""
+    assembly = assemble(request)
+    x = pack_path(assembly, raw.levels, raw.flux, request)
+    weight = request.end_weight if request.rho1 is None else 1.0
+    epigraphs = weight * float(raw.transport.sum() + raw.reaction.sum()) / request.cost_scale
+    mass = float(request.rho0.sum()) + float(
+        0.0 if request.rho1 is None else request.rho1.sum())
+    return path_excess(assembly.problem, x, mass, epigraphs=epigraphs)
 
 
 def _check_path(raw: RawSolution, backend: str) -> None:

@@ -140,6 +140,7 @@ from ._assemble import (
     cost_scale_for,
     geometric_mean_cells,
     interior_level_map,
+    pack_path,
     transport_speed,
     unpack,
 )
@@ -147,4 +148,4 @@ from ._terms import DEFAULT_SCHEME, SCHEMES, Layout, Terms
 
 __all__ = ["DEFAULT_SCHEME", "SCHEMES", "TIME_MEANS", "Assembly", "Layout", "RawSolution",
            "Terms", "assemble", "cost_scale_for", "geometric_mean_cells", "interior_level_map",
-           "transport_speed", "unpack"]
+           "pack_path", "transport_speed", "unpack"]

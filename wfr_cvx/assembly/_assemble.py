@@ -21,7 +21,8 @@ from ._terms import (
 )
 
 __all__ = ["TIME_MEANS", "Assembly", "RawSolution", "assemble", "cost_scale_for",
-           "geometric_mean_cells", "interior_level_map", "transport_speed", "unpack"]
+           "geometric_mean_cells", "interior_level_map", "pack_path", "transport_speed",
+           "unpack"]
 
 #: The schemes (``scheme=``): the time means of the cost denominators and where transport
 #: is charged (:data:`SCHEMES`).
@@ -176,6 +177,23 @@ def unpack(assembly: Assembly, result: ConicResult, request) -> RawSolution:
         assembly_time=assembly.seconds,
         message=result.message,
     )
+
+
+def pack_path(assembly: Assembly, levels: np.ndarray, flux: np.ndarray,
+              request) -> np.ndarray:
+    r"""The inverse of :func:`unpack` for a path: ``x`` of :func:`assemble`'s problem with
+    the unknown ``levels`` and ``flux`` (grid arrays, as a :class:`RawSolution` holds them),
+    each ``g`` at its largest value :math:`\sqrt{\rho^k\rho^{k+1}}` (negative round-off
+    levels count 0) and the epigraph variables 0.  So a path another formulation returned
+    (the cvxpy backend's) is priced by the cone program's own terms."""
+    L, T = assembly.layout, request.grid.n_steps
+    x = np.zeros(L.n)
+    x[L.rho] = np.asarray(levels, dtype=float)[1:].reshape(-1)[L.rho_cells]
+    x[L.flux] = np.asarray(flux, dtype=float).reshape(-1)[L.flux_faces]
+    if L.g.stop > L.g.start:
+        level = np.maximum(np.asarray(levels, dtype=float).reshape(T + 1, -1), 0.0)
+        x[L.g] = np.sqrt(level[:-1] * level[1:]).reshape(-1)[L.g_cells]
+    return x
 
 
 def cost_scale_for(rho0: np.ndarray, rho1: np.ndarray | None, lam: float, metric: np.ndarray,
