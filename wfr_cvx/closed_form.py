@@ -71,6 +71,14 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
                                  + 4.0 * np.sqrt(a * b) * np.sin(0.5 * angle) ** 2))
 
 
+def solver_resolution2(lam: float, mass: float) -> float:
+    r"""The :math:`d^2` below which the solvers cannot tell two allocations of total
+    ``mass`` apart: :math:`4\lambda^2 \cdot 10^{-12} \cdot` ``mass``, the Hellinger cost of
+    changing the square root of the mass by one part in a million.  Used to call a
+    distance zero, never to round a result."""
+    return 4.0 * lam**2 * 1e-12 * mass
+
+
 def hellinger2(rho0, rho1, lam: float) -> float:
     r"""Pure-reaction cost :math:`4\lambda^2 \sum (\sqrt{\rho_1} - \sqrt{\rho_0})^2`.
 

@@ -42,7 +42,7 @@ from ._two_phase import (
 from ._validate import is_ensemble
 from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
-from .closed_form import hellinger2
+from .closed_form import hellinger2, solver_resolution2
 from .engine import make_request, solve
 from .grid import Grid, regime_masses
 from .result import Geodesic
@@ -164,7 +164,7 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
                 _row(phase(r0, middle, **first)), _row(phase(middle, r1, **second))))
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan), rows, intermediate,
-                            negligible=4.0 * request.lam**2 * 1e-12 * (r0.sum() + r1.sum()))
+                            negligible=solver_resolution2(request.lam, r0.sum() + r1.sum()))
     if pairs is not None:
         table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
     return table

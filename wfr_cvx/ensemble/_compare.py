@@ -38,6 +38,7 @@ from .._two_phase import (
     two_phase_table,
 )
 from .._validate import check_lam
+from ..closed_form import solver_resolution2
 from ..errors import SolverError
 from ._ensemble import Ensemble, align
 from ._geodesic import geodesic
@@ -157,7 +158,7 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
         intermediate[path], rows[path] = cheaper_intermediate(middles, build)
     return two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                             np.nan, np.nan), rows, intermediate,
-                           negligible=4.0 * lam**2 * 1e-12 * (m0.sum() + m1.sum()))
+                           negligible=solver_resolution2(lam, m0.sum() + m1.sum()))
 
 
 def _same_ensemble(a: Ensemble, b: Ensemble) -> bool:
