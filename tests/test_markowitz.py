@@ -299,6 +299,9 @@ def test_prices_out_of_time_order_are_refused(prices, order, index):
              "periods": prices.to_period("D")}[index]
     if order == "newest first":
         bad = table.iloc[::-1]
+        # without labels: a reversed default index runs down (it passed, mu's signs flipped)
+        with pytest.raises(ValueError, match=r"decreasing \(newest first\?\)"):
+            estimate(bad.reset_index(drop=True).iloc[::-1])
     else:
         bad = table.iloc[np.random.default_rng(0).permutation(len(table))]
     with pytest.raises(ValueError, match=r"`prices` dates must be strictly increasing"):
@@ -478,3 +481,54 @@ def test_resampled_portfolios_are_the_markowitz_portfolios_of_their_resamples(mo
         markowitz.resampled_portfolios(returns, 0)
     with pytest.raises(TypeError, match="`returns` must be a pandas DataFrame"):
         markowitz.resampled_portfolios(returns.to_numpy())
+
+
+def test_resampled_portfolios_of_one_asset_hold_it():
+    """np.cov of one column is 0-d: a single asset raised a pandas error."""
+    returns = markowitz.returns_from_prices(markowitz.load_prices())[["IBM"]]
+    books = markowitz.resampled_portfolios(returns, 3, seed=0)
+    assert books.shape == (3, 1) and np.all(books.to_numpy() == 1.0)
+
+
+def test_resampled_portfolios_refuse_what_is_not_returns_and_say_which_resample_failed():
+    returns = markowitz.returns_from_prices(markowitz.load_prices())
+    with pytest.raises(TypeError, match=r"`returns` must hold numeric returns; column\(s\) "
+                                        r"\['X'\]"):
+        markowitz.resampled_portfolios(returns.assign(X="a"), 3, seed=0)
+    with pytest.raises(ValueError, match=r"`returns` must be simple returns, >= -1"):
+        markowitz.resampled_portfolios(returns - 2.0, 3, seed=0)
+    # four months in three assets, shorting allowed: a draw of two distinct months has a
+    # covariance of rank 1, whose long-short problem is unbounded
+    with pytest.raises(SolverError, match=r"resample \d+: its covariance, from 2 distinct "
+                                          r"row\(s\) of 4 in 3 assets, has rank at most 1"):
+        markowitz.resampled_portfolios(returns.iloc[:4], 10, risk_aversion=4, long_only=False,
+                                       seed=0)
+
+
+def test_a_price_file_with_a_repeated_ticker_is_refused(tmp_path):
+    """read_csv renames a repeated column ("IBM.1"), which passed as another ticker."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,IBM,IBM,WMT\n2001-01-01,1,2,3\n2001-02-01,1,2,3\n")
+    with pytest.raises(ValueError, match=r"columns must be unique tickers, got duplicates "
+                                         r"\['IBM'\]"):
+        markowitz.load_prices(path)
+
+
+def test_minimum_variance_is_exact_when_the_minimum_is_tiny():
+    """Independent truths: a cash asset of zero variance is the whole minimum-variance
+    portfolio; a covariance of rank 3 (+ 1e-9 I) in 8 assets has the long-short minimum
+    Sigma^-1 1 / 1' Sigma^-1 1.  Solved as variances these were 7e-6 and 1.3e-2 off (the
+    solver's absolute tolerance against a minimum of 2e-10); as volatilities ~1e-9, 1e-7."""
+    mu = pd.Series([0.002, 0.01, 0.02], index=["cash", "bond", "stock"])
+    cov = pd.DataFrame(np.diag([0.0, 4e-4, 2.5e-3]), index=mu.index, columns=mu.index)
+    np.testing.assert_allclose(min_variance(mu, cov).to_numpy(), [1.0, 0.0, 0.0], atol=1e-8)
+    frontier = efficient_frontier(mu, cov, 3)
+    np.testing.assert_allclose(frontier.loc[0, ["cash", "bond", "stock"]].to_numpy(float),
+                               [1.0, 0.0, 0.0], atol=1e-8)
+    B = np.random.default_rng(0).normal(size=(8, 3))
+    sigma = B @ B.T + 1e-9 * np.eye(8)
+    exact = np.linalg.solve(sigma, np.ones(8))
+    exact /= exact.sum()
+    weights = min_variance(np.zeros(8), sigma, long_only=False).to_numpy()
+    np.testing.assert_allclose(weights, exact, atol=1e-6)
+    assert weights @ sigma @ weights <= exact @ sigma @ exact * (1 + 1e-6)
