@@ -379,3 +379,14 @@ def test_centred_scheme_on_1d_warns():
         geo = wfr_cvx.geodesic(r0, r1, g, 1.0, backend="dr")
     ref = wfr_cvx.geodesic(r0, r1, g, 1.0, backend="clarabel")
     assert geo.distance2 == pytest.approx(ref.distance2, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_centred_scheme_on_1d_with_a_tight_eps_is_close_and_silent():
+    """eps = 1e-6 brings dr to 1.2e-5 of the interior point here (77,000 iterations): the
+    warning of the default tolerances is not given."""
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.3, 0.05), g.bump(0.6, 0.05)
+    geo = wfr_cvx.geodesic(r0, r1, g, 1.0, backend="dr", eps=1e-6, max_iter=200_000)
+    ref = wfr_cvx.geodesic(r0, r1, g, 1.0, backend="clarabel")
+    assert geo.distance2 == pytest.approx(ref.distance2, rel=1e-4)
