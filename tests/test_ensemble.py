@@ -475,3 +475,61 @@ def test_coincident_atoms_with_nothing_in_reach_are_pure_reaction():
     geo = geodesic(Ensemble([[0.0], [0.0]], [1.0, 1.0]), Ensemble([[5.0]], [1.0]), 0.3)
     assert geo.distance2 == pytest.approx(4 * 0.3**2 * 3.0, rel=1e-12)
     np.testing.assert_array_equal(geo._coupling.destroyed, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearly_equal_ensembles_are_solved_exactly(seed):
+    """Books resized in place by ~1e-3, or traded by ~1e-4 in weight: d^2 / 4 lam^2 is
+    1e-9 .. 1e-7 of the mass, which the interior point resolves only to its tolerance; it
+    raised SolverError ("differ by 1.1e-01", "PrimalInfeasible") for most such pairs.
+    Independent truth: atoms far apart against the change, so each atom is its own
+    partner, and d^2 is the sum of the two-Dirac closed forms."""
+    rng = np.random.default_rng(seed)
+    x = rng.dirichlet(np.ones(5), 15)
+    a = rng.exponential(1.0, 15)
+    b = a * (1.0 + 1e-4 * rng.normal(size=15))
+    y = x + 1e-4 * rng.normal(size=x.shape)
+    lam = 0.2
+    for target, moved in ((Ensemble(x, mass=b), x), (Ensemble(y, mass=a), y)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InaccurateSolutionWarning)
+            geo = geodesic(Ensemble(x, mass=a), target, lam=lam)
+        masses = b if moved is x else a
+        exact = sum(dirac_wfr2(a[i], masses[i], 0.0, float(np.linalg.norm(moved[i] - x[i])),
+                               lam) for i in range(15))
+        assert geo.status == "Solved"
+        assert geo.distance2 == pytest.approx(exact, rel=1e-9)
+        assert geo.lower_bound == pytest.approx(exact, rel=1e-9)
+
+
+def test_a_book_against_itself_plus_a_tiny_position():
+    """One book, against the same book plus a position of mass eps at angle theta: atom 0
+    feeds both targets, B_p proportional to cos^2 theta_p A_p (Cauchy-Schwarz), so
+    d^2 = 4 lam^2 (2 + eps - 2 sqrt(1 + cos^2 theta eps)) ~ 4 lam^2 eps sin^2 theta.  It
+    raised SolverError ("AlmostSolved", plan and bound 88 % apart)."""
+    lam, eps = 0.2, 1e-6
+    e0 = Ensemble([[0.6, 0.4]], assets=("eq", "bd"))
+    e1 = Ensemble([[0.6, 0.4], [0.5, 0.5]], mass=[1.0, eps], assets=("eq", "bd"))
+    theta = np.hypot(0.1, 0.1) / (2 * lam)
+    c2 = np.cos(theta) ** 2
+    exact = 4 * lam**2 * (eps - 2 * c2 * eps / (np.sqrt(1 + c2 * eps) + 1))
+    geo = geodesic(e0, e1, lam=lam)
+    assert geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(exact, rel=1e-8)
+    assert geo.lower_bound == pytest.approx(exact, rel=1e-8)
+
+
+def test_a_refused_plan_raises_with_status_uncertified(monkeypatch):
+    """Without the exact step the interior point's plan of nearly equal books is refused by
+    the certificate; the error said status 'SolverError' (the solver's 'Solved' only in
+    its text), so code branching on the status could not tell it from a failed solve."""
+    from wfr_cvx.ensemble import _coupling
+
+    monkeypatch.setattr(_coupling, "_exact_on_support", lambda *args: None)
+    rng = np.random.default_rng(5)
+    x, a = rng.dirichlet(np.ones(5), 3), rng.exponential(1.0, 3)
+    b = a * (1 + 1e-3 * rng.normal(size=3))
+    with pytest.raises(SolverError, match=r"the solver said 'Solved' but its plan and the "
+                                          r"dual bound differ") as info:
+        geodesic(Ensemble(x, mass=a), Ensemble(x, mass=b), lam=0.2)
+    assert info.value.status == "Uncertified"

@@ -95,6 +95,15 @@ Atoms lighter than 1e-9 of the heaviest atom take part in no solve (their cones 
 degenerate for the interior point) and are simply destroyed or created; they keep their
 place in the dual bound, which therefore holds for the whole problem.
 
+**Exact on a support.**  Between nearly equal ensembles (:math:`d^2 / 4\lambda^2` 1e-9 ..
+1e-7 of the mass: a book resized by 0.1 % or traded by 1e-4) the interior point resolves
+:math:`u` only to its tolerance times :math:`A + B`, and its plan's ratios :math:`B/A`
+were 1e-4 off: the certificate refused it (or the solver reported "PrimalInfeasible").
+A plan the certificate does not accept is therefore made exact on its support
+(:func:`_refined`: alternating exact maximisations, potentials without cancellation),
+and so is the greedy point after the first solve; either is returned when the dual bound
+of its own potentials certifies it.
+
 **Coincident atoms.**  Atoms of one ensemble at the same position in the same regime are
 one Dirac of the measure: they are merged (masses summed) before the pairs are formed, and
 each pair of the merged plan is split back over the members in proportion to their masses
@@ -173,6 +182,7 @@ FAILED_GAP = 1e-2
 #: Solver statuses whose point is kept when the certificate closes (the solver stalled
 #: on its own round-off; a user limit -- MaxIterations, MaxTime -- is never overridden).
 CERTIFIABLE = frozenset({"AlmostSolved", "InsufficientProgress", "NumericalError"})
+USER_LIMITS = frozenset({"MaxIterations", "MaxTime"})
 #: Pairs carrying at least this fraction of one of their atoms' masses form the support
 #: re-solved by the polishing step.  The interior point leaves ~1e-12 .. 1e-6 of an atom's
 #: mass on pairs the optimum does not use, against >= 1e-3 on the ones it does (measured
@@ -192,6 +202,13 @@ POLISH_TOLERANCE = 1e-8
 #: slacks of 1e-9 next to a partner are the interior point's, not the problem's.
 SNAP = 1e-7
 SNAP_TOLERANCE = 1e-10
+#: Sweeps of the exact maximisation on a plan's support (:func:`_refined`) and the relative
+#: change of the pair masses at which it stops.
+REFINE_SWEEPS = 500
+REFINE_TOLERANCE = 1e-15
+#: Pairs below this fraction of both their atoms' masses after the sweeps are dropped and
+#: the sweeps run again (the certificate then judges the smaller support).
+REFINE_EMPTY = 1e-12
 
 
 def pair_cost(A: np.ndarray, B: np.ndarray, one_minus_cos: np.ndarray) -> np.ndarray:
@@ -423,6 +440,88 @@ def _snap(plan, g: Ingredients, pairs: bool):
     return A, B, sigma, tau
 
 
+def _refined(plan, g: Ingredients):
+    r"""The optimum on ``plan``'s support, in floating point rather than to the interior
+    point's tolerance, and its potentials: ``(plan, y)`` (``y`` in objective units, as the
+    solver's multipliers), or None when no pair carries mass both ways.
+
+    On a support :math:`S` every atom with a pair is used whole (moving slack into a pair
+    of :math:`B > 0` changes the cost by :math:`-\cos\theta\sqrt{B/A} < 0` per unit), so
+    the plan maximises :math:`\sum_S \cos\theta_p\sqrt{A_pB_p}` under the atoms' masses.
+    For fixed :math:`A`, Cauchy-Schwarz gives :math:`B_p \propto \cos^2\theta_p A_p` within
+    each target, and the same for :math:`A` given :math:`B`; the two exact block
+    maximisations alternate (a one-pair-per-atom support is exact after one sweep).  The
+    potentials are the marginal costs, :math:`1 - \varphi_i = (\sum_{p \ni i}
+    \cos^2\theta_p B_p / a_i)^{1/2}` (and alike for :math:`\psi`; 1 for an atom with no
+    pair).
+
+    Why: the interior point resolves :math:`u \ge (\sqrt A - \sqrt B)^2` only to its
+    tolerance times :math:`A + B`; between nearly equal ensembles (:math:`d^2 / 4\lambda^2`
+    1e-9 .. 1e-7 of the mass) that left the plan's ratios :math:`B/A` 1e-4 off and its cost
+    4-90 % above the dual bound, refused as uncertified.  Here both bounds are computed
+    from exact ratios, and :func:`dual_bound` certifies the support for every pair.
+    """
+    A, B = plan[0], plan[1]
+    on = np.flatnonzero((A > 0) & (B > 0))
+    if on.size == 0:
+        return None
+    A_on, B_on = A[on], B[on]
+    N, M = g.a.size, g.b.size
+    for _ in range(2):  # again without the pairs the first pass emptied
+        src, dst, c2 = g.src[on], g.dst[on], g.cos[on] ** 2
+        a_on, b_on = g.a[src], g.b[dst]
+        for _ in range(REFINE_SWEEPS):
+            weight = c2 * A_on
+            B_new = b_on * (weight / np.bincount(dst, weight, minlength=M)[dst])
+            weight = c2 * B_new
+            A_new = a_on * (weight / np.bincount(src, weight, minlength=N)[src])
+            change = max(float(np.max(np.abs(A_new - A_on) / a_on)),
+                         float(np.max(np.abs(B_new - B_on) / b_on)))
+            A_on, B_on = A_new, B_new
+            if change <= REFINE_TOLERANCE:
+                break
+        # a pair the optimum does not use decays towards 0 but stops at round-off
+        # (1e-16 of its atoms), where it still costs ~1e-8 of a d^2 of 1e-9
+        kept = (A_on > REFINE_EMPTY * a_on) | (B_on > REFINE_EMPTY * b_on)
+        if kept.all():
+            break
+        on, A_on, B_on = on[kept], A_on[kept], B_on[kept]
+    src, dst, c2 = g.src[on], g.dst[on], g.cos[on] ** 2
+    A_full, B_full = np.zeros_like(A), np.zeros_like(B)
+    A_full[on], B_full[on] = A_on, B_on
+    sigma = np.where(np.bincount(src, minlength=N) > 0, 0.0, g.a)
+    tau = np.where(np.bincount(dst, minlength=M) > 0, 0.0, g.b)
+    refined = _feasible(A_full, B_full, sigma, tau, g.src, g.dst, g.a, g.b)
+    # phi = 1 - root = (1 - root^2) / (1 + root) with a - sum c^2 B summed as
+    # sum (A - B) + sin^2 B: 1 - root loses the digits of a potential of 1e-5 (a 1e-16
+    # error on every atom, where d^2 / 4 lam^2 may be 1e-9 of the mass)
+    sin2 = g.sin2[on]
+    potentials = []
+    for atom, size, mine, theirs, total in ((src, N, A_on, B_on, g.a),
+                                            (dst, M, B_on, A_on, g.b)):
+        root = np.sqrt(np.bincount(atom, c2 * theirs, minlength=size) / total)
+        excess = np.bincount(atom, (mine - theirs) + sin2 * theirs, minlength=size)
+        paired = np.bincount(atom, minlength=size) > 0
+        potentials.append(np.where(paired, excess / (total * (1.0 + root)), 1.0))
+    return refined, np.concatenate(potentials) / g.cost_unit
+
+
+def _exact_on_support(plan, g: Ingredients, heavy: np.ndarray, transforms, options: dict):
+    """``(plan, upper, lower)`` of :func:`_refined` when the dual bound certifies it (the
+    gap test of :func:`_certified`), else None.  The bound is skipped when the potentials
+    violate a pair between heavy atoms (the support is not the optimum's: one pass)."""
+    refined = _refined(plan, g)
+    if refined is None:
+        return None
+    exact, y = refined
+    N, unit = g.a.size, g.cost_unit
+    y_src, y_dst = y[:N][g.src[heavy]], y[N:][g.dst[heavy]]
+    if np.any(y_src + y_dst - unit * y_src * y_dst - g.sin2[heavy] / unit > VIOLATION):
+        return None
+    upper, lower = _value(exact, g), dual_bound(y, g, transforms)
+    return (exact, upper, lower) if _certified(upper, lower, g, options) else None
+
+
 def _value(plan, g: Ingredients) -> float:
     A, B, sigma, tau = plan
     return float(np.sum(pair_cost(A, B, g.one_minus_cos)) + sigma.sum() + tau.sum())
@@ -625,11 +724,16 @@ def _polish_options(options: dict) -> dict:
     return tightened
 
 
-def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backend: str,
-                  options: dict, hint: str, clock: _Clock):
+def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, start,
+                  backend: str, options: dict, hint: str, clock: _Clock):
     """Working set, certificate, polish and snap (module docstring); only the ``heavy``
     pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound;
-    the first working set is ``nearest`` (each atom's nearest heavy partners).
+    the first working set is ``nearest`` (each atom's nearest heavy partners).  A solve
+    whose point the certificate does not accept (or that returns none) has its plan made
+    exact on its support (:func:`_exact_on_support`), and after the first solve also the
+    greedy ``start`` (whose support is the optimum's between nearly equal ensembles, where
+    the interior point's own point may be far off or missing: "PrimalInfeasible"); a user
+    limit (:data:`USER_LIMITS`) is reported as it is.
 
     Returns ``(plan, lower, status, solver_status, n_solved, rounds)``; applies the
     status policy when the certificate does not close.
@@ -639,21 +743,36 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backen
     clock.certify += time.perf_counter() - begin
     working = nearest.copy() if backend == "clarabel" else heavy.copy()
     rounds = rescales = 0
+    exact = None
     while True:
         if rounds == MAX_ROUNDS - 1:
             working = heavy.copy()
         raw, plan = _solve_on(g, working, backend, options, clock)
         rounds += 1
+        added = None
+        if plan is not None:
+            begin = time.perf_counter()
+            upper, lower = _value(plan, g), dual_bound(raw.y, g, transforms)
+            certified = _certified(upper, lower, g, options)
+            added = None if certified else _violated(raw.y, g, heavy & ~working)
+            clock.certify += time.perf_counter() - begin
+            if certified and (raw.status == "Solved" or raw.status in CERTIFIABLE):
+                status = "Solved"
+                break
+        if raw.status not in USER_LIMITS:
+            begin = time.perf_counter()
+            candidates = ([] if plan is None else [plan]) + ([start] if rounds == 1 else [])
+            for candidate in candidates:
+                exact = _exact_on_support(candidate, g, heavy, transforms, options)
+                if exact is not None:
+                    break
+            clock.certify += time.perf_counter() - begin
+            if exact is not None:  # certified on its support, whatever the status said
+                plan, upper, lower = exact
+                status = "Solved"
+                break
         if plan is None:
             check_status(raw.status, backend, hint)  # raises: no point to certify
-        begin = time.perf_counter()
-        upper, lower = _value(plan, g), dual_bound(raw.y, g, transforms)
-        certified = _certified(upper, lower, g, options)
-        added = None if certified else _violated(raw.y, g, heavy & ~working)
-        clock.certify += time.perf_counter() - begin
-        if certified and (raw.status == "Solved" or raw.status in CERTIFIABLE):
-            status = "Solved"
-            break
         if added is not None and added.any():
             working |= added
             continue
@@ -665,11 +784,14 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, backen
             rescales += 1
             continue
         status, detail = _judged(raw.status, upper, lower)
+        if status == "Uncertified":  # its own status: the solver's is in the message
+            raise SolverError(f"the ensemble coupling solve was refused{detail}{hint}",
+                              status=status, backend=backend)
         check_status(status, backend, detail + hint)
         break
     solver_status = raw.status
     support = (plan[0] >= SUPPORT * g.a[g.src]) | (plan[1] >= SUPPORT * g.b[g.dst])
-    if backend == "clarabel" and support.sum() < working.sum():
+    if backend == "clarabel" and exact is None and support.sum() < working.sum():
         polished, plan2 = _solve_on(g, support, backend, _polish_options(options), clock)
         if polished.status == "Solved" and plan2 is not None:
             value = _value(plan2, g)
@@ -723,7 +845,8 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     if bound > NEGLIGIBLE * (a.sum() + b.sum()) and heavy.any():
         nearest = (ranks[0] < NEIGHBOURS) | (ranks[1] < NEIGHBOURS)
         chosen, lower, status, solver_status, n_solved, rounds = _optimal_plan(
-            g, heavy, nearest, backend, options, _hint(lam, theta, pairs.distance), clock)
+            g, heavy, nearest, (A, B), backend, options, _hint(lam, theta, pairs.distance),
+            clock)
         A, B, sigma, tau = chosen
     else:  # nothing to transport, or a feasible point of (almost) no cost
         sigma = a - np.bincount(pairs.src, A, minlength=a.size)
