@@ -133,6 +133,18 @@ def test_long_short_frontier_starts_at_its_minimum_variance_point(mu_cov):
     mv = min_variance(mu, cov, long_only=False)
     np.testing.assert_allclose(frame[TICKERS].iloc[0], mv, atol=1e-8)
     assert np.all(np.diff(frame["variance"]) > 0)
+    # independent truth, every row: the two-fund closed form of the long-short frontier,
+    # variance (A r^2 - 2 B r + C) / (A C - B^2) and weights Sigma^-1 (l 1 + g mu)
+    S, m, one = cov.to_numpy(), mu.to_numpy(), np.ones(3)
+    A, B, C = one @ np.linalg.solve(S, one), one @ np.linalg.solve(S, m), \
+        m @ np.linalg.solve(S, m)
+    r = frame["return"].to_numpy()
+    np.testing.assert_allclose(frame["variance"], (A * r**2 - 2 * B * r + C) / (A * C - B**2),
+                               rtol=1e-7)
+    for row, target in zip(frame[TICKERS].to_numpy(), r, strict=True):
+        l, g = np.linalg.solve([[A, B], [B, C]], [1.0, target])
+        np.testing.assert_allclose(row, np.linalg.solve(S, l * one + g * m), atol=1e-7)
+    assert frame[TICKERS].to_numpy().min() < -0.5   # it shorts (WMT -0.66 at the top)
 
 
 def test_qp_and_simplex_frontiers_agree(frontiers):

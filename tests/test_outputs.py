@@ -37,6 +37,57 @@ def test_to_frame_round_trips_the_masses_exactly(geo):
     assert np.array_equal(rebuilt, geo.rho)
 
 
+def _at_level(per_step, t):
+    """The documented move of a per-step field to time level ``t``: the one step at an end
+    level, the mean of the two adjacent steps inside."""
+    T = len(per_step)
+    if t == 0:
+        return per_step[0]
+    if t == T:
+        return per_step[T - 1]
+    return 0.5 * (per_step[t - 1] + per_step[t])
+
+
+def test_to_frame_velocity_and_rate_are_the_documented_means(geo):
+    """Rebuilt cell by cell from geo.velocity (faces) and geo.rate (cells): the mean of
+    the two faces beside a cell (a boundary face carries 0), then of the adjacent steps;
+    the columns were never checked (a mutation taking the later step moved the rate by
+    0.62 of its 2.65)."""
+    frame = geo.to_frame()
+    grid = geo.grid
+    T, K, n = len(geo.times) - 1, grid.n_regimes, grid.n_weights
+    rows = iter(frame[["velocity", "rate"]].to_numpy())
+    for t in range(T + 1):
+        for k in range(K):
+            for i in range(n):
+                faces = [geo.velocity[:, k, f] for f in (i - 1, i) if 0 <= f < n - 1]
+                per_step = 0.5 * sum(faces)
+                velocity, rate = next(rows)
+                assert velocity == pytest.approx(_at_level(per_step, t), abs=1e-14)
+                assert rate == pytest.approx(_at_level(geo.rate[:, k, i], t), abs=1e-14)
+
+
+def test_simplex_to_frame_velocity_and_rate_are_the_documented_means():
+    g = Grid.simplex(6, 3)
+    geo2 = wfr_cvx.geodesic(g.bump((0.3, 0.3), 0.15), g.bump((0.45, 0.2), 0.15, mass=1.3),
+                            g, lam=0.3)
+    frame = geo2.to_frame().set_index(["time", "regime", "w_A", "w_B"])
+    T, n = len(geo2.times) - 1, g.n_weights
+    for t in range(T + 1):
+        for i in range(n):
+            for j in range(n):
+                if not g.mask[0, i, j]:
+                    continue
+                row = frame.loc[(geo2.times[t], g.regimes[0], g.weights[i], g.weights[j])]
+                v = geo2.velocity[:, 0]  # (T, 2, n, n): the +axis face of each cell
+                along_a = 0.5 * (v[:, 0, i, j] + (v[:, 0, i - 1, j] if i else 0.0))
+                along_b = 0.5 * (v[:, 1, i, j] + (v[:, 1, i, j - 1] if j else 0.0))
+                assert row["velocity_A"] == pytest.approx(_at_level(along_a, t), abs=1e-14)
+                assert row["velocity_B"] == pytest.approx(_at_level(along_b, t), abs=1e-14)
+                assert row["rate"] == pytest.approx(_at_level(geo2.rate[:, 0, i, j], t),
+                                                    abs=1e-14)
+
+
 def test_to_xarray_round_trips_the_masses_exactly(geo):
     ds = geo.to_xarray()
     grid = geo.grid

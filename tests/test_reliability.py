@@ -45,17 +45,14 @@ def test_transport_at_extreme_scales(mass, lam):
     assert d2 <= closed_form.hellinger2(r0, r1, lam) * (1 + 1e-6)
 
 
-def test_transport_with_huge_lam_is_a_clear_error_or_w2():
-    """lam = 1e3 on [0, 1]: reaction ~1e6 times dearer than transport; either the W2
-    limit comes back or a SolverError says what happened, never a wrong number."""
+def test_transport_with_huge_lam_is_a_clear_error():
+    """lam = 1e3 on [0, 1]: reaction ~1e6 times dearer than transport; the solve fails, and
+    a SolverError says why (lam against the weight axis), never a wrong number.  (The W2
+    limit at solvable lam is checked in test_geodesic and test_reference.)"""
     g = Grid(16, 8)
     r0, r1 = g.bump(0.3, 0.08), g.bump(0.6, 0.08)
-    try:
-        d2 = wfr_cvx.geodesic(r0, r1, g, 1e3).distance2
-    except SolverError as exc:
-        assert "lam" in str(exc)
-    else:
-        assert d2 == pytest.approx(closed_form.w2_squared_1d(r0, r1, g), rel=0.05)
+    with pytest.raises(SolverError, match=r"lam = 1000 is \d+ times the \(metric\) length"):
+        wfr_cvx.geodesic(r0, r1, g, 1e3)
 
 
 @pytest.mark.parametrize("lam", [0.05, 0.5])
