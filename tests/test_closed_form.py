@@ -92,3 +92,22 @@ def test_dirac_formula_keeps_its_digits_at_small_angles():
         assert dirac_wfr2(1.0, 1.0, 0.0, gap, lam) == pytest.approx(gap**2, rel=1e-9)
     # unequal masses: the mass term is exact too
     assert dirac_wfr2(4.0, 1.0, 0.5, 0.5, 2.0) == pytest.approx(16.0, rel=1e-15)
+
+
+def test_w2_between_gaussians_of_different_widths():
+    """W2^2 between N(m0, s0^2) and N(m1, s1^2) is (m0 - m1)^2 + (s0 - s1)^2: the
+    quantile difference is not constant here (translations and Diracs have it constant,
+    and a formula squaring the mean gap passed them)."""
+    g = Grid(2000, 1)
+    got = w2_squared_1d(g.bump(0.3, 0.05), g.bump(0.5, 0.08), g)
+    assert got == pytest.approx(0.2**2 + 0.03**2, rel=1e-5)
+
+
+def test_a_bump_has_the_mean_and_standard_deviation_it_is_given():
+    """The cell-integrated Gaussian: mean c, variance width^2 + dx^2 / 12 (Sheppard)."""
+    g = Grid(2000, 1)
+    rho = g.bump(0.5, 0.05)[0]
+    mean = rho @ g.weights / rho.sum()
+    variance = rho @ (g.weights - mean) ** 2 / rho.sum()
+    assert mean == pytest.approx(0.5, abs=1e-12)
+    assert variance == pytest.approx(0.05**2 + g.dx**2 / 12, rel=1e-6)
