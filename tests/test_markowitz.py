@@ -1,5 +1,7 @@
 """wfr_cvx.markowitz against closed forms, a second solver and the jaxls notebook's figures."""
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pandas as pd
@@ -311,8 +313,9 @@ def test_prices_out_of_time_order_are_refused(prices, order, index):
              "periods": prices.to_period("D")}[index]
     if order == "newest first":
         bad = table.iloc[::-1]
-        # without labels: a reversed default index runs down (it passed, mu's signs flipped)
-        with pytest.raises(ValueError, match=r"decreasing \(newest first\?\)"):
+        # without labels: a default index running down says the rows were reversed, not
+        # which way they now run (it passed, mu's signs flipped when they ran newest first)
+        with pytest.raises(ValueError, match=r"no dates and its default index runs down"):
             estimate(bad.reset_index(drop=True).iloc[::-1])
     else:
         bad = table.iloc[np.random.default_rng(0).permutation(len(table))]
@@ -511,8 +514,10 @@ def test_resampled_portfolios_refuse_what_is_not_returns_and_say_which_resample_
         markowitz.resampled_portfolios(returns - 2.0, 3, seed=0)
     # four months in three assets, shorting allowed: a draw of two distinct months has a
     # covariance of rank 1, whose long-short problem is unbounded
-    with pytest.raises(SolverError, match=r"resample \d+: its covariance, from 2 distinct "
-                                          r"row\(s\) of 4 in 3 assets, has rank at most 1"):
+    with pytest.raises(SolverError, match=r"resample \d+: mean_variance found no optimum: "
+                                          r"its covariance, from 2 distinct row\(s\) of 4 "
+                                          r"in 3 assets, has rank at most 1 \(more rows of "
+                                          r"returns avoid that, and so does long_only=True"):
         markowitz.resampled_portfolios(returns.iloc[:4], 10, risk_aversion=4, long_only=False,
                                        seed=0)
 
@@ -544,3 +549,15 @@ def test_minimum_variance_is_exact_when_the_minimum_is_tiny():
     weights = min_variance(np.zeros(8), sigma, long_only=False).to_numpy()
     np.testing.assert_allclose(weights, exact, atol=1e-6)
     assert weights @ sigma @ weights <= exact @ sigma @ exact * (1 + 1e-6)
+
+
+def test_the_volatility_re_solve_gives_no_false_warning():
+    """A rank-1 covariance: the re-solve as a volatility ends "optimal_inaccurate" at a
+    volatility of ~0 with exact weights; it warned although the variance form's solve
+    was optimal (a review of the re-solve).  Truth: the long-short minimum of a rank-1
+    covariance is 0, met by any budget-1 portfolio orthogonal to b."""
+    b = np.array([0.05, 0.10, 0.15])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InaccurateSolutionWarning)
+        w = min_variance(np.zeros(3), np.outer(b, b), long_only=False).to_numpy()
+    assert w.sum() == pytest.approx(1.0, abs=1e-12) and abs(b @ w) < 1e-9

@@ -569,7 +569,8 @@ def _warn_if_known_inaccurate(request: Request) -> None:
             "backend='dr' on a 1-D grid with scheme='centred' stops up to ~3e-4 (relative) "
             "from the interior point's d^2 at its default tolerances (measured 1.3e-4 to "
             "2.6e-4): backend='clarabel' is faster on 1-D grids and exact to 1e-8, or use "
-            "scheme='power' or eps <= 1e-6 with 'dr'", InaccurateSolutionWarning,
+            "scheme='power' with 'dr', or eps <= 1e-6 with a max_iter of ~1e5 (measured: "
+            "77,000 iterations on Grid(32, 8))", InaccurateSolutionWarning,
             stacklevel=4)
 
 

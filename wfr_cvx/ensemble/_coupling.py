@@ -99,7 +99,8 @@ place in the dual bound, which therefore holds for the whole problem.
 1e-7 of the mass: a book resized by 0.1 % or traded by 1e-4) the interior point resolves
 :math:`u` only to its tolerance times :math:`A + B`, and its plan's ratios :math:`B/A`
 were 1e-4 off: the certificate refused it (or the solver reported "PrimalInfeasible").
-A plan the certificate does not accept is therefore made exact on its support
+Where :math:`d^2` is that small (:data:`EXACT_BELOW`), a plan the certificate does not
+accept is therefore made exact on its support
 (:func:`_refined`: alternating exact maximisations, potentials without cancellation),
 and so is the greedy point after the first solve; either is returned when the dual bound
 of its own potentials certifies it.
@@ -209,6 +210,11 @@ REFINE_TOLERANCE = 1e-15
 #: Pairs below this fraction of both their atoms' masses after the sweeps are dropped and
 #: the sweeps run again (the certificate then judges the smaller support).
 REFINE_EMPTY = 1e-12
+#: A refused plan is made exact on its support only when the a-priori size of d^2 / 4 lam^2
+#: per unit mass (``cost_unit``) is below this: the interior point's resolution troubles
+#: were seen at 1e-9 .. 1e-7; on ordinary books (0.01 .. 1) the attempt never succeeded
+#: and cost 1.7-3.6 s at 1,000 x 1,000 atoms.
+EXACT_BELOW = 1e-4
 
 
 def pair_cost(A: np.ndarray, B: np.ndarray, one_minus_cos: np.ndarray) -> np.ndarray:
@@ -728,11 +734,12 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, start,
                   backend: str, options: dict, hint: str, clock: _Clock):
     """Working set, certificate, polish and snap (module docstring); only the ``heavy``
     pairs (both atoms above :data:`LIGHT_ATOM`) are ever solved, all count in the bound;
-    the first working set is ``nearest`` (each atom's nearest heavy partners).  A solve
-    whose point the certificate does not accept (or that returns none) has its plan made
-    exact on its support (:func:`_exact_on_support`), and after the first solve also the
-    greedy ``start`` (whose support is the optimum's between nearly equal ensembles, where
-    the interior point's own point may be far off or missing: "PrimalInfeasible"); a user
+    the first working set is ``nearest`` (each atom's nearest heavy partners).  Where
+    d^2 is tiny against the masses (:data:`EXACT_BELOW`), a solve whose point the
+    certificate does not accept (or that returns none) has its plan made exact on its
+    support (:func:`_exact_on_support`), and after the first solve also the greedy
+    ``start`` (whose support is the optimum's between nearly equal ensembles, where the
+    interior point's own point may be far off or missing: "PrimalInfeasible"); a user
     limit (:data:`USER_LIMITS`) is reported as it is.
 
     Returns ``(plan, lower, status, solver_status, n_solved, rounds)``; applies the
@@ -759,7 +766,7 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, start,
             if certified and (raw.status == "Solved" or raw.status in CERTIFIABLE):
                 status = "Solved"
                 break
-        if raw.status not in USER_LIMITS:
+        if raw.status not in USER_LIMITS and g.cost_unit < EXACT_BELOW:
             begin = time.perf_counter()
             candidates = ([] if plan is None else [plan]) + ([start] if rounds == 1 else [])
             for candidate in candidates:

@@ -179,8 +179,16 @@ def _check_time_order(index: pd.Index, name: str) -> None:
     an index of dates (also as strings, as ``read_csv`` leaves them, read month first or
     day first), periods or numbers must be strictly increasing in some reading; other
     labels cannot be checked and are refused."""
-    if isinstance(index, pd.RangeIndex) and index.step > 0:
-        return  # the rows' own order (no labels); a reversed frame's range runs down
+    if isinstance(index, pd.RangeIndex):
+        if index.step > 0 or len(index) < 2:
+            return  # the rows' own order (no labels)
+        # a default index running down: the rows were reversed, and nothing says whether
+        # they now run oldest first (a vendor's newest-first table put right) or not
+        raise ValueError(
+            f"`{name}` has no dates and its default index runs down ({index[0]} .. "
+            f"{index[-1]}): the rows were reversed, and their order cannot be checked.  "
+            f"Pass the dates as the index, or `{name}.reset_index(drop=True)` once the rows "
+            f"run oldest first")
     readings = _time_orders(index)
     if not readings:
         raise ValueError(
@@ -446,7 +454,7 @@ class _MinVariance:
     weights 1e-2 off (a 1e-10 gap on a variance of 2e-10)."""
 
     def __init__(self, mu: np.ndarray, cov: np.ndarray, long_only: bool, with_target: bool):
-        self.cov = cov
+        self.mu, self.cov, self.long_only = mu, cov, long_only
         self.w = cp.Variable(mu.size, name="w")
         self.target = cp.Parameter(name="target_return") if with_target else None
         self.constraints = [cp.sum(self.w) == 1]
@@ -463,12 +471,32 @@ class _MinVariance:
         if self.target is not None:
             self.target.value = target
         _solve(self.variance, what, warm_start=warm_start)
-        if self.variance.value < _TINY_VARIANCE:
-            if self.volatility is None:
-                self.volatility = cp.Problem(cp.Minimize(_volatility(self.w, self.cov)),
-                                             self.constraints)
-            _solve(self.volatility, what, warm_start=warm_start)
-        return np.asarray(self.w.value, dtype=float)
+        weights = np.asarray(self.w.value, dtype=float)
+        if self.variance.value >= _TINY_VARIANCE:
+            return weights
+        if self.volatility is None:
+            self.volatility = cp.Problem(cp.Minimize(_volatility(self.w, self.cov)),
+                                         self.constraints)
+        try:
+            with warnings.catch_warnings():
+                # at a volatility of ~0 Clarabel often ends "optimal_inaccurate" with
+                # weights 5e-15 from the closed form: judged below, not by its status
+                warnings.simplefilter("ignore", InaccurateSolutionWarning)
+                _solve(self.volatility, what, warm_start=warm_start)
+        except SolverError:
+            return weights  # the variance form's answer stands, with its own status
+        again = np.asarray(self.w.value, dtype=float)
+        if self.volatility.status == cp.OPTIMAL or self._better(again, weights, target):
+            return again
+        return weights
+
+    def _better(self, again: np.ndarray, first: np.ndarray, target) -> bool:
+        """Whether ``again`` meets the constraints (to 1e-9) at no more variance."""
+        feasible = (abs(again.sum() - 1.0) <= 1e-9
+                    and (not self.long_only or again.min() >= -1e-9)
+                    and (target is None
+                         or self.mu @ again >= target - 1e-9 * max(1.0, abs(target))))
+        return bool(feasible and again @ self.cov @ again <= first @ self.cov @ first)
 
 
 def _objective_scale(*magnitudes: float) -> float:
@@ -640,12 +668,14 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
                                       long_only=long_only))
         except SolverError as exc:
             distinct = len(np.unique(draw, axis=0))
-            raise type(exc)(
-                f"resample {sample}: its covariance, from {distinct} distinct row(s) of "
-                f"{values.shape[0]} in {values.shape[1]} assets, has rank at most "
-                f"{distinct - 1}, and mean_variance found no optimum for it; more rows of "
-                f"returns, or long_only=True, avoid that",
-                status=exc.status, backend=exc.backend) from exc
+            why = ""
+            if distinct - 1 < values.shape[1]:
+                why = (f": its covariance, from {distinct} distinct row(s) of "
+                       f"{values.shape[0]} in {values.shape[1]} assets, has rank at most "
+                       f"{distinct - 1} (more rows of returns avoid that"
+                       + ("" if long_only else ", and so does long_only=True") + ")")
+            raise type(exc)(f"resample {sample}: mean_variance found no optimum{why}",
+                            status=exc.status, backend=exc.backend) from exc
     return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="sample"))
 
 
