@@ -119,6 +119,28 @@ def test_where_auto_picks_dr_it_keeps_its_promise():
     assert np.abs(auto.rho - exact.rho).max() < 2e-2 * exact.rho.max()
 
 
+def test_auto_gives_dr_a_budget_then_runs_the_interior_point(monkeypatch):
+    """Allocations the rule sends to "dr" where it is slow (small or large lam, a mass
+    ratio of 10, a mask the coarse grid erases) ran it out of iterations (55-126 s) where
+    the interior point took 6-16 s: the default call failed.  Past its budget the interior
+    point now solves, and says so.  (A budget of 50 here stands in for such a case.)"""
+    from wfr_cvx import engine
+
+    g = Grid.simplex(32, 8)
+    r0, r1 = _bumps(g)
+    request = make_request(r0, r1, g, 0.3)
+    assert request.backend is REGISTRY["dr"] and request.fallback is REGISTRY["clarabel"]
+    assert request.options["max_iter"] == wfr_cvx.backends.DR_ITERATIONS_UNDER_AUTO
+    # settings asked for are kept: no budget, no fallback
+    assert make_request(r0, r1, g, 0.3, options={"eps": 1e-6}).fallback is None
+    assert make_request(r0, r1, g, 0.3, backend="dr").fallback is None
+    monkeypatch.setattr(engine, "DR_ITERATIONS_UNDER_AUTO", 50)
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.3)
+    exact = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="clarabel")
+    assert geo.backend == "clarabel" and geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(exact.distance2, rel=1e-12)
+
+
 def test_auto_is_a_problem_file_value(tmp_path):
     from wfr_cvx import problem_files
 

@@ -236,8 +236,8 @@ def test_a_mass_series_on_array_weights_is_aligned_to_the_atom_numbers():
     ({"backend": "mosek"}, ValueError,
      r"`backend` must be one of \['auto', 'clarabel', 'cvxpy'\], got 'mosek'"),
     ({"max_itr": 10}, ValueError, r"unknown solver option\(s\) \['max_itr'\]"),
-    ({"max_iter": 0}, ValueError, "solver option `max_iter` must be an integer >= 1 for "
-                                  "backend 'clarabel', got 0"),
+    ({"max_iter": 0}, ValueError, "solver option `max_iter` must be an integer >= 1 and "
+                                  "<= 2,147,483,647 for backend 'clarabel', got 0"),
     ({"max_iter": 2.5}, TypeError, "solver option `max_iter` must be an integer"),
     ({"tol_gap_rel": -1e-8}, ValueError, "solver option `tol_gap_rel` must be a finite number "
                                          "> 0"),

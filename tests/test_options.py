@@ -33,8 +33,11 @@ def test_every_clarabel_setting_has_a_checked_spec_and_its_default_passes():
     ("backend", "options", "error", "match"),
     [
         # before: OverflowError from inside Clarabel's wrapper
-        ("clarabel", {"max_iter": -1}, ValueError, "`max_iter` must be an integer >= 1 for "
-                                                   "backend 'clarabel', got -1"),
+        ("clarabel", {"max_iter": -1}, ValueError, "`max_iter` must be an integer >= 1 and <= "
+                                                   "2,147,483,647 for backend 'clarabel', got "
+                                                   "-1"),
+        # the 32-bit bound is said (it read "an integer >= 1 ... got 3000000000")
+        ("dr", {"max_iter": 3_000_000_000}, ValueError, "<= 2,147,483,647 for backend 'dr'"),
         # before: accepted
         ("clarabel", {"tol_gap_rel": -1}, ValueError, "`tol_gap_rel` .* finite number > 0"),
         ("clarabel", {"max_iter": 2.5}, TypeError, "`max_iter`"),
@@ -79,5 +82,6 @@ def test_problem_file_solver_table_is_checked(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(problems.ProblemFileError,
-                       match=r"`solver.max_iter`: must be an integer >= 1 for backend"):
+                       match=r"`solver.max_iter`: must be an integer >= 1 and <= "
+                             r"2,147,483,647 for backend"):
         problems.load(path)

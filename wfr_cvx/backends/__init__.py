@@ -16,13 +16,20 @@ cvxpy backend builds its own model from the validated request.  The modules hold
 solvers (``_clarabel``, ``_scs``, ``_cvxpy``, ``dr``) are imported on first use.
 """
 
-from ._auto import AUTO, POINT_CELLS, cells_holding, choose_backend
+from ._auto import (
+    AUTO,
+    DR_ITERATIONS_UNDER_AUTO,
+    POINT_CELLS,
+    auto_fallback,
+    cells_holding,
+    choose_backend,
+)
 from ._conic import CONE_KINDS, ConeBlock, ConicProblem, ConicResult, Start
 from ._options import Option, check_options
 from ._registry import REGISTRY, Backend, get_backend
 from ._status import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Status, severity
 
 __all__ = ["AUTO", "Backend", "CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult",
-           "INACCURATE", "INFEASIBLE", "LIMIT", "Option", "POINT_CELLS", "REGISTRY", "SOLVED",
-           "Start", "Status", "cells_holding", "check_options", "choose_backend",
-           "get_backend", "severity"]
+           "DR_ITERATIONS_UNDER_AUTO", "INACCURATE", "INFEASIBLE", "LIMIT", "Option",
+           "POINT_CELLS", "REGISTRY", "SOLVED", "Start", "Status", "auto_fallback",
+           "cells_holding", "check_options", "choose_backend", "get_backend", "severity"]

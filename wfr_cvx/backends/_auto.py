@@ -23,6 +23,12 @@ The rule (:func:`choose_backend`), in order:
 4. **Memory.**  When the choice would not fit in memory
    (:meth:`~wfr_cvx.backends.Backend.estimated_bytes` against the process's budget) and
    the other backend would, the other one.
+5. **A budget for the splitting.**  Where rule 2 chose ``"dr"`` and no setting was
+   passed, it runs at most :data:`DR_ITERATIONS_UNDER_AUTO` iterations; past them the
+   interior point solves the problem instead (when it fits in memory), and the result's
+   ``backend`` says ``"clarabel"``.  The allocations rule 2 cannot see -- small or large
+   ``lam``, a mass ratio of 10, a mask the coarse grid erases -- made the splitting run
+   out of iterations (55-126 s) where the interior point took 6-16 s.
 
 Measured (``benchmarks/LADDER.md``, one run, the centred scheme; seconds of the
 ``geodesic`` call):
@@ -78,7 +84,8 @@ import numpy as np
 from ._multilevel import can_coarsen
 from ._registry import REGISTRY, Backend
 
-__all__ = ["AUTO", "DR_MIN_CELLS", "POINT_CELLS", "cells_holding", "choose_backend"]
+__all__ = ["AUTO", "DR_ITERATIONS_UNDER_AUTO", "DR_MIN_CELLS", "POINT_CELLS",
+           "auto_fallback", "cells_holding", "choose_backend"]
 
 #: The ``backend=`` value that lets the engine choose.
 AUTO = "auto"
@@ -90,6 +97,14 @@ _CANDIDATES = ("clarabel", "dr")
 #: it, at both ends: from 32 such cells it was 1.6x faster than the interior point on
 #: ``Grid.simplex(32, 8)``, at 16 1.3x slower, at 8 5.6x slower (module docstring).
 DR_MIN_CELLS = 24
+
+#: The splitting's iteration budget when "auto" chose it and no setting was passed: past
+#: it the interior point solves instead (:func:`auto_fallback`).  The ladder's simplex
+#: rows take 300-1,750 iterations on the fine grid; allocations the rule sends to "dr"
+#: but where it is slow took 5,000-18,250 (77 s against the interior point's 10 s on
+#: ``Grid.simplex(32, 8)``) or ran out of iterations (small or large ``lam``, a mass
+#: ratio of 10, a mask the coarse grid erases: 55-126 s against 6-16 s).
+DR_ITERATIONS_UNDER_AUTO = 5_000
 
 #: Allocations held (90 %) by fewer cells are point masses: "dr" warns on them in 2-D (its
 #: stopping rule passed 5.6e-4 off on two Diracs on ``Grid.simplex(16, 8)`` at lam = 1).
@@ -121,6 +136,27 @@ def _by_rule(grid, *, constrained: bool, free_end: bool, allocations) -> str:
             cells_holding(rho) >= DR_MIN_CELLS for rho in allocations if rho is not None):
         return "dr"
     return "clarabel"
+
+
+def auto_fallback(chosen: Backend, grid, options: Mapping | None,
+                  budget_bytes: int | None) -> Backend | None:
+    """The interior point, to run when the splitting that ``"auto"`` chose stops at
+    :data:`DR_ITERATIONS_UNDER_AUTO` iterations; None when ``chosen`` is not ``"dr"``,
+    settings were passed (a limit or tolerance asked for is kept), or the interior point
+    would not fit in ``budget_bytes``.
+
+    >>> from wfr_cvx import Grid
+    >>> auto_fallback(REGISTRY["dr"], Grid.simplex(32, 16), {}, None).name
+    'clarabel'
+    >>> auto_fallback(REGISTRY["dr"], Grid.simplex(32, 16), {"eps": 1e-6}, None) is None
+    True
+    """
+    if chosen.name != "dr" or options:
+        return None
+    fallback = REGISTRY["clarabel"]
+    if budget_bytes is not None and fallback.estimated_bytes(grid) > budget_bytes:
+        return None
+    return fallback
 
 
 def choose_backend(grid, *, constrained: bool = False, free_end: bool = False,

@@ -60,6 +60,8 @@ class Option:
             parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
             parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        elif self.kind == "int":  # the solvers' 32-bit integers
+            parts.append(f"<= {_INT_MAX:,}")
         return noun + (" " + " and ".join(parts) if parts else "")
 
     def check(self, value, backend: str):
