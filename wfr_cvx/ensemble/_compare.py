@@ -70,16 +70,36 @@ def balanced_transport2(x: np.ndarray, a: np.ndarray, y: np.ndarray, b: np.ndarr
     cols = np.concatenate([np.arange(n * m), np.arange(n * m)])
     A_eq = sp.csr_matrix((np.ones(2 * n * m), (rows, cols)), shape=(n + m, n * m))
     scale = max(float(a.sum()), 1e-300)
-    result = linprog(cost, A_eq=A_eq, b_eq=np.concatenate([a, b]) / scale,
-                     bounds=(0, None), method="highs")
+    # both marginals of total 1 exactly as far as the rounding allows
+    b_eq = np.concatenate([a / scale, b / max(float(b.sum()), 1e-300)])
+    result = linprog(cost, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    if result.status == 2:
+        # HiGHS's presolve called feasible problems with masses over 6 or more orders of
+        # magnitude infeasible (Gaussian tails); without it they solve
+        result = linprog(cost, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs",
+                         options={"presolve": False})
     if result.status != 0:
         raise SolverError(f"balanced transport LP failed: {result.message}",
                           status=f"highs_{result.status}", backend="highs")
     return float(result.fun * scale)
 
 
-def _hellinger2(before: np.ndarray, after: np.ndarray, lam: float) -> float:
-    return float(4.0 * lam**2 * np.sum((np.sqrt(after) - np.sqrt(before)) ** 2))
+def _hellinger2(before: np.ndarray, after: np.ndarray, lam: float,
+                points: np.ndarray) -> float:
+    """Reaction in place between two mass arrays (one row per regime) over atoms at
+    ``points``: the Hellinger cost of the measures, atoms at one position summed first
+    (a pooled middle puts a regime's mass on the atoms of the others, and priced atom by
+    atom a regime's mass beside its own atom at the same portfolio counted as created
+    from nothing: 0.512 where the path costs 0.422)."""
+    _, where = np.unique(points, axis=0, return_inverse=True)
+    where = np.ravel(where)
+    size = int(where.max(initial=-1)) + 1
+
+    def merged(masses):
+        return np.stack([np.bincount(where, row, minlength=size) for row in masses])
+
+    return float(4.0 * lam**2 * np.sum((np.sqrt(merged(after))
+                                        - np.sqrt(merged(before))) ** 2))
 
 
 def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
@@ -140,11 +160,11 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     def rebalance_then_switch(middle):
         move = sum(transport(r, aligned.x[aligned.k == r], aligned.a[aligned.k == r],
                              aligned.y, middle[r]) for r in regimes if m0[r] > 0)
-        switch = _hellinger2(middle, target, lam)
+        switch = _hellinger2(middle, target, lam, aligned.y)
         return concatenate_phases((move, move, 0.0), (switch, 0.0, switch))
 
     def switch_then_rebalance(middle):
-        switch = _hellinger2(source, middle, lam)
+        switch = _hellinger2(source, middle, lam, aligned.x)
         move = sum(transport(r, aligned.x, middle[r], aligned.y[aligned.l == r],
                              aligned.b[aligned.l == r]) for r in regimes if m1[r] > 0)
         return concatenate_phases((switch, 0.0, switch), (move, move, 0.0))
