@@ -131,14 +131,20 @@ def test_auto_gives_dr_a_budget_then_runs_the_interior_point(monkeypatch):
     request = make_request(r0, r1, g, 0.3)
     assert request.backend is REGISTRY["dr"] and request.fallback is REGISTRY["clarabel"]
     assert request.options["max_iter"] == wfr_cvx.backends.DR_ITERATIONS_UNDER_AUTO
-    # settings asked for are kept: no budget, no fallback
+    # settings asked for are kept: no budget, no fallback; display settings keep both
+    # (`wfr-cvx solve --verbose` solved otherwise)
     assert make_request(r0, r1, g, 0.3, options={"eps": 1e-6}).fallback is None
     assert make_request(r0, r1, g, 0.3, backend="dr").fallback is None
+    shown = make_request(r0, r1, g, 0.3, options={"progress": False})
+    assert shown.fallback is REGISTRY["clarabel"] and shown.options["max_iter"] == 5_000
     monkeypatch.setattr(engine, "DR_ITERATIONS_UNDER_AUTO", 50)
     geo = wfr_cvx.geodesic(r0, r1, g, 0.3)
     exact = wfr_cvx.geodesic(r0, r1, g, 0.3, backend="clarabel")
     assert geo.backend == "clarabel" and geo.status == "Solved"
     assert geo.distance2 == pytest.approx(exact.distance2, rel=1e-12)
+    # the geodesic of the same call is accepted by compare (it checked the backend's name)
+    table = wfr_cvx.compare(r0, r1, g, 0.3, geodesic=geo)
+    assert table.loc["wfr_geodesic", "distance2"] == geo.distance2
 
 
 def test_auto_is_a_problem_file_value(tmp_path):

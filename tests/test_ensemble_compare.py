@@ -163,3 +163,10 @@ def test_masses_over_many_orders_of_magnitude_are_compared():
                               Ensemble(x[b > floor, None], b[b > floor]), 0.2)
               for floor in (1e-9, 1e-6)]
     np.testing.assert_allclose(tables[0]["distance2"], tables[1]["distance2"], rtol=1e-4)
+
+
+def test_balanced_transport_refuses_unequal_totals():
+    """Normalising both marginals must not turn a misuse into a number (it returned 0.5)."""
+    with pytest.raises(ValueError, match="balanced transport needs equal total masses"):
+        balanced_transport2(np.array([[0.0], [1.0]]), np.array([1.0, 1.0]),
+                            np.array([[0.0], [1.0]]), np.array([1.0, 3.0]), np.eye(1))

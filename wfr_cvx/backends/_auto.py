@@ -26,9 +26,12 @@ The rule (:func:`choose_backend`), in order:
 5. **A budget for the splitting.**  Where rule 2 chose ``"dr"`` and no setting was
    passed, it runs at most :data:`DR_ITERATIONS_UNDER_AUTO` iterations; past them the
    interior point solves the problem instead (when it fits in memory), and the result's
-   ``backend`` says ``"clarabel"``.  The allocations rule 2 cannot see -- small or large
-   ``lam``, a mass ratio of 10, a mask the coarse grid erases -- made the splitting run
-   out of iterations (55-126 s) where the interior point took 6-16 s.
+   ``backend`` says ``"clarabel"`` (its ``iterations`` are the interior point's, its
+   ``solve_time`` includes the splitting's).  The allocations rule 2 cannot see -- small
+   or large ``lam``, a mass ratio of 10, a mask the coarse grid erases -- made the
+   splitting run out of iterations (55-126 s) where the interior point took 6-16 s.
+   Display settings (``verbose``, ``progress``, ``threads``) keep the budget; any other
+   setting is a request for the splitting as set.
 
 Measured (``benchmarks/LADDER.md``, one run, the centred scheme; seconds of the
 ``geodesic`` call):
@@ -105,6 +108,9 @@ DR_MIN_CELLS = 24
 #: ``Grid.simplex(32, 8)``) or ran out of iterations (small or large ``lam``, a mass
 #: ratio of 10, a mask the coarse grid erases: 55-126 s against 6-16 s).
 DR_ITERATIONS_UNDER_AUTO = 5_000
+#: Settings that change what a solve shows, or how fast, never its answer: they leave the
+#: budget and the fallback in place (``wfr-cvx solve --verbose`` solved otherwise).
+DISPLAY_OPTIONS = frozenset({"verbose", "progress", "threads"})
 
 #: Allocations held (90 %) by fewer cells are point masses: "dr" warns on them in 2-D (its
 #: stopping rule passed 5.6e-4 off on two Diracs on ``Grid.simplex(16, 8)`` at lam = 1).
@@ -142,8 +148,8 @@ def auto_fallback(chosen: Backend, grid, options: Mapping | None,
                   budget_bytes: int | None) -> Backend | None:
     """The interior point, to run when the splitting that ``"auto"`` chose stops at
     :data:`DR_ITERATIONS_UNDER_AUTO` iterations; None when ``chosen`` is not ``"dr"``,
-    settings were passed (a limit or tolerance asked for is kept), or the interior point
-    would not fit in ``budget_bytes``.
+    settings other than :data:`DISPLAY_OPTIONS` were passed (a limit or tolerance asked
+    for is kept), or the interior point would not fit in ``budget_bytes``.
 
     >>> from wfr_cvx import Grid
     >>> auto_fallback(REGISTRY["dr"], Grid.simplex(32, 16), {}, None).name
@@ -151,7 +157,7 @@ def auto_fallback(chosen: Backend, grid, options: Mapping | None,
     >>> auto_fallback(REGISTRY["dr"], Grid.simplex(32, 16), {"eps": 1e-6}, None) is None
     True
     """
-    if chosen.name != "dr" or options:
+    if chosen.name != "dr" or set(options or {}) - DISPLAY_OPTIONS:
         return None
     fallback = REGISTRY["clarabel"]
     if budget_bytes is not None and fallback.estimated_bytes(grid) > budget_bytes:

@@ -19,7 +19,10 @@ the target's regime proportions); which one is in ``table.attrs["intermediate"]`
 Transport only, between equal masses, is balanced optimal transport with the cost
 :math:`|x - y|_G^2` of the regime's metric (a linear program, HiGHS);
 reaction only in place is the Hellinger cost :math:`4\lambda^2\sum(\sqrt{b} -
-\sqrt{a})^2`.  The two phases share the unit time in the best split, for which the action
+\sqrt{a})^2` of the measures (atoms at one portfolio summed first; atoms apart by any
+distance, however small, are different places for a phase that cannot move mass: weights
+computed as ``1 - sum`` of the others should be rounded alike if they are meant to
+coincide).  The two phases share the unit time in the best split, for which the action
 of the concatenation is :math:`(d_A + d_B)^2`, so the traditional paths get every
 advantage; the geodesic still costs no more.
 """
@@ -63,6 +66,10 @@ def balanced_transport2(x: np.ndarray, a: np.ndarray, y: np.ndarray, b: np.ndarr
     """
     if a.size == 0 or b.size == 0:
         return 0.0
+    total_a, total_b = float(a.sum()), float(b.sum())
+    if abs(total_a - total_b) > 1e-9 * max(total_a, total_b):
+        raise ValueError(f"balanced transport needs equal total masses, got `a` {total_a:g} "
+                         f"and `b` {total_b:g}")
     px, py = x @ factor, y @ factor
     cost = ((px[:, None, :] - py[None, :, :]) ** 2).sum(axis=-1).ravel()
     n, m = a.size, b.size
