@@ -121,7 +121,7 @@ class Request:
     backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
     ``cost_scale`` before the backend sees the request.  ``fallback``: the backend run
     instead when ``backend`` ("dr", chosen by ``"auto"`` within an iteration budget) stops
-    at its iteration limit (:func:`wfr_cvx.backends.choose_backend`).
+    at its iteration limit (:func:`wfr_cvx.backends.auto_fallback`).
     """
 
     grid: Grid
