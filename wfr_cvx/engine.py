@@ -613,10 +613,8 @@ def solve_raw(request: Request) -> RawSolution:
     result = backend.function()(assembly.problem, request.options, start)
     raw = unpack(assembly, result, request)
     if backend.name in PATH_CHECKED and result.x is not None and np.all(np.isfinite(result.x)):
-        mass = float(request.rho0.sum()) + float(
-            0.0 if request.rho1 is None else request.rho1.sum())
         raw = dataclasses.replace(raw, path_excess=path_excess(assembly.problem, result.x,
-                                                               mass))
+                                                               _ends_mass(request)))
     return raw
 
 
@@ -662,9 +660,13 @@ def _model_path_excess(request: Request, raw: RawSolution) -> float:
     x = pack_path(assembly, raw.levels, raw.flux, request)
     weight = request.end_weight if request.rho1 is None else 1.0
     epigraphs = weight * float(raw.transport.sum() + raw.reaction.sum()) / request.cost_scale
-    mass = float(request.rho0.sum()) + float(
+    return path_excess(assembly.problem, x, _ends_mass(request), epigraphs=epigraphs)
+
+
+def _ends_mass(request: Request) -> float:
+    """The mass of both ends (a free end's counts 0), the floor of :func:`path_excess`."""
+    return float(request.rho0.sum()) + float(
         0.0 if request.rho1 is None else request.rho1.sum())
-    return path_excess(assembly.problem, x, mass, epigraphs=epigraphs)
 
 
 def _check_path(raw: RawSolution, backend: str) -> None:

@@ -43,6 +43,7 @@ from .._two_phase import (
 from .._validate import check_lam
 from ..closed_form import solver_resolution2
 from ..errors import SolverError
+from ._coupling import _distinct
 from ._ensemble import Ensemble, align
 from ._geodesic import geodesic
 from ._metric import check_metric
@@ -98,9 +99,8 @@ def _hellinger2(before: np.ndarray, after: np.ndarray, lam: float,
     (a pooled middle puts a regime's mass on the atoms of the others, and priced atom by
     atom a regime's mass beside its own atom at the same portfolio counted as created
     from nothing: 0.512 where the path costs 0.422)."""
-    _, where = np.unique(points, axis=0, return_inverse=True)
-    where = np.ravel(where)
-    size = int(where.max(initial=-1)) + 1
+    first, where = _distinct(points, np.zeros(len(points)))
+    size = first.size
 
     def merged(masses):
         return np.stack([np.bincount(where, row, minlength=size) for row in masses])
