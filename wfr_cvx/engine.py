@@ -515,10 +515,9 @@ def solve(request: Request) -> Geodesic:
         # (with the display settings it takes)
         shown = {name: value for name, value in request.options.items()
                  if name != "max_iter" and name in request.fallback.options}
-        request = dataclasses.replace(request, backend=request.fallback, options=shown,
-                                      fallback=None)
-        scaled = dataclasses.replace(scaled, backend=request.backend, options=shown,
-                                     fallback=None)
+        switch = {"backend": request.fallback, "options": shown, "fallback": None}
+        request = dataclasses.replace(request, **switch)
+        scaled = dataclasses.replace(scaled, **switch)
         spent = raw.setup_time + raw.solve_time
         raw = solve_raw(scaled)
         raw = dataclasses.replace(raw, solve_time=raw.solve_time + spent)

@@ -520,9 +520,7 @@ def _exact_on_support(plan, g: Ingredients, heavy: np.ndarray, transforms, optio
     if refined is None:
         return None
     exact, y = refined
-    N, unit = g.a.size, g.cost_unit
-    y_src, y_dst = y[:N][g.src[heavy]], y[N:][g.dst[heavy]]
-    if np.any(y_src + y_dst - unit * y_src * y_dst - g.sin2[heavy] / unit > VIOLATION):
+    if np.any(_dual_excess(y, g, heavy) > VIOLATION):
         return None
     upper, lower = _value(exact, g), dual_bound(y, g, transforms)
     return (exact, upper, lower) if _certified(upper, lower, g, options) else None
@@ -627,17 +625,19 @@ def dual_bound(y: np.ndarray, g: Ingredients, transforms=None) -> float:
     return best
 
 
+def _dual_excess(y: np.ndarray, g: Ingredients, pairs=slice(None)) -> np.ndarray:
+    r"""How much multipliers ``y`` (objective units) violate the dual constraint of
+    ``pairs`` (all by default): :math:`[\cos^2\theta - (1 - \varphi)(1 - \psi)] / s
+    = y_i + y_j - s\,y_i y_j - \sin^2\theta / s` with :math:`\varphi = s\,y`."""
+    N, unit = g.a.size, g.cost_unit
+    y_src, y_dst = y[:N][g.src[pairs]], y[N:][g.dst[pairs]]
+    return y_src + y_dst - unit * y_src * y_dst - g.sin2[pairs] / unit
+
+
 def _violated(y: np.ndarray, g: Ingredients, outside: np.ndarray) -> np.ndarray:
     r"""Pairs outside the working set whose dual constraint ``y`` violates, at most
-    :data:`NEIGHBOURS` per atom (the most violated).
-
-    :math:`[\cos^2\theta - (1 - \varphi)(1 - \psi)] / s
-    = y_i + y_j - s\,y_i y_j - \sin^2\theta / s` with :math:`\varphi = s\,y`.
-    """
-    N = g.a.size
-    y_src, y_dst = y[:N][g.src], y[N:][g.dst]
-    unit = g.cost_unit
-    excess = y_src + y_dst - unit * y_src * y_dst - g.sin2 / unit
+    :data:`NEIGHBOURS` per atom (the most violated; :func:`_dual_excess`)."""
+    excess = _dual_excess(y, g)
     candidates = np.flatnonzero(outside & (excess > VIOLATION))
     if candidates.size == 0:
         return np.zeros(g.src.size, dtype=bool)
