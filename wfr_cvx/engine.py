@@ -83,6 +83,7 @@ from .backends import (
     auto_fallback,
     cells_holding,
     choose_backend,
+    displayable,
     get_backend,
 )
 from .backends._settings import DR_DEFAULTS
@@ -180,6 +181,7 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
         record = choose_backend(grid, constrained=bool(constraints), free_end=r1 is None,
                                 allocations=(r0, r1),
                                 options=options, budget_bytes=budget)
+        options = displayable(record, options)
         fallback = auto_fallback(record, grid, options, budget)
         if fallback is not None:
             options = {**(options or {}), "max_iter": DR_ITERATIONS_UNDER_AUTO}
