@@ -120,7 +120,9 @@ class Request:
     checked form of :func:`wfr_cvx.metric.check_metric`, ``plan`` the compiled
     constraints (with the mechanisms a comparison switches off), ``options`` the
     backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
-    ``cost_scale`` before the backend sees the request.  ``fallback``: the backend run
+    ``cost_scale`` (and, for a free end's small step, ``balance``: the factor on the
+    created mass and the flux in the cost cones, :func:`_scaled_free_end`) before the
+    backend sees the request.  ``fallback``: the backend run
     instead when ``backend`` ("dr", chosen by ``"auto"`` within an iteration budget) stops
     at its iteration limit (:func:`wfr_cvx.backends.auto_fallback`).
     """
@@ -137,6 +139,7 @@ class Request:
     end_potential: np.ndarray | None = None
     end_weight: float = 1.0
     cost_scale: float = 1.0
+    balance: float = 1.0
     fallback: Backend | None = None
 
     def with_ends(self, rho0, rho1, *, transport: bool = True, reaction: bool = True
@@ -264,15 +267,9 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
     # the ends exactly on the levels before the first open step and after the last: no
     # rounding source on a closed step
     rho[tau == 0.0], rho[tau == 1.0] = r0, r1
-    means = {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
-             "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
-    transport_mean, reaction_mean, _ = SCHEMES[scheme]
-    mean = means[reaction_mean]
+    mean, rho_face = level_means(rho, grid, scheme)
     source = np.diff(rho, axis=0) / grid.dt
     per_step = np.where(allowed, step_cost, 0.0)
-    # the faces carry the transport term's mean, as a solve reports them
-    rho_face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
-                                       np.empty((T, *grid.face_shape)))
     return Geodesic(
         grid=grid, lam=lam, metric=request.metric, rho=rho,
         momentum=np.zeros((T, *grid.face_shape)), source=source,
@@ -281,6 +278,25 @@ def _reaction_path(request: Request, r0: np.ndarray, r1: np.ndarray) -> Geodesic
         iterations=0, setup_time=0.0, solve_time=0.0, assembly_time=0.0,
         backend=request.backend.name, scheme=scheme, constraints=request.plan.constraints,
     )
+
+
+def level_means(rho: np.ndarray, grid: Grid, scheme: str) -> tuple[np.ndarray, np.ndarray]:
+    """The time means of adjacent levels of ``rho`` (shape ``(T + 1, *grid.shape)``) that
+    ``scheme`` divides by: the reaction term's on cells, shape ``(T, *grid.shape)``, and
+    the face averages of the transport term's, ``(T, *grid.face_shape)``.
+
+    Computed from the levels, not read from the solver: a mean enters the problem only
+    through a cone bounding it from above, which binds where its term costs something.
+    Where a cell has no reaction the solver may leave its power mean anywhere below the
+    levels' (measured: 39 % low next to a moving bump's peak).
+    """
+    roots = np.sqrt(np.maximum(rho, 0.0))
+    means = {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
+             "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
+    transport_mean, reaction_mean, _ = SCHEMES[scheme]
+    face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
+                                   np.empty((rho.shape[0] - 1, *grid.face_shape)))
+    return means[reaction_mean], face
 
 
 def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
@@ -316,28 +332,69 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
 
 
 def _scaled_free_end(request: Request) -> Request:
-    """A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
+    r"""A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
 
-    The mass is kept, so ``V`` is shifted to its minimum 0 over the active cells (the
-    objective moves by a constant).  The optimum then lies between 0 and ``sum V rho0``
-    (staying put).  The objective's size per unit mass is the larger of that value and the
-    action's a-priori size times ``end_weight``; divided by it when it is far from 1
-    (outside [1e-2, 1e2], as :func:`~wfr_cvx.assembly.cost_scale_for`), the objective is
-    O(mass) however small ``V`` and ``1 / tau`` are together.  Measured: ``V`` times 1e-4
-    and ``tau`` times 1e4 (the same minimiser) left an objective of ~3e-6, at Clarabel's
-    absolute tolerance, and a target 26 % of the mass away at "Solved"; dividing by the
-    potential's size alone failed where it is tiny beside ``1 / tau`` (``V`` ~ 1e-7 at
-    ``tau = 1``: the action's weights became 3e6, "InsufficientProgress")."""
+    The mass is kept, so ``V`` may be shifted by a constant: by its mean under ``rho0``,
+    :math:`c = \sum V\rho_0 / \sum\rho_0`, staying put costs 0 and the optimum is minus
+    the step's gain.  For small steps the gain and the move are what the gradient flow
+    predicts (:math:`v = -G^{-1}\nabla V`, :math:`r = -(V - c)/\lambda^2`):
+
+    .. math::  d^2 \approx \tau^2 S, \qquad \text{gain} \approx \tau S / 2, \qquad
+               S = \sum\rho_0\big(|\nabla V|^2_{G^{-1}} + (V - c)^2/\lambda^2\big),
+
+    per unit mass.  The objective is divided by the gain (at most :math:`c - \min V`,
+    the gain of moving everything to the best cell), and where the move
+    :math:`\tau\sqrt S` is below 1 the cost cones are balanced by its inverse
+    (``Request.balance``: the created mass and the flux in each cone are multiplied by
+    it, their epigraph's cost divided by its square).  Otherwise an interior point sees
+    levels of O(1) whose differences are 1e-4 of them and a potential term that dwarfs
+    the action: measured on three regimes with ``V`` constant per regime (the answer in
+    closed form), ``tau = 1e-3`` returned a move 25 % off and ``d^2`` 24 % low at
+    "Solved", ``tau = 1e-4`` 40-56 % off, and a step at ``tau = 1e-6`` an objective
+    above staying put; now 1e-6 and 5e-6 (``benchmarks/TUNING.md``).
+    """
     active = request.plan.cells
-    V = np.asarray(request.end_potential, dtype=float)
-    shifted = np.where(active, V - V[active].min(), 0.0)
+    V = np.where(active, np.asarray(request.end_potential, dtype=float), 0.0)
     r0 = request.rho0
-    per_mass = float(np.sum(shifted * r0)) / float(r0.sum())
-    size = max(per_mass, request.end_weight * request.cost_scale)
+    mass = float(r0.sum())
+    shifted = np.where(active, V - float(np.sum(V * r0)) / mass, 0.0)
+    best = float(np.sum(V * r0)) / mass - float(V[active].min())
+    flow = _gradient_flow_rate2(request, shifted)  # S above
+    tau = 0.5 / request.end_weight
+    gain = min(0.5 * tau * flow, best)
     out = dataclasses.replace(request, end_potential=shifted)
-    if not 1e-2 <= size <= 1e2:
-        out = dataclasses.replace(out, cost_scale=size)
+    if gain > 0.0 and not 1e-2 <= gain <= 1e2:
+        out = dataclasses.replace(out, cost_scale=gain)
+    move = tau * np.sqrt(flow)
+    if 0.0 < move < 1.0:
+        out = dataclasses.replace(out, balance=min(1.0 / move, MAX_BALANCE))
     return out
+
+
+#: The largest balance of the cost cones (:func:`_scaled_free_end`): a move of 1e-6 of
+#: the levels is at the limit of what double precision resolves in them anyway.
+MAX_BALANCE = 1e6
+
+
+def _gradient_flow_rate2(request: Request, V: np.ndarray) -> float:
+    r""":math:`\sum\rho_0(|\nabla V|^2_{G^{-1}} + V^2/\lambda^2) / \sum\rho_0`, the squared
+    speed of the gradient flow of ``V`` at ``rho0`` (an estimate: differences between
+    active neighbours over ``dx``, and the metric's largest eigenvalue for ``G``)."""
+    grid, r0 = request.grid, request.rho0
+    active = request.plan.cells
+    total = float(np.sum(r0 * V**2)) / request.lam**2
+    G = metric_reach(request.metric) ** 2
+    for axis in range(1, 1 + grid.dims):
+        (a0, a1), (v0, v1), (m0, m1) = (_neighbours(x, axis) for x in (active, V, r0))
+        slope = (v1 - v0) / grid.dx
+        total += float(np.sum(np.where(a0 & a1, 0.5 * (m0 + m1) * slope**2, 0.0))) / G
+    return total / float(r0.sum())
+
+
+def _neighbours(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` at each cell and at its next neighbour along ``axis`` (one fewer along it)."""
+    n = a.shape[axis]
+    return np.take(a, range(n - 1), axis=axis), np.take(a, range(1, n), axis=axis)
 
 
 def _admissible_reaction_path(request: Request) -> Geodesic | None:
@@ -540,11 +597,12 @@ def solve(request: Request) -> Geodesic:
     rho[0] = r0
     if r1 is not None:
         rho[-1] = r1
+    rho_mean, rho_face = level_means(rho, grid, request.scheme)
     solved = Geodesic(
         grid=grid, lam=request.lam, metric=request.metric, rho=rho,
         momentum=raw.flux * (grid.dx / grid.dt) * unit,
         source=raw.created / grid.dt * unit,
-        rho_mean=raw.mean * unit, rho_face=raw.face_mean * unit,
+        rho_mean=rho_mean, rho_face=rho_face,
         # epigraph values are >= 0 up to the solver's tolerance: round-off negatives -> 0
         transport_per_step=np.maximum(raw.transport, 0.0) * unit,
         reaction_per_step=np.maximum(raw.reaction, 0.0) * unit,
