@@ -172,8 +172,8 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     Small steps are solved as closely as large ones: for small ``tau`` the step follows
     the gradient flow, :math:`d^2 \approx \tau^2 \sum\rho_0(|\nabla V|^2_{G^{-1}} +
     (V - \bar V)^2/\lambda^2)`, and the problem is centred and scaled by that prediction.
-    Against the closed form of a potential
-    constant in each of three regimes (pure reaction), relative error of :math:`d^2`:
+    Against the closed form of a potential constant in each of three regimes (pure
+    reaction), relative error of :math:`d^2`:
 
     ==============  =========  =========  =========  ==========
     lam, tau        1, 3e-2    1, 1e-3    1, 1e-4    0.3, 1e-4
