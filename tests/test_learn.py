@@ -459,3 +459,20 @@ def test_save_appends_npz_and_load_takes_either_name(tmp_path):
     assert learn.PolicyModel.load(tmp_path / "policy.v1").hidden == 8
     assert learn.PolicyModel.load(tmp_path / "policy.v2.npz").hidden == 16
     assert first.save(tmp_path / "model.npz").name == "model.npz"
+
+
+def test_a_rolled_out_path_saves_and_loads(coarse_power, tmp_path):
+    """Before: a rolled-out path (status "RolledOut") was saved but load and from_dict
+    refused its status, and solve_from_dict answered with the list of backends."""
+    geo = coarse_power
+    priced = learn.RolledPath(rho=geo.rho, velocity=geo.velocity, rate=geo.rate,
+                              grid=geo.grid, lam=0.3, n_substeps=np.ones(8, dtype=int),
+                              seconds=0.0).as_geodesic()
+    loaded = wfr_cvx.load(priced.save(tmp_path / "rolled.npz"))
+    assert loaded.status == "RolledOut" and loaded.backend == "rollout"
+    assert loaded.distance2 == priced.distance2
+    np.testing.assert_array_equal(loaded.rho, priced.rho)
+    again = wfr_cvx.Geodesic.from_dict(priced.to_dict(include_path=True))
+    assert again.distance2 == priced.distance2
+    with pytest.raises(ValueError, match="rolled out .* not a solve"):
+        wfr_cvx.io.solve_from_dict(priced.to_dict())

@@ -262,3 +262,11 @@ def test_a_tiny_step_never_scores_worse_than_staying_put():
     # small steps follow the gradient flow: d^2 ~ tau^2 S
     ratio = [steps[tau].distance2 / tau**2 for tau in (1e-6, 1e-4)]
     assert ratio[0] == pytest.approx(ratio[1], rel=1e-2)
+
+
+def test_the_repr_shows_the_status_as_text():
+    """Before: status=<Status.SOLVED: 'Solved'>, where Geodesic shows 'Solved'."""
+    g = Grid(16, 4)
+    step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=1.0,
+                             potential=lambda w: (w[:, 0] - 0.7) ** 2)
+    assert "status='Solved')" in repr(step)

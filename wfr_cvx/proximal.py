@@ -87,7 +87,7 @@ class Rebalance:
     def __repr__(self) -> str:
         return (f"Rebalance(objective={self.objective:.6g}, distance2={self.distance2:.6g}, "
                 f"potential_energy={self.potential_energy:.6g}, tau={self.tau:g}, "
-                f"status={self.status!r})")
+                f"status={str(self.status)!r})")
 
 
 def _takes_regime(signature: inspect.Signature) -> bool:

@@ -93,6 +93,7 @@ except ImportError as exc:  # the optional extra
 
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
 from ..grid import Grid, as_allocation
+from ..io import ROLLED_OUT
 from ..metric import face_weights, is_cell_metric
 from ..operators import make_face_average
 from ..result import Geodesic
@@ -1211,7 +1212,7 @@ class RolledPath:
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
                         transport_per_step=transport, reaction_per_step=reaction,
-                        status="RolledOut", iterations=0, setup_time=0.0,
+                        status=ROLLED_OUT, iterations=0, setup_time=0.0,
                         solve_time=self.seconds, assembly_time=0.0, backend="rollout",
                         scheme="power")
 
