@@ -154,6 +154,14 @@ def test_a_rate_cap_refuses_cells_that_transport_cuts_off(steps):
     geo = wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
         TradingWindow(range(steps // 2), reaction=True), MaxReactionRate(20.0)])
     assert geo.status == "Solved"
+    # a mask that splits a regime is named as the cause
+    mask = np.ones((1, 16), dtype=bool)
+    mask[0, 8] = False
+    masked = Grid(16, steps, mask=mask)
+    across = masked.zeros()
+    across[0, 3] = across[0, 5] = 1.0  # the mass right of cell 8 is gone
+    with pytest.raises(InfeasibleError, match=r"cannot leave or enter \(grid.mask, 1 inactive"):
+        wfr_cvx.geodesic(r0, across, masked, 0.5, constraints=[MaxReactionRate(20.0)])
     # without reaction each cut-off set keeps its mass
     with pytest.raises(InfeasibleError, match=r"transport keeps the mass of regime '0' in "):
         wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.5,

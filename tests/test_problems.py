@@ -467,11 +467,17 @@ def test_an_ensemble_csv_regime_is_read_without_spaces_and_never_blank(tmp_path)
     result = problem.solve()
     on = wfr_cvx.closed_form.dirac_wfr2(1.0, 1.0, 0.0, np.hypot(0.1, 0.1), 0.2)
     assert result.distance2 == pytest.approx(2 * on, rel=1e-6)
-    (tmp_path / "books.csv").write_text("eq,bd,regime,mass\n0.4,0.6,on,1.0\n"
-                                        "0.6,0.4,,1.0\n")
-    with pytest.raises(ProblemFileError) as info:
-        problems.load(_write(tmp_path, text, "blank.toml"))
-    assert info.value.key == "e0.csv" and "no `regime` in data row(s) [2]" in str(info.value)
+    for blank in ("", "   "):  # before: "   " (spaces only) was the regime ""
+        (tmp_path / "books.csv").write_text("eq,bd,regime,mass\n0.4,0.6,on,1.0\n"
+                                            f"0.6,0.4,{blank},1.0\n")
+        with pytest.raises(ProblemFileError) as info:
+            problems.load(_write(tmp_path, text, "blank.toml"))
+        assert info.value.key == "e0.csv"
+        assert "no `regime` in data row(s) [2]" in str(info.value)
+    # a regime named NA is a label (pandas reads it as missing by default)
+    (tmp_path / "books.csv").write_text("eq,bd,regime,mass\n0.4,0.6,NA,1.0\n"
+                                        "0.6,0.4,off,1.0\n")
+    assert problems.load(_write(tmp_path, text, "na.toml")).e0.regimes == ("NA", "off")
 
 
 def test_trade_variance_metric_assets_are_read_by_name(tmp_path):

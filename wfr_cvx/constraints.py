@@ -441,9 +441,14 @@ def _component_masses(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray
                 if whole:
                     return ""
                 cells = np.argwhere(labels[k] == label)
+                # what closes transport: trading windows and zero speed caps
+                why = [repr(c) for c in plan.constraints if isinstance(c, TradingWindow)
+                       or (isinstance(c, MaxVelocity) and c.vmax == 0)]
+                if grid.n_inactive:
+                    why.append(f"grid.mask, {grid.n_inactive} inactive cell(s)")
                 return (f" in the {len(cells)} cell(s) from index "
                         f"{tuple(int(i) for i in cells[0])} that transport cannot leave or "
-                        f"enter ({plan.describe() or 'grid.mask'})")
+                        f"enter ({'; '.join(why)})")
             yield regime, where, float(m0[label]), float(m1[label])
 
 

@@ -121,7 +121,7 @@ class Request:
     constraints (with the mechanisms a comparison switches off), ``options`` the
     backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
     ``cost_scale`` (and, for a free end's small step, ``balance``: the factor on the
-    created mass and the flux in the cost cones, :func:`_scaled_free_end`) before the
+    created mass and the flux in the cost cones, :func:`_refined_small_step`) before the
     backend sees the request.  ``fallback``: the backend run
     instead when ``backend`` ("dr", chosen by ``"auto"`` within an iteration budget) stops
     at its iteration limit (:func:`wfr_cvx.backends.auto_fallback`).
@@ -332,69 +332,90 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
 
 
 def _scaled_free_end(request: Request) -> Request:
-    r"""A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
+    """A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
 
-    The mass is kept, so ``V`` may be shifted by a constant: by its mean under ``rho0``,
-    :math:`c = \sum V\rho_0 / \sum\rho_0`, staying put costs 0 and the optimum is minus
-    the step's gain.  For small steps the gain and the move are what the gradient flow
-    predicts (:math:`v = -G^{-1}\nabla V`, :math:`r = -(V - c)/\lambda^2`):
-
-    .. math::  d^2 \approx \tau^2 S, \qquad \text{gain} \approx \tau S / 2, \qquad
-               S = \sum\rho_0\big(|\nabla V|^2_{G^{-1}} + (V - c)^2/\lambda^2\big),
-
-    per unit mass.  The objective is divided by the gain (at most :math:`c - \min V`,
-    the gain of moving everything to the best cell), and where the move
-    :math:`\tau\sqrt S` is below 1 the cost cones are balanced by its inverse
-    (``Request.balance``: the created mass and the flux in each cone are multiplied by
-    it, their epigraph's cost divided by its square).  Otherwise an interior point sees
-    levels of O(1) whose differences are 1e-4 of them and a potential term that dwarfs
-    the action: measured on three regimes with ``V`` constant per regime (the answer in
-    closed form), ``tau = 1e-3`` returned a move 25 % off and ``d^2`` 24 % low at
-    "Solved", ``tau = 1e-4`` 40-56 % off, and a step at ``tau = 1e-6`` an objective
-    above staying put; now 1e-6 and 5e-6 (``benchmarks/TUNING.md``).
-    """
+    The mass is kept, so ``V`` is shifted to its minimum 0 over the active cells (the
+    objective moves by a constant).  The optimum then lies between 0 and ``sum V rho0``
+    (staying put).  The objective's size per unit mass is the larger of that value and the
+    action's a-priori size times ``end_weight``; divided by it when it is far from 1
+    (outside [1e-2, 1e2], as :func:`~wfr_cvx.assembly.cost_scale_for`), the objective is
+    O(mass) however small ``V`` and ``1 / tau`` are together.  Measured: ``V`` times 1e-4
+    and ``tau`` times 1e4 (the same minimiser) left an objective of ~3e-6, at Clarabel's
+    absolute tolerance, and a target 26 % of the mass away at "Solved"; dividing by the
+    potential's size alone failed where it is tiny beside ``1 / tau`` (``V`` ~ 1e-7 at
+    ``tau = 1``: the action's weights became 3e6, "InsufficientProgress")."""
     active = request.plan.cells
-    V = np.where(active, np.asarray(request.end_potential, dtype=float), 0.0)
+    V = np.asarray(request.end_potential, dtype=float)
+    shifted = np.where(active, V - V[active].min(), 0.0)
     r0 = request.rho0
-    mass = float(r0.sum())
-    shifted = np.where(active, V - float(np.sum(V * r0)) / mass, 0.0)
-    best = float(np.sum(V * r0)) / mass - float(V[active].min())
-    flow = _gradient_flow_rate2(request, shifted)  # S above
-    tau = 0.5 / request.end_weight
-    gain = min(0.5 * tau * flow, best)
+    per_mass = float(np.sum(shifted * r0)) / float(r0.sum())
+    size = max(per_mass, request.end_weight * request.cost_scale)
     out = dataclasses.replace(request, end_potential=shifted)
-    if gain > 0.0 and not 1e-2 <= gain <= 1e2:
-        out = dataclasses.replace(out, cost_scale=gain)
-    move = tau * np.sqrt(flow)
-    if 0.0 < move < 1.0:
-        out = dataclasses.replace(out, balance=min(1.0 / move, MAX_BALANCE))
+    if not 1e-2 <= size <= 1e2:
+        out = dataclasses.replace(out, cost_scale=size)
     return out
 
 
-#: The largest balance of the cost cones (:func:`_scaled_free_end`): a move of 1e-6 of
-#: the levels is at the limit of what double precision resolves in them anyway.
+#: A free end whose solved step moves less than this share of the mass (L1) is solved
+#: again centred and balanced on it (:func:`_refined_small_step`): at a move of 1.5e-3
+#: d^2 was 1.3 % off at "Solved", at 1e-4 24 %, at 1.3e-2 1e-4.
+SMALL_STEP = 0.1
+#: The largest balance of the cost cones: a move of 1e-6 of the levels is at the limit
+#: of what double precision resolves in them anyway.
 MAX_BALANCE = 1e6
 
 
-def _gradient_flow_rate2(request: Request, V: np.ndarray) -> float:
-    r""":math:`\sum\rho_0(|\nabla V|^2_{G^{-1}} + V^2/\lambda^2) / \sum\rho_0`, the squared
-    speed of the gradient flow of ``V`` at ``rho0`` (an estimate: differences between
-    active neighbours over ``dx``, and the metric's largest eigenvalue for ``G``)."""
-    grid, r0 = request.grid, request.rho0
+def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
+    r"""A free end's step solved again when ``raw`` moved less than :data:`SMALL_STEP` of
+    the mass (``request`` as :func:`_scaled_free_end` sized it).
+
+    A small step leaves the interior point levels of O(1) whose differences are 1e-4 of
+    them, beside a potential term that dwarfs the action: measured on three regimes with
+    ``V`` constant per regime (the answer in closed form), ``tau = 1e-3`` returned a move
+    25 % off and ``d^2`` 24 % low at "Solved" and ``tau = 1e-4`` 40-56 % off; a step at
+    ``tau = 1e-6`` scored above staying put.  The first solve tells the step's size,
+    which no a-priori estimate at ``rho0`` can (a gain reached by creating mass where
+    ``rho0`` has none is invisible to the gradient flow there).  The second solve shifts
+    ``V`` by its mean :math:`c` under that end (the mass is kept: the objective at the
+    optimum is then about the action, not the potential), divides the objective by the
+    action found, and balances the cost cones by the inverse move
+    (``Request.balance``: the created mass and the flux in each cone multiplied by it,
+    their epigraph's cost divided by its square).  Its answer replaces the first unless
+    it failed, in which case the first stands, with a warning.
+    """
+    if raw.status not in SOLVED | INACCURATE:
+        return raw
+    r0 = request.rho0
+    mass = float(r0.sum())
+    end = np.maximum(raw.levels[-1], 0.0)
+    move = float(np.abs(end - r0).sum()) / mass
+    if not (0.0 < move < SMALL_STEP and end.sum() > 0.0):
+        return raw
     active = request.plan.cells
-    total = float(np.sum(r0 * V**2)) / request.lam**2
-    G = metric_reach(request.metric) ** 2
-    for axis in range(1, 1 + grid.dims):
-        (a0, a1), (v0, v1), (m0, m1) = (_neighbours(x, axis) for x in (active, V, r0))
-        slope = (v1 - v0) / grid.dx
-        total += float(np.sum(np.where(a0 & a1, 0.5 * (m0 + m1) * slope**2, 0.0))) / G
-    return total / float(r0.sum())
-
-
-def _neighbours(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` at each cell and at its next neighbour along ``axis`` (one fewer along it)."""
-    n = a.shape[axis]
-    return np.take(a, range(n - 1), axis=axis), np.take(a, range(1, n), axis=axis)
+    V = np.where(active, np.asarray(request.end_potential, dtype=float), 0.0)
+    # the objective's size at the optimum, end_weight d^2 per unit mass: the action found,
+    # or (its epigraphs can sit below 0 at this resolution) half the potential's gain,
+    # which it equals for a small step (the objective is then quadratic in the move)
+    action = float(raw.transport.sum() + raw.reaction.sum()) / mass
+    gain = float(np.sum(V * (r0 - end))) / mass
+    size = max(request.end_weight * action, 0.5 * gain)
+    if size <= 0.0:
+        return raw
+    centre = float(np.sum(V * end)) / float(end.sum())
+    refined = dataclasses.replace(
+        request, end_potential=np.where(active, V - centre, 0.0),
+        cost_scale=size if not 1e-2 <= size <= 1e2 else request.cost_scale,
+        balance=min(1.0 / move, MAX_BALANCE))
+    again = solve_raw(refined)
+    if again.status not in SOLVED | INACCURATE:
+        warnings.warn(
+            f"a small step (it moves {move:.1e} of the mass) was solved at the interior "
+            f"point's resolution and could not be refined (status {again.status!r}): "
+            "its d^2 and target may be off by tens of %", InaccurateSolutionWarning,
+            stacklevel=4)
+        return raw
+    return dataclasses.replace(again, setup_time=again.setup_time + raw.setup_time,
+                               solve_time=again.solve_time + raw.solve_time)
 
 
 def _admissible_reaction_path(request: Request) -> Geodesic | None:
@@ -580,6 +601,8 @@ def solve(request: Request) -> Geodesic:
         spent = raw.setup_time + raw.solve_time
         raw = solve_raw(scaled)
         raw = dataclasses.replace(raw, solve_time=raw.solve_time + spent)
+    if s1 is None:
+        raw = _refined_small_step(scaled, raw)
     said = f"; the solver said: {raw.message}" if raw.message else ""
     check_status(raw.status, request.backend.name,
                  said + _conditioning_hint(request.lam, request.metric),
@@ -709,7 +732,9 @@ def path_excess(problem, x: np.ndarray, mass: float, epigraphs: float | None = N
     linear = float(s.q_x @ own)
     action = s.cost(s.K @ own + s.c) + linear
     objective = float(problem.q @ x) if epigraphs is None else epigraphs + linear
-    return (action - objective) / max(abs(objective), 1e-8 * mass)
+    # a free end's objective is the action plus a potential term (linear), which can
+    # cancel it: relative to the larger of the two
+    return (action - objective) / max(abs(objective), abs(objective - linear), 1e-8 * mass)
 
 
 def _model_path_excess(request: Request, raw: RawSolution) -> float:

@@ -716,13 +716,17 @@ class _Reader:
             mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
             regime = "0"
             if "regime" in frame:
-                labels = frame.pop("regime")
-                if labels.isna().any():
-                    rows = (np.flatnonzero(labels.isna().to_numpy()) + 1).tolist()
+                frame.pop("regime")
+                # the labels as written ("NA" is a label, not a missing value), and " on"
+                # after a comma the regime "on", not a regime of its own
+                labels = pd.read_csv(path, usecols=["regime"], dtype=str,
+                                     keep_default_na=False)["regime"].str.strip()
+                blank = np.flatnonzero(labels.to_numpy() == "")
+                if blank.size:
+                    rows = (blank + 1).tolist()
                     self.fail(f"{where}.csv", f"{path} has no `regime` in data row(s) "
                                               f"{rows[:5]}{' ...' if len(rows) > 5 else ''}")
-                # " on" after a comma is the regime "on", not a regime of its own
-                regime = labels.astype(str).str.strip().to_numpy()
+                regime = labels.to_numpy()
             unknown = [str(c) for c in frame.columns if c not in assets]
             if unknown:
                 # a misspelt `mass` or `regime` column would be dropped with its meaning
