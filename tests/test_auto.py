@@ -147,6 +147,27 @@ def test_auto_gives_dr_a_budget_then_runs_the_interior_point(monkeypatch):
     assert table.loc["wfr_geodesic", "distance2"] == geo.distance2
 
 
+def test_display_settings_never_choose_the_backend():
+    """A progress bar asked for with "auto" on a 1-D grid ran the splitting there, 8x
+    slower than the interior point: display settings no longer choose, and one the chosen
+    backend does not show is left out with a warning."""
+    g = Grid(32, 8)
+    r0, r1 = g.bump(0.4, 0.1), g.bump(0.6, 0.1)
+    with pytest.warns(UserWarning, match=r"chose 'clarabel' .* \['progress', 'threads'\]"):
+        request = make_request(r0, r1, g, 0.3, options={"progress": True, "threads": 1,
+                                                          "verbose": False})
+    assert request.backend is REGISTRY["clarabel"]
+    assert request.options == {"verbose": False}
+    with pytest.warns(UserWarning, match="left out"):
+        geo = wfr_cvx.geodesic(r0, r1, g, 0.3, progress=False)
+    assert geo.backend == "clarabel" and geo.status == "Solved"
+    # where the rule picks the splitting, it shows them
+    s = Grid.simplex(32, 8)
+    r0, r1 = _bumps(s)
+    kept = make_request(r0, r1, s, 0.3, options={"progress": False, "threads": 1})
+    assert kept.backend is REGISTRY["dr"] and kept.options["threads"] == 1
+
+
 def test_auto_is_a_problem_file_value(tmp_path):
     from wfr_cvx import problem_files
 

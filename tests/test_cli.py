@@ -169,6 +169,21 @@ def test_an_invalid_file_in_a_regress_directory_is_a_failed_row(tmp_path):
     assert "FAIL a_bad: " in proc.stderr and "`lam`: must be > 0" in proc.stderr
 
 
+def test_regress_counts_problems_by_file(tmp_path, capsys):
+    """Before: failures were counted by problem name, so three copies of one file (one
+    name) with two wrong expected values printed "2 of 3 problems pass"."""
+    text = (PROBLEMS / "regime_switch.toml").read_text()
+    assert "distance2 = 0.375\n" in text
+    (tmp_path / "a.toml").write_text('name = "same"\n' + text)
+    for stem, value in (("b", "0.5"), ("c", "0.6")):
+        (tmp_path / f"{stem}.toml").write_text(
+            'name = "same"\n' + text.replace("distance2 = 0.375\n", f"distance2 = {value}\n"))
+    assert cli.main(["regress", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "1 of 3 problems pass" in out
+    assert "FAIL same (b.toml): distance2" in err and "FAIL same (c.toml)" in err
+
+
 def test_console_script_is_installed():
     script = Path(sys.executable).with_name("wfr-cvx")
     if not script.exists():
@@ -197,6 +212,9 @@ def test_console_script_is_installed():
         # before: "no such problem file" for a directory
         (["solve", str(PROBLEMS)], ["problems", "is a directory", "wfr-cvx regress DIR"]),
         (["regress", str(PROBLEMS / "teleport.toml")], ["is a file", "wfr-cvx solve FILE"]),
+        # before: accepted and ignored
+        (["solve", str(PROBLEMS / "teleport.toml"), "--with-path"], ["--with-path",
+                                                                      "--json OUT"]),
         (["solve", str(PROBLEMS / "teleport.toml"), "--plot", "no/such/dir/out.png"],
          ["out.png"]),
     ],

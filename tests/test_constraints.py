@@ -133,6 +133,41 @@ def test_a_rate_cap_refuses_to_empty_or_fill_a_regime(rmax, backend):
                          0.3, backend=backend, constraints=[MaxReactionRate(rmax)])
 
 
+@pytest.mark.parametrize("steps", [4, 8])
+def test_a_rate_cap_refuses_cells_that_transport_cuts_off(steps):
+    """Mass in cells that transport can neither leave nor enter obeys |dM/ds| <= rmax M
+    too.  Before: with transport closed (MaxVelocity(0)), a cell empty at one end passed
+    the regime check; at 4 steps the scheme filled it at rate 4/dt = 16 <= 20 and
+    returned d^2 = 2.0, at 8 steps (32 > 20) it raised InfeasibleError."""
+    g = Grid(16, steps)
+    r0, r1 = g.zeros(), g.zeros()
+    r0[0, 3] = r0[0, 10] = 1.0
+    r1[0, 3] = r1[0, 12] = 1.0  # the regime's mass is 2 at both ends
+    with pytest.raises(InfeasibleError, match=r"regime '0' in the 1 cell\(s\) from index "
+                                              r"\(10,\) .* holds mass 1 at the start and 0"):
+        wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[MaxVelocity(0), MaxReactionRate(20.0)])
+    # a window closing transport on every step cuts the same cells off
+    with pytest.raises(InfeasibleError, match=r"cannot leave or enter"):
+        wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
+            TradingWindow(range(steps), reaction=True), MaxReactionRate(20.0)])
+    # transport open on some steps joins them: solved
+    geo = wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
+        TradingWindow(range(steps // 2), reaction=True), MaxReactionRate(20.0)])
+    assert geo.status == "Solved"
+    # a mask that splits a regime is named as the cause
+    mask = np.ones((1, 16), dtype=bool)
+    mask[0, 8] = False
+    masked = Grid(16, steps, mask=mask)
+    across = masked.zeros()
+    across[0, 3] = across[0, 5] = 1.0  # the mass right of cell 8 is gone
+    with pytest.raises(InfeasibleError, match=r"cannot leave or enter \(grid.mask, 1 inactive"):
+        wfr_cvx.geodesic(r0, across, masked, 0.5, constraints=[MaxReactionRate(20.0)])
+    # without reaction each cut-off set keeps its mass
+    with pytest.raises(InfeasibleError, match=r"transport keeps the mass of regime '0' in "):
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.5,
+                         constraints=[MaxVelocity(0), MaxReactionRate(0)])
+
+
 def test_a_rate_cap_between_regimes_that_keep_mass_is_solved():
     """Every regime holds mass at both ends: the cap binds and is met."""
     g = Grid(8, 8, regimes=2)

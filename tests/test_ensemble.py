@@ -218,6 +218,20 @@ def test_max_travel_teleports_beyond_the_cap_and_leaves_closer_pairs():
     assert capped.plan.empty
 
 
+@pytest.mark.parametrize("start, end, assets, cap", [
+    ([[0.1]], [[0.4]], None, 0.3), ([[0.2, 0.8]], [[0.5, 0.5]], ("a", "b"), np.hypot(0.3, 0.3))])
+def test_max_travel_equal_to_the_trade_allows_it(start, end, assets, cap):
+    """Before: the trade's length came out 1 ulp above a cap equal to it in exact
+    arithmetic (0.30000000000000004 for 0.3), the pair was pruned and d^2 jumped from
+    0.089 to 2.0 (destroyed and re-created) without a warning."""
+    e0, e1 = Ensemble(start, assets=assets), Ensemble(end, assets=assets)
+    length = float(np.linalg.norm(np.subtract(end, start)))
+    free = geodesic(e0, e1, 0.5)
+    assert free.distance2 == pytest.approx(dirac_wfr2(1.0, 1.0, 0.0, length, 0.5), rel=1e-9)
+    capped = geodesic(e0, e1, 0.5, constraints=[MaxTravel(cap)])
+    assert capped.distance2 == pytest.approx(free.distance2, rel=1e-12)
+
+
 def test_max_travel_bounds_every_move():
     rng = np.random.default_rng(8)
     e0, e1 = _random_pair(15, 3, rng)

@@ -306,3 +306,17 @@ def test_nullable_pandas_dtypes_are_read_as_numbers():
         Ensemble(pd.DataFrame({"a": [0.2, None], "b": [0.8, 0.5]}).astype("Float64"))
     with pytest.raises(TypeError, match="must hold real numbers, got dtype bool"):
         Ensemble(pd.DataFrame({"a": [True, False]}))
+
+
+@pytest.mark.parametrize("name", ["mass", "regime", "time", "atom"])
+def test_an_asset_named_like_a_table_column_is_refused(name):
+    """Before: an asset named "mass" or "regime" was overwritten in to_frame by the masses
+    or regimes without an error (and the geodesic's table failed in pandas)."""
+    weights = pd.DataFrame([[0.7, 0.3], [0.2, 0.8]], columns=[name, "bonds"])
+    with pytest.raises(ValueError, match=f"asset label\\(s\\) \\['{name}'\\] are the names"):
+        Ensemble(weights)
+    with pytest.raises(ValueError, match="are the names"):
+        Ensemble([[0.7, 0.3]], assets=(name, "bonds"))
+    if name == "mass":  # a mass column is read as one when named
+        frame = pd.DataFrame({"a": [0.5, 0.4], "b": [0.5, 0.6], "mass": [1.0, 2.0]})
+        assert Ensemble.from_frame(frame, mass="mass").mass.tolist() == [1.0, 2.0]

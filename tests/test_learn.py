@@ -429,3 +429,50 @@ def test_learn_names_its_extra_when_jax_is_missing():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("pip install 'wfr_cvx[learn]'") == 2
+
+
+def test_fields_checks_its_input_by_name():
+    """Before: NaN time or budget gave all-NaN fields, negative masses and s = 7 passed,
+    a (16,) allocation on a two-regime grid was read as 8 cells per regime, and lam = 0
+    raised "math domain error"."""
+    g = Grid(16, 4, regimes=("on", "off"))
+    model = learn.PolicyModel(2, 2, hidden=8, regimes=("on", "off"))
+    rho = g.bump(0.3, 0.1, "on", 0.6) + g.bump(0.6, 0.1, "off", 0.4)
+    velocity, rate = model.fields(rho, 0.5, g, lam=0.3, risk_budget=0.0)
+    assert velocity.shape == g.face_shape and rate.shape == g.shape
+    assert np.all(np.isfinite(velocity)) and np.all(np.isfinite(rate))
+    cases = [((rho, float("nan")), {}, "`s`"), ((rho, 7.0), {}, "`s` is a path time"),
+             ((rho, 0.5), {"risk_budget": float("nan")}, "`risk_budget`"),
+             ((-rho, 0.5), {}, "`rho`"), ((rho[0], 0.5), {}, "`rho`"),
+             ((rho, 0.5), {"lam": 0.0}, "`lam`")]
+    for args, change, match in cases:
+        with pytest.raises(ValueError, match=match):
+            model.fields(*args, g, **{"lam": 0.3, "risk_budget": 0.0, **change})
+
+
+def test_save_appends_npz_and_load_takes_either_name(tmp_path):
+    """Before: save("policy.v1") and save("policy.v2") both wrote policy.npz (the
+    second over the first), and load("model") did not find model.npz."""
+    first, second = learn.PolicyModel(2, 2, hidden=8), learn.PolicyModel(2, 2, hidden=16)
+    assert first.save(tmp_path / "policy.v1").name == "policy.v1.npz"
+    assert second.save(tmp_path / "policy.v2").name == "policy.v2.npz"
+    assert learn.PolicyModel.load(tmp_path / "policy.v1").hidden == 8
+    assert learn.PolicyModel.load(tmp_path / "policy.v2.npz").hidden == 16
+    assert first.save(tmp_path / "model.npz").name == "model.npz"
+
+
+def test_a_rolled_out_path_saves_and_loads(coarse_power, tmp_path):
+    """Before: a rolled-out path (status "RolledOut") was saved but load and from_dict
+    refused its status, and solve_from_dict answered with the list of backends."""
+    geo = coarse_power
+    priced = learn.RolledPath(rho=geo.rho, velocity=geo.velocity, rate=geo.rate,
+                              grid=geo.grid, lam=0.3, n_substeps=np.ones(8, dtype=int),
+                              seconds=0.0).as_geodesic()
+    loaded = wfr_cvx.load(priced.save(tmp_path / "rolled.npz"))
+    assert loaded.status == "RolledOut" and loaded.backend == "rollout"
+    assert loaded.distance2 == priced.distance2
+    np.testing.assert_array_equal(loaded.rho, priced.rho)
+    again = wfr_cvx.Geodesic.from_dict(priced.to_dict(include_path=True))
+    assert again.distance2 == priced.distance2
+    with pytest.raises(ValueError, match="rolled out .* not a solve"):
+        wfr_cvx.io.solve_from_dict(priced.to_dict())

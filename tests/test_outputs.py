@@ -355,3 +355,19 @@ def test_demo_build_and_main(tmp_path, capsys):
     assert "three assets on the simplex" in text
     assert out.read_bytes().startswith(PNG)
     assert ternary.read_bytes().startswith(PNG)  # its folder created
+
+
+def test_time_labels_are_the_nearest_floats_of_k_over_n():
+    """Before: linspace's 0.30000000000000004 and 0.7000000000000001 labelled the levels
+    of ten steps and the ensemble's default times, so .loc[0.3] raised KeyError."""
+    from wfr_cvx import Grid
+    from wfr_cvx.ensemble import Ensemble, geodesic
+
+    g = Grid(16, 10)
+    assert g.times.tolist() == [k / 10 for k in range(11)]
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.5, 0.1), g, 0.5)
+    assert geo.mass().loc[0.3, "0"] == pytest.approx(geo.rho[3].sum())
+    books = geodesic(Ensemble([[0.1], [0.5]]), Ensemble([[0.3], [0.6]]), 0.5)
+    table = books.mass()
+    assert table.loc[0.3].equals(table.iloc[3])
+    assert (books.to_frame().time == 0.7).sum() == 2

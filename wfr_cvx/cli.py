@@ -214,6 +214,8 @@ def _backend_used(problem, result) -> str:
 def _solve(args) -> int:
     from . import problem_files
 
+    if args.with_path and args.json is None:
+        raise _Failure("--with-path adds the path to the --json output: give --json OUT")
     problem = _with_backend(problem_files.load(args.file), args)
     if args.with_path and problem.kind == "ensemble":
         raise _Failure(f"{args.file}: --with-path writes a grid path; an ensemble's path is "
@@ -328,19 +330,19 @@ def _regress(args) -> int:
     files = sorted(args.dir.glob("*.toml"))
     if not files:
         raise _Failure(f"{args.dir}: no *.toml problem files")
-    rows, failures = [], []  # failures: (problem name, reason)
+    rows, failures = [], []  # failures: (file, problem name, reason)
 
     def row(name, solver, status, time_s="-", **figure):
         rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
                      "got": "-", "rel_error": "-", "tolerance": "-", **figure,
-                     "time_s": time_s, "solver": solver, "status": status})
+                     "time_s": time_s, "solver": solver, "status": status, "file": file.name})
 
     for file in _progress(files, "regress"):
         try:  # an invalid file is a failed row; the others still run
             problem = problem_files.load(file)
         except (ValueError, TypeError, OSError) as exc:
             row(file.stem, "invalid file", "ERROR")
-            failures.append((file.stem, " ".join(str(exc).split())))
+            failures.append((file, file.stem, " ".join(str(exc).split())))
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InaccurateSolutionWarning)
@@ -348,7 +350,7 @@ def _regress(args) -> int:
                 outcome = problem.run(**_options(args))
             except (SolverError, ValueError, TypeError) as exc:
                 row(problem.name, getattr(exc, "status", type(exc).__name__), "ERROR")
-                failures.append((problem.name, " ".join(str(exc).split())))
+                failures.append((file, problem.name, " ".join(str(exc).split())))
                 continue
         for w in caught:
             _show_warning(f"{problem.name}: {w.message}", w.category, w.filename, w.lineno)
@@ -358,23 +360,25 @@ def _regress(args) -> int:
         time_s = f"{outcome.seconds:.2f}"
         if not len(outcome.checks):
             row(problem.name, solver, "FAIL", time_s)
-            failures.append((problem.name, "no [expected] figures to check"))
+            failures.append((file, problem.name, "no [expected] figures to check"))
         for check in outcome.checks.itertuples():
             row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
                 got=_fmt(check.got), rel_error=_error_text(check),
                 tolerance=_tolerance_text(check))
             if not check.passed:
-                failures.append((problem.name, (
+                failures.append((file, problem.name, (
                     f"{check.figure} = {_fmt(check.got)}, expected {_fmt(check.expected)} "
                     f"({check.source}) within rtol {check.rtol:g}, atol {check.atol:g}")))
     import pandas as pd
 
     print(pd.DataFrame(rows).to_string(index=False))
-    n_failed = len({name for name, _ in failures})
+    # counted by file: two files may give their problems one name
+    n_failed = len({file for file, _, _ in failures})
     print(f"\n{len(files) - n_failed} of {len(files)} problems pass")
-    for name, reason in failures:
-        print(f"FAIL {name}: {reason}", file=sys.stderr)
+    for file, name, reason in failures:
+        named = name if name == file.stem else f"{name} ({file.name})"
+        print(f"FAIL {named}: {reason}", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -54,11 +54,11 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import InfeasibleError
-from .grid import Grid, regime_masses
+from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
            "MaxTravel", "Plan", "CONSTRAINT_TYPES", "TOTAL_MASS_RTOL", "check_masses_reachable",
-           "check_rate_caps_reachable",
+           "check_rate_caps_reachable", "transport_components",
            "compile_constraints", "from_table"]
 
 
@@ -182,10 +182,12 @@ class TradingWindow(Constraint):
 class MaxReactionRate(Constraint):
     r"""Cap ``|rate| <= rmax`` (rate = source / mean mass) on every cell and step; >= 0.
 
-    Under a finite cap a regime's mass :math:`M` obeys :math:`|M'| \le r_{max} M`: it can
-    be neither emptied nor born from nothing.  Ends where a regime holds mass at one end
-    and none at the other are therefore refused (:func:`check_rate_caps_reachable`),
-    whatever ``rmax``: the discrete scheme could still empty a cell in one step at rate
+    Under a finite cap the mass :math:`M` of a regime -- or of any set of cells that
+    transport cannot leave or enter (the cells a :class:`TradingWindow` or a
+    ``MaxVelocity(0)`` cuts off) -- obeys :math:`|M'| \le r_{max} M`: it can be neither
+    emptied nor born from nothing.  Ends where such a set holds mass at one end and none
+    at the other are therefore refused (:func:`check_rate_caps_reachable`), whatever
+    ``rmax``: the discrete scheme could still empty a cell in one step at rate
     :math:`4/\Delta t` (:math:`2/\Delta t` on the arithmetic mean), which would make the
     answer depend on ``n_steps``.
     """
@@ -219,7 +221,9 @@ class MaxTravel(Constraint):
     per rebalance: a turnover limit (:func:`wfr_cvx.ensemble.geodesic`).
 
     Pairs of atoms farther apart than the cap cannot be transported: their mass is
-    destroyed and re-created.  On a grid, cap the speed instead (:class:`MaxVelocity`).
+    destroyed and re-created.  A pair up to 1e-9 (relative) beyond it counts as at the cap,
+    the rounding of a distance computed from the weights.  On a grid, cap the speed
+    instead (:class:`MaxVelocity`).
 
     Parameters
     ----------
@@ -355,21 +359,21 @@ def constraint_items(constraints) -> tuple:
 
 def check_rate_caps_reachable(plan: Plan, grid: Grid, rho0: np.ndarray,
                               rho1: np.ndarray | None, backend: str) -> None:
-    """Refuse a reaction-rate cap between ends where a regime holds mass at one end and
-    none at the other (:class:`MaxReactionRate`): an
-    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses."""
+    """Refuse a reaction-rate cap between ends where a regime -- or a set of its cells
+    that transport never joins to the rest (:func:`transport_components`) -- holds mass
+    at one end and none at the other (:class:`MaxReactionRate`): an
+    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and the masses."""
     if not plan.rate_caps or rho1 is None:
         return
-    m0, m1 = regime_masses(rho0), regime_masses(rho1)
-    for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
+    for regime, where, a, b in _component_masses(plan, grid, rho0, rho1):
         if (a > 0) != (b > 0):
             what = "emptied" if a > 0 else "born from nothing"
             raise InfeasibleError(
                 f"MaxReactionRate(rmax={min(plan.rate_caps):g}) cannot be met: regime "
-                f"{regime!r} holds mass {a:.6g} at the start and {b:.6g} at the end, and "
-                f"under a finite rate cap a regime's mass M obeys |dM/ds| <= rmax M, so it "
-                f"is never {what}; leave some mass in the regime or drop the cap",
-                status="PrimalInfeasible", backend=backend)
+                f"{regime!r}{where()} holds mass {a:.6g} at the start and {b:.6g} at the end, "
+                f"and under a finite rate cap the mass M of cells that transport cannot "
+                f"reach obeys |dM/ds| <= rmax M, so it is never {what}; leave some mass "
+                f"there or drop the cap", status="PrimalInfeasible", backend=backend)
 
 
 #: The relative difference of the ends' total masses that TotalMass accepts as rounding.
@@ -380,18 +384,72 @@ def check_masses_reachable(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.nd
                            backend: str) -> None:
     """Refuse ends whose regime masses differ when the constraints allow reaction on no
     step (:class:`MaxReactionRate` of 0, a :class:`TradingWindow` closing reaction on every
-    step): transport keeps each regime's mass, so nothing can join them.  An
-    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and its masses (a relative
+    step): transport keeps the mass of each regime, and of each set of its cells that it
+    never joins to the rest (:func:`transport_components`), so nothing can join them.  An
+    :class:`~wfr_cvx.errors.InfeasibleError` naming the regime and the masses (a relative
     difference up to 1e-12 counts as rounding)."""
     if plan.reaction.any():
         return
-    m0, m1 = regime_masses(rho0), regime_masses(rho1)
-    for regime, a, b in zip(grid.regimes, m0, m1, strict=True):
+    for regime, where, a, b in _component_masses(plan, grid, rho0, rho1):
         if abs(a - b) > 1e-12 * max(a, b):
             raise InfeasibleError(
                 f"the constraints ({plan.describe()}) allow no reaction on any step, so "
-                f"each regime keeps its mass, but regime {regime!r} holds {a:.12g} at the "
-                f"start and {b:.12g} at the end", status="PrimalInfeasible", backend=backend)
+                f"transport keeps the mass of regime {regime!r}{where()}, but it holds "
+                f"{a:.12g} at the start and {b:.12g} at the end", status="PrimalInfeasible",
+                backend=backend)
+
+
+def transport_components(plan: Plan, grid: Grid) -> np.ndarray:
+    """A label per cell (``grid.shape``) of the sets of cells of one regime that transport
+    joins: cells linked by a face open on some step (``plan.faces``) share a label;
+    inactive cells get -1.  Mass moves between two labels only by reaction."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from .operators import face_cells
+
+    face, lower, upper = face_cells(grid)
+    n_cells = grid.n_cells
+    open_ever = plan.faces.reshape(plan.faces.shape[0], grid.n_regimes, -1).any(axis=0)
+    active = plan.cells.reshape(grid.n_regimes, n_cells)
+    labels = np.full((grid.n_regimes, n_cells), -1)
+    first = 0
+    for k in range(grid.n_regimes):
+        joined = open_ever[k, face] & active[k, lower] & active[k, upper]
+        links = sp.coo_matrix((np.ones(int(joined.sum())), (lower[joined], upper[joined])),
+                              shape=(n_cells, n_cells))
+        _, own = connected_components(links, directed=False)
+        labels[k, active[k]] = first + own[active[k]]
+        first = labels[k].max(initial=first - 1) + 1
+    return labels.reshape(grid.shape)
+
+
+def _component_masses(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray):
+    """``(regime, where, mass at start, mass at end)`` per set of cells of
+    :func:`transport_components`, in order; ``where()`` describes a set that is not its
+    whole regime (empty otherwise)."""
+    labels = transport_components(plan, grid)
+    used = labels >= 0
+    n = int(labels.max(initial=-1)) + 1
+    m0 = np.bincount(labels[used], weights=rho0[used], minlength=n)
+    m1 = np.bincount(labels[used], weights=rho1[used], minlength=n)
+    per_regime = labels.reshape(grid.n_regimes, -1)
+    for k, regime in enumerate(grid.regimes):
+        own = np.unique(per_regime[k][per_regime[k] >= 0])
+        for label in own:
+            def where(k=k, label=label, whole=own.size == 1) -> str:
+                if whole:
+                    return ""
+                cells = np.argwhere(labels[k] == label)
+                # what closes transport: trading windows and zero speed caps
+                why = [repr(c) for c in plan.constraints if isinstance(c, TradingWindow)
+                       or (isinstance(c, MaxVelocity) and c.vmax == 0)]
+                if grid.n_inactive:
+                    why.append(f"grid.mask, {grid.n_inactive} inactive cell(s)")
+                return (f" in the {len(cells)} cell(s) from index "
+                        f"{tuple(int(i) for i in cells[0])} that transport cannot leave or "
+                        f"enter ({'; '.join(why)})")
+            yield regime, where, float(m0[label]), float(m1[label])
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,

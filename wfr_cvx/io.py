@@ -427,6 +427,11 @@ def _path_shapes(grid) -> dict:
             "reaction_per_step": (T,)}
 
 
+#: The status of a path a learned policy rolled out (:meth:`RolledPath.as_geodesic
+#: <wfr_cvx.analysis.learn.RolledPath.as_geodesic>`), whose ``backend`` is ``"rollout"``.
+ROLLED_OUT = "RolledOut"
+
+
 def _checked_scalars(where: str, *, lam, status, iterations, timings: dict) -> dict:
     """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
     knows, a whole number of iterations >= 0, timings that are numbers >= 0."""
@@ -436,9 +441,9 @@ def _checked_scalars(where: str, *, lam, status, iterations, timings: dict) -> d
         raise ValueError(f"{where}: `lam` must be a number > 0, got {lam!r}")
     if isinstance(status, str) and status in {s.value for s in Status}:
         status = Status(status)
-    else:
+    elif status != ROLLED_OUT:
         raise ValueError(f"{where}: `status` {status!r} is not a status wfr_cvx writes "
-                         f"({', '.join(s.value for s in Status)})")
+                         f"({', '.join(s.value for s in Status)}, {ROLLED_OUT})")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"{where}: `iterations` must be a whole number >= 0, got "
                          f"{iterations!r}")
@@ -642,6 +647,10 @@ def solve_from_dict(d: dict, **solver_options):
             raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
                              "written by a wfr_cvx that did not record them")
     _require(inputs, ("lam", "metric", "backend", "scheme"), "`d['inputs']`")
+    if inputs["backend"] == "rollout":
+        raise ValueError("`d` records a path a learned policy rolled out (backend "
+                         "'rollout'), not a solve: solve its ends with wfr_cvx.geodesic "
+                         "(d['inputs']['rho0'] and ['rho1'])")
     constraints = _summary_constraints(d, inputs)
     return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
                     _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,

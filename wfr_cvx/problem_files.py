@@ -298,9 +298,9 @@ class Problem(_Checked):
             out.update(objective=float(result.objective),
                        potential_energy=float(result.potential_energy),
                        mean_weight=float(result.mean_weight()[0]),
-                       # the second weight axis of a simplex grid (NaN on a 1-D grid)
-                       mean_weight_2=float(np.append(result.mean_weight(), np.nan)[1]),
                        target_mass=float(result.target.sum()))
+            if self.grid.dims == 2:  # the second weight axis
+                out["mean_weight_2"] = float(result.mean_weight()[1])
         return out
 
 @dataclass(eq=False)
@@ -528,6 +528,14 @@ class _Reader:
             self.fail(name, f"must be one of {list(choices)}, got {value!r}")
         return value
 
+    def name(self, data) -> str:
+        """The problem's ``name`` (default: the file's stem); never blank, since reports
+        list problems by it."""
+        name = self.string(data, "name", "", self.path.stem)
+        if not name.strip():
+            self.fail("name", "must not be blank (leave it out to use the file's name)")
+        return name
+
     def table(self, data, key, where, default=_MISSING) -> dict:
         name = f"{where}.{key}" if where else key
         value = self.get(data, key, where, default)
@@ -583,7 +591,7 @@ class _Reader:
         if kind == "ensemble":
             return self.ensemble_problem(data)
         self.keys(data, allowed, "")
-        name = self.string(data, "name", "", self.path.stem)
+        name = self.name(data)
         description = self.string(data, "description", "", "")
         lam = self.real(data, "lam", "", positive=True)
         backend = self.string(data, "backend", "", AUTO, (AUTO, *REGISTRY))
@@ -625,6 +633,9 @@ class _Reader:
                     self.fail("solver", str(exc))
         options = self.solver(solver, chosen)
         expected = self.expected(self.table(data, "expected", "", {}), kind)
+        if grid.dims == 1 and any(ref.figure == "mean_weight_2" for ref in expected):
+            self.fail("expected.mean_weight_2", "only a simplex grid has a second weight "
+                                                "axis")
         return Problem(name=name, kind=kind, grid=grid, rho0=rho0, rho1=rho1, lam=lam,
                        metric=metric, backend=backend, scheme=scheme, tau=tau,
                        potential=potential, constraints=constraints,
@@ -650,7 +661,7 @@ class _Reader:
         e1 = self.ensemble(self.table(data, "e1", ""), "e1", assets)
         constraints = self.ensemble_constraints(data, e0, e1)
         return EnsembleProblem(
-            name=self.string(data, "name", "", self.path.stem), e0=e0, e1=e1,
+            name=self.name(data), e0=e0, e1=e1,
             lam=self.real(data, "lam", "", positive=True),
             metric=self.ensemble_metric(data.get("metric"), assets), backend=backend,
             constraints=constraints,
@@ -703,7 +714,19 @@ class _Reader:
                 # the row labels to_csv writes by default (Ensemble.to_frame().to_csv(p))
                 frame = frame.drop(columns=frame.columns[0])
             mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
-            regime = frame.pop("regime").astype(str).to_numpy() if "regime" in frame else "0"
+            regime = "0"
+            if "regime" in frame:
+                frame.pop("regime")
+                # the labels as written ("NA" is a label, not a missing value), and " on"
+                # after a comma the regime "on", not a regime of its own
+                labels = pd.read_csv(path, usecols=["regime"], dtype=str,
+                                     keep_default_na=False)["regime"].str.strip()
+                blank = np.flatnonzero(labels.to_numpy() == "")
+                if blank.size:
+                    rows = (blank + 1).tolist()
+                    self.fail(f"{where}.csv", f"{path} has no `regime` in data row(s) "
+                                              f"{rows[:5]}{' ...' if len(rows) > 5 else ''}")
+                regime = labels.to_numpy()
             unknown = [str(c) for c in frame.columns if c not in assets]
             if unknown:
                 # a misspelt `mass` or `regime` column would be dropped with its meaning
@@ -1014,6 +1037,12 @@ class _Reader:
                           "cov_scale"}, "potential")
         prices = self.price_file(table, "potential")
         assets = self.asset_list(table, "potential", grid, prices)
+        if grid.assets is not None:
+            if set(assets) != set(grid.assets):
+                self.fail("potential.assets", f"must be the grid's assets "
+                                              f"{list(grid.assets)} (read by name, in any "
+                                              f"order), got {assets}")
+            assets = list(grid.assets)  # by name: the grid's axes, whatever the order given
         gamma = self.real(table, "risk_aversion", "potential", 1.0, positive=True)
         scales = {}
         for key in ("mu_scale", "cov_scale"):

@@ -93,6 +93,7 @@ except ImportError as exc:  # the optional extra
 
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
 from ..grid import Grid, as_allocation
+from ..io import ROLLED_OUT
 from ..metric import face_weights, is_cell_metric
 from ..operators import make_face_average
 from ..result import Geodesic
@@ -799,8 +800,14 @@ class PolicyModel:
 
     def fields(self, rho, s: float, grid: Grid, *, lam: float, risk_budget: float):
         """The model's velocity (``grid.face_shape``) and rate (``grid.shape``) on the
-        faces and cells of ``grid`` for the allocation ``rho`` at path time ``s``."""
+        faces and cells of ``grid`` for the allocation ``rho`` at path time ``s``
+        (in [0, 1])."""
         self._check_grid(grid)
+        rho = as_allocation(rho, grid, "rho")
+        s = real_scalar(s, "s")
+        if not 0.0 <= s <= 1.0:
+            raise ValueError(f"`s` is a path time and must lie in [0, 1], got {s!r}")
+        lam, risk_budget = check_lam(lam), real_scalar(risk_budget, "risk_budget")
         key = _grid_key(grid)
         if key not in self._field_functions:  # compiled once per grid
             constants = _GridConstants(grid, self.n_assets, self.n_regimes)
@@ -989,10 +996,13 @@ class PolicyModel:
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the weights, scales, configuration and history to ``path`` (``.npz``)."""
+        """Write the weights, scales, configuration and history to ``path``, with
+        ``.npz`` appended unless it ends so (as :func:`numpy.savez`: ``policy.v1`` is
+        written to ``policy.v1.npz``, never over ``policy.npz``); returns the path
+        written.  :meth:`load` takes either name."""
         path = Path(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
+            path = path.with_name(path.name + ".npz")
         config = {"n_assets": self.n_assets, "n_regimes": self.n_regimes,
                   "hidden": self.hidden, "history": self.history, "format": 2,
                   "regimes": None if self.regimes is None else list(self.regimes),
@@ -1004,8 +1014,11 @@ class PolicyModel:
 
     @classmethod
     def load(cls, path) -> PolicyModel:
-        """A model written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
+        """A model written by :meth:`save` (``path`` as given to it, or as it returned)."""
+        path = Path(path)
+        if not path.exists() and path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        with np.load(path, allow_pickle=False) as data:
             config = json.loads(str(data["config"]))
             # format 1 (no labels) loads with regimes and assets unknown
             model = cls(config["n_assets"], config["n_regimes"], config["hidden"],
@@ -1199,7 +1212,7 @@ class RolledPath:
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
                         transport_per_step=transport, reaction_per_step=reaction,
-                        status="RolledOut", iterations=0, setup_time=0.0,
+                        status=ROLLED_OUT, iterations=0, setup_time=0.0,
                         solve_time=self.seconds, assembly_time=0.0, backend="rollout",
                         scheme="power")
 

@@ -161,7 +161,8 @@ def unpack(assembly: Assembly, result: ConicResult, request) -> RawSolution:
     transport = np.bincount(L.transport_at // per_step,
                             weights=assembly.transport_weight * x[L.t_transport], minlength=T)
     reaction = np.bincount(L.react_cells // (grid.n_regimes * grid.n_cells),
-                           weights=x[L.t_reaction], minlength=T) * (request.lam**2 / grid.dt)
+                           weights=x[L.t_reaction], minlength=T) * (
+                               request.lam**2 / grid.dt / request.balance**2)
     return RawSolution(
         levels=levels,
         flux=scatter(L.flux, L.flux_faces, (T, *faces)),

@@ -56,7 +56,7 @@ def transport_weights(t: Terms) -> np.ndarray:
     per face with the metric's face weight; one per cell for an off-diagonal metric,
     whose ``G`` is inside the cone)."""
     grid = t.grid
-    unit = grid.dx**2 / grid.dt / transport_speed(grid)**2
+    unit = grid.dx**2 / grid.dt / (transport_speed(grid) * t.request.balance)**2
     if t.layout.transport_on_cells:
         return np.full(t.layout.transport_at.size, unit)
     metric = np.broadcast_to(t.request.metric, (grid.n_steps, *grid.face_shape))
@@ -65,7 +65,7 @@ def transport_weights(t: Terms) -> np.ndarray:
 
 def reaction_weight(t: Terms) -> float:
     """Cost of one unit of each reaction epigraph variable: ``lam^2 / dt``."""
-    return t.request.lam**2 / t.grid.dt
+    return t.request.lam**2 / t.grid.dt / t.request.balance**2
 
 
 def transport(t: Terms) -> Rows | None:
@@ -74,7 +74,7 @@ def transport(t: Terms) -> Rows | None:
     :math:`|u|^2 \le \bar\rho\, t` with :math:`u = L^\top\bar\mu` (:math:`G = LL^\top`) or
     :math:`u_a = \overline{\sqrt{G_a}\mu_a}` (diagonal :math:`G` on the faces),
     :math:`\bar\mu` the momentum averaged to the centre: a :math:`(2 + d)`-dimensional cone."""
-    layout, speed = t.layout, transport_speed(t.grid)
+    layout, speed = t.layout, transport_speed(t.grid) * t.request.balance
     if layout.transport_on_cells:
         n = layout.transport_at.size
         if not n:
@@ -122,7 +122,8 @@ def reaction(t: Terms) -> Rows | None:
     if not n:
         return None
     R, R_c, Z, Z_c = _reacting(t)
-    M, c = interleave([R + t.t_reaction, 2.0 * Z, R - t.t_reaction], [R_c, 2.0 * Z_c, R_c])
+    k = 2.0 * t.request.balance
+    M, c = interleave([R + t.t_reaction, k * Z, R - t.t_reaction], [R_c, k * Z_c, R_c])
     return Rows(M, c, ConeBlock.soc(3, n, "reaction"))
 
 

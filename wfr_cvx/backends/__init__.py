@@ -23,6 +23,7 @@ from ._auto import (
     auto_fallback,
     cells_holding,
     choose_backend,
+    displayable,
 )
 from ._conic import CONE_KINDS, ConeBlock, ConicProblem, ConicResult, Start
 from ._options import Option, check_options
@@ -32,4 +33,5 @@ from ._status import INACCURATE, INFEASIBLE, LIMIT, SOLVED, Status, severity
 __all__ = ["AUTO", "Backend", "CONE_KINDS", "ConeBlock", "ConicProblem", "ConicResult",
            "DR_ITERATIONS_UNDER_AUTO", "INACCURATE", "INFEASIBLE", "LIMIT", "Option",
            "POINT_CELLS", "REGISTRY", "SOLVED", "Start", "Status", "auto_fallback",
-           "cells_holding", "check_options", "choose_backend", "get_backend", "severity"]
+           "cells_holding", "check_options", "choose_backend", "displayable", "get_backend",
+           "severity"]

@@ -8,6 +8,9 @@ The rule (:func:`choose_backend`), in order:
    ...) select ``"dr"``; settings both take (``max_iter``, ``time_limit``, ``verbose``)
    leave the choice to the rest of the rule; settings of neither are an error.  Asking
    for an accuracy is asking for a backend: the interior point's tolerances reach 1e-8.
+   Display settings (:data:`DISPLAY_OPTIONS`) never choose: a progress bar asked for on a
+   1-D grid ran the splitting there, 8x slower.  One the chosen backend does not show
+   (``progress`` and ``threads`` are the splitting's) is left out with a warning.
 2. **"dr" on large two-axis grids with spread-out allocations.**  On the simplex
    (``grid.dims == 2``), between fixed ends, without constraints, on a grid that halves
    into one of at least 16 cells per side and 4 steps (where the splitting starts from
@@ -80,6 +83,7 @@ The choice is in the result's ``backend``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -88,7 +92,7 @@ from ._multilevel import can_coarsen
 from ._registry import REGISTRY, Backend
 
 __all__ = ["AUTO", "DR_ITERATIONS_UNDER_AUTO", "DR_MIN_CELLS", "POINT_CELLS",
-           "auto_fallback", "cells_holding", "choose_backend"]
+           "auto_fallback", "cells_holding", "choose_backend", "displayable"]
 
 #: The ``backend=`` value that lets the engine choose.
 AUTO = "auto"
@@ -192,8 +196,10 @@ def choose_backend(grid, *, constrained: bool = False, free_end: bool = False,
     ('dr', 'clarabel')
     >>> choose_backend(Grid.simplex(32, 16), options={"tol_gap_rel": 1e-9}).name
     'clarabel'
+    >>> choose_backend(Grid(256, 32), options={"progress": True}).name
+    'clarabel'
     """
-    names = set(options or {})
+    names = set(options or {}) - DISPLAY_OPTIONS
     fits = [name for name in _CANDIDATES if names <= set(REGISTRY[name].options)]
     if not fits:
         unknown = sorted(names - set(REGISTRY["clarabel"].options)
@@ -215,3 +221,20 @@ def choose_backend(grid, *, constrained: bool = False, free_end: bool = False,
         if first.estimated_bytes(grid) > budget_bytes >= second.estimated_bytes(grid):
             return second
     return REGISTRY[order[0]]
+
+
+def displayable(chosen: Backend, options: Mapping | None) -> dict | None:
+    """``options`` without the display settings (:data:`DISPLAY_OPTIONS`) that ``chosen``,
+    the backend "auto" chose, does not take; they never choose it (rule 1), and leaving
+    one out warns, naming it.
+
+    >>> displayable(REGISTRY["dr"], {"progress": False})
+    {'progress': False}
+    """
+    dropped = sorted((set(options or {}) & DISPLAY_OPTIONS) - set(chosen.options))
+    if not dropped:
+        return None if options is None else dict(options)
+    warnings.warn(f"backend='auto' chose {chosen.name!r} for this problem, which does not "
+                  f"take the display setting(s) {dropped}: left out (name the backend to "
+                  "have them)", UserWarning, stacklevel=4)
+    return {name: value for name, value in options.items() if name not in dropped}

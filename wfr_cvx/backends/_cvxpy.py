@@ -193,8 +193,9 @@ def build(request) -> Formulation:
     face_mean_open = cp.vec(face_mean, order="C")[flux_rows]
 
     # G dx^2/dt mu^2 / F as (G dx^2/dt / speed^2) (speed mu)^2 / F: the epigraph stays
-    # O(F) on fine grids (wfr_cvx.assembly.transport_speed)
-    speed = transport_speed(grid)
+    # O(F) on fine grids (wfr_cvx.assembly.transport_speed), and a free end's small step
+    # balanced as in the direct assembly (Request.balance)
+    speed = transport_speed(grid) * request.balance
     unit = grid.dx**2 / grid.dt / speed**2
     if flux_var is None:
         transport = cp.Constant(np.zeros(T * K))
@@ -225,12 +226,12 @@ def build(request) -> Formulation:
     created_vec, mean_vec = cp.vec(created, order="C"), cp.vec(mean, order="C")
     if react_rows.size:
         t_reaction = cp.Variable(react_rows.size, name="t_reaction")
-        constraints.append(_rotated_cones(created_vec[react_rows], mean_vec[react_rows],
-                                          t_reaction))
+        constraints.append(_rotated_cones(request.balance * created_vec[react_rows],
+                                          mean_vec[react_rows], t_reaction))
         per_step = sp.csr_matrix((np.ones(react_rows.size), (react_rows // C,
                                                              np.arange(react_rows.size))),
                                  shape=(T, react_rows.size))
-        reaction = (lam**2 / grid.dt) * (per_step @ t_reaction)
+        reaction = (lam**2 / grid.dt / request.balance**2) * (per_step @ t_reaction)
     else:
         reaction = cp.Constant(np.zeros(T))
     if still_rows.size:

@@ -91,8 +91,10 @@ SCS_DEFAULTS = {
 
 #: The settings of the first-order backend "dr" (:mod:`wfr_cvx.backends.dr`).
 DR_OPTIONS = _table(
-    real("eps", doc="relative primal residual and objective move"),
-    real("eps_cost", doc="estimated remaining relative error of the objective"),
+    real("eps", 0.0, 1.0, high_open=True,
+         doc="relative primal residual and objective move (1 or more accepts any iterate)"),
+    real("eps_cost", 0.0, 1.0, high_open=True,
+         doc="estimated remaining relative error of the objective"),
     integer("max_iter", 1), real("time_limit", allow_inf=True, doc="seconds (inf: none)"),
     real("sigma", doc="penalty scale"), real("alpha", 0.0, 2.0, high_open=True),
     integer("cg_iters", 1), real("floor"), real("reaction_cap"), integer("check_every", 1),

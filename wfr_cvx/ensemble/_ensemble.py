@@ -35,6 +35,12 @@ def _atom_name(index: pd.Index, position: int) -> str:
     return f"atom {position}" if label == position else f"atom {position} ({label!r})"
 
 
+#: Columns of an ensemble's tables besides its assets (:meth:`Ensemble.to_frame`,
+#: :meth:`~wfr_cvx.ensemble.EnsembleGeodesic.to_frame`): no asset may be named so (an
+#: asset "mass" was overwritten by the masses without an error).
+RESERVED_COLUMNS = ("mass", "regime", "time", "atom")
+
+
 def _unique_labels(labels, name: str) -> tuple[str, ...]:
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray,
                                                                     pd.Index)):
@@ -174,6 +180,12 @@ class Ensemble:
             if len(self.assets) != values.shape[1]:
                 raise ValueError(f"`assets` has {len(self.assets)} labels but `weights` has "
                                  f"{values.shape[1]} columns")
+        reserved = [a for a in self.assets if a in RESERVED_COLUMNS]
+        if reserved:
+            raise ValueError(f"asset label(s) {reserved} are the names of the tables' own "
+                             f"columns {list(RESERVED_COLUMNS)} (to_frame, CSV books): "
+                             "rename them, or pass a `mass` or `regime` column as "
+                             "Ensemble.from_frame(frame, mass=..., regime=...)")
         n_atoms, n_assets = values.shape
         if n_assets == 0:
             raise ValueError("`weights` must have at least one asset column, got shape "

@@ -23,6 +23,11 @@ from ._metric import RegimeMetrics
 
 __all__ = ["Pairs", "pairs_within", "BLOCK_FLOATS"]
 
+#: A pair up to this much (relative) beyond the ``max_travel`` cap counts as at it: a
+#: trade whose length is the cap came out 1 ulp above it (0.30000000000000004 for 0.3)
+#: and was pruned, turning d^2 from 0.089 into 2.0 (destroyed and re-created).
+TRAVEL_RTOL = 1e-9
+
 #: Floats per screening block (64 MiB of float64): the rows of a block times the targets
 #: of the regime times the number of assets stays below this.
 BLOCK_FLOATS = 2**23
@@ -93,7 +98,7 @@ def pairs_within(x: np.ndarray, y: np.ndarray, src_regime: np.ndarray,
             difference = p[ii[close]] - q[jj[close]]
             distance2[close] = np.einsum("ij,ij->i", difference, difference)
             distance = np.sqrt(distance2)
-            keep = (distance < reach) & (distance <= max_travel)
+            keep = (distance < reach) & (distance <= max_travel * (1.0 + TRAVEL_RTOL))
             parts.append((sources[ii[keep]], targets[jj[keep]], distance[keep],
                           np.full(int(keep.sum()), regime, dtype=np.intp)))
     if not parts:

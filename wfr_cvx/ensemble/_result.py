@@ -23,7 +23,7 @@ from ._path import (
 __all__ = ["EnsembleGeodesic", "DEFAULT_TIMES"]
 
 #: Times of :meth:`EnsembleGeodesic.to_frame` and :meth:`~EnsembleGeodesic.mass` by default.
-DEFAULT_TIMES = np.linspace(0.0, 1.0, 11)
+DEFAULT_TIMES = np.arange(11) / 10  # each the float nearest k / 10, so .loc[0.3] finds it
 
 _KINDS = np.array(["transport", "destroyed", "created"], dtype=object)
 
