@@ -36,20 +36,20 @@ The rule (:func:`choose_backend`), in order:
    Display settings (``verbose``, ``progress``, ``threads``) keep the budget; any other
    setting is a request for the splitting as set.
 
-Measured (``benchmarks/LADDER.md``, one run, the centred scheme; seconds of the
-``geodesic`` call):
+Measured (``benchmarks/LADDER.md``, one run at a 1-minute load of 2.5, the centred
+scheme; seconds of the ``geodesic`` call):
 
 ======================  ===========  ===========  ====================================
 problem                 clarabel     dr           d² difference (dr vs clarabel)
 ======================  ===========  ===========  ====================================
-1-D 256 x 2 x 32        2.9          23.1         5e-5 (3,650 iterations)
-1-D 1,024 x 2 x 32      11.6         > 240
-simplex 16² x 16        6.3          3.5          2e-5 (no coarse start)
-simplex 16² x 32        19.1         25.1         2e-5 (no coarse start)
-simplex 32² x 16        30.1         4.1          2e-5
-simplex 32² x 32        188.5        26.5         2e-5
-simplex 48² x 16        116.9        6.0          1.5e-5
-simplex 64² x 16        > 240        9.1
+1-D 256 x 2 x 32        3.8          40.7         6e-5 (3,350 iterations)
+1-D 1,024 x 2 x 32      17.6         > 240
+simplex 16² x 16        8.7          5.8          2e-5 (no coarse start)
+simplex 16² x 32        20.9         36.2         2e-5 (no coarse start)
+simplex 32² x 16        41.6         5.8          2e-5
+simplex 32² x 32        160.7        23.0         2e-5
+simplex 48² x 16        202.9        17.2         1.5e-5
+simplex 64² x 16        > 240        12.4
 ======================  ===========  ===========  ====================================
 
 Concentration, on ``Grid.simplex(32, 8)`` at ``lam = 1`` (one run; cells holding 90 %
