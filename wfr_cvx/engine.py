@@ -377,8 +377,9 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
     which no a-priori estimate at ``rho0`` can (a gain reached by creating mass where
     ``rho0`` has none is invisible to the gradient flow there).  The second solve shifts
     ``V`` by its mean :math:`c` under that end (the mass is kept: the objective at the
-    optimum is then about the action, not the potential), divides the objective by the
-    action found, and balances the cost cones by the inverse move
+    optimum is then about the action, not the potential), divides the objective by that
+    size (the action found, or half the potential's gain, whichever is larger), and
+    balances the cost cones by the inverse move
     (``Request.balance``: the created mass and the flux in each cone multiplied by it,
     their epigraph's cost divided by its square).  Its answer replaces the first unless
     it failed, in which case the first stands, with a warning.

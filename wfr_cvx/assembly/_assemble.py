@@ -32,8 +32,8 @@ TIME_MEANS = tuple(SCHEMES)
 @dataclass
 class Assembly:
     """An assembled geodesic problem: the cone program, where its unknowns sit, and the
-    affine maps ``x -> (M @ x + c)`` of the created mass, the time means and the face
-    means (``maps``) that :func:`unpack` reads; ``transport_weight`` the cost of one unit of
+    affine map ``x -> (M @ x + c)`` of the created mass (``maps["zeta"]``) that
+    :func:`unpack` reads; ``transport_weight`` the cost of one unit of
     each transport epigraph variable (before the cost scale); ``seconds`` the time spent.
     """
 
@@ -98,7 +98,7 @@ def assemble(request) -> Assembly:
     problem = ConicProblem(q=q, A=A, b=np.concatenate(consts), cones=tuple(kinds),
                            epigraph=slice(layout.t_transport.start, layout.n))
     return Assembly(problem=problem, layout=layout,
-                    maps={"zeta": t.zeta, "mean": t.mean, "face_mean": t.face_mean},
+                    maps={"zeta": t.zeta},
                     transport_weight=w_tr, seconds=time.perf_counter() - started)
 
 
@@ -107,10 +107,10 @@ class RawSolution:
     """A backend's answer in the scaled unknowns, reshaped on the grid.
 
     ``levels`` (T+1, *shape) masses; ``flux`` (T, *face_shape) mass moved across each face
-    per step; ``created`` (T, *shape) mass created per step (``zeta * dt``); ``mean``
-    (T, *shape) and ``face_mean`` (T, *face_shape) the denominators of the cost (shapes of
-    ``grid``); ``transport`` and
-    ``reaction`` the cost of each step (T,) in the scaled units; ``message`` the solver's
+    per step; ``created`` (T, *shape) mass created per step (``zeta * dt``) (shapes of
+    ``grid``); ``transport`` and ``reaction`` the cost of each step (T,) in the scaled
+    units (the cost's denominators are the levels' means, :func:`wfr_cvx.engine.level_means`,
+    not the solver's unknowns); ``message`` the solver's
     own words when it failed; ``path_excess`` how much the returned path's own action
     exceeds the solver's objective, relative (None where not checked; see
     :func:`wfr_cvx.engine.solve_raw`).
@@ -119,8 +119,6 @@ class RawSolution:
     levels: np.ndarray
     flux: np.ndarray
     created: np.ndarray
-    mean: np.ndarray
-    face_mean: np.ndarray
     transport: np.ndarray
     reaction: np.ndarray
     status: Status
@@ -167,8 +165,6 @@ def unpack(assembly: Assembly, result: ConicResult, request) -> RawSolution:
         levels=levels,
         flux=scatter(L.flux, L.flux_faces, (T, *faces)),
         created=value("zeta", (T, *cells)),
-        mean=value("mean", (T, *cells)),
-        face_mean=value("face_mean", (T, *faces)),
         transport=transport,
         reaction=reaction,
         status=Status.parse(result.status),

@@ -297,8 +297,7 @@ def solve(request) -> RawSolution:
         nan = np.full
         return RawSolution(
             levels=nan((T + 1, *cells), np.nan), flux=nan((T, *faces), np.nan),
-            created=nan((T, *cells), np.nan), mean=nan((T, *cells), np.nan),
-            face_mean=nan((T, *faces), np.nan), transport=nan(T, np.nan),
+            created=nan((T, *cells), np.nan), transport=nan(T, np.nan),
             reaction=nan(T, np.nan), status=status, iterations=_iterations(stats),
             setup_time=elapsed - solve_time, solve_time=solve_time, message=message,
         )
@@ -306,8 +305,6 @@ def solve(request) -> RawSolution:
         levels=np.asarray(levels.value).reshape(T + 1, *cells),
         flux=np.asarray(form.flux.value).reshape(T, *faces),
         created=np.asarray(form.created.value).reshape(T, *cells),
-        mean=np.asarray(form.mean.value).reshape(T, *cells),
-        face_mean=np.asarray(form.face_mean.value).reshape(T, *faces),
         transport=np.asarray(form.transport.value).reshape(T, K).sum(axis=1),
         reaction=np.asarray(form.reaction.value).reshape(T),
         status=status,
