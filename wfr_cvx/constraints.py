@@ -429,6 +429,7 @@ def _component_masses(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray
     :func:`transport_components`, in order; ``where()`` describes a set that is not its
     whole regime (empty otherwise)."""
     labels = transport_components(plan, grid)
+    by_mask = None  # the sets the mask alone makes, computed when a message needs them
     used = labels >= 0
     n = int(labels.max(initial=-1)) + 1
     m0 = np.bincount(labels[used], weights=rho0[used], minlength=n)
@@ -438,17 +439,25 @@ def _component_masses(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray
         own = np.unique(per_regime[k][per_regime[k] >= 0])
         for label in own:
             def where(k=k, label=label, whole=own.size == 1) -> str:
+                nonlocal by_mask
                 if whole:
                     return ""
-                cells = np.argwhere(labels[k] == label)
-                # what closes transport: trading windows and zero speed caps
-                why = [repr(c) for c in plan.constraints if isinstance(c, TradingWindow)
-                       or (isinstance(c, MaxVelocity) and c.vmax == 0)]
-                if grid.n_inactive:
-                    why.append(f"grid.mask, {grid.n_inactive} inactive cell(s)")
+                inside = labels[k] == label
+                cells = np.argwhere(inside)
+                if by_mask is None:
+                    by_mask = transport_components(
+                        replace(plan, faces=np.broadcast_to(grid.face_mask, plan.faces.shape)),
+                        grid)
+                mask_labels = np.unique(by_mask[k][inside])
+                if mask_labels.size == 1 and np.array_equal(by_mask[k] == mask_labels[0],
+                                                            inside):
+                    why = f"grid.mask, {grid.n_inactive} inactive cell(s)"
+                else:  # what closes transport: trading windows and zero speed caps
+                    why = "; ".join(repr(c) for c in plan.constraints if isinstance(
+                        c, TradingWindow) or (isinstance(c, MaxVelocity) and c.vmax == 0))
                 return (f" in the {len(cells)} cell(s) from index "
                         f"{tuple(int(i) for i in cells[0])} that transport cannot leave or "
-                        f"enter ({'; '.join(why)})")
+                        f"enter ({why})")
             yield regime, where, float(m0[label]), float(m1[label])
 
 

@@ -20,13 +20,16 @@ becomes an unknown, the potential a linear term, the budget one equality.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
 from ._validate import positive_scalar
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
+from .closed_form import solver_resolution2
 from .engine import check_grid, make_request, solve
+from .errors import InaccurateSolutionWarning
 from .grid import Grid, as_allocation, cell_values
 from .result import Geodesic
 
@@ -170,7 +173,9 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     Notes
     -----
     Small steps are solved as closely as large ones: a step that moves less than 10 % of
-    the mass is solved a second time, centred on the first answer (for small ``tau`` it
+    the mass is solved a second time (by the interior point or "dr"; SCS keeps its
+    first answer), centred on the first answer, and the better of the two kept (for
+    small ``tau`` it
     follows the gradient flow, :math:`d^2 \approx \tau^2 \sum\rho_0(|\nabla
     V|^2_{G^{-1}} + (V - \bar V)^2/\lambda^2)`, far below the potential term).  Against
     the closed form of a potential constant in each of three regimes (pure reaction),
@@ -182,7 +187,8 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     clarabel        2e-7       3e-7       1.2e-6 (*)  2.6e-6 (*)  9e-7 (*)
     ==============  =========  =========  ==========  ==========  =========
 
-    (*) "AlmostSolved", with an :class:`~wfr_cvx.InaccurateSolutionWarning`.
+    (*) "AlmostSolved", with an :class:`~wfr_cvx.InaccurateSolutionWarning`.  A step
+    scoring above staying put (the trivial feasible point) warns likewise.
 
     Examples
     --------
@@ -202,4 +208,20 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     request = make_request(r0, None, grid, lam, metric=metric, constraints=constraints,
                            backend=backend, scheme=scheme, options=solver_options,
                            end_potential=V, end_weight=1.0 / (2.0 * tau))
-    return Rebalance(solve(request), V, tau)
+    step = Rebalance(solve(request), V, tau)
+    _warn_if_worse_than_staying_put(step, r0, request.lam)
+    return step
+
+
+def _warn_if_worse_than_staying_put(step: Rebalance, r0: np.ndarray, lam: float) -> None:
+    """Staying put is feasible and scores ``sum V rho0``: a step scoring above it (beyond
+    the solvers' resolution) is not the minimiser, whatever its status says."""
+    stay = float(np.sum(step.potential * r0))
+    slack = (1e-6 * float(np.sum(np.abs(step.potential) * r0))
+             + solver_resolution2(lam, float(r0.sum())) / (2.0 * step.tau))
+    if step.objective > stay + slack:
+        warnings.warn(
+            f"the step's objective {step.objective:.8g} is above staying put's "
+            f"{stay:.8g}: the solve did not resolve a step this small against the "
+            "potential, and its target and d^2 are not reliable", InaccurateSolutionWarning,
+            stacklevel=3)
