@@ -173,13 +173,12 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     Notes
     -----
     Small steps are solved as closely as large ones: a step that moves less than 10 % of
-    the mass is solved a second time (by the interior point or "dr"; SCS keeps its
-    first answer), centred on the first answer, and the better of the two kept (for
-    small ``tau`` it
-    follows the gradient flow, :math:`d^2 \approx \tau^2 \sum\rho_0(|\nabla
-    V|^2_{G^{-1}} + (V - \bar V)^2/\lambda^2)`, far below the potential term).  Against
-    the closed form of a potential constant in each of three regimes (pure reaction),
-    relative error of :math:`d^2`:
+    the mass is solved a second time (by the interior point or "dr"; SCS keeps its first
+    answer, with a warning), centred on the first answer, and the better of the two kept
+    (for small ``tau`` the step follows the gradient flow, :math:`d^2 \approx \tau^2
+    \sum\rho_0(|\nabla V|^2_{G^{-1}} + (V - \bar V)^2/\lambda^2)`, far below the
+    potential term).  Against the closed form of a potential constant in each of three
+    regimes (pure reaction), relative error of :math:`d^2`:
 
     ==============  =========  =========  ==========  ==========  =========
     lam, tau        1, 1e-1    1, 3e-2    1, 1e-3     1, 1e-4     0.3, 1e-4
@@ -187,8 +186,9 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     clarabel        2e-7       3e-7       1.2e-6 (*)  2.6e-6 (*)  9e-7 (*)
     ==============  =========  =========  ==========  ==========  =========
 
-    (*) "AlmostSolved", with an :class:`~wfr_cvx.InaccurateSolutionWarning`.  A step
-    scoring above staying put (the trivial feasible point) warns likewise.
+    (*) "AlmostSolved", with an :class:`~wfr_cvx.InaccurateSolutionWarning`.  A first
+    answer kept, and a step scoring above staying put (the trivial feasible point), warn
+    likewise.
 
     Examples
     --------
