@@ -427,38 +427,35 @@ def transport_components(plan: Plan, grid: Grid) -> np.ndarray:
 def _component_masses(plan: Plan, grid: Grid, rho0: np.ndarray, rho1: np.ndarray):
     """``(regime, where, mass at start, mass at end)`` per set of cells of
     :func:`transport_components`, in order; ``where()`` describes a set that is not its
-    whole regime (empty otherwise)."""
+    whole regime (empty otherwise), for a message."""
     labels = transport_components(plan, grid)
-    by_mask = None  # the sets the mask alone makes, computed when a message needs them
     used = labels >= 0
     n = int(labels.max(initial=-1)) + 1
     m0 = np.bincount(labels[used], weights=rho0[used], minlength=n)
     m1 = np.bincount(labels[used], weights=rho1[used], minlength=n)
-    per_regime = labels.reshape(grid.n_regimes, -1)
     for k, regime in enumerate(grid.regimes):
-        own = np.unique(per_regime[k][per_regime[k] >= 0])
+        own = np.unique(labels[k][labels[k] >= 0])
         for label in own:
-            def where(k=k, label=label, whole=own.size == 1) -> str:
-                nonlocal by_mask
-                if whole:
-                    return ""
-                inside = labels[k] == label
-                cells = np.argwhere(inside)
-                if by_mask is None:
-                    by_mask = transport_components(
-                        replace(plan, faces=np.broadcast_to(grid.face_mask, plan.faces.shape)),
-                        grid)
-                mask_labels = np.unique(by_mask[k][inside])
-                if mask_labels.size == 1 and np.array_equal(by_mask[k] == mask_labels[0],
-                                                            inside):
-                    why = f"grid.mask, {grid.n_inactive} inactive cell(s)"
-                else:  # what closes transport: trading windows and zero speed caps
-                    why = "; ".join(repr(c) for c in plan.constraints if isinstance(
-                        c, TradingWindow) or (isinstance(c, MaxVelocity) and c.vmax == 0))
-                return (f" in the {len(cells)} cell(s) from index "
-                        f"{tuple(int(i) for i in cells[0])} that transport cannot leave or "
-                        f"enter ({why})")
+            where = (lambda: "") if own.size == 1 else (  # built only for a message
+                lambda k=k, label=label: _cut_off(plan, grid, k, labels[k] == label))
             yield regime, where, float(m0[label]), float(m1[label])
+
+
+def _cut_off(plan: Plan, grid: Grid, k: int, inside: np.ndarray) -> str:
+    """Where the cells ``inside`` of regime ``k`` lie, and what cuts them off: the mask
+    when the mask alone makes them a set, else what closes transport (trading windows and
+    zero speed caps)."""
+    by_mask = transport_components(
+        replace(plan, faces=np.broadcast_to(grid.face_mask, plan.faces.shape)), grid)[k]
+    mask_labels = np.unique(by_mask[inside])
+    if mask_labels.size == 1 and np.array_equal(by_mask == mask_labels[0], inside):
+        why = f"grid.mask, {grid.n_inactive} inactive cell(s)"
+    else:
+        why = "; ".join(repr(c) for c in plan.constraints if isinstance(c, TradingWindow)
+                        or (isinstance(c, MaxVelocity) and c.vmax == 0))
+    cells = np.argwhere(inside)
+    return (f" in the {len(cells)} cell(s) from index {tuple(int(i) for i in cells[0])} "
+            f"that transport cannot leave or enter ({why})")
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,

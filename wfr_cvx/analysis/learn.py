@@ -92,10 +92,10 @@ except ImportError as exc:  # the optional extra
                       "pip install 'wfr_cvx[learn]'") from exc
 
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
+from ..engine import level_means
 from ..grid import Grid, as_allocation
 from ..io import ROLLED_OUT
 from ..metric import face_weights, is_cell_metric
-from ..operators import make_face_average
 from ..result import Geodesic
 from .diagnostics import Certificate, certificate
 from .dynamics import (
@@ -1190,11 +1190,7 @@ class RolledPath:
 
         grid = self.grid
         G = check_metric(metric, grid)
-        T = grid.n_steps
-        roots = np.sqrt(self.rho)
-        mean = (0.5 * (roots[:-1] + roots[1:])) ** 2
-        face = make_face_average(grid)(np.ascontiguousarray(mean),
-                                       np.empty((T, *grid.face_shape)))
+        mean, face = level_means(self.rho, grid, "power")
         face = np.where(grid.face_mask, face, 0.0)
         momentum = face * self.velocity
         source = mean * self.rate
