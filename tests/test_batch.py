@@ -266,8 +266,11 @@ def test_cli_batch_writes_the_table_and_reports_a_failure(tmp_path):
     assert "2 of 3 problems solved" in proc.stdout and "2 local processes" in proc.stdout
     assert "FAIL stuck: SolverError" in proc.stderr and "Traceback" not in proc.stderr
     table = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == [*COLUMNS, "file"]
     assert table["name"].tolist() == ["teleport", "cvxpy_mass_growth", "stuck"]
+    assert table["file"].tolist() == [str(PROBLEMS / "teleport.toml"),
+                                      str(PROBLEMS / "cvxpy_mass_growth.toml"),
+                                      str(folder / "stuck.toml")]
     assert table["status"].tolist() == ["Solved", "Solved", "MaxIterations"]
     assert float(table.loc[0, "distance2"]) == pytest.approx(0.48, rel=1e-5)
     assert table.loc[0, "error"] == "" and "MaxIterations" in table.loc[2, "error"]

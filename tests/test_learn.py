@@ -476,3 +476,20 @@ def test_a_rolled_out_path_saves_and_loads(coarse_power, tmp_path):
     assert again.distance2 == priced.distance2
     with pytest.raises(ValueError, match="rolled out .* not a solve"):
         wfr_cvx.io.solve_from_dict(priced.to_dict())
+
+
+def test_the_rolled_out_status_goes_with_the_rollout_backend_only(coarse_power, tmp_path):
+    """Before: a solver's path stored with the status "RolledOut" loaded (hiding whether
+    its solve converged), and a rolled-out path with the status "Solved" passed as a
+    solver's answer."""
+    geo = coarse_power
+    marked = geo.to_dict(include_path=True)
+    marked["status"] = "RolledOut"
+    with pytest.raises(ValueError, match="belongs to a path a learned policy rolled out"):
+        wfr_cvx.Geodesic.from_dict(marked)
+    priced = learn.RolledPath(rho=geo.rho, velocity=geo.velocity, rate=geo.rate,
+                              grid=geo.grid, lam=0.3, n_substeps=np.ones(8, dtype=int),
+                              seconds=0.0).as_geodesic().to_dict(include_path=True)
+    priced["status"] = "Solved"
+    with pytest.raises(ValueError, match="'rollout' .* has the status 'RolledOut'"):
+        wfr_cvx.Geodesic.from_dict(priced)

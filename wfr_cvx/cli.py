@@ -19,7 +19,8 @@ are shown on stderr when it is a terminal, or always with ``--progress``
 solves files in parallel (:mod:`wfr_cvx.batch`) on a local process pool or, with
 ``--scheduler``, on a dask.distributed cluster, and prints one row per problem; its exit
 status is 1 when a problem failed (a file that is not a valid problem included: it is a
-failed row, a missing path is a usage error).
+failed row, a missing path is a usage error); ``--out`` writes the table with a last
+column ``file``, the path each row was read from.
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
@@ -510,7 +511,8 @@ def _batch(args) -> int:
     print(f"\n{len(table) - len(failed)} of {len(table)} problems solved in {seconds:.2f} s "
           f"({where})")
     if args.out is not None:
-        table.to_csv(args.out, index=False)
+        # two files may share a problem name: the written table says which file each row is
+        table.assign(file=[str(f) for f in files]).to_csv(args.out, index=False)
         print(f"wrote {args.out}")
     for row in failed.itertuples():
         print(f"FAIL {row.name}: {row.error}", file=sys.stderr)

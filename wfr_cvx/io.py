@@ -430,20 +430,32 @@ def _path_shapes(grid) -> dict:
 #: The status of a path a learned policy rolled out (:meth:`RolledPath.as_geodesic
 #: <wfr_cvx.analysis.learn.RolledPath.as_geodesic>`), whose ``backend`` is ``"rollout"``.
 ROLLED_OUT = "RolledOut"
+ROLLED_OUT_BACKEND = "rollout"
 
 
-def _checked_scalars(where: str, *, lam, status, iterations, timings: dict) -> dict:
+def _checked_scalars(where: str, *, lam, status, backend, iterations,
+                     timings: dict) -> dict:
     """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
-    knows, a whole number of iterations >= 0, timings that are numbers >= 0."""
+    knows (``"RolledOut"`` with the backend ``"rollout"`` and only there), a whole number
+    of iterations >= 0, timings that are numbers >= 0."""
     from .backends import Status
 
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 < lam < np.inf:
         raise ValueError(f"{where}: `lam` must be a number > 0, got {lam!r}")
+    rolled_out = backend == ROLLED_OUT_BACKEND
+    if rolled_out and status != ROLLED_OUT:
+        raise ValueError(f"{where}: a path of the backend {ROLLED_OUT_BACKEND!r} (rolled out "
+                         f"by a learned policy) has the status {ROLLED_OUT!r}, got {status!r}")
     if isinstance(status, str) and status in {s.value for s in Status}:
         status = Status(status)
     elif status != ROLLED_OUT:
         raise ValueError(f"{where}: `status` {status!r} is not a status wfr_cvx writes "
                          f"({', '.join(s.value for s in Status)}, {ROLLED_OUT})")
+    elif not rolled_out:
+        # a solver's answer marked as rolled out would hide whether the solve converged
+        raise ValueError(f"{where}: the status {ROLLED_OUT!r} belongs to a path a learned "
+                         f"policy rolled out (backend {ROLLED_OUT_BACKEND!r}), not to the "
+                         f"backend {backend!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"{where}: `iterations` must be a whole number >= 0, got "
                          f"{iterations!r}")
@@ -588,7 +600,8 @@ def geodesic_from_dict(d: dict):
                 for key in ("transport_per_step", "reaction_per_step")}
     constraints = _summary_constraints(d, inputs)
     scalars = _checked_scalars(
-        "`d`", lam=inputs["lam"], status=d.get("status"), iterations=d.get("iterations", 0),
+        "`d`", lam=inputs["lam"], status=d.get("status"), backend=inputs["backend"],
+        iterations=d.get("iterations", 0),
         timings={"setup_time": timings["setup"], "solve_time": timings["solve"],
                  "assembly_time": timings["assembly"]})
     return Geodesic(
@@ -647,7 +660,7 @@ def solve_from_dict(d: dict, **solver_options):
             raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
                              "written by a wfr_cvx that did not record them")
     _require(inputs, ("lam", "metric", "backend", "scheme"), "`d['inputs']`")
-    if inputs["backend"] == "rollout":
+    if inputs["backend"] == ROLLED_OUT_BACKEND:
         raise ValueError("`d` records a path a learned policy rolled out (backend "
                          "'rollout'), not a solve: solve its ends with wfr_cvx.geodesic "
                          "(d['inputs']['rho0'] and ['rho1'])")
@@ -978,7 +991,7 @@ def load(path):
         constraints = _constraints_from_tables(header.get("constraints", []),
                                                f"{where}: the header's constraints")
         scalars = _checked_scalars(
-            where, lam=header["lam"], status=header["status"],
+            where, lam=header["lam"], status=header["status"], backend=header["backend"],
             iterations=header["iterations"],
             timings={key: header[key] for key in ("setup_time", "solve_time",
                                                   "assembly_time")})

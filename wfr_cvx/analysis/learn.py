@@ -94,7 +94,7 @@ except ImportError as exc:  # the optional extra
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
 from ..engine import level_means
 from ..grid import Grid, as_allocation
-from ..io import ROLLED_OUT
+from ..io import ROLLED_OUT, ROLLED_OUT_BACKEND
 from ..metric import face_weights, is_cell_metric
 from ..result import Geodesic
 from .diagnostics import Certificate, certificate
@@ -1209,7 +1209,7 @@ class RolledPath:
                         source=source, rho_mean=mean, rho_face=face,
                         transport_per_step=transport, reaction_per_step=reaction,
                         status=ROLLED_OUT, iterations=0, setup_time=0.0,
-                        solve_time=self.seconds, assembly_time=0.0, backend="rollout",
+                        solve_time=self.seconds, assembly_time=0.0, backend=ROLLED_OUT_BACKEND,
                         scheme="power")
 
     def __repr__(self) -> str:
