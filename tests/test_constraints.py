@@ -150,6 +150,16 @@ def test_a_rate_cap_refuses_cells_that_transport_cuts_off(steps):
     with pytest.raises(InfeasibleError, match=r"cannot leave or enter"):
         wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
             TradingWindow(range(steps), reaction=True), MaxReactionRate(20.0)])
+    # the message names what closes every step alone; before, it named any window too
+    with pytest.raises(InfeasibleError, match=r"enter \(MaxVelocity\(vmax=0") as raised:
+        wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
+            TradingWindow((0,), reaction=True), MaxVelocity(0), MaxReactionRate(20.0)])
+    assert "TradingWindow" not in str(raised.value)
+    # windows that close the steps only together are all named
+    with pytest.raises(InfeasibleError, match=r"enter \(TradingWindow.*; TradingWindow"):
+        wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
+            TradingWindow(range(1), reaction=True),
+            TradingWindow(range(1, steps), reaction=True), MaxReactionRate(20.0)])
     # transport open on some steps joins them: solved
     geo = wfr_cvx.geodesic(r0, r1, g, 0.5, constraints=[
         TradingWindow(range(steps // 2), reaction=True), MaxReactionRate(20.0)])

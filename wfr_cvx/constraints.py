@@ -451,8 +451,13 @@ def _cut_off(plan: Plan, grid: Grid, k: int, inside: np.ndarray) -> str:
     if mask_labels.size == 1 and np.array_equal(by_mask == mask_labels[0], inside):
         why = f"grid.mask, {grid.n_inactive} inactive cell(s)"
     else:
-        why = "; ".join(repr(c) for c in plan.constraints if isinstance(c, TradingWindow)
-                        or (isinstance(c, MaxVelocity) and c.vmax == 0))
+        # name what closes transport on every step alone, if anything does; otherwise the
+        # closures cut the set off together, each on some of the steps
+        closing = [c for c in plan.constraints if isinstance(c, TradingWindow)
+                   or (isinstance(c, MaxVelocity) and c.vmax == 0)]
+        alone = [c for c in closing if _step_mask(
+            c.closed_steps if isinstance(c, TradingWindow) else c.steps, grid, c, "").all()]
+        why = "; ".join(map(repr, alone or closing))
     cells = np.argwhere(inside)
     return (f" in the {len(cells)} cell(s) from index {tuple(int(i) for i in cells[0])} "
             f"that transport cannot leave or enter ({why})")
