@@ -92,6 +92,21 @@ def test_compare_arguments_are_checked():
         wfr_cvx.compare(e0, e1, -1.0)
 
 
+def test_compare_refuses_what_ensembles_do_not_use():
+    """Before: a grid's `scheme` (even "bogus") and `risk_aversion` without `markowitz`
+    were ignored between ensembles, and `lam` given twice was said to be a grid."""
+    e0, e1 = _random(0)
+    with pytest.raises(TypeError, match="`scheme` .* mesh-free"):
+        wfr_cvx.compare(e0, e1, 0.3, scheme="bogus")
+    with pytest.raises(TypeError, match="`risk_aversion` .* no effect"):
+        wfr_cvx.compare(e0, e1, 0.3, risk_aversion=-5)
+    with pytest.raises(TypeError, match="takes `lam` once"):
+        wfr_cvx.compare(e0, e1, 0.3, lam=0.5)
+    g = wfr_cvx.Grid(8, 2)
+    with pytest.raises(TypeError, match="`risk_aversion` .* no effect"):
+        wfr_cvx.compare(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, risk_aversion=2.0)
+
+
 @pytest.mark.parametrize("entry", [wfr_cvx.compare, compare_ensembles])
 def test_compare_refuses_constraints(entry):
     """Before: constraints reached the geodesic only -- under MaxTravel(0.1) the geodesic

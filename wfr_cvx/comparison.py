@@ -116,9 +116,12 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
         (module docstring).
     """
     refuse_constraints(solver_options, "wfr_cvx.geodesic")
+    if markowitz is None and risk_aversion != 1.0:
+        raise TypeError(f"`risk_aversion` ({risk_aversion!r}) sets the mean-variance weights "
+                        "of `markowitz=`, which is not given: it would have no effect")
     if is_ensemble(rho0) or is_ensemble(rho1):
         return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
-                                  geodesic=geodesic, markowitz=markowitz,
+                                  scheme=scheme, geodesic=geodesic, markowitz=markowitz,
                                   options=solver_options)
     if lam is None:
         raise TypeError("compare() needs `lam` (and a `grid` for array allocations)")
@@ -170,14 +173,21 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     return table
 
 
-def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, geodesic, markowitz, options):
+def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, scheme, geodesic, markowitz,
+                       options):
     """:func:`wfr_cvx.ensemble.compare` called as ``compare(e0, e1, lam)``."""
     from .ensemble import compare as compare_ensembles
 
-    if lam is None and grid is not None and not isinstance(grid, Grid):
+    if grid is not None and not isinstance(grid, Grid):
+        if lam is not None:
+            raise TypeError(f"compare(e0, e1, lam) takes `lam` once: got {grid!r} as the "
+                            f"third argument and lam={lam!r}")
         grid, lam = None, grid  # compare(e0, e1, lam): the third argument is lam
     if grid is not None:
         raise TypeError("ensembles have no grid: call compare(e0, e1, lam)")
+    if scheme != DEFAULT_SCHEME:
+        raise TypeError(f"`scheme` ({scheme!r}) is a grid's discretisation; ensembles are "
+                        "mesh-free and have none")
     if markowitz is not None:
         raise TypeError("`markowitz` applies to grid allocations; build the ensembles from "
                         "the frontier instead (Ensemble.from_portfolios)")
