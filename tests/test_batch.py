@@ -356,6 +356,35 @@ def test_cli_batch_writes_the_table_and_reports_a_failure(tmp_path):
     assert table.loc[0, "error"] == "" and "MaxIterations" in table.loc[2, "error"]
 
 
+def test_cli_batch_reports_warned_solves_and_still_exits_0(tmp_path):
+    """Before: a solve the first-order backend warned was inaccurate printed "Solved" with
+    no word of it (regress says "Solved (inaccurate)"), and a UnitsWarning went to stderr
+    from the worker without the problem's name."""
+    (tmp_path / "drifts.toml").write_text(
+        'backend = "dr"\nlam = 0.3\n[grid]\nn_weights = 8\nn_steps = 2\n'
+        '[rho0]\nbumps = [{ center = 0.3, width = 0.1 }]\n'
+        '[rho1]\nbumps = [{ center = 0.6, width = 0.1 }]\n')
+    (tmp_path / "dollars.toml").write_text(
+        'lam = 2000.0\n[grid]\nn_weights = 8\nn_steps = 2\n'
+        '[rho0]\ndiracs = [{ weight = 0.5 }]\n[rho1]\ndiracs = [{ weight = 0.5, mass = 4.0 }]\n')
+    proc = _run("batch", "drifts.toml", "dollars.toml", PROBLEMS / "teleport.toml",
+                "--workers", "2", "--out", "results.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:4]}
+    assert shown["drifts"][:2] == ["Solved", "(inaccurate)"]
+    assert shown["dollars"][1] != "(inaccurate)" and shown["teleport"][1] == "0.48"
+    assert "3 of 3 problems solved" in proc.stdout
+    err = proc.stderr.splitlines()
+    assert [line.split(":")[0] for line in err] == ["WARN drifts", "WARN dollars"], err
+    assert err[0].startswith("WARN drifts: InaccurateSolutionWarning: backend='dr' on a 1-D")
+    assert err[1].startswith("WARN dollars: UnitsWarning: `lam` = 2000 is 2e+03 times")
+    table = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
+    assert list(table.columns) == [*COLUMNS, "file"] and COLUMNS[-2:] == ("error", "warnings")
+    assert table["status"].tolist() == ["Solved"] * 3  # the solver's own
+    assert table["warnings"].tolist() == [err[0].split(": ", 1)[1], err[1].split(": ", 1)[1],
+                                          ""]
+
+
 def test_cli_batch_missing_file_is_one_line(tmp_path):
     proc = _run("batch", PROBLEMS / "teleport.toml", "absent.toml", cwd=tmp_path)
     assert proc.returncode == 2
