@@ -271,6 +271,16 @@ def test_sweep_of_a_geodesic_matches_the_closed_form():
                                rtol=1e-6)
 
 
+def test_sweep_names_distinct_values_distinctly():
+    """Before: values were named with ``:g``: 0.1 and 0.1000001 both "lam=0.1", and
+    12345678 "lam=1.23457e+07"."""
+    jobs = sweep(SWITCH, lam=[0.1, 0.1000001, 12345678, 1e-7, 2.0])
+    assert [job.name for job in jobs] == [
+        "switch[lam=0.1]", "switch[lam=0.1000001]", "switch[lam=12345678]",
+        "switch[lam=1e-07]", "switch[lam=2]"]
+    assert [float(job.name[len("switch[lam="):-1]) for job in jobs] == [job.lam for job in jobs]
+
+
 def test_ensemble_problems_are_jobs_and_sweep(tmp_path):
     """An EnsembleProblem (as read from a kind = "ensemble" file, or made by sweep) is a
     job like any other; each row is the two-Dirac closed form at its lam."""

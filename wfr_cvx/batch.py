@@ -25,6 +25,12 @@ Threads: a solve uses threads for independent blocks and in the first-order back
 (:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
 so the default ``workers`` = cores keeps workers x threads at the number of cores.
 
+Names: a row is named by its problem's name -- a file's ``name =`` (default: the file's
+stem), a dict's ``"name"`` (default ``"job<i>"``), a :class:`Problem`'s ``name`` -- but a
+file that cannot be read by its stem, so names need not be unique: a failing ``b.toml``
+and a valid ``a.toml`` with ``name = "b"`` both give a row ``"b"``.  Rows are in job order,
+and ``wfr-cvx batch --out`` writes each row's ``file`` as well.
+
 Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``), the solver's status of a
 :class:`~wfr_cvx.SolverError` (``"MaxIterations"``, ``"PrimalInfeasible"`` ...),
 ``"invalid"`` for a job that could not be read, ``"error"`` for any other exception, in the
@@ -226,7 +232,9 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
     -------
     list of Problem (or EnsembleProblem)
         ``lam`` varies slowest; each is named ``"<name>[lam=0.1]"``,
-        ``"<name>[tau=5]"`` or ``"<name>[lam=0.1,tau=5]"`` (values formatted with ``:g``).
+        ``"<name>[tau=5]"`` or ``"<name>[lam=0.1,tau=5]"``, each value as the shortest
+        decimal that reads back as the same number (``0.1000001``, ``12345678``,
+        ``1e-07``): distinct values give distinct names.
         The base problem's ``[expected]`` figures are dropped: they belong to its own
         parameters.
 
@@ -262,13 +270,20 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
             axes.append([(key, v) for v in _positive_values(values, key)])
     out = []
     for point in itertools.product(*axes):
-        label = ",".join(f"{key}={value:g}" for key, value in point)
+        label = ",".join(f"{key}={_label(value)}" for key, value in point)
         out.append(dataclasses.replace(problem, name=f"{problem.name}[{label}]",
                                        expected=(), **dict(point)))
     return out
 
 
 # -- internals ---------------------------------------------------------------------------
+def _label(value: float) -> str:
+    """``value`` in a job's name: the shortest text that reads back as the same float
+    (``0.1000001``, not ``:g``'s ``0.1``), without a trailing ``.0``."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _positive_values(values, name: str) -> list[float]:
     seq = [values] if np.ndim(values) == 0 else list(np.ravel(values))
     if not seq:
