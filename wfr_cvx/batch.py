@@ -26,10 +26,10 @@ Threads: a solve uses threads for independent blocks and in the first-order back
 so the default ``workers`` = cores keeps workers x threads at the number of cores.
 
 Names: a row is named by its problem's name -- a file's ``name =`` (default: the file's
-stem), a dict's ``"name"`` (default ``"job<i>"``), a :class:`Problem`'s ``name`` -- but a
-file that cannot be read by its stem, so names need not be unique: a failing ``b.toml``
-and a valid ``a.toml`` with ``name = "b"`` both give a row ``"b"``.  Rows are in job order,
-and ``wfr-cvx batch --out`` writes each row's ``file`` as well.
+stem), a dict's ``"name"`` (default ``"job<i>"``), a :class:`Problem`'s ``name`` -- while
+a file that cannot be read is named by its stem.  Names need not be unique: a failing
+``b.toml`` and a valid ``a.toml`` with ``name = "b"`` both give a row ``"b"``.  Rows are in
+job order, and ``wfr-cvx batch --out`` writes each row's ``file`` as well.
 
 Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``), the solver's status of a
 :class:`~wfr_cvx.SolverError` (``"MaxIterations"``, ``"PrimalInfeasible"`` ...),
