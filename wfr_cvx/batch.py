@@ -381,6 +381,9 @@ _capture_lock = threading.Lock()
 _capture_depth = 0
 _capture_saved: tuple | None = None  # (filters list, its entries, showwarning)
 _job = threading.local()  # .caught: the list of the job this thread is running, or None
+# a worker forked while another thread held the lock would wait for it forever
+os.register_at_fork(before=_capture_lock.acquire, after_in_parent=_capture_lock.release,
+                    after_in_child=_capture_lock.release)
 
 
 class _Capturing(Warning):
