@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from wfr_cvx import cli
 from wfr_cvx import problem_files as problems
 from wfr_cvx.batch import COLUMNS, SerialExecutor, solve_many, sweep
 from wfr_cvx.closed_form import dirac_wfr2
+from wfr_cvx.errors import InaccurateSolutionWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEMS = ROOT / "problems"
@@ -28,7 +30,16 @@ SWITCH = {"name": "switch", "lam": 0.25, "grid": {"n_weights": 16, "n_steps": 4,
           "rho0": {"diracs": [{"weight": 0.5, "regime": 0, "mass": 1.0}]},
           "rho1": {"diracs": [{"weight": 0.5, "regime": 1, "mass": 0.5}]}}
 
+#: two bumps on a small 1-D grid: the first-order backend says "Solved" but warns that it
+#: is inaccurate there (InaccurateSolutionWarning)
+BUMPS = {"lam": 0.3, "grid": {"n_weights": 8, "n_steps": 2},
+         "rho0": {"bumps": [{"center": 0.3, "width": 0.1}]},
+         "rho1": {"bumps": [{"center": 0.6, "width": 0.1}]}}
 
+#: lam of 2,000 weight units: a UnitsWarning (a dollar figure?), solved all the same
+DOLLARS = {"lam": 2000.0, "grid": {"n_weights": 8, "n_steps": 2},
+           "rho0": {"diracs": [{"weight": 0.5}]},
+           "rho1": {"diracs": [{"weight": 0.5, "mass": 4.0}]}}
 
 
 class LosingExecutor(SerialExecutor):
@@ -94,6 +105,75 @@ def test_a_job_lost_by_the_executor_is_reported_in_its_row():
     assert table.loc[1, "error"] == "OSError: worker running switch[lam=0.2] died"
     assert table.loc[3, "error"].startswith("RuntimeError: cannot schedule")
     assert table.loc[2, "distance2"] == pytest.approx(6 * 0.3**2, rel=1e-6)
+
+
+# -- warnings: each job's own, in its row ------------------------------------------------
+def test_warned_jobs_say_so_in_their_rows_on_the_process_pool():
+    """Before: an inaccurate solve was a row "Solved" with nothing else to tell it from an
+    accurate one, and other warnings went to the worker's stderr without the job's name."""
+    jobs = [{**BUMPS, "name": "drifts", "backend": "dr"}, {**DOLLARS, "name": "dollars"},
+            {**BUMPS, "name": "stuck", "lam": 1500.0}, SWITCH]
+    table = solve_many(jobs, workers=2, progress=False).set_index("name")
+    assert table.loc["drifts", "status"] == "Solved" and table.loc["drifts", "error"] == ""
+    assert table.loc["drifts", "warnings"].startswith(
+        "InaccurateSolutionWarning: backend='dr' on a 1-D grid")
+    assert table.loc["dollars", "status"] == "Solved"
+    assert table.loc["dollars", "warnings"].startswith(
+        "UnitsWarning: `lam` = 2000 is 2e+03 times the length of the weight axis")
+    assert "\n" not in table.loc["dollars", "warnings"]
+    # a failed job keeps the warnings it raised before failing
+    assert table.loc["stuck", "error"].startswith("SolverError")
+    assert table.loc["stuck", "warnings"].startswith("UnitsWarning: `lam` = 1500")
+    assert table.loc["switch", "warnings"] == ""
+
+
+def _unrefined():
+    """The same warning, from the same line, wherever it is called from."""
+    warnings.warn("a step was left unrefined", InaccurateSolutionWarning, stacklevel=1)
+
+
+_BOTH_RUNNING = threading.Barrier(2)
+
+
+class WarnsAlongside(problems.Problem):
+    """Warns with its name and with the warning every job raises, while the other job of a
+    pair runs; "second" finishes last, after warning from a thread outside any job."""
+
+    def solve(self, **options):
+        warnings.warn(f"{self.name} was here", UserWarning, stacklevel=1)
+        _BOTH_RUNNING.wait(timeout=60)
+        _unrefined()
+        if self.name == "second":
+            time.sleep(0.3)  # "first" is done by now (an order, not a timing, is tested)
+            for text in ("outside the jobs", "ignored outside the jobs"):
+                outside = threading.Thread(target=warnings.warn, args=(text, RuntimeWarning))
+                outside.start()
+                outside.join()
+        return super().solve(**options)
+
+
+def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
+    """Before: each job swapped the process-wide warnings filters with catch_warnings; two
+    jobs in threads put them back in the wrong order and left an "ignore" of
+    InaccurateSolutionWarning in force for the rest of the session."""
+    jobs = [WarnsAlongside(**{f.name: getattr(_switch(name), f.name)
+                              for f in dataclasses.fields(problems.Problem)})
+            for name in ("first", "second")]
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", "ignored outside")
+        _unrefined()  # shown once here: the jobs' own are not taken for repeats of it
+        filters, showwarning = list(warnings.filters), warnings.showwarning
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            table = solve_many(jobs, executor=pool, progress=False)
+        assert warnings.filters == filters and warnings.showwarning is showwarning
+    assert table["status"].tolist() == ["Solved", "Solved"], table["error"].tolist()
+    assert table["warnings"].tolist() == [
+        f"UserWarning: {name} was here | InaccurateSolutionWarning: a step was left unrefined"
+        for name in ("first", "second")]
+    # a thread outside the jobs warned as usual, under its own filters
+    assert [str(w.message) for w in shown] == ["a step was left unrefined",
+                                               "outside the jobs"]
 
 
 # -- worker faults: a dead worker costs only its own job ---------------------------------
@@ -191,6 +271,16 @@ def test_sweep_of_a_geodesic_matches_the_closed_form():
                                rtol=1e-6)
 
 
+def test_sweep_names_distinct_values_distinctly():
+    """Before: values were named with ``:g``: 0.1 and 0.1000001 both "lam=0.1", and
+    12345678 "lam=1.23457e+07"."""
+    jobs = sweep(SWITCH, lam=[0.1, 0.1000001, 12345678, 1e-7, 2.0])
+    assert [job.name for job in jobs] == [
+        "switch[lam=0.1]", "switch[lam=0.1000001]", "switch[lam=12345678]",
+        "switch[lam=1e-07]", "switch[lam=2]"]
+    assert [float(job.name[len("switch[lam="):-1]) for job in jobs] == [job.lam for job in jobs]
+
+
 def test_ensemble_problems_are_jobs_and_sweep(tmp_path):
     """An EnsembleProblem (as read from a kind = "ensemble" file, or made by sweep) is a
     job like any other; each row is the two-Dirac closed form at its lam."""
@@ -276,6 +366,35 @@ def test_cli_batch_writes_the_table_and_reports_a_failure(tmp_path):
     assert table.loc[0, "error"] == "" and "MaxIterations" in table.loc[2, "error"]
 
 
+def test_cli_batch_reports_warned_solves_and_still_exits_0(tmp_path):
+    """Before: a solve the first-order backend warned was inaccurate printed "Solved" with
+    no word of it (regress says "Solved (inaccurate)"), and a UnitsWarning went to stderr
+    from the worker without the problem's name."""
+    (tmp_path / "drifts.toml").write_text(
+        'backend = "dr"\nlam = 0.3\n[grid]\nn_weights = 8\nn_steps = 2\n'
+        '[rho0]\nbumps = [{ center = 0.3, width = 0.1 }]\n'
+        '[rho1]\nbumps = [{ center = 0.6, width = 0.1 }]\n')
+    (tmp_path / "dollars.toml").write_text(
+        'lam = 2000.0\n[grid]\nn_weights = 8\nn_steps = 2\n'
+        '[rho0]\ndiracs = [{ weight = 0.5 }]\n[rho1]\ndiracs = [{ weight = 0.5, mass = 4.0 }]\n')
+    proc = _run("batch", "drifts.toml", "dollars.toml", PROBLEMS / "teleport.toml",
+                "--workers", "2", "--out", "results.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:4]}
+    assert shown["drifts"][:2] == ["Solved", "(inaccurate)"]
+    assert shown["dollars"][1] != "(inaccurate)" and shown["teleport"][1] == "0.48"
+    assert "3 of 3 problems solved" in proc.stdout
+    err = proc.stderr.splitlines()
+    assert [line.split(":")[0] for line in err] == ["WARN drifts", "WARN dollars"], err
+    assert err[0].startswith("WARN drifts: InaccurateSolutionWarning: backend='dr' on a 1-D")
+    assert err[1].startswith("WARN dollars: UnitsWarning: `lam` = 2000 is 2e+03 times")
+    table = pd.read_csv(tmp_path / "results.csv", keep_default_na=False)
+    assert list(table.columns) == [*COLUMNS, "file"] and COLUMNS[-2:] == ("error", "warnings")
+    assert table["status"].tolist() == ["Solved"] * 3  # the solver's own
+    assert table["warnings"].tolist() == [err[0].split(": ", 1)[1], err[1].split(": ", 1)[1],
+                                          ""]
+
+
 def test_cli_batch_missing_file_is_one_line(tmp_path):
     proc = _run("batch", PROBLEMS / "teleport.toml", "absent.toml", cwd=tmp_path)
     assert proc.returncode == 2
@@ -329,12 +448,23 @@ def test_local_cluster_matches_a_serial_run(cluster):
     for column in ("distance2", "transport_cost", "reaction_cost"):
         np.testing.assert_allclose(on_dask[column], serial[column], rtol=1e-9, atol=1e-15)
     assert on_dask["iterations"].tolist() == serial["iterations"].tolist()
+    assert on_dask["warnings"].tolist() == serial["warnings"].tolist()
     assert (on_dask["time"] > 0).all()
     # and the shipped figures themselves: every file still passes its own checks
     for problem, d2 in zip(map(problems.load, FILES), on_dask["distance2"][:len(FILES)],
                             strict=True):
         refs = [r for r in problem.expected if r.figure == "distance2"]
         assert all(r.passes(d2) for r in refs), problem.name
+
+
+def test_a_dask_job_keeps_its_warnings(cluster):
+    """Before: a warning raised on a Dask worker was lost to the worker's log."""
+    _, client = cluster
+    table = solve_many([{**DOLLARS, "name": "dollars"}, SWITCH],
+                       executor=client.get_executor(), progress=False)
+    assert table["status"].tolist() == ["Solved", "Solved"]
+    assert table.loc[0, "warnings"].startswith("UnitsWarning: `lam` = 2000")
+    assert table.loc[1, "warnings"] == ""
 
 
 def test_a_dask_worker_lost_mid_job_is_rescheduled(cluster, tmp_path):

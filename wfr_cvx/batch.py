@@ -25,10 +25,26 @@ Threads: a solve uses threads for independent blocks and in the first-order back
 (:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
 so the default ``workers`` = cores keeps workers x threads at the number of cores.
 
-Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``: an inaccurate solve is reported
-by its status, not by a warning), the solver's status of a :class:`~wfr_cvx.SolverError`
-(``"MaxIterations"``, ``"PrimalInfeasible"`` ...), ``"invalid"`` for a job that could not
-be read, ``"error"`` for any other exception, in the worker or in the executor.
+Names: a row is named by its problem's name -- a file's ``name =`` (default: the file's
+stem), a dict's ``"name"`` (default ``"job<i>"``), a :class:`Problem`'s ``name`` -- while
+a file that cannot be read is named by its stem.  Names need not be unique: a failing
+``b.toml`` and a valid ``a.toml`` with ``name = "b"`` both give a row ``"b"``.  Rows are in
+job order, and ``wfr-cvx batch --out`` writes each row's ``file`` as well.
+
+Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``), the solver's status of a
+:class:`~wfr_cvx.SolverError` (``"MaxIterations"``, ``"PrimalInfeasible"`` ...),
+``"invalid"`` for a job that could not be read, ``"error"`` for any other exception, in the
+worker or in the executor.
+
+Warnings: every warning a job raises, while it is read or solved, is in its row's
+``warnings`` column (``"Category: message"``, several joined by ``" | "``), never shown
+on stderr nor raised by an ``"error"`` warnings filter, on every executor alike.  A solve
+can be inaccurate and still say ``"Solved"`` -- its
+:class:`~wfr_cvx.errors.InaccurateSolutionWarning` says so (the first-order backend on a
+1-D grid, a path priced above its objective, a small rebalance step left unrefined ...):
+read ``status`` together with ``warnings``.  Jobs running in threads of one process
+(a ThreadPoolExecutor, a Dask worker with several threads) each get their own warnings, and
+the warnings filters and ``warnings.showwarning`` are as they were once no job runs.
 """
 
 from __future__ import annotations
@@ -39,8 +55,10 @@ import dataclasses
 import itertools
 import os
 import signal
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +67,7 @@ import pandas as pd
 from . import problem_files
 from ._progress import AUTO, check_progress, progress_bar, progress_default
 from ._threads import thread_limit
-from .errors import InaccurateSolutionWarning, SolverError
+from .errors import SolverError
 from .problem_files import EnsembleProblem, Problem
 
 #: The validated problems a job may be (besides a path or a dict).
@@ -76,7 +94,7 @@ class SerialExecutor(concurrent.futures.Executor):
 
 #: The columns of :func:`solve_many`'s table, in order.
 COLUMNS = ("name", "status", "distance2", "transport_cost", "reaction_cost", "iterations",
-           "time", "error")
+           "time", "error", "warnings")
 
 
 def solve_many(jobs, *, executor=None, workers: int | None = None,
@@ -116,7 +134,11 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         ``reaction_cost`` (NaN for a failed job), ``iterations`` (nullable integer),
         ``time`` (seconds of the solve in the worker; NaN for a job that could not be
         read), ``error`` (``"ExceptionType: message"`` for a failed job, ``""``
-        otherwise).  Statuses are listed in the module docstring.
+        otherwise), ``warnings`` (each distinct warning the job raised, in order, as
+        ``"Category: message"`` with its whitespace collapsed, joined by ``" | "``;
+        ``""`` when none -- an ``InaccurateSolutionWarning`` marks an inaccurate solve whose
+        status may still be ``"Solved"``).  Statuses and warnings are described in the
+        module docstring.
 
     Raises
     ------
@@ -163,9 +185,13 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
 
     rows: list[dict | None] = [None] * len(jobs)
     names: list[str] = []
+    read_warnings: dict[int, list] = {}  # raised while reading a job, here
     todo: list[tuple[int, Problem]] = []
     for i, job in enumerate(jobs):
-        problem, row = _read(job, i)
+        with _job_warnings() as caught:
+            problem, row = _read(job, i)
+        if caught:
+            read_warnings[i] = caught
         names.append(problem.name if problem is not None else row["name"])
         if problem is None:
             rows[i] = row
@@ -184,6 +210,9 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
             _run(executor, todo, rows, names, bar, threads_per_worker)
     finally:
         bar.close()
+    for i, caught in read_warnings.items():
+        rows[i]["warnings"] = " | ".join(
+            filter(None, [_warnings_text(caught), rows[i]["warnings"]]))
     return _table(rows)
 
 
@@ -203,7 +232,9 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
     -------
     list of Problem (or EnsembleProblem)
         ``lam`` varies slowest; each is named ``"<name>[lam=0.1]"``,
-        ``"<name>[tau=5]"`` or ``"<name>[lam=0.1,tau=5]"`` (values formatted with ``:g``).
+        ``"<name>[tau=5]"`` or ``"<name>[lam=0.1,tau=5]"``, each value as the shortest
+        decimal that reads back as the same number (``0.1000001``, ``12345678``,
+        ``1e-07``): distinct values give distinct names.
         The base problem's ``[expected]`` figures are dropped: they belong to its own
         parameters.
 
@@ -239,13 +270,20 @@ def sweep(problem, *, lam=None, tau=None) -> list[Problem]:
             axes.append([(key, v) for v in _positive_values(values, key)])
     out = []
     for point in itertools.product(*axes):
-        label = ",".join(f"{key}={value:g}" for key, value in point)
+        label = ",".join(f"{key}={_label(value)}" for key, value in point)
         out.append(dataclasses.replace(problem, name=f"{problem.name}[{label}]",
                                        expected=(), **dict(point)))
     return out
 
 
 # -- internals ---------------------------------------------------------------------------
+def _label(value: float) -> str:
+    """``value`` in a job's name: the shortest text that reads back as the same float
+    (``0.1000001``, not ``:g``'s ``0.1``), without a trailing ``.0``."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _positive_values(values, name: str) -> list[float]:
     seq = [values] if np.ndim(values) == 0 else list(np.ravel(values))
     if not seq:
@@ -279,30 +317,132 @@ def _read(job, index: int) -> tuple[Problem | None, dict | None]:
 
 def _solve(problem: Problem, threads: int = 1) -> dict:
     """Solve one problem (in a worker) on at most ``threads`` threads: its row of figures,
-    or its failure."""
+    or its failure, with the warnings it raised."""
     start = time.perf_counter()
-    try:
-        # no bar of the solve's own: the batch shows one for the jobs
-        with warnings.catch_warnings(), thread_limit(threads), progress_default(False):
-            warnings.simplefilter("ignore", InaccurateSolutionWarning)
-            result = problem.solve()
-    except SolverError as exc:
-        return _failed(problem.name, exc.status, exc, time.perf_counter() - start)
-    except Exception as exc:  # a batch never loses its other jobs to one failure
-        return _failed(problem.name, "error", exc, time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    path = result.path if problem.kind == "rebalance" else result
-    return {"name": problem.name, "status": str(path.status),
-            "distance2": float(result.distance2), "transport_cost": path.transport_cost,
-            "reaction_cost": path.reaction_cost, "iterations": path.iterations,
-            "time": seconds, "error": ""}
+    with _job_warnings() as caught:
+        try:
+            # no bar of the solve's own: the batch shows one for the jobs
+            with thread_limit(threads), progress_default(False):
+                result = problem.solve()
+        except SolverError as exc:
+            row = _failed(problem.name, exc.status, exc, time.perf_counter() - start)
+        except Exception as exc:  # a batch never loses its other jobs to one failure
+            row = _failed(problem.name, "error", exc, time.perf_counter() - start)
+        else:
+            seconds = time.perf_counter() - start
+            path = result.path if problem.kind == "rebalance" else result
+            row = {"name": problem.name, "status": str(path.status),
+                   "distance2": float(result.distance2),
+                   "transport_cost": path.transport_cost,
+                   "reaction_cost": path.reaction_cost, "iterations": path.iterations,
+                   "time": seconds, "error": ""}
+    # formatted here, in the worker: text crosses to the caller from a process or a cluster
+    row["warnings"] = _warnings_text(caught)
+    return row
 
 
 def _failed(name: str, status: str, exc: BaseException, seconds: float) -> dict:
-    message = " ".join(str(exc).split())
     return {"name": name, "status": status, "distance2": np.nan, "transport_cost": np.nan,
             "reaction_cost": np.nan, "iterations": None, "time": seconds,
-            "error": f"{type(exc).__name__}: {message}" if message else type(exc).__name__}
+            "error": _one_line(type(exc), exc), "warnings": ""}
+
+
+def _one_line(kind: type, message) -> str:
+    """``"Type: message"``, the message's whitespace collapsed (``"Type"`` without one)."""
+    text = " ".join(str(message).split())
+    return f"{kind.__name__}: {text}" if text else kind.__name__
+
+
+def _warnings_text(caught) -> str:
+    """The ``warnings`` cell: each distinct warning once, in the order raised."""
+    return " | ".join(dict.fromkeys(_one_line(w.category, w.message) for w in caught))
+
+
+# -- the warnings of a job ---------------------------------------------------------------
+# A job's warnings belong in its row.  warnings.catch_warnings swaps the process-wide
+# filters and showwarning and puts back what it saw on entry: jobs overlapping in the
+# threads of one process (a ThreadPoolExecutor, a Dask worker with several threads) put
+# them back in the wrong order and left a job's filter behind for the rest of the session.
+# Instead, one capture serves every job running in the process: the first job to start
+# installs it and the last to finish restores exactly what the first saw (a count under a
+# lock).  While it is installed:
+#
+# * a filter "always", whose message pattern matches only in a thread running a job (the
+#   warnings machinery calls ``.match(text)`` on a filter's pattern, a compiled regex or
+#   any object with that method): each warning of a job is kept even when an earlier
+#   identical one (another job's) would have silenced it ("default", "once"), and is
+#   recorded rather than raised by an "error" filter; other threads keep their filters;
+# * a showwarning that appends a job thread's warnings to that job's list and hands any
+#   other thread's to the showwarning it replaced.
+#
+# A filter that code inside a job adds with its own catch_warnings (e.g. around cvxpy) is
+# still process-wide while it lasts, as any warnings filter on Python < 3.14 is.
+_capture_lock = threading.Lock()
+_capture_depth = 0
+_capture_saved: tuple | None = None  # (filters list, its entries, showwarning)
+_job = threading.local()  # .caught: the list of the job this thread is running, or None
+# a worker forked while another thread held the lock would wait for it forever
+os.register_at_fork(before=_capture_lock.acquire, after_in_parent=_capture_lock.release,
+                    after_in_child=_capture_lock.release)
+
+
+class _Capturing(Warning):
+    """Never raised: the category of the filter that :func:`_job_warnings` swaps."""
+
+
+class _InJob:
+    """The message pattern of the capture's filter: matches in a thread running a job."""
+
+    def match(self, text) -> bool:
+        return getattr(_job, "caught", None) is not None
+
+    def __repr__(self) -> str:
+        return "<in a wfr_cvx.batch job>"
+
+
+def _showwarning_to(passed_on):
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        caught = getattr(_job, "caught", None)
+        if caught is None:
+            passed_on(message, category, filename, lineno, file, line)
+        else:
+            caught.append(warnings.WarningMessage(message, category, filename, lineno,
+                                                  file, line))
+    return showwarning
+
+
+@contextmanager
+def _job_warnings():
+    """Collect the warnings this thread raises inside the block into the list yielded,
+    whatever other threads do meanwhile."""
+    global _capture_depth, _capture_saved
+    with _capture_lock:
+        if _capture_depth == 0:
+            _capture_saved = (warnings.filters, list(warnings.filters), warnings.showwarning)
+            # simplefilter marks the filters changed, which forgets the warnings already
+            # shown from each line (a job's first warning is not taken for a repeat of one
+            # shown before the batch); its entry, of a category of our own, is then swapped
+            # for the capture's
+            warnings.simplefilter("always", _Capturing)
+            filters = warnings.filters
+            filters[filters.index(("always", None, _Capturing, None, 0))] = (
+                "always", _InJob(), Warning, None, 0)
+            warnings.showwarning = _showwarning_to(_capture_saved[2])
+        _capture_depth += 1
+    outer = getattr(_job, "caught", None)  # a batch run inside a job
+    _job.caught = caught = []
+    try:
+        yield caught
+    finally:
+        _job.caught = outer
+        with _capture_lock:
+            _capture_depth -= 1
+            if _capture_depth == 0:
+                filters, entries, showwarning = _capture_saved
+                filters[:] = entries  # code inside a job may have rebound or changed it
+                warnings.filters = filters
+                warnings.showwarning = showwarning
+                _capture_saved = None
 
 
 def _run(executor, todo, rows, names, bar, threads: int) -> None:
@@ -486,4 +626,5 @@ def _table(rows: list[dict]) -> pd.DataFrame:
         table[column] = table[column].astype(float)
     table["iterations"] = table["iterations"].astype("Int64")
     table["error"] = table["error"].astype(str)
+    table["warnings"] = table["warnings"].astype(str)
     return table

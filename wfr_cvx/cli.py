@@ -17,10 +17,13 @@ prints its iterations (Clarabel's log, the first-order backend's checks).  Progr
 are shown on stderr when it is a terminal, or always with ``--progress``
 (:mod:`wfr_cvx._progress`; tqdm, ``pip install 'wfr_cvx[progress]'``).  ``batch``
 solves files in parallel (:mod:`wfr_cvx.batch`) on a local process pool or, with
-``--scheduler``, on a dask.distributed cluster, and prints one row per problem; its exit
-status is 1 when a problem failed (a file that is not a valid problem included: it is a
-failed row, a missing path is a usage error); ``--out`` writes the table with a last
-column ``file``, the path each row was read from.
+``--scheduler``, on a dask.distributed cluster, and prints one row per problem, its status
+``Solved (inaccurate)`` as in ``regress`` when the solve warned that it is inaccurate; each
+problem that raised warnings gets one ``WARN name: warnings`` line on stderr.  Its exit status
+is 1 when a problem failed (a file that is not a valid problem included: it is a failed row,
+a missing path is a usage error), and stays 0 for problems solved with warnings; ``--out``
+writes the table (with its ``warnings`` column) and a last column ``file``, the path each
+row was read from.
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
@@ -463,6 +466,14 @@ def _compare(args) -> int:
 
 
 # -- batch -------------------------------------------------------------------------------
+def _batch_status(row) -> str:
+    """A batch row's status as ``regress`` words it: ``"(inaccurate)"`` after the status of
+    a solve that raised an InaccurateSolutionWarning."""
+    inaccurate = any(each.split(":", 1)[0] == InaccurateSolutionWarning.__name__
+                     for each in row.warnings.split(" | "))
+    return row.status + (" (inaccurate)" if inaccurate else "")
+
+
 def _batch(args) -> int:
     import time
 
@@ -502,7 +513,7 @@ def _batch(args) -> int:
     seconds = time.perf_counter() - start
     failed = table[table["error"] != ""]
     shown = pd.DataFrame({
-        "name": table["name"], "status": table["status"],
+        "name": table["name"], "status": [_batch_status(row) for row in table.itertuples()],
         **{c: table[c].map(_fmt) for c in ("distance2", "transport_cost", "reaction_cost")},
         "iterations": table["iterations"].map(lambda n: "-" if pd.isna(n) else str(n)),
         "time_s": table["time"].map(lambda t: "-" if math.isnan(t) else f"{t:.2f}"),
@@ -514,6 +525,9 @@ def _batch(args) -> int:
         # two files may share a problem name: the written table says which file each row is
         table.assign(file=[str(f) for f in files]).to_csv(args.out, index=False)
         print(f"wrote {args.out}")
-    for row in failed.itertuples():
-        print(f"FAIL {row.name}: {row.error}", file=sys.stderr)
+    for row in table.itertuples():  # warned but solved: reported, not failed
+        if row.warnings:
+            print(f"WARN {row.name}: {row.warnings}", file=sys.stderr)
+        if row.error:
+            print(f"FAIL {row.name}: {row.error}", file=sys.stderr)
     return 1 if len(failed) else 0
