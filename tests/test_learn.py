@@ -13,6 +13,7 @@ import wfr_cvx
 from wfr_cvx import Grid, learn
 from wfr_cvx.analysis.dynamics import _substeps_needed, rollout
 from wfr_cvx.analysis.learn import _GridConstants, _jax_rollout
+from wfr_cvx.engine import level_means
 from wfr_cvx.ensemble import Ensemble
 from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
@@ -493,3 +494,28 @@ def test_the_rolled_out_status_goes_with_the_rollout_backend_only(coarse_power, 
     priced["status"] = "Solved"
     with pytest.raises(ValueError, match="'rollout' .* has the status 'RolledOut'"):
         wfr_cvx.Geodesic.from_dict(priced)
+
+
+def test_a_rolled_out_simplex_path_prices_transport_per_step(tmp_path):
+    """Before: on a simplex grid as_geodesic summed the face array over the cell axes, so
+    transport_per_step had shape (n_steps, n_weights) -- (4, 8) here -- and the path's
+    save and load, to_dict and from_dict, and to_xarray failed on it."""
+    s = Grid.simplex(8, 4)
+    a, b = s.bump((0.3, 0.3), 0.15), 1.3 * s.bump((0.5, 0.2), 0.15)
+    geo = wfr_cvx.geodesic(a, b, s, 0.3)
+    path = learn.rollout_policy(learn.GeodesicPolicy(geo), a, s, lam=0.3)
+    face = np.where(s.face_mask, level_means(path.rho, s, "power")[1], 0.0)
+    for metric in (None, geo.metric):
+        rolled = path.as_geodesic(metric)
+        G = 1.0 if metric is None else metric
+        each = s.dt * np.sum(G * face * path.velocity**2, axis=(1, 2, 3, 4))
+        assert rolled.transport_per_step.shape == (4,)
+        np.testing.assert_allclose(rolled.transport_per_step, each, rtol=1e-12)
+        assert rolled.transport_per_step.sum() == pytest.approx(rolled.transport_cost)
+        assert rolled.transport_cost > 0
+    loaded = wfr_cvx.load(rolled.save(tmp_path / "rolled.npz"))
+    np.testing.assert_array_equal(loaded.transport_per_step, rolled.transport_per_step)
+    assert loaded.distance2 == rolled.distance2 and loaded.backend == "rollout"
+    again = wfr_cvx.Geodesic.from_dict(rolled.to_dict(include_path=True))
+    assert again.distance2 == rolled.distance2
+    assert rolled.to_xarray()["transport_cost"].sizes == {"step": 4}

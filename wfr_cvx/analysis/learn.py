@@ -1194,7 +1194,9 @@ class RolledPath:
         face = np.where(grid.face_mask, face, 0.0)
         momentum = face * self.velocity
         source = mean * self.rate
-        axes = tuple(range(1, mean.ndim))
+        # the cells and the faces have their own trailing axes: on a simplex grid a face
+        # array carries one more (the axis of the face) than a cell array
+        axes, face_axes = tuple(range(1, mean.ndim)), tuple(range(1, face.ndim))
         if is_cell_metric(G):
             from .diagnostics import _lower_faces
 
@@ -1203,7 +1205,7 @@ class RolledPath:
             transport = grid.dt * np.sum(np.divide(quadratic, mean, out=np.zeros_like(mean),
                                                    where=mean > 0), axis=axes)
         else:
-            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=axes)
+            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=face_axes)
         reaction = grid.dt * self.lam**2 * np.sum(mean * self.rate**2, axis=axes)
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
