@@ -1,6 +1,7 @@
 """The learned policy: its dataset, the network and its training, rollouts (numpy and
 JAX), the audit (which passes the exact policy and fails a perturbed one), persistence."""
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import wfr_cvx
 from wfr_cvx import Grid, learn
 from wfr_cvx.analysis.dynamics import _substeps_needed, rollout
 from wfr_cvx.analysis.learn import _GridConstants, _jax_rollout
+from wfr_cvx.engine import level_means
 from wfr_cvx.ensemble import Ensemble
 from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
@@ -493,3 +495,65 @@ def test_the_rolled_out_status_goes_with_the_rollout_backend_only(coarse_power, 
     priced["status"] = "Solved"
     with pytest.raises(ValueError, match="'rollout' .* has the status 'RolledOut'"):
         wfr_cvx.Geodesic.from_dict(priced)
+
+
+def test_a_rolled_out_simplex_path_prices_transport_per_step(tmp_path):
+    """Before: on a simplex grid as_geodesic summed the face array over the cell axes, so
+    transport_per_step had shape (n_steps, n_weights) -- (4, 8) here -- and the path's
+    save and load, to_dict and from_dict, and to_xarray failed on it."""
+    s = Grid.simplex(8, 4)
+    a, b = s.bump((0.3, 0.3), 0.15), 1.3 * s.bump((0.5, 0.2), 0.15)
+    geo = wfr_cvx.geodesic(a, b, s, 0.3)
+    path = learn.rollout_policy(learn.GeodesicPolicy(geo), a, s, lam=0.3)
+    face = np.where(s.face_mask, level_means(path.rho, s, "power")[1], 0.0)
+    for metric in (None, geo.metric):
+        rolled = path.as_geodesic(metric)
+        G = 1.0 if metric is None else metric
+        each = s.dt * np.sum(G * face * path.velocity**2, axis=(1, 2, 3, 4))
+        assert rolled.transport_per_step.shape == (4,)
+        np.testing.assert_allclose(rolled.transport_per_step, each, rtol=1e-12)
+        assert rolled.transport_per_step.sum() == pytest.approx(rolled.transport_cost)
+        assert rolled.transport_cost > 0
+    loaded = wfr_cvx.load(rolled.save(tmp_path / "rolled.npz"))
+    np.testing.assert_array_equal(loaded.transport_per_step, rolled.transport_per_step)
+    assert loaded.distance2 == rolled.distance2 and loaded.backend == "rollout"
+    again = wfr_cvx.Geodesic.from_dict(rolled.to_dict(include_path=True))
+    assert again.distance2 == rolled.distance2
+    assert rolled.to_xarray()["transport_cost"].sizes == {"step": 4}
+
+
+def test_a_substep_count_above_the_courant_limit_is_refused(coarse):
+    """Before: rollout_policy and PolicyModel.rollout took n_substeps=1 whatever the
+    fields (the exact policy of `coarse` at an outflow Courant number of 2.5, a model on
+    Grid(16, 4) at 1.77, clipped by the limiter), where wfr_cvx.analysis.rollout raises."""
+    import jax.numpy as jnp
+
+    g = coarse.grid
+    needed = _substeps_needed(np.where(g.face_mask, coarse.velocity, 0.0), g, g.dt)
+    assert needed > 1
+    with pytest.raises(ValueError, match=f"`n_substeps` must be >= {needed}"):
+        rollout(coarse, n_substeps=needed - 1)
+    oracle = learn.GeodesicPolicy(coarse)
+    with pytest.raises(ValueError, match=rf"`n_substeps` = {needed - 1} puts the policy's "
+                                         rf"velocity .* must be >= {needed}"):
+        learn.rollout_policy(oracle, coarse.rho[0], g, lam=0.3, n_substeps=needed - 1)
+    assert learn.rollout_policy(oracle, coarse.rho[0], g, lam=0.3,
+                                n_substeps=needed).n_substeps.min() == needed
+    # a model's fields are known only as it runs: the compiled rollout records each
+    # substep's outflow Courant number, and refuses as the numpy rollout of the same model
+    line, simplex = Grid(16, 4, regimes=2), Grid.simplex(6, 2, regimes=2)
+    for grid, rho0, count in (
+            (line, line.bump(0.35, 0.1, 0, mass=0.7) + line.bump(0.4, 0.1, 1, mass=0.3),
+             2),
+            (simplex, simplex.bump((0.3, 0.3), 0.15, 0)
+             + simplex.bump((0.3, 0.2), 0.15, 1, mass=0.5), 3)):
+        model = learn.PolicyModel(grid.dims + 1, 2, hidden=8, seed=3)
+        model.scales["velocity_bound"] = jnp.asarray(20.0)
+        errors = []
+        for run in (model.rollout, functools.partial(learn.rollout_policy, model)):
+            with pytest.raises(ValueError, match=rf"`n_substeps` = 1 puts the .* Courant "
+                                                 rf"number of .* must be >= {count}") as info:
+                run(rho0, grid, lam=0.3, n_substeps=1)
+            errors.append(str(info.value).split("velocity", 1)[1])
+        assert errors[0] == errors[1]  # the same step, Courant number and count
+        assert model.rollout(rho0, grid, lam=0.3, n_substeps=count).rho.min() >= 0.0

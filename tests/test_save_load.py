@@ -754,3 +754,85 @@ def test_an_ensemble_constraint_without_a_table_is_refused_not_dropped(tmp_path)
     with pytest.raises(TypeError, match="_Travel"):
         io.ensemble_geodesic_to_dict(geo)
     assert not (tmp_path / "own.npz").exists()
+
+
+def _edited_ensemble_file(path, target, *, field=None, value=None, **arrays):
+    """A copy of the saved ensemble result ``path`` at ``target`` with one header field
+    (dotted: ``"coupling.status"``) set to ``value``, or arrays replaced."""
+    with np.load(path, allow_pickle=False) as archive:
+        stored = {name: archive[name] for name in archive.files}
+    header = json.loads(str(stored.pop("header")[()]))
+    if field is not None:
+        *parents, last = field.split(".")
+        table = header
+        for key in parents:
+            table = table[key]
+        table[last] = value
+    stored.update(arrays)
+    with open(target, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps(header)), **stored)
+    return target
+
+
+@pytest.fixture(scope="module")
+def plain_ensemble_file(tmp_path_factory):
+    geo = _ensemble_plain()
+    return geo, geo.save(tmp_path_factory.mktemp("ensemble") / "plain.npz")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lam", -1, r"`lam` must be a number > 0, got -1"),
+    ("lam", "0.2", r"`lam` must be a number > 0, got '0.2'"),
+    ("lam", 0.7, r"`lam` 0.7 and the arrays `pair_distance`, `one_minus_cos` disagree"),
+    ("backend", 5, r"`backend` 5 is not an ensemble backend"),
+    ("coupling.status", "Bogus", r"`coupling.status` 'Bogus' is not the status"),
+    ("coupling.status", 3, r"`coupling.status` 3 is not the status"),
+    ("coupling.solver_status", None, r"`coupling.solver_status` None is not a status"),
+    ("coupling.solve_time", -5, r"the time `coupling.solve_time` must be a number"),
+    ("coupling.lower_bound", "x", r"`coupling.lower_bound` must be a number >= 0"),
+    ("coupling.iterations", 1.5, r"`coupling.iterations` must be a whole number"),
+    ("coupling", [], r"the header's `coupling` must be a table"),
+    ("e0", "x", r"`e0` must be a table of the ensemble's"),
+    ("e1.domain", "moon", r"`e1.domain` must be null, 'simplex' or 'box'"),
+    ("e0.assets", "abc", r"`e0.assets` must be a list of str"),
+    ("e1.atoms", {"range": [0, "6", 1], "name": None}, r"`e1.atoms.range` must be"),
+    ("e0.atoms.dtype", "bogus", r"`e0.atoms.dtype` 'bogus' does not hold"),
+    ("metric", "none", r"the header's `metric` must be a table"),
+    ("metric", {"kind": "scalar", "value": -2.0}, r"`metric.value` must be a number > 0"),
+])
+def test_an_edited_ensemble_header_is_refused_by_field(plain_ensemble_file, tmp_path, field,
+                                                       value, message):
+    """Before: on this file (d^2 1.565) lam = -1 loaded with d^2 3.565 and lam = 0.7 with
+    2.209, both "Solved"; lam = "0.2", a status "Bogus" or 3 and solve_time = -5 loaded
+    as given; e0 = "x", metric = "none" or a non-numeric lower_bound raised a bare
+    TypeError not naming the file."""
+    geo, path = plain_ensemble_file
+    edited = _edited_ensemble_file(path, tmp_path / "edited.npz", field=field, value=value)
+    with pytest.raises(ValueError, match=r"edited\.npz'?: " + message):
+        wfr_cvx.load(edited)
+
+
+def test_edited_ensemble_arrays_are_refused_by_name(plain_ensemble_file, tmp_path):
+    """Before: a 2 x 2 metric for 3 assets loaded (and was reported), a negative mass_out
+    gave d^2 NaN with status "Solved", and an out-of-range pair_src raised a bare
+    IndexError."""
+    geo, path = plain_ensemble_file
+    with np.load(path, allow_pickle=False) as archive:
+        src, regime = archive["pair_src"], archive["pair_regime"]
+        mass_out = archive["mass_out"]
+    cases = [({"metric": np.eye(2)}, r"the array `metric` \(matrix\) is not a metric of the "
+                                     r"ensembles: `metric` must be a scalar or an 3 x 3"),
+             ({"metric": -np.eye(3)}, r"the array `metric` .* must be positive definite"),
+             ({"mass_out": -mass_out}, r"the array `mass_out` must hold finite floats >= 0"),
+             ({"destroyed": np.zeros(2)}, r"the array `destroyed` must hold .* shape \(5,\)"),
+             ({"pair_src": src + 5}, r"the array `pair_src` must hold one whole number in "
+                                     r"\[0, 5\)"),
+             ({"pair_regime": 1 - regime}, r"pair 0 .* joins atoms outside its regime"),
+             ({"e0_mass": -geo.e0.mass}, r"the ensemble `e0` does not rebuild .* `mass`")]
+    for arrays, message in cases:
+        edited = _edited_ensemble_file(path, tmp_path / "edited.npz", **arrays)
+        with pytest.raises(ValueError, match=r"edited\.npz'?: " + message):
+            wfr_cvx.load(edited)
+    # unedited, it still loads the same
+    assert_same_ensemble(wfr_cvx.load(_edited_ensemble_file(path, tmp_path / "same.npz")),
+                         geo)

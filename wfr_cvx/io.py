@@ -433,6 +433,30 @@ ROLLED_OUT = "RolledOut"
 ROLLED_OUT_BACKEND = "rollout"
 
 
+def _is_number(value) -> bool:
+    """A JSON number (bool is an int in Python, not a number here)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def _checked_lam(where: str, lam) -> float:
+    if not _is_number(lam) or not 0 < lam < np.inf:
+        raise ValueError(f"{where}: `lam` must be a number > 0, got {lam!r}")
+    return float(lam)
+
+
+def _checked_count(where: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where}: `{name}` must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _checked_seconds(where: str, name: str, value) -> float:
+    if not _is_number(value) or not 0 <= value < np.inf:
+        raise ValueError(f"{where}: the time `{name}` must be a number of seconds >= 0, "
+                         f"got {value!r}")
+    return float(value)
+
+
 def _checked_scalars(where: str, *, lam, status, backend, iterations,
                      timings: dict) -> dict:
     """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
@@ -440,8 +464,7 @@ def _checked_scalars(where: str, *, lam, status, backend, iterations,
     of iterations >= 0, timings that are numbers >= 0."""
     from .backends import Status
 
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 < lam < np.inf:
-        raise ValueError(f"{where}: `lam` must be a number > 0, got {lam!r}")
+    lam = _checked_lam(where, lam)
     rolled_out = backend == ROLLED_OUT_BACKEND
     if rolled_out and status != ROLLED_OUT:
         raise ValueError(f"{where}: a path of the backend {ROLLED_OUT_BACKEND!r} (rolled out "
@@ -456,15 +479,9 @@ def _checked_scalars(where: str, *, lam, status, backend, iterations,
         raise ValueError(f"{where}: the status {ROLLED_OUT!r} belongs to a path a learned "
                          f"policy rolled out (backend {ROLLED_OUT_BACKEND!r}), not to the "
                          f"backend {backend!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"{where}: `iterations` must be a whole number >= 0, got "
-                         f"{iterations!r}")
-    for key, value in timings.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"{where}: the time `{key}` must be a number of seconds >= 0, "
-                             f"got {value!r}")
-    return {"lam": float(lam), "status": status, "iterations": iterations,
-            **{key: float(value) for key, value in timings.items()}}
+    iterations = _checked_count(where, "iterations", iterations)
+    timings = {key: _checked_seconds(where, key, value) for key, value in timings.items()}
+    return {"lam": lam, "status": status, "iterations": iterations, **timings}
 
 
 def _checked_summary_metric(value, grid) -> np.ndarray:
@@ -940,7 +957,10 @@ def load(path):
         The file is not a wfr_cvx result (not an ``.npz`` archive, or one without the
         header), was written in a newer format version than this wfr_cvx reads (the
         message names both), or holds a kind of result, an array or a constraint table
-        this reader does not know.
+        this reader does not know, or a header field or array of the wrong type, out of
+        range or inconsistent with the rest of the file (an ensemble result's ``lam`` is
+        checked against its pairs' distances and ``1 - cos``, its pairs against its
+        atoms): the message names the file and the field.
     """
     from .result import Geodesic
 
@@ -1004,58 +1024,238 @@ def load(path):
 
 
 def _load_ensemble(header: dict, arrays: dict, path: Path):
-    """The EnsembleGeodesic of a file of kind "ensemble", built as a solve builds it."""
-    import pandas as pd
-
-    from .ensemble import Ensemble, EnsembleGeodesic
+    """The EnsembleGeodesic of a file of kind "ensemble", built as a solve builds it, every
+    field checked first: the result's figures are computed from them, so a field out of
+    range would not fail but give a wrong number (a negative ``lam`` a larger d^2, a
+    negative mass NaN)."""
+    from .ensemble import EnsembleGeodesic
+    from .ensemble._backends import BACKENDS
     from .ensemble._constraints import compile_constraints
-    from .ensemble._coupling import Coupling
     from .ensemble._ensemble import align
-    from .ensemble._pairs import Pairs
 
     where = repr(str(path))
     try:
-        ensembles = {}
-        for key in ("e0", "e1"):
-            spec = header[key]
-            domain = spec["domain"]
-            if domain == "box":
-                domain = (arrays[f"{key}_lower"], arrays[f"{key}_upper"])
-            atoms = _atoms_from_spec(spec["atoms"], arrays, key)
-            weights = pd.DataFrame(arrays[f"{key}_weights"], index=atoms,
-                                   columns=spec["assets"])
-            ensembles[key] = Ensemble(weights, arrays[f"{key}_mass"],
-                                      arrays[f"{key}_regime"], regimes=spec["regimes"],
-                                      domain=domain)
-        metric = _metric_from_spec(header["metric"], arrays, where)
-        plan = compile_constraints(_constraints_from_tables(
-            header["constraints"], f"{where}: the header's constraints"))
-        pairs = Pairs(**{name: arrays[f"pair_{name}"] for name in _PAIR_ARRAYS})
-        coupling = Coupling(pairs=pairs, **{name: arrays[name] for name in _COUPLING_ARRAYS},
-                            **{name: header["coupling"][name] for name in _COUPLING_SCALARS})
-        return EnsembleGeodesic(e0=ensembles["e0"], e1=ensembles["e1"],
-                                aligned=align(ensembles["e0"], ensembles["e1"]),
-                                coupling=coupling, lam=header["lam"], metric=metric,
-                                backend=header["backend"], constraints=plan.constraints,
-                                total_mass=plan.total_mass)
+        lam = _checked_lam(where, header["lam"])
+        backend = header["backend"]
+        if not isinstance(backend, str) or backend not in BACKENDS:
+            raise ValueError(f"{where}: `backend` {backend!r} is not an ensemble backend "
+                             f"({', '.join(BACKENDS)})")
+        ensembles = {key: _ensemble_from_spec(header[key], arrays, key, where)
+                     for key in ("e0", "e1")}
+        try:
+            aligned = align(ensembles["e0"], ensembles["e1"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: the ensembles `e0` and `e1` do not go together: "
+                             f"{exc}") from None
+        metric = _metric_from_spec(header["metric"], arrays, aligned, where)
+        try:
+            plan = compile_constraints(_constraints_from_tables(
+                header["constraints"], f"{where}: the header's constraints"))
+        except TypeError as exc:  # a grid constraint's table in an ensemble file
+            raise ValueError(f"{where}: the header's constraints: {exc}") from None
+        coupling = _coupling_from(header["coupling"], arrays, aligned, lam, where)
+        return EnsembleGeodesic(e0=ensembles["e0"], e1=ensembles["e1"], aligned=aligned,
+                                coupling=coupling, lam=lam, metric=metric, backend=backend,
+                                constraints=plan.constraints, total_mass=plan.total_mass)
     except KeyError as exc:
         raise ValueError(f"{where} is not a complete wfr_cvx ensemble result: it has no "
                          f"{exc.args[0]!r}") from None
 
 
-def _metric_from_spec(spec: dict, arrays: dict, where: str):
-    """The ``metric`` of a saved EnsembleGeodesic, as the result reports it."""
-    kind = spec["kind"]
+def _ensemble_from_spec(spec, arrays: dict, key: str, where: str):
+    """Ensemble ``key`` (``"e0"`` or ``"e1"``) of a saved EnsembleGeodesic; its arrays are
+    checked by the Ensemble they rebuild."""
+    import pandas as pd
+
+    from .ensemble import Ensemble
+
+    field = f"`{key}`"
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: {field} must be a table of the ensemble's assets, "
+                         f"regimes, atoms and domain, got {spec!r}")
+    for name in ("assets", "regimes"):
+        labels = spec[name]
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"{where}: `{key}.{name}` must be a list of str, got "
+                             f"{labels!r}")
+    domain = spec["domain"]
+    if domain not in (None, "simplex", "box"):
+        raise ValueError(f"{where}: `{key}.domain` must be null, 'simplex' or 'box', got "
+                         f"{domain!r}")
+    if domain == "box":
+        domain = (arrays[f"{key}_lower"], arrays[f"{key}_upper"])
+    atoms = _atoms_from_spec(spec["atoms"], arrays, key, where)
+    try:
+        weights = pd.DataFrame(arrays[f"{key}_weights"], index=atoms, columns=spec["assets"])
+        return Ensemble(weights, arrays[f"{key}_mass"], arrays[f"{key}_regime"],
+                        regimes=spec["regimes"], domain=domain)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: the ensemble {field} does not rebuild from its arrays "
+                         f"({key}_weights, {key}_mass, {key}_regime): {exc}") from None
+
+
+def _atoms_from_spec(spec, arrays: dict, key: str, where: str):
+    """The atom labels :func:`_atoms_spec` wrote for ensemble ``key``."""
+    import pandas as pd
+
+    field = f"`{key}.atoms`"
+    if not isinstance(spec, dict) or ("range" in spec) == ("dtype" in spec):
+        raise ValueError(f"{where}: {field} must be a table with a `range` or a `dtype`, "
+                         f"got {spec!r}")
+    name = spec["name"]
+    if name is not None and not isinstance(name, (str, int, float)):
+        raise ValueError(f"{where}: `{key}.atoms.name` must be null, a str or a number, "
+                         f"got {name!r}")
+    if "range" in spec:
+        bounds = spec["range"]
+        if (not isinstance(bounds, list) or len(bounds) != 3 or bounds[2] == 0
+                or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)):
+            raise ValueError(f"{where}: `{key}.atoms.range` must be [start, stop, step], "
+                             f"whole numbers with step != 0, got {bounds!r}")
+        return pd.RangeIndex(*bounds, name=name)
+    values = arrays[f"{key}_atoms"]
+    if values.dtype.kind == "U":
+        values = values.astype(object)
+    try:
+        return pd.Index(values, dtype=spec["dtype"], name=name)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: `{key}.atoms.dtype` {spec['dtype']!r} does not hold the "
+                         f"labels of the array {key}_atoms: {exc}") from None
+
+
+def _metric_from_spec(spec, arrays: dict, aligned, where: str):
+    """The ``metric`` of a saved EnsembleGeodesic, as the result reports it, checked as
+    :func:`wfr_cvx.ensemble.geodesic` checks its argument (against the ensembles' assets
+    and regimes)."""
+    from .ensemble._metric import check_metric
+
+    kinds = ("none", "scalar", "matrix", "per_regime")
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind not in kinds:
+        raise ValueError(f"{where}: the header's `metric` must be a table whose kind is one "
+                         f"of {', '.join(map(repr, kinds))}, got {spec!r}")
     if kind == "none":
         return None
     if kind == "scalar":
-        return spec["value"]
+        value = spec["value"]
+        if not _is_number(value) or not 0 < value < np.inf:
+            raise ValueError(f"{where}: `metric.value` must be a number > 0, got {value!r}")
+        return float(value)
+    matrices = arrays["metric"]
+    if matrices.dtype.kind != "f":
+        raise ValueError(f"{where}: the array `metric` must hold floats, got dtype "
+                         f"{matrices.dtype}")
     if kind == "matrix":
-        return arrays["metric"]
-    if kind == "per_regime":
-        return dict(zip(spec["regimes"], arrays["metric"], strict=True))
-    raise ValueError(f"{where}: the header's metric kind {kind!r} is none of 'none', "
-                     "'scalar', 'matrix', 'per_regime'")
+        metric = matrices
+    else:
+        regimes = spec["regimes"]
+        if not isinstance(regimes, list) or not all(isinstance(r, str) for r in regimes):
+            raise ValueError(f"{where}: `metric.regimes` must be a list of str, got "
+                             f"{regimes!r}")
+        if matrices.ndim != 3 or matrices.shape[0] != len(regimes):
+            raise ValueError(f"{where}: the array `metric` must hold one matrix per regime "
+                             f"of `metric.regimes` ({len(regimes)}), got shape "
+                             f"{matrices.shape}")
+        metric = dict(zip(regimes, matrices, strict=True))
+    try:
+        check_metric(metric, aligned.assets, aligned.regimes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: the array `metric` ({kind}) is not a metric of the "
+                         f"ensembles: {exc}") from None
+    return metric
+
+
+def _coupling_from(scalars, arrays: dict, aligned, lam: float, where: str):
+    """The solver's :class:`~wfr_cvx.ensemble._coupling.Coupling` of a saved result, each
+    scalar and array checked against the ensembles it couples."""
+    from .ensemble._coupling import Coupling
+    from .ensemble._pairs import Pairs
+
+    if not isinstance(scalars, dict):
+        raise ValueError(f"{where}: the header's `coupling` must be a table of the "
+                         f"solver's figures, got {scalars!r}")
+    fields = {name: scalars[name] for name in _COUPLING_SCALARS}
+    field = "coupling.{}".format
+    bound = fields["lower_bound"]
+    if not _is_number(bound) or not 0 <= bound < np.inf:
+        raise ValueError(f"{where}: `coupling.lower_bound` must be a number >= 0, got "
+                         f"{bound!r}")
+    fields["lower_bound"] = float(bound)
+    for name in ("n_pairs_kept", "n_pairs_solved", "rounds", "iterations"):
+        _checked_count(where, field(name), fields[name])
+    for name in ("assembly_time", "setup_time", "solve_time", "certify_time"):
+        fields[name] = _checked_seconds(where, field(name), fields[name])
+    fields["status"], fields["solver_status"] = _ensemble_statuses(
+        where, fields["status"], fields["solver_status"])
+    N, M, K = aligned.a.size, aligned.b.size, len(aligned.regimes)
+    pairs = {name: arrays[f"pair_{name}"] for name in _PAIR_ARRAYS}
+    if pairs["src"].ndim != 1:
+        raise ValueError(f"{where}: the array `pair_src` must be 1-D (one source atom per "
+                         f"pair), got shape {pairs['src'].shape}")
+    size = pairs["src"].size
+    for name, count in (("src", N), ("dst", M), ("regime", K)):
+        values = pairs[name]
+        if (values.shape != (size,) or values.dtype.kind not in "iu"
+                or np.any(values < 0) or np.any(values >= count)):
+            raise ValueError(f"{where}: the array `pair_{name}` must hold one whole number "
+                             f"in [0, {count}) per pair, shape ({size},); got shape "
+                             f"{values.shape}, dtype {values.dtype}{_range_of(values)}")
+    same = (aligned.k[pairs["src"]] == pairs["regime"]) & (
+        aligned.l[pairs["dst"]] == pairs["regime"])
+    if not same.all():
+        p = int(np.flatnonzero(~same)[0])
+        raise ValueError(f"{where}: pair {p} (`pair_src`, `pair_dst`, `pair_regime`) joins "
+                         f"atoms outside its regime: only atoms of one regime exchange mass")
+    values = {"pair_distance": pairs["distance"],
+              **{name: arrays[name] for name in _COUPLING_ARRAYS}}
+    shapes = {"destroyed": (N,), "created": (M,)}
+    for name, array in values.items():
+        shape = shapes.get(name, (size,))
+        if (array.shape != shape or array.dtype.kind != "f"
+                or not np.all(np.isfinite(array)) or np.any(array < 0)):
+            raise ValueError(f"{where}: the array `{name}` must hold finite floats >= 0 of "
+                             f"shape {shape}; got shape {array.shape}, dtype {array.dtype}"
+                             f"{_range_of(array)}")
+    # the solve's own formula (1 - cos(d / 2 lam), without cancellation): a pair whose
+    # figure disagrees was solved at another lam, or its arrays were changed
+    expected = 2.0 * np.sin(0.5 * (pairs["distance"] / (2.0 * lam))) ** 2
+    off = np.flatnonzero(~np.isclose(values["one_minus_cos"], expected, rtol=1e-9,
+                                     atol=1e-300))
+    if off.size:
+        p = int(off[0])
+        raise ValueError(f"{where}: `lam` {lam!r} and the arrays `pair_distance`, "
+                         f"`one_minus_cos` disagree: pair {p} has 1 - cos "
+                         f"{float(values['one_minus_cos'][p])!r}, its distance "
+                         f"{float(pairs['distance'][p])!r} at lam gives "
+                         f"{float(expected[p])!r}")
+    return Coupling(pairs=Pairs(**pairs), **{name: arrays[name] for name in _COUPLING_ARRAYS},
+                    **fields)
+
+
+def _range_of(values: np.ndarray) -> str:
+    if values.size and values.dtype.kind in "iuf":
+        return f", from {values.min().item()!r} to {values.max().item()!r}"
+    return ""
+
+
+#: The statuses an EnsembleGeodesic holds: any other outcome of its solve raises
+#: SolverError instead of making a result.
+_ENSEMBLE_STATUSES = ("Solved", "AlmostSolved")
+
+
+def _ensemble_statuses(where: str, status, solver_status) -> tuple[str, str]:
+    """The coupling's ``status`` (after the certificate) and ``solver_status`` (the
+    solver's own: any status wfr_cvx knows), checked."""
+    from .backends import Status
+
+    if not isinstance(status, str) or status not in _ENSEMBLE_STATUSES:
+        raise ValueError(f"{where}: `coupling.status` {status!r} is not the status of an "
+                         f"ensemble result ({', '.join(_ENSEMBLE_STATUSES)})")
+    known = {s.value for s in Status}
+    if not isinstance(solver_status, str) or solver_status not in known:
+        raise ValueError(f"{where}: `coupling.solver_status` {solver_status!r} is not a "
+                         f"status wfr_cvx writes ({', '.join(sorted(known))})")
+    return status, solver_status
 
 
 def _read_header(archive, path: Path) -> dict:

@@ -75,6 +75,7 @@ reinforcement learning", Neural Networks 107 (2018) — SiLU.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -102,6 +103,7 @@ from .dynamics import (
     _check_scheme,
     _exponential_rate,
     _react,
+    _substeps_needed,
     make_transport,
     outflow_courant,
 )
@@ -472,6 +474,22 @@ def _jax_transport_lines(rho, velocity, exists, courant):
     return jnp.maximum(out, 0.0)
 
 
+def _jax_outflow_courant(velocity, courant, dims: int):
+    """The largest outflow Courant number of each face field of a batch ``(P, *faces)``:
+    :func:`wfr_cvx.analysis.outflow_courant` in JAX, shape ``(P,)``."""
+    if dims == 1:
+        lines = [velocity]
+    else:  # the faces along each axis, as lines (the padding faces dropped)
+        lines = [jnp.swapaxes(velocity[..., 0, :-1, :], -1, -2), velocity[..., 1, :, :-1]]
+    worst = []
+    for v in lines:
+        zero = jnp.zeros_like(v[..., :1])
+        out = (jnp.concatenate([jnp.maximum(v, 0.0), zero], axis=-1)
+               + jnp.concatenate([zero, jnp.maximum(-v, 0.0)], axis=-1))
+        worst.append(out.reshape(out.shape[0], -1).max(axis=1))
+    return functools.reduce(jnp.maximum, worst) * courant
+
+
 def _jax_transport(rho, velocity, exists, courant, dims: int, first_axis: int):
     """One substep on a batch of allocations ``(P, K, *cells)``, faces ``(P, *faces)``."""
     if dims == 1:
@@ -554,15 +572,17 @@ def _consistency_terms(a, b, velocity, rate, grid: Grid):
 
 
 def _jax_rollout(params, scales, constants: _GridConstants, rho0, risk_budget, log_lam,
-                 n_substeps: int):
+                 n_substeps: int, with_courant: bool = False):
     """Roll the model out on a batch: ``levels (T+1, P, *cells)``, the consistency loss
-    ``(P,)``, and the step-mean fields ``(T, P, *faces)``, ``(T, P, *cells)``."""
+    ``(P,)``, and the step-mean fields ``(T, P, *faces)``, ``(T, P, *cells)``; with
+    ``with_courant``, also the largest outflow Courant number of a substep, ``(T, P)``
+    (the velocity exists only inside the scan; training does not need it)."""
     grid = constants.grid
     T, h = grid.n_steps, grid.dt / n_substeps
     courant = h / grid.dx
 
     def substep(carry, j):
-        rho, k, v_sum, r_sum = carry
+        rho, k, v_sum, r_sum, c_max = carry
         s = (k + (j + 0.5) / n_substeps) * grid.dt
         velocity, rate = _model_fields(params, scales, constants, rho, risk_budget, s,
                                        log_lam)
@@ -575,18 +595,23 @@ def _jax_rollout(params, scales, constants: _GridConstants, rho0, risk_budget, l
                 lambda x: _jax_transport(x, velocity, constants.exists, courant, 2, 0),
                 lambda x: _jax_transport(x, velocity, constants.exists, courant, 2, 1),
                 rho * half)
-        return (moved * half, k, v_sum + velocity, r_sum + rate), None
+        if with_courant:
+            c_max = jnp.maximum(c_max, _jax_outflow_courant(velocity, courant, grid.dims))
+        return (moved * half, k, v_sum + velocity, r_sum + rate, c_max), None
 
     def one_step(rho, k):
         zeros_v = jnp.zeros((rho.shape[0], *grid.face_shape))
-        (after, _, v_sum, r_sum), _ = jax.lax.scan(
-            substep, (rho, k, zeros_v, jnp.zeros_like(rho)), jnp.arange(n_substeps))
+        (after, _, v_sum, r_sum, c_max), _ = jax.lax.scan(
+            substep, (rho, k, zeros_v, jnp.zeros_like(rho), jnp.zeros(rho.shape[0])),
+            jnp.arange(n_substeps))
         v_mean, r_mean = v_sum / n_substeps, r_sum / n_substeps
         terms = _consistency_terms(rho, after, v_mean, r_mean, grid)
-        return after, (after, terms.reshape(rho.shape[0], -1).sum(axis=1), v_mean, r_mean)
+        return after, (after, terms.reshape(rho.shape[0], -1).sum(axis=1), v_mean, r_mean,
+                       c_max)
 
-    _, (levels, loss, v_mean, r_mean) = jax.lax.scan(one_step, rho0, jnp.arange(T))
-    return jnp.concatenate([rho0[None], levels]), loss.sum(axis=0), v_mean, r_mean
+    _, (levels, loss, v_mean, r_mean, c_max) = jax.lax.scan(one_step, rho0, jnp.arange(T))
+    out = jnp.concatenate([rho0[None], levels]), loss.sum(axis=0), v_mean, r_mean
+    return (*out, c_max) if with_courant else out
 
 
 # ------------------------------------------------------------------------- the model
@@ -830,6 +855,16 @@ class PolicyModel:
         :func:`rollout_policy`, ``n_substeps`` per step (default: enough for a Courant
         number of 1/4 at the velocity head's bound).  Other schemes go through
         :func:`rollout_policy` (numpy, fields evaluated substep by substep).
+
+        The fields are known only as the model runs, so the rollout records the largest
+        outflow Courant number (:func:`wfr_cvx.analysis.outflow_courant`) of the
+        velocity each substep applied, and a given ``n_substeps`` that puts one above 1
+        (the limit of :func:`wfr_cvx.analysis.rollout`; beyond it the positivity limiter
+        clips the flux and the path is no longer accurate) raises ValueError naming the
+        count that velocity needs.  The check is on the velocity the path used, not on
+        the head's bound: a cell's outflow can reach twice the bound, so the bound alone
+        would refuse counts whose actual fields are well inside the limit.  The default
+        never trips it: the bound caps every face at 1/4, an outflow at 1/2.
         """
         scheme = _check_scheme(scheme)
         self._check_grid(grid)
@@ -849,13 +884,23 @@ class PolicyModel:
             constants = _GridConstants(grid, self.n_assets, self.n_regimes)
             self._rollout_functions[key] = jax.jit(
                 lambda params, scales, rho0, budget, log_lam: _jax_rollout(
-                    params, scales, constants, rho0, budget, log_lam, int(n_substeps)))
+                    params, scales, constants, rho0, budget, log_lam, int(n_substeps),
+                    with_courant=True))
         start = time.perf_counter()
-        levels, _, velocity, rate = self._rollout_functions[key](
+        levels, _, velocity, rate, courant = self._rollout_functions[key](
             self.params, self.scales, jnp.asarray(rho[None], jnp.float32),
             jnp.asarray([risk_budget], jnp.float32), jnp.asarray([math.log(lam)], jnp.float32))
         levels = np.asarray(levels, dtype=float)[:, 0]
         seconds = time.perf_counter() - start
+        courant = np.asarray(courant, dtype=float)[:, 0]
+        # the velocity is float32: a Courant number within its rounding of an integer
+        # counts as the integer
+        needed = np.maximum(1, np.ceil(courant * int(n_substeps) - 1e-6)).astype(int)
+        over = np.flatnonzero(needed > n_substeps)
+        if over.size:  # the first such step, where rollout_policy would stop
+            k = int(over[0])
+            raise _courant_error("model", n_substeps, int(n_substeps), k, float(courant[k]),
+                                 int(needed[k]))
         return RolledPath(rho=levels, velocity=np.asarray(velocity, dtype=float)[:, 0],
                           rate=np.asarray(rate, dtype=float)[:, 0], grid=grid, lam=lam,
                           n_substeps=np.full(grid.n_steps, int(n_substeps)),
@@ -1194,7 +1239,9 @@ class RolledPath:
         face = np.where(grid.face_mask, face, 0.0)
         momentum = face * self.velocity
         source = mean * self.rate
-        axes = tuple(range(1, mean.ndim))
+        # the cells and the faces have their own trailing axes: on a simplex grid a face
+        # array carries one more (the axis of the face) than a cell array
+        axes, face_axes = tuple(range(1, mean.ndim)), tuple(range(1, face.ndim))
         if is_cell_metric(G):
             from .diagnostics import _lower_faces
 
@@ -1203,7 +1250,7 @@ class RolledPath:
             transport = grid.dt * np.sum(np.divide(quadratic, mean, out=np.zeros_like(mean),
                                                    where=mean > 0), axis=axes)
         else:
-            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=axes)
+            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=face_axes)
         reaction = grid.dt * self.lam**2 * np.sum(mean * self.rate**2, axis=axes)
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
@@ -1233,6 +1280,13 @@ def rollout_policy(policy, rho0, grid: Grid, *, lam: float, risk_budget: float =
     falls (the exact policy on ``Grid(32, 8)`` ends 1.7 %, 0.76 %, 0.50 % and 0.44 % from
     :math:`\rho_1` at one, two, four and eight substeps per step, Courant numbers 0.8
     down to 0.1; the limit is 0.42 %).
+
+    Every substep's velocity is checked before it is applied: when the substeps of a step
+    (given ``n_substeps``, or the default count should the fields grow fourfold within
+    the step) put its outflow Courant number (:func:`wfr_cvx.analysis.outflow_courant`)
+    above 1, ValueError names the count that velocity needs, as
+    :func:`wfr_cvx.analysis.rollout` does for a geodesic's fields: beyond 1 the positivity
+    limiter clips the flux and the path is no longer accurate.
 
     Returns
     -------
@@ -1270,6 +1324,10 @@ def rollout_policy(policy, rho0, grid: Grid, *, lam: float, risk_budget: float =
         for j in range(count):
             velocity, rate = policy.fields(rho, (k + (j + 0.5) / count) * dt, grid, lam=lam,
                                            risk_budget=risk_budget)
+            needed = _substeps_needed(velocity, grid, dt)
+            if needed > count:
+                raise _courant_error("policy", n_substeps, count, k,
+                                     outflow_courant(velocity, grid, h), needed)
             if np.max(rate, initial=0.0) * h > 700.0:
                 raise ValueError(f"the policy's rate {np.max(rate):.3g} overflows exp(rate *"
                                  f" dt) at step {k}; pass a larger `n_substeps`")
@@ -1282,6 +1340,20 @@ def rollout_policy(policy, rho0, grid: Grid, *, lam: float, risk_budget: float =
         counts[k] = count
     return RolledPath(rho=levels, velocity=mean_velocity, rate=mean_rate, grid=grid, lam=lam,
                       n_substeps=counts, seconds=time.perf_counter() - start)
+
+
+def _courant_error(what: str, n_substeps, count: int, k: int, courant: float,
+                   needed: int) -> ValueError:
+    """The error of a rollout whose ``count`` substeps per step put the velocity of step
+    ``k`` above the outflow Courant number 1 (``n_substeps`` as given: None for the
+    default count)."""
+    given = (f"`n_substeps` = {n_substeps}" if n_substeps is not None else
+             f"the default `n_substeps` ({count} at step {k}, chosen at the step's midpoint)")
+    return ValueError(
+        f"{given} puts the {what}'s velocity at step {k} at an outflow Courant number of "
+        f"{courant:.3g} per substep, above 1 (the limit of wfr_cvx.analysis.rollout: beyond "
+        f"it the transport is clipped, not accurate); `n_substeps` must be >= {needed} for "
+        "that velocity")
 
 
 class Audit:
