@@ -6,6 +6,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -561,3 +562,100 @@ def test_the_volatility_re_solve_gives_no_false_warning():
         warnings.simplefilter("error", InaccurateSolutionWarning)
         w = min_variance(np.zeros(3), np.outer(b, b), long_only=False).to_numpy()
     assert w.sum() == pytest.approx(1.0, abs=1e-12) and abs(b @ w) < 1e-9
+
+
+def _few_observations(seed):
+    """Five monthly prices of six assets: four returns, a covariance of rank 3."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0.01, 0.08, (5, 6)), 0)),
+                        columns=[f"A{i}" for i in range(6)],
+                        index=pd.date_range("2020-01-01", periods=5, freq="MS"))
+
+
+def test_frontier_starts_at_the_efficient_one_of_tied_minimisers():
+    """Before: with two riskless assets row 0 was 39/61 % (qp) or 50/50 % (simplex)
+    T-bill / money market at return 0.0016 / 0.0015, dominated by all money market
+    (0.002, also variance 0); min_variance gave 50/50."""
+    mu = pd.Series({"TBILL": 0.001, "MMF": 0.002, "STOCK": 0.01})
+    cov = pd.DataFrame(np.diag([0.0, 0.0, 0.0025]), index=mu.index, columns=mu.index)
+    qp = efficient_frontier(mu, cov, 4)
+    np.testing.assert_allclose(qp.loc[0, list(mu.index)].to_numpy(float), [0, 1, 0],
+                               atol=1e-9)
+    assert qp["target_return"].iloc[0] == pytest.approx(0.002, rel=1e-9)
+    np.testing.assert_allclose(qp["target_return"], np.linspace(0.002, 0.01, 4), rtol=1e-9)
+    np.testing.assert_allclose(min_variance(mu, cov).to_numpy(), [0, 1, 0], atol=1e-9)
+    # exponentiated gradient reaches the zero-variance face only at rate 1/t (the stock's
+    # weight is 2e-5 after 100 000 steps, and it says so); the tie is then broken the same
+    with pytest.warns(InaccurateSolutionWarning, match="point 0"):
+        simplex = efficient_frontier(mu, cov, 4, method="simplex")
+    np.testing.assert_allclose(simplex.loc[0, list(mu.index)].to_numpy(float), [0, 1, 0],
+                               atol=1e-4)
+    assert simplex.loc[0, "TBILL"] == 0.0
+
+
+def test_frontier_of_fewer_observations_than_assets_starts_at_the_efficient_end():
+    """Before: row 0 returned -0.03159 (qp) / -0.02891 (simplex) at variance ~0, where
+    the portfolios of zero variance reach -0.02242; a variance rounded to -1.4e-20 was
+    printed as is.  Truth, independent of the frontier's solvers: a zero-variance
+    portfolio has constant returns, so max mu'w s.t. (R - Rbar) w = 0, 1'w = 1, w >= 0."""
+    prices = _few_observations(4)
+    mu, cov = estimate(prices)
+    r = returns_from_prices(prices).to_numpy()
+    truth = scipy.optimize.linprog(-mu.to_numpy(), A_eq=np.vstack([r - r.mean(0), np.ones(6)]),
+                                   b_eq=np.r_[np.zeros(4), 1.0], bounds=(0, None),
+                                   method="highs")
+    qp = efficient_frontier(mu, cov, 5)
+    simplex = efficient_frontier(mu, cov, 5, method="simplex")
+    # to the minimum-variance solve's accuracy (the tie-break keeps its component in the
+    # range of the covariance): 2e-9 measured
+    for frame in (qp, simplex):
+        assert frame["return"].iloc[0] == pytest.approx(-truth.fun, abs=1e-8)
+        assert frame["target_return"].iloc[0] == pytest.approx(frame["return"].iloc[0], rel=1e-14)
+        assert frame["variance"].iloc[0] <= 1e-15
+    assert (min_variance(mu, cov) @ mu) == pytest.approx(-truth.fun, abs=1e-8)
+    diff = np.abs(qp[list(mu.index)].to_numpy() - simplex[list(mu.index)].to_numpy())
+    assert diff.max() < 1e-6
+    # wᵀΣw at a zero minimum rounds either side of 0: never below it in the table
+    mu5, cov5 = estimate(_few_observations(5))
+    assert (efficient_frontier(mu5, cov5, 3)["variance"] >= 0).all()
+
+
+def test_a_unique_minimiser_is_not_touched_by_the_tie_break(mu_cov, monkeypatch):
+    """A covariance of full rank (also beside a riskless asset) has one minimiser: the
+    linear programme of the tie-break is never built, so row 0 is the solver's, as
+    before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("no tie to break")
+
+    monkeypatch.setattr(markowitz, "linprog", refuse, raising=False)
+    mu, cov = mu_cov
+    inv_one = np.linalg.solve(cov.to_numpy(), np.ones(3))
+    for method in ("qp", "simplex"):
+        frame = efficient_frontier(mu, cov, 3, method=method)
+        np.testing.assert_allclose(frame[TICKERS].iloc[0], inv_one / inv_one.sum(),
+                                   atol=1e-8)
+    cash = pd.Series([0.002, 0.01, 0.02], index=["cash", "bond", "stock"])
+    cov_cash = pd.DataFrame(np.diag([0.0, 4e-4, 2.5e-3]), index=cash.index,
+                            columns=cash.index)
+    np.testing.assert_allclose(efficient_frontier(cash, cov_cash, 3).iloc[0, 4:].to_numpy(
+        float), [1.0, 0.0, 0.0], atol=1e-8)
+
+
+def test_long_short_frontier_with_a_zero_variance_arbitrage_is_refused():
+    """Long-short, long money market and short T-bills has variance 0 and return 0.001
+    per unit: the return at minimum variance is unbounded.  Before: row 0 was a 50/50
+    mix (return 0.0015), and the rows after it held 10 to 16 times the budget in money
+    market, short T-bills, at variance 0."""
+    mu = pd.Series({"TBILL": 0.001, "MMF": 0.002, "STOCK": 0.01})
+    cov = pd.DataFrame(np.diag([0.0, 0.0, 0.0025]), index=mu.index, columns=mu.index)
+    with pytest.raises(ValueError, match=r"`cov` is singular.*long 'MMF' 1, short 'TBILL' 1: "
+                                         r"return 0\.001\).*long_only=True"):
+        efficient_frontier(mu, cov, 4, long_only=False)
+    # min_variance still gives a portfolio of minimum variance (any is one)
+    w = min_variance(mu, cov, long_only=False).to_numpy()
+    assert w.sum() == pytest.approx(1.0) and w @ cov.to_numpy() @ w <= 1e-15
+    # riskless assets of one return: no arbitrage, the frontier is that of a full rank
+    same = mu.copy()
+    same["TBILL"] = 0.002
+    frame = efficient_frontier(same, cov, 3, long_only=False)
+    assert frame["return"].iloc[0] == pytest.approx(0.002)

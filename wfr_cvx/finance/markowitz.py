@@ -49,6 +49,8 @@ from pathlib import Path
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+import scipy.linalg
+from scipy.optimize import linprog
 
 from .._validate import real_scalar
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
@@ -450,8 +452,9 @@ class _MinVariance:
     ``target`` (a parameter, when ``with_target``), :math:`w \ge 0` (long only); compiled
     once and solved per target.  Where the minimum is below :data:`_TINY_VARIANCE` of the
     largest variance it is solved again as a volatility (:func:`_volatility`): the variance
-    form left a cash asset's weights 7e-6 off and, with a covariance of rank 3 in 8 assets,
-    weights 1e-2 off (a 1e-10 gap on a variance of 2e-10)."""
+    form left a cash asset's weights 7e-6 off and, with :math:`BB^\top + 10^{-9}I` (``B``
+    of shape 8 x 3: full rank, ill-conditioned), weights 1.3e-2 off (a 1e-10 gap on a
+    minimum variance of 1.4e-10)."""
 
     def __init__(self, mu: np.ndarray, cov: np.ndarray, long_only: bool, with_target: bool):
         self.mu, self.cov, self.long_only = mu, cov, long_only
@@ -537,6 +540,68 @@ def _clip_long_only(w: np.ndarray, budget: float) -> np.ndarray:
     w = np.maximum(w, 0.0)
     total = w.sum()
     return w * (budget / total) if total > 0 else w
+
+
+# -- ties among the minimisers ----------------------------------------------------------
+#: Eigenvalues of the covariance at most this share of the largest count as zero when the
+#: minimisers of the variance are told apart (the level the PSD check calls round-off).  A
+#: budget-1 move along them changes the variance by at most ~3e-12 of the largest
+#: eigenvalue, below the solvers' tolerance (1e-10 of the largest variance).
+_NULL_RTOL = _PSD_RTOL
+#: A fully hedged zero-variance move gaining less than this share of max|mu| per unit of
+#: weight counts as gaining nothing (round-off of mu and of the null eigenvectors).
+_GAIN_RTOL = 1e-9
+_HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+class _UnboundedTie(Exception):
+    """Long-short: the minimisers' returns have no maximum (see _efficient_minimiser);
+    ``hedge`` is a fully hedged zero-variance position with positive return."""
+
+    def __init__(self, hedge: np.ndarray):
+        super().__init__(hedge)
+        self.hedge = hedge
+
+
+def _efficient_minimiser(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_only: bool,
+                         what: str) -> np.ndarray:
+    r"""The minimiser of the variance with the highest return, given any minimiser ``w``.
+
+    Two minimisers of :math:`w^\top\Sigma w` on a convex set differ by a null vector of
+    :math:`\Sigma` (else their midpoint would have less variance), so the minimisers are
+    the feasible :math:`v` with :math:`U^\top v = U^\top w`, :math:`U` the eigenvectors of
+    the non-zero eigenvalues (those above :data:`_NULL_RTOL` of the largest).  Long only,
+    the best of them solves the linear programme
+    :math:`\max\mu^\top v` s.t. :math:`U^\top v = U^\top w`, :math:`\mathbf 1^\top v = 1`,
+    :math:`v \ge 0` (HiGHS, a vertex: exact zeros).  A non-singular covariance, or one whose
+    fully hedged null moves (:math:`d = Nz`, :math:`\mathbf 1^\top d = 0`) do not change
+    the return, returns ``w`` itself.  Long-short, such a move that does change the return
+    can be scaled without limit: raises :class:`_UnboundedTie` with one (long side 1).
+    """
+    eig, vec = np.linalg.eigh(cov)
+    null = eig <= _NULL_RTOL * max(float(eig[-1]), 0.0)
+    if not null.any():
+        return w
+    basis = vec[:, null]
+    # the null moves that keep the budget: basis @ z with (basis.T @ 1) . z = 0
+    hedges = basis @ scipy.linalg.null_space((basis.T @ np.ones(mu.size))[None, :])
+    gain = float(np.linalg.norm(hedges.T @ mu)) if hedges.size else 0.0
+    if gain <= _GAIN_RTOL * float(np.abs(mu).max()):
+        return w
+    if not long_only:
+        hedge = hedges @ (hedges.T @ mu)  # the steepest gain
+        raise _UnboundedTie(hedge / hedge[hedge > 0].sum())
+    kept = vec[:, ~null]
+    result = linprog(-mu / float(np.abs(mu).max()),
+                     A_eq=np.vstack([kept.T, np.ones(mu.size)]),
+                     b_eq=np.append(kept.T @ w, 1.0), bounds=(0, None), method="highs",
+                     options=_HIGHS_OPTIONS)
+    if result.status != 0:
+        raise SolverError(f"{what}: the linear programme for the highest-return minimiser "
+                          f"failed ({result.message})", status=str(result.status),
+                          backend="highs")
+    best = _clip_long_only(np.asarray(result.x, dtype=float), 1.0)
+    return best if best @ mu > w @ mu else w
 
 
 # -- portfolios --------------------------------------------------------------------------
@@ -708,9 +773,22 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
     Where the minimum variance is below 1e-4 of the largest asset's, the problem is solved
     again in its volatility form :math:`\min\|L^\top w\|` (:math:`\Sigma = LL^\top`,
     the same minimisers), whose error the solver bounds in volatility: with a cash asset of
-    zero variance the weights are then exact to ~1e-9 (the variance form alone: 7e-6),
-    with a covariance of rank 3 in 8 assets to ~1e-7 of :math:`\Sigma^{-1}\mathbf 1 /
-    \mathbf 1^\top\Sigma^{-1}\mathbf 1` (alone: 1e-2).
+    zero variance the weights are then exact to ~1e-9 (the variance form alone: 7e-6);
+    with :math:`\Sigma = BB^\top + 10^{-9}I` (``B`` a standard normal 8 x 3 matrix: full
+    rank, eigenvalues 1e-9 to 12.6, minimum variance 1.4e-10), long-short, to 1.2e-7 of
+    :math:`\Sigma^{-1}\mathbf 1 / \mathbf 1^\top\Sigma^{-1}\mathbf 1` (alone: 1.3e-2).
+
+    A singular :math:`\Sigma` (riskless assets, fewer observations than assets) can have
+    many minimisers, all of the same variance; any two differ by a null vector of
+    :math:`\Sigma`.  The one returned is then the minimiser of highest return -- the others
+    are dominated -- found by a linear programme over the minimisers (HiGHS; eigenvalues
+    up to 1e-12 of the largest count as zero, so its variance exceeds the minimum by at
+    most ~3e-12 of the largest eigenvalue).  E.g. with :math:`BB^\top` (rank 3, no ridge)
+    the long-only minimum is 0 (to 2e-17) and the returned portfolio has the highest return
+    among the zero-variance portfolios.  Long-short, the minimisers either share one
+    return, or a fully hedged zero-variance position with positive return scales without
+    limit and no minimiser has the highest return: then the solver's minimiser is returned
+    (:func:`efficient_frontier` raises).
 
     Parameters
     ----------
@@ -748,6 +826,10 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
         target_return, "min_variance")
     if long_only:
         weights = _clip_long_only(weights, 1.0)
+    try:
+        weights = _efficient_minimiser(weights, mu_arr, cov_arr, long_only, "min_variance")
+    except _UnboundedTie:
+        pass  # long-short: no minimiser has the highest return; the solver's one stands
     return pd.Series(weights, index=labels, name="weight")
 
 
@@ -778,7 +860,13 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
 
     with :math:`\Delta = \{w \ge 0,\ \mathbf 1^\top w = 1\}` (or only
     :math:`\mathbf 1^\top w = 1` when ``long_only=False``) and :math:`r_{mv}` the return of
-    the minimum-variance portfolio, which is the first row.
+    the minimum-variance portfolio, which is the first row.  When several portfolios share
+    the minimum variance (a singular covariance: two riskless assets, fewer observations
+    than assets) the first row is the one of highest return among them, the only efficient
+    one, as :func:`min_variance` returns it; both methods find it by the same linear
+    programme over the minimisers.  Long-short, a singular covariance whose null space
+    holds a fully hedged position with positive return (an arbitrage of zero variance)
+    leaves the return at minimum variance unbounded: ValueError.
 
     The frontier is the efficient (upper) branch only: a target below :math:`r_{mv}` leaves
     the return constraint inactive and would repeat the minimum-variance portfolio, so the
@@ -846,8 +934,9 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     pandas.DataFrame
         One row per target (``n_points`` rows, or one, see above): columns
         ``target_return``, ``return`` (:math:`\mu^\top w`), ``variance``
-        (:math:`w^\top\Sigma w`), ``volatility`` (its square root), then one column of
-        weights per asset; row 0 is the minimum-variance portfolio.  ``frame.attrs`` holds
+        (:math:`w^\top\Sigma w`; a round-off negative at a zero minimum is set to 0),
+        ``volatility`` (its square root), then one column of weights per asset; row 0 is
+        the minimum-variance portfolio (of highest return among ties).  ``frame.attrs`` holds
         ``method``, ``asset_return`` and ``asset_volatility`` (each asset alone, by label:
         the points :func:`wfr_cvx.plots.plot_frontier` marks) and, for ``"simplex"``, the
         ``iterations`` and final ``kkt_residual`` of each point.
@@ -879,21 +968,24 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
                    "asset_volatility": dict(zip(labels, np.sqrt(np.maximum(
                        np.diag(cov_arr), 0.0)).tolist(), strict=True))}
     if method == "qp":
-        weights, targets = _frontier_qp(mu_arr, cov_arr, n_points, long_only)
+        try:
+            weights, targets = _frontier_qp(mu_arr, cov_arr, n_points, long_only)
+        except _UnboundedTie as tie:
+            raise ValueError(_unbounded_message(tie, labels, mu_arr)) from None
     else:
         weights, targets, iterations, residuals = _frontier_simplex(mu_arr, cov_arr,
                                                                     n_points)
         attrs["iterations"] = iterations
         attrs["kkt_residual"] = residuals
 
-    variance = np.einsum("ki,ij,kj->k", weights, cov_arr, weights)
+    # wᵀΣw of a PSD Σ may round to -1e-20 at a zero minimum: it is 0
+    variance = np.maximum(np.einsum("ki,ij,kj->k", weights, cov_arr, weights), 0.0)
     frame = pd.DataFrame(
         {
             "target_return": targets,
             "return": weights @ mu_arr,
             "variance": variance,
-            # wᵀΣw of a PSD Σ may round to -1e-20; sqrt must not see it
-            "volatility": np.sqrt(np.maximum(variance, 0.0)),
+            "volatility": np.sqrt(variance),
         }
     )
     frame = pd.concat([frame, pd.DataFrame(weights, columns=labels)], axis=1)
@@ -909,10 +1001,28 @@ def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
     return np.linspace(r_mv, top, n_points)
 
 
+def _efficient_end(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_only: bool):
+    """Row 0 of the frontier: the minimiser of highest return (a tie among minimisers of a
+    singular covariance would otherwise start the frontier at a dominated portfolio)."""
+    return _efficient_minimiser(w, mu, cov, long_only,
+                                "efficient_frontier minimum-variance point")
+
+
+def _unbounded_message(tie: _UnboundedTie, labels, mu: np.ndarray) -> str:
+    order = np.argsort(-np.abs(tie.hedge))[:4]
+    legs = ", ".join(f"{'long' if tie.hedge[i] > 0 else 'short'} {labels[i]!r} "
+                     f"{abs(tie.hedge[i]):.3g}" for i in order if abs(tie.hedge[i]) > 1e-6)
+    return (f"`cov` is singular and, with long_only=False, its null space holds a fully "
+            f"hedged position of zero variance and positive return ({legs}: return "
+            f"{float(tie.hedge @ mu):.3g}), which scales without limit: no "
+            f"minimum-variance portfolio has the highest return, so the frontier has no "
+            f"efficient end.  Pass long_only=True, or a covariance of full rank")
+
+
 def _frontier_qp(mu, cov, n_points, long_only):
     """The frontier's weights and targets by one parametrised QP (the minimum-variance
     point first: long only, it is the solution at target ``min(mu)``, which every
-    portfolio meets)."""
+    portfolio meets, made the one of highest return among ties)."""
     n = mu.size
     problem = _MinVariance(mu, cov, long_only, with_target=True)
 
@@ -920,10 +1030,12 @@ def _frontier_qp(mu, cov, n_points, long_only):
         weights = problem.solve(r, what, warm_start=True)
         return _clip_long_only(weights, 1.0) if long_only else weights
 
+    what = "efficient_frontier minimum-variance point"
     if long_only:
-        w_mv = solve(float(mu.min()), "efficient_frontier minimum-variance point")
+        w_mv = solve(float(mu.min()), what)
     else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
-        w_mv = min_variance(mu, cov, long_only=False).to_numpy()
+        w_mv = _MinVariance(mu, cov, False, with_target=False).solve(None, what)
+    w_mv = _efficient_end(w_mv, mu, cov, long_only)
     targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
     out = np.empty((targets.size, n))
     out[0] = w_mv
@@ -996,7 +1108,8 @@ def simplex_retract(w, delta) -> np.ndarray:
 
 def _frontier_simplex(mu, cov, n_points):
     """The frontier's weights, targets, iterations and KKT residuals by exponentiated
-    gradient; the minimum-variance point is the solution at target ``min(mu)``."""
+    gradient; the minimum-variance point is the solution at target ``min(mu)``, made the
+    one of highest return among ties (:func:`_efficient_minimiser`, HiGHS: no cvxpy)."""
     n = mu.size
     w = np.full(n, 1.0 / n)
     lam = 0.0
@@ -1021,6 +1134,8 @@ def _frontier_simplex(mu, cov, n_points):
         iterations.append(it)
         residuals.append(res)
         if k == 0:  # the minimum-variance point: now the targets of the branch
+            w = _efficient_end(w, mu, cov, True)
+            rows[0] = w
             targets = _frontier_targets(float(w @ mu), float(mu.max()), n_points)
         k += 1
     return np.array(rows), targets, iterations, residuals
