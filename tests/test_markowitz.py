@@ -1,5 +1,6 @@
 """wfr_cvx.markowitz against closed forms, a second solver and the jaxls notebook's figures."""
 
+import re
 import warnings
 
 import cvxpy as cp
@@ -659,3 +660,38 @@ def test_long_short_frontier_with_a_zero_variance_arbitrage_is_refused():
     same["TBILL"] = 0.002
     frame = efficient_frontier(same, cov, 3, long_only=False)
     assert frame["return"].iloc[0] == pytest.approx(0.002)
+
+
+def test_price_file_dates_that_read_both_day_and_month_first_are_refused(prices, tmp_path):
+    """Before: the shipped table written day first (01/11/2000, 01/12/2000, 01/01/2001,
+    ...) loaded dated 2000-01-11, 2000-01-12, 2001-01-01, ... (month first), without a
+    word: those dates happen to increase too."""
+    def write(name, dates):
+        path = tmp_path / f"{name}.csv"
+        prices.set_axis(pd.Index(dates, name="date")).to_csv(path)
+        return path
+
+    for name, form in (("slash", "%d/%m/%Y"), ("dot", "%d.%m.%Y")):
+        path = write(name, prices.index.strftime(form))
+        first = re.escape(prices.index[0].strftime(form))
+        with pytest.raises(ValueError, match=rf"price file '.*{name}\.csv': the `date` column's "
+                                             r"dates read validly both day first and month "
+                                             rf"first .*'{first}' is day 1 of month 11 or "
+                                             r"day 11 of month 1.*ISO.*dayfirst=True"):
+            load_prices(path)
+        pd.testing.assert_frame_equal(load_prices(path, dayfirst=True), prices,
+                                      check_index_type=False)
+        assert load_prices(path, dayfirst=False).index[0] == pd.Timestamp("2000-01-11")
+    # a day above 12 settles the order, either way round; ISO dates ignore dayfirst
+    fifteenth = prices.index + pd.Timedelta(days=14)
+    for form in ("%d/%m/%Y", "%m/%d/%Y"):
+        loaded = load_prices(write("fifteenth", fifteenth.strftime(form)))
+        assert (loaded.index == fifteenth).all()
+    iso = write("iso", prices.index.strftime("%Y-%m-%d"))
+    assert (load_prices(iso, dayfirst=True).index == prices.index).all()
+    # a dayfirst that a date contradicts is refused, not overruled date by date
+    with pytest.raises(ValueError, match=r"'15/11/2000' is not a valid date read month first "
+                                         r"\(MM/DD/YYYY\), as dayfirst=False says"):
+        load_prices(write("fifteenth", fifteenth.strftime("%d/%m/%Y")), dayfirst=False)
+    with pytest.raises(TypeError, match="`dayfirst` must be True, False or None"):
+        load_prices(iso, dayfirst="yes")

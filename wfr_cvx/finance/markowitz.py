@@ -42,6 +42,7 @@ References
 from __future__ import annotations
 
 import importlib.resources
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,8 +93,14 @@ _EG_FLOOR = 1e-12
 
 
 # -- data --------------------------------------------------------------------------------
-def load_prices(path=None) -> pd.DataFrame:
+def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     """Read a price table: a ``date`` column and one column of prices per ticker.
+
+    Dates written year first (ISO ``2000-11-01``, as the shipped file) are read as such.
+    Dates written day or month first (``01/11/2000``, ``01.11.2000``, ``01-11-2000``) are
+    read in the one order that makes every date valid (a day above 12 somewhere settles
+    it); when both orders do, and they differ, the file is refused rather than guessed:
+    pass ``dayfirst``.
 
     Parameters
     ----------
@@ -101,6 +108,10 @@ def load_prices(path=None) -> pd.DataFrame:
         CSV file; by default the shipped :data:`PRICES_FILE` (13 monthly
         prices of IBM, WMT and SEHI dated the first of each month, 2000-11-01 to
         2001-11-01, from the jaxls "Manifold allocation" example).
+    dayfirst : bool, optional
+        How dates written day or month first are read: ``True`` DD/MM/YYYY, ``False``
+        MM/DD/YYYY; by default from the dates themselves, as above.  Year-first dates
+        ignore it.
 
     Returns
     -------
@@ -115,6 +126,8 @@ def load_prices(path=None) -> pd.DataFrame:
     >>> str(prices.index[0].date()), float(prices.loc["2001-11-01", "IBM"])
     ('2000-11-01', 115.59)
     """
+    if dayfirst is not None and not isinstance(dayfirst, (bool, np.bool_)):
+        raise TypeError(f"`dayfirst` must be True, False or None, got {dayfirst!r}")
     if path is None:
         source = importlib.resources.files("wfr_cvx.finance").joinpath("data", PRICES_FILE)
         path = Path(f"<wfr_cvx>/finance/data/{PRICES_FILE}")
@@ -140,7 +153,9 @@ def load_prices(path=None) -> pd.DataFrame:
             f"{list(frame.columns)}"
         )
     try:
-        frame["date"] = pd.to_datetime(frame["date"])
+        frame["date"] = _read_dates(frame["date"], dayfirst, f"price file {str(path)!r}")
+    except _AmbiguousDates:
+        raise
     except (ValueError, TypeError) as exc:
         raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
                          f"{' '.join(str(exc).split())}") from None
@@ -150,6 +165,47 @@ def load_prices(path=None) -> pd.DataFrame:
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"price file {str(path)!r}: {exc}") from None
     return frame
+
+
+# a date written day or month first, year last: the first two numbers are day and month
+# in some order (a time may follow)
+_DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?!\d)")
+
+
+class _AmbiguousDates(ValueError):
+    """Dates that read validly, and differently, both day first and month first."""
+
+
+def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
+    """``values`` as dates; see :func:`load_prices` for the day-first rule."""
+    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR).dropna()
+    if fields.empty:  # year first (ISO) or another form: pandas' dayfirst would misread it
+        return pd.to_datetime(values)
+    first, second = fields[0].astype(int), fields[1].astype(int)
+    valid = {False: (first <= 12) & (second <= 31), True: (second <= 12) & (first <= 31)}
+    if dayfirst is None:
+        if valid[False].all() and valid[True].all():
+            differ = first != second
+            if differ.any():
+                at = differ.idxmax()
+                raise _AmbiguousDates(
+                    f"{where}: the `date` column's dates read validly both day first and "
+                    f"month first (no day above 12), e.g. {values[at]!r} is day {first[at]} "
+                    f"of month {second[at]} or day {second[at]} of month {first[at]}.  Write "
+                    f"the dates year first (ISO, YYYY-MM-DD), or pass dayfirst=True "
+                    f"(DD/MM/YYYY) or dayfirst=False (MM/DD/YYYY)")
+        if not (valid[False].all() or valid[True].all()):
+            raise ValueError(f"neither day first ({values[(~valid[True]).idxmax()]!r} is no "
+                             f"date so) nor month first ({values[(~valid[False]).idxmax()]!r} "
+                             f"is no date so) reads every date")
+        dayfirst = not valid[False].all()
+    elif not valid[bool(dayfirst)].all():
+        # pandas would quietly read such a date the other way round
+        bad = values[(~valid[bool(dayfirst)]).idxmax()]
+        order = "day first (DD/MM/YYYY)" if dayfirst else "month first (MM/DD/YYYY)"
+        raise ValueError(f"{bad!r} is not a valid date read {order}, as dayfirst={dayfirst} "
+                         f"says")
+    return pd.to_datetime(values, dayfirst=bool(dayfirst))
 
 
 def _time_orders(index: pd.Index) -> list:
