@@ -695,3 +695,20 @@ def test_price_file_dates_that_read_both_day_and_month_first_are_refused(prices,
         load_prices(write("fifteenth", fifteenth.strftime("%d/%m/%Y")), dayfirst=False)
     with pytest.raises(TypeError, match="`dayfirst` must be True, False or None"):
         load_prices(iso, dayfirst="yes")
+
+
+def test_resampled_portfolios_name_the_columns_of_non_finite_returns():
+    """Before: "`returns` must hold at least 3 rows of finite returns, got shape (12, 3)"
+    for one NaN, naming neither the column nor the count."""
+    returns = markowitz.returns_from_prices(markowitz.load_prices())
+    holed = returns.copy()
+    holed.iloc[4, 1] = np.nan
+    holed.iloc[7, 2] = np.inf
+    holed.iloc[9, 2] = np.nan
+    with pytest.raises(ValueError, match=r"`returns` has 3 missing or non-finite \(NaN or "
+                                         r"inf\) value\(s\) in column\(s\) 'WMT' \(1\), "
+                                         r"'SEHI' \(2\)$"):
+        markowitz.resampled_portfolios(holed, 2, seed=0)
+    with pytest.raises(ValueError, match=r"`returns` must hold at least 3 rows \(dates\), "
+                                         r"got shape \(2, 3\)"):
+        markowitz.resampled_portfolios(returns.iloc[:2], 2, seed=0)

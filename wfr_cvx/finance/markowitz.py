@@ -768,9 +768,16 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
                         f"{type(returns).__name__}")
     _check_numeric(returns, "returns", "returns")
     values = returns.to_numpy(dtype=float)
-    if values.shape[0] < 3 or not np.all(np.isfinite(values)):
-        raise ValueError(f"`returns` must hold at least 3 rows of finite returns, got "
-                         f"shape {values.shape}")
+    if values.shape[0] < 3:
+        raise ValueError(f"`returns` must hold at least 3 rows (dates), got shape "
+                         f"{values.shape}")
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = (~finite).sum(axis=0)
+        detail = ", ".join(f"{c!r} ({k})" for c, k in zip(returns.columns, bad, strict=True)
+                           if k)
+        raise ValueError(f"`returns` has {int(bad.sum())} missing or non-finite (NaN or inf) "
+                         f"value(s) in column(s) {detail}")
     if values.min() < -1.0:
         raise ValueError(f"`returns` must be simple returns, >= -1 (a price cannot fall "
                          f"below 0), got {values.min():g}; pass returns_from_prices(prices)")
