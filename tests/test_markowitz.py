@@ -712,3 +712,25 @@ def test_resampled_portfolios_name_the_columns_of_non_finite_returns():
     with pytest.raises(ValueError, match=r"`returns` must hold at least 3 rows \(dates\), "
                                          r"got shape \(2, 3\)"):
         markowitz.resampled_portfolios(returns.iloc[:2], 2, seed=0)
+
+
+def test_an_unlabelled_mu_with_a_labelled_cov_is_refused(mu_cov):
+    """Before: an array ``mu`` was paired with the DataFrame's column order, silently --
+    with the rows and columns in different orders, IBM's return went to WMT."""
+    mu, cov = mu_cov
+    shuffled = cov.loc[["SEHI", "IBM", "WMT"], ["WMT", "SEHI", "IBM"]]
+    for call in (lambda: min_variance(mu.to_numpy(), shuffled),
+                 lambda: mean_variance(list(mu), cov),
+                 lambda: efficient_frontier(mu.to_numpy(), cov, 3),
+                 lambda: potential(Grid(4, 1), mu.to_numpy()[:2], cov.iloc[:2, :2])):
+        with pytest.raises(ValueError, match=r"`mu` has no labels but `cov` has \(\[.*\]\).*"
+                                             r"pd.Series\(mu, index=cov.columns\)"):
+            call()
+    # the documented forms: labels on both (in any order), none, or a Series with an array
+    expected = min_variance(mu, cov)
+    pd.testing.assert_series_equal(min_variance(mu, shuffled), expected, atol=1e-9)
+    pd.testing.assert_series_equal(min_variance(pd.Series(mu.to_numpy(), index=cov.columns),
+                                                cov), expected, atol=1e-9)
+    pd.testing.assert_series_equal(min_variance(mu, cov.to_numpy()), expected, atol=1e-9)
+    np.testing.assert_allclose(min_variance(mu.to_numpy(), cov.to_numpy()), expected,
+                               atol=1e-9)

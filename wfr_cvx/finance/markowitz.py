@@ -18,6 +18,12 @@ The data and figures follow the "Manifold allocation" example of jaxls (monthly 
 IBM, WMT and SEHI, Nov 2000 - Nov 2001), shipped as package data
 ``wfr_cvx/finance/data/ibm_wmt_sehi_monthly.csv`` (:func:`load_prices`).
 
+Labels, shared by every function: ``mu`` and ``cov`` are both labelled (a Series and a
+DataFrame, matched by label in any order), both arrays (matched by position), or ``mu`` a
+Series with ``cov`` an array in ``mu``'s order.  An array ``mu`` with a DataFrame ``cov`` is
+refused (ValueError): its order cannot be told (the DataFrame's rows and columns may
+differ); pass ``pd.Series(mu, index=cov.columns)``.
+
 Covariance validation, shared by every function: ``cov`` is square with labels matching
 ``mu``'s, finite, symmetric to ``1e-10`` times its largest absolute entry (then replaced by
 :math:`(\Sigma + \Sigma^\top)/2`), and positive semi-definite up to round-off: its smallest
@@ -403,7 +409,9 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
 
     ``cov`` is reordered to ``mu``'s labels when both carry labels, checked symmetric and
     positive semi-definite (see the module docstring), and symmetrised.  ``labelled`` says
-    whether the labels came from the caller (a Series or DataFrame) or are positions.
+    whether the labels came from the caller (a Series or DataFrame) or are positions.  An
+    unlabelled ``mu`` with a labelled ``cov`` is refused; a labelled ``mu`` with an array
+    ``cov`` takes the array's rows and columns in ``mu``'s order.
     """
     if isinstance(mu, pd.DataFrame):
         raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
@@ -427,6 +435,15 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
                 f"`{cov_name}` must be square with the same labels on rows and columns, got "
                 f"rows {list(cov.index)} and columns {list(cov.columns)}"
             )
+        if mu_labels is None:
+            # a DataFrame's rows and columns may run in different orders, and nothing says
+            # which (if either) an array of returns follows
+            raise ValueError(
+                f"`{mu_name}` has no labels but `{cov_name}` has ({list(cov.columns)}), so "
+                f"which return belongs to which asset is not known.  Pass `{mu_name}` as a "
+                f"pandas Series indexed by those labels (pd.Series({mu_name}, "
+                f"index={cov_name}.columns) if it follows the columns' order), or "
+                f"`{cov_name}` as an array in `{mu_name}`'s order")
         cov = cov.loc[cov.columns]
         cov_labels = cov.columns
     cov_arr = _numeric_array(cov, cov_name)
@@ -679,7 +696,8 @@ def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> 
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s (see the module docstring).
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu`` (see the
+        module docstring).
     risk_aversion : float, default 1.0
         :math:`\gamma > 0`.
     long_only : bool, default True
@@ -858,7 +876,7 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s.
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu``.
     target_return : float, optional
         :math:`r^\star`, the return floor.
     long_only : bool, default True
@@ -984,7 +1002,7 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s.
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu``.
     n_points : int, default 50
         Number of targets, ``>= 2``.
     long_only : bool, default True
