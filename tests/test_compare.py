@@ -137,3 +137,34 @@ def test_equal_ends_have_no_excess():
     e = Ensemble([[0.2, 0.8], [0.5, 0.5]], [1.0, 2.0])
     for table in (wfr_cvx.compare(a, a.copy(), g, 0.2), wfr_cvx.compare(e, e, 0.2)):
         assert (table["excess_over_geodesic"] == 0.0).all()
+
+
+def test_markowitz_pair_of_plain_lists_is_one_pair(monkeypatch):
+    """Before: (mu, cov) as Python lists was read as two (mu, cov) pairs ("got 2"), on a
+    2-regime grid only after the geodesic was solved."""
+    from wfr_cvx import comparison
+    from wfr_cvx.finance import mean_variance
+
+    mu, cov = [0.01, 0.02], [[0.04, 0.0], [0.0, 0.01]]
+    g = Grid(16, 4)
+    table = wfr_cvx.compare(g.bump(0.4, 0.1), g.bump(0.6, 0.1), g, 0.3, markowitz=(mu, cov))
+    expected = mean_variance(np.array(mu), np.array(cov))
+    np.testing.assert_allclose(table.attrs["markowitz"].to_numpy(), [expected], atol=1e-12)
+    g2 = Grid(16, 4, regimes=2)
+    r0, r1 = g2.bump(0.4, 0.1), g2.bump(0.6, 0.1)
+    two = wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[mu, cov])
+    np.testing.assert_allclose(two.attrs["markowitz"].to_numpy(), [expected] * 2,
+                               atol=1e-12)
+    per_regime = wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[(mu, cov), [mu[::-1], cov]])
+    np.testing.assert_allclose(per_regime.attrs["markowitz"].iloc[0], expected, atol=1e-12)
+
+    # a bad pair is refused before the geodesic is solved, naming the regime
+    def refuse(*args, **kwargs):
+        raise AssertionError("solved before `markowitz` was checked")
+
+    monkeypatch.setattr(comparison, "solve", refuse)
+    with pytest.raises(ValueError, match=r"`markowitz` for regime '1': `cov` must have "
+                                         r"shape \(2, 2\)"):
+        wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[(mu, cov), (mu, [[0.04, 0.0]])])
+    with pytest.raises(ValueError, match=r"`markowitz` for regime '1' must be a pair"):
+        wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[(mu, cov), 5])

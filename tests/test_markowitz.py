@@ -1,11 +1,13 @@
 """wfr_cvx.markowitz against closed forms, a second solver and the jaxls notebook's figures."""
 
+import re
 import warnings
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -561,3 +563,174 @@ def test_the_volatility_re_solve_gives_no_false_warning():
         warnings.simplefilter("error", InaccurateSolutionWarning)
         w = min_variance(np.zeros(3), np.outer(b, b), long_only=False).to_numpy()
     assert w.sum() == pytest.approx(1.0, abs=1e-12) and abs(b @ w) < 1e-9
+
+
+def _few_observations(seed):
+    """Five monthly prices of six assets: four returns, a covariance of rank 3."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0.01, 0.08, (5, 6)), 0)),
+                        columns=[f"A{i}" for i in range(6)],
+                        index=pd.date_range("2020-01-01", periods=5, freq="MS"))
+
+
+def test_frontier_starts_at_the_efficient_one_of_tied_minimisers():
+    """Before: with two riskless assets row 0 was 39/61 % (qp) or 50/50 % (simplex)
+    T-bill / money market at return 0.0016 / 0.0015, dominated by all money market
+    (0.002, also variance 0); min_variance gave 50/50."""
+    mu = pd.Series({"TBILL": 0.001, "MMF": 0.002, "STOCK": 0.01})
+    cov = pd.DataFrame(np.diag([0.0, 0.0, 0.0025]), index=mu.index, columns=mu.index)
+    qp = efficient_frontier(mu, cov, 4)
+    np.testing.assert_allclose(qp.loc[0, list(mu.index)].to_numpy(float), [0, 1, 0],
+                               atol=1e-9)
+    assert qp["target_return"].iloc[0] == pytest.approx(0.002, rel=1e-9)
+    np.testing.assert_allclose(qp["target_return"], np.linspace(0.002, 0.01, 4), rtol=1e-9)
+    np.testing.assert_allclose(min_variance(mu, cov).to_numpy(), [0, 1, 0], atol=1e-9)
+    # exponentiated gradient reaches the zero-variance face only at rate 1/t (the stock's
+    # weight is 2e-5 after 100 000 steps, and it says so); the tie is then broken the same
+    with pytest.warns(InaccurateSolutionWarning, match="point 0"):
+        simplex = efficient_frontier(mu, cov, 4, method="simplex")
+    np.testing.assert_allclose(simplex.loc[0, list(mu.index)].to_numpy(float), [0, 1, 0],
+                               atol=1e-4)
+    assert simplex.loc[0, "TBILL"] == 0.0
+
+
+def test_frontier_of_fewer_observations_than_assets_starts_at_the_efficient_end():
+    """Before: row 0 returned -0.03159 (qp) / -0.02891 (simplex) at variance ~0, where
+    the portfolios of zero variance reach -0.02242; a variance rounded to -1.4e-20 was
+    printed as is.  Truth, independent of the frontier's solvers: a zero-variance
+    portfolio has constant returns, so max mu'w s.t. (R - Rbar) w = 0, 1'w = 1, w >= 0."""
+    prices = _few_observations(4)
+    mu, cov = estimate(prices)
+    r = returns_from_prices(prices).to_numpy()
+    truth = scipy.optimize.linprog(-mu.to_numpy(), A_eq=np.vstack([r - r.mean(0), np.ones(6)]),
+                                   b_eq=np.r_[np.zeros(4), 1.0], bounds=(0, None),
+                                   method="highs")
+    qp = efficient_frontier(mu, cov, 5)
+    simplex = efficient_frontier(mu, cov, 5, method="simplex")
+    # to the minimum-variance solve's accuracy (the tie-break keeps its component in the
+    # range of the covariance): 2e-9 measured
+    for frame in (qp, simplex):
+        assert frame["return"].iloc[0] == pytest.approx(-truth.fun, abs=1e-8)
+        assert frame["target_return"].iloc[0] == pytest.approx(frame["return"].iloc[0], rel=1e-14)
+        assert frame["variance"].iloc[0] <= 1e-15
+    assert (min_variance(mu, cov) @ mu) == pytest.approx(-truth.fun, abs=1e-8)
+    diff = np.abs(qp[list(mu.index)].to_numpy() - simplex[list(mu.index)].to_numpy())
+    assert diff.max() < 1e-6
+    # wᵀΣw at a zero minimum rounds either side of 0: never below it in the table
+    mu5, cov5 = estimate(_few_observations(5))
+    assert (efficient_frontier(mu5, cov5, 3)["variance"] >= 0).all()
+
+
+def test_a_unique_minimiser_is_not_touched_by_the_tie_break(mu_cov, monkeypatch):
+    """A covariance of full rank (also beside a riskless asset) has one minimiser: the
+    linear programme of the tie-break is never built, so row 0 is the solver's, as
+    before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("no tie to break")
+
+    monkeypatch.setattr(markowitz, "linprog", refuse, raising=False)
+    mu, cov = mu_cov
+    inv_one = np.linalg.solve(cov.to_numpy(), np.ones(3))
+    for method in ("qp", "simplex"):
+        frame = efficient_frontier(mu, cov, 3, method=method)
+        np.testing.assert_allclose(frame[TICKERS].iloc[0], inv_one / inv_one.sum(),
+                                   atol=1e-8)
+    cash = pd.Series([0.002, 0.01, 0.02], index=["cash", "bond", "stock"])
+    cov_cash = pd.DataFrame(np.diag([0.0, 4e-4, 2.5e-3]), index=cash.index,
+                            columns=cash.index)
+    np.testing.assert_allclose(efficient_frontier(cash, cov_cash, 3).iloc[0, 4:].to_numpy(
+        float), [1.0, 0.0, 0.0], atol=1e-8)
+
+
+def test_long_short_frontier_with_a_zero_variance_arbitrage_is_refused():
+    """Long-short, long money market and short T-bills has variance 0 and return 0.001
+    per unit: the return at minimum variance is unbounded.  Before: row 0 was a 50/50
+    mix (return 0.0015), and the rows after it held 10 to 16 times the budget in money
+    market, short T-bills, at variance 0."""
+    mu = pd.Series({"TBILL": 0.001, "MMF": 0.002, "STOCK": 0.01})
+    cov = pd.DataFrame(np.diag([0.0, 0.0, 0.0025]), index=mu.index, columns=mu.index)
+    with pytest.raises(ValueError, match=r"`cov` is singular.*long 'MMF' 1, short 'TBILL' 1: "
+                                         r"return 0\.001\).*long_only=True"):
+        efficient_frontier(mu, cov, 4, long_only=False)
+    # min_variance still gives a portfolio of minimum variance (any is one)
+    w = min_variance(mu, cov, long_only=False).to_numpy()
+    assert w.sum() == pytest.approx(1.0) and w @ cov.to_numpy() @ w <= 1e-15
+    # riskless assets of one return: no arbitrage, the frontier is that of a full rank
+    same = mu.copy()
+    same["TBILL"] = 0.002
+    frame = efficient_frontier(same, cov, 3, long_only=False)
+    assert frame["return"].iloc[0] == pytest.approx(0.002)
+
+
+def test_price_file_dates_that_read_both_day_and_month_first_are_refused(prices, tmp_path):
+    """Before: the shipped table written day first (01/11/2000, 01/12/2000, 01/01/2001,
+    ...) loaded dated 2000-01-11, 2000-01-12, 2001-01-01, ... (month first), without a
+    word: those dates happen to increase too."""
+    def write(name, dates):
+        path = tmp_path / f"{name}.csv"
+        prices.set_axis(pd.Index(dates, name="date")).to_csv(path)
+        return path
+
+    for name, form in (("slash", "%d/%m/%Y"), ("dot", "%d.%m.%Y")):
+        path = write(name, prices.index.strftime(form))
+        first = re.escape(prices.index[0].strftime(form))
+        with pytest.raises(ValueError, match=rf"price file '.*{name}\.csv': the `date` column's "
+                                             r"dates read validly both day first and month "
+                                             rf"first .*'{first}' is day 1 of month 11 or "
+                                             r"day 11 of month 1.*ISO.*dayfirst=True"):
+            load_prices(path)
+        pd.testing.assert_frame_equal(load_prices(path, dayfirst=True), prices,
+                                      check_index_type=False)
+        assert load_prices(path, dayfirst=False).index[0] == pd.Timestamp("2000-01-11")
+    # a day above 12 settles the order, either way round; ISO dates ignore dayfirst
+    fifteenth = prices.index + pd.Timedelta(days=14)
+    for form in ("%d/%m/%Y", "%m/%d/%Y"):
+        loaded = load_prices(write("fifteenth", fifteenth.strftime(form)))
+        assert (loaded.index == fifteenth).all()
+    iso = write("iso", prices.index.strftime("%Y-%m-%d"))
+    assert (load_prices(iso, dayfirst=True).index == prices.index).all()
+    # a dayfirst that a date contradicts is refused, not overruled date by date
+    with pytest.raises(ValueError, match=r"'15/11/2000' is not a valid date read month first "
+                                         r"\(MM/DD/YYYY\), as dayfirst=False says"):
+        load_prices(write("fifteenth", fifteenth.strftime("%d/%m/%Y")), dayfirst=False)
+    with pytest.raises(TypeError, match="`dayfirst` must be True, False or None"):
+        load_prices(iso, dayfirst="yes")
+
+
+def test_resampled_portfolios_name_the_columns_of_non_finite_returns():
+    """Before: "`returns` must hold at least 3 rows of finite returns, got shape (12, 3)"
+    for one NaN, naming neither the column nor the count."""
+    returns = markowitz.returns_from_prices(markowitz.load_prices())
+    holed = returns.copy()
+    holed.iloc[4, 1] = np.nan
+    holed.iloc[7, 2] = np.inf
+    holed.iloc[9, 2] = np.nan
+    with pytest.raises(ValueError, match=r"`returns` has 3 missing or non-finite \(NaN or "
+                                         r"inf\) value\(s\) in column\(s\) 'WMT' \(1\), "
+                                         r"'SEHI' \(2\)$"):
+        markowitz.resampled_portfolios(holed, 2, seed=0)
+    with pytest.raises(ValueError, match=r"`returns` must hold at least 3 rows \(dates\), "
+                                         r"got shape \(2, 3\)"):
+        markowitz.resampled_portfolios(returns.iloc[:2], 2, seed=0)
+
+
+def test_an_unlabelled_mu_with_a_labelled_cov_is_refused(mu_cov):
+    """Before: an array ``mu`` was paired with the DataFrame's column order, silently --
+    with the rows and columns in different orders, IBM's return went to WMT."""
+    mu, cov = mu_cov
+    shuffled = cov.loc[["SEHI", "IBM", "WMT"], ["WMT", "SEHI", "IBM"]]
+    for call in (lambda: min_variance(mu.to_numpy(), shuffled),
+                 lambda: mean_variance(list(mu), cov),
+                 lambda: efficient_frontier(mu.to_numpy(), cov, 3),
+                 lambda: potential(Grid(4, 1), mu.to_numpy()[:2], cov.iloc[:2, :2])):
+        with pytest.raises(ValueError, match=r"`mu` has no labels but `cov` has \(\[.*\]\).*"
+                                             r"pd.Series\(mu, index=cov.columns\)"):
+            call()
+    # the documented forms: labels on both (in any order), none, or a Series with an array
+    expected = min_variance(mu, cov)
+    pd.testing.assert_series_equal(min_variance(mu, shuffled), expected, atol=1e-9)
+    pd.testing.assert_series_equal(min_variance(pd.Series(mu.to_numpy(), index=cov.columns),
+                                                cov), expected, atol=1e-9)
+    pd.testing.assert_series_equal(min_variance(mu, cov.to_numpy()), expected, atol=1e-9)
+    np.testing.assert_allclose(min_variance(mu.to_numpy(), cov.to_numpy()), expected,
+                               atol=1e-9)

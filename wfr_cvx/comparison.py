@@ -99,7 +99,10 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
         paths are unconstrained, so a constrained geodesic is not comparable with them).
     markowitz : (mu, cov) or sequence of one (mu, cov) per regime, optional
         When given, ``result.attrs["markowitz"]`` holds the long-only mean-variance weights
-        of each regime (a DataFrame, one row per regime) for ``risk_aversion``.
+        of each regime (a DataFrame, one row per regime) for ``risk_aversion``.  ``mu`` and
+        ``cov`` may be pandas, arrays or nested lists: a two-item ``markowitz`` whose
+        second item is a matrix of numbers is one pair.  Checked (and the weights
+        computed) before the geodesic is solved.
     geodesic : Geodesic, optional
         The geodesic of these inputs, already solved (e.g. by the caller, who also wants
         its path): used instead of solving it again.  It must have been solved on the same
@@ -131,7 +134,10 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     for name, r in (("rho0", r0), ("rho1", r1)):
         if r.sum() <= 0:
             raise ValueError(f"`{name}` must hold positive total mass")
-    pairs = None if markowitz is None else _per_regime(markowitz, grid)
+    # the portfolios are a few small QPs: computed first, so that a bad `markowitz` fails
+    # before the geodesic is solved
+    portfolios = (None if markowitz is None
+                  else _markowitz_weights(_per_regime(markowitz, grid), grid, risk_aversion))
     exact_reaction = SCHEMES[request.scheme][1] == "power"
     if geodesic is None:
         geo = solve(request)
@@ -168,8 +174,8 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan), rows, intermediate,
                             negligible=solver_resolution2(request.lam, r0.sum() + r1.sum()))
-    if pairs is not None:
-        table.attrs["markowitz"] = _markowitz_weights(pairs, grid, risk_aversion)
+    if portfolios is not None:
+        table.attrs["markowitz"] = portfolios
     return table
 
 
@@ -225,13 +231,34 @@ def _row(geo: Geodesic) -> tuple:
 def _markowitz_weights(pairs, grid: Grid, risk_aversion: float) -> pd.DataFrame:
     from .finance.markowitz import mean_variance
 
-    rows = [mean_variance(mu, cov, risk_aversion=risk_aversion) for mu, cov in pairs]
+    rows = []
+    for regime, pair in zip(grid.regimes, pairs, strict=True):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"`markowitz` for regime {regime!r} must be a pair (mu, cov), "
+                             f"got {type(pair).__name__}")
+        try:
+            rows.append(mean_variance(*pair, risk_aversion=risk_aversion))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"`markowitz` for regime {regime!r}: {exc}") from None
     return pd.DataFrame(rows, index=pd.Index(grid.regimes, name="regime"))
 
 
+def _ndim(value) -> int | None:
+    """Dimensions of ``value`` read as an array of numbers (None: not one)."""
+    if isinstance(value, (np.ndarray, pd.Series, pd.DataFrame)):
+        return value.ndim
+    try:
+        return np.asarray(value, dtype=float).ndim
+    except (TypeError, ValueError):
+        return None
+
+
 def _per_regime(markowitz, grid: Grid):
+    """One ``(mu, cov)`` per regime.  A single pair is told from a sequence of pairs by
+    its second item, a matrix of numbers (``cov``, array or nested lists); a second pair
+    ``(mu, cov)`` never is one (its items have different shapes)."""
     if (isinstance(markowitz, (tuple, list)) and len(markowitz) == 2
-            and not isinstance(markowitz[0], (tuple, list))):
+            and _ndim(markowitz[1]) == 2):
         return [tuple(markowitz)] * grid.n_regimes
     pairs = list(markowitz)
     if len(pairs) != grid.n_regimes:

@@ -18,6 +18,12 @@ The data and figures follow the "Manifold allocation" example of jaxls (monthly 
 IBM, WMT and SEHI, Nov 2000 - Nov 2001), shipped as package data
 ``wfr_cvx/finance/data/ibm_wmt_sehi_monthly.csv`` (:func:`load_prices`).
 
+Labels, shared by every function: ``mu`` and ``cov`` are both labelled (a Series and a
+DataFrame, matched by label in any order), both arrays (matched by position), or ``mu`` a
+Series with ``cov`` an array in ``mu``'s order.  An array ``mu`` with a DataFrame ``cov`` is
+refused (ValueError): its order cannot be told (the DataFrame's rows and columns may
+differ); pass ``pd.Series(mu, index=cov.columns)``.
+
 Covariance validation, shared by every function: ``cov`` is square with labels matching
 ``mu``'s, finite, symmetric to ``1e-10`` times its largest absolute entry (then replaced by
 :math:`(\Sigma + \Sigma^\top)/2`), and positive semi-definite up to round-off: its smallest
@@ -42,6 +48,7 @@ References
 from __future__ import annotations
 
 import importlib.resources
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +56,8 @@ from pathlib import Path
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+import scipy.linalg
+from scipy.optimize import linprog
 
 from .._validate import real_scalar
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
@@ -90,8 +99,14 @@ _EG_FLOOR = 1e-12
 
 
 # -- data --------------------------------------------------------------------------------
-def load_prices(path=None) -> pd.DataFrame:
+def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     """Read a price table: a ``date`` column and one column of prices per ticker.
+
+    Dates written year first (ISO ``2000-11-01``, as the shipped file) are read as such.
+    Dates written day or month first (``01/11/2000``, ``01.11.2000``, ``01-11-2000``) are
+    read in the one order that makes every date valid (a day above 12 somewhere settles
+    it); when both orders do, and they differ, the file is refused rather than guessed:
+    pass ``dayfirst``.
 
     Parameters
     ----------
@@ -99,6 +114,10 @@ def load_prices(path=None) -> pd.DataFrame:
         CSV file; by default the shipped :data:`PRICES_FILE` (13 monthly
         prices of IBM, WMT and SEHI dated the first of each month, 2000-11-01 to
         2001-11-01, from the jaxls "Manifold allocation" example).
+    dayfirst : bool, optional
+        How dates written day or month first are read: ``True`` DD/MM/YYYY, ``False``
+        MM/DD/YYYY; by default from the dates themselves, as above.  Year-first dates
+        ignore it.
 
     Returns
     -------
@@ -113,6 +132,8 @@ def load_prices(path=None) -> pd.DataFrame:
     >>> str(prices.index[0].date()), float(prices.loc["2001-11-01", "IBM"])
     ('2000-11-01', 115.59)
     """
+    if dayfirst is not None and not isinstance(dayfirst, (bool, np.bool_)):
+        raise TypeError(f"`dayfirst` must be True, False or None, got {dayfirst!r}")
     if path is None:
         source = importlib.resources.files("wfr_cvx.finance").joinpath("data", PRICES_FILE)
         path = Path(f"<wfr_cvx>/finance/data/{PRICES_FILE}")
@@ -138,7 +159,9 @@ def load_prices(path=None) -> pd.DataFrame:
             f"{list(frame.columns)}"
         )
     try:
-        frame["date"] = pd.to_datetime(frame["date"])
+        frame["date"] = _read_dates(frame["date"], dayfirst, f"price file {str(path)!r}")
+    except _AmbiguousDates:
+        raise
     except (ValueError, TypeError) as exc:
         raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
                          f"{' '.join(str(exc).split())}") from None
@@ -148,6 +171,47 @@ def load_prices(path=None) -> pd.DataFrame:
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"price file {str(path)!r}: {exc}") from None
     return frame
+
+
+# a date written day or month first, year last: the first two numbers are day and month
+# in some order (a time may follow)
+_DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?!\d)")
+
+
+class _AmbiguousDates(ValueError):
+    """Dates that read validly, and differently, both day first and month first."""
+
+
+def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
+    """``values`` as dates; see :func:`load_prices` for the day-first rule."""
+    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR).dropna()
+    if fields.empty:  # year first (ISO) or another form: pandas' dayfirst would misread it
+        return pd.to_datetime(values)
+    first, second = fields[0].astype(int), fields[1].astype(int)
+    valid = {False: (first <= 12) & (second <= 31), True: (second <= 12) & (first <= 31)}
+    if dayfirst is None:
+        if valid[False].all() and valid[True].all():
+            differ = first != second
+            if differ.any():
+                at = differ.idxmax()
+                raise _AmbiguousDates(
+                    f"{where}: the `date` column's dates read validly both day first and "
+                    f"month first (no day above 12), e.g. {values[at]!r} is day {first[at]} "
+                    f"of month {second[at]} or day {second[at]} of month {first[at]}.  Write "
+                    f"the dates year first (ISO, YYYY-MM-DD), or pass dayfirst=True "
+                    f"(DD/MM/YYYY) or dayfirst=False (MM/DD/YYYY)")
+        if not (valid[False].all() or valid[True].all()):
+            raise ValueError(f"neither day first ({values[(~valid[True]).idxmax()]!r} is no "
+                             f"date so) nor month first ({values[(~valid[False]).idxmax()]!r} "
+                             f"is no date so) reads every date")
+        dayfirst = not valid[False].all()
+    elif not valid[bool(dayfirst)].all():
+        # pandas would quietly read such a date the other way round
+        bad = values[(~valid[bool(dayfirst)]).idxmax()]
+        order = "day first (DD/MM/YYYY)" if dayfirst else "month first (MM/DD/YYYY)"
+        raise ValueError(f"{bad!r} is not a valid date read {order}, as dayfirst={dayfirst} "
+                         f"says")
+    return pd.to_datetime(values, dayfirst=bool(dayfirst))
 
 
 def _time_orders(index: pd.Index) -> list:
@@ -345,7 +409,9 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
 
     ``cov`` is reordered to ``mu``'s labels when both carry labels, checked symmetric and
     positive semi-definite (see the module docstring), and symmetrised.  ``labelled`` says
-    whether the labels came from the caller (a Series or DataFrame) or are positions.
+    whether the labels came from the caller (a Series or DataFrame) or are positions.  An
+    unlabelled ``mu`` with a labelled ``cov`` is refused; a labelled ``mu`` with an array
+    ``cov`` takes the array's rows and columns in ``mu``'s order.
     """
     if isinstance(mu, pd.DataFrame):
         raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
@@ -369,6 +435,15 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
                 f"`{cov_name}` must be square with the same labels on rows and columns, got "
                 f"rows {list(cov.index)} and columns {list(cov.columns)}"
             )
+        if mu_labels is None:
+            # a DataFrame's rows and columns may run in different orders, and nothing says
+            # which (if either) an array of returns follows
+            raise ValueError(
+                f"`{mu_name}` has no labels but `{cov_name}` has ({list(cov.columns)}), so "
+                f"which return belongs to which asset is not known.  Pass `{mu_name}` as a "
+                f"pandas Series indexed by those labels (pd.Series({mu_name}, "
+                f"index={cov_name}.columns) if it follows the columns' order), or "
+                f"`{cov_name}` as an array in `{mu_name}`'s order")
         cov = cov.loc[cov.columns]
         cov_labels = cov.columns
     cov_arr = _numeric_array(cov, cov_name)
@@ -450,8 +525,9 @@ class _MinVariance:
     ``target`` (a parameter, when ``with_target``), :math:`w \ge 0` (long only); compiled
     once and solved per target.  Where the minimum is below :data:`_TINY_VARIANCE` of the
     largest variance it is solved again as a volatility (:func:`_volatility`): the variance
-    form left a cash asset's weights 7e-6 off and, with a covariance of rank 3 in 8 assets,
-    weights 1e-2 off (a 1e-10 gap on a variance of 2e-10)."""
+    form left a cash asset's weights 7e-6 off and, with :math:`BB^\top + 10^{-9}I` (``B``
+    of shape 8 x 3: full rank, ill-conditioned), weights 1.3e-2 off (a 1e-10 gap on a
+    minimum variance of 1.4e-10)."""
 
     def __init__(self, mu: np.ndarray, cov: np.ndarray, long_only: bool, with_target: bool):
         self.mu, self.cov, self.long_only = mu, cov, long_only
@@ -539,6 +615,68 @@ def _clip_long_only(w: np.ndarray, budget: float) -> np.ndarray:
     return w * (budget / total) if total > 0 else w
 
 
+# -- ties among the minimisers ----------------------------------------------------------
+#: Eigenvalues of the covariance at most this share of the largest count as zero when the
+#: minimisers of the variance are told apart (the level the PSD check calls round-off).  A
+#: budget-1 move along them changes the variance by at most ~3e-12 of the largest
+#: eigenvalue, below the solvers' tolerance (1e-10 of the largest variance).
+_NULL_RTOL = _PSD_RTOL
+#: A fully hedged zero-variance move gaining less than this share of max|mu| per unit of
+#: weight counts as gaining nothing (round-off of mu and of the null eigenvectors).
+_GAIN_RTOL = 1e-9
+_HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+class _UnboundedTie(Exception):
+    """Long-short: the minimisers' returns have no maximum (see _efficient_minimiser);
+    ``hedge`` is a fully hedged zero-variance position with positive return."""
+
+    def __init__(self, hedge: np.ndarray):
+        super().__init__(hedge)
+        self.hedge = hedge
+
+
+def _efficient_minimiser(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_only: bool,
+                         what: str) -> np.ndarray:
+    r"""The minimiser of the variance with the highest return, given any minimiser ``w``.
+
+    Two minimisers of :math:`w^\top\Sigma w` on a convex set differ by a null vector of
+    :math:`\Sigma` (else their midpoint would have less variance), so the minimisers are
+    the feasible :math:`v` with :math:`U^\top v = U^\top w`, :math:`U` the eigenvectors of
+    the non-zero eigenvalues (those above :data:`_NULL_RTOL` of the largest).  Long only,
+    the best of them solves the linear programme
+    :math:`\max\mu^\top v` s.t. :math:`U^\top v = U^\top w`, :math:`\mathbf 1^\top v = 1`,
+    :math:`v \ge 0` (HiGHS, a vertex: exact zeros).  A non-singular covariance, or one whose
+    fully hedged null moves (:math:`d = Nz`, :math:`\mathbf 1^\top d = 0`) do not change
+    the return, returns ``w`` itself.  Long-short, such a move that does change the return
+    can be scaled without limit: raises :class:`_UnboundedTie` with one (long side 1).
+    """
+    eig, vec = np.linalg.eigh(cov)
+    null = eig <= _NULL_RTOL * max(float(eig[-1]), 0.0)
+    if not null.any():
+        return w
+    basis = vec[:, null]
+    # the null moves that keep the budget: basis @ z with (basis.T @ 1) . z = 0
+    hedges = basis @ scipy.linalg.null_space((basis.T @ np.ones(mu.size))[None, :])
+    gain = float(np.linalg.norm(hedges.T @ mu)) if hedges.size else 0.0
+    if gain <= _GAIN_RTOL * float(np.abs(mu).max()):
+        return w
+    if not long_only:
+        hedge = hedges @ (hedges.T @ mu)  # the steepest gain
+        raise _UnboundedTie(hedge / hedge[hedge > 0].sum())
+    kept = vec[:, ~null]
+    result = linprog(-mu / float(np.abs(mu).max()),
+                     A_eq=np.vstack([kept.T, np.ones(mu.size)]),
+                     b_eq=np.append(kept.T @ w, 1.0), bounds=(0, None), method="highs",
+                     options=_HIGHS_OPTIONS)
+    if result.status != 0:
+        raise SolverError(f"{what}: the linear programme for the highest-return minimiser "
+                          f"failed ({result.message})", status=str(result.status),
+                          backend="highs")
+    best = _clip_long_only(np.asarray(result.x, dtype=float), 1.0)
+    return best if best @ mu > w @ mu else w
+
+
 # -- portfolios --------------------------------------------------------------------------
 def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> pd.Series:
     r"""Mean-variance portfolio of Markowitz (1952).
@@ -558,7 +696,8 @@ def mean_variance(mu, cov, *, risk_aversion=1.0, long_only=True, budget=1.0) -> 
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s (see the module docstring).
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu`` (see the
+        module docstring).
     risk_aversion : float, default 1.0
         :math:`\gamma > 0`.
     long_only : bool, default True
@@ -647,9 +786,16 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
                         f"{type(returns).__name__}")
     _check_numeric(returns, "returns", "returns")
     values = returns.to_numpy(dtype=float)
-    if values.shape[0] < 3 or not np.all(np.isfinite(values)):
-        raise ValueError(f"`returns` must hold at least 3 rows of finite returns, got "
-                         f"shape {values.shape}")
+    if values.shape[0] < 3:
+        raise ValueError(f"`returns` must hold at least 3 rows (dates), got shape "
+                         f"{values.shape}")
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = (~finite).sum(axis=0)
+        detail = ", ".join(f"{c!r} ({k})" for c, k in zip(returns.columns, bad, strict=True)
+                           if k)
+        raise ValueError(f"`returns` has {int(bad.sum())} missing or non-finite (NaN or inf) "
+                         f"value(s) in column(s) {detail}")
     if values.min() < -1.0:
         raise ValueError(f"`returns` must be simple returns, >= -1 (a price cannot fall "
                          f"below 0), got {values.min():g}; pass returns_from_prices(prices)")
@@ -708,16 +854,29 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
     Where the minimum variance is below 1e-4 of the largest asset's, the problem is solved
     again in its volatility form :math:`\min\|L^\top w\|` (:math:`\Sigma = LL^\top`,
     the same minimisers), whose error the solver bounds in volatility: with a cash asset of
-    zero variance the weights are then exact to ~1e-9 (the variance form alone: 7e-6),
-    with a covariance of rank 3 in 8 assets to ~1e-7 of :math:`\Sigma^{-1}\mathbf 1 /
-    \mathbf 1^\top\Sigma^{-1}\mathbf 1` (alone: 1e-2).
+    zero variance the weights are then exact to ~1e-9 (the variance form alone: 7e-6);
+    with :math:`\Sigma = BB^\top + 10^{-9}I` (``B`` a standard normal 8 x 3 matrix: full
+    rank, eigenvalues 1e-9 to 12.6, minimum variance 1.4e-10), long-short, to 1.2e-7 of
+    :math:`\Sigma^{-1}\mathbf 1 / \mathbf 1^\top\Sigma^{-1}\mathbf 1` (alone: 1.3e-2).
+
+    A singular :math:`\Sigma` (riskless assets, fewer observations than assets) can have
+    many minimisers, all of the same variance; any two differ by a null vector of
+    :math:`\Sigma`.  The one returned is then the minimiser of highest return -- the others
+    are dominated -- found by a linear programme over the minimisers (HiGHS; eigenvalues
+    up to 1e-12 of the largest count as zero, so its variance exceeds the minimum by at
+    most ~3e-12 of the largest eigenvalue).  E.g. with :math:`BB^\top` (rank 3, no ridge)
+    the long-only minimum is 0 (to 2e-17) and the returned portfolio has the highest return
+    among the zero-variance portfolios.  Long-short, the minimisers either share one
+    return, or a fully hedged zero-variance position with positive return scales without
+    limit and no minimiser has the highest return: then the solver's minimiser is returned
+    (:func:`efficient_frontier` raises).
 
     Parameters
     ----------
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s.
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu``.
     target_return : float, optional
         :math:`r^\star`, the return floor.
     long_only : bool, default True
@@ -748,6 +907,10 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
         target_return, "min_variance")
     if long_only:
         weights = _clip_long_only(weights, 1.0)
+    try:
+        weights = _efficient_minimiser(weights, mu_arr, cov_arr, long_only, "min_variance")
+    except _UnboundedTie:
+        pass  # long-short: no minimiser has the highest return; the solver's one stands
     return pd.Series(weights, index=labels, name="weight")
 
 
@@ -778,7 +941,13 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
 
     with :math:`\Delta = \{w \ge 0,\ \mathbf 1^\top w = 1\}` (or only
     :math:`\mathbf 1^\top w = 1` when ``long_only=False``) and :math:`r_{mv}` the return of
-    the minimum-variance portfolio, which is the first row.
+    the minimum-variance portfolio, which is the first row.  When several portfolios share
+    the minimum variance (a singular covariance: two riskless assets, fewer observations
+    than assets) the first row is the one of highest return among them, the only efficient
+    one, as :func:`min_variance` returns it; both methods find it by the same linear
+    programme over the minimisers.  Long-short, a singular covariance whose null space
+    holds a fully hedged position with positive return (an arbitrage of zero variance)
+    leaves the return at minimum variance unbounded: ValueError.
 
     The frontier is the efficient (upper) branch only: a target below :math:`r_{mv}` leaves
     the return constraint inactive and would repeat the minimum-variance portfolio, so the
@@ -833,7 +1002,7 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     mu : pandas.Series or array_like, shape (n,)
         Expected returns.
     cov : pandas.DataFrame or array_like, shape (n, n)
-        Covariance, labels matching ``mu``'s.
+        Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu``.
     n_points : int, default 50
         Number of targets, ``>= 2``.
     long_only : bool, default True
@@ -846,8 +1015,9 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     pandas.DataFrame
         One row per target (``n_points`` rows, or one, see above): columns
         ``target_return``, ``return`` (:math:`\mu^\top w`), ``variance``
-        (:math:`w^\top\Sigma w`), ``volatility`` (its square root), then one column of
-        weights per asset; row 0 is the minimum-variance portfolio.  ``frame.attrs`` holds
+        (:math:`w^\top\Sigma w`; a round-off negative at a zero minimum is set to 0),
+        ``volatility`` (its square root), then one column of weights per asset; row 0 is
+        the minimum-variance portfolio (of highest return among ties).  ``frame.attrs`` holds
         ``method``, ``asset_return`` and ``asset_volatility`` (each asset alone, by label:
         the points :func:`wfr_cvx.plots.plot_frontier` marks) and, for ``"simplex"``, the
         ``iterations`` and final ``kkt_residual`` of each point.
@@ -879,21 +1049,24 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
                    "asset_volatility": dict(zip(labels, np.sqrt(np.maximum(
                        np.diag(cov_arr), 0.0)).tolist(), strict=True))}
     if method == "qp":
-        weights, targets = _frontier_qp(mu_arr, cov_arr, n_points, long_only)
+        try:
+            weights, targets = _frontier_qp(mu_arr, cov_arr, n_points, long_only)
+        except _UnboundedTie as tie:
+            raise ValueError(_unbounded_message(tie, labels, mu_arr)) from None
     else:
         weights, targets, iterations, residuals = _frontier_simplex(mu_arr, cov_arr,
                                                                     n_points)
         attrs["iterations"] = iterations
         attrs["kkt_residual"] = residuals
 
-    variance = np.einsum("ki,ij,kj->k", weights, cov_arr, weights)
+    # wᵀΣw of a PSD Σ may round to -1e-20 at a zero minimum: it is 0
+    variance = np.maximum(np.einsum("ki,ij,kj->k", weights, cov_arr, weights), 0.0)
     frame = pd.DataFrame(
         {
             "target_return": targets,
             "return": weights @ mu_arr,
             "variance": variance,
-            # wᵀΣw of a PSD Σ may round to -1e-20; sqrt must not see it
-            "volatility": np.sqrt(np.maximum(variance, 0.0)),
+            "volatility": np.sqrt(variance),
         }
     )
     frame = pd.concat([frame, pd.DataFrame(weights, columns=labels)], axis=1)
@@ -909,10 +1082,28 @@ def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
     return np.linspace(r_mv, top, n_points)
 
 
+def _efficient_end(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_only: bool):
+    """Row 0 of the frontier: the minimiser of highest return (a tie among minimisers of a
+    singular covariance would otherwise start the frontier at a dominated portfolio)."""
+    return _efficient_minimiser(w, mu, cov, long_only,
+                                "efficient_frontier minimum-variance point")
+
+
+def _unbounded_message(tie: _UnboundedTie, labels, mu: np.ndarray) -> str:
+    order = np.argsort(-np.abs(tie.hedge))[:4]
+    legs = ", ".join(f"{'long' if tie.hedge[i] > 0 else 'short'} {labels[i]!r} "
+                     f"{abs(tie.hedge[i]):.3g}" for i in order if abs(tie.hedge[i]) > 1e-6)
+    return (f"`cov` is singular and, with long_only=False, its null space holds a fully "
+            f"hedged position of zero variance and positive return ({legs}: return "
+            f"{float(tie.hedge @ mu):.3g}), which scales without limit: no "
+            f"minimum-variance portfolio has the highest return, so the frontier has no "
+            f"efficient end.  Pass long_only=True, or a covariance of full rank")
+
+
 def _frontier_qp(mu, cov, n_points, long_only):
     """The frontier's weights and targets by one parametrised QP (the minimum-variance
     point first: long only, it is the solution at target ``min(mu)``, which every
-    portfolio meets)."""
+    portfolio meets, made the one of highest return among ties)."""
     n = mu.size
     problem = _MinVariance(mu, cov, long_only, with_target=True)
 
@@ -920,10 +1111,12 @@ def _frontier_qp(mu, cov, n_points, long_only):
         weights = problem.solve(r, what, warm_start=True)
         return _clip_long_only(weights, 1.0) if long_only else weights
 
+    what = "efficient_frontier minimum-variance point"
     if long_only:
-        w_mv = solve(float(mu.min()), "efficient_frontier minimum-variance point")
+        w_mv = solve(float(mu.min()), what)
     else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
-        w_mv = min_variance(mu, cov, long_only=False).to_numpy()
+        w_mv = _MinVariance(mu, cov, False, with_target=False).solve(None, what)
+    w_mv = _efficient_end(w_mv, mu, cov, long_only)
     targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
     out = np.empty((targets.size, n))
     out[0] = w_mv
@@ -996,7 +1189,8 @@ def simplex_retract(w, delta) -> np.ndarray:
 
 def _frontier_simplex(mu, cov, n_points):
     """The frontier's weights, targets, iterations and KKT residuals by exponentiated
-    gradient; the minimum-variance point is the solution at target ``min(mu)``."""
+    gradient; the minimum-variance point is the solution at target ``min(mu)``, made the
+    one of highest return among ties (:func:`_efficient_minimiser`, HiGHS: no cvxpy)."""
     n = mu.size
     w = np.full(n, 1.0 / n)
     lam = 0.0
@@ -1021,6 +1215,8 @@ def _frontier_simplex(mu, cov, n_points):
         iterations.append(it)
         residuals.append(res)
         if k == 0:  # the minimum-variance point: now the targets of the branch
+            w = _efficient_end(w, mu, cov, True)
+            rows[0] = w
             targets = _frontier_targets(float(w @ mu), float(mu.max()), n_points)
         k += 1
     return np.array(rows), targets, iterations, residuals
