@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from wfr_cvx import cli
@@ -283,3 +284,15 @@ def test_backend_flag_takes_auto_and_the_output_names_the_choice(capsys):
     assert "backend clarabel (auto)" in capsys.readouterr().out
     assert cli.main(["solve", problem, "--backend", "cvxpy"]) == 0
     assert "backend cvxpy, " in capsys.readouterr().out
+
+
+def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
+    """Dates that read both day first and month first are refused, and the command takes
+    --dayfirst / --monthfirst (before, the CLI had no way to say which)."""
+    prices = pd.read_csv(PRICES)
+    prices["date"] = pd.to_datetime(prices["date"]).dt.strftime("%d/%m/%Y")
+    path = tmp_path / "uk.csv"
+    prices.to_csv(path, index=False)
+    assert cli.main(["frontier", str(path), "--points", "3"]) == 2
+    assert "dayfirst" in capsys.readouterr().err
+    assert cli.main(["frontier", str(path), "--points", "3", "--dayfirst"]) == 0

@@ -5,7 +5,8 @@
     wfr-cvx solve FILE [--json OUT [--with-path]] [--csv OUT] [--plot OUT.png] [--verbose]
                   [--progress]
     wfr-cvx regress [DIR] [--verbose] [--progress]
-    wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--csv OUT] [--plot OUT.png]
+    wfr-cvx frontier PRICES.csv [--points 50] [--assets A,B,...] [--dayfirst | --monthfirst]
+                     [--csv OUT] [--plot OUT.png]
     wfr-cvx compare FILE [--verbose] [--progress]
     wfr-cvx batch DIR_OR_FILE... [--workers N | --scheduler ADDRESS] [--out OUT.csv]
                   [--progress]
@@ -117,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="number of points (>= 2; more than 1,000 warns)")
     frontier.add_argument("--assets", metavar="A,B,...",
                           help="comma-separated subset of the columns (default: all)")
+    order = frontier.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
+                       help="read dates such as 01/02/2001 as DD/MM/YYYY (refused as "
+                            "ambiguous otherwise, unless a day above 12 settles it)")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="read such dates as MM/DD/YYYY")
     frontier.add_argument("--csv", type=Path, metavar="OUT", help="write the frontier table")
     frontier.add_argument("--plot", type=Path, metavar="OUT.png", help="write the figure")
 
@@ -396,7 +403,7 @@ def _frontier(args) -> int:
 
     if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
-    prices = load_prices(args.prices)
+    prices = load_prices(args.prices, dayfirst=args.dayfirst)
     if args.assets:
         assets = [a.strip() for a in args.assets.split(",") if a.strip()]
         unknown = [a for a in assets if a not in prices.columns]

@@ -382,11 +382,13 @@ def _near_ends_balanced(request: Request) -> Request:
     "InsufficientProgress" (an error) or "AlmostSolved" 2.5 % off below; balanced: every
     case "Solved", :math:`d^2/\delta^2` the same to 1e-5 from 1e-2 to 1e-5.  On
     ``Grid.simplex(16, 8)``, errors from 1e-4 before; now "Solved" to 1e-4 (a bump moved by
-    1e-4: :math:`d^2/\delta^2` = 0.830912, as ``dr``'s) and "AlmostSolved" at 1e-5.  :math:`\epsilon` is at most the share of the mass that
-    changes, :math:`\|\rho_1 - \rho_0\|_1 / M`, and equals it for a book rescaled as a
-    whole; where the change is mass born in nearly empty cells (:math:`d^2 \propto \delta`,
-    not :math:`\delta^2`) it is far smaller, as those cones' :math:`x/y` are not small
-    (balanced by the share of the mass instead, they stalled).  The splitting backends
+    1e-4: :math:`d^2/\delta^2` = 0.830912, as ``dr``'s) and "AlmostSolved" at 1e-5.
+
+    :math:`\epsilon` is at most the share of the mass that changes,
+    :math:`\|\rho_1 - \rho_0\|_1 / M`, and equals it for a book rescaled as a whole; where
+    the change is mass born in nearly empty cells (:math:`d^2 \propto \delta`, not
+    :math:`\delta^2`) it is far smaller, as those cones' :math:`x/y` are not small (balanced
+    by the share of the mass instead, they stalled).  The splitting backends
     keep their scaling: ``dr`` balanced needed 47x the iterations, or ran out of them, on
     a book mixed with 1e-3 .. 1e-5 of another."""
     if request.rho1 is None or request.backend.name not in NEAR_ENDS_BALANCED:
