@@ -836,3 +836,68 @@ def test_edited_ensemble_arrays_are_refused_by_name(plain_ensemble_file, tmp_pat
     # unedited, it still loads the same
     assert_same_ensemble(wfr_cvx.load(_edited_ensemble_file(path, tmp_path / "same.npz")),
                          geo)
+
+
+def _set(table, dotted, value):
+    *parents, last = dotted.split(".")
+    for key in parents:
+        table = table[key]
+    table[last] = value
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("grid.regimes", "xy", r"the grid's `regimes` must be a list of labels, got 'xy'"),
+    ("grid.assets", "abc", r"the grid's `assets` must be a list of labels, got 'abc'"),
+    ("grid.n_weights", "16", r"the grid does not rebuild: `n_weights` must be an integer"),
+    ("grid.n_weights", 16.0, r"the grid does not rebuild: `n_weights` must be an integer"),
+    ("grid.n_steps", None, r"the grid does not rebuild: `n_steps` must be an integer"),
+    ("backend", 5, r"`backend` 5 is not a backend wfr_cvx"),
+    ("backend", "nonexistent", r"`backend` 'nonexistent' is not a backend wfr_cvx"),
+    ("scheme", "bogus", r"`scheme` 'bogus' is not a scheme of wfr_cvx \(centred, power, "
+                        r"arithmetic\)"),
+    ("scheme", None, r"`scheme` None is not a scheme"),
+])
+def test_a_stored_geodesic_of_the_wrong_type_is_refused_by_field(tmp_path, field, value,
+                                                                message):
+    """Before: regimes "xy" loaded as the two regimes 'x' and 'y' (tuple() of the str;
+    assets "abc" would have named a simplex grid's assets 'a', 'b', 'c', and was refused
+    here without naming the file); backend 5 or "nonexistent" and scheme "bogus" or None
+    loaded as given; n_weights "16" or 16.0 raised a bare TypeError naming neither the
+    file nor `d`."""
+    geo = _two_regimes()
+    path = geo.save(tmp_path / "x.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(str(arrays.pop("header")[()]))
+    _set(header, field, value)
+    with open(path, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps(header)), **arrays)
+    with pytest.raises(ValueError, match=r"x\.npz': " + message):
+        wfr_cvx.load(path)
+    d = geo.to_dict(include_path=True)
+    _set(d["inputs"], field, value)
+    with pytest.raises(ValueError, match=r"`d\['inputs'\](\['grid'\])?`: " + message):
+        Geodesic.from_dict(d)
+    with pytest.raises(ValueError, match=r"`d\['inputs'\](\['grid'\])?`: " + message):
+        io.solve_from_dict(d)
+
+
+def test_a_summary_without_iterations_is_refused_and_every_backend_is_read():
+    """Before: a summary without `iterations` loaded with iterations 0, a figure it does
+    not hold."""
+    d = _two_regimes().to_dict(include_path=True)
+    del d["iterations"]
+    with pytest.raises(ValueError, match=r"`d` has no 'iterations'"):
+        Geodesic.from_dict(d)
+    d = _two_regimes().to_dict(include_path=True)
+    for backend in ("clarabel", "cvxpy", "dr", "scs"):
+        d["inputs"]["backend"] = backend
+        for scheme in ("centred", "power", "arithmetic"):
+            d["inputs"]["scheme"] = scheme
+            back = Geodesic.from_dict(d)
+            assert (back.backend, back.scheme) == (backend, scheme)
+    # "auto" solves (it is resolved to a backend), but no result records it
+    d["inputs"]["backend"], d["inputs"]["scheme"] = "auto", "centred"
+    assert io.solve_from_dict(d).backend in ("clarabel", "dr")
+    with pytest.raises(ValueError, match="`backend` 'auto' is not a backend wfr_cvx records"):
+        Geodesic.from_dict(d)

@@ -301,12 +301,20 @@ def _grid_from_spec(spec, mask=None, *, where: str):
     missing = [key for key in ("n_weights", "n_steps", "regimes") if key not in spec]
     if missing:
         raise ValueError(f"{where}: the grid has no {missing[0]!r}")
-    if mask is None and spec.get("mask") is not None:
-        mask = np.asarray(spec["mask"], dtype=bool)
+    # a list of labels, as written; tuple() of a str would make one label per character
     assets = spec.get("assets")
-    return Grid(spec["n_weights"], spec["n_steps"], regimes=tuple(spec["regimes"]),
-                mask=mask, dims=spec.get("dims", 1),
-                assets=None if assets is None else tuple(assets))
+    for key, labels in (("regimes", spec["regimes"]), ("assets", assets)):
+        if not (isinstance(labels, list) or (key == "assets" and labels is None)):
+            raise ValueError(f"{where}: the grid's `{key}` must be a list of labels, got "
+                             f"{labels!r}")
+    try:
+        if mask is None and spec.get("mask") is not None:
+            mask = np.asarray(spec["mask"], dtype=bool)
+        return Grid(spec["n_weights"], spec["n_steps"], regimes=tuple(spec["regimes"]),
+                    mask=mask, dims=spec.get("dims", 1),
+                    assets=None if assets is None else tuple(assets))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: the grid does not rebuild: {exc}") from None
 
 
 def geodesic_to_dict(geo, *, include_path: bool = False) -> dict:
@@ -457,6 +465,23 @@ def _checked_seconds(where: str, name: str, value) -> float:
     return float(value)
 
 
+def _checked_method(where: str, backend, scheme, *, solving: bool = False) -> None:
+    """The backend and scheme of a stored geodesic, checked: a backend of the registry
+    (what a result records: ``"auto"`` is resolved before the solve), or the rolled-out
+    path's ``"rollout"``; to solve again (``solving``), a backend :func:`wfr_cvx.geodesic`
+    takes, ``"auto"`` among them; a scheme of :data:`wfr_cvx.assembly.SCHEMES`."""
+    from .assembly import SCHEMES
+    from .backends import AUTO, REGISTRY
+
+    known = (*REGISTRY, AUTO) if solving else (*REGISTRY, ROLLED_OUT_BACKEND)
+    if not isinstance(backend, str) or backend not in known:
+        raise ValueError(f"{where}: `backend` {backend!r} is not a backend wfr_cvx "
+                         f"{'solves with' if solving else 'records'} ({', '.join(known)})")
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        raise ValueError(f"{where}: `scheme` {scheme!r} is not a scheme of wfr_cvx "
+                         f"({', '.join(SCHEMES)})")
+
+
 def _checked_scalars(where: str, *, lam, status, backend, iterations,
                      timings: dict) -> dict:
     """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
@@ -581,9 +606,13 @@ def geodesic_from_dict(d: dict):
     Raises
     ------
     ValueError
-        ``d`` is not such a summary, or has no path (a summary without it records the
-        inputs only: :func:`solve_from_dict` solves them again), or an array has the wrong
-        shape for the grid, or a constraint table is not one of
+        ``d`` is not such a summary (a key is missing, ``status`` and ``iterations``
+        among them, or a field has the wrong type or value: a grid that does not rebuild
+        -- its ``regimes`` and ``assets`` are lists --, a ``backend`` that is not one of
+        :data:`wfr_cvx.backends.REGISTRY` or a rolled-out path's ``"rollout"``, a
+        ``scheme`` not in :data:`wfr_cvx.assembly.SCHEMES`), or has no path (a summary
+        without it records the inputs only: :func:`solve_from_dict` solves them again),
+        or an array has the wrong shape for the grid, or a constraint table is not one of
         :data:`wfr_cvx.constraints.CONSTRAINT_TYPES` (or ``inputs.constraints`` and
         ``problem.constraints`` differ).
 
@@ -616,9 +645,12 @@ def geodesic_from_dict(d: dict):
     per_step = {key: _float_array(figures.get(key), shapes[key], f"figures.{key}")
                 for key in ("transport_per_step", "reaction_per_step")}
     constraints = _summary_constraints(d, inputs)
+    # geodesic_to_dict has always written both; a default would invent a figure
+    _require(d, ("status", "iterations"), "`d`")
+    _checked_method("`d['inputs']`", inputs["backend"], inputs["scheme"])
     scalars = _checked_scalars(
-        "`d`", lam=inputs["lam"], status=d.get("status"), backend=inputs["backend"],
-        iterations=d.get("iterations", 0),
+        "`d`", lam=inputs["lam"], status=d["status"], backend=inputs["backend"],
+        iterations=d["iterations"],
         timings={"setup_time": timings["setup"], "solve_time": timings["solve"],
                  "assembly_time": timings["assembly"]})
     return Geodesic(
@@ -649,7 +681,10 @@ def solve_from_dict(d: dict, **solver_options):
     Raises
     ------
     ValueError
-        ``d`` is not a summary of a grid geodesic, or records no allocations (written by a
+        ``d`` is not a summary of a grid geodesic (its grid does not rebuild, its
+        ``backend`` is not one :func:`wfr_cvx.geodesic` takes -- ``"auto"`` or a name of
+        :data:`wfr_cvx.backends.REGISTRY` --, its ``scheme`` not one of
+        :data:`wfr_cvx.assembly.SCHEMES`), or records no allocations (written by a
         wfr_cvx before they were recorded), or is a rebalance step (its potential is
         code, not data), or its constraint tables are not valid (or ``inputs.constraints``
         and ``problem.constraints`` differ).
@@ -681,6 +716,7 @@ def solve_from_dict(d: dict, **solver_options):
         raise ValueError("`d` records a path a learned policy rolled out (backend "
                          "'rollout'), not a solve: solve its ends with wfr_cvx.geodesic "
                          "(d['inputs']['rho0'] and ['rho1'])")
+    _checked_method("`d['inputs']`", inputs["backend"], inputs["scheme"], solving=True)
     constraints = _summary_constraints(d, inputs)
     return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
                     _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,
@@ -1010,6 +1046,7 @@ def load(path):
         _check_stored_metric(arrays["metric"], grid, f"{where}, array 'metric'")
         constraints = _constraints_from_tables(header.get("constraints", []),
                                                f"{where}: the header's constraints")
+        _checked_method(where, header["backend"], header["scheme"])
         scalars = _checked_scalars(
             where, lam=header["lam"], status=header["status"], backend=header["backend"],
             iterations=header["iterations"],
