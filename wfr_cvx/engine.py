@@ -104,7 +104,7 @@ from .errors import (
 )
 from .grid import Grid, as_allocation, regime_masses
 from .metric import check_metric, metric_reach
-from .operators import make_face_average
+from .operators import make_divergence, make_face_average, make_time_difference
 from .result import Geodesic
 
 __all__ = ["Request", "check_size", "check_status", "distance", "geodesic", "make_request",
@@ -692,10 +692,16 @@ def solve(request: Request) -> Geodesic:
     if r1 is not None:
         rho[-1] = r1
     rho_mean, rho_face = level_means(rho, grid, request.scheme)
+    momentum = raw.flux * (grid.dx / grid.dt) * unit
     solved = Geodesic(
         grid=grid, lam=request.lam, metric=request.metric, rho=rho,
-        momentum=raw.flux * (grid.dx / grid.dt) * unit,
-        source=raw.created / grid.dt * unit,
+        momentum=momentum,
+        # the levels were clipped at 0 (a splitting solver's round-off negatives) and the
+        # end levels are the inputs as given (the solver saw tails below 1e-12 as empty):
+        # the source is that of the returned levels and momentum, so continuity holds to
+        # round-off (a dr path failed its certificate at 2e-8 with residuals of 1.4e-10
+        # in clipped cells)
+        source=_continuity_source(rho, momentum, grid),
         rho_mean=rho_mean, rho_face=rho_face,
         # epigraph values are >= 0 up to the solver's tolerance: round-off negatives -> 0
         transport_per_step=np.maximum(raw.transport, 0.0) * unit,
@@ -705,12 +711,17 @@ def solve(request: Request) -> Geodesic:
         backend=request.backend.name, scheme=request.scheme,
         constraints=request.plan.constraints,
     )
-    # The levels were clipped at 0 (a splitting solver's round-off negatives) and the end
-    # levels are the inputs as given (the solver saw tails below 1e-12 as empty): the
-    # source is that of the returned levels and momentum, so continuity holds to round-off
-    # (a dr path failed its certificate at 2e-8 with residuals of 1.4e-10 in clipped cells)
-    solved.source = solved.source + solved.continuity_residual()
     return _cheaper_of(solved, request)
+
+
+def _continuity_source(rho: np.ndarray, momentum: np.ndarray, grid: Grid) -> np.ndarray:
+    """``(rho[k+1] - rho[k]) / dt + div(momentum[k])``: the source with which the path meets
+    the continuity equation (the operators of :meth:`Geodesic.continuity_residual`)."""
+    shape = (grid.n_steps, *grid.shape)
+    dtime, div = np.empty(shape), np.empty(shape)
+    make_time_difference(grid)(np.ascontiguousarray(rho), dtime)
+    make_divergence(grid)(np.ascontiguousarray(momentum), div)
+    return dtime + div
 
 
 def _cheaper_of(solved: Geodesic, request: Request) -> Geodesic:
