@@ -17,6 +17,7 @@ import pytest
 
 from wfr_cvx import cli
 from wfr_cvx import problem_files as problems
+from wfr_cvx._warnings import _InSilencedThread, warn
 from wfr_cvx.batch import COLUMNS, SerialExecutor, solve_many, sweep
 from wfr_cvx.closed_form import dirac_wfr2
 from wfr_cvx.errors import InaccurateSolutionWarning
@@ -128,8 +129,9 @@ def test_warned_jobs_say_so_in_their_rows_on_the_process_pool():
 
 
 def _unrefined():
-    """The same warning, from the same line, wherever it is called from."""
-    warnings.warn("a step was left unrefined", InaccurateSolutionWarning, stacklevel=1)
+    """The same warning, from the same line, wherever it is called from (as wfr_cvx
+    raises its own)."""
+    warn("a step was left unrefined", InaccurateSolutionWarning)
 
 
 _BOTH_RUNNING = threading.Barrier(2)
@@ -140,7 +142,7 @@ class WarnsAlongside(problems.Problem):
     pair runs; "second" finishes last, after warning from a thread outside any job."""
 
     def solve(self, **options):
-        warnings.warn(f"{self.name} was here", UserWarning, stacklevel=1)
+        warn(f"{self.name} was here", UserWarning)
         _BOTH_RUNNING.wait(timeout=60)
         _unrefined()
         if self.name == "second":
@@ -155,7 +157,8 @@ class WarnsAlongside(problems.Problem):
 def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     """Before: each job swapped the process-wide warnings filters with catch_warnings; two
     jobs in threads put them back in the wrong order and left an "ignore" of
-    InaccurateSolutionWarning in force for the rest of the session."""
+    InaccurateSolutionWarning in force for the rest of the session.  Now each thread
+    collects its own job's warnings and the filters are never touched."""
     jobs = [WarnsAlongside(**{f.name: getattr(_switch(name), f.name)
                               for f in dataclasses.fields(problems.Problem)})
             for name in ("first", "second")]
@@ -166,7 +169,8 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
         filters, showwarning = list(warnings.filters), warnings.showwarning
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             table = solve_many(jobs, executor=pool, progress=False)
-        assert warnings.filters == filters and warnings.showwarning is showwarning
+        assert _users(warnings.filters) == _users(filters)
+        assert warnings.showwarning is showwarning
     assert table["status"].tolist() == ["Solved", "Solved"], table["error"].tolist()
     assert table["warnings"].tolist() == [
         f"UserWarning: {name} was here | InaccurateSolutionWarning: a step was left unrefined"
@@ -174,6 +178,32 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     # a thread outside the jobs warned as usual, under its own filters
     assert [str(w.message) for w in shown] == ["a step was left unrefined",
                                                "outside the jobs"]
+
+
+def _users(filters) -> list:
+    """The warnings filters but wfr_cvx's inert per-thread entries (wfr_cvx._warnings)."""
+    return [f for f in filters if not isinstance(f[1], _InSilencedThread)]
+
+
+def test_a_solver_that_silences_its_own_warnings_hides_no_other_jobs_in_threads():
+    """Before (a first fix that captured warnings through the process-wide filters): the
+    cvxpy backend's catch_warnings + ignore of UserWarning around its solve, in one thread,
+    dropped every other job's InaccurateSolutionWarning (a subclass), and a stale copy of
+    the filters it put back kept dropping them for the rest of the batch: all rows said
+    "Solved" with no warning.  Now every dr row carries its warning."""
+    jobs = [{**BUMPS, "name": "small", "backend": "cvxpy", "grid": {"n_weights": 12,
+                                                                      "n_steps": 4}},
+            {**BUMPS, "name": "big", "backend": "cvxpy", "grid": {"n_weights": 60,
+                                                                  "n_steps": 10}},
+            *({**BUMPS, "name": f"dr{i}", "backend": "dr"} for i in range(8))]
+    filters = _users(warnings.filters)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        table = solve_many(jobs, executor=pool, progress=False).set_index("name")
+    assert _users(warnings.filters) == filters  # no "ignore" of UserWarning left behind
+    assert (table["status"] == "Solved").all(), table["error"].tolist()
+    for i in range(8):
+        assert table.loc[f"dr{i}", "warnings"].startswith(
+            "InaccurateSolutionWarning: backend='dr' on a 1-D grid")
 
 
 # -- worker faults: a dead worker costs only its own job ---------------------------------

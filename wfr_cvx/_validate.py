@@ -7,10 +7,10 @@ Each raises ``TypeError`` for something that is not a real number (``bool``, num
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from ._warnings import warn
 from .errors import UnitsWarning
 
 __all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "nonnegative_scalar",
@@ -77,7 +77,7 @@ def check_lam_units(lam: float, length: float, what: str = "the weight axis",
     expected (d^2 then grows like lam^2 wherever a regime's mass changes).  A space of
     length 0 (every atom at one point) has nothing to compare with."""
     if length > 0 and lam > LAM_UNITS_FACTOR * length:
-        warnings.warn(
+        warn(
             f"`lam` = {lam:g} is {lam / length:.3g} times the length of {what}: `lam` is in "
             "weight units (a fraction of the portfolio), not dollars; convert a dollar "
             "crossover scale with wfr_cvx.lam_to_weights(lam_dollars, portfolio_value)",

@@ -36,15 +36,17 @@ Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``), the solver's status o
 ``"invalid"`` for a job that could not be read, ``"error"`` for any other exception, in the
 worker or in the executor.
 
-Warnings: every warning a job raises, while it is read or solved, is in its row's
-``warnings`` column (``"Category: message"``, several joined by ``" | "``), never shown
-on stderr nor raised by an ``"error"`` warnings filter, on every executor alike.  A solve
-can be inaccurate and still say ``"Solved"`` -- its
+Warnings: every warning wfr_cvx raises for a job, while it is read or solved, is in its
+row's ``warnings`` column (``"Category: message"``, several joined by ``" | "``), never
+shown on stderr nor raised by an ``"error"`` warnings filter, on every executor alike.  A
+solve can be inaccurate and still say ``"Solved"`` -- its
 :class:`~wfr_cvx.errors.InaccurateSolutionWarning` says so (the first-order backend on a
 1-D grid, a path priced above its objective, a small rebalance step left unrefined ...):
-read ``status`` together with ``warnings``.  Jobs running in threads of one process
-(a ThreadPoolExecutor, a Dask worker with several threads) each get their own warnings, and
-the warnings filters and ``warnings.showwarning`` are as they were once no job runs.
+read ``status`` together with ``warnings``.  Each thread collects its own job's warnings
+(:mod:`wfr_cvx._warnings`), so jobs running side by side in the threads of one process (a
+ThreadPoolExecutor, a Dask worker with several threads) keep theirs apart, and the
+process's warnings filters are never touched.  Warnings of other packages (numpy, cvxpy,
+pandas) go through the filters as usual.
 """
 
 from __future__ import annotations
@@ -55,10 +57,7 @@ import dataclasses
 import itertools
 import os
 import signal
-import threading
 import time
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +66,7 @@ import pandas as pd
 from . import problem_files
 from ._progress import AUTO, check_progress, progress_bar, progress_default
 from ._threads import thread_limit
+from ._warnings import collected
 from .errors import SolverError
 from .problem_files import EnsembleProblem, Problem
 
@@ -188,7 +188,7 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     read_warnings: dict[int, list] = {}  # raised while reading a job, here
     todo: list[tuple[int, Problem]] = []
     for i, job in enumerate(jobs):
-        with _job_warnings() as caught:
+        with collected() as caught:
             problem, row = _read(job, i)
         if caught:
             read_warnings[i] = caught
@@ -319,7 +319,7 @@ def _solve(problem: Problem, threads: int = 1) -> dict:
     """Solve one problem (in a worker) on at most ``threads`` threads: its row of figures,
     or its failure, with the warnings it raised."""
     start = time.perf_counter()
-    with _job_warnings() as caught:
+    with collected() as caught:
         try:
             # no bar of the solve's own: the batch shows one for the jobs
             with thread_limit(threads), progress_default(False):
@@ -355,94 +355,8 @@ def _one_line(kind: type, message) -> str:
 
 def _warnings_text(caught) -> str:
     """The ``warnings`` cell: each distinct warning once, in the order raised."""
-    return " | ".join(dict.fromkeys(_one_line(w.category, w.message) for w in caught))
-
-
-# -- the warnings of a job ---------------------------------------------------------------
-# A job's warnings belong in its row.  warnings.catch_warnings swaps the process-wide
-# filters and showwarning and puts back what it saw on entry: jobs overlapping in the
-# threads of one process (a ThreadPoolExecutor, a Dask worker with several threads) put
-# them back in the wrong order and left a job's filter behind for the rest of the session.
-# Instead, one capture serves every job running in the process: the first job to start
-# installs it and the last to finish restores exactly what the first saw (a count under a
-# lock).  While it is installed:
-#
-# * a filter "always", whose message pattern matches only in a thread running a job (the
-#   warnings machinery calls ``.match(text)`` on a filter's pattern, a compiled regex or
-#   any object with that method): each warning of a job is kept even when an earlier
-#   identical one (another job's) would have silenced it ("default", "once"), and is
-#   recorded rather than raised by an "error" filter; other threads keep their filters;
-# * a showwarning that appends a job thread's warnings to that job's list and hands any
-#   other thread's to the showwarning it replaced.
-#
-# A filter that code inside a job adds with its own catch_warnings (e.g. around cvxpy) is
-# still process-wide while it lasts, as any warnings filter on Python < 3.14 is.
-_capture_lock = threading.Lock()
-_capture_depth = 0
-_capture_saved: tuple | None = None  # (filters list, its entries, showwarning)
-_job = threading.local()  # .caught: the list of the job this thread is running, or None
-# a worker forked while another thread held the lock would wait for it forever
-os.register_at_fork(before=_capture_lock.acquire, after_in_parent=_capture_lock.release,
-                    after_in_child=_capture_lock.release)
-
-
-class _Capturing(Warning):
-    """Never raised: the category of the filter that :func:`_job_warnings` swaps."""
-
-
-class _InJob:
-    """The message pattern of the capture's filter: matches in a thread running a job."""
-
-    def match(self, text) -> bool:
-        return getattr(_job, "caught", None) is not None
-
-    def __repr__(self) -> str:
-        return "<in a wfr_cvx.batch job>"
-
-
-def _showwarning_to(passed_on):
-    def showwarning(message, category, filename, lineno, file=None, line=None):
-        caught = getattr(_job, "caught", None)
-        if caught is None:
-            passed_on(message, category, filename, lineno, file, line)
-        else:
-            caught.append(warnings.WarningMessage(message, category, filename, lineno,
-                                                  file, line))
-    return showwarning
-
-
-@contextmanager
-def _job_warnings():
-    """Collect the warnings this thread raises inside the block into the list yielded,
-    whatever other threads do meanwhile."""
-    global _capture_depth, _capture_saved
-    with _capture_lock:
-        if _capture_depth == 0:
-            _capture_saved = (warnings.filters, list(warnings.filters), warnings.showwarning)
-            # simplefilter marks the filters changed, which forgets the warnings already
-            # shown from each line (a job's first warning is not taken for a repeat of one
-            # shown before the batch); its entry, of a category of our own, is then swapped
-            # for the capture's
-            warnings.simplefilter("always", _Capturing)
-            filters = warnings.filters
-            filters[filters.index(("always", None, _Capturing, None, 0))] = (
-                "always", _InJob(), Warning, None, 0)
-            warnings.showwarning = _showwarning_to(_capture_saved[2])
-        _capture_depth += 1
-    outer = getattr(_job, "caught", None)  # a batch run inside a job
-    _job.caught = caught = []
-    try:
-        yield caught
-    finally:
-        _job.caught = outer
-        with _capture_lock:
-            _capture_depth -= 1
-            if _capture_depth == 0:
-                filters, entries, showwarning = _capture_saved
-                filters[:] = entries  # code inside a job may have rebound or changed it
-                warnings.filters = filters
-                warnings.showwarning = showwarning
-                _capture_saved = None
+    return " | ".join(dict.fromkeys(_one_line(category, message)
+                                    for category, message in caught))
 
 
 def _run(executor, todo, rows, names, bar, threads: int) -> None:

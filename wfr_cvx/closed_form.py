@@ -24,11 +24,11 @@ References
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 
 from ._validate import check_lam, nonnegative_scalar
+from ._warnings import silenced
 from .errors import SolverError
 from .grid import Grid, as_allocation
 from .metric import unlabel_metric
@@ -275,9 +275,8 @@ def static_wfr2_bounds(rho0, rho1, grid: Grid, lam: float, *, metric=None,
     if objective_terms:
         problem = cp.Problem(cp.Minimize(cp.sum(objective_terms)), constraints)
         options = dict(solver_options or {})
-        with warnings.catch_warnings():
-            # an inaccurate status is judged by the certificate below instead
-            warnings.simplefilter("ignore", UserWarning)
+        # an inaccurate status is judged by the certificate below instead
+        with silenced(UserWarning):
             try:
                 problem.solve(solver=cp.CLARABEL, **options)
             except cp.error.SolverError as exc:

@@ -53,13 +53,13 @@ order in ``dt`` wherever mass is born or dies (3.4 % low on a regime switch at 3
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._memory import memory_budget
 from ._validate import check_lam, check_lam_units, is_ensemble
+from ._warnings import warn
 from .assembly import (
     DEFAULT_SCHEME,
     SCHEMES,
@@ -478,7 +478,7 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
 
 
 def _warn_unrefined(move: float, why: str) -> None:
-    warnings.warn(
+    warn(
         f"a small step (it moves {move:.1e} of the mass) is resolved only to the solver's "
         f"tolerance against the potential, and was not refined: {why}; its d^2 and target "
         "may be off by up to tens of % (measured: 5-50 %)", InaccurateSolutionWarning,
@@ -744,7 +744,7 @@ def _warn_if_known_inaccurate(request: Request) -> None:
     ends = (request.rho0, request.rho1)
     if (request.backend.name == "dr" and request.grid.dims == 2 and any(
             rho is not None and 0 < cells_holding(rho) < POINT_CELLS for rho in ends)):
-        warnings.warn(
+        warn(
             "backend='dr' on point allocations (fewer than 4 cells hold 90 % of a regime's "
             "mass) can stop short of the interior point's d^2 at 'Solved' (measured 5.6e-4 "
             "relative on two Diracs on Grid.simplex(16, 8) at lam = 1) and converges slowly "
@@ -756,7 +756,7 @@ def _warn_if_known_inaccurate(request: Request) -> None:
             # at 1e-5, 2.7e-6 at 1e-6, 1.5e-9 at 1e-7; a bump moved at lam = 1, 32 x 8 and
             # 64 x 16: 1.2e-5 and 1.8e-5 at 1e-6)
             and request.options.get("eps", DR_DEFAULTS["eps"]) > 1e-6):
-        warnings.warn(
+        warn(
             "backend='dr' on a 1-D grid with scheme='centred' converges slowly, its objective "
             "drifting where its stopping rule assumes a 1/k decay: at its default tolerances "
             "measured 2.8e-5 to 1.7e-4 (relative) from the interior point's d^2 after 6,150 "
@@ -853,7 +853,7 @@ def _check_path(raw: RawSolution, backend: str) -> None:
     excess = raw.path_excess
     if excess is None or excess <= PATH_WARN:
         return
-    warnings.warn(
+    warn(
         f"the path the {backend} solve returned costs {excess:.1%} more than its objective: "
         "its cones are met only to the solver's absolute tolerance, coarse against a cost "
         "this small beside the masses (nearly equal ends, or a metric or lam that makes "
@@ -911,7 +911,7 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
             f"path without constraints, staying put for a free end){hint}",
             status=status.value, backend=backend)
     if status in INACCURATE:
-        warnings.warn(
+        warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
             "figures may be less precise",
             InaccurateSolutionWarning, stacklevel=3,

@@ -20,11 +20,11 @@ becomes an unknown, the potential a linear term, the budget one equality.
 from __future__ import annotations
 
 import inspect
-import warnings
 
 import numpy as np
 
 from ._validate import positive_scalar
+from ._warnings import warn
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
 from .closed_form import solver_resolution2
@@ -220,7 +220,7 @@ def _warn_if_worse_than_staying_put(step: Rebalance, r0: np.ndarray, lam: float)
     slack = (1e-6 * float(np.sum(np.abs(step.potential) * r0))
              + solver_resolution2(lam, float(r0.sum())) / (2.0 * step.tau))
     if step.objective > stay + slack:
-        warnings.warn(
+        warn(
             f"the step's objective {step.objective:.8g} is above staying put's "
             f"{stay:.8g}: the solve did not resolve a step this small against the "
             "potential, and its target and d^2 are not reliable", InaccurateSolutionWarning,

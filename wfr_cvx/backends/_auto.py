@@ -83,11 +83,11 @@ The choice is in the result's ``backend``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
+from .._warnings import warn
 from ._multilevel import can_coarsen
 from ._registry import REGISTRY, Backend
 
@@ -234,7 +234,7 @@ def displayable(chosen: Backend, options: Mapping | None) -> dict | None:
     dropped = sorted((set(options or {}) & DISPLAY_OPTIONS) - set(chosen.options))
     if not dropped:
         return None if options is None else dict(options)
-    warnings.warn(f"backend='auto' chose {chosen.name!r} for this problem, which does not "
+    warn(f"backend='auto' chose {chosen.name!r} for this problem, which does not "
                   f"take the display setting(s) {dropped}: left out (name the backend to "
                   "have them)", UserWarning, stacklevel=4)
     return {name: value for name, value in options.items() if name not in dropped}

@@ -10,13 +10,13 @@ perspective terms are vectorised second-order cones ``SOC(y + t, [2x; y - t], ax
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .._warnings import silenced
 from ..assembly import SCHEMES, RawSolution, geometric_mean_cells, transport_speed
 from ..grid import Grid
 from ..metric import is_cell_metric
@@ -275,10 +275,9 @@ def solve(request) -> RawSolution:
     problem, levels = form.problem, form.levels
     settings = {**CLARABEL_DEFAULTS, **request.options}
     try:
-        with warnings.catch_warnings():
-            # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.engine
-            # reports it (InaccurateSolutionWarning), once
-            warnings.simplefilter("ignore", UserWarning)
+        # cvxpy's "may be inaccurate" warning: the status policy of wfr_cvx.engine reports
+        # it (InaccurateSolutionWarning), once
+        with silenced(UserWarning):
             problem.solve(solver=cp.CLARABEL, **settings)
         status = _STATUS.get(problem.status, Status.SOLVER_ERROR)
         if problem.status == cp.USER_LIMIT:

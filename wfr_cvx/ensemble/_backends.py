@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._warnings import silenced, warn
 from ..backends import INACCURATE, REGISTRY, SOLVED, Status
 from ..backends._status import cvxpy_limit
 from ..errors import InaccurateSolutionWarning, SolverError
@@ -119,9 +119,8 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
                 "direct_solve_method": solve_method(n_src + n_dst), **options}
     verbose = bool(settings.pop("verbose"))
     try:
-        with warnings.catch_warnings():
-            # cvxpy's "may be inaccurate": the status policy and the certificate judge
-            warnings.simplefilter("ignore", UserWarning)
+        # cvxpy's "may be inaccurate": the status policy and the certificate judge
+        with silenced(UserWarning):
             problem.solve(solver=cp.CLARABEL, verbose=verbose, **settings)
     except cp.error.SolverError:
         return RawSolution(None, None, Status.SOLVER_ERROR, 0, time.perf_counter() - begin,
@@ -165,7 +164,7 @@ def check_status(status, backend: str, hint: str = "") -> None:
     if status in SOLVED:
         return
     if status in INACCURATE:
-        warnings.warn(f"the {backend} solve of the ensemble coupling stopped at reduced "
+        warn(f"the {backend} solve of the ensemble coupling stopped at reduced "
                       f"accuracy (status {status.value!r}); figures may be less precise"
                       f"{hint}", InaccurateSolutionWarning, stacklevel=_caller_stacklevel())
         return

@@ -118,12 +118,12 @@ identical ensembles with coincident atoms, d^2 = 0, ended "NumericalError" or
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._warnings import warn
 from ..backends import ConeBlock, ConicProblem
 from ..errors import InaccurateSolutionWarning, SolverError
 from ._backends import _caller_stacklevel, check_status, solve_clarabel, solve_cvxpy
@@ -928,12 +928,12 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
                     raise SolverError(f"the ensemble coupling was not solved: {why}",
                                       status=status, backend=backend)
                 if status == "AlmostSolved":
-                    warnings.warn(f"the ensemble coupling was not solved (status "
+                    warn(f"the ensemble coupling was not solved (status "
                                   f"'AlmostSolved'): {why}", InaccurateSolutionWarning,
                                   stacklevel=_caller_stacklevel())
             if bound > 0 and heavy.any():  # negligible, but not certified
                 status = "AlmostSolved"
-                warnings.warn("the ensemble coupling was not solved (status 'AlmostSolved'): "
+                warn("the ensemble coupling was not solved (status 'AlmostSolved'): "
                               f"the plan's cost is at most {NEGLIGIBLE:g} of 4 lam^2 times the "
                               "mass, below the interior point's resolution, and is returned as "
                               "a feasible point (an upper bound)"

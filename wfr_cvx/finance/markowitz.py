@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +59,7 @@ import scipy.linalg
 from scipy.optimize import linprog
 
 from .._validate import real_scalar
+from .._warnings import silenced, suppressed, warn
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
 
 __all__ = [
@@ -229,8 +229,7 @@ def _time_orders(index: pd.Index) -> list:
     readings = []
     for dayfirst in (False, True):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "could not infer format": one by one
+            with silenced(UserWarning):  # pandas' "could not infer format": one by one
                 readings.append(pd.DatetimeIndex(pd.to_datetime(
                     index.astype(str), dayfirst=dayfirst, format="mixed")))
         except (TypeError, ValueError, OverflowError):
@@ -554,10 +553,9 @@ class _MinVariance:
             self.volatility = cp.Problem(cp.Minimize(_volatility(self.w, self.cov)),
                                          self.constraints)
         try:
-            with warnings.catch_warnings():
-                # at a volatility of ~0 Clarabel often ends "optimal_inaccurate" with
-                # weights 5e-15 from the closed form: judged below, not by its status
-                warnings.simplefilter("ignore", InaccurateSolutionWarning)
+            # at a volatility of ~0 Clarabel often ends "optimal_inaccurate" with weights
+            # 5e-15 from the closed form: judged below, not by its status
+            with suppressed(InaccurateSolutionWarning):
                 _solve(self.volatility, what, warm_start=warm_start)
         except SolverError:
             return weights  # the variance form's answer stands, with its own status
@@ -585,10 +583,9 @@ def _objective_scale(*magnitudes: float) -> float:
 def _solve(problem: cp.Problem, what: str, *, warm_start: bool = False) -> None:
     """Solve with Clarabel and apply the solver-status policy of :mod:`wfr_cvx.errors`."""
     try:
-        with warnings.catch_warnings():
-            # cvxpy's own "solution may be inaccurate" UserWarning: the policy below
-            # reports it once as an InaccurateSolutionWarning
-            warnings.simplefilter("ignore", UserWarning)
+        # cvxpy's own "solution may be inaccurate" UserWarning: the policy below reports it
+        # once as an InaccurateSolutionWarning
+        with silenced(UserWarning):
             problem.solve(solver=cp.CLARABEL, warm_start=warm_start, **_CLARABEL_SETTINGS)
     except cp.error.SolverError as exc:
         raise SolverError(f"{what}: the solver failed ({exc})", status="solver_error",
@@ -597,7 +594,7 @@ def _solve(problem: cp.Problem, what: str, *, warm_start: bool = False) -> None:
     if status == cp.OPTIMAL:
         return
     if status == cp.OPTIMAL_INACCURATE:
-        warnings.warn(
+        warn(
             InaccurateSolutionWarning(f"{what}: solved to reduced accuracy (status {status!r})"),
             stacklevel=3,
         )
@@ -1204,7 +1201,7 @@ def _frontier_simplex(mu, cov, n_points):
         w /= w.sum()
         w, lam, it, res = _eg_min_variance(cov, mu, r, w, lam)
         if res > _EG_TOL:
-            warnings.warn(
+            warn(
                 InaccurateSolutionWarning(
                     f"efficient_frontier(method='simplex') point {k} (target {r:.6g}) "
                     f"stopped after {it} steps with KKT residual {res:.3g} > {_EG_TOL:g}"

@@ -39,9 +39,9 @@ impact.  Almgren & Chriss, "Optimal execution of portfolio transactions", J. Ris
 from __future__ import annotations
 
 import math
-import warnings
 
 from .._validate import positive_scalar
+from .._warnings import warn
 from ..errors import UnitsWarning
 
 __all__ = ["crossover_scale", "lam_to_weights", "lam_to_dollars", "MAX_SPREAD",
@@ -109,7 +109,7 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
                          f"(a bid at or below zero), got {spread:g}: it looks like basis "
                          f"points (10 bp is 1e-3, so pass {spread:g}e-4)")
     if spread > PLAUSIBLE_SPREAD:
-        warnings.warn(f"`spread` = {spread:g} is {100 * spread:g} % of the price; spread is a "
+        warn(f"`spread` = {spread:g} is {100 * spread:g} % of the price; spread is a "
                       f"fraction (10 bp is 1e-3): if you meant {spread:g} bp pass "
                       f"{spread:g}e-4", UnitsWarning, stacklevel=2)
     return math.sqrt(adv * spread / impact)
