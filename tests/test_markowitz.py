@@ -734,3 +734,41 @@ def test_an_unlabelled_mu_with_a_labelled_cov_is_refused(mu_cov):
     pd.testing.assert_series_equal(min_variance(mu, cov.to_numpy()), expected, atol=1e-9)
     np.testing.assert_allclose(min_variance(mu.to_numpy(), cov.to_numpy()), expected,
                                atol=1e-9)
+
+
+def test_a_near_singular_full_rank_covariance_keeps_its_one_minimiser():
+    """Before: eigenvalues up to 1e-12 of the largest counted as zero, so with
+    Sigma = BB' + 1e-13 lam_max I (8 assets, full rank) the tie-break moved the one
+    long-only minimiser to a portfolio of 2.4x its variance (|dw|_1 = 1.1), and the
+    long-short frontier was refused as an unbounded zero-variance hedge."""
+
+    rng = np.random.default_rng(0)
+    n = 8
+    B = rng.normal(size=(n, 3))
+    mu = rng.normal(0.01, 0.02, n)
+    delta = 1e-13 * np.linalg.eigvalsh(B @ B.T)[-1]
+    cov = B @ B.T + delta * np.eye(n)
+    w = cp.Variable(n)
+    cp.Problem(cp.Minimize(cp.norm(cp.hstack([B.T @ w, np.sqrt(delta) * w]))),
+               [cp.sum(w) == 1, w >= 0]).solve(solver=cp.CLARABEL, tol_gap_abs=1e-14,
+                                               tol_gap_rel=1e-12, tol_feas=1e-12)
+    least = float(w.value @ cov @ w.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InaccurateSolutionWarning)
+        found = markowitz.min_variance(mu, cov).to_numpy()
+        row0 = markowitz.efficient_frontier(mu, cov, n_points=3).iloc[0]
+    assert float(found @ cov @ found) <= least * (1 + 1e-3)
+    assert float(row0["variance"]) <= least * (1 + 1e-3)
+    inverse = np.linalg.solve(cov, np.ones(n))
+    closed = inverse / inverse.sum()  # the long-short minimiser
+    frontier = markowitz.efficient_frontier(mu, cov, n_points=3, long_only=False)
+    assert float(frontier.iloc[0]["variance"]) == pytest.approx(
+        float(closed @ cov @ closed), rel=1e-3)
+
+
+def test_two_digit_years_written_first_load(tmp_path):
+    """Before: 98-11-30 was taken for a day- or month-first date and refused."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,A,B\n98-11-30,1,2\n98-12-31,1.1,2.1\n99-01-29,1.2,2.0\n")
+    index = markowitz.load_prices(path).index
+    assert [str(d.date()) for d in index] == ["1998-11-30", "1998-12-31", "1999-01-29"]

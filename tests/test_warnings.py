@@ -83,3 +83,11 @@ def test_suppressed_drops_only_its_category_in_its_thread():
             warn("kept", UserWarning)
         warn("kept too", InaccurateSolutionWarning)
     assert caught == [(UserWarning, "kept"), (InaccurateSolutionWarning, "kept too")]
+
+
+def test_a_warning_instance_is_of_its_own_class():
+    with collected() as caught:
+        with suppressed(InaccurateSolutionWarning):
+            warn(InaccurateSolutionWarning("dropped"))
+        warn(InaccurateSolutionWarning("kept"))
+    assert caught == [(InaccurateSolutionWarning, "kept")]

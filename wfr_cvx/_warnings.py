@@ -35,7 +35,10 @@ _filters_lock = threading.Lock()
 def warn(message, category: type[Warning] = UserWarning, stacklevel: int = 1) -> None:
     """:func:`warnings.warn` (``stacklevel`` as there, counted from the caller), or, in a
     thread collecting its warnings, append ``(category, message)`` to its collection;
-    nothing in a block that suppresses ``category``."""
+    nothing in a block that suppresses ``category``.  A Warning instance as ``message`` is
+    of its own class, as in :func:`warnings.warn`."""
+    if isinstance(message, Warning):
+        category = type(message)
     if any(issubclass(category, quiet) for quiet in getattr(_thread, "suppressed", ())):
         return
     caught = getattr(_thread, "caught", None)
