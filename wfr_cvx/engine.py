@@ -684,6 +684,7 @@ def solve(request: Request) -> Geodesic:
                  feasible=r1 is None or (not request.plan.constraints
                                          and bool(np.all(request.plan.reaction))))
     _check_path(raw, request.backend.name)
+    _check_clipped(raw, request.backend.name)
 
     _warn_if_known_inaccurate(request)
     grid, unit = request.grid, 1.0 / factor
@@ -860,6 +861,29 @@ def _check_path(raw: RawSolution, backend: str) -> None:
         "moving nearly free); d^2 may be off (seen: up to 1.1 %), and the path's velocity "
         "and rate are not reliable; the dr backend (backend='dr', eps=1e-8) prices its own "
         "path", InaccurateSolutionWarning, stacklevel=4)
+
+
+#: Above this share of a level's mass below zero, the solver's levels are not round-off
+#: off the cone of non-negative masses (dr's are ~1e-10 of a cell), and clipping them
+#: changes the path beyond what its d^2 prices.
+CLIPPED_WARN = 1e-6
+
+
+def _check_clipped(raw: RawSolution, backend: str) -> None:
+    """Warn when the levels the solver returned hold negative mass beyond round-off: the
+    result clips them at 0 and gives the source that matches (continuity holds), but d^2
+    is the solver's, priced on the unclipped path."""
+    levels = raw.levels[1:-1]
+    if levels.size == 0:
+        return
+    per_level = tuple(range(1, levels.ndim))
+    below = -np.minimum(levels, 0.0).sum(axis=per_level)
+    share = float(np.max(below / np.maximum(np.abs(levels).sum(axis=per_level), 1e-300)))
+    if share > CLIPPED_WARN:
+        warn(f"the {backend} solve returned levels with {share:.1e} of a level's mass below "
+             "zero; they are clipped at 0, and the source and rates follow the clipped path, "
+             "while d^2 is the solver's: it may be off by about as much",
+             InaccurateSolutionWarning, stacklevel=4)
 
 
 def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
