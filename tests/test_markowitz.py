@@ -766,9 +766,23 @@ def test_a_near_singular_full_rank_covariance_keeps_its_one_minimiser():
         float(closed @ cov @ closed), rel=1e-3)
 
 
-def test_two_digit_years_written_first_load(tmp_path):
-    """Before: 98-11-30 was taken for a day- or month-first date and refused."""
+@pytest.mark.parametrize(("dates", "read"), [
+    (["98-11-30", "98-12-31", "99-01-29"], ["1998-11-30", "1998-12-31", "1999-01-29"]),
+    (["99-12-31", "00-01-31", "00-02-29"], ["1999-12-31", "2000-01-31", "2000-02-29"]),
+    (["30/11/98", "31/12/98", "29/01/99"], ["1998-11-30", "1998-12-31", "1999-01-29"]),
+    (["15-11-27", "15-11-30", "15-12-31"], None),  # 2015-11-27 or 27 Nov 2015 .. 2031?
+])
+def test_two_digit_years_are_read_in_the_one_valid_order_or_refused(tmp_path, dates, read):
+    """Before: 98-11-30 was taken for a day- or month-first date and refused, 00-01-31
+    raised "month must be in 1..12", and 15-11-27 .. 15-12-31 were read day first (2027 ..
+    2031) although year first reads them too."""
     path = tmp_path / "prices.csv"
-    path.write_text("date,A,B\n98-11-30,1,2\n98-12-31,1.1,2.1\n99-01-29,1.2,2.0\n")
-    index = markowitz.load_prices(path).index
-    assert [str(d.date()) for d in index] == ["1998-11-30", "1998-12-31", "1999-01-29"]
+    path.write_text("date,A,B\n" + "".join(f"{d},1,2\n" for d in dates))
+    if read is None:
+        with pytest.raises(ValueError, match="two-digit years .* year first .* and day first"):
+            markowitz.load_prices(path)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        index = markowitz.load_prices(path).index
+    assert [str(d.date()) for d in index] == read

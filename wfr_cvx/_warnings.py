@@ -17,11 +17,15 @@ per thread and touch no process-wide state.  Warnings raised by other packages (
 cvxpy, pandas) are not collected: they go through the filters as usual.  :func:`silenced`
 needs a filter, but one that stays: its entry, put first in the filters when a block
 starts, ignores the category only in threads inside such a block (its message pattern is
-an object whose ``match`` asks the thread), and is inert elsewhere.
+an object whose ``match`` asks the thread), and is inert elsewhere.  Another thread that
+replaces the filters while a block runs (leaving a ``catch_warnings``, ``resetwarnings``)
+can drop the entry until the next block starts: the block's warnings are then shown, as
+they were with ``catch_warnings``; nothing is hidden.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from contextlib import contextmanager
@@ -30,6 +34,9 @@ __all__ = ["warn", "collected", "suppressed", "silenced"]
 
 _thread = threading.local()
 _filters_lock = threading.Lock()
+# a process forked while another thread held the lock would wait for it forever
+os.register_at_fork(before=_filters_lock.acquire, after_in_parent=_filters_lock.release,
+                    after_in_child=_filters_lock.release)
 
 
 def warn(message, category: type[Warning] = UserWarning, stacklevel: int = 1) -> None:
@@ -81,6 +88,12 @@ class _InSilencedThread:
 
     def match(self, text) -> bool:
         return getattr(_thread, "silenced", {}).get(self.category, 0) > 0
+
+    def __eq__(self, other) -> bool:  # a copy of the filters equals them
+        return isinstance(other, _InSilencedThread) and other.category is self.category
+
+    def __hash__(self) -> int:
+        return hash((_InSilencedThread, self.category))
 
     def __repr__(self) -> str:
         return f"<{self.category.__name__} silenced in wfr_cvx threads>"

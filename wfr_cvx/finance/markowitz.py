@@ -106,7 +106,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     Dates written day or month first (``01/11/2000``, ``01.11.2000``, ``01-11-2000``) are
     read in the one order that makes every date valid (a day above 12 somewhere settles
     it); when both orders do, and they differ, the file is refused rather than guessed:
-    pass ``dayfirst``.
+    pass ``dayfirst``.  Dates of three one- or two-digit numbers (``98-11-30``,
+    ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
+    makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.
 
     Parameters
     ----------
@@ -182,14 +184,58 @@ class _AmbiguousDates(ValueError):
     """Dates that read validly, and differently, both day first and month first."""
 
 
+# three numbers of one or two digits (98-11-30, 30/11/98, 11.30.98): a two-digit year
+# first or last, and the whole label
+_TWO_DIGIT_YEAR = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{1,2})\s*$")
+
+
+def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series | None:
+    """``values`` as dates when every one is three numbers of one or two digits: read in the
+    one order -- year first, day first or month first (``dayfirst`` rules out one of the
+    last two) -- that makes every date valid; refused when several do and differ.  None
+    when the labels are of another form."""
+    fields = values.astype(str).str.extract(_TWO_DIGIT_YEAR)
+    if fields.isna().any().any():
+        return None
+    a, b, c = (fields[i].astype(int) for i in (0, 2, 3))
+    orders = {"year first (YY-MM-DD)": (a, b, c), "day first (DD-MM-YY)": (c, b, a),
+              "month first (MM-DD-YY)": (c, a, b)}
+    if dayfirst is not None:
+        del orders["month first (MM-DD-YY)" if dayfirst else "day first (DD-MM-YY)"]
+    readings = {}
+    for name, (year, month, day) in orders.items():
+        # two-digit years as pandas and strptime read them: 69-99 -> 19xx, 00-68 -> 20xx
+        full = np.where(year >= 69, 1900 + year, 2000 + year)
+        dates = pd.to_datetime(pd.DataFrame({"year": full, "month": month, "day": day}),
+                               errors="coerce")
+        if dates.notna().all():
+            readings[name] = pd.DatetimeIndex(dates)
+    distinct: dict = {}
+    for name, dates in readings.items():  # orders that agree on every date are one reading
+        if not any(dates.equals(kept) for kept in distinct.values()):
+            distinct[name] = dates
+    if len(distinct) == 1:
+        return pd.Series(next(iter(distinct.values())), index=values.index)
+    if not distinct:
+        raise ValueError(f"{where}: the `date` column's two-digit-year dates read as no "
+                         f"valid date in any order ({', '.join(orders)})")
+    raise _AmbiguousDates(
+        f"{where}: the `date` column's dates have two-digit years and read validly, and "
+        f"differently, {' and '.join(distinct)}, e.g. {values.iloc[0]!r}.  Write the dates "
+        f"year first with four digits (ISO, YYYY-MM-DD)"
+        + ("" if dayfirst is not None else ", or pass dayfirst=True or dayfirst=False if "
+           "the year is last"))
+
+
 def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
     """``values`` as dates; see :func:`load_prices` for the day-first rule."""
+    two_digit = _read_two_digit_years(values, dayfirst, where)
+    if two_digit is not None:
+        return two_digit
     fields = values.astype(str).str.extract(_DAY_MONTH_YEAR).dropna()
     if fields.empty:  # year first (ISO) or another form: pandas' dayfirst would misread it
         return pd.to_datetime(values)
     first, second = fields[0].astype(int), fields[1].astype(int)
-    if (first > 31).any():  # a two-digit year first (98-11-30): neither day nor month
-        return pd.to_datetime(values)
     valid = {False: (first <= 12) & (second <= 31), True: (second <= 12) & (first <= 31)}
     if dayfirst is None:
         if valid[False].all() and valid[True].all():
@@ -615,14 +661,14 @@ def _clip_long_only(w: np.ndarray, budget: float) -> np.ndarray:
 
 
 # -- ties among the minimisers ----------------------------------------------------------
-#: Eigenvalues of the covariance at most this share of the largest (or 4 n machine
-#: epsilons, the round-off of ``eigh`` on n assets, if larger) count as zero when the
-#: minimisers of the variance are told apart.  A budget-1 move along them changes the
-#: variance by at most ~2e-14 of the largest eigenvalue.  With 1e-12 (the level the PSD
-#: check calls round-off), a full-rank covariance BB' + 1e-13 lam_max I in 8 assets had its
-#: one minimiser moved to a portfolio of 2.4x its variance, and its long-short frontier
-#: refused as unbounded.
-_NULL_RTOL = 1e-14
+#: Eigenvalues of the covariance at most this many machine epsilons times n (assets) of the
+#: largest count as zero when the minimisers of the variance are told apart: the round-off
+#: of ``eigh``, below which a full-rank covariance cannot be told from a singular one.  A
+#: budget-1 move along them changes the variance by at most ~2 n eps of the largest
+#: eigenvalue (3.5e-15 at 8 assets).  With 1e-12 (the level the PSD check calls round-off),
+#: a full-rank covariance BB' + 1e-13 lam_max I in 8 assets had its one minimiser moved to
+#: a portfolio of 2.4x its variance, and its long-short frontier refused as unbounded.
+_NULL_EPS = 4.0
 #: A fully hedged zero-variance move gaining less than this share of max|mu| per unit of
 #: weight counts as gaining nothing (round-off of mu and of the null eigenvectors).
 _GAIN_RTOL = 1e-9
@@ -645,8 +691,8 @@ def _efficient_minimiser(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_on
     Two minimisers of :math:`w^\top\Sigma w` on a convex set differ by a null vector of
     :math:`\Sigma` (else their midpoint would have less variance), so the minimisers are
     the feasible :math:`v` with :math:`U^\top v = U^\top w`, :math:`U` the eigenvectors of
-    the non-zero eigenvalues (those above :data:`_NULL_RTOL` of the largest).  Long only,
-    the best of them solves the linear programme
+    the non-zero eigenvalues (those above :data:`_NULL_EPS` n machine epsilons of the
+    largest).  Long only, the best of them solves the linear programme
     :math:`\max\mu^\top v` s.t. :math:`U^\top v = U^\top w`, :math:`\mathbf 1^\top v = 1`,
     :math:`v \ge 0` (HiGHS, a vertex: exact zeros).  A non-singular covariance, or one whose
     fully hedged null moves (:math:`d = Nz`, :math:`\mathbf 1^\top d = 0`) do not change
@@ -655,7 +701,7 @@ def _efficient_minimiser(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_on
     """
     eig, vec = np.linalg.eigh(cov)
     largest = max(float(eig[-1]), 0.0)
-    null = eig <= max(_NULL_RTOL, 4 * mu.size * np.finfo(float).eps) * largest
+    null = eig <= _NULL_EPS * mu.size * np.finfo(float).eps * largest
     if not null.any():
         return w
     basis = vec[:, null]
@@ -677,9 +723,9 @@ def _efficient_minimiser(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_on
                           f"failed ({result.message})", status=str(result.status),
                           backend="highs")
     best = _clip_long_only(np.asarray(result.x, dtype=float), 1.0)
-    # a safety net: a tie keeps the variance (to the null eigenvalues' size)
+    # a safety net: a tie keeps the variance, to the null eigenvalues' size
     rise = float(best @ cov @ best) - float(w @ cov @ w)
-    if rise > max(1e-9 * float(w @ cov @ w), 1e-13 * largest):
+    if rise > 1e-9 * float(w @ cov @ w) + 2 * mu.size * np.finfo(float).eps * largest:
         return w
     return best if best @ mu > w @ mu else w
 
@@ -869,9 +915,13 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
     A singular :math:`\Sigma` (riskless assets, fewer observations than assets) can have
     many minimisers, all of the same variance; any two differ by a null vector of
     :math:`\Sigma`.  The one returned is then the minimiser of highest return -- the others
-    are dominated -- found by a linear programme over the minimisers (HiGHS; eigenvalues
-    up to 1e-12 of the largest count as zero, so its variance exceeds the minimum by at
-    most ~3e-12 of the largest eigenvalue).  E.g. with :math:`BB^\top` (rank 3, no ridge)
+    are dominated -- found by a linear programme over the minimisers (HiGHS).  Eigenvalues
+    up to 4 n machine epsilons of the largest (7e-15 at 8 assets: the round-off of the
+    eigen-decomposition) count as zero, so a full-rank :math:`\Sigma` within that of
+    singular is treated as singular: its minimisers are tied to that precision, and the
+    one returned may exceed the exact minimum by up to ~2 n epsilons of the largest
+    eigenvalue (3.5e-15 at 8 assets) -- several times that minimum when it is itself that
+    small.  E.g. with :math:`BB^\top` (rank 3, no ridge)
     the long-only minimum is 0 (to 2e-17) and the returned portfolio has the highest return
     among the zero-variance portfolios.  Long-short, the minimisers either share one
     return, or a fully hedged zero-variance position with positive return scales without
