@@ -1,12 +1,15 @@
 """wfr_cvx's warnings: raised as warnings.warn does, collected and silenced per thread."""
 
+import sys
 import threading
 import warnings
 
+import numpy as np
 import pytest
 
+import wfr_cvx
 from wfr_cvx._warnings import collected, silenced, suppressed, warn
-from wfr_cvx.errors import InaccurateSolutionWarning
+from wfr_cvx.errors import InaccurateSolutionWarning, UnitsWarning
 
 
 def _raise_here():
@@ -91,3 +94,25 @@ def test_a_warning_instance_is_of_its_own_class():
             warn(InaccurateSolutionWarning("dropped"))
         warn(InaccurateSolutionWarning("kept"))
     assert caught == [(InaccurateSolutionWarning, "kept")]
+
+
+def test_wfr_cvx_warnings_point_at_the_callers_line():
+    """Before: fixed stack levels, right for one entry point each: the UnitsWarning of
+    geodesic, compare and rebalance pointed one frame above the user's call (at module
+    level: file 'sys', line 1)."""
+    g = wfr_cvx.Grid(8, 2)
+    a, b = g.dirac(0.5), 4 * g.dirac(0.5)
+    e0, e1 = wfr_cvx.Ensemble([[0.5]], [1.0]), wfr_cvx.Ensemble([[0.5]], [4.0])
+    lines = []
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        lines.append(sys._getframe().f_lineno + 1)
+        wfr_cvx.geodesic(a, b, g, 2000.0)
+        lines.append(sys._getframe().f_lineno + 1)
+        wfr_cvx.compare(a, b, g, 2000.0)
+        lines.append(sys._getframe().f_lineno + 1)
+        wfr_cvx.rebalance(a, g, 2000.0, potential=lambda w: np.asarray(w), tau=1.0)
+        lines.append(sys._getframe().f_lineno + 1)
+        wfr_cvx.ensemble.geodesic(e0, e1, 2000.0)
+    units = [(w.filename, w.lineno) for w in record if w.category is UnitsWarning]
+    assert units == [(__file__, line) for line in lines]

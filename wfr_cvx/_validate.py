@@ -69,8 +69,7 @@ def check_lam(lam) -> float:
     return value
 
 
-def check_lam_units(lam: float, length: float, what: str = "the weight axis",
-                    stacklevel: int = 4) -> None:
+def check_lam_units(lam: float, length: float, what: str = "the weight axis") -> None:
     """Warn (:class:`~wfr_cvx.errors.UnitsWarning`) when ``lam`` exceeds ``length`` -- the
     (metric) size of the allocation space, 1 for the weight axis -- by more than
     :data:`LAM_UNITS_FACTOR`: a crossover scale in dollars passed where weight units are
@@ -81,7 +80,7 @@ def check_lam_units(lam: float, length: float, what: str = "the weight axis",
             f"`lam` = {lam:g} is {lam / length:.3g} times the length of {what}: `lam` is in "
             "weight units (a fraction of the portfolio), not dollars; convert a dollar "
             "crossover scale with wfr_cvx.lam_to_weights(lam_dollars, portfolio_value)",
-            UnitsWarning, stacklevel=stacklevel)
+            UnitsWarning, stacklevel=None)
 
 
 def is_ensemble(value) -> bool:

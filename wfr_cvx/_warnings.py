@@ -26,6 +26,7 @@ they were with ``catch_warnings``; nothing is hidden.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -39,9 +40,11 @@ os.register_at_fork(before=_filters_lock.acquire, after_in_parent=_filters_lock.
                     after_in_child=_filters_lock.release)
 
 
-def warn(message, category: type[Warning] = UserWarning, stacklevel: int = 1) -> None:
-    """:func:`warnings.warn` (``stacklevel`` as there, counted from the caller), or, in a
-    thread collecting its warnings, append ``(category, message)`` to its collection;
+def warn(message, category: type[Warning] = UserWarning, stacklevel: int | None = 1
+         ) -> None:
+    """:func:`warnings.warn` (``stacklevel`` as there, counted from the caller; None: the
+    first frame outside wfr_cvx, the user's call, however deep the library's calls), or,
+    in a thread collecting its warnings, append ``(category, message)`` to its collection;
     nothing in a block that suppresses ``category``.  A Warning instance as ``message`` is
     of its own class, as in :func:`warnings.warn`."""
     if isinstance(message, Warning):
@@ -52,7 +55,22 @@ def warn(message, category: type[Warning] = UserWarning, stacklevel: int = 1) ->
     if caught is not None:
         caught.append((category, str(message)))
         return
+    if stacklevel is None:
+        stacklevel = _outside_level()
     warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` (counted from :func:`warn`'s caller) of the first frame whose
+    code lies outside the wfr_cvx package."""
+    frame, level = sys._getframe(2), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @contextmanager

@@ -176,7 +176,7 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
     lam = check_lam(lam)
     metric = check_metric(metric, grid)
     check_lam_units(lam, metric_reach(metric) * np.sqrt(grid.dims),
-                    "the weight axis" if grid.dims == 1 else "the simplex", stacklevel=5)
+                    "the weight axis" if grid.dims == 1 else "the simplex")
     constraints = constraint_items(constraints)
     fallback = None
     if isinstance(backend, str) and backend == AUTO:
@@ -482,7 +482,7 @@ def _warn_unrefined(move: float, why: str) -> None:
         f"a small step (it moves {move:.1e} of the mass) is resolved only to the solver's "
         f"tolerance against the potential, and was not refined: {why}; its d^2 and target "
         "may be off by up to tens of % (measured: 5-50 %)", InaccurateSolutionWarning,
-        stacklevel=5)
+        stacklevel=None)
 
 
 #: The backends whose small steps :func:`_refined_small_step` solves again.
@@ -750,7 +750,7 @@ def _warn_if_known_inaccurate(request: Request) -> None:
             "mass) can stop short of the interior point's d^2 at 'Solved' (measured 5.6e-4 "
             "relative on two Diracs on Grid.simplex(16, 8) at lam = 1) and converges slowly "
             "there: backend='clarabel' (what 'auto' runs here) is exact to 1e-8",
-            InaccurateSolutionWarning, stacklevel=4)
+            InaccurateSolutionWarning, stacklevel=None)
     if (request.backend.name == "dr" and request.grid.dims == 1
             and SCHEMES[request.scheme][2] == "cells"
             # eps <= 1e-6 closes the gap to the backends' 1e-4 (1-D demo 64 x 2 x 16: 3.6e-5
@@ -764,7 +764,7 @@ def _warn_if_known_inaccurate(request: Request) -> None:
             "to 24,500 iterations (the last above the default max_iter): "
             "backend='clarabel' is faster on 1-D grids and exact to 1e-8, or use "
             "scheme='power' with 'dr' (5e-6 in 3,300 iterations), or eps <= 1e-6 with a "
-            "max_iter of ~1e5", InaccurateSolutionWarning, stacklevel=4)
+            "max_iter of ~1e5", InaccurateSolutionWarning, stacklevel=None)
 
 
 def solve_raw(request: Request) -> RawSolution:
@@ -860,7 +860,7 @@ def _check_path(raw: RawSolution, backend: str) -> None:
         "this small beside the masses (nearly equal ends, or a metric or lam that makes "
         "moving nearly free); d^2 may be off (seen: up to 1.1 %), and the path's velocity "
         "and rate are not reliable; the dr backend (backend='dr', eps=1e-8) prices its own "
-        "path", InaccurateSolutionWarning, stacklevel=4)
+        "path", InaccurateSolutionWarning, stacklevel=None)
 
 
 #: Above this share of a level's mass below zero, the solver's levels are not round-off
@@ -883,7 +883,7 @@ def _check_clipped(raw: RawSolution, backend: str) -> None:
         warn(f"the {backend} solve returned levels with {share:.1e} of a level's mass below "
              "zero; they are clipped at 0, and the source and rates follow the clipped path, "
              "while d^2 is the solver's: it may be off by about as much",
-             InaccurateSolutionWarning, stacklevel=4)
+             InaccurateSolutionWarning, stacklevel=None)
 
 
 def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
@@ -938,7 +938,7 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
         warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
             "figures may be less precise",
-            InaccurateSolutionWarning, stacklevel=3,
+            InaccurateSolutionWarning, stacklevel=None,
         )
         return
     if status in INFEASIBLE:

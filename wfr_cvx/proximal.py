@@ -224,4 +224,4 @@ def _warn_if_worse_than_staying_put(step: Rebalance, r0: np.ndarray, lam: float)
             f"the step's objective {step.objective:.8g} is above staying put's "
             f"{stay:.8g}: the solve did not resolve a step this small against the "
             "potential, and its target and d^2 are not reliable", InaccurateSolutionWarning,
-            stacklevel=3)
+            stacklevel=None)

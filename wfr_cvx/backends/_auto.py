@@ -236,5 +236,5 @@ def displayable(chosen: Backend, options: Mapping | None) -> dict | None:
         return None if options is None else dict(options)
     warn(f"backend='auto' chose {chosen.name!r} for this problem, which does not "
                   f"take the display setting(s) {dropped}: left out (name the backend to "
-                  "have them)", UserWarning, stacklevel=4)
+                  "have them)", UserWarning, stacklevel=None)
     return {name: value for name, value in options.items() if name not in dropped}

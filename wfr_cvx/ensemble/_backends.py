@@ -13,8 +13,6 @@ registry's specs (name, type, range).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -139,18 +137,6 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
     return RawSolution(x, y, status, int(stats.num_iters or 0), setup, solve_time)
 
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside this sub-package (the user's call)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.dirname(
-            os.path.abspath(frame.f_code.co_filename)) == _HERE:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def check_status(status, backend: str, hint: str = "") -> None:
     """The status policy of wfr_cvx (as :func:`wfr_cvx.engine.check_status`).
 
@@ -166,7 +152,7 @@ def check_status(status, backend: str, hint: str = "") -> None:
     if status in INACCURATE:
         warn(f"the {backend} solve of the ensemble coupling stopped at reduced "
                       f"accuracy (status {status.value!r}); figures may be less precise"
-                      f"{hint}", InaccurateSolutionWarning, stacklevel=_caller_stacklevel())
+                      f"{hint}", InaccurateSolutionWarning, stacklevel=None)
         return
     raise SolverError(f"the ensemble coupling solve did not converge{hint}",
                       status=status.value, backend=backend)

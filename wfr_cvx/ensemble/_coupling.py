@@ -126,7 +126,7 @@ import scipy.sparse as sp
 from .._warnings import warn
 from ..backends import ConeBlock, ConicProblem
 from ..errors import InaccurateSolutionWarning, SolverError
-from ._backends import _caller_stacklevel, check_status, solve_clarabel, solve_cvxpy
+from ._backends import check_status, solve_clarabel, solve_cvxpy
 from ._constraints import EnsembleConstraints
 from ._ensemble import Aligned
 from ._metric import RegimeMetrics
@@ -930,7 +930,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
                 if status == "AlmostSolved":
                     warn(f"the ensemble coupling was not solved (status "
                                   f"'AlmostSolved'): {why}", InaccurateSolutionWarning,
-                                  stacklevel=_caller_stacklevel())
+                                  stacklevel=None)
             if bound > 0 and heavy.any():  # negligible, but not certified
                 status = "AlmostSolved"
                 warn("the ensemble coupling was not solved (status 'AlmostSolved'): "
@@ -938,7 +938,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
                               "mass, below the interior point's resolution, and is returned as "
                               "a feasible point (an upper bound)"
                               + _hint(lam, theta, pairs.distance), InaccurateSolutionWarning,
-                              stacklevel=_caller_stacklevel())
+                              stacklevel=None)
         break
     # the total masses alone bound d below (the total mass is 1-Lipschitz for d)
     lower = max(lower, (np.sqrt(a.sum()) - np.sqrt(b.sum())) ** 2)

@@ -87,7 +87,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     lam = check_lam(lam)
     aligned = align(e0, e1)
     metrics = check_metric(metric, aligned.assets, aligned.regimes, other_order=e1.assets)
-    check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread", stacklevel=3)
+    check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread")
     plan = compile_constraints(constraints)
     backend, solver_options = check_options(backend, solver_options)
     if plan.total_mass:

@@ -644,7 +644,7 @@ def _solve(problem: cp.Problem, what: str, *, warm_start: bool = False) -> None:
     if status == cp.OPTIMAL_INACCURATE:
         warn(
             InaccurateSolutionWarning(f"{what}: solved to reduced accuracy (status {status!r})"),
-            stacklevel=3,
+            stacklevel=None,
         )
         return
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
@@ -1266,7 +1266,7 @@ def _frontier_simplex(mu, cov, n_points):
                     f"efficient_frontier(method='simplex') point {k} (target {r:.6g}) "
                     f"stopped after {it} steps with KKT residual {res:.3g} > {_EG_TOL:g}"
                 ),
-                stacklevel=3,
+                stacklevel=None,
             )
         rows.append(w)
         iterations.append(it)

@@ -111,7 +111,7 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
     if spread > PLAUSIBLE_SPREAD:
         warn(f"`spread` = {spread:g} is {100 * spread:g} % of the price; spread is a "
                       f"fraction (10 bp is 1e-3): if you meant {spread:g} bp pass "
-                      f"{spread:g}e-4", UnitsWarning, stacklevel=2)
+                      f"{spread:g}e-4", UnitsWarning, stacklevel=None)
     return math.sqrt(adv * spread / impact)
 
 
