@@ -786,3 +786,15 @@ def test_two_digit_years_are_read_in_the_one_valid_order_or_refused(tmp_path, da
         warnings.simplefilter("error")
         index = markowitz.load_prices(path).index
     assert [str(d.date()) for d in index] == read
+
+
+def test_dates_written_as_eight_digits_are_read_yyyymmdd(tmp_path):
+    """Before: the CSV reader took 20001101 for a number and pandas for nanoseconds since
+    1970: every date was 1970-01-01 (and the order check passed on the equal dates)."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,A,B\n20001101,1,2\n20001201,1.1,2.1\n20010102,1.2,2.0\n")
+    index = markowitz.load_prices(path).index
+    assert [str(d.date()) for d in index] == ["2000-11-01", "2000-12-01", "2001-01-02"]
+    path.write_text("date,A,B\n1,1,2\n2,1.1,2.1\n3,1.2,2.0\n")
+    with pytest.raises(ValueError, match="numbers that are not dates written YYYYMMDD"):
+        markowitz.load_prices(path)

@@ -108,7 +108,8 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     it); when both orders do, and they differ, the file is refused rather than guessed:
     pass ``dayfirst``.  Dates of three one- or two-digit numbers (``98-11-30``,
     ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
-    makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.
+    makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.  Dates written
+    as eight digits are read YYYYMMDD.
 
     Parameters
     ----------
@@ -229,6 +230,14 @@ def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series 
 
 def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
     """``values`` as dates; see :func:`load_prices` for the day-first rule."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # read as numbers by the CSV reader: 20001101 (YYYYMMDD), which pandas would take
+        # for nanoseconds since 1970
+        text = values.astype("int64").astype(str) if (values % 1 == 0).all() else None
+        if text is None or not text.str.fullmatch(r"\d{8}").all():
+            raise ValueError(f"{where}: the `date` column holds numbers that are not dates "
+                             f"written YYYYMMDD, e.g. {values.iloc[0]!r}")
+        return pd.to_datetime(text, format="%Y%m%d")
     two_digit = _read_two_digit_years(values, dayfirst, where)
     if two_digit is not None:
         return two_digit
