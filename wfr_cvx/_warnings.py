@@ -117,7 +117,7 @@ class _InSilencedThread:
         return f"<{self.category.__name__} silenced in wfr_cvx threads>"
 
 
-class _Placeholder(Warning):
+class _Swapped(Warning):
     """Never raised: the category of the entry that :func:`_first_filter` replaces."""
 
 
@@ -139,10 +139,10 @@ def _first_filter(category: type[Warning]) -> None:
             if filters[i] is entry:
                 del filters[i]
         # the public call marks the filters changed (what the cached decisions key on);
-        # its placeholder entry, first, is then swapped for this one
-        warnings.filterwarnings("ignore", category=_Placeholder)
+        # its entry of a category of its own, first, is then swapped for this one
+        warnings.filterwarnings("ignore", category=_Swapped)
         filters = warnings.filters
-        filters[filters.index(("ignore", None, _Placeholder, None, 0))] = entry
+        filters[filters.index(("ignore", None, _Swapped, None, 0))] = entry
 
 
 @contextmanager
