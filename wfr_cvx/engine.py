@@ -104,8 +104,8 @@ from .errors import (
 )
 from .grid import Grid, as_allocation, regime_masses
 from .metric import check_metric, metric_reach
-from .operators import make_divergence, make_face_average, make_time_difference
-from .result import Geodesic
+from .operators import make_face_average
+from .result import Geodesic, continuity_source
 
 __all__ = ["Request", "check_size", "check_status", "distance", "geodesic", "make_request",
            "solve", "solve_raw"]
@@ -702,7 +702,7 @@ def solve(request: Request) -> Geodesic:
         # the source is that of the returned levels and momentum, so continuity holds to
         # round-off (a dr path failed its certificate at 2e-8 with residuals of 1.4e-10
         # in clipped cells)
-        source=_continuity_source(rho, momentum, grid),
+        source=continuity_source(rho, momentum, grid),
         rho_mean=rho_mean, rho_face=rho_face,
         # epigraph values are >= 0 up to the solver's tolerance: round-off negatives -> 0
         transport_per_step=np.maximum(raw.transport, 0.0) * unit,
@@ -713,16 +713,6 @@ def solve(request: Request) -> Geodesic:
         constraints=request.plan.constraints,
     )
     return _cheaper_of(solved, request)
-
-
-def _continuity_source(rho: np.ndarray, momentum: np.ndarray, grid: Grid) -> np.ndarray:
-    """``(rho[k+1] - rho[k]) / dt + div(momentum[k])``: the source with which the path meets
-    the continuity equation (the operators of :meth:`Geodesic.continuity_residual`)."""
-    shape = (grid.n_steps, *grid.shape)
-    dtime, div = np.empty(shape), np.empty(shape)
-    make_time_difference(grid)(np.ascontiguousarray(rho), dtime)
-    make_divergence(grid)(np.ascontiguousarray(momentum), div)
-    return dtime + div
 
 
 def _cheaper_of(solved: Geodesic, request: Request) -> Geodesic:

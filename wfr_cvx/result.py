@@ -11,6 +11,16 @@ from .operators import make_divergence, make_time_difference
 __all__ = ["Geodesic"]
 
 
+def continuity_source(rho: np.ndarray, momentum: np.ndarray, grid) -> np.ndarray:
+    """``(rho[k+1] - rho[k]) / dt + div(momentum[k])``: the source with which a path meets
+    the continuity equation (the numba operators, independently of the assembly)."""
+    shape = (grid.n_steps, *grid.shape)
+    dtime, div = np.empty(shape), np.empty(shape)
+    make_time_difference(grid)(np.ascontiguousarray(rho), dtime)
+    make_divergence(grid)(np.ascontiguousarray(momentum), div)
+    return dtime + div
+
+
 class Geodesic:
     r"""A discrete WFR geodesic between two allocations (scipy-style result object).
 
@@ -137,12 +147,7 @@ class Geodesic:
 
         Computed with the numba operators, independently of the assembly.
         """
-        grid = self.grid
-        dtime = np.empty_like(self.source)
-        make_time_difference(grid)(np.ascontiguousarray(self.rho), dtime)
-        div = np.empty_like(self.source)
-        make_divergence(grid)(np.ascontiguousarray(self.momentum), div)
-        return dtime + div - self.source
+        return continuity_source(self.rho, self.momentum, self.grid) - self.source
 
     # -- tables ------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
