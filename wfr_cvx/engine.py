@@ -394,8 +394,7 @@ def _near_ends_balanced(request: Request) -> Request:
     if request.rho1 is None or request.backend.name not in NEAR_ENDS_BALANCED:
         return request
     r0, r1 = request.rho0, request.rho1
-    apart = 2.0 * float(np.sqrt(np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2)
-                                / max(r0.sum(), r1.sum())))
+    apart = float(np.sqrt(hellinger2(r0, r1, 1.0) / max(r0.sum(), r1.sum())))  # 2H/sqrt(M)
     if not 0.0 < apart < SMALL_STEP:
         return request
     return dataclasses.replace(request, balance=min(1.0 / apart, MAX_BALANCE))
