@@ -668,6 +668,21 @@ def test_the_total_mass_constraint_comes_back_and_shapes_the_path(tmp_path):
     assert_same_ensemble(back, geo)
 
 
+def test_date_labelled_portfolios_are_refused_with_the_relabelling_advice(tmp_path):
+    dates = pd.date_range("2020-01-31", periods=3, freq="ME")
+    weights = pd.DataFrame([[0.2, 0.8], [0.5, 0.5], [0.7, 0.3]], index=dates,
+                           columns=["eq", "bd"])
+    e1 = Ensemble(pd.DataFrame([[0.3, 0.7], [0.6, 0.4]], columns=["eq", "bd"]), [1.5, 1.5])
+    geo = ensemble_geodesic(Ensemble(weights, [1.0, 1.0, 1.0]), e1, lam=0.5)
+    with pytest.raises(TypeError, match=r"datetime64.*weights\.index\.astype\(str\)"):
+        geo.save(tmp_path / "dated.npz")
+    weights.index = weights.index.astype(str)  # the advice
+    relabelled = ensemble_geodesic(Ensemble(weights, [1.0, 1.0, 1.0]), e1, lam=0.5)
+    back = wfr_cvx.load(relabelled.save(tmp_path / "text.npz"))
+    assert list(back.e0.atoms) == ["2020-01-31", "2020-02-29", "2020-03-31"]
+    assert back.distance2 == geo.distance2
+
+
 def test_the_ensemble_header_is_documented_json(tmp_path):
     geo = _ensemble_capped()
     with np.load(geo.save(tmp_path / "r.npz"), allow_pickle=False) as archive:

@@ -904,7 +904,8 @@ def _atoms_spec(atoms) -> tuple[dict, np.ndarray | None]:
         values = values.astype(str)
     elif values.dtype.kind not in "biuf":
         raise TypeError(f"the atom labels cannot be saved: they must be numbers or all "
-                        f"str, got dtype {atoms.dtype}")
+                        f"str, got dtype {atoms.dtype}; label the portfolios by text first "
+                        "(weights.index = weights.index.astype(str))")
     return {"dtype": str(atoms.dtype), "name": name}, values
 
 

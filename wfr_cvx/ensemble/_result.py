@@ -246,7 +246,13 @@ class EnsembleGeodesic:
     def save(self, path):
         """Write the result to ``path`` (an ``.npz`` archive with a JSON header, kind
         ``"ensemble"``, see :func:`wfr_cvx.io.save`); :func:`wfr_cvx.load` reads it back
-        equal in every field.  Returns the path."""
+        equal in every field.  Returns the path.
+
+        The atoms' labels (each ensemble's index) are saved as a range, as numbers (integer,
+        unsigned or float) or as strings, under an index name that is a string, a number or
+        None; other labels (dates, mixed types, a MultiIndex) raise TypeError: label the
+        portfolios by text first (``weights.index = weights.index.astype(str)`` before
+        building the :class:`Ensemble`)."""
         from ..io import save
 
         return save(self, path)
