@@ -444,3 +444,21 @@ def test_upwind_rollout_applies_no_birth_rates():
     np.testing.assert_allclose(path.sum(axis=(1, 2, 3)), geo.rho.sum(axis=(1, 2, 3)),
                                rtol=2e-2)
     assert _relative_l1(path, geo) < 0.3
+
+
+def test_a_source_creates_no_mass_off_the_grid_mask():
+    """Off the simplex (or a position limit) the grid holds no mass: a source written over
+    the whole array creates it only on active cells, and the result steps again."""
+    S = Grid.simplex(4, 1)
+    rho = S.bump((0.3, 0.3), 0.2)
+    zero_v, zero_r = np.zeros(S.face_shape), np.zeros(S.shape)
+    out = step(rho, zero_v, zero_r, S, 0.1, source=np.ones(S.shape))
+    assert out[~S.mask].sum() == 0.0
+    np.testing.assert_allclose(out.sum(), rho.sum() + 0.1 * S.mask.sum(), rtol=1e-12)
+    np.testing.assert_array_equal(out, step(rho, zero_v, zero_r, S, 0.1,
+                                            source=np.where(S.mask, 1.0, 0.0)))
+    step(out, zero_v, zero_r, S, 0.1)
+    line = Grid(8, 1, mask=np.arange(8) < 5)
+    out = step(np.full((1, 8), 0.1) * line.mask, np.zeros(line.face_shape), np.zeros((1, 8)),
+               line, 0.2, source=np.full((1, 8), 2.0))
+    np.testing.assert_allclose(out, np.where(line.mask, 0.5, 0.0), rtol=1e-12)

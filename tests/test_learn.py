@@ -296,6 +296,12 @@ def test_predict_and_the_design_step(tiny_model):
         model.predict([[0.4, 0.6]], [0.0, 0.0], risk_budget=2.0, time=0.5, lam=0.3)
     with pytest.raises(ValueError, match="`weights` must have shape"):
         model.predict([[0.4, 0.3, 0.3]], [0.7, 0.3], risk_budget=2.0, time=0.5, lam=0.3)
+    with pytest.raises(ValueError, match="`weights` must be finite, got 1 NaN"):
+        model.predict([[np.nan, 0.5]], [0.7, 0.3], risk_budget=2.0, time=0.5, lam=0.3)
+    with pytest.raises(ValueError, match=r"`time` is a path time .* got 5\.0"):
+        model.predict([[0.4, 0.6]], [0.7, 0.3], risk_budget=2.0, time=5.0, lam=0.3)
+    with pytest.raises(ValueError, match="`time`"):
+        model.step(books, [0.7, 0.3], risk_budget=2.0, time=-0.1, lam=0.3, dt=0.1)
     with pytest.raises(ValueError, match="`dt`"):
         model.step(books, [0.7, 0.3], risk_budget=2.0, time=0.5, lam=0.3, dt=0.0)
 

@@ -452,7 +452,8 @@ def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendr
         Transport scheme (module docstring).
     source : array_like, shape ``grid.shape``, optional
         Additive source :math:`b \ge 0`, mass per unit time (e.g. to create mass in an
-        empty cell, which no finite rate can).
+        empty cell, which no finite rate can); entries off ``grid.mask`` are ignored (no
+        mass is created where the grid holds none).
 
     Returns
     -------
@@ -499,6 +500,8 @@ def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendr
     if dt <= 0:
         raise ValueError(f"`dt` must be > 0, got {dt}")
     velocity = np.where(grid.face_mask, velocity, 0.0)
+    if source is not None:
+        source = np.where(grid.mask, source, 0.0)
     courant = outflow_courant(velocity, grid, dt)
     if courant > 1.0 + _COURANT_SLACK:
         raise ValueError(
