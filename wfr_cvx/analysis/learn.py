@@ -1453,7 +1453,7 @@ def audit(model, rho0, rho1, grid: Grid, lam: float, *, risk_budget: float = 0.0
     action within 0.6 %: the two cases beyond the endpoint tolerance (7.5 % and 8.0 %)
     are the two whose target bump is cut by the end of the axis (3.6 % at worst on
     geodesics of the ``"power"`` scheme, whose faces the rollout shares).  A
-    rate 20 % too high fails by far (25 % off ``rho1`` on ``Grid(32, 8)``).
+    rate 20 % too high (and 0.1 added) fails by far (21 % off ``rho1`` on ``Grid(32, 8)``).
 
     Parameters
     ----------
