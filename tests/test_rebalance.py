@@ -253,6 +253,31 @@ def test_a_small_step_matches_its_closed_form(lam, tau):
     assert np.abs(moved - (x - masses)).max() <= 1e-5 * np.abs(x - masses).max()
 
 
+@pytest.mark.parametrize("tau", [1e-2, 2e-2])
+def test_a_step_moving_just_over_a_tenth_of_the_mass_is_as_close_as_a_fixed_end_solve(tau):
+    """Before (a review): steps moving 10-20 % of the mass were not solved again, and the
+    interior point's first answer reported d^2 2.3e-3 (tau = 1e-2, move 0.10) and 1.8e-4
+    (2e-2, move 0.20) below the least action between its own ends, at "Solved"."""
+    g = Grid(64, 8)
+    r0 = g.bump(0.5, 0.08)
+    step = wfr_cvx.rebalance(r0, g, lam=0.5, potential=g.weights[None, :], tau=tau)
+    assert 0.1 < np.abs(step.target - r0).sum() < 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)  # AlmostSolved
+        least = wfr_cvx.geodesic(r0, step.target, g, lam=0.5, tol_gap_rel=1e-10,
+                                 tol_gap_abs=1e-14, tol_feas=1e-10).distance2
+    assert step.distance2 == pytest.approx(least, rel=5e-5)  # measured 1.4e-5, 3e-6
+    # the closed form of a potential constant per regime, at moves of 0.10 and 0.19:
+    # 1.7e-6 and 3e-7 before, 1.4e-7 and 1.7e-8 now
+    g = Grid(16, 4, regimes=3)
+    r0 = g.bump(0.3, 0.1, 0, 0.5) + g.bump(0.6, 0.1, 1, 0.3) + g.bump(0.5, 0.1, 2, 0.2)
+    levels = np.array([0.3, 0.0, 0.1])
+    x, d2 = _regime_step_closed_form(r0.sum(axis=1), levels, 1.0, 80.0 * tau)
+    step = wfr_cvx.rebalance(r0, g, 1.0, tau=80.0 * tau,
+                             potential=np.repeat(levels[:, None], 16, axis=1))
+    assert step.distance2 == pytest.approx(d2, rel=5e-7)
+
+
 def test_a_tiny_step_never_scores_worse_than_staying_put():
     """Before: at tau = 1e-6 the step's objective was 2.8e-4 above staying put (the
     trivial feasible point) at "Solved", and d^2 / tau^2 800x the gradient flow's."""

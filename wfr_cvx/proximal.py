@@ -172,9 +172,10 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
 
     Notes
     -----
-    Small steps are solved as closely as large ones: a step that moves less than 10 % of
-    the mass is solved a second time (by the interior point or "dr"; SCS keeps its first
-    answer, with a warning), centred on the first answer, and the better of the two kept
+    Small steps are solved as closely as large ones: a step that moves less than half of
+    the mass (interior point) or 10 % of it ("dr") is solved a second time (SCS keeps its
+    first answer, with a warning below 10 %), centred on the first answer, and the better
+    of the two kept
     (for small ``tau`` the step follows the gradient flow, :math:`d^2 \approx \tau^2
     \sum\rho_0(|\nabla V|^2_{G^{-1}} + (V - \bar V)^2/\lambda^2)`, far below the
     potential term).  Against the closed form of a potential constant in each of three
