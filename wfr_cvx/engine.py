@@ -32,8 +32,12 @@ Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
   :math:`((1-s)\sqrt{\rho_0}+s\sqrt{\rho_1})^2` at the levels.  It is returned in closed
   form, with no solve, where it is provably optimal (:func:`_reaction_path_is_enough`: a
   regime switch between disjoint supports, a book rescaled in place, no transport
-  allowed, ends nearly equal), and in place of a solve's answer that costs more (a
-  teleport at ``lam = 3e-3`` stopped "Solved" 3e-5 above it);
+  allowed) or its :math:`d^2` is below what the solvers resolve, :math:`4\lambda^2
+  10^{-12} M` (:func:`~wfr_cvx.closed_form.solver_resolution2`: ends nearly equal; there
+  it is an upper bound, not the optimum -- a bump moved by 1e-7 of the axis gives 2.5e-13
+  where transport costs 1e-14 -- so figures that small mean only "no measurable
+  distance"), and in place of a solve's answer that costs more (a teleport at ``lam =
+  3e-3`` stopped "Solved" 3e-5 above it);
 * one-cell Diracs against :func:`~wfr_cvx.closed_form.dirac_wfr2` at 100 x 32: +0.38 %
   moved by 0.3 at ``lam = 0.5`` (+8.6 % with ``"power"``), exact when they teleport;
   moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1), and so do
@@ -567,8 +571,9 @@ def geodesic(rho0, rho1, grid: Grid = None, lam: float = None, *, metric=None, c
         (:class:`~wfr_cvx.constraints.MaxVelocity`, ``TradingWindow``,
         ``MaxReactionRate``, ``TotalMass``); position limits are ``grid.mask``.
     backend : {"auto", "clarabel", "cvxpy", "dr", "scs"}
-        ``"auto"`` (default) runs the interior point, or ``"dr"`` on simplex grids large
-        enough for it to be faster (:mod:`wfr_cvx.backends._auto`: the rule, its
+        ``"auto"`` (default) runs the interior point, or ``"dr"`` on two-axis grids that
+        halve evenly into at least 16 cells per side and 4 steps, where it is faster
+        (:mod:`wfr_cvx.backends._auto`: the rule, its
         measurements and the accuracy it promises); the choice is in the result's
         ``backend``.  Otherwise a name of :data:`wfr_cvx.backends.REGISTRY`:
         ``"clarabel"`` assembles the SOCP directly and solves it with Clarabel's interior
