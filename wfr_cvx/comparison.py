@@ -34,9 +34,10 @@ other shares of its mass at the two ends of that phase) is reported infeasible b
 solver; it is left out, and when every intermediate of a path is,
 :class:`~wfr_cvx.InfeasibleError` names the path and its intermediates (the geodesic,
 which may create mass on the far side by reaction, is feasible).  The intermediate is
-not optimised beyond these two, so the figures are what a manager doing one phase after the other would pay with the better of the two
-natural targets; the geodesic costs no more than any two-phase path (triangle
-inequality, and a restricted path is never cheaper).
+not optimised beyond these two, so the figures are what a manager doing one phase after
+the other would pay with the better of the two natural targets; the geodesic costs no
+more than any two-phase path (triangle inequality, and a restricted path is never
+cheaper).
 """
 
 from __future__ import annotations
