@@ -247,7 +247,8 @@ class Geodesic:
     def plot(self, **kwargs):
         """A matplotlib Figure of the path: heat maps over (time, weight) on a 1-D grid
         (:func:`wfr_cvx.plots.plot_geodesic`), ternary panels on the simplex grid
-        (:func:`wfr_cvx.plots.plot_simplex`, keyword ``times``)."""
+        (:func:`wfr_cvx.plots.plot_simplex`, keyword ``times``), square maps over
+        ``(w_A, w_B)`` on another grid with two weight axes (keyword ``times``)."""
         from .plots import plot_geodesic
 
         return plot_geodesic(self, **kwargs)
