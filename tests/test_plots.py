@@ -152,6 +152,18 @@ def test_a_square_grid_is_drawn_on_the_square():
         plotting.plot_simplex(geo)
 
 
+def test_a_one_d_weight_axis_is_named_after_the_first_asset():
+    """Before: "weight w" whatever ``assets`` said; the grid's first asset is the one whose
+    weight the axis is (the second holds the rest)."""
+    g = Grid(16, 4, regimes=("a", "b"), assets=("IBM", "cash"))
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.08, "a"), g.bump(0.6, 0.08, "b"), g, 0.3)
+    heat = [ax for ax in geo.plot().get_axes() if ax.get_title().startswith("regime ")]
+    assert [ax.get_ylabel() for ax in heat] == ["weight of IBM"] * 2
+    plain = Grid(16, 4)
+    geo = wfr_cvx.geodesic(plain.bump(0.3, 0.08), plain.bump(0.6, 0.08), plain, 0.3)
+    assert geo.plot().get_axes()[0].get_ylabel() == "weight w"
+
+
 def test_one_d_figure_is_unchanged_by_the_dispatch():
     g = Grid(16, 4, regimes=("a", "b"))
     geo = wfr_cvx.geodesic(g.bump(0.3, 0.08, "a"), g.bump(0.6, 0.08, "b"), g, 0.3)

@@ -147,7 +147,8 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
     On a 1-D grid:
 
     * top row, one panel per regime: a heat map of the mass density ``rho / dx`` over
-      (path time ``s``, weight ``w``), on the time levels and cell centres;
+      (path time ``s``, weight ``w``), on the time levels and cell centres; the weight
+      axis reads ``weight of <asset>`` with the first of ``grid.assets`` when given;
     * bottom left: the mass of each regime over ``s``;
     * bottom right: the transport and reaction cost of each step (they sum to
       ``distance2``).
@@ -203,7 +204,7 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
                               vmax=vmax, shading="flat")
         ax.set_title(f"regime {label}")
         ax.set_xlabel("path time s")
-        ax.set_ylabel("weight w")
+        ax.set_ylabel(f"weight of {grid.assets[0]}" if grid.assets else "weight w")
     if image is not None:
         fig.colorbar(image, ax=fig.axes[:K], label="mass density rho / dx")
     _mass_panel(fig.add_subplot(grid_spec[1, :K]), geo.times,
