@@ -168,3 +168,86 @@ def test_markowitz_pair_of_plain_lists_is_one_pair(monkeypatch):
         wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[(mu, cov), (mu, [[0.04, 0.0]])])
     with pytest.raises(ValueError, match=r"`markowitz` for regime '1' must be a pair"):
         wfr_cvx.compare(r0, r1, g2, 0.3, markowitz=[(mu, cov), 5])
+
+
+def _capped_problem():
+    """The README's risk-off cap (no risk-off weight above 0.8) on a coarser grid."""
+    g = Grid(32, 8, regimes=("risk_on", "risk_off"),
+             mask=[[True] * 32, list(Grid(32, 8).weights <= 0.8)])
+    a = g.bump(0.6, 0.05, "risk_on", 0.7) + g.bump(0.3, 0.05, "risk_off", 0.3)
+    b = g.bump(0.5, 0.05, "risk_on", 0.3) + g.bump(0.2, 0.05, "risk_off", 0.7)
+    return g, a, b
+
+
+def test_compare_on_a_masked_grid():
+    """Before: InfeasibleError "...under the grid.mask" -- the pooled intermediate spread
+    risk-off mass over the capped cells.  Every two-phase path is priced, dearer than the
+    geodesic, and the reaction phases are the Hellinger distance in closed form."""
+    g, a, b = _capped_problem()
+    lam = 0.15
+    table = wfr_cvx.compare(a, b, g, lam)
+    geo = table.loc["wfr_geodesic", "distance2"]
+    assert geo == pytest.approx(wfr_cvx.geodesic(a, b, g, lam).distance2, rel=1e-9)
+    assert (table["distance2"].iloc[1:] > geo).all()
+    assert table.attrs["intermediate"] == {"rebalance_then_switch": "per regime",
+                                           "switch_then_rebalance": "per regime"}
+    m0, m1 = a.sum(axis=1), b.sum(axis=1)
+    moved, switched = b * (m0 / m1)[:, None], a * (m1 / m0)[:, None]
+    assert table.loc["rebalance_then_switch", "phase_b"] == pytest.approx(
+        hellinger2(moved, b, lam), rel=1e-9)
+    assert table.loc["switch_then_rebalance", "phase_a"] == pytest.approx(
+        hellinger2(a, switched, lam), rel=1e-9)
+    for path in ("rebalance_then_switch", "switch_then_rebalance"):
+        row = table.loc[path]
+        assert row["distance2"] == pytest.approx(
+            (np.sqrt(row["phase_a"]) + np.sqrt(row["phase_b"])) ** 2, rel=1e-12)
+
+
+def test_the_pooled_intermediate_keeps_to_each_regimes_active_cells():
+    """Each regime's mass on the pooled profile conditioned on its active cells; none when
+    that profile has no mass there."""
+    from wfr_cvx.comparison import _pooled
+
+    g, a, b = _capped_problem()
+    m0 = a.sum(axis=1)
+    middle = _pooled(m0, b, g.mask)
+    assert not middle[~g.mask].any()
+    np.testing.assert_allclose(middle.sum(axis=1), m0, rtol=1e-12)
+    pooled = b.sum(axis=0)
+    np.testing.assert_allclose(middle[0], m0[0] * pooled / pooled.sum(), rtol=1e-12)
+    active = g.mask[1]
+    np.testing.assert_allclose(middle[1][active],
+                               m0[1] * pooled[active] / pooled[active].sum(), rtol=1e-12)
+    # the target wholly risk-on above the cap: no pooled place for the risk-off mass
+    high = g.zeros()
+    high[0, -1] = 1.0
+    assert _pooled(m0, high, g.mask) is None
+
+
+def test_a_regime_empty_at_one_end_keeps_its_other_profile():
+    """Its mass is removed (or created) by reaction alone, at 4 lam^2 m whatever its
+    profile: the per-regime intermediate leaves it where it is.  On the capped grid with
+    the target wholly risk-on above the cap, neither intermediate could otherwise place
+    the risk-off mass."""
+    g, a, _ = _capped_problem()
+    b = g.zeros()
+    b[0, -1] = 1.0
+    lam = 0.15
+    table = wfr_cvx.compare(a, b, g, lam)
+    row = table.loc["rebalance_then_switch"]
+    middle = a.copy()
+    middle[0] = a[0].sum() * b[0] / b[0].sum()
+    assert row["phase_b"] == pytest.approx(hellinger2(middle, b, lam), rel=1e-9)
+    assert table.attrs["intermediate"]["rebalance_then_switch"] == "per regime"
+
+
+def test_a_two_phase_path_the_mask_cuts_is_named():
+    """Transport alone cannot cross inactive cells: the error names the path and its
+    intermediates, not the user's (feasible) problem."""
+    g = Grid(16, 4, mask=[i not in (7, 8) for i in range(16)])
+    a, b = g.bump(0.2, 0.05), g.bump(0.8, 0.05)
+    assert wfr_cvx.geodesic(a, b, g, 0.3).distance2 > 0
+    with pytest.raises(wfr_cvx.InfeasibleError,
+                       match=r"two-phase path 'rebalance_then_switch' cannot be built .*"
+                             r"'per regime': a phase reported infeasible"):
+        wfr_cvx.compare(a, b, g, 0.3)

@@ -266,6 +266,21 @@ def test_grids_with_other_assets_are_not_equal():
     assert Grid.simplex(4, 2) == Grid.simplex(4, 2, assets=("A", "B", "C"))
 
 
+def test_repr_shows_the_assets_when_given():
+    """Before: Grid(16, 4, assets=("IBM", "cash")) printed as Grid(16, 4), to which it
+    compares unequal.  An unmasked grid's repr builds it again."""
+    named, plain = Grid(16, 4, assets=("IBM", "cash")), Grid(16, 4)
+    assert named != plain and repr(named) != repr(plain)
+    assert repr(named) == ("Grid(n_weights=16, n_steps=4, regimes=('0',), "
+                           "assets=('IBM', 'cash'))")
+    assert "assets" not in repr(plain) and "assets" not in repr(Grid(4, 2, dims=2))
+    for grid in (named, plain, Grid(4, 2, regimes=("a", "b"), dims=2),
+                 Grid(4, 2, dims=2, assets=("X", "Y", "Z"))):
+        assert eval(repr(grid), {"Grid": Grid}) == grid
+    assert repr(Grid.simplex(4, 2)).endswith("dims=2, assets=('A', 'B', 'C'), "
+                                             "inactive_cells=6)")
+
+
 @pytest.mark.parametrize("scale", [1e-301, 1e-310])
 def test_masses_too_small_to_scale_are_refused(scale):
     """Before: the solvers' mass scaling overflowed and both engines returned d^2 = 0 at

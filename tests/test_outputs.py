@@ -148,7 +148,8 @@ def test_simplex_to_xarray_keeps_every_active_value_and_nans_the_rest(masked):
         geo.distance2, rel=1e-12)
     attrs = ds.attrs
     assert attrs["lam"] == 0.3 and attrs["status"] == "Solved"
-    assert attrs["assets"] == ["eq", "bd", "cash"] and attrs["distance2"] == geo.distance2
+    assert ds["asset"].values.tolist() == ["eq", "bd", "cash"]
+    assert attrs["distance2"] == geo.distance2
     assert attrs["solve_time"] == geo.solve_time and attrs["setup_time"] == geo.setup_time
     assert attrs["wfr_cvx_version"] == wfr_cvx.__version__ == geo.version
     # selection by label
@@ -163,6 +164,36 @@ def test_simplex_to_xarray_with_a_diagonal_metric_has_face_weights():
     assert ds["metric_A"].dims == ("regime", "face_A", "w_B")
     assert np.nanmax(ds["metric_A"].values) == np.nanmin(ds["metric_B"].values) == 3.0
     assert "metric" not in ds
+
+
+@pytest.mark.parametrize("kind", ["1-D", "1-D with assets", "simplex", "2-D box",
+                                  "simplex, matrix metric"])
+def test_every_dataset_writes_to_netcdf_and_reads_back(kind, tmp_path):
+    """Before: the simplex and 2-D datasets held ``attrs["assets"]``, a list of strings,
+    and ``to_netcdf`` (scipy's netCDF3) raised KeyError ('U', 16).  The labels are now the
+    coordinate ``asset``; every dataset reads back identical, attributes included."""
+    xr = pytest.importorskip("xarray")
+    if kind.startswith("1-D"):
+        g = Grid(8, 2, regimes=("a", "b"),
+                 assets=("IBM", "cash") if kind.endswith("assets") else None)
+        geo = wfr_cvx.geodesic(g.dirac(0.3, "a"), g.dirac(0.6, "b"), g, 0.5)
+    else:
+        g = (Grid(4, 2, dims=2, regimes=("on", "off")) if kind == "2-D box" else
+             Grid.simplex(4, 2, assets=("eq", "bd", "cash"), regimes=("on", "off")))
+        metric = ([[1.0, 0.5], [0.5, 2.0]] if kind.endswith("matrix metric") else None)
+        geo = wfr_cvx.geodesic(g.dirac((0.1, 0.1), "on"), g.dirac((0.4, 0.1), "off"), g,
+                               0.5, metric=metric)
+    ds = geo.to_xarray()
+    path = tmp_path / "path.nc"
+    ds.to_netcdf(path)
+    with xr.open_dataset(path) as back:
+        back.load()
+    xr.testing.assert_identical(back, ds)
+    assets = {"1-D": None, "1-D with assets": ["IBM", "cash"], "2-D box": ["A", "B", "C"]}
+    expected = assets.get(kind, ["eq", "bd", "cash"])
+    assert (back["asset"].values.tolist() if "asset" in back.coords else None) == expected
+    assert back.attrs["distance2"] == geo.distance2
+    assert back.attrs["wfr_cvx_version"] == geo.version
 
 
 def test_an_xarray_level_is_read_back_by_label(geo):

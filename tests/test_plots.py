@@ -106,12 +106,62 @@ def test_plot_functions_refuse_the_wrong_result(simplex_geo, books):
     one_d = wfr_cvx.geodesic(g.dirac(0.2), g.dirac(0.7), g, 0.5)
     with pytest.raises(ValueError, match="plot_simplex draws grids with two weight axes"):
         plotting.plot_simplex(one_d)
-    with pytest.raises(ValueError, match="`times` chooses the panels of a simplex figure"):
+    with pytest.raises(ValueError, match="`times` chooses the panels of a figure on two"):
         one_d.plot(times=[0.5])
     with pytest.raises(TypeError, match="`geo` must be a wfr_cvx.Geodesic"):
         plotting.plot_geodesic(books)
     with pytest.raises(TypeError, match="`geo` must be a wfr_cvx.EnsembleGeodesic"):
         plotting.plot_ensemble(simplex_geo)
+
+
+def test_a_square_grid_is_drawn_on_the_square():
+    """Before: every grid with two weight axes went to the ternary panels, clipped to the
+    triangle: a geodesic near (0.8, 0.7) drew empty panels under a title "on the
+    simplex".  The square maps hold rho / dx^2 at each chosen level, inactive cells
+    blank, and the mean-weight path in (w_A, w_B) itself."""
+    mask = np.ones((1, 8, 8), dtype=bool)
+    mask[0, 0, 0] = False
+    g = Grid(8, 4, dims=2, assets=("X", "Y", "Z"), mask=mask)
+    assert not plotting.on_simplex(g) and plotting.on_simplex(Grid.simplex(8, 4))
+    geo = wfr_cvx.geodesic(g.bump((0.8, 0.7), 0.08), g.bump((0.7, 0.8), 0.08), g, lam=0.5)
+    fig = geo.plot(times=[0, 1])
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes[:2]] == ["regime 0, s = 0", "regime 0, s = 1"]
+    for ax, level in zip(axes[:2], (0, -1), strict=True):
+        values = ax.collections[0].get_array()
+        assert np.ma.count_masked(values) == 1  # the inactive cell
+        # cell (i, j) drawn over [i dx, (i + 1) dx] x [j dx, (j + 1) dx], not sheared
+        edges = np.arange(9) * g.dx
+        np.testing.assert_allclose(ax.collections[0].get_coordinates(),
+                                   np.stack(np.meshgrid(edges, edges, indexing="ij"), -1))
+        expected = np.ma.masked_where(~g.mask[0], geo.rho[level, 0] / g.dx**2)
+        np.testing.assert_allclose(np.ma.filled(values, -1.0).reshape(8, 8),
+                                   np.ma.filled(expected, -1.0), rtol=1e-12)
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("weight of X", "weight of Y")
+        assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
+        assert not ax.texts  # no ternary corners
+    path = next(ax for ax in axes if ax.get_title().startswith("mean weight"))
+    line = path.get_lines()[0]
+    for level in (0, -1):
+        rho = geo.rho[level, 0].ravel()
+        mean = rho @ g.coords.reshape(-1, 2) / rho.sum()
+        assert (line.get_xdata()[level], line.get_ydata()[level]) == pytest.approx(mean)
+    title = _title(fig)
+    assert "on the weights of X and Y (Z the rest)" in title and "simplex" not in title
+    with pytest.raises(ValueError, match="active cells beyond the simplex"):
+        plotting.plot_simplex(geo)
+
+
+def test_a_one_d_weight_axis_is_named_after_the_first_asset():
+    """Before: "weight w" whatever ``assets`` said; the grid's first asset is the one whose
+    weight the axis is (the second holds the rest)."""
+    g = Grid(16, 4, regimes=("a", "b"), assets=("IBM", "cash"))
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.08, "a"), g.bump(0.6, 0.08, "b"), g, 0.3)
+    heat = [ax for ax in geo.plot().get_axes() if ax.get_title().startswith("regime ")]
+    assert [ax.get_ylabel() for ax in heat] == ["weight of IBM"] * 2
+    plain = Grid(16, 4)
+    geo = wfr_cvx.geodesic(plain.bump(0.3, 0.08), plain.bump(0.6, 0.08), plain, 0.3)
+    assert geo.plot().get_axes()[0].get_ylabel() == "weight w"
 
 
 def test_one_d_figure_is_unchanged_by_the_dispatch():

@@ -13,17 +13,31 @@ the other.  :func:`compare` scores, with the same discrete action on the same gr
 
 The intermediate allocation is the cheaper of two: **per regime** (regime :math:`k` moves
 onto its own target profile :math:`\rho_1(\cdot, k) / m_1(k)`, or re-weights its own
-source profile :math:`\rho_0(\cdot, k) / m_0(k)`; a regime empty at that end takes the
-pooled profile), or **pooled** (every regime on :math:`p_1(w) = \sum_k\rho_1(w,k) /
-\sum\rho_1`, or on :math:`\rho_0`'s pooled profile); which one is in
-``table.attrs["intermediate"]``.  Each phase is itself the cheapest path of its kind (a
-geodesic with the other mechanism switched off), and the two phases share the unit time
+source profile :math:`\rho_0(\cdot, k) / m_0(k)`; a regime empty at that end keeps its
+profile at the other end: it is then removed or created by the reaction phase alone, whose
+Hellinger cost :math:`4\lambda^2 m(k)` does not depend on where the mass sits, so not
+moving it is cheapest), or **pooled** (every regime on the pooled profile
+:math:`p_1(w) = \sum_k\rho_1(w,k) / \sum\rho_1`, or on :math:`\rho_0`'s pooled profile);
+which one is in ``table.attrs["intermediate"]``.  On a grid with a ``mask`` regime
+:math:`k` may only hold mass on its active cells :math:`A_k`, so the pooled intermediate
+lays it out on the pooled profile conditioned on them, :math:`p(w)\,1_{A_k}(w) /
+\sum_{A_k} p` (without a mask, :math:`p` itself); when :math:`p` has no mass on the
+active cells of a regime that holds mass, there is no pooled intermediate and the
+per-regime one is taken.  The per-regime profiles are the ends' own, on the active cells
+already.  Each phase is itself the cheapest path of its kind (a geodesic with the other
+mechanism switched off), and the two phases share the unit time
 interval in the best split :math:`t_A = d_A/(d_A + d_B)`, for which the action of the
 concatenation is :math:`(d_A + d_B)^2` (a path run in time ``t`` costs ``1/t`` times its
-unit-time action).  The intermediate is not optimised beyond these two, so the figures
-are what a manager doing one phase after the other would pay with the better of the two
-natural targets; the geodesic costs no more than any two-phase path (triangle
-inequality, and a restricted path is never cheaper).
+unit-time action).  Transport alone cannot cross an inactive cell, so an intermediate
+whose transport phase would have to (a regime's active cells split into pieces holding
+other shares of its mass at the two ends of that phase) is reported infeasible by the
+solver; it is left out, and when every intermediate of a path is,
+:class:`~wfr_cvx.InfeasibleError` names the path and its intermediates (the geodesic,
+which may create mass on the far side by reaction, is feasible).  The intermediate is
+not optimised beyond these two, so the figures are what a manager doing one phase after
+the other would pay with the better of the two natural targets; the geodesic costs no
+more than any two-phase path (triangle inequality, and a restricted path is never
+cheaper).
 """
 
 from __future__ import annotations
@@ -34,7 +48,6 @@ import numpy as np
 import pandas as pd
 
 from ._two_phase import (
-    cheaper_intermediate,
     concatenate_phases,
     refuse_constraints,
     two_phase_table,
@@ -44,6 +57,7 @@ from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
 from .closed_form import hellinger2, solver_resolution2
 from .engine import make_request, solve
+from .errors import InfeasibleError
 from .grid import Grid, regime_masses
 from .result import Geodesic
 
@@ -61,24 +75,32 @@ class _Phase(NamedTuple):
     reaction_cost: float
 
 
-def _profile(rho: np.ndarray) -> np.ndarray:
-    """Distribution over weight cells, all regimes pooled (shape of one regime)."""
-    per_cell = rho.sum(axis=0)
-    return per_cell / per_cell.sum()
-
-
-def _spread(regime_mass: np.ndarray, profile: np.ndarray) -> np.ndarray:
-    """Each regime's mass laid out along one profile, shape ``(K, *profile.shape)``."""
-    return regime_mass.reshape(-1, *([1] * profile.ndim)) * profile[None]
-
-
-def _rescaled(regime_mass: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """Each regime's mass laid out along that regime's own profile in ``rho`` (the pooled
-    profile of ``rho`` for a regime empty in it), shape of ``rho``."""
+def _own_profiles(regime_mass: np.ndarray, rho: np.ndarray, other: np.ndarray
+                  ) -> np.ndarray:
+    """Each regime's mass laid out along that regime's own profile in ``rho``, or in
+    ``other`` for a regime empty in ``rho`` (shape of ``rho``).  Both ends lie on the
+    grid's active cells, so the result does."""
+    out = np.zeros_like(rho)
     own = rho.reshape(rho.shape[0], -1).sum(axis=1)
-    out = _spread(regime_mass, _profile(rho))
-    for k in np.flatnonzero(own > 0):
-        out[k] = regime_mass[k] * rho[k] / own[k]
+    for k in np.flatnonzero(regime_mass > 0):
+        profile = rho[k] if own[k] > 0 else other[k]
+        out[k] = regime_mass[k] * profile / profile.sum()
+    return out
+
+
+def _pooled(regime_mass: np.ndarray, rho: np.ndarray, mask: np.ndarray
+            ) -> np.ndarray | None:
+    """Each regime's mass laid out along the pooled profile of ``rho`` (all regimes
+    summed) restricted to that regime's active cells in ``mask`` and renormalised there;
+    None when that profile has no mass on the active cells of a regime that holds mass."""
+    pooled = rho.sum(axis=0)
+    out = np.zeros_like(rho)
+    for k in np.flatnonzero(regime_mass > 0):
+        profile = np.where(mask[k], pooled, 0.0)
+        total = profile.sum()
+        if total <= 0:
+            return None
+        out[k] = regime_mass[k] * profile / total
     return out
 
 
@@ -160,23 +182,59 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     # reaction in place; switch then rebalance: reaction in place onto the target masses,
     # then transport
     candidates = {
-        "rebalance_then_switch": ({"per regime": _rescaled(m0, r1),
-                                   "pooled": _spread(m0, _profile(r1))},
+        "rebalance_then_switch": ({"per regime": _own_profiles(m0, r1, r0),
+                                   "pooled": _pooled(m0, r1, request.grid.mask)},
                                   {"reaction": False}, {"transport": False}),
-        "switch_then_rebalance": ({"per regime": _rescaled(m1, r0),
-                                   "pooled": _spread(m1, _profile(r0))},
+        "switch_then_rebalance": ({"per regime": _own_profiles(m1, r0, r1),
+                                   "pooled": _pooled(m1, r0, request.grid.mask)},
                                   {"transport": False}, {"reaction": False}),
     }
     for path, (middles, first, second) in candidates.items():
-        intermediate[path], rows[path] = cheaper_intermediate(
-            middles, lambda middle, first=first, second=second: concatenate_phases(
-                _row(phase(r0, middle, **first)), _row(phase(middle, r1, **second))))
+        def build(middle, first=first, second=second):
+            return concatenate_phases(_row(phase(r0, middle, **first)),
+                                      _row(phase(middle, r1, **second)))
+
+        intermediate[path], rows[path] = _cheapest_buildable(path, middles, build)
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan), rows, intermediate,
                             negligible=solver_resolution2(request.lam, r0.sum() + r1.sum()))
     if portfolios is not None:
         table.attrs["markowitz"] = portfolios
     return table
+
+
+def _cheapest_buildable(path: str, middles: dict, build) -> tuple[str, tuple]:
+    """The label of the cheapest intermediate of ``path`` and its row ``build(middle)``,
+    over the intermediates that exist (not None) and whose phases the solver does not
+    report infeasible; an intermediate equal to one already priced is the same path.
+    InfeasibleError naming the path and why each intermediate was left out when none is
+    left."""
+    best, why_not, failure = None, {}, None
+    for label, middle in middles.items():
+        if middle is None:
+            why_not[label] = ("the pooled profile has no mass on the active cells of a "
+                              "regime that holds mass")
+            continue
+        if best is not None and np.array_equal(middle, best[1]):
+            continue
+        try:
+            row = build(middle)
+        except InfeasibleError as exc:
+            why_not[label] = f"a phase reported infeasible (status {exc.status!r})"
+            failure = exc
+            continue
+        if best is None or row[0] < best[2][0]:
+            best = (label, middle, row)
+    if best is None:
+        reasons = "; ".join(f"{label!r}: {why}" for label, why in why_not.items())
+        raise InfeasibleError(
+            f"compare(): the two-phase path {path!r} cannot be built on this grid, under "
+            f"no intermediate allocation ({reasons}): transport alone cannot cross an "
+            "inactive cell, so a regime whose active cells the mask splits into pieces "
+            "holding other shares of its mass has no such path; the geodesic, which may "
+            "move mass across by reaction, is not concerned",
+            status=failure.status, backend=failure.backend)
+    return best[0], best[2]
 
 
 def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, scheme, geodesic, markowitz,

@@ -64,11 +64,15 @@ class Grid:
         ``[0, 1]^2`` (see :meth:`simplex` for the three-asset simplex).
     assets : sequence of str, optional
         Labels of the assets the weight axes stand for (``dims + 1`` of them: the last
-        asset's weight is ``1 - sum``).  They name the axes in tables and plots, and in
-        labelled input on a 2-D grid (``A``, ``B`` when not given): the named levels of
-        a (w_A, w_B) index of cell centres and a DataFrame ``metric`` are read by these
-        names (``"IBM"`` or ``"w_IBM"``), never by position (:func:`labelled_allocation`,
-        :mod:`wfr_cvx.metric`).
+        asset's weight is ``1 - sum``).  On a 2-D grid they name the weight axes in tables,
+        datasets and plots (``w_IBM``, ``A``, ``B`` when not given) and in labelled input:
+        the named levels of a (w_A, w_B) index of cell centres and a DataFrame ``metric``
+        are read by these names (``"IBM"`` or ``"w_IBM"``), never by position
+        (:func:`labelled_allocation`, :mod:`wfr_cvx.metric`).  On a 1-D grid the weight
+        axis is the first asset's: the plots label it ``weight of IBM`` and ``to_xarray``
+        has the labels as its coordinate ``asset``, while tables and datasets keep the
+        column and dimension ``weight`` (saved files and code rely on it).  Shown in
+        ``repr`` when given; grids with other assets compare unequal.
 
     Examples
     --------
@@ -361,10 +365,12 @@ class Grid:
 
     def __repr__(self) -> str:
         limits = f", inactive_cells={self.n_inactive}" if self.n_inactive else ""
-        dims = f", dims={self.dims}, assets={self.assets!r}" if self.dims != 1 else ""
+        dims = f", dims={self.dims}" if self.dims != 1 else ""
+        # the assets take part in ==: grids that differ by them must not print alike
+        assets = f", assets={self.assets!r}" if self.assets is not None else ""
         return (
             f"Grid(n_weights={self.n_weights}, n_steps={self.n_steps}, "
-            f"regimes={self.regimes!r}{dims}{limits})"
+            f"regimes={self.regimes!r}{dims}{assets}{limits})"
         )
 
     def __eq__(self, other) -> bool:

@@ -66,6 +66,12 @@ w_<B>`` is a coordinate on both), and the faces of each axis their own dimension
 regime, w_<A>, face_<B>)``.  Inactive cells (outside the simplex or ``grid.mask``) and the
 faces beside them are NaN.
 
+The asset labels are the coordinate ``asset`` (dimension ``asset``, all of them, the
+remainder asset last: ``("A", "B", "C")`` on a grid with two weight axes that names none;
+on a 1-D grid only when ``grid.assets`` is given).  Every attribute is a number or a
+string, so the Dataset writes with ``to_netcdf`` (netCDF3 too, whose attributes cannot
+hold a list of strings) and reads back with ``xarray.open_dataset`` unchanged.
+
 xarray is an optional extra (``pip install wfr_cvx[xarray]``), imported only here.
 """
 
@@ -127,7 +133,8 @@ def geodesic_to_xarray(geo):
         centres) and ``face``.  Variables ``mass (time, regime, weight)`` — the exact
         array ``geo.rho`` —, ``source`` and ``rate (step, regime, weight)``, ``momentum``
         and ``velocity (step, regime, face)``, ``metric (regime, face)``,
-        ``transport_cost`` and ``reaction_cost (step)``.
+        ``transport_cost`` and ``reaction_cost (step)``; the coordinate ``asset`` when
+        ``grid.assets`` is given.
 
         Simplex grid (see the module docstring): dimensions ``time``, ``step``,
         ``regime``, ``w_<A>``, ``w_<B>``, ``face_<A>``, ``face_<B>``.  Variables ``mass
@@ -136,10 +143,12 @@ def geodesic_to_xarray(geo):
         (step, regime, face_<A>, w_<B>)``, ``momentum_<B>`` and ``velocity_<B> (step,
         regime, w_<A>, face_<B>)``, ``active (regime, w_<A>, w_<B>)`` (``grid.mask``), the
         metric (``metric_<A>``, ``metric_<B>`` on the faces of a diagonal G, or ``metric
-        (regime, w_<A>, w_<B>, row, column)`` per cell) and the per-step costs.
+        (regime, w_<A>, w_<B>, row, column)`` per cell), the per-step costs and the
+        coordinate ``asset`` (``<A>, <B>, <C>``).
 
         The figures, status, timings (seconds), ``lam``, backend, scheme and the version
-        of wfr_cvx that solved it are in ``attrs``.
+        of wfr_cvx that solved it are in ``attrs``, numbers and strings only: the Dataset
+        writes with ``to_netcdf`` and reads back with ``xarray.open_dataset``.
 
     Raises
     ------
@@ -170,6 +179,8 @@ def geodesic_to_xarray(geo):
         "weight": ("weight", grid.weights, {"long_name": "weight (cell centres)"}),
         "face": ("face", grid.faces, {"long_name": "weight (interior faces)"}),
     }
+    if grid.assets is not None:
+        coords["asset"] = _asset_coordinate(grid.assets)
     cell_step, face_step = ("step", "regime", "weight"), ("step", "regime", "face")
     data = {
         "mass": (("time", "regime", "weight"), geo.rho, {"long_name": "cell mass"}),
@@ -187,8 +198,16 @@ def geodesic_to_xarray(geo):
     return xr.Dataset(data, coords=coords, attrs=_dataset_attrs(geo))
 
 
+def _asset_coordinate(assets) -> tuple:
+    """The asset labels as a coordinate: netCDF attributes cannot hold a list of strings
+    (the scipy engine's netCDF3 refuses it), a string coordinate writes in any format."""
+    return ("asset", list(assets), {"long_name": "asset (the last one holds the remainder "
+                                                 "1 - the weights)"})
+
+
 def _dataset_attrs(geo) -> dict:
-    """The figures, status, timings and inputs of a path, as netCDF-friendly attributes."""
+    """The figures, status, timings and inputs of a path, as netCDF-friendly attributes
+    (numbers and strings only)."""
     return {
         "lam": geo.lam, "backend": geo.backend, "scheme": geo.scheme,
         "status": str(geo.status), "iterations": geo.iterations,
@@ -216,6 +235,7 @@ def _simplex_dataset(xr, geo):
         fb: (fb, grid.faces, {"long_name": f"weight of {b} (interior faces)"}),
         f"w_{c}": ((wa, wb), 1.0 - centres[:, None] - centres[None, :],
                    {"long_name": f"weight of {c} = 1 - w_{a} - w_{b}"}),
+        "asset": _asset_coordinate((a, b, c)),
     }
     active = grid.mask
     cells = np.where(active, 1.0, np.nan)  # NaN on inactive cells, shape grid.shape
@@ -261,8 +281,7 @@ def _simplex_dataset(xr, geo):
                                {"long_name": f"transport-cost factor G along w_{a}"})
         data[f"metric_{b}"] = (("regime", wa, fb), metric[along_b] * faces[along_b],
                                {"long_name": f"transport-cost factor G along w_{b}"})
-    attrs = {**_dataset_attrs(geo), "assets": [a, b, c]}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return xr.Dataset(data, coords=coords, attrs=_dataset_attrs(geo))
 
 
 def _version() -> str:

@@ -5,7 +5,8 @@ functions build :class:`matplotlib.figure.Figure` objects directly, without pypl
 global state, no display needed, and ``figure.savefig("out.png")`` works anywhere.
 
 * :func:`plot_geodesic` -- a grid geodesic: heat maps over (path time, weight) on a 1-D
-  grid; on the three-asset simplex grid it draws :func:`plot_simplex`.
+  grid; on the three-asset simplex grid it draws :func:`plot_simplex`, on any other grid
+  with two weight axes the same panels as square maps over ``(w_A, w_B)``.
 * :func:`plot_simplex` -- a simplex geodesic on ternary panels.
 * :func:`plot_ensemble` -- an ensemble geodesic: atoms as points sized by mass.
 * :func:`plot_frontier` -- the Markowitz frontier, its assets and its minimum-variance point.
@@ -19,7 +20,10 @@ which sends the corners :math:`A, B, C` (all weight in one asset) to :math:`(1, 
 :math:`(\tfrac12, \tfrac{\sqrt3}{2})` and :math:`(0, 0)`: an equilateral triangle on which
 a point's distance to the side opposite a corner is that asset's weight.  A square cell
 of the simplex grid is a parallelogram there; cells whose centre lies in the simplex are
-drawn and clipped to the triangle.
+drawn and clipped to the triangle.  A grid with two weight axes is on the simplex when
+none of its active cells has its centre beyond it (``w_A + w_B > 1``), as
+:meth:`~wfr_cvx.Grid.simplex` builds it; any other (e.g. ``Grid(n, T, dims=2)``, the
+square of weights) is drawn on the square, where no mass is hidden.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numbers
 import numpy as np
 
 __all__ = ["plot_geodesic", "plot_simplex", "plot_ensemble", "plot_frontier",
-           "DEFAULT_TIMES", "ternary_xy"]
+           "DEFAULT_TIMES", "ternary_xy", "on_simplex"]
 
 #: Path times of the panels of :func:`plot_simplex` and :func:`plot_ensemble` by default.
 DEFAULT_TIMES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -143,13 +147,19 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
     On a 1-D grid:
 
     * top row, one panel per regime: a heat map of the mass density ``rho / dx`` over
-      (path time ``s``, weight ``w``), on the time levels and cell centres;
+      (path time ``s``, weight ``w``), on the time levels and cell centres; the weight
+      axis reads ``weight of <asset>`` with the first of ``grid.assets`` when given;
     * bottom left: the mass of each regime over ``s``;
     * bottom right: the transport and reaction cost of each step (they sum to
       ``distance2``).
 
-    On the three-asset simplex grid (``grid.dims == 2``) the figure of
-    :func:`plot_simplex`, at ``times``.
+    On the three-asset simplex grid (``grid.dims == 2``, active cells inside the simplex)
+    the figure of :func:`plot_simplex`, at ``times``.  On any other grid with two weight
+    axes the same layout on the square of weights: one row per regime, one panel per time
+    of ``times``, each a map of the mass density ``rho / dx^2`` over ``(w_A, w_B)`` in
+    ``[0, 1]^2`` (axes named by the first two of ``grid.assets``; inactive cells left
+    blank), and a bottom row with the path of each regime's mean ``(w_A, w_B)`` in the
+    square, the mass of each regime and the cost of each step.
 
     Parameters
     ----------
@@ -160,7 +170,8 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
         Colour map of the heat maps (one colour scale shared by all regimes).
     figsize : (float, float), optional
     times : sequence of float, optional
-        Simplex grids only: the path times of the ternary panels.
+        Grids with two weight axes only: the path times of the panels
+        (:data:`DEFAULT_TIMES` by default).
 
     Returns
     -------
@@ -174,10 +185,11 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
     _check_geodesic(geo)
     grid = geo.grid
     if grid.dims == 2:
-        return plot_simplex(geo, times=times, title=title, cmap=cmap, figsize=figsize)
+        return _plot_two_axes(geo, times=times, title=title, cmap=cmap, figsize=figsize,
+                              ternary=on_simplex(grid))
     if times is not None:
-        raise ValueError("`times` chooses the panels of a simplex figure; a 1-D figure "
-                         "shows every time level")
+        raise ValueError("`times` chooses the panels of a figure on two weight axes; a 1-D "
+                         "figure shows every time level")
     K = grid.n_regimes
     fig = _new_figure(figsize or (max(8.0, 3.6 * K), 6.5))
     grid_spec = fig.add_gridspec(2, 2 * K)
@@ -192,7 +204,7 @@ def plot_geodesic(geo, *, title: str | None = None, cmap: str = "viridis", figsi
                               vmax=vmax, shading="flat")
         ax.set_title(f"regime {label}")
         ax.set_xlabel("path time s")
-        ax.set_ylabel("weight w")
+        ax.set_ylabel(f"weight of {grid.assets[0]}" if grid.assets else "weight w")
     if image is not None:
         fig.colorbar(image, ax=fig.axes[:K], label="mass density rho / dx")
     _mass_panel(fig.add_subplot(grid_spec[1, :K]), geo.times,
@@ -233,7 +245,8 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
     Raises
     ------
     ValueError
-        ``geo`` is on a 1-D grid, or a time outside [0, 1].
+        ``geo`` is on a 1-D grid or on a 2-D grid with active cells beyond the simplex
+        (:func:`plot_geodesic` draws it on the square), or a time outside [0, 1].
     ImportError
         matplotlib is not installed (the message names the extra).
 
@@ -250,6 +263,41 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
     if grid.dims != 2:
         raise ValueError(f"plot_simplex draws grids with two weight axes (Grid.simplex); "
                          f"this grid has {grid.dims} (plot_geodesic draws it)")
+    if not on_simplex(grid):
+        raise ValueError("plot_simplex draws the simplex grid (Grid.simplex); this grid has "
+                         "active cells beyond the simplex (w_A + w_B > 1), which ternary "
+                         "panels would hide: plot_geodesic draws it on the square")
+    return _plot_two_axes(geo, times=times, title=title, cmap=cmap, figsize=figsize,
+                          ternary=True)
+
+
+def on_simplex(grid) -> bool:
+    """Whether ``grid`` has two weight axes and no active cell with its centre beyond the
+    simplex (``w_A + w_B > 1``), as :meth:`~wfr_cvx.Grid.simplex` builds it.
+
+    >>> import wfr_cvx
+    >>> on_simplex(wfr_cvx.Grid.simplex(4, 1)), on_simplex(wfr_cvx.Grid(4, 1, dims=2))
+    (True, False)
+    """
+    if grid.dims != 2:
+        return False
+    beyond = grid.coords.sum(axis=-1) > 1.0 + 1e-12  # the tolerance of Grid.simplex
+    return not bool((grid.mask & beyond[None]).any())
+
+
+def _square(ax, assets) -> None:
+    """A frame of the square of weights ``(w_A, w_B)`` on ``ax``, axes named by asset."""
+    ax.set_aspect("equal")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel(f"weight of {assets[0]}", fontsize="small")
+    ax.set_ylabel(f"weight of {assets[1]}", fontsize="small")
+
+
+def _plot_two_axes(geo, *, times, title, cmap, figsize, ternary: bool):
+    """The figure of :func:`plot_simplex` (``ternary``) or of a geodesic on the square of
+    weights (:func:`plot_geodesic`)."""
+    grid = geo.grid
     times = _path_times(times)
     levels = np.rint(times * grid.n_steps).astype(int)
     assets = grid.assets or ("A", "B", "C")
@@ -257,10 +305,19 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
     fig = _new_figure(figsize or (max(9.0, 2.5 * n_panels + 1.2), 2.6 * (K + 1) + 0.6))
     grid_spec = fig.add_gridspec(K + 1, 3 * n_panels)
 
+    def to_plane(w_a, w_b):
+        return ternary_xy(w_a, w_b) if ternary else (np.asarray(w_a), np.asarray(w_b))
+
+    def frame(ax, grid_lines: bool):
+        if ternary:
+            _triangle(ax, assets, grid_lines=grid_lines)
+        else:
+            _square(ax, assets)
+
     density = np.asarray(geo.rho) / grid.dx**2
     vmax = float(density.max()) if density.size and density.max() > 0 else 1.0
     edges = np.arange(grid.n_weights + 1) * grid.dx
-    x, y = ternary_xy(*np.meshgrid(edges, edges, indexing="ij"))
+    x, y = to_plane(*np.meshgrid(edges, edges, indexing="ij"))
     heat_axes, mesh = [], None
     for k, label in enumerate(grid.regimes):
         for j, level in enumerate(levels):
@@ -268,15 +325,16 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
             values = np.ma.masked_where(~grid.mask[k], density[level, k])
             mesh = ax.pcolormesh(x, y, values, cmap=cmap, vmin=0.0, vmax=vmax,
                                  shading="flat")
-            _clip_to_triangle(ax, mesh)
-            _triangle(ax, assets, grid_lines=False)
+            if ternary:
+                _clip_to_triangle(ax, mesh)
+            frame(ax, grid_lines=False)
             ax.set_title(f"regime {label}, s = {geo.times[level]:.3g}", fontsize="medium")
             heat_axes.append(ax)
     if mesh is not None:
         fig.colorbar(mesh, ax=heat_axes, label="mass density rho / dx²", shrink=0.8)
 
     ax_path = fig.add_subplot(grid_spec[K, :n_panels])
-    _triangle(ax_path, assets)
+    frame(ax_path, grid_lines=True)
     coords = grid.coords.reshape(-1, 2)
     rho = np.asarray(geo.rho).reshape(geo.rho.shape[0], K, -1)
     totals = rho.sum(axis=2)
@@ -285,7 +343,7 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
         if not held.any():
             continue
         mean = (rho[held, k] @ coords) / totals[held, k, None]
-        px, py = ternary_xy(mean[:, 0], mean[:, 1])
+        px, py = to_plane(mean[:, 0], mean[:, 1])
         (line,) = ax_path.plot(px, py, marker=".", markersize=3, label=str(label))
         ax_path.plot(px[0], py[0], "o", color=line.get_color(), markersize=6)
         ax_path.plot(px[-1], py[-1], "x", color=line.get_color(), markersize=7)
@@ -295,10 +353,11 @@ def plot_simplex(geo, *, times=None, title: str | None = None, cmap: str = "viri
     _mass_panel(fig.add_subplot(grid_spec[K, n_panels:2 * n_panels]), geo.times,
                 totals, grid.regimes)
     _cost_panel(fig.add_subplot(grid_spec[K, 2 * n_panels:]), geo)
+    where = (f"on the simplex of {', '.join(assets)}" if ternary else
+             f"on the weights of {assets[0]} and {assets[1]} ({assets[2]} the rest)")
     fig.suptitle(title if title is not None else
-                 f"WFR geodesic on the simplex of {', '.join(assets)}: d² = "
-                 f"{geo.distance2:.5g} (lam = {geo.lam:g}, {grid.n_weights}² cells x "
-                 f"{grid.n_steps} steps)")
+                 f"WFR geodesic {where}: d² = {geo.distance2:.5g} (lam = {geo.lam:g}, "
+                 f"{grid.n_weights}² cells x {grid.n_steps} steps)")
     return fig
 
 
