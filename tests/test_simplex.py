@@ -413,3 +413,23 @@ def test_a_metric_diagonal_up_to_round_off_takes_the_diagonal_form():
     d0 = wfr_cvx.geodesic(a, b, s, lam=0.3, metric=diagonal).distance2
     assert wfr_cvx.geodesic(a, b, s, lam=0.3, metric=nearly).distance2 == pytest.approx(
         d0, rel=1e-8)
+
+
+def test_a_labelled_simplex_mask_is_read_by_label():
+    """Before: a labelled mask was read by position, its (w_A, w_B) labels ignored."""
+    g = Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"))
+    points = g.coords.reshape(-1, 2)
+    index = pd.MultiIndex.from_arrays([points[:, 1], points[:, 0]], names=["w_WMT", "w_IBM"])
+    keep = pd.Series(points[:, 0] <= 0.5, index=index)  # IBM capped at 0.5
+    intended = g.mask & (g.coords[..., 0] <= 0.5)
+    limited = Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=keep.iloc[::-1])
+    assert np.array_equal(limited.mask, intended)
+    # cells outside the simplex are inactive anyway: they may be left out
+    inside = keep[(index.get_level_values(0) + index.get_level_values(1)) <= 1.0]
+    assert np.array_equal(Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=inside).mask,
+                          intended)
+    with pytest.raises(ValueError, match=r"`mask` has no entry for 1 cell\(s\)"):
+        Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=inside.iloc[1:])
+    with pytest.raises(TypeError, match="`mask` must hold bools"):
+        Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=keep.astype(float))
+
