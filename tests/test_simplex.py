@@ -433,3 +433,24 @@ def test_a_labelled_simplex_mask_is_read_by_label():
     with pytest.raises(TypeError, match="`mask` must hold bools"):
         Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=keep.astype(float))
 
+
+def test_a_simplex_too_large_is_refused_before_its_cells_are_allocated(monkeypatch):
+    """Before: Grid.simplex(20000, 4) built an n x n array of centre sums (3 GiB) before the
+    size check and died with a bare MemoryError."""
+    import tracemalloc
+
+    from wfr_cvx import _memory
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    monkeypatch.setattr(_memory, "memory_budget",
+                        lambda: _memory.MemoryBudget(2**20, "test budget"))
+    n = 1500
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProblemTooLargeError, match=r"Grid of 1 regime\(s\) x 2,250,000 "
+                                                       r"weight cells .* \(test budget\)"):
+            Grid.simplex(n, 4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < n * n  # not one byte per cell, let alone a float per cell

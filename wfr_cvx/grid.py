@@ -130,9 +130,12 @@ class Grid:
         """
         n = _positive_int(n, "n", 2)
         assets = _check_assets(assets, 2)
-        centres = (np.arange(n) + 0.5) / n
-        inside = centres[:, None] + centres[None, :] <= 1.0 + 1e-12
+        # the probe checks the grid's size before anything of n x n cells is allocated
         probe = cls(n, n_steps, regimes, dims=2, assets=assets)
+        # centres (i + 1/2) / n and (j + 1/2) / n sum to at most 1 exactly when i + j <= n - 1:
+        # compared in integers, with no n x n array of sums
+        cells = np.arange(n)
+        inside = cells[:, None] <= (n - 1 - cells)[None, :]
         limits = np.broadcast_to(inside, probe.shape)
         if mask is not None:
             if _is_labelled(mask):
