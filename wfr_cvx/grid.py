@@ -468,7 +468,7 @@ def _labelled_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
         if mask.dtype != bool:
             raise TypeError(f"`mask` must hold bools (True where a cell is active), got "
                             f"dtype {mask.dtype}")
-        mask = _data_array_values(mask)
+        mask = _data_array_values(mask, grid, "mask")
         if not isinstance(mask, pd.Series):
             return _check_mask(mask, grid, required)
     columns = [mask[c] for c in mask.columns] if isinstance(mask, pd.DataFrame) else [mask]
@@ -495,7 +495,7 @@ def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.n
     labelled xarray input) but with no check on the values themselves; ``what`` names them
     in the messages."""
     if _is_data_array(value):
-        value = _data_array_values(value)
+        value = _data_array_values(value, grid, name)
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
     kind = np.asarray(value).dtype.kind
@@ -558,13 +558,23 @@ def _is_data_array(value) -> bool:
             and hasattr(value, "to_series") and hasattr(value, "dims"))
 
 
-def _data_array_values(value):
+def _data_array_values(value, grid: Grid, name: str):
     """A DataArray as :func:`as_allocation` reads it: its pandas Series (one level per
     dimension, named after it; NaN entries dropped) when every dimension has coordinates,
-    its values by position when none has; a ValueError when only some have."""
+    its values by position when none has; a ValueError when only some have, or when it
+    has more dimensions than an allocation (naming the extra ones)."""
     labelled = [dim in value.coords for dim in value.dims]
     if not any(labelled):
         return value.values
+    dims = [str(dim) for dim in value.dims]
+    extra = _extra_levels(dims, grid)
+    if extra:
+        # read on, its pandas form would have the extra level taken for regimes or cells
+        raise ValueError(
+            f"`{name}` is an xarray DataArray with dimensions {dims}; an allocation has at "
+            f"most {_allocation_levels(grid)}: {extra} {_are(extra)} extra.  Select one "
+            f"value first, e.g. `{name}.sel({extra[0]}=...)` (a path of "
+            f"Geodesic.to_xarray() has a time dimension)")
     if not all(labelled):
         # a half-labelled array read by position could swap the labelled axis
         missing = [dim for dim, has in zip(value.dims, labelled, strict=True) if not has]
@@ -572,6 +582,30 @@ def _data_array_values(value):
                          f"dimension or on none; {missing} have none")
     series = value.to_series()
     return series[series.notna()]
+
+
+def _allocation_levels(grid: Grid) -> list[str]:
+    """The dimensions of an allocation by name: ``regime`` and the weight axes."""
+    if grid.dims == 1:
+        return ["regime", "weight"]
+    return ["regime", *[f"w_{asset}" for asset in axis_assets(grid)]]
+
+
+def _extra_levels(names: list, grid: Grid) -> list[str]:
+    """The levels (or dimensions) beyond an allocation's when there are more than
+    ``grid.dims + 1`` of them: those named after neither the regime nor a weight axis (all
+    of them when none can be told apart); empty when there are not too many."""
+    if len(names) <= grid.dims + 1:
+        return []
+    names = [str(level) for level in names]
+    known = {"regime", "weight"} | {label for asset in axis_assets(grid)
+                                    for label in (asset, f"w_{asset}")}
+    extra = [level for level in names if level not in known]
+    return extra or names
+
+
+def _are(levels: list) -> str:
+    return "is" if len(levels) == 1 else "are"
 
 
 #: A position within this fraction of a cell below a face counts as on it (the upper
@@ -780,6 +814,14 @@ def _labelled(value, layout: _Layout, name: str, broadcast: bool = False) -> np.
         values = value.to_numpy(dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must hold numeric {layout.values}") from None
+    extra = _extra_levels(list(index.names), grid) if isinstance(index, pd.MultiIndex) else []
+    if extra:
+        # read on, the extra level would be taken for the regimes or the cells
+        cells = f"{layout.label}s" if grid.dims == 2 else layout.label
+        raise ValueError(
+            f"`{name}` is a Series with index levels {[str(n) for n in index.names]}; it "
+            f"can have at most the regime and the {cells}: {extra} {_are(extra)} extra.  "
+            f"Select one value first, e.g. `{name}.xs(..., level={extra[0]!r})`")
     level = _regime_level(index, grid)
     if level is None:
         if broadcast:
