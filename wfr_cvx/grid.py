@@ -120,7 +120,9 @@ class Grid:
         A cell is active when its centre lies in the simplex, ``w_A + w_B <= 1`` (its
         ``n (n + 1) / 2`` cells); faces between an active and an inactive cell carry no
         flux, so no mass crosses the simplex edges.  ``mask`` (shape ``(n_regimes, n,
-        n)`` or ``(n, n)``) adds position limits, per regime, on top of the simplex.
+        n)`` or ``(n, n)``) adds position limits, per regime, on top of the simplex; a
+        labelled one (pandas or xarray, bools) is read by label as an allocation is, its
+        cells outside the simplex free to be left out.
 
         >>> g = Grid.simplex(4, 2, regimes=("on", "off"))
         >>> g.shape, g.coords.shape, int(g.mask[0].sum())
