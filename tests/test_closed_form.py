@@ -111,3 +111,32 @@ def test_a_bump_has_the_mean_and_standard_deviation_it_is_given():
     variance = rho @ (g.weights - mean) ** 2 / rho.sum()
     assert mean == pytest.approx(0.5, abs=1e-12)
     assert variance == pytest.approx(0.05**2 + g.dx**2 / 12, rel=1e-6)
+
+
+def test_a_static_solve_whose_cost_matrix_does_not_fit_is_refused_up_front(monkeypatch):
+    """Before: static_wfr2 on Grid(30000, 1) built its 6.7 GiB cost matrix and died with a
+    bare MemoryError; here the budget is made small instead."""
+    import tracemalloc
+
+    from wfr_cvx import _memory
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    monkeypatch.setattr(_memory, "memory_budget",
+                        lambda: _memory.MemoryBudget(2**20, "test budget"))
+    g = Grid(1000, 1)  # 32 MB with its temporaries
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProblemTooLargeError, match=r"static WFR form on 1,000 cells .* "
+                                                       r"1,000 x 1,000 cost matrix needs "
+                                                       r"about 0.0 GiB .*\(test budget\)"
+                           ) as info:
+            static_wfr2(g.bump(0.3, 0.05), g.bump(0.6, 0.05), g, lam=0.3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.needed_bytes == 32 * 1000**2 > info.value.available_bytes
+    assert peak < 8 * 1000**2  # refused before the matrix was built
+    # a grid whose matrix fits is solved as before
+    small = Grid(16, 1)
+    assert static_wfr2(small.dirac(0.3), small.dirac(0.6), small, lam=0.5) == pytest.approx(
+        dirac_wfr2(1, 1, small.weights[4], small.weights[9], 0.5), rel=1e-5)

@@ -567,3 +567,33 @@ def test_a_refused_plan_raises_with_status_uncertified(monkeypatch):
                                           r"dual bound differ") as info:
         geodesic(Ensemble(x, mass=a), Ensemble(x, mass=b), lam=0.2)
     assert info.value.status == "Uncertified"
+
+
+def test_a_coupling_with_too_many_pairs_in_reach_is_refused_during_the_search(monkeypatch):
+    """Before: 20,000 x 20,000 portfolios at lam 1 (4e8 pairs in reach) searched for pairs
+    for 20-30 s and died with a bare MemoryError; here the budget is made small instead."""
+    from wfr_cvx import _memory
+    from wfr_cvx.ensemble import _pairs
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    budget = 10_000 * _pairs.PAIR_BYTES  # room for 10,000 pairs
+    monkeypatch.setattr(_memory, "memory_budget",
+                        lambda: _memory.MemoryBudget(budget, "test budget"))
+    # blocks of one source row (at most 400 pairs), so the stop can be seen to be early
+    monkeypatch.setitem(_pairs.pairs_within.__kwdefaults__, "block_floats", 1)
+    rng = np.random.default_rng(0)
+    x, y = rng.dirichlet(np.ones(3), 400), rng.dirichlet(np.ones(3), 400)
+    e0, e1 = Ensemble(x, domain="simplex"), Ensemble(y, domain="simplex")
+    with pytest.raises(ProblemTooLargeError, match=r"coupling of 400 x 400 portfolios is too "
+                                                   r"large: at least 10,[0-9]{3} pairs .* "
+                                                   r"within pi lam = 3.142.*\(test budget\)"
+                       ) as info:
+        geodesic(e0, e1, lam=1.0)
+    # stopped as soon as the pairs found exceeded the budget, not after all 160,000
+    assert budget < info.value.needed_bytes <= budget + 400 * _pairs.PAIR_BYTES
+    # a book whose pairs all fit is not counted, and one whose pairs in reach fit is solved
+    small = geodesic(Ensemble(x[:50], domain="simplex"), Ensemble(y[:50], domain="simplex"),
+                     lam=1.0)
+    assert small.status == "Solved"
+    near = geodesic(e0, e1, lam=0.01)
+    assert near.status == "Solved"

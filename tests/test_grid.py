@@ -307,3 +307,74 @@ def test_a_point_on_the_simplex_edge_goes_to_its_last_active_cell():
         assert abs((cell + 0.5) / 100 - [k / 100, 1 - k / 100]).max() <= 0.5 / 100 + 1e-12
     with pytest.raises(ValueError, match="outside the simplex"):
         Grid.simplex(10, 2).dirac((0.6, 0.6))
+
+
+# -- labelled masks ------------------------------------------------------------------------
+def _capped_frame(w):
+    """Risk-off capped at 0.5, risk-on free: rows cell centres, columns regimes (listed
+    risk_off first, the grid's second regime)."""
+    return pd.DataFrame({"risk_off": w <= 0.5, "risk_on": np.ones(w.size, bool)}, index=w)
+
+
+def test_a_labelled_mask_is_read_by_label():
+    """Before: a DataFrame or Series mask was read by position, its labels ignored (the
+    cap landed on risk_on; a reversed Series reversed the active cells)."""
+    w = Grid(8, 2).weights
+    intended = np.array([np.ones(8, bool), w <= 0.5])
+    frame = _capped_frame(w).iloc[::-1]
+    g = Grid(8, 2, regimes=("risk_on", "risk_off"), mask=frame)
+    assert np.array_equal(g.mask, intended)
+    stacked = frame.stack()
+    stacked.index.names = ["weight", "regime"]
+    shuffled = stacked.sample(frac=1.0, random_state=0)
+    assert np.array_equal(Grid(8, 2, regimes=("risk_on", "risk_off"), mask=shuffled).mask,
+                          intended)
+    reversed_series = pd.Series(w <= 0.5, index=w).iloc[::-1]
+    assert np.array_equal(Grid(8, 2, mask=reversed_series).mask, [w <= 0.5])
+    # positional masks are read as before
+    assert np.array_equal(Grid(8, 2, regimes=("risk_on", "risk_off"), mask=intended).mask,
+                          intended)
+
+
+def test_a_labelled_xarray_mask_is_read_by_label():
+    xr = pytest.importorskip("xarray")
+    w = Grid(8, 2).weights
+    da = xr.DataArray(np.array([w <= 0.5, np.ones(8, bool)]), dims=("regime", "weight"),
+                      coords={"regime": ["risk_off", "risk_on"], "weight": w})
+    intended = np.array([np.ones(8, bool), w <= 0.5])
+    for value in (da, da.T, da.isel(weight=slice(None, None, -1))):
+        g = Grid(8, 2, regimes=("risk_on", "risk_off"), mask=value)
+        assert np.array_equal(g.mask, intended)
+    with pytest.raises(TypeError, match="`mask` must hold bools"):
+        Grid(8, 2, regimes=("risk_on", "risk_off"), mask=da.astype(float))
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda f: f.T, ValueError, r"`mask` column '0.0625' is not a regime .* pass `mask.T`"),
+        (lambda f: f.iloc[1:], ValueError, r"`mask` has no entry for 2 cell\(s\), the first "
+                                           r"regime 'risk_on', cell centre 0.0625 \(list every"
+                                           r" cell, False where inactive\)"),
+        (lambda f: pd.concat([f, f.iloc[:1]]), ValueError, "`mask` lists a cell twice"),
+        (lambda f: f.set_axis(f.index + 0.03), ValueError, "`mask` label 0.0925 is not a cell"),
+        (lambda f: f.rename(columns={"risk_on": "calm"}), ValueError,
+         "`mask` column 'calm' is not a regime"),
+        (lambda f: f.astype(int), TypeError, "`mask` must hold bools .* got dtype int64"),
+        (lambda f: f.astype(float), TypeError, "`mask` must hold bools .* got dtype float64"),
+        (lambda f: f.astype("boolean").mask(f.index.to_numpy()[:, None] < [0.1, 0.0]),
+         ValueError,
+         "`mask` has missing values"),
+    ],
+)
+def test_labelled_masks_that_do_not_match_the_grid_are_refused(make, error, match):
+    frame = _capped_frame(Grid(8, 2).weights)
+    with pytest.raises(error, match=match):
+        Grid(8, 2, regimes=("risk_on", "risk_off"), mask=make(frame))
+
+
+def test_a_labelled_mask_series_on_a_grid_with_regimes_is_refused():
+    w = Grid(8, 2).weights
+    with pytest.raises(ValueError, match="`mask` is a Series indexed by cell centre but the "
+                                         "grid has 2 regimes"):
+        Grid(8, 2, regimes=2, mask=pd.Series(w <= 0.5, index=w))

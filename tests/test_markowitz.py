@@ -798,3 +798,22 @@ def test_dates_written_as_eight_digits_are_read_yyyymmdd(tmp_path):
     path.write_text("date,A,B\n1,1,2\n2,1.1,2.1\n3,1.2,2.0\n")
     with pytest.raises(ValueError, match="numbers that are not dates written YYYYMMDD"):
         markowitz.load_prices(path)
+
+
+def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):
+    """Before: on a 1-D grid naming no assets, labelled mu/cov were read by position
+    (whichever label came first became the weight axis: two orders differed by 0.0103)."""
+    mu, cov = mu_cov
+    pair = ["IBM", "WMT"]
+    arrays = potential(Grid(8, 2), mu[pair].to_numpy(), cov.loc[pair, pair].to_numpy())
+    g = Grid(8, 2, assets=("IBM", "WMT"))
+    for order in (pair, pair[::-1]):
+        labelled = potential(g, mu[order], cov.loc[order, order])
+        np.testing.assert_allclose(labelled, arrays, rtol=1e-14, atol=1e-16)
+    with pytest.raises(ValueError, match=r"`mu` labels \['IBM', 'SEHI'\] must be the grid's "
+                                         r"assets \['IBM', 'WMT'\]"):
+        potential(g, mu[["IBM", "SEHI"]], cov.loc[["IBM", "SEHI"], ["IBM", "SEHI"]])
+    for order in (pair, pair[::-1]):
+        with pytest.raises(ValueError, match=r"`mu` is labelled .* the grid names no assets"
+                                             r".* Grid\(\.\.\., assets="):
+            potential(Grid(8, 2), mu[order], cov.loc[order, order])

@@ -402,3 +402,25 @@ def test_time_labels_are_the_nearest_floats_of_k_over_n():
     table = books.mass()
     assert table.loc[0.3].equals(table.iloc[3])
     assert (books.to_frame().time == 0.7).sum() == 2
+
+
+def test_a_whole_path_passed_as_an_allocation_names_its_extra_time_dimension(geo):
+    """Before: geo.to_xarray()["mass"] (time, regime, weight) on a 2-regime grid was said to
+    be "a Series indexed by cell centre" missing its regimes; the fault is the time."""
+    pytest.importorskip("xarray")
+    from wfr_cvx.grid import as_allocation
+
+    mass = geo.to_xarray()["mass"]
+    for value in (mass, mass.transpose("regime", "weight", "time")):
+        with pytest.raises(ValueError, match=r"`rho0` is an xarray DataArray with dimensions "
+                                             r"\[.*'time'.*\]; an allocation has at most "
+                                             r"\['regime', 'weight'\]: \['time'\] is extra.*"
+                                             r"`rho0.sel\(time=...\)`"):
+            as_allocation(value, geo.grid, "rho0")
+    with pytest.raises(ValueError, match=r"`rho0` is a Series with index levels \['time', "
+                                         r"'regime', 'weight'\]; .* \['time'\] is extra.*"
+                                         r"`rho0.xs\(..., level='time'\)`"):
+        as_allocation(mass.to_series(), geo.grid, "rho0")
+    # one time selected, it is read by label
+    np.testing.assert_array_equal(as_allocation(mass.sel(time=geo.times[2]), geo.grid, "rho0"),
+                                  geo.rho[2])

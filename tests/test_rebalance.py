@@ -25,7 +25,7 @@ def test_large_tau_reaches_the_markowitz_optimum(data):
         mu, cov = MU, COV
     else:
         mu, cov = estimate(load_prices()[["IBM", "WMT"]])
-    g = Grid(64, 16)
+    g = Grid(64, 16, assets=tuple(mu.index))
     V = potential(g, mu, cov, risk_aversion=GAMMA)
     step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.3, potential=V, tau=1e4)
     assert abs(step.mean_weight()[0] - _two_asset_optimum(mu, cov)) <= g.dx
@@ -33,7 +33,7 @@ def test_large_tau_reaches_the_markowitz_optimum(data):
 
 
 def test_tau_ladder_moves_monotonically_toward_markowitz():
-    g = Grid(64, 16)
+    g = Grid(64, 16, assets=tuple(MU.index))
     V = potential(g, MU, COV, risk_aversion=GAMMA)
     rho0 = g.bump(0.3, 0.05)
     start = float(rho0[0] @ g.weights)
@@ -45,7 +45,7 @@ def test_tau_ladder_moves_monotonically_toward_markowitz():
 
 
 def test_backends_agree_on_a_step():
-    g = Grid(32, 8)
+    g = Grid(32, 8, assets=tuple(MU.index))
     V = potential(g, MU, COV, risk_aversion=GAMMA)
     a = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.3, potential=V, tau=10.0)
     b = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.3, potential=V, tau=10.0,
@@ -58,7 +58,7 @@ def test_backends_agree_on_a_step():
 
 def test_mass_flows_to_the_better_regime_less_so_as_lam_grows():
     """Small lam: switching regime is cheap; large lam: it costs more than it gains."""
-    g = Grid(48, 16, regimes=("calm", "stress"))
+    g = Grid(48, 16, regimes=("calm", "stress"), assets=tuple(MU.index))
     mu_stress = pd.Series([0.0, 0.005], index=MU.index)
     cov_stress = pd.DataFrame([[0.04, 0.004], [0.004, 0.006]], index=MU.index,
                               columns=MU.index)

@@ -413,3 +413,44 @@ def test_a_metric_diagonal_up_to_round_off_takes_the_diagonal_form():
     d0 = wfr_cvx.geodesic(a, b, s, lam=0.3, metric=diagonal).distance2
     assert wfr_cvx.geodesic(a, b, s, lam=0.3, metric=nearly).distance2 == pytest.approx(
         d0, rel=1e-8)
+
+
+def test_a_labelled_simplex_mask_is_read_by_label():
+    """Before: a labelled mask was read by position, its (w_A, w_B) labels ignored."""
+    g = Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"))
+    points = g.coords.reshape(-1, 2)
+    index = pd.MultiIndex.from_arrays([points[:, 1], points[:, 0]], names=["w_WMT", "w_IBM"])
+    keep = pd.Series(points[:, 0] <= 0.5, index=index)  # IBM capped at 0.5
+    intended = g.mask & (g.coords[..., 0] <= 0.5)
+    limited = Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=keep.iloc[::-1])
+    assert np.array_equal(limited.mask, intended)
+    # cells outside the simplex are inactive anyway: they may be left out
+    inside = keep[(index.get_level_values(0) + index.get_level_values(1)) <= 1.0]
+    assert np.array_equal(Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=inside).mask,
+                          intended)
+    with pytest.raises(ValueError, match=r"`mask` has no entry for 1 cell\(s\)"):
+        Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=inside.iloc[1:])
+    with pytest.raises(TypeError, match="`mask` must hold bools"):
+        Grid.simplex(6, 1, assets=("IBM", "WMT", "SEHI"), mask=keep.astype(float))
+
+
+def test_a_simplex_too_large_is_refused_before_its_cells_are_allocated(monkeypatch):
+    """Before: Grid.simplex(20000, 4) built an n x n array of centre sums (3 GiB) before the
+    size check and died with a bare MemoryError."""
+    import tracemalloc
+
+    from wfr_cvx import _memory
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    monkeypatch.setattr(_memory, "memory_budget",
+                        lambda: _memory.MemoryBudget(2**20, "test budget"))
+    n = 1500
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProblemTooLargeError, match=r"Grid of 1 regime\(s\) x 2,250,000 "
+                                                       r"weight cells .* \(test budget\)"):
+            Grid.simplex(n, 4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < n * n  # not one byte per cell, let alone a float per cell

@@ -58,7 +58,11 @@ class Grid:
     mask : array of bool, shape ``grid.shape``, optional
         Active cells (position limits, per regime); all active when None.  Inactive cells
         hold no mass and faces beside them carry no flux; allocations with mass there are
-        refused.  Read-only attribute ``grid.mask``.
+        refused.  An array is read by position; pandas (or a labelled xarray DataArray)
+        by label, as an allocation is (:func:`as_allocation`: a DataFrame indexed by cell
+        centre with one column per regime, or a Series with a (regime, cell centre)
+        MultiIndex), every cell of every regime listed once, with bool values.
+        Read-only attribute ``grid.mask``.
     dims : {1, 2}
         Number of weight axes; ``2`` makes ``n_weights x n_weights`` cells over
         ``[0, 1]^2`` (see :meth:`simplex` for the three-asset simplex).
@@ -109,7 +113,8 @@ class Grid:
                 raise ValueError(f"`regimes` labels must be unique, got {labels}")
         self.regimes = labels
         _check_grid_size(self)
-        self.mask = _check_mask(mask, self.shape)
+        # labelled masks are read against the grid's regimes and cell centres, already set
+        self.mask = _check_mask(mask, self, np.ones(self.shape, dtype=bool))
 
     @classmethod
     def simplex(cls, n: int, n_steps: int, assets: Sequence[str] = ("A", "B", "C"),
@@ -119,7 +124,9 @@ class Grid:
         A cell is active when its centre lies in the simplex, ``w_A + w_B <= 1`` (its
         ``n (n + 1) / 2`` cells); faces between an active and an inactive cell carry no
         flux, so no mass crosses the simplex edges.  ``mask`` (shape ``(n_regimes, n,
-        n)`` or ``(n, n)``) adds position limits, per regime, on top of the simplex.
+        n)`` or ``(n, n)``) adds position limits, per regime, on top of the simplex; a
+        labelled one (pandas or xarray, bools) is read by label as an allocation is, its
+        cells outside the simplex free to be left out.
 
         >>> g = Grid.simplex(4, 2, regimes=("on", "off"))
         >>> g.shape, g.coords.shape, int(g.mask[0].sum())
@@ -129,21 +136,30 @@ class Grid:
         """
         n = _positive_int(n, "n", 2)
         assets = _check_assets(assets, 2)
-        centres = (np.arange(n) + 0.5) / n
-        inside = centres[:, None] + centres[None, :] <= 1.0 + 1e-12
+        # the probe checks the grid's size before anything of n x n cells is allocated
         probe = cls(n, n_steps, regimes, dims=2, assets=assets)
+        # centres (i + 1/2) / n and (j + 1/2) / n sum to at most 1 exactly when i + j <= n - 1:
+        # compared in integers, with no n x n array of sums
+        cells = np.arange(n)
+        inside = cells[:, None] <= (n - 1 - cells)[None, :]
         limits = np.broadcast_to(inside, probe.shape)
         if mask is not None:
-            extra = np.asarray(mask)
-            if extra.dtype != bool:
-                raise TypeError(f"`mask` must be an array of bools, got dtype {extra.dtype}")
-            if extra.shape == (n, n):
-                extra = np.broadcast_to(extra, probe.shape)
-            if extra.shape != probe.shape:
-                raise ValueError(f"`mask` must have shape {probe.shape} or {(n, n)}, got "
-                                 f"{extra.shape}")
+            if _is_labelled(mask):
+                # cells outside the simplex are inactive whatever the mask says: they may
+                # be left out
+                extra = _check_mask(mask, probe, limits)
+            else:
+                extra = np.asarray(mask)
+                if extra.dtype != bool:
+                    raise TypeError(f"`mask` must be an array of bools, got dtype "
+                                    f"{extra.dtype}")
+                if extra.shape == (n, n):
+                    extra = np.broadcast_to(extra, probe.shape)
+                if extra.shape != probe.shape:
+                    raise ValueError(f"`mask` must have shape {probe.shape} or {(n, n)}, got "
+                                     f"{extra.shape}")
             limits = limits & extra
-        return cls(n, n_steps, regimes, mask=np.array(limits), dims=2, assets=assets)
+        return cls(n, n_steps, regimes, mask=limits, dims=2, assets=assets)
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -419,10 +435,19 @@ def _check_assets(assets, dims: int) -> tuple[str, ...] | None:
     return labels
 
 
-def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
-    """The mask as a read-only bool array of ``shape`` (all True when None)."""
+def _check_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
+    """The mask as a read-only bool array of ``grid.shape`` (all True when None).
+
+    An array is read by position.  Pandas input and a labelled xarray DataArray are read
+    by label against ``grid.regimes`` and the cell centres, as :func:`labelled_allocation`
+    reads an allocation; ``required`` marks the cells that must be listed (the others
+    are False when left out).  ``grid.mask`` is not used (it is being built).
+    """
+    shape = grid.shape
     if mask is None:
         out = np.ones(shape, dtype=bool)
+    elif _is_labelled(mask):
+        out = _labelled_mask(mask, grid, required)
     else:
         arr = np.asarray(mask)
         if arr.dtype != bool:
@@ -434,6 +459,36 @@ def _check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
         out = arr.copy()
     out.setflags(write=False)
     return out
+
+
+def _is_labelled(value) -> bool:
+    """Pandas input or an xarray DataArray: read by label where it has labels."""
+    return isinstance(value, (pd.Series, pd.DataFrame)) or _is_data_array(value)
+
+
+def _labelled_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
+    """A labelled mask (pandas, or an xarray DataArray) as a bool array of ``grid.shape``.
+
+    Its values must be bools (no missing values); a DataArray without coordinates is
+    read by position, as :func:`_check_mask` reads an array.
+    """
+    if _is_data_array(mask):
+        if mask.dtype != bool:
+            raise TypeError(f"`mask` must hold bools (True where a cell is active), got "
+                            f"dtype {mask.dtype}")
+        mask = _data_array_values(mask, grid, "mask")
+        if not isinstance(mask, pd.Series):
+            return _check_mask(mask, grid, required)
+    columns = [mask[c] for c in mask.columns] if isinstance(mask, pd.DataFrame) else [mask]
+    for column in columns:
+        # 0/1 or floats would be read as masses, and a NaN as a left-out cell: refuse them
+        if not pd.api.types.is_bool_dtype(column.dtype):
+            raise TypeError(f"`mask` must hold bools (True where a cell is active), got "
+                            f"dtype {column.dtype}")
+        if column.isna().any():
+            raise ValueError("`mask` has missing values; give True or False for every cell")
+    layout = _Layout(grid, required=required)
+    return _labelled(mask, layout, "mask") > 0.5
 
 
 def regime_masses(rho: np.ndarray) -> np.ndarray:
@@ -448,7 +503,7 @@ def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.n
     labelled xarray input) but with no check on the values themselves; ``what`` names them
     in the messages."""
     if _is_data_array(value):
-        value = _data_array_values(value)
+        value = _data_array_values(value, grid, name)
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
     kind = np.asarray(value).dtype.kind
@@ -511,13 +566,23 @@ def _is_data_array(value) -> bool:
             and hasattr(value, "to_series") and hasattr(value, "dims"))
 
 
-def _data_array_values(value):
+def _data_array_values(value, grid: Grid, name: str):
     """A DataArray as :func:`as_allocation` reads it: its pandas Series (one level per
     dimension, named after it; NaN entries dropped) when every dimension has coordinates,
-    its values by position when none has; a ValueError when only some have."""
+    its values by position when none has; a ValueError when only some have, or when it
+    has more dimensions than an allocation (naming the extra ones)."""
     labelled = [dim in value.coords for dim in value.dims]
     if not any(labelled):
         return value.values
+    dims = [str(dim) for dim in value.dims]
+    extra = _extra_levels(dims, grid)
+    if extra:
+        # read on, its pandas form would have the extra level taken for regimes or cells
+        raise ValueError(
+            f"`{name}` is an xarray DataArray with dimensions {dims}; an allocation has at "
+            f"most {_allocation_levels(grid)}: {extra} {_are(extra)} extra.  Select one "
+            f"value first, e.g. `{name}.sel({extra[0]}=...)` (a path of "
+            f"Geodesic.to_xarray() has a time dimension)")
     if not all(labelled):
         # a half-labelled array read by position could swap the labelled axis
         missing = [dim for dim, has in zip(value.dims, labelled, strict=True) if not has]
@@ -525,6 +590,30 @@ def _data_array_values(value):
                          f"dimension or on none; {missing} have none")
     series = value.to_series()
     return series[series.notna()]
+
+
+def _allocation_levels(grid: Grid) -> list[str]:
+    """The dimensions of an allocation by name: ``regime`` and the weight axes."""
+    if grid.dims == 1:
+        return ["regime", "weight"]
+    return ["regime", *[f"w_{asset}" for asset in axis_assets(grid)]]
+
+
+def _extra_levels(names: list, grid: Grid) -> list[str]:
+    """The levels (or dimensions) beyond an allocation's when there are more than
+    ``grid.dims + 1`` of them: those named after neither the regime nor a weight axis (all
+    of them when none can be told apart); empty when there are not too many."""
+    if len(names) <= grid.dims + 1:
+        return []
+    names = [str(level) for level in names]
+    known = {"regime", "weight"} | {label for asset in axis_assets(grid)
+                                    for label in (asset, f"w_{asset}")}
+    extra = [level for level in names if level not in known]
+    return extra or names
+
+
+def _are(levels: list) -> str:
+    return "is" if len(levels) == 1 else "are"
 
 
 #: A position within this fraction of a cell below a face counts as on it (the upper
@@ -616,18 +705,31 @@ def _level_axes(index: pd.MultiIndex, grid: Grid, name: str) -> list[int]:
 
 
 class _Layout:
-    """Where labelled values live: the cell centres (allocations) or, on a 1-D grid, the
-    interior faces (a metric given per face)."""
+    """Where labelled values live: the cell centres (allocations; a mask when ``required``
+    is given) or, on a 1-D grid, the interior faces (a metric given per face).
 
-    def __init__(self, grid: Grid, faces: bool = False):
+    ``required`` marks the entries that must be listed (default: the active cells,
+    ``grid.mask``, or every face); giving it reads flags of a mask, and keeps the layout
+    off ``grid.mask`` while the grid is being built.
+    """
+
+    def __init__(self, grid: Grid, faces: bool = False, required: np.ndarray | None = None):
         self.grid, self.faces, self.dims, self.dx = grid, faces, grid.dims, grid.dx
         self.count = grid.n_weights - 1 if faces else grid.n_weights
         self.first = 1.0 if faces else 0.5  # position of index 0, in cells
         self.noun = "face" if faces else "cell"
-        self.values = "values" if faces else "masses"
+        self.values = "values" if faces else "masses" if required is None else "flags"
         self.label = "face position" if faces else "cell centre"
         self.attribute = "grid.faces" if faces else "grid.weights"
-        self.required = np.ones(grid.face_shape, dtype=bool) if faces else grid.mask
+        if required is not None:
+            self.required = required
+            self.missing = ("cell(s)", "list every cell, False where inactive")
+        elif faces:
+            self.required = np.ones(grid.face_shape, dtype=bool)
+            self.missing = ("interior face(s)", "list every interior face")
+        else:
+            self.required = grid.mask
+            self.missing = ("active cell(s)", "list every cell, 0 where empty")
         self.formula = (f"interior faces i * {grid.dx:g}, i = 1 .. {grid.n_weights - 1}"
                         if faces else f"centres (i + 1/2) * {grid.dx:g}")
 
@@ -692,9 +794,13 @@ def _labelled(value, layout: _Layout, name: str, broadcast: bool = False) -> np.
         columns = [str(c) for c in value.columns]
         unknown = [c for c in columns if c not in grid.regimes]
         if unknown:
+            rows = [str(r) for r in value.index]
+            # a frame laid out like the array, regimes down and cells across
+            turned = (f"; its rows are regimes, so pass `{name}.T`" if rows
+                      and all(r in grid.regimes for r in rows) else "")
             raise ValueError(f"`{name}` column {unknown[0]!r} is not a regime of the grid "
                              f"{list(grid.regimes)} (columns are regimes, rows "
-                             f"{layout.label}s)")
+                             f"{layout.label}s){turned}")
         if len(set(columns)) != len(columns):
             raise ValueError(f"`{name}` names a regime twice in its columns: {columns}")
         missing = [r for r in grid.regimes if r not in columns]
@@ -716,6 +822,14 @@ def _labelled(value, layout: _Layout, name: str, broadcast: bool = False) -> np.
         values = value.to_numpy(dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must hold numeric {layout.values}") from None
+    extra = _extra_levels(list(index.names), grid) if isinstance(index, pd.MultiIndex) else []
+    if extra:
+        # read on, the extra level would be taken for the regimes or the cells
+        cells = f"{layout.label}s" if grid.dims == 2 else layout.label
+        raise ValueError(
+            f"`{name}` is a Series with index levels {[str(n) for n in index.names]}; it "
+            f"can have at most the regime and the {cells}: {extra} {_are(extra)} extra.  "
+            f"Select one value first, e.g. `{name}.xs(..., level={extra[0]!r})`")
     level = _regime_level(index, grid)
     if level is None:
         if broadcast:
@@ -812,8 +926,7 @@ def _scatter(values: np.ndarray, regime: np.ndarray, cells: np.ndarray, layout: 
     missing = (counts == 0) & required.ravel()
     if np.any(missing):
         entry = np.unravel_index(int(np.argmax(missing)), shape)
-        what, advice = (("interior face(s)", "list every interior face") if layout.faces
-                        else ("active cell(s)", "list every cell, 0 where empty"))
+        what, advice = layout.missing
         raise ValueError(f"`{name}` has no entry for {int(missing.sum())} {what}, the first "
                          f"{where(entry)} ({advice})")
     out = np.zeros(int(np.prod(shape)))

@@ -1061,6 +1061,9 @@ class _Reader:
             mu, cov = estimate(prices[assets])
         except ValueError as exc:
             self.fail("potential.prices", str(exc))
+        # `assets` is in the order of the axes (the grid's, or the file's on a grid that
+        # names none, whose first asset is the weight axis): arrays in that order
+        mu, cov = mu[assets].to_numpy(), cov.loc[assets, assets].to_numpy()
         mus = [s * mu for s in scales["mu_scale"]]
         covs = [s * cov for s in scales["cov_scale"]]
         return potential(grid, mus, covs, risk_aversion=gamma)

@@ -123,6 +123,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _memory
 from .._warnings import warn
 from ..backends import ConeBlock, ConicProblem
 from ..errors import InaccurateSolutionWarning, SolverError
@@ -866,7 +867,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     first_src, first_dst = src_atoms[src_first], dst_atoms[dst_first]
     pairs = pairs_within(aligned.x[first_src], aligned.y[first_dst], aligned.k[first_src],
                          aligned.l[first_dst], metrics, reach=np.pi * lam,
-                         max_travel=plan.max_travel)
+                         max_travel=plan.max_travel, budget=_memory.memory_budget())
     theta = pairs.distance / (2.0 * lam)
     one_minus_cos = 2.0 * np.sin(0.5 * theta) ** 2
     mass = a_merged.sum() + b_merged.sum()

@@ -1355,8 +1355,10 @@ def potential(grid, mu, cov, risk_aversion=1.0) -> np.ndarray:
     ----------
     grid : Grid
         Any grid with ``coords`` (shape ``(*cells, d)``), ``shape``
-        (``(n_regimes, *cells)``) and ``n_regimes``.  If it also has ``assets`` (labels)
-        and ``mu`` / ``cov`` carry labels, they are matched to ``grid.assets``.
+        (``(n_regimes, *cells)``) and ``n_regimes``.  Labelled ``mu`` / ``cov`` (pandas)
+        are read by label: matched to ``grid.assets`` (weight axes first, the remainder
+        last), in any order; on a grid that names no assets they are refused (build it
+        with ``assets=...``).  Arrays are read by position, in the order of the axes.
     mu : array_like, shape (d + 1,), or a sequence of them
         Expected returns, one vector for all regimes or one per regime.
     cov : array_like, shape (d + 1, d + 1), or a sequence of them
@@ -1413,7 +1415,16 @@ def potential(grid, mu, cov, risk_aversion=1.0) -> np.ndarray:
                 f"`{mu_name}` must have {n_assets} entries (the grid's {n_assets - 1} weight "
                 f"coordinate(s) + 1), got {mu_k.size}"
             )
-        if assets is not None and labelled:
+        if labelled and assets is None:
+            # read by position, whichever label came first would silently be the weight axis
+            axes = list(labels)
+            raise ValueError(
+                f"`{mu_name}` is labelled {axes} but the grid names no assets, so which "
+                f"label is which weight axis is not known: build the grid with them, e.g. "
+                f"Grid(..., assets={tuple(axes)!r}) (weight axes first, the remainder "
+                f"asset last), or pass `{mu_name}` and `{cov_name}` as arrays in the order "
+                f"of the axes")
+        if labelled:
             if set(labels) != set(assets):
                 raise ValueError(
                     f"`{mu_name}` labels {list(labels)} must be the grid's assets {list(assets)}"
