@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from .errors import InfeasibleError
+
 __all__ = ["cheaper_intermediate", "concatenate_phases", "refuse_constraints",
            "two_phase_table"]
 
@@ -43,18 +45,44 @@ def concatenate_phases(first: tuple, second: tuple) -> tuple:
             scale_a * first[2] + scale_b * second[2], first[0], second[0])
 
 
-def cheaper_intermediate(middles: Mapping[str, np.ndarray],
-                         build: Callable[[np.ndarray], tuple]) -> tuple[str, tuple]:
+def cheaper_intermediate(middles: Mapping[str, np.ndarray | None],
+                         build: Callable[[np.ndarray], tuple],
+                         path: str = "") -> tuple[str, tuple]:
     """The label of the intermediate whose two-phase row ``build(middle)`` (action first)
     is the cheapest, and that row; an intermediate equal to one already built (one regime,
-    or profiles that agree) is the same path and is not built again."""
-    best = None
+    or profiles that agree) is the same path and is not built again.
+
+    An intermediate that does not exist (None: the pooled profile has no mass on the
+    active cells of a regime that holds mass) or whose phase the solver reports infeasible
+    (transport alone cannot cross an inactive cell) is left out; when none is left,
+    :class:`~wfr_cvx.InfeasibleError` names the two-phase ``path`` and why each
+    intermediate was left out."""
+    best, why_not, failure = None, {}, None
     for label, middle in middles.items():
+        if middle is None:
+            why_not[label] = ("the pooled profile has no mass on the active cells of a "
+                              "regime that holds mass")
+            continue
         if best is not None and np.array_equal(middle, best[1]):
             continue
-        row = build(middle)
+        try:
+            row = build(middle)
+        except InfeasibleError as exc:
+            why_not[label] = f"a phase reported infeasible (status {exc.status!r})"
+            failure = exc
+            continue
         if best is None or row[0] < best[2][0]:
             best = (label, middle, row)
+    if best is None:
+        reasons = "; ".join(f"{label!r}: {why}" for label, why in why_not.items())
+        raise InfeasibleError(
+            f"compare(): the two-phase path {path!r} cannot be built on this grid, under "
+            f"no intermediate allocation ({reasons}): transport alone cannot cross an "
+            "inactive cell, so a regime whose active cells the mask splits into pieces "
+            "holding other shares of its mass has no such path; the geodesic, which may "
+            "move mass across by reaction, is not concerned",
+            status=None if failure is None else failure.status,
+            backend=None if failure is None else failure.backend)
     return best[0], best[2]
 
 

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ._two_phase import (
+    cheaper_intermediate,
     concatenate_phases,
     refuse_constraints,
     two_phase_table,
@@ -57,7 +58,6 @@ from .assembly import DEFAULT_SCHEME, SCHEMES
 from .backends import AUTO
 from .closed_form import hellinger2, solver_resolution2
 from .engine import make_request, solve
-from .errors import InfeasibleError
 from .grid import Grid, regime_masses
 from .result import Geodesic
 
@@ -194,47 +194,13 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
             return concatenate_phases(_row(phase(r0, middle, **first)),
                                       _row(phase(middle, r1, **second)))
 
-        intermediate[path], rows[path] = _cheapest_buildable(path, middles, build)
+        intermediate[path], rows[path] = cheaper_intermediate(middles, build, path)
     table = two_phase_table((geo.distance2, geo.transport_cost, geo.reaction_cost,
                              np.nan, np.nan), rows, intermediate,
                             negligible=solver_resolution2(request.lam, r0.sum() + r1.sum()))
     if portfolios is not None:
         table.attrs["markowitz"] = portfolios
     return table
-
-
-def _cheapest_buildable(path: str, middles: dict, build) -> tuple[str, tuple]:
-    """The label of the cheapest intermediate of ``path`` and its row ``build(middle)``,
-    over the intermediates that exist (not None) and whose phases the solver does not
-    report infeasible; an intermediate equal to one already priced is the same path.
-    InfeasibleError naming the path and why each intermediate was left out when none is
-    left."""
-    best, why_not, failure = None, {}, None
-    for label, middle in middles.items():
-        if middle is None:
-            why_not[label] = ("the pooled profile has no mass on the active cells of a "
-                              "regime that holds mass")
-            continue
-        if best is not None and np.array_equal(middle, best[1]):
-            continue
-        try:
-            row = build(middle)
-        except InfeasibleError as exc:
-            why_not[label] = f"a phase reported infeasible (status {exc.status!r})"
-            failure = exc
-            continue
-        if best is None or row[0] < best[2][0]:
-            best = (label, middle, row)
-    if best is None:
-        reasons = "; ".join(f"{label!r}: {why}" for label, why in why_not.items())
-        raise InfeasibleError(
-            f"compare(): the two-phase path {path!r} cannot be built on this grid, under "
-            f"no intermediate allocation ({reasons}): transport alone cannot cross an "
-            "inactive cell, so a regime whose active cells the mask splits into pieces "
-            "holding other shares of its mass has no such path; the geodesic, which may "
-            "move mass across by reaction, is not concerned",
-            status=failure.status, backend=failure.backend)
-    return best[0], best[2]
 
 
 def _compare_ensembles(e0, e1, grid, lam, *, metric, backend, scheme, geodesic, markowitz,
