@@ -277,6 +277,12 @@ BAD = {
     "expected with zero rtol alone": (("rtol = 1e-5\n", "rtol = 0.0\n"),
                                       "expected.distance2",
                                       "has no tolerance > 0 (rtol = 0.0)"),
+    # before: loaded, and atol + rtol |0| = 0 demanded an exact match
+    "zero expected with rtol alone": (("rtol = 0.0, atol = 1e-6", "rtol = 1e-6"),
+                                      "expected.transport_cost",
+                                      "is 0 with only a relative tolerance (rtol = 1e-06)"),
+    "zero expected with the table's rtol": (("distance2 = 0.375", "reaction_cost = 0.0"),
+                                            "expected.reaction_cost", "give an `atol` > 0"),
     "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
                     "must be one of"),
     "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),

@@ -105,8 +105,9 @@ rebalance also has ``objective``, ``potential_energy``, ``mean_weight`` (of the 
 regimes together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
 ``target_mass``.  A figure passes when
 :math:`|got - expected| \le atol + rtol\,|expected|`; every expected value needs a
-tolerance (``rtol`` or ``atol`` > 0, on the value or for the whole ``[expected]`` table):
-one without is an error of the file, never an exact match.
+tolerance (``rtol`` or ``atol`` > 0, on the value or for the whole ``[expected]`` table;
+an expected 0 needs ``atol`` > 0, since ``rtol`` times 0 is 0): one without is an error of
+the file, never an exact match.
 
 :func:`load` validates everything once: an unknown key, a wrong type or an impossible
 value raises :class:`ProblemFileError` naming the file, the key and the reason.
@@ -1147,6 +1148,12 @@ class _Reader:
                 if ref.source is None:
                     self.fail(f"{where}.source", f"required: one of {list(SOURCES)}, here "
                                                  "or in [expected]")
+                if ref.value == 0 and ref.atol == 0:
+                    # atol + rtol |0| = 0: a relative tolerance of zero is an exact match
+                    self.fail(where, f"is 0 with only a relative tolerance (rtol = "
+                                     f"{ref.rtol:g}), which is no tolerance at 0: give an "
+                                     "`atol` > 0 (here or in [expected]); figures are never "
+                                     "matched exactly")
                 out.append(ref)
         return tuple(out)
 
