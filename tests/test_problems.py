@@ -644,3 +644,21 @@ def test_an_unknown_regime_is_named_once():
         problems.from_dict(data, name="p")
     assert str(info.value) == ("<p>: `rho0.diracs[0].regime`: 'onn' is not one of "
                                "('on', 'off')")
+
+
+def test_a_regime_left_out_is_the_first_and_never_ambiguous():
+    """Before: the reader filled in the integer 0 and reported it as ambiguous on a grid
+    with a regime labelled "0" that is not the first."""
+    data = {"lam": 0.3, "grid": {"n_weights": 8, "n_steps": 2, "regimes": ["calm", "0"]},
+            "rho0": {"diracs": [{"weight": 0.5}], "bumps": [{"center": 0.5, "width": 0.1}]},
+            "rho1": {"diracs": [{"weight": 0.5, "regime": "0"}]}}
+    problem = problems.from_dict(data, name="p")
+    assert problem.rho0[0].sum() == pytest.approx(2.0) and problem.rho0[1].sum() == 0.0
+    assert problem.rho1[1].sum() == pytest.approx(1.0)
+    data["grid"]["regimes"] = ["1", "0"]  # the label "1" is read once, not again as 0
+    data["rho0"] = {"diracs": [{"weight": 0.5, "regime": "1"}]}
+    assert problems.from_dict(data, name="p").rho0[0].sum() == pytest.approx(1.0)
+    data["rho0"] = {"diracs": [{"weight": 0.5, "regime": 0}]}  # written: still ambiguous
+    with pytest.raises(ProblemFileError, match="ambiguous") as info:
+        problems.from_dict(data, name="p")
+    assert info.value.key == "rho0.diracs[0].regime"

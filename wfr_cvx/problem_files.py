@@ -28,6 +28,8 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     [rho0]                                 # an allocation: the sum of its parts
     diracs = [{ weight = 0.1, regime = "risk_on", mass = 1.0 }]
     bumps = [{ center = 0.5, width = 0.05, regime = "risk_off", mass = 0.5 }]
+                                           # regime: optional, default the first regime;
+                                           # mass: optional, default 1
     masses = [[...], [...]]                # cell masses, shape (n_regimes, n_weights)
     csv = "data/rho0.csv"                  # a `weight` column (simplex: `w_<A>`, `w_<B>`)
                                            # + one column per regime, read by label
@@ -873,13 +875,19 @@ class _Reader:
                             f"grid, got {value!r}")
         return tuple(float(v) for v in value)
 
-    def regime(self, item: dict, name: str, grid: Grid) -> int:
-        value = item.get("regime", 0)
+    def regime(self, item: dict, name: str, grid: Grid) -> str:
+        """The item's regime as the grid's label (a string: passed on, it cannot be read
+        again as a position); written as a label or a position, and without a `regime`
+        key the first regime (a default, not an integer the user wrote, so never
+        ambiguous)."""
+        if "regime" not in item:
+            return grid.regimes[0]
+        value = item["regime"]
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             self.fail(f"{name}.regime", f"must be a label or an index, got "
                                         f"{_type_name(value)}")
         try:
-            return grid.regime_index(value)
+            return grid.regimes[grid.regime_index(value)]
         except ValueError as exc:
             self.fail(f"{name}.regime", str(exc).replace("`regime` ", ""))
 
