@@ -283,6 +283,15 @@ BAD = {
                                       "is 0 with only a relative tolerance (rtol = 1e-06)"),
     "zero expected with the table's rtol": (("distance2 = 0.375", "reaction_cost = 0.0"),
                                             "expected.reaction_cost", "give an `atol` > 0"),
+    # before: an empty list loaded as a zero allocation, while `rho0 = {}` was refused
+    "empty diracs": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", mass = 0.9 }]",
+                      "diracs = []"), "rho1.diracs", "is empty"),
+    "empty bumps": (("bumps = [{ center = 0.4, width = 0.05, regime = \"on\", mass = 0.6 }]",
+                     "bumps = []\ndiracs = [{ weight = 0.4, regime = \"on\" }]"),
+                    "rho0.bumps", "is empty"),
+    # before: whitespace passed the "non-empty strings" check
+    "blank regime labels": (('regimes = ["on", "off"]', 'regimes = [" ", "  "]'),
+                            "grid.regimes", "non-blank strings"),
     "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
                     "must be one of"),
     "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),
@@ -604,6 +613,10 @@ def test_ensemble_problem_files(tmp_path):
      "constraints[0].distance", ">= 0"),
     (("[e0]", "[[constraints]]\nkind = \"max_velocity\"\nvmax = 1.0\n[e0]"),
      "constraints[0].kind", "must be one of"),
+    # before: numpy's "need at least one array to concatenate"
+    (("atoms = [{ weights = [0.2, 0.8] }]", "atoms = []"), "e0.atoms", "is empty"),
+    (("atoms = [{ weights = [0.2, 0.8] }]", "atoms = [{ weights = [0.2, 0.8] }]\n"
+      "frontier = []"), "e0.frontier", "is empty"),
     (('lam = 0.2', 'lam = 0.2\nbackend = "dr"'), "backend", "must be one of"),
     (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 0.0]]'), "metric", "2 x 2 matrix"),
     # before: checked only by the solve, with a message naming neither file nor key
@@ -662,3 +675,12 @@ def test_a_regime_left_out_is_the_first_and_never_ambiguous():
     with pytest.raises(ProblemFileError, match="ambiguous") as info:
         problems.from_dict(data, name="p")
     assert info.value.key == "rho0.diracs[0].regime"
+
+
+def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
+    """Before: a header without rows loaded an ensemble of 0 atoms (d^2 = 4 lam^2 m1)."""
+    (tmp_path / "books.csv").write_text("eq,bd,mass\n")
+    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"')
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, text, "csv.toml"))
+    assert info.value.key == "e0.csv" and "no data rows" in info.value.reason

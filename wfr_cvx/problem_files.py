@@ -546,11 +546,17 @@ class _Reader:
             self.fail(name, f"must be a table, got {_type_name(value)}")
         return value
 
-    def tables(self, data, key, where, example="[{ weight = 0.5 }]") -> list[dict]:
+    def tables(self, data, key, where, example="[{ weight = 0.5 }]",
+               nonempty: str | None = None) -> list[dict]:
+        """An array of tables; ``nonempty`` (what an empty array would leave without its
+        items) refuses an empty one."""
         name = f"{where}.{key}" if where else key
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.fail(name, f"must be an array of tables, e.g. {example}")
+        if nonempty is not None and not value:
+            self.fail(name, f"is empty: {nonempty}; leave the key out or give at least one "
+                            f"item, e.g. {example}")
         return value
 
     def numbers(self, value, name: str) -> np.ndarray:
@@ -697,7 +703,8 @@ class _Reader:
 
         if "atoms" in table:
             for i, item in enumerate(self.tables(table, "atoms", where,
-                                                 "[{ weights = [0.5, 0.5] }]")):
+                                                 "[{ weights = [0.5, 0.5] }]",
+                                                 nonempty="an ensemble part needs atoms")):
                 name = f"{where}.atoms[{i}]"
                 self.keys(item, {"weights", "mass", "regime"}, name)
                 w = self.numbers(self.get(item, "weights", name), f"{name}.weights")
@@ -713,6 +720,9 @@ class _Reader:
                 frame = pd.read_csv(path)
             except (ValueError, OSError) as exc:
                 self.fail(f"{where}.csv", f"cannot read {path}: {exc}")
+            if frame.empty:
+                self.fail(f"{where}.csv", f"{path} has no data rows: an ensemble part needs "
+                                          f"atoms")
             if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed:"):
                 # the row labels to_csv writes by default (Ensemble.to_frame().to_csv(p))
                 frame = frame.drop(columns=frame.columns[0])
@@ -740,7 +750,8 @@ class _Reader:
             if part not in table:
                 continue
             for i, item in enumerate(self.tables(table, part, where,
-                                                 '[{ prices = "prices.csv" }]')):
+                                                 '[{ prices = "prices.csv" }]',
+                                                 nonempty="an ensemble part needs books")):
                 name = f"{where}.{part}[{i}]"
                 books = self.portfolio_source(item, name, part, assets)
                 mass = self.real(item, "mass", name, 1.0, nonnegative=True)
@@ -848,9 +859,9 @@ class _Reader:
         n_steps = self.integer(table, "n_steps", "grid", 1)
         regimes = self.get(table, "regimes", "grid", 1)
         if isinstance(regimes, list):
-            if not regimes or not all(isinstance(r, str) and r for r in regimes):
-                self.fail("grid.regimes", "must be a count or a non-empty array of "
-                                          "non-empty strings")
+            if not regimes or not all(isinstance(r, str) and r.strip() for r in regimes):
+                self.fail("grid.regimes", f"must be a count or a non-empty array of "
+                                          f"non-blank strings, got {regimes!r}")
             if len(set(regimes)) != len(regimes):
                 self.fail("grid.regimes", f"labels must be unique, got {regimes}")
         elif isinstance(regimes, bool) or not isinstance(regimes, int):
@@ -900,7 +911,12 @@ class _Reader:
         for part in ("diracs", "bumps"):
             if part not in table:
                 continue
-            for i, item in enumerate(self.tables(table, part, where)):
+            example = ("[{ weight = 0.5 }]" if part == "diracs"
+                       else "[{ center = 0.5, width = 0.05 }]")
+            for i, item in enumerate(self.tables(
+                    table, part, where, example,
+                    nonempty="it would add nothing to the allocation (an all-zero "
+                             "allocation is written as `masses`)")):
                 name = f"{where}.{part}[{i}]"
                 if part == "diracs":
                     self.keys(item, {"weight", "regime", "mass"}, name)
