@@ -684,3 +684,22 @@ def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
     with pytest.raises(ProblemFileError) as info:
         problems.load(_write(tmp_path, text, "csv.toml"))
     assert info.value.key == "e0.csv" and "no data rows" in info.value.reason
+
+
+@pytest.mark.parametrize(("part", "key", "reason"), [
+    ("frontier", "points = 1", "e0.frontier[0].points"),
+    ("resampled", "samples = 0", "e0.resampled[0].samples"),
+    ("resampled", "risk_aversion = -1.0", "e0.resampled[0].risk_aversion"),
+])
+def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
+    """Before: the part's own ProblemFileError was wrapped again, file and key twice."""
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
+            f"[[e0.{part}]]\nprices = {prices!r}\n{key}\n"
+            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
+    path = _write(tmp_path, text, "parts.toml")
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(path)
+    message = str(info.value)
+    assert info.value.key == reason and message.count(str(path)) == 1, message
+    assert message.startswith(f"{path}: `{reason}`: must be")

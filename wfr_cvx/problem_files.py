@@ -797,6 +797,8 @@ class _Reader:
                 returns, self.integer(item, "samples", name, 1, 20),
                 risk_aversion=self.real(item, "risk_aversion", name, 1.0, positive=True),
                 seed=self.integer(item, "seed", name, 0, 0))
+        except ProblemFileError:
+            raise  # a key of this part, already named
         except (ValueError, TypeError) as exc:
             self.fail(name, str(exc))
 
