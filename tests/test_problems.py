@@ -703,3 +703,17 @@ def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
     message = str(info.value)
     assert info.value.key == reason and message.count(str(path)) == 1, message
     assert message.startswith(f"{path}: `{reason}`: must be")
+
+
+def test_a_grid_too_large_names_the_file_and_keeps_its_type():
+    """Before: a bare ProblemTooLargeError, naming neither the file nor `grid`."""
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    data = {"lam": 0.5, "grid": {"n_weights": 10_000_000, "n_steps": 10_000},
+            "rho0": {"diracs": [{"weight": 0.5}]}, "rho1": {"diracs": [{"weight": 0.5}]}}
+    with pytest.raises(ProblemTooLargeError) as info:
+        problems.from_dict(data, name="huge")
+    err = info.value
+    assert isinstance(err, ProblemFileError) and isinstance(err, problems.ProblemFileTooLargeError)
+    assert err.key == "grid" and err.needed_bytes > err.available_bytes > 0
+    assert str(err).startswith("<huge>: `grid`: Grid of 1 regime(s)") and "too large" in str(err)

@@ -128,10 +128,12 @@ import pandas as pd
 from .assembly import DEFAULT_SCHEME, TIME_MEANS
 from .backends import AUTO, REGISTRY, choose_backend
 from .constraints import CONSTRAINT_TYPES, compile_constraints
+from .errors import ProblemTooLargeError
 from .grid import Grid, as_allocation
 
-__all__ = ["ProblemFileError", "Reference", "Problem", "EnsembleProblem", "Outcome", "load",
-           "load_dir", "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES"]
+__all__ = ["ProblemFileError", "ProblemFileTooLargeError", "Reference", "Problem",
+           "EnsembleProblem", "Outcome", "load", "load_dir", "from_dict", "constraint_tables",
+           "SOURCES", "KINDS", "FIGURES"]
 
 KINDS = ("geodesic", "rebalance", "ensemble")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -203,6 +205,21 @@ class ProblemFileError(ValueError):
         self.reason = reason
         where = f"{self.path}: " if key is None else f"{self.path}: `{key}`: "
         super().__init__(where + reason)
+
+
+class ProblemFileTooLargeError(ProblemFileError, ProblemTooLargeError):
+    """A problem file whose grid would need more memory than the machine has: both a
+    :class:`ProblemFileError` (``path``, ``key`` = ``"grid"``, ``reason``) and a
+    :class:`~wfr_cvx.errors.ProblemTooLargeError` (``needed_bytes``, ``available_bytes``)."""
+
+    def __init__(self, path, key: str, error: ProblemTooLargeError):
+        # the two parents' constructors take different arguments: set both sets here
+        self.path = str(path)
+        self.key = key
+        self.reason = str(error)
+        self.needed_bytes = error.needed_bytes
+        self.available_bytes = error.available_bytes
+        ValueError.__init__(self, f"{self.path}: `{key}`: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -871,10 +888,15 @@ class _Reader:
                                       f"{_type_name(regimes)}")
         elif regimes < 1:
             self.fail("grid.regimes", f"must be >= 1, got {regimes}")
-        if kind == "simplex":
-            return Grid.simplex(n_weights, n_steps, assets=tuple(assets or ("A", "B", "C")),
-                                regimes=regimes)
-        return Grid(n_weights, n_steps, regimes=regimes)
+        try:
+            if kind == "simplex":
+                return Grid.simplex(n_weights, n_steps,
+                                    assets=tuple(assets or ("A", "B", "C")), regimes=regimes)
+            return Grid(n_weights, n_steps, regimes=regimes)
+        except ProblemTooLargeError as exc:
+            raise ProblemFileTooLargeError(self.path, "grid", exc) from None
+        except (TypeError, ValueError) as exc:
+            self.fail("grid", str(exc))
 
     def point(self, item: dict, key: str, where: str, grid: Grid):
         """A weight in [0, 1] (1-D grid) or a pair of them (simplex grid)."""
