@@ -717,3 +717,19 @@ def test_a_grid_too_large_names_the_file_and_keeps_its_type():
     assert isinstance(err, ProblemFileError) and isinstance(err, problems.ProblemFileTooLargeError)
     assert err.key == "grid" and err.needed_bytes > err.available_bytes > 0
     assert str(err).startswith("<huge>: `grid`: Grid of 1 regime(s)") and "too large" in str(err)
+
+
+def test_risk_on_risk_off_pins_catch_a_change_of_the_split():
+    """Before: the split was pinned 6.5e-4 (transport) and 1.1e-4 (reaction) away from what
+    both backends give, and passed only under rtol 1e-3."""
+    refs = {ref.figure: ref for ref in problems.load(PROBLEMS / "risk_on_risk_off.toml").expected
+            if ref.source == "earlier run"}
+    assert set(refs) == {"transport_cost", "reaction_cost"}
+    for ref in refs.values():
+        assert ref.passes(ref.value * (1 + 1e-6)) and not ref.passes(ref.value * (1 + 1e-4))
+
+
+def test_readme_does_not_call_shipped_problems_pending():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "wait for the simplex grid" not in readme
+    assert "`problems/README.md` lists them" in readme
