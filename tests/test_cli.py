@@ -200,7 +200,16 @@ def test_console_script_is_installed():
     [
         (["frontier", "absent.csv"], ["absent.csv", "no such price file"]),
         (["frontier", str(PRICES), "--assets", "IBM,AAPL"], ["AAPL", "not in"]),
-        (["frontier", str(PRICES), "--points", "1"], ["n_points"]),
+        # before: "`n_points` must be >= 2", the function's argument, not the flag
+        (["frontier", str(PRICES), "--points", "1"], ["--points must be >= 2", "got 1"]),
+        # before: "`backend` must be one of [...]" without the file, though --help lists dr
+        (["solve", str(PROBLEMS / "ensemble_dirac_pair.toml"), "--backend", "dr"],
+         ["ensemble_dirac_pair.toml", "--backend dr solves grid files only",
+          "ensembles take auto, clarabel, cvxpy"]),
+        (["compare", str(PROBLEMS / "ensemble_dirac_pair.toml"), "--backend", "scs"],
+         ["ensemble_dirac_pair.toml", "--backend scs solves grid files only"]),
+        # before: ProblemTooLargeError without the file or the key
+        (["solve", "huge.toml"], ["huge.toml: `grid`: Grid of 1 regime(s)", "too large"]),
         # before: a one-asset "frontier" of 50 copies of that asset
         (["frontier", str(PRICES), "--assets", "IBM"], ["at least two assets", "['IBM']",
                                                          "--assets"]),
@@ -222,6 +231,9 @@ def test_console_script_is_installed():
 )
 def test_errors_exit_2_with_one_line(argv, fragments, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "huge.toml").write_text(
+        (PROBLEMS / "teleport.toml").read_text().replace(
+            "n_weights = 64\nn_steps = 16", "n_weights = 10000000\nn_steps = 10000"))
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("wfr-cvx: error: ")
@@ -296,3 +308,11 @@ def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
     assert cli.main(["frontier", str(path), "--points", "3"]) == 2
     assert "dayfirst" in capsys.readouterr().err
     assert cli.main(["frontier", str(path), "--points", "3", "--dayfirst"]) == 0
+
+
+def test_backend_help_says_which_backends_ensembles_take(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["solve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "dr and scs solve grid files only: ensemble files take auto, clarabel, cvxpy" in (
+        help_text)

@@ -277,6 +277,21 @@ BAD = {
     "expected with zero rtol alone": (("rtol = 1e-5\n", "rtol = 0.0\n"),
                                       "expected.distance2",
                                       "has no tolerance > 0 (rtol = 0.0)"),
+    # before: loaded, and atol + rtol |0| = 0 demanded an exact match
+    "zero expected with rtol alone": (("rtol = 0.0, atol = 1e-6", "rtol = 1e-6"),
+                                      "expected.transport_cost",
+                                      "is 0 with only a relative tolerance (rtol = 1e-06)"),
+    "zero expected with the table's rtol": (("distance2 = 0.375", "reaction_cost = 0.0"),
+                                            "expected.reaction_cost", "give an `atol` > 0"),
+    # before: an empty list loaded as a zero allocation, while `rho0 = {}` was refused
+    "empty diracs": (("bumps = [{ center = 0.4, width = 0.05, regime = \"off\", mass = 0.9 }]",
+                      "diracs = []"), "rho1.diracs", "is empty"),
+    "empty bumps": (("bumps = [{ center = 0.4, width = 0.05, regime = \"on\", mass = 0.6 }]",
+                     "bumps = []\ndiracs = [{ weight = 0.4, regime = \"on\" }]"),
+                    "rho0.bumps", "is empty"),
+    # before: whitespace passed the "non-empty strings" check
+    "blank regime labels": (('regimes = ["on", "off"]', 'regimes = [" ", "  "]'),
+                            "grid.regimes", "non-blank strings"),
     "bad backend": (("lam = 0.25", 'lam = 0.25\nbackend = "mosek"'), "backend",
                     "must be one of"),
     "bad metric": (("lam = 0.25", "lam = 0.25\nmetric = -2.0"), "metric", "must be > 0"),
@@ -598,6 +613,10 @@ def test_ensemble_problem_files(tmp_path):
      "constraints[0].distance", ">= 0"),
     (("[e0]", "[[constraints]]\nkind = \"max_velocity\"\nvmax = 1.0\n[e0]"),
      "constraints[0].kind", "must be one of"),
+    # before: numpy's "need at least one array to concatenate"
+    (("atoms = [{ weights = [0.2, 0.8] }]", "atoms = []"), "e0.atoms", "is empty"),
+    (("atoms = [{ weights = [0.2, 0.8] }]", "atoms = [{ weights = [0.2, 0.8] }]\n"
+      "frontier = []"), "e0.frontier", "is empty"),
     (('lam = 0.2', 'lam = 0.2\nbackend = "dr"'), "backend", "must be one of"),
     (('lam = 0.2', 'lam = 0.2\nmetric = [[1.0, 0.0]]'), "metric", "2 x 2 matrix"),
     # before: checked only by the solve, with a message naming neither file nor key
@@ -638,3 +657,79 @@ def test_an_unknown_regime_is_named_once():
         problems.from_dict(data, name="p")
     assert str(info.value) == ("<p>: `rho0.diracs[0].regime`: 'onn' is not one of "
                                "('on', 'off')")
+
+
+def test_a_regime_left_out_is_the_first_and_never_ambiguous():
+    """Before: the reader filled in the integer 0 and reported it as ambiguous on a grid
+    with a regime labelled "0" that is not the first."""
+    data = {"lam": 0.3, "grid": {"n_weights": 8, "n_steps": 2, "regimes": ["calm", "0"]},
+            "rho0": {"diracs": [{"weight": 0.5}], "bumps": [{"center": 0.5, "width": 0.1}]},
+            "rho1": {"diracs": [{"weight": 0.5, "regime": "0"}]}}
+    problem = problems.from_dict(data, name="p")
+    assert problem.rho0[0].sum() == pytest.approx(2.0) and problem.rho0[1].sum() == 0.0
+    assert problem.rho1[1].sum() == pytest.approx(1.0)
+    data["grid"]["regimes"] = ["1", "0"]  # the label "1" is read once, not again as 0
+    data["rho0"] = {"diracs": [{"weight": 0.5, "regime": "1"}]}
+    assert problems.from_dict(data, name="p").rho0[0].sum() == pytest.approx(1.0)
+    data["rho0"] = {"diracs": [{"weight": 0.5, "regime": 0}]}  # written: still ambiguous
+    with pytest.raises(ProblemFileError, match="ambiguous") as info:
+        problems.from_dict(data, name="p")
+    assert info.value.key == "rho0.diracs[0].regime"
+
+
+def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
+    """Before: a header without rows loaded an ensemble of 0 atoms (d^2 = 4 lam^2 m1)."""
+    (tmp_path / "books.csv").write_text("eq,bd,mass\n")
+    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"')
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, text, "csv.toml"))
+    assert info.value.key == "e0.csv" and "no data rows" in info.value.reason
+
+
+@pytest.mark.parametrize(("part", "key", "reason"), [
+    ("frontier", "points = 1", "e0.frontier[0].points"),
+    ("resampled", "samples = 0", "e0.resampled[0].samples"),
+    ("resampled", "risk_aversion = -1.0", "e0.resampled[0].risk_aversion"),
+])
+def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
+    """Before: the part's own ProblemFileError was wrapped again, file and key twice."""
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
+            f"[[e0.{part}]]\nprices = {prices!r}\n{key}\n"
+            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
+    path = _write(tmp_path, text, "parts.toml")
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(path)
+    message = str(info.value)
+    assert info.value.key == reason and message.count(str(path)) == 1, message
+    assert message.startswith(f"{path}: `{reason}`: must be")
+
+
+def test_a_grid_too_large_names_the_file_and_keeps_its_type():
+    """Before: a bare ProblemTooLargeError, naming neither the file nor `grid`."""
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    data = {"lam": 0.5, "grid": {"n_weights": 10_000_000, "n_steps": 10_000},
+            "rho0": {"diracs": [{"weight": 0.5}]}, "rho1": {"diracs": [{"weight": 0.5}]}}
+    with pytest.raises(ProblemTooLargeError) as info:
+        problems.from_dict(data, name="huge")
+    err = info.value
+    assert isinstance(err, ProblemFileError) and isinstance(err, problems.ProblemFileTooLargeError)
+    assert err.key == "grid" and err.needed_bytes > err.available_bytes > 0
+    assert str(err).startswith("<huge>: `grid`: Grid of 1 regime(s)") and "too large" in str(err)
+
+
+def test_risk_on_risk_off_pins_catch_a_change_of_the_split():
+    """Before: the split was pinned 6.5e-4 (transport) and 1.1e-4 (reaction) away from what
+    both backends give, and passed only under rtol 1e-3."""
+    refs = {ref.figure: ref for ref in problems.load(PROBLEMS / "risk_on_risk_off.toml").expected
+            if ref.source == "earlier run"}
+    assert set(refs) == {"transport_cost", "reaction_cost"}
+    for ref in refs.values():
+        assert ref.passes(ref.value * (1 + 1e-6)) and not ref.passes(ref.value * (1 + 1e-4))
+
+
+def test_readme_does_not_call_shipped_problems_pending():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "wait for the simplex grid" not in readme
+    assert "`problems/README.md` lists them" in readme

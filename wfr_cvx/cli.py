@@ -56,14 +56,19 @@ class _Failure(Exception):
 
 
 def _add_backend(command) -> None:
-    """``--backend``: "auto" and the backend registry's names."""
+    """``--backend``: "auto" and the backend registry's names (ensemble files take the
+    ensemble engine's, :data:`wfr_cvx.ensemble.BACKENDS`)."""
     from .backends import AUTO, REGISTRY
+    from .ensemble import BACKENDS
 
+    grid_only = [name for name in sorted(REGISTRY) if name not in BACKENDS]
     command.add_argument(
         "--backend", choices=[AUTO, *sorted(REGISTRY)], metavar="NAME",
         help="solve with this backend instead of the file's (its [solver] settings are then "
              f"not used): {AUTO}: the interior point, or dr on large simplex grids; "
-             + "; ".join(f"{name}: {b.summary}" for name, b in sorted(REGISTRY.items())))
+             + "; ".join(f"{name}: {b.summary}" for name, b in sorted(REGISTRY.items()))
+             + f"; {' and '.join(grid_only)} solve grid files only: ensemble files take "
+               f"{', '.join(BACKENDS)}")
 
 
 def _add_progress(command) -> None:
@@ -212,6 +217,12 @@ def _with_backend(problem, args):
     if name is None or name == problem.backend:
         return problem
     import dataclasses
+
+    from .ensemble import BACKENDS
+
+    if problem.kind == "ensemble" and name not in BACKENDS:
+        raise _Failure(f"{args.file}: --backend {name} solves grid files only: ensembles "
+                       f"take {', '.join(BACKENDS)}")
 
     return dataclasses.replace(problem, backend=name, solver_options={})
 
@@ -418,6 +429,9 @@ def _frontier(args) -> int:
         raise _Failure(f"a frontier needs at least two assets (with one the frontier is "
                        f"that asset alone): got {list(prices.columns)}"
                        + (" from --assets" if args.assets else f" in {args.prices}"))
+    if args.points < 2:
+        raise _Failure(f"--points must be >= 2 (the frontier's two ends at least), got "
+                       f"{args.points}")
     if args.points > _MAX_FRONTIER_POINTS:
         warnings.warn(f"--points {args.points} is more than {_MAX_FRONTIER_POINTS:,}: one "
                       f"QP per point, and a table and figure no finer to read",

@@ -28,6 +28,8 @@ parameters of the solve and the figures it must reproduce, each with its **sourc
     [rho0]                                 # an allocation: the sum of its parts
     diracs = [{ weight = 0.1, regime = "risk_on", mass = 1.0 }]
     bumps = [{ center = 0.5, width = 0.05, regime = "risk_off", mass = 0.5 }]
+                                           # regime: optional, default the first regime;
+                                           # mass: optional, default 1
     masses = [[...], [...]]                # cell masses, shape (n_regimes, n_weights)
     csv = "data/rho0.csv"                  # a `weight` column (simplex: `w_<A>`, `w_<B>`)
                                            # + one column per regime, read by label
@@ -105,8 +107,9 @@ rebalance also has ``objective``, ``potential_energy``, ``mean_weight`` (of the 
 regimes together; on a simplex grid ``mean_weight_2`` is its second coordinate) and
 ``target_mass``.  A figure passes when
 :math:`|got - expected| \le atol + rtol\,|expected|`; every expected value needs a
-tolerance (``rtol`` or ``atol`` > 0, on the value or for the whole ``[expected]`` table):
-one without is an error of the file, never an exact match.
+tolerance (``rtol`` or ``atol`` > 0, on the value or for the whole ``[expected]`` table;
+an expected 0 needs ``atol`` > 0, since ``rtol`` times 0 is 0): one without is an error of
+the file, never an exact match.
 
 :func:`load` validates everything once: an unknown key, a wrong type or an impossible
 value raises :class:`ProblemFileError` naming the file, the key and the reason.
@@ -125,10 +128,12 @@ import pandas as pd
 from .assembly import DEFAULT_SCHEME, TIME_MEANS
 from .backends import AUTO, REGISTRY, choose_backend
 from .constraints import CONSTRAINT_TYPES, compile_constraints
+from .errors import ProblemTooLargeError
 from .grid import Grid, as_allocation
 
-__all__ = ["ProblemFileError", "Reference", "Problem", "EnsembleProblem", "Outcome", "load",
-           "load_dir", "from_dict", "constraint_tables", "SOURCES", "KINDS", "FIGURES"]
+__all__ = ["ProblemFileError", "ProblemFileTooLargeError", "Reference", "Problem",
+           "EnsembleProblem", "Outcome", "load", "load_dir", "from_dict", "constraint_tables",
+           "SOURCES", "KINDS", "FIGURES"]
 
 KINDS = ("geodesic", "rebalance", "ensemble")
 SOURCES = ("closed form", "static solver", "markowitz qp", "earlier run")
@@ -200,6 +205,21 @@ class ProblemFileError(ValueError):
         self.reason = reason
         where = f"{self.path}: " if key is None else f"{self.path}: `{key}`: "
         super().__init__(where + reason)
+
+
+class ProblemFileTooLargeError(ProblemFileError, ProblemTooLargeError):
+    """A problem file whose grid would need more memory than the machine has: both a
+    :class:`ProblemFileError` (``path``, ``key`` = ``"grid"``, ``reason``) and a
+    :class:`~wfr_cvx.errors.ProblemTooLargeError` (``needed_bytes``, ``available_bytes``)."""
+
+    def __init__(self, path, key: str, error: ProblemTooLargeError):
+        # the two parents' constructors take different arguments: set both sets here
+        self.path = str(path)
+        self.key = key
+        self.reason = str(error)
+        self.needed_bytes = error.needed_bytes
+        self.available_bytes = error.available_bytes
+        ValueError.__init__(self, f"{self.path}: `{key}`: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -543,11 +563,17 @@ class _Reader:
             self.fail(name, f"must be a table, got {_type_name(value)}")
         return value
 
-    def tables(self, data, key, where, example="[{ weight = 0.5 }]") -> list[dict]:
+    def tables(self, data, key, where, example="[{ weight = 0.5 }]",
+               nonempty: str | None = None) -> list[dict]:
+        """An array of tables; ``nonempty`` (what an empty array would leave without its
+        items) refuses an empty one."""
         name = f"{where}.{key}" if where else key
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.fail(name, f"must be an array of tables, e.g. {example}")
+        if nonempty is not None and not value:
+            self.fail(name, f"is empty: {nonempty}; leave the key out or give at least one "
+                            f"item, e.g. {example}")
         return value
 
     def numbers(self, value, name: str) -> np.ndarray:
@@ -694,7 +720,8 @@ class _Reader:
 
         if "atoms" in table:
             for i, item in enumerate(self.tables(table, "atoms", where,
-                                                 "[{ weights = [0.5, 0.5] }]")):
+                                                 "[{ weights = [0.5, 0.5] }]",
+                                                 nonempty="an ensemble part needs atoms")):
                 name = f"{where}.atoms[{i}]"
                 self.keys(item, {"weights", "mass", "regime"}, name)
                 w = self.numbers(self.get(item, "weights", name), f"{name}.weights")
@@ -710,6 +737,9 @@ class _Reader:
                 frame = pd.read_csv(path)
             except (ValueError, OSError) as exc:
                 self.fail(f"{where}.csv", f"cannot read {path}: {exc}")
+            if frame.empty:
+                self.fail(f"{where}.csv", f"{path} has no data rows: an ensemble part needs "
+                                          f"atoms")
             if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed:"):
                 # the row labels to_csv writes by default (Ensemble.to_frame().to_csv(p))
                 frame = frame.drop(columns=frame.columns[0])
@@ -737,7 +767,8 @@ class _Reader:
             if part not in table:
                 continue
             for i, item in enumerate(self.tables(table, part, where,
-                                                 '[{ prices = "prices.csv" }]')):
+                                                 '[{ prices = "prices.csv" }]',
+                                                 nonempty="an ensemble part needs books")):
                 name = f"{where}.{part}[{i}]"
                 books = self.portfolio_source(item, name, part, assets)
                 mass = self.real(item, "mass", name, 1.0, nonnegative=True)
@@ -783,6 +814,8 @@ class _Reader:
                 returns, self.integer(item, "samples", name, 1, 20),
                 risk_aversion=self.real(item, "risk_aversion", name, 1.0, positive=True),
                 seed=self.integer(item, "seed", name, 0, 0))
+        except ProblemFileError:
+            raise  # a key of this part, already named
         except (ValueError, TypeError) as exc:
             self.fail(name, str(exc))
 
@@ -845,9 +878,9 @@ class _Reader:
         n_steps = self.integer(table, "n_steps", "grid", 1)
         regimes = self.get(table, "regimes", "grid", 1)
         if isinstance(regimes, list):
-            if not regimes or not all(isinstance(r, str) and r for r in regimes):
-                self.fail("grid.regimes", "must be a count or a non-empty array of "
-                                          "non-empty strings")
+            if not regimes or not all(isinstance(r, str) and r.strip() for r in regimes):
+                self.fail("grid.regimes", f"must be a count or a non-empty array of "
+                                          f"non-blank strings, got {regimes!r}")
             if len(set(regimes)) != len(regimes):
                 self.fail("grid.regimes", f"labels must be unique, got {regimes}")
         elif isinstance(regimes, bool) or not isinstance(regimes, int):
@@ -855,10 +888,15 @@ class _Reader:
                                       f"{_type_name(regimes)}")
         elif regimes < 1:
             self.fail("grid.regimes", f"must be >= 1, got {regimes}")
-        if kind == "simplex":
-            return Grid.simplex(n_weights, n_steps, assets=tuple(assets or ("A", "B", "C")),
-                                regimes=regimes)
-        return Grid(n_weights, n_steps, regimes=regimes)
+        try:
+            if kind == "simplex":
+                return Grid.simplex(n_weights, n_steps,
+                                    assets=tuple(assets or ("A", "B", "C")), regimes=regimes)
+            return Grid(n_weights, n_steps, regimes=regimes)
+        except ProblemTooLargeError as exc:
+            raise ProblemFileTooLargeError(self.path, "grid", exc) from None
+        except (TypeError, ValueError) as exc:
+            self.fail("grid", str(exc))
 
     def point(self, item: dict, key: str, where: str, grid: Grid):
         """A weight in [0, 1] (1-D grid) or a pair of them (simplex grid)."""
@@ -872,13 +910,19 @@ class _Reader:
                             f"grid, got {value!r}")
         return tuple(float(v) for v in value)
 
-    def regime(self, item: dict, name: str, grid: Grid) -> int:
-        value = item.get("regime", 0)
+    def regime(self, item: dict, name: str, grid: Grid) -> str:
+        """The item's regime as the grid's label (a string: passed on, it cannot be read
+        again as a position); written as a label or a position, and without a `regime`
+        key the first regime (a default, not an integer the user wrote, so never
+        ambiguous)."""
+        if "regime" not in item:
+            return grid.regimes[0]
+        value = item["regime"]
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             self.fail(f"{name}.regime", f"must be a label or an index, got "
                                         f"{_type_name(value)}")
         try:
-            return grid.regime_index(value)
+            return grid.regimes[grid.regime_index(value)]
         except ValueError as exc:
             self.fail(f"{name}.regime", str(exc).replace("`regime` ", ""))
 
@@ -891,7 +935,12 @@ class _Reader:
         for part in ("diracs", "bumps"):
             if part not in table:
                 continue
-            for i, item in enumerate(self.tables(table, part, where)):
+            example = ("[{ weight = 0.5 }]" if part == "diracs"
+                       else "[{ center = 0.5, width = 0.05 }]")
+            for i, item in enumerate(self.tables(
+                    table, part, where, example,
+                    nonempty="it would add nothing to the allocation (an all-zero "
+                             "allocation is written as `masses`)")):
                 name = f"{where}.{part}[{i}]"
                 if part == "diracs":
                     self.keys(item, {"weight", "regime", "mass"}, name)
@@ -1150,6 +1199,12 @@ class _Reader:
                 if ref.source is None:
                     self.fail(f"{where}.source", f"required: one of {list(SOURCES)}, here "
                                                  "or in [expected]")
+                if ref.value == 0 and ref.atol == 0:
+                    # atol + rtol |0| = 0: a relative tolerance of zero is an exact match
+                    self.fail(where, f"is 0 with only a relative tolerance (rtol = "
+                                     f"{ref.rtol:g}), which is no tolerance at 0: give an "
+                                     "`atol` > 0 (here or in [expected]); figures are never "
+                                     "matched exactly")
                 out.append(ref)
         return tuple(out)
 
