@@ -4,6 +4,7 @@ import json
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import wfr_cvx
@@ -424,3 +425,21 @@ def test_a_whole_path_passed_as_an_allocation_names_its_extra_time_dimension(geo
     # one time selected, it is read by label
     np.testing.assert_array_equal(as_allocation(mass.sel(time=geo.times[2]), geo.grid, "rho0"),
                                   geo.rho[2])
+
+
+def test_an_unnamed_extra_level_is_selected_by_position_in_the_advice(geo):
+    """Before (a review): unnamed levels were advised as `xs(..., level='None')`, which
+    pandas cannot find, and all three were called extra."""
+    from wfr_cvx.grid import as_allocation
+
+    series = pd.Series(geo.rho[0].ravel(), index=pd.MultiIndex.from_product(
+        [list(geo.grid.regimes), geo.grid.weights], names=["regime", "weight"]))
+    stacked = pd.concat({0: series, 1: 2 * series})
+    with pytest.raises(ValueError, match=r"\['None'\] is extra.*`rho0.xs\(..., level=0\)`"):
+        as_allocation(stacked, geo.grid, "rho0")
+    np.testing.assert_array_equal(as_allocation(stacked.xs(1, level=0), geo.grid, "rho0"),
+                                  2 * geo.rho[0])
+    unnamed = stacked.rename_axis([None, None, None])
+    with pytest.raises(ValueError, match=r"3 unnamed index levels; it can have at most 2 .*"
+                                         r"`rho0.xs\(..., level=0\)`"):
+        as_allocation(unnamed, geo.grid, "rho0")

@@ -278,6 +278,23 @@ def test_a_step_moving_just_over_a_tenth_of_the_mass_is_as_close_as_a_fixed_end_
     assert step.distance2 == pytest.approx(d2, rel=5e-7)
 
 
+def test_two_answers_priced_equal_to_round_off_keep_the_second_without_a_warning():
+    """Before (a review): a step moving 0.4 of the mass, whose second answer priced 4.9e-7
+    (relative) above the first, warned that its d^2 "may be off by up to tens of %"; both
+    were within 1e-6 of a fixed-end solve."""
+    g = Grid(64, 8, assets=("IBM", "cash"))
+    r0 = g.bump(0.5, 0.08)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wfr_cvx.InaccurateSolutionWarning)
+        step = wfr_cvx.rebalance(r0, g, 0.5, potential=1e3 * g.weights[None, :], tau=4e-5)
+    assert 0.3 < np.abs(step.target - r0).sum() < 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)  # AlmostSolved
+        least = wfr_cvx.geodesic(r0, step.target, g, lam=0.5, tol_gap_rel=1e-10,
+                                 tol_gap_abs=1e-14, tol_feas=1e-10).distance2
+    assert step.distance2 == pytest.approx(least, rel=1e-5)
+
+
 def test_a_tiny_step_never_scores_worse_than_staying_put():
     """Before: at tau = 1e-6 the step's objective was 2.8e-4 above staying put (the
     trivial feasible point) at "Solved", and d^2 / tau^2 800x the gradient flow's."""

@@ -826,10 +826,20 @@ def _labelled(value, layout: _Layout, name: str, broadcast: bool = False) -> np.
     if extra:
         # read on, the extra level would be taken for the regimes or the cells
         cells = f"{layout.label}s" if grid.dims == 2 else layout.label
+        if all(level is None for level in index.names):
+            # no names to tell the extra level by: count them, and select by position
+            raise ValueError(
+                f"`{name}` is a Series with {index.nlevels} unnamed index levels; it can "
+                f"have at most {grid.dims + 1} (the regime and the {cells}).  Select one "
+                f"value of the extra level first, e.g. `{name}.xs(..., level=0)` if it is "
+                "the first")
+        first = [str(level) for level in index.names].index(extra[0])
+        # an unnamed level is selected by its position
+        level = first if index.names[first] is None else repr(index.names[first])
         raise ValueError(
             f"`{name}` is a Series with index levels {[str(n) for n in index.names]}; it "
             f"can have at most the regime and the {cells}: {extra} {_are(extra)} extra.  "
-            f"Select one value first, e.g. `{name}.xs(..., level={extra[0]!r})`")
+            f"Select one value first, e.g. `{name}.xs(..., level={level})`")
     level = _regime_level(index, grid)
     if level is None:
         if broadcast:

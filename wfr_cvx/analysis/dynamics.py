@@ -452,8 +452,8 @@ def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendr
         Transport scheme (module docstring).
     source : array_like, shape ``grid.shape``, optional
         Additive source :math:`b \ge 0`, mass per unit time (e.g. to create mass in an
-        empty cell, which no finite rate can); entries off ``grid.mask`` are ignored (no
-        mass is created where the grid holds none).
+        empty cell, which no finite rate can); entries off ``grid.mask`` create no mass
+        (the grid holds none there), but must still be finite and non-negative.
 
     Returns
     -------
