@@ -493,6 +493,14 @@ def test_an_ensemble_csv_regime_is_read_without_spaces_and_never_blank(tmp_path)
     (tmp_path / "books.csv").write_text("eq,bd,regime,mass\n0.4,0.6,NA,1.0\n"
                                         "0.6,0.4,off,1.0\n")
     assert problems.load(_write(tmp_path, text, "na.toml")).e0.regimes == ("NA", "off")
+    # the atoms' regimes likewise (a review: " on" was a regime apart from "on")
+    padded = text.replace('regime = "on" }', 'regime = " on" }')
+    assert problems.load(_write(tmp_path, padded, "padded.toml")).e1.regimes == ("off", "on")
+    for blank in ("", " "):
+        with pytest.raises(ProblemFileError, match=r"e1.atoms\[0\].regime`: must be a "
+                                                   "non-blank label"):
+            problems.load(_write(tmp_path, text.replace('regime = "on" }',
+                                                        f'regime = "{blank}" }}'), "b.toml"))
 
 
 def test_trade_variance_metric_assets_are_read_by_name(tmp_path):

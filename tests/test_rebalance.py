@@ -278,11 +278,11 @@ def test_a_step_moving_just_over_a_tenth_of_the_mass_is_as_close_as_a_fixed_end_
     assert step.distance2 == pytest.approx(d2, rel=5e-7)
 
 
-def test_two_answers_priced_equal_to_round_off_keep_the_second_without_a_warning():
-    """Before (a review): a step moving 0.4 of the mass, whose second answer priced 4.9e-7
-    (relative) above the first, warned that its d^2 "may be off by up to tens of %"; both
-    were within 1e-6 of a fixed-end solve."""
-    g = Grid(64, 8, assets=("IBM", "cash"))
+def test_a_first_answer_that_prices_lower_is_kept_without_a_warning():
+    """Before (reviews): a step moving 0.4 of the mass, whose second answer priced 4.9e-7
+    (relative) above the first, warned that its d^2 "may be off by up to tens of %"; kept
+    as a tie, the second was 8e-6 off where the first is 5e-7."""
+    g = Grid(64, 8)
     r0 = g.bump(0.5, 0.08)
     with warnings.catch_warnings():
         warnings.simplefilter("error", wfr_cvx.InaccurateSolutionWarning)
@@ -292,7 +292,7 @@ def test_two_answers_priced_equal_to_round_off_keep_the_second_without_a_warning
         warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)  # AlmostSolved
         least = wfr_cvx.geodesic(r0, step.target, g, lam=0.5, tol_gap_rel=1e-10,
                                  tol_gap_abs=1e-14, tol_feas=1e-10).distance2
-    assert step.distance2 == pytest.approx(least, rel=1e-5)
+    assert step.distance2 == pytest.approx(least, rel=2e-6)
 
 
 def test_a_tiny_step_never_scores_worse_than_staying_put():

@@ -436,9 +436,11 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
 
     Of the two answers the one whose path, priced by the cones at its own levels and
     fluxes, scores lower is kept (near a creation threshold the second scored worse); a
-    first answer kept warns, as does a small step of a splitting backend other than
-    "dr" (SCS), which is not solved again: SCS's second solve ran 38,000-100,000
-    iterations and came back no better.  Iterations and times count both solves.
+    first answer kept warns below a move of :data:`SMALL_STEP` (above it, the first
+    answer that prices lower was within 1e-6 of a fixed-end solve), as does a small step
+    of a splitting backend other than "dr" (SCS), which is not solved again: SCS's second
+    solve ran 38,000-100,000 iterations and came back no better.  Iterations and times
+    count both solves.
     """
     if raw.status not in SOLVED | INACCURATE:
         return raw
@@ -479,21 +481,18 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
         first, second = (_priced(assembly.problem, pack_path(assembly, r.levels, r.flux,
                                                                 refined))[0]
                          for r in (raw, again))
-        # prices equal to round-off (seen: 4.9e-7 relative, both answers within 1e-6 of a
-        # fixed-end solve) keep the better-scaled second answer
-        if second <= first + TIE * abs(first):
+        if second <= first:
             return dataclasses.replace(again, **spent)
+        if move >= SMALL_STEP:
+            # from a move of 0.1 on, a first answer that prices lower is the better one
+            # (measured: within 1e-6 of a fixed-end solve where the second was 1e-5)
+            return dataclasses.replace(raw, **spent)
         why = (f"a second solve, centred on it, priced worse ({second:.6g} against "
                f"{first:.6g}, status {str(again.status)!r})")
     else:
         why = f"a second solve, centred on it, ended {str(again.status)!r}"
     _warn_unrefined(move, why)
     return dataclasses.replace(raw, **spent)
-
-
-#: Relative difference of the two answers' prices within which
-#: :func:`_refined_small_step` counts them equal.
-TIE = 1e-6
 
 
 def _warn_unrefined(move: float, why: str) -> None:

@@ -728,9 +728,12 @@ class _Reader:
                 if w.shape != (len(assets),):
                     self.fail(f"{name}.weights", f"must hold one weight per asset "
                                                  f"({len(assets)}), got shape {w.shape}")
+                # as the csv's regime column: labels stripped, a blank one refused
+                regime = self.string(item, "regime", name, "0").strip()
+                if not regime:
+                    self.fail(f"{name}.regime", "must be a non-blank label")
                 add(pd.DataFrame([w], columns=assets),
-                    self.real(item, "mass", name, 1.0, nonnegative=True),
-                    self.string(item, "regime", name, "0"), name)
+                    self.real(item, "mass", name, 1.0, nonnegative=True), regime, name)
         if "csv" in table:
             path = self.file(table["csv"], f"{where}.csv")
             try:
@@ -1203,8 +1206,9 @@ class _Reader:
                     # atol + rtol |0| = 0: a relative tolerance of zero is an exact match
                     self.fail(where, f"is 0 with only a relative tolerance (rtol = "
                                      f"{ref.rtol:g}), which is no tolerance at 0: give an "
-                                     "`atol` > 0 (here or in [expected]); figures are never "
-                                     "matched exactly")
+                                     "`atol` > 0 (here or in [expected]; an `atol` = 0 here "
+                                     "overrides the table's); figures are never matched "
+                                     "exactly")
                 out.append(ref)
         return tuple(out)
 
