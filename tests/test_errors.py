@@ -82,3 +82,27 @@ def test_the_status_policy_knows_what_a_geodesic_cannot_be():
     assert not isinstance(info.value, wfr_cvx.InfeasibleError)
     with pytest.raises(wfr_cvx.InfeasibleError):  # constrained: it can be infeasible
         check_status("PrimalInfeasible", "clarabel", bounded=True)
+
+
+def test_the_package_errors_survive_pickle_and_copy():
+    """Before (a review): their keyword-only constructors made pickle.loads raise
+    TypeError, so a process pool raising one broke (BrokenProcessPool) instead."""
+    import copy
+    import pickle
+
+    from wfr_cvx.errors import ProblemTooLargeError, SolverError
+    from wfr_cvx.problem_files import ProblemFileError, from_dict
+
+    errors = [SolverError("stopped", status="MaxIterations", backend="dr"),
+              wfr_cvx.InfeasibleError("none", status="PrimalInfeasible", backend="clarabel"),
+              ProblemTooLargeError("big", needed_bytes=10, available_bytes=5),
+              ProblemFileError("f.toml", "grid", "bad")]
+    with pytest.raises(ProblemTooLargeError) as info:
+        from_dict({"lam": 0.5, "grid": {"n_weights": 10**6, "n_steps": 10**4},
+                   "rho0": {"diracs": [{"weight": 0.5}]},
+                   "rho1": {"diracs": [{"weight": 0.5}]}}, name="big")
+    errors.append(info.value)
+    for error in errors:
+        for back in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+            assert type(back) is type(error) and str(back) == str(error)
+            assert back.__dict__ == error.__dict__

@@ -14,7 +14,24 @@ __all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning", "Probl
            "UnitsWarning"]
 
 
-class SolverError(RuntimeError):
+def _rebuilt(cls, args: tuple, state: dict):
+    """An exception of ``cls`` with its message ``args`` and attributes ``state``, made
+    without calling its keyword-only constructor (which pickle cannot)."""
+    error = cls.__new__(cls, *args)
+    BaseException.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class _Picklable:
+    """Errors whose constructors take keywords still cross process boundaries (pickle,
+    ``copy``): a process pool or a dask worker raising one re-raises it in the caller."""
+
+    def __reduce__(self):
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+class SolverError(_Picklable, RuntimeError):
     """The solver did not produce an acceptable solution.
 
     Attributes
@@ -44,7 +61,7 @@ class UnitsWarning(UserWarning):
     as ``lam`` in weight units, a spread in basis points passed as a fraction)."""
 
 
-class ProblemTooLargeError(ValueError):
+class ProblemTooLargeError(_Picklable, ValueError):
     """The grid would need more memory than the machine has (estimated before any work).
 
     Attributes

@@ -128,7 +128,7 @@ import pandas as pd
 from .assembly import DEFAULT_SCHEME, TIME_MEANS
 from .backends import AUTO, REGISTRY, choose_backend
 from .constraints import CONSTRAINT_TYPES, compile_constraints
-from .errors import ProblemTooLargeError
+from .errors import ProblemTooLargeError, _Picklable
 from .grid import Grid, as_allocation
 
 __all__ = ["ProblemFileError", "ProblemFileTooLargeError", "Reference", "Problem",
@@ -185,7 +185,7 @@ def constraint_tables(constraints) -> list[dict]:
     return tables
 
 
-class ProblemFileError(ValueError):
+class ProblemFileError(_Picklable, ValueError):
     """A problem file that cannot be used: malformed TOML, an unknown key, a wrong type or
     an impossible value.
 
