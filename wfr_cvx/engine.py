@@ -448,7 +448,7 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
     mass = float(r0.sum())
     end = np.maximum(raw.levels[-1], 0.0)
     move = float(np.abs(end - r0).sum()) / mass
-    interior = request.backend.name in NEAR_ENDS_BALANCED
+    interior = not request.backend.first_order
     if not (0.0 < move < (INTERIOR_SMALL_STEP if interior else SMALL_STEP)
             and end.sum() > 0.0):
         return raw
