@@ -144,8 +144,9 @@ from ._assemble import (
     transport_speed,
     unpack,
 )
-from ._terms import DEFAULT_SCHEME, SCHEMES, Layout, Terms
+from ._terms import DEFAULT_SCHEME, SCHEMES, Layout, Terms, cone_metric_scale
 
 __all__ = ["DEFAULT_SCHEME", "SCHEMES", "TIME_MEANS", "Assembly", "Layout", "RawSolution",
-           "Terms", "assemble", "cost_scale_for", "geometric_mean_cells", "interior_level_map",
+           "Terms", "assemble", "cone_metric_scale", "cost_scale_for", "geometric_mean_cells",
+           "interior_level_map",
            "pack_path", "transport_speed", "unpack"]

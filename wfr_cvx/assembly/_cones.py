@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from ..backends import ConeBlock
 from ..metric import cholesky_factors
-from ._terms import Terms, columns, transport_speed
+from ._terms import Terms, columns, cone_metric_scale, transport_speed
 
 __all__ = ["Rows", "end_mass", "geometric_mean", "interleave", "nonnegative_levels",
            "no_reaction", "rate_cap", "reaction", "reaction_weight", "total_mass",
@@ -53,12 +53,14 @@ def _face_denominators(t: Terms):
 
 def transport_weights(t: Terms) -> np.ndarray:
     """Cost of one unit of each transport epigraph variable: ``G dx^2 / (dt s^2)`` (one
-    per face with the metric's face weight; one per cell for an off-diagonal metric,
-    whose ``G`` is inside the cone)."""
+    per face with the metric's face weight; one per cell, ``g dx^2 / (dt s^2)``, where
+    ``G / g`` is inside the cone: the centred scheme or an off-diagonal metric,
+    :func:`~._terms.cone_metric_scale`)."""
     grid = t.grid
     unit = grid.dx**2 / grid.dt / (transport_speed(grid) * t.request.balance)**2
     if t.layout.transport_on_cells:
-        return np.full(t.layout.transport_at.size, unit)
+        return np.full(t.layout.transport_at.size,
+                       unit * cone_metric_scale(t.request.metric))
     metric = np.broadcast_to(t.request.metric, (grid.n_steps, *grid.face_shape))
     return metric.ravel()[t.layout.flux_faces] * unit
 
@@ -71,15 +73,16 @@ def reaction_weight(t: Terms) -> float:
 def transport(t: Terms) -> Rows | None:
     r"""Transport, :math:`(s\mu)^2 \le \bar\rho_{face}\, t` per open face and step; or per
     cell beside an open face (the centred scheme, or an off-diagonal metric),
-    :math:`|u|^2 \le \bar\rho\, t` with :math:`u = L^\top\bar\mu` (:math:`G = LL^\top`) or
-    :math:`u_a = \overline{\sqrt{G_a}\mu_a}` (diagonal :math:`G` on the faces),
-    :math:`\bar\mu` the momentum averaged to the centre: a :math:`(2 + d)`-dimensional cone."""
+    :math:`|u|^2 \le \bar\rho\, t` with :math:`u = L^\top\bar\mu` (:math:`G/g = LL^\top`) or
+    :math:`u_a = \overline{\sqrt{G_a/g}\mu_a}` (diagonal :math:`G` on the faces),
+    :math:`\bar\mu` the momentum averaged to the centre: a :math:`(2 + d)`-dimensional cone
+    (``g``: :func:`~._terms.cone_metric_scale`, charged in :func:`transport_weights`)."""
     layout, speed = t.layout, transport_speed(t.grid) * t.request.balance
     if layout.transport_on_cells:
         n = layout.transport_at.size
         if not n:
             return None
-        metric = t.request.metric
+        metric = t.request.metric / cone_metric_scale(t.request.metric)
         if metric.ndim == 5:  # cell matrices G = L L^T (off-diagonal)
             L = np.broadcast_to(cholesky_factors(metric),
                                 (t.grid.n_steps, *metric.shape)).reshape(-1, 2, 2)

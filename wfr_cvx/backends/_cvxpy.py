@@ -17,7 +17,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._warnings import silenced
-from ..assembly import SCHEMES, RawSolution, geometric_mean_cells, transport_speed
+from ..assembly import (
+    SCHEMES,
+    RawSolution,
+    cone_metric_scale,
+    geometric_mean_cells,
+    transport_speed,
+)
 from ..grid import Grid
 from ..metric import is_cell_metric
 from ._settings import CLARABEL_DEFAULTS
@@ -203,19 +209,21 @@ def build(request) -> Formulation:
         # |u|^2 <= rho_mean t per cell: u = L^T mu_bar (G = L L^T, mu_bar the centred
         # momentum), or with G on the faces u_a = the centre mean of sqrt(G_a) mu_a
         at = _touched_cells(plan.faces, grid)
+        # G / g in the cones, g on the epigraphs (wfr_cvx.assembly.cone_metric_scale)
+        g = cone_metric_scale(metric)
         if is_cell_metric(metric):
-            L = np.broadcast_to(np.linalg.cholesky(metric), (T, *metric.shape))
+            L = np.broadcast_to(np.linalg.cholesky(metric / g), (T, *metric.shape))
             L = L.reshape(T * K, grid.n_cells, 2, 2)
             mu_bar = _centre_momentum(flux, grid)
             u = [cp.multiply(L[..., 0, r], mu_bar[0]) + cp.multiply(L[..., 1, r], mu_bar[1])
                  for r in (0, 1)]
         else:
-            root = np.sqrt(np.broadcast_to(metric, (T, *grid.face_shape)).reshape(T * K, nf))
+            root = np.sqrt(np.broadcast_to(metric / g, (T, *grid.face_shape)).reshape(T * K, nf))
             u = _centre_momentum(cp.multiply(root, flux), grid)
         t_transport, t_grid = _placed("t_transport", at, T * C, (T * K, grid.n_cells))
         constraints.append(_rotated_cones([speed * cp.vec(e, order="C")[at] for e in u],
                                           cp.vec(mean_cells, order="C")[at], t_transport))
-        transport = unit * cp.sum(t_grid, axis=1)
+        transport = (unit * g) * cp.sum(t_grid, axis=1)
     else:
         weight = np.broadcast_to(metric, (T, *grid.face_shape)).reshape(T * K, nf) * unit
         t_transport, t_grid = _placed("t_transport", flux_rows, T * K * nf, (T * K, nf))
