@@ -380,19 +380,32 @@ def test_a_plan_far_above_its_dual_bound_is_never_called_solved():
     assert w2 * (1 - 1e-5) <= far.distance2 <= w2 * (1 + 1e-9)
 
 
-def test_a_small_rebalance_does_not_look_like_dollars():
+def test_a_small_rebalance_does_not_look_like_dollars(monkeypatch):
     """Before: the units check compared lam with the atoms' own spread -- one atom moved
     1e-4 at lam = 0.5 warned "lam is 5e+03 times the spread", coincident atoms 1e16."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnitsWarning)
         geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3001, 0.6999]]), 0.5)
         geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3, 0.7]], mass=[2.0]), 0.5)
+    e0, e1, lam = Ensemble([[0.3, 0.7]]), Ensemble([[0.3001, 0.6999]]), 447214.0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        geo = geodesic(Ensemble([[0.3, 0.7]]), Ensemble([[0.3001, 0.6999]]), 447214.0)
+        geo = geodesic(e0, e1, lam)
     assert any(w.category is UnitsWarning and "`lam` = 447214" in str(w.message)
                for w in caught)
-    # a plan too cheap to solve says so in its own words
+    # a plan too cheap to solve (d^2 / 4 lam^2 ~ 1e-20 of the mass) is certified on its
+    # support ...
+    assert not [w for w in caught if w.category is InaccurateSolutionWarning]
+    assert geo.status == "Solved"
+    theta = np.hypot(1e-4, 1e-4) / (2 * lam)  # two unit Diracs: 4 lam^2 (2 - 2 cos theta)
+    assert geo.distance2 == pytest.approx(16 * lam**2 * np.sin(theta / 2) ** 2, rel=1e-9)
+    # ... and when it is not, it says so in its own words
+    from wfr_cvx.ensemble import _coupling
+
+    monkeypatch.setattr(_coupling, "_exact_on_support", lambda *args: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        geo = geodesic(e0, e1, lam)
     notes = [str(w.message) for w in caught if w.category is InaccurateSolutionWarning]
     assert geo.status == "AlmostSolved" and notes
     assert notes[0].startswith("the ensemble coupling was not solved (status 'AlmostSolved')")
@@ -485,6 +498,53 @@ def test_light_atoms_are_solved_again_when_left_out(case):
     assert geo.status == "Solved"
     assert geo.lower_bound <= exact * (1 + 1e-12)
     assert geo.distance2 == pytest.approx(exact, rel=1e-6)
+
+
+def _beside_a_heavy_atom(light, moved):
+    """One unit atom moved by ``moved`` (0: in place) beside a pair of atoms of mass
+    ``light`` moved 0.05, far away, at lam 0.3; and d^2, the two closed forms' sum."""
+    e0 = Ensemble([[0.0, 0.0], [10.0, 0.0]], mass=[1.0, light])
+    e1 = Ensemble([[moved, 0.0], [10.0, 0.05]], mass=[1.0, light])
+    return e0, e1, dirac_wfr2(1.0, 1.0, 0.0, moved, 0.3) + dirac_wfr2(light, light, 0.0,
+                                                                       0.05, 0.3)
+
+
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])
+@pytest.mark.parametrize("light", [1e-9, 1e-10, 1e-11])
+@pytest.mark.parametrize("moved", [0.0, 1e-3])
+def test_a_light_pair_beside_a_heavy_atom_is_solved_again(backend, light, moved):
+    """Before: the solve without the light pair was tried again only when the certificate
+    turned the solver's status into another, so a "AlmostSolved" of the solver's own ended
+    7.2e-4 off (moved 1e-3, light 1e-9); with the heavy atom in place the solve without the
+    light pair returned no point and raised ("InsufficientProgress", "PrimalInfeasible")."""
+    e0, e1, exact = _beside_a_heavy_atom(light, moved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        geo = geodesic(e0, e1, 0.3, backend=backend)
+    assert geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(exact, rel=1e-8)
+    assert geo.lower_bound <= geo.distance2 * (1 + 1e-12)
+
+
+def test_a_light_atoms_left_out_solve_without_a_point_is_solved_again(monkeypatch):
+    """A solve without the light atoms that returns no point raised at once (its status,
+    "InsufficientProgress") instead of being tried again with the light atoms' pairs."""
+    from wfr_cvx.ensemble import _backends, _coupling
+
+    solve_on, calls = _coupling._solve_on, []
+
+    def first_without_a_point(g, subset, backend, options, clock):
+        calls.append(int(subset.sum()))
+        if len(calls) == 1:
+            return _backends.RawSolution(None, None, "InsufficientProgress", 0, 0.0, 0.0), None
+        return solve_on(g, subset, backend, options, clock)
+
+    monkeypatch.setattr(_coupling, "_solve_on", first_without_a_point)
+    e0, e1, exact = _beside_a_heavy_atom(1e-9, 1e-3)
+    geo = geodesic(e0, e1, 0.3)
+    assert calls[:2] == [1, 2]  # the heavy pair alone, then with the light pair
+    assert geo.status == "Solved"
+    assert geo.distance2 == pytest.approx(exact, rel=1e-8)
 
 
 def test_books_whose_masses_span_many_orders_are_certified():
@@ -636,6 +696,43 @@ def test_a_book_against_itself_plus_a_tiny_position():
     assert geo.status == "Solved"
     assert geo.distance2 == pytest.approx(exact, rel=1e-8)
     assert geo.lower_bound == pytest.approx(exact, rel=1e-8)
+
+
+def _trades_between_books_of_unequal_counts():
+    rng = np.random.default_rng(52)
+    rng.choice([2, 10]), rng.integers(5, 40), rng.integers(5, 40)
+    x, y = rng.dirichlet(np.ones(10), 26), rng.dirichlet(np.ones(10), 13)
+    a, b = rng.uniform(0.1, 3, 26), rng.uniform(0.1, 3, 13)
+    return Ensemble(x, mass=a), Ensemble(y, mass=b * a.sum() / b.sum())
+
+
+def test_the_status_is_judged_on_the_polished_plan(monkeypatch):
+    """Before: the status was judged (and warned about) on the working set's plan, before
+    the polish: 26 x 13 books at lam 1 ended "AlmostSolved" with an
+    InaccurateSolutionWarning ("differ by 1.1e-06") while the plan returned had a certified
+    gap of 4.4e-10.  The second case forces it: the working set's bound weakened by 1e-5."""
+    from wfr_cvx.ensemble import _coupling
+
+    e0, e1 = _trades_between_books_of_unequal_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        geo = geodesic(e0, e1, 1.0)
+    assert geo.status == "Solved" and geo.gap <= 1e-8
+
+    bound, calls = _coupling.dual_bound, []
+
+    def weak_at_first(y, g, transforms=None):
+        calls.append(1)
+        value = bound(y, g, transforms)
+        return value * (1 - 1e-5) if len(calls) == 1 else value
+
+    monkeypatch.setattr(_coupling, "dual_bound", weak_at_first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forced = geodesic(e0, e1, 1.0)
+    assert len(calls) == 2  # the working set's solve, then the polish's
+    assert forced.status == "Solved" and forced.gap <= 1e-8
+    assert forced.distance2 == pytest.approx(geo.distance2, rel=1e-8)
 
 
 def test_a_refused_plan_raises_with_status_uncertified(monkeypatch):
