@@ -114,9 +114,11 @@ they and its slack add up to its mass exactly (a relative change of the order of
 solver's residual, 1e-9; pushing the residual into the slack instead would cost
 :math:`4\lambda^2` per unit mass and spoil the large-:math:`\lambda` figures).  The pairs
 the plan uses (:data:`SUPPORT`) are then re-solved alone at tighter tolerances
-(:data:`POLISH_TOLERANCES`; kept when at least as good), and parts below :data:`SNAP` of
-their atom zeroed when that costs nothing.  Figures are computed from the final plan, so
-``distance2`` is the action of the explicit path (:mod:`._path`) that is returned.
+(:data:`POLISH_TOLERANCES`; kept when at least as good, also when that solve ends
+"AlmostSolved": its plan and bound are judged by the certificate like any other), and
+parts below :data:`SNAP` of their atom zeroed when that costs nothing.  Figures are
+computed from the final plan, so ``distance2`` is the action of the explicit path
+(:mod:`._path`) that is returned.
 Atoms lighter than 1e-9 of the heaviest atom take part in no solve (their cones would be
 degenerate for the interior point) and are simply destroyed or created; they keep their
 place in the dual bound, which therefore holds for the whole problem.  When that solve
@@ -915,7 +917,9 @@ def _optimal_plan(g: Ingredients, heavy: np.ndarray, nearest: np.ndarray, start,
     if (backend == "clarabel" and exact is None and raw.status not in USER_LIMITS
             and support.sum() < working.sum()):
         again, plan2 = _solve_on(g, support, backend, _polish_options(options), clock)
-        if again.status == "Solved" and plan2 is not None:
+        # its plan is feasible and its bound valid whatever it stalled on: the certificate
+        # judges them below
+        if plan2 is not None and (again.status == "Solved" or again.status in CERTIFIABLE):
             value = _value(plan2, g)
             if value <= upper * (1.0 + POLISH_TOLERANCE):
                 plan, upper, polished = plan2, value, True
