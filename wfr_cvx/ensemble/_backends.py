@@ -56,7 +56,8 @@ def check_options(backend, options: dict) -> tuple[str, dict]:
 class RawSolution:
     """A backend's answer in the solver's (scaled) units.
 
-    ``x`` stacks ``[A (P), B (P), u (P), sigma (N), tau (M)]``; ``y`` are the multipliers
+    ``x`` stacks ``[A (P), B (P), u / eps (P), sigma, tau]``, the slacks only of the atoms
+    without a pair (as :func:`~._coupling.assemble` orders them); ``y`` are the multipliers
     of the ``N + M`` equality rows, signed as potentials (the dual objective is
     ``a y_src + b y_dst``); ``setup_time`` is the solver's set-up (for cvxpy: its
     canonicalisation), ``solve_time`` its iterations.
@@ -88,30 +89,46 @@ _FROM_CVXPY = {"optimal": Status.SOLVED, "optimal_inaccurate": Status.ALMOST_SOL
 
 def solve_cvxpy(g, options: dict) -> RawSolution:
     r"""Write the SOCP of the :class:`~._coupling.Ingredients` ``g`` with cvxpy; solve it
-    with Clarabel.
+    with Clarabel.  As :func:`~._coupling.assemble`: with :math:`\varepsilon` =
+    ``g.u_scale``, :math:`\hat u = u / \varepsilon` and slacks only on the atoms without
+    a pair,
 
     .. math::
 
-        \min\ \frac{1}{s}\Big[\sum_p (1 - c_p)(A_p + B_p) + c_p u_p
+        \min\ \frac{1}{s}\Big[\sum_p (1 - c_p)(A_p + B_p) + \varepsilon c_p\hat u_p
         + \sum_i \sigma_i + \sum_j \tau_j\Big]
         \ \text{s.t.}\ \sum_{p \ni i} A_p + \sigma_i = a_i,\
         \sum_{p \ni j} B_p + \tau_j = b_j,\ \sigma, \tau \ge 0,\
-        \|(A_p + B_p - u_p, A_p - B_p)\|_2 \le A_p + B_p.
+        \big\|\big(A_p + B_p - \tfrac{1 + \varepsilon}{2}\hat u_p,
+        (A_p - B_p)/\sqrt\varepsilon\big)\big\|_2
+        \le A_p + B_p + \tfrac{1 - \varepsilon}{2}\hat u_p.
     """
     import cvxpy as cp
 
     n_pairs, n_src, n_dst = g.src.size, g.a.size, g.b.size
     begin = time.perf_counter()
     A, B, u = cp.Variable(n_pairs), cp.Variable(n_pairs), cp.Variable(n_pairs)
-    sigma, tau = cp.Variable(n_src, nonneg=True), cp.Variable(n_dst, nonneg=True)
     out_of = sp.csr_matrix((np.ones(n_pairs), (g.src, np.arange(n_pairs))),
                            shape=(n_src, n_pairs))
     into = sp.csr_matrix((np.ones(n_pairs), (g.dst, np.arange(n_pairs))),
                          shape=(n_dst, n_pairs))
-    constraints = [out_of @ A + sigma == g.a, into @ B + tau == g.b,
-                   cp.SOC(A + B, cp.vstack([A + B - u, A - B]), axis=0)]
-    objective = ((g.one_minus_cos / g.cost_unit) @ (A + B) + (g.cos / g.cost_unit) @ u
-                 + (cp.sum(sigma) + cp.sum(tau)) / g.cost_unit)
+    marginals, slack_sum, slacks = [out_of @ A, into @ B], 0.0, []
+    for side, (free, size) in enumerate(zip(g.unpaired(), (n_src, n_dst), strict=True)):
+        if free.size:
+            slack = cp.Variable(free.size, nonneg=True)
+            place = sp.csr_matrix((np.ones(free.size), (free, np.arange(free.size))),
+                                  shape=(size, free.size))
+            marginals[side] = marginals[side] + place @ slack
+            slack_sum = slack_sum + cp.sum(slack)
+            slacks.append(slack)
+    eps = g.u_scale
+    total = A + B
+    constraints = [marginals[0] == g.a, marginals[1] == g.b,
+                   cp.SOC(total + 0.5 * (1.0 - eps) * u,
+                          cp.vstack([total - 0.5 * (1.0 + eps) * u, (A - B) / np.sqrt(eps)]),
+                          axis=0)]
+    objective = ((g.one_minus_cos / g.cost_unit) @ total + (eps * g.cos / g.cost_unit) @ u
+                 + slack_sum / g.cost_unit)
     problem = cp.Problem(cp.Minimize(objective), constraints)
     settings = {"verbose": False, "max_threads": 1,
                 "direct_solve_method": solve_method(n_src + n_dst), **options}
@@ -131,7 +148,7 @@ def solve_cvxpy(g, options: dict) -> RawSolution:
         status = cvxpy_limit(int(stats.num_iters or 0), settings.get("max_iter"))
     if A.value is None:
         return RawSolution(None, None, status, int(stats.num_iters or 0), setup, solve_time)
-    x = np.concatenate([A.value, B.value, u.value, sigma.value, tau.value])
+    x = np.concatenate([A.value, B.value, u.value] + [slack.value for slack in slacks])
     # cvxpy's multiplier of "expr == b" has the opposite sign of a potential
     y = -np.concatenate([constraints[0].dual_value, constraints[1].dual_value])
     return RawSolution(x, y, status, int(stats.num_iters or 0), setup, solve_time)
