@@ -96,7 +96,7 @@ from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_sca
 from ..engine import level_means
 from ..grid import Grid, as_allocation
 from ..io import ROLLED_OUT, ROLLED_OUT_BACKEND
-from ..metric import face_weights, is_cell_metric
+from ..metric import face_weights
 from ..result import Geodesic
 from .diagnostics import Certificate, certificate
 from .dynamics import (
@@ -1229,7 +1229,8 @@ class RolledPath:
                        + \lambda^2\sum_{cells}\bar\rho\,\hat r^2\Big]
 
         (``transport_per_step``, ``reaction_per_step``; with an off-diagonal 2-D metric
-        the momentum averaged to the cells, :math:`\bar m^\top G\bar m / \bar\rho`).  The
+        the momentum averaged to the cells, :math:`\bar m^\top G\bar m / \bar\rho`:
+        :func:`~wfr_cvx.analysis.diagnostics.action_per_step` on the ``"power"`` scheme).  The
         engine's geodesic minimises the same sum over paths that satisfy the discrete
         continuity equation exactly; this path satisfies it up to the rollout's
         discretisation, which :func:`wfr_cvx.analysis.certificate` measures.  The sum is
@@ -1239,6 +1240,7 @@ class RolledPath:
         the engine's own path is 0.4 % below its cell sum).
         """
         from ..metric import check_metric
+        from .diagnostics import action_per_step
 
         grid = self.grid
         G = check_metric(metric, grid)
@@ -1246,19 +1248,8 @@ class RolledPath:
         face = np.where(grid.face_mask, face, 0.0)
         momentum = face * self.velocity
         source = mean * self.rate
-        # the cells and the faces have their own trailing axes: on a simplex grid a face
-        # array carries one more (the axis of the face) than a cell array
-        axes, face_axes = tuple(range(1, mean.ndim)), tuple(range(1, face.ndim))
-        if is_cell_metric(G):
-            from .diagnostics import _lower_faces
-
-            centred = np.moveaxis(0.5 * (momentum + _lower_faces(momentum)), 2, -1)
-            quadratic = np.einsum("t...i,...ij,t...j->t...", centred, G, centred)
-            transport = grid.dt * np.sum(np.divide(quadratic, mean, out=np.zeros_like(mean),
-                                                   where=mean > 0), axis=axes)
-        else:
-            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=face_axes)
-        reaction = grid.dt * self.lam**2 * np.sum(mean * self.rate**2, axis=axes)
+        transport, reaction = action_per_step(self.rho, momentum, source, grid, lam=self.lam,
+                                              metric=G, scheme="power")
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
                         transport_per_step=transport, reaction_per_step=reaction,
