@@ -853,6 +853,18 @@ def test_edited_ensemble_arrays_are_refused_by_name(plain_ensemble_file, tmp_pat
                          geo)
 
 
+def test_an_uncapped_max_travel_reads_back_from_the_json_summary():
+    """Before: JSON has no infinity, so MaxTravel(inf)'s distance was written as null and
+    from_table refused it ("got None"): the summary's tables did not read back."""
+    from wfr_cvx.constraints import from_table
+
+    e0, e1 = _ensembles(np.random.default_rng(7))
+    geo = ensemble_geodesic(e0, e1, lam=0.3, constraints=[MaxTravel(np.inf)])
+    d = json.loads(json.dumps(io.ensemble_geodesic_to_dict(geo), allow_nan=False))
+    assert d["inputs"]["constraints"] == [{"kind": "max_travel", "distance": None}]
+    assert tuple(from_table(t) for t in d["inputs"]["constraints"]) == geo.constraints
+
+
 def _set(table, dotted, value):
     *parents, last = dotted.split(".")
     for key in parents:

@@ -96,6 +96,10 @@ class Constraint:
     """
 
     kind: ClassVar[str] = ""
+    #: The fields that take ``inf``: JSON has no infinity, so a summary writes it as
+    #: ``null`` (:func:`wfr_cvx.io.to_jsonable`), and :func:`from_table` reads ``None``
+    #: there back as ``inf``.
+    unbounded: ClassVar[tuple[str, ...]] = ()
 
     def apply(self, plan: _Draft, grid: Grid) -> None:
         """Record this constraint's effect on the unknowns and rows of ``plan``."""
@@ -237,6 +241,7 @@ class MaxTravel(Constraint):
     """
 
     kind: ClassVar[str] = "max_travel"
+    unbounded: ClassVar[tuple[str, ...]] = ("distance",)
     distance: float
 
     def __post_init__(self):
@@ -263,10 +268,14 @@ CONSTRAINT_TYPES = {cls.kind: cls for cls in (MaxVelocity, TradingWindow, MaxRea
 
 def from_table(table: dict) -> Constraint:
     """The constraint of a ``[[constraints]]`` table (the inverse of
-    :meth:`Constraint.table`); TypeError/ValueError name the key that is wrong.
+    :meth:`Constraint.table`, and of the table's JSON: ``None`` in a field that takes
+    ``inf``, :attr:`Constraint.unbounded`, is ``inf``, which JSON writes as ``null``);
+    TypeError/ValueError name the key that is wrong.
 
     >>> from_table({"kind": "max_velocity", "vmax": 0.2, "steps": [4, 5]})
     MaxVelocity(vmax=0.2, steps=(4, 5))
+    >>> from_table({"kind": "max_travel", "distance": None})
+    MaxTravel(distance=inf)
     """
     kind = table.get("kind")
     if kind not in CONSTRAINT_TYPES:
@@ -280,7 +289,11 @@ def from_table(table: dict) -> Constraint:
                if item.name not in table and item.default is _NO_DEFAULT]
     if missing:
         raise ValueError(f"required key(s) {missing} missing for kind {kind!r}")
-    return cls(**{name: table[name] for name in names if name in table})
+    values = {name: table[name] for name in names if name in table}
+    for name in cls.unbounded:
+        if name in values and values[name] is None:
+            values[name] = float("inf")
+    return cls(**values)
 
 
 @dataclass

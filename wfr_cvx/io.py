@@ -770,7 +770,9 @@ def ensemble_geodesic_to_dict(geo) -> dict:
     inputs (the ensembles' sizes, assets, regimes, ``lam``, ``metric``, ``backend`` and the
     ``constraints`` as problem-file tables), figures (with the certified ``lower_bound``
     and ``gap`` and the plan's pairs), status, iterations and timings.  TypeError naming a
-    constraint that has no problem-file table."""
+    constraint that has no problem-file table.  JSON has no infinity: ``MaxTravel(inf)``'s
+    table says ``"distance": null``, which :func:`wfr_cvx.constraints.from_table` reads
+    back as ``inf``."""
     from .problem_files import constraint_tables
 
     plan = geo.plan
@@ -810,7 +812,9 @@ def ensemble_geodesic_to_dict(geo) -> dict:
 def to_jsonable(value):
     """Recursively turn numpy scalars and arrays into plain Python; non-finite -> None.
 
-    JSON has no NaN or infinity; they become ``null``.
+    JSON has no NaN or infinity; they become ``null``.  A constraint table's infinite
+    field (``MaxTravel(inf)``'s ``distance``) so becomes ``null``, which
+    :func:`wfr_cvx.constraints.from_table` reads back as ``inf``.
 
     >>> to_jsonable({"a": np.float64(1.5), "b": np.array([1, 2]), "c": float("nan")})
     {'a': 1.5, 'b': [1, 2], 'c': None}
