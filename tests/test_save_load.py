@@ -853,6 +853,23 @@ def test_edited_ensemble_arrays_are_refused_by_name(plain_ensemble_file, tmp_pat
                          geo)
 
 
+def test_atom_labels_ending_in_nul_are_refused_at_save(tmp_path):
+    """Before: 'a\x00' loaded as 'a', and labels ['a', 'a\x00'] saved but did not load
+    ("duplicate labels"): numpy's text arrays drop trailing NULs."""
+    weights = pd.DataFrame([[0.2, 0.8], [0.5, 0.5]], index=["a", "a\x00"],
+                           columns=["eq", "bd"])
+    e1 = Ensemble(pd.DataFrame([[0.3, 0.7]], columns=["eq", "bd"]), [2.0])
+    geo = ensemble_geodesic(Ensemble(weights, [1.0, 1.0]), e1, lam=0.5)
+    with pytest.raises(ValueError, match=r"the atom label 'a\\x00' cannot be saved: it ends "
+                                         r"in a NUL character"):
+        geo.save(tmp_path / "nul.npz")
+    assert not (tmp_path / "nul.npz").exists()
+    weights.index = ["a", "a\x00b"]  # a NUL inside a label is kept
+    inside = ensemble_geodesic(Ensemble(weights, [1.0, 1.0]), e1, lam=0.5)
+    back = wfr_cvx.load(inside.save(tmp_path / "inside.npz"))
+    assert list(back.e0.atoms) == ["a", "a\x00b"]
+
+
 def test_an_uncapped_max_travel_reads_back_from_the_json_summary():
     """Before: JSON has no infinity, so MaxTravel(inf)'s distance was written as null and
     from_table refused it ("got None"): the summary's tables did not read back."""

@@ -861,8 +861,12 @@ def save(result, path) -> Path:
     ------
     TypeError
         ``result`` is neither, or one of its constraints has no problem-file table (it is
-        not one of :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`; the message names it).
-        Nothing is written then.
+        not one of :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`; the message names it),
+        or an ensemble's atoms are labelled by other than numbers or text.  Nothing is
+        written then.
+    ValueError
+        An atom label ends in a NUL character (``"a\x00"``), which the file's text
+        array cannot hold; nothing is written.
 
     >>> import tempfile, wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2, regimes=("on", "off"))
@@ -924,6 +928,12 @@ def _atoms_spec(atoms) -> tuple[dict, np.ndarray | None]:
         if not all(isinstance(label, str) for label in values):
             raise TypeError(f"the atom labels cannot be saved: they must be numbers or "
                             f"all str, got dtype {atoms.dtype}")
+        # numpy's text arrays cannot hold a trailing NUL: 'a\x00' would load as 'a'
+        cut = [label for label in values if label.endswith("\x00")]
+        if cut:
+            raise ValueError(f"the atom label {cut[0]!r} cannot be saved: it ends in a NUL "
+                             "character, which the file's text array drops (it would load "
+                             "as another label); rename it")
         values = values.astype(str)
     elif values.dtype.kind not in "biuf":
         raise TypeError(f"the atom labels cannot be saved: they must be numbers or all "
