@@ -281,6 +281,43 @@ def test_a_damaged_or_inconsistent_file_is_a_clear_error(tmp_path):
             wfr_cvx.load(rewritten("header.npz", header=header))
 
 
+def _damaged_member(path, target, name, data):
+    """A copy of the archive ``path`` at ``target`` with member ``name.npy`` replaced by
+    the bytes ``data``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {member: archive.read(member) for member in archive.namelist()}
+    with zipfile.ZipFile(target, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, data if member == f"{name}.npy" else content)
+    return target
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_npy", "objects"])
+def test_a_damaged_member_is_named_with_its_file(tmp_path, damage):
+    """Before: numpy's own errors came through: "EOF: reading array data", an
+    AttributeError on 'bytes', or the advice to load with allow_pickle."""
+    import io as bytes_io
+
+    geo = _two_regimes()
+    ens = _ensemble_plain()
+    for result, name in ((geo, "rho"), (ens, "mass_out")):
+        path = result.save(tmp_path / "whole.npz")
+        with zipfile.ZipFile(path) as archive:
+            good = archive.read(f"{name}.npy")
+        if damage == "truncated":
+            data = good[:len(good) // 2]
+        elif damage == "not_npy":
+            data = b"not an array"
+        else:
+            buffer = bytes_io.BytesIO()
+            np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+            data = buffer.getvalue()
+        broken = _damaged_member(path, tmp_path / "broken.npz", name, data)
+        with pytest.raises(ValueError, match=rf"broken\.npz' is damaged: array '{name}'") as info:
+            wfr_cvx.load(broken)
+        assert "allow_pickle" not in str(info.value)
+
+
 @pytest.mark.parametrize("section, key", [("inputs", "lam"), ("inputs", "backend"),
                                           ("inputs", "metric"), ("inputs", "scheme"),
                                           ("timings", "setup")])

@@ -1001,6 +1001,47 @@ def _plain(scalars: dict) -> dict:
             for key, value in scalars.items()}
 
 
+def _open_npz(path: Path, what: str, writer: str):
+    """The archive at ``path`` opened by numpy (``allow_pickle=False``), to be closed by
+    the caller: FileNotFoundError when there is no file, ValueError naming the file when
+    it is not a readable ``.npz`` archive (``what`` it should be, written by ``writer``).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r}: no such file (a {what} written by "
+                                f"{writer})")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{str(path)!r} is not a {what}: not an .npz archive (write one "
+                         f"with {writer})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable {what}: {exc}") from None
+
+
+def _npz_member(archive, name: str, where: str) -> np.ndarray:
+    """The array ``name`` of an open archive (:func:`_open_npz`), read: ValueError "``where``
+    is damaged" naming the array when its member cannot be read as a plain ``.npy`` array
+    (truncated or corrupt, not ``.npy`` bytes at all, or Python objects, which wfr_cvx
+    never writes and numpy would have to unpickle)."""
+    try:
+        value = archive[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"{where} is damaged: array {name!r} holds Python objects "
+                             "(dtype object), which wfr_cvx never writes; it is not read, "
+                             "as that would run code from the file") from None
+        raise ValueError(f"{where} is damaged: array {name!r} cannot be read ({exc})"
+                         ) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # zipfile still opened the archive; this member's bytes are what fails
+        raise ValueError(f"{where} is damaged: array {name!r} cannot be read ({exc})"
+                         ) from None
+    if not isinstance(value, np.ndarray):  # numpy hands back a member's raw bytes
+        raise ValueError(f"{where} is damaged: array {name!r} is not an .npy array (its "
+                         f"member holds {len(value)} byte(s) of something else)")
+    return value
+
+
 def load(path):
     """Read a result written by :meth:`Geodesic.save <wfr_cvx.Geodesic.save>` or
     :meth:`EnsembleGeodesic.save <wfr_cvx.EnsembleGeodesic.save>` (:func:`save`).
@@ -1025,48 +1066,35 @@ def load(path):
         No file at ``path``.
     ValueError
         The file is not a wfr_cvx result (not an ``.npz`` archive, or one without the
-        header), was written in a newer format version than this wfr_cvx reads (the
-        message names both), or holds a kind of result, an array or a constraint table
-        this reader does not know, or a header field or array of the wrong type, out of
-        range or inconsistent with the rest of the file (an ensemble result's ``lam`` is
-        checked against its pairs' distances and ``1 - cos``, its pairs against its
-        atoms): the message names the file and the field.
+        header), is damaged (an array that does not read as a plain ``.npy`` array), was
+        written in a newer format version than this wfr_cvx reads (the message names
+        both), or holds a kind of result, an array or a constraint table this reader does
+        not know, or a header field or array of the wrong type, out of range or
+        inconsistent with the rest of the file (an ensemble result's ``lam`` is checked
+        against its pairs' distances and ``1 - cos``, its pairs against its atoms): the
+        message names the file and the field.
     """
     from .result import Geodesic
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"`path` {str(path)!r}: no such file (a result written by "
-                                "Geodesic.save)")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: not an .npz archive "
-                         "(write one with Geodesic.save)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{str(path)!r} is not a readable wfr_cvx result file: "
-                         f"{exc}") from None
     where = repr(str(path))
-    try:
-        with archive:
-            header = _read_header(archive, path)
-            kind = header.get("kind")
-            if kind == "ensemble":
-                arrays = {name: archive[name] for name in archive.files if name != "header"}
-                return _load_ensemble(header, arrays, path)
-            if kind != "geodesic":
-                raise ValueError(f"{where} holds a result of kind {kind!r}; this wfr_cvx "
-                                 "reads kinds 'geodesic' and 'ensemble'")
-            missing = [name for name in ("mask", *_GEODESIC_ARRAYS)
-                       if name not in archive.files]
-            if missing:
-                raise ValueError(f"{where} is not a complete wfr_cvx result: array "
-                                 f"{missing[0]!r} is missing")
-            arrays = {name: archive[name] for name in _GEODESIC_ARRAYS}
-            mask = archive["mask"]
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        # a damaged member: zipfile still opens the archive, the read fails
-        raise ValueError(f"{where} is damaged: an array cannot be read ({exc})") from None
+    with _open_npz(path, "wfr_cvx result file", "Geodesic.save") as archive:
+        header = _read_header(archive, path)
+        kind = header.get("kind")
+        if kind == "ensemble":
+            arrays = {name: _npz_member(archive, name, where) for name in archive.files
+                      if name != "header"}
+            return _load_ensemble(header, arrays, path)
+        if kind != "geodesic":
+            raise ValueError(f"{where} holds a result of kind {kind!r}; this wfr_cvx "
+                             "reads kinds 'geodesic' and 'ensemble'")
+        missing = [name for name in ("mask", *_GEODESIC_ARRAYS)
+                   if name not in archive.files]
+        if missing:
+            raise ValueError(f"{where} is not a complete wfr_cvx result: array "
+                             f"{missing[0]!r} is missing")
+        arrays = {name: _npz_member(archive, name, where) for name in _GEODESIC_ARRAYS}
+        mask = _npz_member(archive, "mask", where)
     try:
         grid = _grid_from_spec(header.get("grid"), mask, where=where)
         shapes = _path_shapes(grid)
@@ -1334,8 +1362,9 @@ def _read_header(archive, path: Path) -> dict:
     if "header" not in archive.files:
         raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: an .npz archive "
                          "without the wfr_cvx header")
+    stored = _npz_member(archive, "header", repr(str(path)))
     try:
-        header = json.loads(str(archive["header"][()]))
+        header = json.loads(str(stored[()]))
     except (ValueError, IndexError) as exc:
         raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: its header is not "
                          f"JSON ({exc})") from None

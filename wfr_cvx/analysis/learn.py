@@ -1066,21 +1066,98 @@ class PolicyModel:
 
     @classmethod
     def load(cls, path) -> PolicyModel:
-        """A model written by :meth:`save` (``path`` as given to it, or as it returned)."""
+        """A model written by :meth:`save` (``path`` as given to it, or as it returned).
+
+        Raises FileNotFoundError when there is no such file, and ValueError naming the
+        file and the field when it is not one :meth:`save` writes: not an ``.npz``
+        archive (a damaged member included), no ``config`` (a result of
+        :func:`wfr_cvx.save` is named as such), a configuration that is not JSON or of a
+        format other than :data:`POLICY_FORMATS`, or weights and scales that are missing,
+        extra, of another shape than the configuration's network or not finite.
+        """
+        from ..io import FORMAT, _npz_member, _open_npz
+
         path = Path(path)
         if not path.exists() and path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        with np.load(path, allow_pickle=False) as data:
-            config = json.loads(str(data["config"]))
+        where = repr(str(path))
+        with _open_npz(path, "PolicyModel file", "PolicyModel.save") as data:
+            if "config" not in data.files:
+                header = (_npz_member(data, "header", where) if "header" in data.files
+                          else None)
+                what = ("a wfr_cvx result (read it with wfr_cvx.load)"
+                        if header is not None and FORMAT in str(header) else
+                        "an .npz archive without the model's configuration")
+                raise ValueError(f"{where} is not a PolicyModel file (written by "
+                                 f"PolicyModel.save): it is {what}")
+            config = _policy_config(_npz_member(data, "config", where), where)
+            arrays = {name: _npz_member(data, name, where) for name in data.files
+                      if name != "config"}
+        try:
             # format 1 (no labels) loads with regimes and assets unknown
             model = cls(config["n_assets"], config["n_regimes"], config["hidden"],
                         regimes=config.get("regimes"), assets=config.get("assets"))
-            model.params = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
-                            if k.startswith("params/")}
-            model.scales = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
-                            if k.startswith("scales/")}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: the configuration does not make a model: {exc}"
+                             ) from None
+        # the network of that configuration says which weights and scales the file holds
+        for group in ("params", "scales"):
+            fresh = getattr(model, group)
+            stored = {name.split("/", 1)[1]: value for name, value in arrays.items()
+                      if name.startswith(f"{group}/")}
+            missing, extra = sorted(set(fresh) - set(stored)), sorted(set(stored) - set(fresh))
+            if missing or extra:
+                parts = [f"{label} {[f'{group}/{n}' for n in names]}" for label, names in
+                         (("missing", missing), ("unknown", extra)) if names]
+                raise ValueError(f"{where} does not hold the {group} of the network its "
+                                 f"configuration describes: {', '.join(parts)}")
+            for name, value in stored.items():
+                want = tuple(fresh[name].shape)
+                if (value.shape != want or value.dtype.kind != "f"
+                        or not np.all(np.isfinite(value))):
+                    raise ValueError(f"{where}: the array '{group}/{name}' must hold finite "
+                                     f"floats of shape {want} for the configuration's "
+                                     f"network, got shape {value.shape}, dtype {value.dtype}")
+            setattr(model, group, {name: jnp.asarray(value) for name, value in stored.items()})
+        unknown = sorted(name for name in arrays if not name.startswith(("params/", "scales/")))
+        if unknown:
+            raise ValueError(f"{where} holds arrays a PolicyModel file does not: {unknown}")
         model.history = {k: list(v) for k, v in config["history"].items()}
         return model
+
+
+#: The layouts of :meth:`PolicyModel.save` that :meth:`PolicyModel.load` reads: 1 (no
+#: labels) and 2.
+POLICY_FORMATS = (1, 2)
+
+
+def _policy_config(stored: np.ndarray, where: str) -> dict:
+    """The configuration of a saved :class:`PolicyModel`, its format and fields checked
+    (the sizes are checked by the model they build)."""
+    try:
+        config = json.loads(str(stored[()]))
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"{where}: the model's `config` is not JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: the model's `config` must be a JSON object, got "
+                         f"{type(config).__name__}")
+    version = config.get("format")
+    if version not in POLICY_FORMATS or isinstance(version, bool):
+        newer = (isinstance(version, int) and not isinstance(version, bool)
+                 and version > max(POLICY_FORMATS))
+        raise ValueError(f"{where}: the model's `config.format` is {version!r}; this wfr_cvx "
+                         f"reads PolicyModel formats {list(POLICY_FORMATS)}"
+                         + ("; upgrade wfr_cvx to read it" if newer else ""))
+    for key in ("n_assets", "n_regimes", "hidden", "history"):
+        if key not in config:
+            raise ValueError(f"{where}: the model's `config` has no {key!r}")
+    history = config["history"]
+    if not isinstance(history, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                        for x in v) for v in history.values()):
+        raise ValueError(f"{where}: the model's `config.history` must map names to lists of "
+                         f"numbers, got {type(history).__name__}")
+    return config
 
 
 @dataclass
