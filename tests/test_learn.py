@@ -320,6 +320,50 @@ def test_save_load_round_trip(tiny_model, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_load_refuses_what_save_does_not_write(tmp_path):
+    """Before: a result's .npz raised KeyError 'config is not a file in the archive', a
+    JSON file numpy's advice to load it unsafely (allow_pickle), a file of format 99
+    loaded, and one without params/trunk_1 loaded and failed at predict (KeyError)."""
+    import json
+
+    g = Grid(8, 2)
+    geo = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.5)
+    result = geo.save(tmp_path / "result.npz")
+    text = tmp_path / "result.json"
+    text.write_text(json.dumps(geo.to_dict()))
+    written = learn.PolicyModel(2, 1, hidden=8).save(tmp_path / "policy.npz")
+    with np.load(written) as npz:
+        stored = {k: npz[k] for k in npz.files}
+    config = json.loads(str(stored["config"]))
+
+    def variant(name, drop=(), **arrays):
+        np.savez(tmp_path / name, **{k: v for k, v in {**stored, **arrays}.items()
+                                     if k not in drop})
+        return tmp_path / name
+
+    cases = [
+        (result, r"result\.npz' is not a PolicyModel file \(written by PolicyModel\.save\): "
+                 r"it is a wfr_cvx result \(read it with wfr_cvx\.load\)"),
+        (text, r"result\.json' is not a PolicyModel file: not an \.npz archive"),
+        (variant("v99.npz", config=np.array(json.dumps({**config, "format": 99}))),
+         r"v99\.npz': the model's `config\.format` is 99; this wfr_cvx reads PolicyModel "
+         r"formats \[1, 2\]; upgrade wfr_cvx"),
+        (variant("short.npz", drop=("params/trunk_1",)),
+         r"short\.npz' does not hold the params of the network its configuration describes: "
+         r"missing \['params/trunk_1'\]"),
+        (variant("shape.npz", **{"params/trunk_2": np.zeros((8, 3))}),
+         r"shape\.npz': the array 'params/trunk_2' must hold finite floats of shape \(8, 8\)"),
+        (variant("text.npz", config=np.array("not json")),
+         r"text\.npz': the model's `config` is not JSON"),
+    ]
+    for path, message in cases:
+        with pytest.raises(ValueError, match=message):
+            learn.PolicyModel.load(path)
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        learn.PolicyModel.load(tmp_path / "missing.npz")
+    assert learn.PolicyModel.load(written).hidden == 8
+
+
 def test_the_model_keeps_its_labels_and_refuses_a_grid_in_another_order(tmp_path):
     """Before: a model kept no labels, so a rollout on a grid listing the regimes in
     another order ran, feeding each regime's allocation to the other's outputs."""

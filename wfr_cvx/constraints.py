@@ -58,7 +58,8 @@ from .grid import Grid
 
 __all__ = ["Constraint", "MaxVelocity", "TradingWindow", "MaxReactionRate", "TotalMass",
            "MaxTravel", "Plan", "CONSTRAINT_TYPES", "TOTAL_MASS_RTOL", "check_masses_reachable",
-           "check_rate_caps_reachable", "transport_components",
+           "check_rate_caps_reachable", "transport_components", "path_excesses",
+           "plan_violation",
            "compile_constraints", "from_table"]
 
 
@@ -95,6 +96,10 @@ class Constraint:
     """
 
     kind: ClassVar[str] = ""
+    #: The fields that take ``inf``: JSON has no infinity, so a summary writes it as
+    #: ``null`` (:func:`wfr_cvx.io.to_jsonable`), and :func:`from_table` reads ``None``
+    #: there back as ``inf``.
+    unbounded: ClassVar[tuple[str, ...]] = ()
 
     def apply(self, plan: _Draft, grid: Grid) -> None:
         """Record this constraint's effect on the unknowns and rows of ``plan``."""
@@ -236,6 +241,7 @@ class MaxTravel(Constraint):
     """
 
     kind: ClassVar[str] = "max_travel"
+    unbounded: ClassVar[tuple[str, ...]] = ("distance",)
     distance: float
 
     def __post_init__(self):
@@ -262,10 +268,14 @@ CONSTRAINT_TYPES = {cls.kind: cls for cls in (MaxVelocity, TradingWindow, MaxRea
 
 def from_table(table: dict) -> Constraint:
     """The constraint of a ``[[constraints]]`` table (the inverse of
-    :meth:`Constraint.table`); TypeError/ValueError name the key that is wrong.
+    :meth:`Constraint.table`, and of the table's JSON: ``None`` in a field that takes
+    ``inf``, :attr:`Constraint.unbounded`, is ``inf``, which JSON writes as ``null``);
+    TypeError/ValueError name the key that is wrong.
 
     >>> from_table({"kind": "max_velocity", "vmax": 0.2, "steps": [4, 5]})
     MaxVelocity(vmax=0.2, steps=(4, 5))
+    >>> from_table({"kind": "max_travel", "distance": None})
+    MaxTravel(distance=inf)
     """
     kind = table.get("kind")
     if kind not in CONSTRAINT_TYPES:
@@ -279,7 +289,11 @@ def from_table(table: dict) -> Constraint:
                if item.name not in table and item.default is _NO_DEFAULT]
     if missing:
         raise ValueError(f"required key(s) {missing} missing for kind {kind!r}")
-    return cls(**{name: table[name] for name in names if name in table})
+    values = {name: table[name] for name in names if name in table}
+    for name in cls.unbounded:
+        if name in values and values[name] is None:
+            values[name] = float("inf")
+    return cls(**values)
 
 
 @dataclass
@@ -461,6 +475,62 @@ def _cut_off(plan: Plan, grid: Grid, k: int, inside: np.ndarray) -> str:
     cells = np.argwhere(inside)
     return (f" in the {len(cells)} cell(s) from index {tuple(int(i) for i in cells[0])} "
             f"that transport cannot leave or enter ({why})")
+
+
+def path_excesses(plan: Plan, path, mass_rtol: float = TOTAL_MASS_RTOL):
+    """How far a solved ``path`` (a :class:`~wfr_cvx.Geodesic` on the plan's grid) breaks
+    each part of ``plan``: pairs ``(excess, what)``, ``excess`` in mass (> 0: broken by
+    that much) and ``what`` a description for a message, in the order inactive cells,
+    closed faces, closed reaction, velocity caps, rate caps, total mass.
+
+    Each excess is the largest over cells, faces and steps of the mass the path moves or
+    creates against the constraint in one step: mass on an inactive cell (any level),
+    ``|m| dt/dx`` across a face without a flux unknown (``grid.mask``, a
+    :class:`TradingWindow`, a ``MaxVelocity(0)``), ``|source| dt`` on a step without
+    reaction, ``(|m| - vmax rho_face) dt/dx`` and ``(|source| - rmax rho_mean) dt`` over
+    the caps; for :class:`TotalMass`, the largest change of the total mass from the first
+    level beyond ``mass_rtol`` of it.
+    """
+    grid = path.grid
+    dt, per_face = grid.dt, grid.dt / grid.dx
+    inactive = ~np.asarray(plan.cells, dtype=bool)
+    if inactive.any():
+        held = max(float(np.abs(path.rho[:, inactive]).max()),
+                   float(np.abs(path.source[:, inactive]).max()) * dt)
+        yield held, f"mass on the grid's {int(inactive.sum())} inactive cell(s) (grid.mask)"
+    moved = np.abs(path.momentum) * per_face
+    closed = ~np.asarray(plan.faces, dtype=bool)
+    if closed.any():
+        steps = np.flatnonzero(closed.reshape(grid.n_steps, -1).any(axis=1))
+        yield (float(moved[closed].max()),
+               f"transport across faces closed on step(s) {steps.tolist()} (grid.mask"
+               f"{', ' + plan.describe() if plan.constraints else ''})")
+    created = np.abs(path.source) * dt
+    still = ~np.asarray(plan.reaction, dtype=bool)
+    if still.any():
+        yield (float(created[still].max()),
+               f"mass created on step(s) {np.flatnonzero(still).tolist()}, where "
+               f"{plan.describe()} allows no reaction")
+    for vmax, steps in plan.velocity_caps:
+        over = moved[steps] - vmax * path.rho_face[steps] * per_face
+        yield float(over.max(initial=-np.inf)), f"a speed above the cap {vmax!r} (MaxVelocity)"
+    for rmax in plan.rate_caps:
+        over = created - rmax * path.rho_mean * dt
+        yield float(over.max()), f"a rate above the cap {rmax!r} (MaxReactionRate)"
+    if plan.total_mass:
+        totals = path.rho.reshape(path.rho.shape[0], -1).sum(axis=1)
+        drift = np.abs(totals - totals[0]) - mass_rtol * abs(totals[0])
+        yield float(drift.max()), "a total mass that changes along the path (TotalMass)"
+
+
+def plan_violation(plan: Plan, path, atol: float, mass_rtol: float = TOTAL_MASS_RTOL
+                   ) -> str | None:
+    """The first part of ``plan`` that ``path`` breaks by more than ``atol`` of mass
+    (:func:`path_excesses`), described with the excess; None when it keeps them all."""
+    for excess, what in path_excesses(plan, path, mass_rtol):
+        if excess > atol:
+            return f"{what}: {excess:.3g} of mass in one step (allowed {atol:.3g})"
+    return None
 
 
 def compile_constraints(constraints, grid: Grid, rho0: np.ndarray | None = None,

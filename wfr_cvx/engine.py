@@ -93,12 +93,12 @@ from .backends import (
 from .backends._settings import DR_DEFAULTS
 from .closed_form import hellinger2, solver_resolution2
 from .constraints import (
-    TOTAL_MASS_RTOL,
     Plan,
     check_masses_reachable,
     check_rate_caps_reachable,
     compile_constraints,
     constraint_items,
+    plan_violation,
 )
 from .errors import (
     InaccurateSolutionWarning,
@@ -294,13 +294,20 @@ def level_means(rho: np.ndarray, grid: Grid, scheme: str) -> tuple[np.ndarray, n
     Where a cell has no reaction the solver may leave its power mean anywhere below the
     levels' (measured: 39 % low next to a moving bump's peak).
     """
-    roots = np.sqrt(np.maximum(rho, 0.0))
-    means = {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
-             "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
+    means = time_means(rho)
     transport_mean, reaction_mean, _ = SCHEMES[scheme]
     face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
                                    np.empty((rho.shape[0] - 1, *grid.face_shape)))
     return means[reaction_mean], face
+
+
+def time_means(rho: np.ndarray) -> dict[str, np.ndarray]:
+    """The time means of adjacent levels of ``rho`` (``(T + 1, ...)`` -> ``(T, ...)``) by
+    name: ``"power"`` :math:`M_{1/2}` (negative round-off levels count 0) and
+    ``"arithmetic"`` :math:`M_1` (:mod:`wfr_cvx.assembly`)."""
+    roots = np.sqrt(np.maximum(rho, 0.0))
+    return {"power": (0.5 * (roots[1:] + roots[:-1])) ** 2,
+            "arithmetic": 0.5 * (rho[1:] + rho[:-1])}
 
 
 def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
@@ -516,22 +523,11 @@ def _admissible_reaction_path(request: Request) -> Geodesic | None:
 
 
 def _within_plan(path: Geodesic, plan) -> bool:
-    """Whether a pure-reaction ``path`` keeps the constraints of ``plan``: no mass created
-    where reaction is off (beyond rounding, 1e-12 of the largest level), rates within the
-    caps, the total mass kept when asked."""
-    created = np.abs(path.source).reshape(path.grid.n_steps, -1).max(axis=1) * path.grid.dt
-    if np.any(created[~plan.reaction] > 1e-12 * path.rho.max(initial=0.0)):
-        return False
-    if plan.rate_caps:
-        mean = path.rho_mean
-        rate = np.divide(np.abs(path.source), mean, out=np.zeros_like(mean), where=mean > 0)
-        if rate.max(initial=0.0) > min(plan.rate_caps) or np.any((mean <= 0) & (path.source != 0)):
-            return False
-    if plan.total_mass:  # to the tolerance TotalMass allows between the ends
-        totals = path.rho.reshape(path.rho.shape[0], -1).sum(axis=1)
-        if not np.allclose(totals, totals[0], rtol=TOTAL_MASS_RTOL, atol=0.0):
-            return False
-    return True
+    """Whether a pure-reaction ``path`` keeps the constraints of ``plan``
+    (:func:`~wfr_cvx.constraints.plan_violation`) to rounding, 1e-12 of its largest
+    level: no mass created where reaction is off, rates within the caps, the total mass
+    kept when asked (to the tolerance TotalMass allows between the ends)."""
+    return plan_violation(plan, path, 1e-12 * path.rho.max(initial=0.0)) is None
 
 
 def geodesic(rho0, rho1, grid: Grid = None, lam: float = None, *, metric=None, constraints=(),

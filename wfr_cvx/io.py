@@ -503,21 +503,24 @@ def _checked_method(where: str, backend, scheme, *, solving: bool = False) -> No
 
 def _checked_scalars(where: str, *, lam, status, backend, iterations,
                      timings: dict) -> dict:
-    """The scalar fields of a stored geodesic, checked: ``lam`` > 0, a status this wfr_cvx
-    knows (``"RolledOut"`` with the backend ``"rollout"`` and only there), a whole number
-    of iterations >= 0, timings that are numbers >= 0."""
-    from .backends import Status
+    """The scalar fields of a stored geodesic, checked: ``lam`` > 0, the status of a
+    result (a solve's "Solved" or "AlmostSolved": any other outcome raises instead of
+    making one; ``"RolledOut"`` with the backend ``"rollout"`` and only there), a whole
+    number of iterations >= 0, timings that are numbers >= 0."""
+    from .backends import INACCURATE, SOLVED, Status
 
     lam = _checked_lam(where, lam)
     rolled_out = backend == ROLLED_OUT_BACKEND
     if rolled_out and status != ROLLED_OUT:
         raise ValueError(f"{where}: a path of the backend {ROLLED_OUT_BACKEND!r} (rolled out "
                          f"by a learned policy) has the status {ROLLED_OUT!r}, got {status!r}")
-    if isinstance(status, str) and status in {s.value for s in Status}:
+    held = sorted(s.value for s in SOLVED | INACCURATE)
+    if isinstance(status, str) and status in held:
         status = Status(status)
     elif status != ROLLED_OUT:
-        raise ValueError(f"{where}: `status` {status!r} is not a status wfr_cvx writes "
-                         f"({', '.join(s.value for s in Status)}, {ROLLED_OUT})")
+        raise ValueError(f"{where}: `status` {status!r} is not a status a result holds "
+                         f"({', '.join(held)}; {ROLLED_OUT} for a rolled-out path): a solve "
+                         "that ends otherwise raises instead of returning one")
     elif not rolled_out:
         # a solver's answer marked as rolled out would hide whether the solve converged
         raise ValueError(f"{where}: the status {ROLLED_OUT!r} belongs to a path a learned "
@@ -633,7 +636,10 @@ def geodesic_from_dict(d: dict):
         without it records the inputs only: :func:`solve_from_dict` solves them again),
         or an array has the wrong shape for the grid, or a constraint table is not one of
         :data:`wfr_cvx.constraints.CONSTRAINT_TYPES` (or ``inputs.constraints`` and
-        ``problem.constraints`` differ).
+        ``problem.constraints`` differ), or the path is not one wfr_cvx returns: a value
+        that is not finite (``null`` among the numbers), ``inputs.rho0`` / ``rho1`` (a
+        rebalance's ``figures.target``) other than its end levels, or an array out of
+        range or inconsistent with the rest, checked as :func:`load` checks a file.
 
     >>> import wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2)
@@ -672,10 +678,24 @@ def geodesic_from_dict(d: dict):
         iterations=d["iterations"],
         timings={"setup_time": timings["setup"], "solve_time": timings["solve"],
                  "assembly_time": timings["assembly"]})
-    return Geodesic(
+    geo = Geodesic(
         grid=grid, metric=_checked_summary_metric(inputs["metric"], grid), **path,
         **per_step, **scalars, backend=inputs["backend"], scheme=inputs["scheme"],
         version=d.get("wfr_cvx_version"), constraints=constraints)
+    names = {"mask": "`d['inputs']['grid']['mask']`", "status": "`d['status']`",
+             **{key: f"`d['figures'][{key!r}]`" for key in per_step},
+             **{key: f"`d['inputs'][{key!r}]`" for key in ("lam", "scheme", "constraints")}}
+    _check_path(geo, None, lambda name: names.get(name, f"`d[{name!r}]`"))
+    # the summary's copies of the end levels must be the path's
+    for key, level, where in (("rho0", 0, "inputs"), ("rho1", -1, "inputs"),
+                              ("target", -1, "figures")):
+        section = inputs if where == "inputs" else figures
+        if key in section and not np.array_equal(
+                _float_array(section[key], grid.shape, f"{where}.{key}"), path["rho"][level]):
+            raise ValueError(f"`d[{where!r}][{key!r}]` is not the path's "
+                             f"{'first' if level == 0 else 'last'} level `d['rho'][{level}]`: "
+                             "the summary was changed after it was written")
+    return geo
 
 
 def solve_from_dict(d: dict, **solver_options):
@@ -770,7 +790,9 @@ def ensemble_geodesic_to_dict(geo) -> dict:
     inputs (the ensembles' sizes, assets, regimes, ``lam``, ``metric``, ``backend`` and the
     ``constraints`` as problem-file tables), figures (with the certified ``lower_bound``
     and ``gap`` and the plan's pairs), status, iterations and timings.  TypeError naming a
-    constraint that has no problem-file table."""
+    constraint that has no problem-file table.  JSON has no infinity: ``MaxTravel(inf)``'s
+    table says ``"distance": null``, which :func:`wfr_cvx.constraints.from_table` reads
+    back as ``inf``."""
     from .problem_files import constraint_tables
 
     plan = geo.plan
@@ -810,7 +832,9 @@ def ensemble_geodesic_to_dict(geo) -> dict:
 def to_jsonable(value):
     """Recursively turn numpy scalars and arrays into plain Python; non-finite -> None.
 
-    JSON has no NaN or infinity; they become ``null``.
+    JSON has no NaN or infinity; they become ``null``.  A constraint table's infinite
+    field (``MaxTravel(inf)``'s ``distance``) so becomes ``null``, which
+    :func:`wfr_cvx.constraints.from_table` reads back as ``inf``.
 
     >>> to_jsonable({"a": np.float64(1.5), "b": np.array([1, 2]), "c": float("nan")})
     {'a': 1.5, 'b': [1, 2], 'c': None}
@@ -857,8 +881,12 @@ def save(result, path) -> Path:
     ------
     TypeError
         ``result`` is neither, or one of its constraints has no problem-file table (it is
-        not one of :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`; the message names it).
-        Nothing is written then.
+        not one of :data:`wfr_cvx.constraints.CONSTRAINT_TYPES`; the message names it),
+        or an ensemble's atoms are labelled by other than numbers or text.  Nothing is
+        written then.
+    ValueError
+        An atom label ends in a NUL character (``"a\x00"``), which the file's text
+        array cannot hold; nothing is written.
 
     >>> import tempfile, wfr_cvx
     >>> g = wfr_cvx.Grid(8, 2, regimes=("on", "off"))
@@ -920,24 +948,18 @@ def _atoms_spec(atoms) -> tuple[dict, np.ndarray | None]:
         if not all(isinstance(label, str) for label in values):
             raise TypeError(f"the atom labels cannot be saved: they must be numbers or "
                             f"all str, got dtype {atoms.dtype}")
+        # numpy's text arrays cannot hold a trailing NUL: 'a\x00' would load as 'a'
+        cut = [label for label in values if label.endswith("\x00")]
+        if cut:
+            raise ValueError(f"the atom label {cut[0]!r} cannot be saved: it ends in a NUL "
+                             "character, which the file's text array drops (it would load "
+                             "as another label); rename it")
         values = values.astype(str)
     elif values.dtype.kind not in "biuf":
         raise TypeError(f"the atom labels cannot be saved: they must be numbers or all "
                         f"str, got dtype {atoms.dtype}; label the portfolios by text first "
                         "(weights.index = weights.index.astype(str))")
     return {"dtype": str(atoms.dtype), "name": name}, values
-
-
-def _atoms_from_spec(spec: dict, arrays: dict, key: str):
-    """The atom labels :func:`_atoms_spec` wrote for ensemble ``key``."""
-    import pandas as pd
-
-    if "range" in spec:
-        return pd.RangeIndex(*spec["range"], name=spec["name"])
-    values = arrays[f"{key}_atoms"]
-    if values.dtype.kind == "U":
-        values = values.astype(object)
-    return pd.Index(values, dtype=spec["dtype"], name=spec["name"])
 
 
 def _ensemble_contents(result) -> tuple[dict, dict]:
@@ -987,6 +1009,178 @@ def _plain(scalars: dict) -> dict:
             for key, value in scalars.items()}
 
 
+def _open_npz(path: Path, what: str, writer: str):
+    """The archive at ``path`` opened by numpy (``allow_pickle=False``), to be closed by
+    the caller: FileNotFoundError when there is no file, ValueError naming the file when
+    it is not a readable ``.npz`` archive (``what`` it should be, written by ``writer``).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r}: no such file (a {what} written by "
+                                f"{writer})")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{str(path)!r} is not a {what}: not an .npz archive (write one "
+                         f"with {writer})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable {what}: {exc}") from None
+
+
+def _npz_member(archive, name: str, where: str) -> np.ndarray:
+    """The array ``name`` of an open archive (:func:`_open_npz`), read: ValueError "``where``
+    is damaged" naming the array when its member cannot be read as a plain ``.npy`` array
+    (truncated or corrupt, not ``.npy`` bytes at all, or Python objects, which wfr_cvx
+    never writes and numpy would have to unpickle)."""
+    try:
+        value = archive[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"{where} is damaged: array {name!r} holds Python objects "
+                             "(dtype object), which wfr_cvx never writes; it is not read, "
+                             "as that would run code from the file") from None
+        raise ValueError(f"{where} is damaged: array {name!r} cannot be read ({exc})"
+                         ) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # zipfile still opened the archive; this member's bytes are what fails
+        raise ValueError(f"{where} is damaged: array {name!r} cannot be read ({exc})"
+                         ) from None
+    if not isinstance(value, np.ndarray):  # numpy hands back a member's raw bytes
+        raise ValueError(f"{where} is damaged: array {name!r} is not an .npy array (its "
+                         f"member holds {len(value)} byte(s) of something else)")
+    return value
+
+
+#: A stored path's per-step costs may differ from the action its own arrays price
+#: (:func:`wfr_cvx.analysis.diagnostics.action_per_step`) by this share of the larger of
+#: the two totals plus :data:`COST_ATOL` of its a-priori size (:func:`_action_size`),
+#: summed over the steps.  Measured on fresh solves of every scheme, 1-D, simplex
+#: (diagonal and off-diagonal G) and square grids, with constraints, lam 0.01 .. 5: at
+#: most 6e-7 (interior point, cvxpy) and 4e-4 (the first-order scs and dr) of d^2, 8e-5
+#: (interior point) where the ends are 1 % of the axis apart; with tolerances loosened
+#: a hundred- to a thousandfold, 2e-3 of d^2 and 4e-2 between such near ends (below
+#: 3e-5 of the a-priori size).
+COST_RTOL = 1e-2
+#: See :data:`COST_RTOL`.
+COST_ATOL = 1e-3
+#: Terms of the action whose time mean lies below this share of the mean cell mass are
+#: left out of the comparison: a first-order solver leaves its round-off in the cells
+#: the optimum empties (scs at its own default tolerance put 1e-4 of the mean cell mass
+#: there, and its figures, the accurate ones, do not price it).
+COST_FLOOR = 1e-4
+#: A rolled-out path (:meth:`RolledPath.as_geodesic
+#: <wfr_cvx.analysis.learn.RolledPath.as_geodesic>`) is priced by the action itself: its
+#: costs agree to rounding.
+ROLLED_OUT_RTOL = 1e-9
+#: A stored path may break its constraints by this share of the heavier end's mass per
+#: cell, face and step (:func:`wfr_cvx.constraints.path_excesses`); measured at most
+#: 1e-5 (dr) and 2e-5 (scs with tolerances loosened a hundredfold).
+PATH_ATOL = 1e-3
+#: A solve's ``source`` is its levels' and momentum's continuity source
+#: (:func:`wfr_cvx.result.continuity_source`); a stored one may differ by this share of
+#: the heavier end's mass per cell and step (times ``dt``).
+CONTINUITY_ATOL = 1e-6
+
+
+def _action_size(geo, mass: float) -> float:
+    """The a-priori size of d^2 that :data:`COST_ATOL` scales: the cheaper of replacing
+    the mass (``4 lam^2`` per unit) and moving it across the grid (its metric diameter
+    squared per unit)."""
+    from .metric import metric_reach
+
+    return mass * min(4.0 * geo.lam**2, metric_reach(geo.metric) ** 2 * geo.grid.dims)
+
+
+def _check_path(geo, where: str | None, field) -> None:
+    r"""Refuse a stored grid geodesic (built from a file or a summary) whose arrays are not
+    a path wfr_cvx returns: ValueError naming ``where`` it came from (None: say nothing)
+    and, by ``field(name)``, the field.
+
+    Checked, in order: every array finite; masses, means and costs >= 0; no mass, source
+    or momentum on what ``grid.mask`` switches off; the constraints apply to a grid and to
+    its ends (:func:`wfr_cvx.constraints.compile_constraints`); ``rho_mean`` and
+    ``rho_face`` are the time means of the levels that the scheme takes
+    (:func:`wfr_cvx.engine.level_means`, to 1e-9); ``source`` is the continuity source
+    of the levels and momentum (:data:`CONTINUITY_ATOL`; not for a rolled-out path,
+    which meets the equation only to its rollout's accuracy); the per-step costs are the
+    action of the arrays (:data:`COST_RTOL`, :data:`COST_ATOL`, :data:`COST_FLOOR`;
+    :data:`ROLLED_OUT_RTOL` for a rolled-out path); the path keeps its constraints
+    (:data:`PATH_ATOL`).
+    """
+    from .analysis.diagnostics import action_per_step
+    from .constraints import compile_constraints, plan_violation
+    from .engine import level_means
+
+    prefix = f"{where}: " if where else ""
+    grid = geo.grid
+    arrays = {name: getattr(geo, name) for name in (*_PATH_KEYS, "transport_per_step",
+                                                    "reaction_per_step")}
+    for name, array in arrays.items():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ValueError(f"{prefix}{field(name)} holds {bad} value(s) that are not "
+                             "finite numbers (NaN, inf, or null in JSON): a solved path "
+                             "holds none")
+    for name in ("rho", "rho_mean", "rho_face", "transport_per_step", "reaction_per_step"):
+        low = float(arrays[name].min(initial=0.0))
+        if low < 0:
+            raise ValueError(f"{prefix}{field(name)} holds negative values, down to "
+                             f"{low!r}: masses, their means and costs are >= 0")
+    inactive, closed = ~grid.mask, ~grid.face_mask
+    used = np.any(geo.rho[:, inactive] != 0, axis=0) | np.any(geo.source[:, inactive] != 0,
+                                                              axis=0)
+    if used.any() or np.any(geo.momentum[:, closed] != 0):
+        raise ValueError(f"{prefix}{field('mask')} switches off {int(used.sum())} cell(s) "
+                         f"where the path holds or creates mass (up to "
+                         f"{float(np.abs(geo.rho[:, inactive]).max(initial=0.0))!r}), or "
+                         "faces it moves mass across: its arrays were solved on another "
+                         "grid")
+    try:
+        plan = compile_constraints(geo.constraints, grid, geo.rho[0], geo.rho[-1])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{prefix}{field('constraints')}: {exc}") from None
+    heavier = float(max(geo.rho[0].sum(), geo.rho[-1].sum()))
+    mean, face = level_means(geo.rho, grid, geo.scheme)
+    for name, stored, want in (("rho_mean", geo.rho_mean, mean),
+                               ("rho_face", geo.rho_face[:, grid.face_mask],
+                                face[:, grid.face_mask])):
+        off = np.abs(stored - want) - 1e-9 * np.abs(want) - 1e-15 * heavier
+        if np.any(off > 0):
+            raise ValueError(
+                f"{prefix}{field(name)} is not the time mean of the levels "
+                f"{field('rho')} that the scheme {geo.scheme!r} ({field('scheme')}) "
+                f"divides by: {float(np.max(np.abs(stored - want)))!r} off; the arrays or "
+                "the scheme were changed")
+    rolled = geo.status == ROLLED_OUT
+    if not rolled:
+        residual = float(np.abs(geo.continuity_residual()).max(initial=0.0)) * grid.dt
+        if residual > CONTINUITY_ATOL * heavier:
+            raise ValueError(
+                f"{prefix}{field('source')} is not the source with which {field('rho')} "
+                f"and {field('momentum')} meet the continuity equation: a step creates "
+                f"{residual:.3g} of mass more or less than they say (allowed "
+                f"{CONTINUITY_ATOL * heavier:.3g})")
+    floor = 0.0 if rolled else COST_FLOOR * heavier / geo.rho[0].size
+    transport, reaction = action_per_step(geo.rho, geo.momentum, geo.source, grid,
+                                          lam=geo.lam, metric=geo.metric, scheme=geo.scheme,
+                                          floor=floor)
+    stored_total, action_total = geo.distance2, float(transport.sum() + reaction.sum())
+    error = float(np.abs(transport - geo.transport_per_step).sum()
+                  + np.abs(reaction - geo.reaction_per_step).sum())
+    rtol, atol = (ROLLED_OUT_RTOL, 0.0) if rolled else (COST_RTOL, COST_ATOL)
+    allowed = rtol * max(stored_total, action_total) + atol * _action_size(geo, heavier)
+    if error > allowed:
+        raise ValueError(
+            f"{prefix}{field('transport_per_step')} and {field('reaction_per_step')} "
+            f"(d^2 {stored_total!r}) are not the cost of the path: its levels, momentum and "
+            f"source at {field('lam')} {geo.lam!r} with the scheme {geo.scheme!r} cost "
+            f"{action_total!r}, {error:.3g} apart over the steps where a solve leaves at "
+            f"most {allowed:.3g}; an edited lam, scheme or array, or a damaged file")
+    violation = plan_violation(plan, geo, PATH_ATOL * heavier)
+    if violation is not None:
+        raise ValueError(f"{prefix}the path does not keep {field('constraints')} "
+                         f"{list(geo.constraints)}: {violation}")
+
+
 def load(path):
     """Read a result written by :meth:`Geodesic.save <wfr_cvx.Geodesic.save>` or
     :meth:`EnsembleGeodesic.save <wfr_cvx.EnsembleGeodesic.save>` (:func:`save`).
@@ -1011,48 +1205,50 @@ def load(path):
         No file at ``path``.
     ValueError
         The file is not a wfr_cvx result (not an ``.npz`` archive, or one without the
-        header), was written in a newer format version than this wfr_cvx reads (the
-        message names both), or holds a kind of result, an array or a constraint table
-        this reader does not know, or a header field or array of the wrong type, out of
-        range or inconsistent with the rest of the file (an ensemble result's ``lam`` is
-        checked against its pairs' distances and ``1 - cos``, its pairs against its
-        atoms): the message names the file and the field.
+        header), is damaged (an array that does not read as a plain ``.npy`` array), was
+        written in a newer format version than this wfr_cvx reads (the message names
+        both), or holds a kind of result, an array or a constraint table this reader does
+        not know, or a header field or array of the wrong type, out of range or
+        inconsistent with the rest of the file: the message names the file and the field.
+
+        A geodesic's arrays must be a path a solve returns: finite; masses, means and
+        costs >= 0; nothing on the cells ``mask`` switches off; ``rho_mean`` and
+        ``rho_face`` the levels' time means of its ``scheme``; ``source`` their
+        continuity source; the per-step costs the action of the arrays at its ``lam``
+        (:func:`wfr_cvx.analysis.diagnostics.action_per_step`), summed over the steps
+        to :data:`COST_RTOL` (1 %) of d^2 plus :data:`COST_ATOL` (1e-3) of its a-priori
+        size (a fresh solve agrees to 6e-7 of d^2 on the interior point, 8e-5 between
+        ends 1 % of the axis apart, 4e-4 on the first-order backends; a rolled-out path
+        to rounding); a status a result holds ("Solved", "AlmostSolved", a rolled-out
+        path's "RolledOut"); constraints that apply to a grid and to its ends, and that
+        the path keeps to :data:`PATH_ATOL` (1e-3) of its mass.  An ensemble's coupling
+        must account for every atom's mass (pair masses plus the destroyed or created
+        mass, to 1e-9), its pairs' distances must be those of their atoms' weights in
+        the metric (to 1e-9), within reach (``pi lam``) and within a MaxTravel cap, its
+        ``lam`` must give its ``1 - cos``, and TotalMass needs ensembles of equal mass,
+        as a solve checks them.
     """
     from .result import Geodesic
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"`path` {str(path)!r}: no such file (a result written by "
-                                "Geodesic.save)")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: not an .npz archive "
-                         "(write one with Geodesic.save)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{str(path)!r} is not a readable wfr_cvx result file: "
-                         f"{exc}") from None
     where = repr(str(path))
-    try:
-        with archive:
-            header = _read_header(archive, path)
-            kind = header.get("kind")
-            if kind == "ensemble":
-                arrays = {name: archive[name] for name in archive.files if name != "header"}
-                return _load_ensemble(header, arrays, path)
-            if kind != "geodesic":
-                raise ValueError(f"{where} holds a result of kind {kind!r}; this wfr_cvx "
-                                 "reads kinds 'geodesic' and 'ensemble'")
-            missing = [name for name in ("mask", *_GEODESIC_ARRAYS)
-                       if name not in archive.files]
-            if missing:
-                raise ValueError(f"{where} is not a complete wfr_cvx result: array "
-                                 f"{missing[0]!r} is missing")
-            arrays = {name: archive[name] for name in _GEODESIC_ARRAYS}
-            mask = archive["mask"]
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        # a damaged member: zipfile still opens the archive, the read fails
-        raise ValueError(f"{where} is damaged: an array cannot be read ({exc})") from None
+    with _open_npz(path, "wfr_cvx result file", "Geodesic.save") as archive:
+        header = _read_header(archive, path)
+        kind = header.get("kind")
+        if kind == "ensemble":
+            arrays = {name: _npz_member(archive, name, where) for name in archive.files
+                      if name != "header"}
+            return _load_ensemble(header, arrays, path)
+        if kind != "geodesic":
+            raise ValueError(f"{where} holds a result of kind {kind!r}; this wfr_cvx "
+                             "reads kinds 'geodesic' and 'ensemble'")
+        missing = [name for name in ("mask", *_GEODESIC_ARRAYS)
+                   if name not in archive.files]
+        if missing:
+            raise ValueError(f"{where} is not a complete wfr_cvx result: array "
+                             f"{missing[0]!r} is missing")
+        arrays = {name: _npz_member(archive, name, where) for name in _GEODESIC_ARRAYS}
+        mask = _npz_member(archive, "mask", where)
     try:
         grid = _grid_from_spec(header.get("grid"), mask, where=where)
         shapes = _path_shapes(grid)
@@ -1072,12 +1268,15 @@ def load(path):
             iterations=header["iterations"],
             timings={key: header[key] for key in ("setup_time", "solve_time",
                                                   "assembly_time")})
-        return Geodesic(grid=grid, **arrays, **scalars, backend=header["backend"],
-                        scheme=header["scheme"], version=header["version"],
-                        constraints=constraints)
+        geo = Geodesic(grid=grid, **arrays, **scalars, backend=header["backend"],
+                       scheme=header["scheme"], version=header["version"],
+                       constraints=constraints)
     except KeyError as exc:
         raise ValueError(f"{where} is not a complete wfr_cvx result: the header has "
                          f"no {exc.args[0]!r}") from None
+    _check_path(geo, where, lambda name: (f"array {name!r}" if name in arrays or
+                                          name == "mask" else f"the header's `{name}`"))
+    return geo
 
 
 def _load_ensemble(header: dict, arrays: dict, path: Path):
@@ -1087,7 +1286,7 @@ def _load_ensemble(header: dict, arrays: dict, path: Path):
     negative mass NaN)."""
     from .ensemble import EnsembleGeodesic
     from .ensemble._backends import BACKENDS
-    from .ensemble._constraints import compile_constraints
+    from .ensemble._constraints import check_endpoints, compile_constraints
     from .ensemble._ensemble import align
 
     where = repr(str(path))
@@ -1104,13 +1303,16 @@ def _load_ensemble(header: dict, arrays: dict, path: Path):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: the ensembles `e0` and `e1` do not go together: "
                              f"{exc}") from None
-        metric = _metric_from_spec(header["metric"], arrays, aligned, where)
+        metric, metrics = _metric_from_spec(header["metric"], arrays, aligned, where)
+        tables = _constraints_from_tables(header["constraints"],
+                                          f"{where}: the header's constraints")
         try:
-            plan = compile_constraints(_constraints_from_tables(
-                header["constraints"], f"{where}: the header's constraints"))
-        except TypeError as exc:  # a grid constraint's table in an ensemble file
+            plan = compile_constraints(tables)
+            check_endpoints(plan, aligned)
+        except (TypeError, ValueError) as exc:  # a grid constraint's, unequal TotalMass ends
             raise ValueError(f"{where}: the header's constraints: {exc}") from None
         coupling = _coupling_from(header["coupling"], arrays, aligned, lam, where)
+        _check_coupling(coupling, aligned, lam, metrics, plan, where)
         return EnsembleGeodesic(e0=ensembles["e0"], e1=ensembles["e1"], aligned=aligned,
                                 coupling=coupling, lam=lam, metric=metric, backend=backend,
                                 constraints=plan.constraints, total_mass=plan.total_mass)
@@ -1181,7 +1383,8 @@ def _atoms_from_spec(spec, arrays: dict, key: str, where: str):
 
 
 def _metric_from_spec(spec, arrays: dict, aligned, where: str):
-    """The ``metric`` of a saved EnsembleGeodesic, as the result reports it, checked as
+    """The ``metric`` of a saved EnsembleGeodesic, as the result reports it, and as the
+    solver holds it (:class:`~wfr_cvx.ensemble._metric.RegimeMetrics`), checked as
     :func:`wfr_cvx.ensemble.geodesic` checks its argument (against the ensembles' assets
     and regimes)."""
     from .ensemble._metric import check_metric
@@ -1192,12 +1395,12 @@ def _metric_from_spec(spec, arrays: dict, aligned, where: str):
         raise ValueError(f"{where}: the header's `metric` must be a table whose kind is one "
                          f"of {', '.join(map(repr, kinds))}, got {spec!r}")
     if kind == "none":
-        return None
+        return None, check_metric(None, aligned.assets, aligned.regimes)
     if kind == "scalar":
         value = spec["value"]
         if not _is_number(value) or not 0 < value < np.inf:
             raise ValueError(f"{where}: `metric.value` must be a number > 0, got {value!r}")
-        return float(value)
+        return float(value), check_metric(float(value), aligned.assets, aligned.regimes)
     matrices = arrays["metric"]
     if matrices.dtype.kind != "f":
         raise ValueError(f"{where}: the array `metric` must hold floats, got dtype "
@@ -1215,11 +1418,11 @@ def _metric_from_spec(spec, arrays: dict, aligned, where: str):
                              f"{matrices.shape}")
         metric = dict(zip(regimes, matrices, strict=True))
     try:
-        check_metric(metric, aligned.assets, aligned.regimes)
+        metrics = check_metric(metric, aligned.assets, aligned.regimes)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: the array `metric` ({kind}) is not a metric of the "
                          f"ensembles: {exc}") from None
-    return metric
+    return metric, metrics
 
 
 def _coupling_from(scalars, arrays: dict, aligned, lam: float, where: str):
@@ -1289,6 +1492,52 @@ def _coupling_from(scalars, arrays: dict, aligned, lam: float, where: str):
                     **fields)
 
 
+def _check_coupling(coupling, aligned, lam: float, metrics, plan, where: str) -> None:
+    """Refuse a saved coupling that is not one the solve returns for its ensembles, metric
+    and constraints: each pair's ``pair_distance`` must be its atoms' distance in the
+    regime's metric (:func:`~wfr_cvx.ensemble._pairs.pair_distances`, to 1e-9 relative
+    and 1e-12 of the points' size), within reach (``pi lam``) and within the
+    :class:`~wfr_cvx.constraints.MaxTravel` cap (to
+    :data:`~wfr_cvx.ensemble._pairs.TRAVEL_RTOL`, as the solve prunes); every atom's pair
+    masses and its destroyed (created) mass must add up to its mass (to 1e-9 of it and
+    1e-12 of the ensembles' mass; the solve makes them add up exactly)."""
+    from .ensemble._pairs import TRAVEL_RTOL, pair_distances
+
+    pairs = coupling.pairs
+    distance, scale = pair_distances(aligned.x, aligned.y, pairs.src, pairs.dst,
+                                     pairs.regime, metrics)
+    off = np.flatnonzero(np.abs(pairs.distance - distance) > 1e-9 * distance + 1e-12 * scale)
+    if off.size:
+        p = int(off[0])
+        raise ValueError(f"{where}: pair {p} (`pair_distance` {float(pairs.distance[p])!r}) "
+                         f"is not its atoms' distance {float(distance[p])!r} in the metric: "
+                         "the arrays `e0_weights`, `e1_weights`, `metric` or `pair_distance` "
+                         "were changed")
+    # the solve keeps pairs strictly within reach and up to the cap (pairs_within)
+    reach, cap = np.pi * lam, plan.max_travel * (1.0 + TRAVEL_RTOL)
+    beyond = (pairs.distance >= reach) | (pairs.distance > cap)
+    if beyond.any():
+        p = int(np.flatnonzero(beyond)[0])
+        what = (f"the reach pi lam = {reach!r} (`lam`)" if pairs.distance[p] >= reach
+                else f"the cap of the header's constraints {list(plan.constraints)}")
+        raise ValueError(f"{where}: pair {p} moves mass {float(pairs.distance[p])!r} far "
+                         f"(`pair_distance`), beyond {what}: the solve never transports "
+                         "so far")
+    total = float(aligned.a.sum() + aligned.b.sum())
+    for key, atoms, moved, left, mass, slack in (
+            ("e0", pairs.src, coupling.mass_out, coupling.destroyed, aligned.a, "destroyed"),
+            ("e1", pairs.dst, coupling.mass_in, coupling.created, aligned.b, "created")):
+        accounted = np.bincount(atoms, moved, minlength=mass.size) + left
+        wrong = np.flatnonzero(np.abs(accounted - mass) > 1e-9 * mass + 1e-12 * total)
+        if wrong.size:
+            i = int(wrong[0])
+            raise ValueError(
+                f"{where}: atom {i} of `{key}` has mass {float(mass[i])!r} (`{key}_mass`), "
+                f"but the coupling moves and {slack} {float(accounted[i])!r} of it (the "
+                f"arrays `{'mass_out' if key == 'e0' else 'mass_in'}` and `{slack}`): a "
+                "solved coupling accounts for every atom's mass")
+
+
 def _range_of(values: np.ndarray) -> str:
     if values.size and values.dtype.kind in "iuf":
         return f", from {values.min().item()!r} to {values.max().item()!r}"
@@ -1320,8 +1569,9 @@ def _read_header(archive, path: Path) -> dict:
     if "header" not in archive.files:
         raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: an .npz archive "
                          "without the wfr_cvx header")
+    stored = _npz_member(archive, "header", repr(str(path)))
     try:
-        header = json.loads(str(archive["header"][()]))
+        header = json.loads(str(stored[()]))
     except (ValueError, IndexError) as exc:
         raise ValueError(f"{str(path)!r} is not a wfr_cvx result file: its header is not "
                          f"JSON ({exc})") from None

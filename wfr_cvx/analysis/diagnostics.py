@@ -82,7 +82,7 @@ import pandas as pd
 
 from ..grid import Grid
 from ..metric import face_weights, is_cell_metric
-from ..operators import make_divergence
+from ..operators import make_divergence, make_face_average
 from ..result import Geodesic
 
 __all__ = [
@@ -420,6 +420,62 @@ def certificate(geodesic: Geodesic, tol: float = 1e-8) -> Certificate:
         mass_error_per_step=mass_error,
         transport_reaction_ratio=float(_ratio(geo.transport_cost, geo.reaction_cost)),
     )
+
+
+def action_per_step(rho, momentum, source, grid: Grid, *, lam: float, metric,
+                    scheme: str, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""The discrete action of a path step by step, as ``scheme`` charges it
+    (:mod:`wfr_cvx.assembly`), evaluated on its arrays: ``(transport, reaction)``, each of
+    shape ``(n_steps,)``.
+
+    With :math:`M_1` and :math:`M_{1/2}` the arithmetic and power time means of each step's
+    two levels of ``rho`` (:func:`wfr_cvx.engine.level_means`): reaction
+    :math:`\Delta t\,\lambda^2\sum_{cells}\zeta^2/M_r`; transport per face
+    :math:`\Delta t\sum_{faces} G m^2/\bar M_t` on the staggered schemes with face weights
+    ``G``, or per cell :math:`\Delta t\sum_{cells}|\bar u|^2/M_t` on the momentum averaged
+    to the centre (the ``"centred"`` scheme, :math:`\bar u_a` the mean of
+    :math:`\sqrt{G}m` on the cell's two faces of axis ``a``; an off-diagonal metric,
+    :math:`\bar m^\top G\bar m`), with :math:`M_r, M_t` the scheme's reaction and
+    transport means and :math:`\bar M_t` its face average.  A term whose mean is 0
+    counts 0 (the cones hold nothing to move there).
+
+    A solve's ``transport_per_step`` and ``reaction_per_step`` are its epigraph variables,
+    which meet these sums to the solver's accuracy; a rolled-out path
+    (:meth:`~wfr_cvx.analysis.learn.RolledPath.as_geodesic`) is priced by them.
+    """
+    from ..assembly import SCHEMES
+    from ..engine import time_means
+
+    transport_mean, reaction_mean, charged_at = SCHEMES[scheme]
+    means = time_means(rho)
+    cell_axes = tuple(range(1, means[reaction_mean].ndim))
+    reaction = grid.dt * lam**2 * np.sum(_quotient(np.square(source), means[reaction_mean], floor),
+                                         axis=cell_axes)
+    momentum = np.asarray(momentum, dtype=float)
+    if is_cell_metric(metric) or charged_at == "cells":
+        if is_cell_metric(metric):
+            centred = np.moveaxis(0.5 * (momentum + _lower_faces(momentum)), 2, -1)
+            quadratic = np.einsum("t...i,...ij,t...j->t...", centred, metric, centred)
+        else:
+            weighted = np.sqrt(np.broadcast_to(metric, momentum.shape[1:])) * momentum
+            if grid.dims == 1:
+                quadratic = _faces_to_cells(weighted, "zero") ** 2
+            else:
+                quadratic = np.sum((0.5 * (weighted + _lower_faces(weighted))) ** 2, axis=2)
+        transport = grid.dt * np.sum(_quotient(quadratic, means[transport_mean], floor),
+                                     axis=cell_axes)
+    else:
+        face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
+                                       np.empty(momentum.shape))
+        transport = grid.dt * np.sum(_quotient(metric * np.square(momentum), face, floor),
+                                     axis=tuple(range(1, momentum.ndim)))
+    return transport, reaction
+
+
+def _quotient(num: np.ndarray, den: np.ndarray, floor: float) -> np.ndarray:
+    """``num / den`` where ``den > floor``, 0 elsewhere."""
+    return np.divide(num, den, out=np.zeros(np.broadcast_shapes(num.shape, den.shape)),
+                     where=den > floor)
 
 
 def cost_per_step(geodesic: Geodesic) -> pd.DataFrame:

@@ -96,7 +96,7 @@ from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_sca
 from ..engine import level_means
 from ..grid import Grid, as_allocation
 from ..io import ROLLED_OUT, ROLLED_OUT_BACKEND
-from ..metric import face_weights, is_cell_metric
+from ..metric import face_weights
 from ..result import Geodesic
 from .diagnostics import Certificate, certificate
 from .dynamics import (
@@ -1066,21 +1066,98 @@ class PolicyModel:
 
     @classmethod
     def load(cls, path) -> PolicyModel:
-        """A model written by :meth:`save` (``path`` as given to it, or as it returned)."""
+        """A model written by :meth:`save` (``path`` as given to it, or as it returned).
+
+        Raises FileNotFoundError when there is no such file, and ValueError naming the
+        file and the field when it is not one :meth:`save` writes: not an ``.npz``
+        archive (a damaged member included), no ``config`` (a result of
+        :func:`wfr_cvx.save` is named as such), a configuration that is not JSON or of a
+        format other than :data:`POLICY_FORMATS`, or weights and scales that are missing,
+        extra, of another shape than the configuration's network or not finite.
+        """
+        from ..io import FORMAT, _npz_member, _open_npz
+
         path = Path(path)
         if not path.exists() and path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        with np.load(path, allow_pickle=False) as data:
-            config = json.loads(str(data["config"]))
+        where = repr(str(path))
+        with _open_npz(path, "PolicyModel file", "PolicyModel.save") as data:
+            if "config" not in data.files:
+                header = (_npz_member(data, "header", where) if "header" in data.files
+                          else None)
+                what = ("a wfr_cvx result (read it with wfr_cvx.load)"
+                        if header is not None and FORMAT in str(header) else
+                        "an .npz archive without the model's configuration")
+                raise ValueError(f"{where} is not a PolicyModel file (written by "
+                                 f"PolicyModel.save): it is {what}")
+            config = _policy_config(_npz_member(data, "config", where), where)
+            arrays = {name: _npz_member(data, name, where) for name in data.files
+                      if name != "config"}
+        try:
             # format 1 (no labels) loads with regimes and assets unknown
             model = cls(config["n_assets"], config["n_regimes"], config["hidden"],
                         regimes=config.get("regimes"), assets=config.get("assets"))
-            model.params = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
-                            if k.startswith("params/")}
-            model.scales = {k.split("/", 1)[1]: jnp.asarray(data[k]) for k in data.files
-                            if k.startswith("scales/")}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: the configuration does not make a model: {exc}"
+                             ) from None
+        # the network of that configuration says which weights and scales the file holds
+        for group in ("params", "scales"):
+            fresh = getattr(model, group)
+            stored = {name.split("/", 1)[1]: value for name, value in arrays.items()
+                      if name.startswith(f"{group}/")}
+            missing, extra = sorted(set(fresh) - set(stored)), sorted(set(stored) - set(fresh))
+            if missing or extra:
+                parts = [f"{label} {[f'{group}/{n}' for n in names]}" for label, names in
+                         (("missing", missing), ("unknown", extra)) if names]
+                raise ValueError(f"{where} does not hold the {group} of the network its "
+                                 f"configuration describes: {', '.join(parts)}")
+            for name, value in stored.items():
+                want = tuple(fresh[name].shape)
+                if (value.shape != want or value.dtype.kind != "f"
+                        or not np.all(np.isfinite(value))):
+                    raise ValueError(f"{where}: the array '{group}/{name}' must hold finite "
+                                     f"floats of shape {want} for the configuration's "
+                                     f"network, got shape {value.shape}, dtype {value.dtype}")
+            setattr(model, group, {name: jnp.asarray(value) for name, value in stored.items()})
+        unknown = sorted(name for name in arrays if not name.startswith(("params/", "scales/")))
+        if unknown:
+            raise ValueError(f"{where} holds arrays a PolicyModel file does not: {unknown}")
         model.history = {k: list(v) for k, v in config["history"].items()}
         return model
+
+
+#: The layouts of :meth:`PolicyModel.save` that :meth:`PolicyModel.load` reads: 1 (no
+#: labels) and 2.
+POLICY_FORMATS = (1, 2)
+
+
+def _policy_config(stored: np.ndarray, where: str) -> dict:
+    """The configuration of a saved :class:`PolicyModel`, its format and fields checked
+    (the sizes are checked by the model they build)."""
+    try:
+        config = json.loads(str(stored[()]))
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"{where}: the model's `config` is not JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: the model's `config` must be a JSON object, got "
+                         f"{type(config).__name__}")
+    version = config.get("format")
+    if version not in POLICY_FORMATS or isinstance(version, bool):
+        newer = (isinstance(version, int) and not isinstance(version, bool)
+                 and version > max(POLICY_FORMATS))
+        raise ValueError(f"{where}: the model's `config.format` is {version!r}; this wfr_cvx "
+                         f"reads PolicyModel formats {list(POLICY_FORMATS)}"
+                         + ("; upgrade wfr_cvx to read it" if newer else ""))
+    for key in ("n_assets", "n_regimes", "hidden", "history"):
+        if key not in config:
+            raise ValueError(f"{where}: the model's `config` has no {key!r}")
+    history = config["history"]
+    if not isinstance(history, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                        for x in v) for v in history.values()):
+        raise ValueError(f"{where}: the model's `config.history` must map names to lists of "
+                         f"numbers, got {type(history).__name__}")
+    return config
 
 
 @dataclass
@@ -1229,7 +1306,8 @@ class RolledPath:
                        + \lambda^2\sum_{cells}\bar\rho\,\hat r^2\Big]
 
         (``transport_per_step``, ``reaction_per_step``; with an off-diagonal 2-D metric
-        the momentum averaged to the cells, :math:`\bar m^\top G\bar m / \bar\rho`).  The
+        the momentum averaged to the cells, :math:`\bar m^\top G\bar m / \bar\rho`:
+        :func:`~wfr_cvx.analysis.diagnostics.action_per_step` on the ``"power"`` scheme).  The
         engine's geodesic minimises the same sum over paths that satisfy the discrete
         continuity equation exactly; this path satisfies it up to the rollout's
         discretisation, which :func:`wfr_cvx.analysis.certificate` measures.  The sum is
@@ -1239,6 +1317,7 @@ class RolledPath:
         the engine's own path is 0.4 % below its cell sum).
         """
         from ..metric import check_metric
+        from .diagnostics import action_per_step
 
         grid = self.grid
         G = check_metric(metric, grid)
@@ -1246,19 +1325,8 @@ class RolledPath:
         face = np.where(grid.face_mask, face, 0.0)
         momentum = face * self.velocity
         source = mean * self.rate
-        # the cells and the faces have their own trailing axes: on a simplex grid a face
-        # array carries one more (the axis of the face) than a cell array
-        axes, face_axes = tuple(range(1, mean.ndim)), tuple(range(1, face.ndim))
-        if is_cell_metric(G):
-            from .diagnostics import _lower_faces
-
-            centred = np.moveaxis(0.5 * (momentum + _lower_faces(momentum)), 2, -1)
-            quadratic = np.einsum("t...i,...ij,t...j->t...", centred, G, centred)
-            transport = grid.dt * np.sum(np.divide(quadratic, mean, out=np.zeros_like(mean),
-                                                   where=mean > 0), axis=axes)
-        else:
-            transport = grid.dt * np.sum(G * face * self.velocity**2, axis=face_axes)
-        reaction = grid.dt * self.lam**2 * np.sum(mean * self.rate**2, axis=axes)
+        transport, reaction = action_per_step(self.rho, momentum, source, grid, lam=self.lam,
+                                              metric=G, scheme="power")
         return Geodesic(grid=grid, lam=self.lam, metric=G, rho=self.rho, momentum=momentum,
                         source=source, rho_mean=mean, rho_face=face,
                         transport_per_step=transport, reaction_per_step=reaction,

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from ..constraints import MaxTravel, TotalMass, constraint_items
 
-__all__ = ["MaxTravel", "TotalMass", "EnsembleConstraints", "compile_constraints"]
+__all__ = ["MaxTravel", "TotalMass", "EnsembleConstraints", "check_endpoints",
+           "compile_constraints"]
+
+#: The relative difference of the endpoints' total masses that TotalMass accepts as
+#: rounding.
+TOTAL_MASS_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,13 @@ def compile_constraints(constraints) -> EnsembleConstraints:
                 f"take MaxTravel and TotalMass (the grid constraints of wfr_cvx.constraints "
                 f"act on faces and time steps, which atoms do not have)")
     return EnsembleConstraints(max_travel, total_mass, items)
+
+
+def check_endpoints(plan: EnsembleConstraints, aligned) -> None:
+    """Refuse endpoints the constraints cannot join: under TotalMass, ensembles whose
+    total masses differ by more than :data:`TOTAL_MASS_RTOL` (ValueError naming both)."""
+    if plan.total_mass:
+        m0, m1 = float(aligned.a.sum()), float(aligned.b.sum())
+        if abs(m0 - m1) > TOTAL_MASS_RTOL * max(m0, m1):
+            raise ValueError(f"`constraints` holds TotalMass() but the endpoints have "
+                             f"different total mass: e0 {m0:.12g}, e1 {m1:.12g}")

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validate import check_lam, check_lam_units
 from ._backends import check_options
-from ._constraints import compile_constraints
+from ._constraints import check_endpoints, compile_constraints
 from ._coupling import solve_coupling
 from ._ensemble import Ensemble, align
 from ._metric import check_metric
@@ -90,11 +90,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread")
     plan = compile_constraints(constraints)
     backend, solver_options = check_options(backend, solver_options)
-    if plan.total_mass:
-        m0, m1 = float(aligned.a.sum()), float(aligned.b.sum())
-        if abs(m0 - m1) > 1e-9 * max(m0, m1):
-            raise ValueError(f"`constraints` holds TotalMass() but the endpoints have "
-                             f"different total mass: e0 {m0:.12g}, e1 {m1:.12g}")
+    check_endpoints(plan, aligned)
     coupling = solve_coupling(aligned, lam, metrics, plan, backend, solver_options)
     return EnsembleGeodesic(e0=e0, e1=e1, aligned=aligned, coupling=coupling, lam=lam,
                             metric=metrics.given, backend=backend,
