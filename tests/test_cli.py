@@ -77,6 +77,19 @@ def test_solve_json_reproduces_the_solve(tmp_path):
     assert rebuilt.rho.shape == (17, 1, 64)
 
 
+def test_solve_json_of_a_rebalance_file_takes_the_step_again(tmp_path):
+    """The help promises inputs "enough to solve again": a rebalance file's JSON records
+    the potential's values (it used to be refused as code the summary cannot carry)."""
+    from wfr_cvx import io
+
+    proc = _run("solve", PROBLEMS / "markowitz_limit.toml", "--json", "out.json",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "out.json").read_text())
+    again = io.solve_from_dict(data)
+    assert again.objective == pytest.approx(data["figures"]["objective"], rel=1e-7)
+
+
 def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     for name in ("regime_switch.toml", "cvxpy_mass_growth.toml", "teleport.toml"):
         shutil.copy(PROBLEMS / name, tmp_path / name)

@@ -608,15 +608,24 @@ def test_load_is_exported_lazily():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_rebalance_step_round_trips_its_path_but_is_not_solved_again():
-    g = Grid(16, 4)
-    step = wfr_cvx.rebalance(g.bump(0.3, 0.05), g, 0.5, tau=10.0,
-                             potential=lambda w: (w[:, 0] - 0.7) ** 2)
+@pytest.mark.parametrize("grid", [Grid(16, 4), Grid.simplex(8, 4)], ids=["1d", "simplex"])
+def test_a_rebalance_step_round_trips_its_path_and_is_solved_again(grid):
+    """The summary records the potential's values, so the step can be taken again (it
+    used to say its potential was code the summary cannot carry)."""
+    rho0 = grid.bump(0.3, 0.05) if grid.dims == 1 else grid.bump((0.3, 0.3), 0.1)
+    step = wfr_cvx.rebalance(rho0, grid, 0.5, tau=10.0,
+                             potential=lambda w: (w[..., 0] - 0.7) ** 2)
     d = json.loads(json.dumps(io.rebalance_to_dict(step, include_path=True)))
     assert "rho1" not in d["inputs"]  # the path's end is the step's answer
     np.testing.assert_array_equal(np.asarray(d["figures"]["target"]), step.path.rho[-1])
     assert_same(Geodesic.from_dict(d), step.path)
-    with pytest.raises(ValueError, match="rebalance step"):
+    again = io.solve_from_dict(d)
+    assert isinstance(again, wfr_cvx.Rebalance)
+    np.testing.assert_array_equal(again.potential, step.potential)
+    assert again.objective == pytest.approx(step.objective, rel=1e-7)
+    np.testing.assert_allclose(again.target, step.target, atol=1e-6 * step.target.sum())
+    del d["inputs"]["potential"]  # a summary written before the potential was recorded
+    with pytest.raises(ValueError, match="records no potential"):
         io.solve_from_dict(d)
 
 

@@ -703,7 +703,9 @@ def solve_from_dict(d: dict, **solver_options):
     the JSON of ``wfr-cvx solve --json``): its grid, allocations ``rho0`` and ``rho1``,
     ``lam``, metric, backend, scheme and constraints (``inputs.constraints``, or a
     ``--json`` output's ``problem.constraints``; a summary with neither, written before
-    they were recorded, is solved without constraints).
+    they were recorded, is solved without constraints).  A rebalance step's summary
+    (:func:`rebalance_to_dict`: ``inputs.tau`` and ``inputs.potential`` in place of
+    ``rho1``) takes the step again with :func:`wfr_cvx.rebalance`.
 
     Parameters
     ----------
@@ -713,9 +715,10 @@ def solve_from_dict(d: dict, **solver_options):
 
     Returns
     -------
-    Geodesic
-        A new solve: its ``distance2`` equals the recorded one to the solver's tolerance
-        (with the same backend and options, exactly on the same machine).
+    Geodesic or Rebalance
+        A new solve (a :class:`~wfr_cvx.Rebalance` for a rebalance step's summary): its
+        ``distance2`` equals the recorded one to the solver's tolerance (with the same
+        backend and options, exactly on the same machine).
 
     Raises
     ------
@@ -724,8 +727,8 @@ def solve_from_dict(d: dict, **solver_options):
         ``backend`` is not one :func:`wfr_cvx.geodesic` takes -- ``"auto"`` or a name of
         :data:`wfr_cvx.backends.REGISTRY` --, its ``scheme`` not one of
         :data:`wfr_cvx.assembly.SCHEMES`), or records no allocations (written by a
-        wfr_cvx before they were recorded), or is a rebalance step (its potential is
-        code, not data), or its constraint tables are not valid (or ``inputs.constraints``
+        wfr_cvx before they were recorded; a rebalance step's without its potential),
+        or its constraint tables are not valid (or ``inputs.constraints``
         and ``problem.constraints`` differ).
 
     >>> import wfr_cvx
@@ -741,12 +744,14 @@ def solve_from_dict(d: dict, **solver_options):
     if not isinstance(d, dict):
         raise TypeError(f"`d` must be a dict (a geodesic's to_dict), got {type(d).__name__}")
     inputs = _section(d, "inputs", dict, "`d`")
-    if "tau" in inputs:
-        raise ValueError("`d` is a rebalance step: its potential is a function the summary "
-                         "cannot carry, so it cannot be solved again from `d`")
+    step = "tau" in inputs
+    if step and "potential" not in inputs:
+        raise ValueError("`d` is a rebalance step whose summary records no potential "
+                         "(written by a wfr_cvx that did not record it), so it cannot be "
+                         "solved again from `d`")
     grid = _grid_from_spec(_section(inputs, "grid", dict, "`d['inputs']`"),
                            where="`d['inputs']['grid']`")
-    for key in ("rho0", "rho1"):
+    for key in ("rho0",) if step else ("rho0", "rho1"):
         if key not in inputs:
             raise ValueError(f"`d['inputs']` has no allocation {key!r}: the summary was "
                              "written by a wfr_cvx that did not record them")
@@ -757,6 +762,17 @@ def solve_from_dict(d: dict, **solver_options):
                          "(d['inputs']['rho0'] and ['rho1'])")
     _checked_method("`d['inputs']`", inputs["backend"], inputs["scheme"], solving=True)
     constraints = _summary_constraints(d, inputs)
+    if step:
+        from .proximal import rebalance
+
+        return rebalance(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"), grid,
+                         inputs["lam"],
+                         potential=_float_array(inputs["potential"], grid.shape,
+                                                "inputs.potential"),
+                         tau=inputs["tau"],
+                         metric=_checked_summary_metric(inputs["metric"], grid),
+                         constraints=constraints, backend=inputs["backend"],
+                         scheme=inputs["scheme"], **solver_options)
     return geodesic(_float_array(inputs["rho0"], grid.shape, "inputs.rho0"),
                     _float_array(inputs["rho1"], grid.shape, "inputs.rho1"), grid,
                     inputs["lam"], metric=_checked_summary_metric(inputs["metric"], grid),
@@ -767,13 +783,16 @@ def solve_from_dict(d: dict, **solver_options):
 def rebalance_to_dict(step, *, include_path: bool = False) -> dict:
     """JSON-ready summary of a :class:`~wfr_cvx.Rebalance`: the path's, plus the step's.
 
-    Adds ``inputs.tau`` and, under ``figures``, ``objective``, ``potential_energy``, the
-    ``target`` allocation (in place of ``inputs.rho1``: it is the step's answer), its
-    ``mean_weight`` and ``target_mass`` per regime.
+    Adds ``inputs.tau`` and ``inputs.potential`` (its values on the grid: enough for
+    :func:`solve_from_dict` to take the step again) and, under ``figures``,
+    ``objective``, ``potential_energy``, the ``target`` allocation (in place of
+    ``inputs.rho1``: it is the step's answer), its ``mean_weight`` and ``target_mass`` per
+    regime.
     """
     out = geodesic_to_dict(step.path, include_path=include_path)
     regimes = list(step.grid.regimes)
     out["inputs"]["tau"] = float(step.tau)
+    out["inputs"]["potential"] = np.asarray(step.potential, dtype=float).tolist()
     # the path's end is the step's answer, not an input
     out["figures"]["target"] = out["inputs"].pop("rho1")
     out["figures"].update({
