@@ -741,6 +741,19 @@ def test_a_solver_failure_while_reading_names_the_file_and_key(tmp_path, monkeyp
     assert "status='solver_error'" in info.value.reason
 
 
+def test_the_cvxpy_problem_is_solved_by_cvxpy():
+    """Before: the shipped cvxpy problem (a book grown in place) was answered by the
+    engine's pure-reaction closed form with 0 iterations, so `regress` passed without
+    cvxpy running (or importable)."""
+    problem = problems.load(PROBLEMS / "cvxpy_mass_growth.toml")
+    assert problem.backend == "cvxpy"
+    result = problem.solve()
+    assert result.backend == "cvxpy" and result.iterations > 0
+    # transport and reaction both: not the pure-reaction path
+    assert result.transport_cost > 0.05 and result.reaction_cost > 0.05
+    assert problem.check(result)["passed"].all()
+
+
 def test_a_grid_too_large_names_the_file_and_keeps_its_type():
     """Before: a bare ProblemTooLargeError, naming neither the file nor `grid`."""
     from wfr_cvx.errors import ProblemTooLargeError
