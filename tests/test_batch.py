@@ -526,3 +526,74 @@ def test_an_invalid_named_job_is_reported_under_its_name():
     table = _serial([job])
     assert table.loc[0, "name"] == "bad"
     assert table.loc[0, "error"].startswith("ProblemFileError: <bad>: `lam`")
+
+
+def test_any_exception_while_reading_a_job_is_its_own_row(monkeypatch, tmp_path):
+    """Before: only a ValueError, TypeError or OSError from reading became a row; anything
+    else (a SolverError of an ensemble's frontier QPs, an IndexError) ended the batch
+    with no table."""
+    from wfr_cvx.errors import SolverError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text((PROBLEMS / "regime_switch.toml").read_text())
+    load = problems.load
+
+    def reading(path):
+        if Path(path).name == "bad.toml":
+            raise SolverError("efficient_frontier point 1 was not solved",
+                              status="solver_error", backend="cvxpy")
+        return load(path)
+
+    def dict_reading(data, *, name, base_dir=None):
+        raise IndexError("index -1 is out of bounds for axis 0 with size 0")
+
+    monkeypatch.setattr(problems, "load", reading)
+    monkeypatch.setattr(problems, "from_dict", dict_reading)
+    table = _serial([PROBLEMS / "regime_switch.toml", bad, {"name": "odd"}])
+    assert table["name"].tolist() == ["regime_switch", "bad", "odd"]
+    assert table["status"].tolist() == ["Solved", "error", "error"]
+    assert table.loc[0, "distance2"] == pytest.approx(0.375, rel=1e-5)
+    # each message names the job it belongs to
+    assert table.loc[1, "error"].startswith(f"SolverError: {bad}: efficient_frontier point")
+    assert table.loc[2, "error"] == ("IndexError: <odd>: index -1 is out of bounds for "
+                                     "axis 0 with size 0")
+    assert np.isnan(table.loc[1, "time"]) and pd.isna(table.loc[1, "iterations"])
+
+
+def test_an_interrupt_while_reading_still_stops_the_batch(monkeypatch):
+    def interrupted(data, *, name, base_dir=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(problems, "from_dict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _serial([SWITCH])
+
+
+def test_a_frontier_of_huge_returns_is_solved_in_a_batch(tmp_path):
+    """Before: mu_scale = 1e150 raised SolverError out of solve_many (and 1e30 an
+    InfeasibleError): the frontier QP's return row was left unscaled."""
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    job = {"kind": "ensemble", "lam": 0.05, "assets": ["IBM", "WMT", "SEHI"],
+           "e0": {"frontier": [{"prices": prices, "points": 3, "mu_scale": 1e150}]},
+           "e1": {"atoms": [{"weights": [0.3, 0.3, 0.4]}]}}
+    table = _serial([job, {**job, "e0": {"frontier": [{"prices": prices,
+                                                       "points": 2**63}]}}, SWITCH])
+    assert table["status"].tolist() == ["Solved", "invalid", "Solved"], table
+    assert table.loc[1, "error"] == ("ProblemFileError: <job1>: `e0.frontier[0].points`: "
+                                     "must be <= 100,000, got 9,223,372,036,854,775,808")
+
+
+@pytest.mark.parametrize("single", [
+    "problems/teleport.toml", PROBLEMS / "teleport.toml", SWITCH,
+    problems.from_dict(SWITCH, name="one")], ids=["str", "path", "dict", "problem"])
+def test_a_single_job_instead_of_a_list_is_refused(single):
+    """Before: a path was solved letter by letter ('p', 'r', 'o', ...), a dict key by key,
+    and a Problem raised "'Problem' object is not iterable"."""
+    with pytest.raises(TypeError, match=r"`jobs` must be a list of jobs, got a single "
+                                        r"\w+: pass a list, e\.g\. \[job\]"):
+        solve_many(single, progress=False)
+    with pytest.raises(TypeError, match="`jobs` must be a list of jobs .*got int"):
+        solve_many(3, progress=False)
+    # any other iterable of jobs is still one
+    table = _serial(iter([SWITCH]))
+    assert table["name"].tolist() == ["switch"]

@@ -183,6 +183,41 @@ def test_an_invalid_file_in_a_regress_directory_is_a_failed_row(tmp_path):
     assert "FAIL a_bad: " in proc.stderr and "`lam`: must be > 0" in proc.stderr
 
 
+def test_any_exception_of_one_regress_problem_is_its_failed_row(tmp_path, capsys,
+                                                                 monkeypatch):
+    """Before: regress caught only ValueError, TypeError and OSError while reading and
+    SolverError, ValueError and TypeError while solving; any other exception (an
+    ensemble's frontier QPs raising InfeasibleError, a RuntimeError) ended it with exit
+    status 2 and no table."""
+    from wfr_cvx import problem_files as problems
+
+    for name in ("a_unreadable", "b_ok", "c_crashing"):
+        shutil.copy(PROBLEMS / "regime_switch.toml", tmp_path / f"{name}.toml")
+    load, run = problems.load, problems.Problem.run
+
+    def reading(path):
+        if path.stem == "a_unreadable":
+            raise IndexError("index -1 is out of bounds")
+        return load(path)
+
+    def solving(self, **options):
+        if self.name == "c_crashing":
+            raise RuntimeError("something inside broke")
+        return run(self, **options)
+
+    monkeypatch.setattr(problems, "load", reading)
+    monkeypatch.setattr(problems.Problem, "run", solving)
+    assert cli.main(["regress", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "invalid file" in rows["a_unreadable"] and "ERROR" in rows["a_unreadable"]
+    assert "pass" in rows["b_ok"]
+    assert "RuntimeError" in rows["c_crashing"] and "ERROR" in rows["c_crashing"]
+    assert "1 of 3 problems pass" in out
+    assert "FAIL a_unreadable: IndexError: index -1 is out of bounds" in err
+    assert "FAIL c_crashing: RuntimeError: something inside broke" in err
+
+
 def test_regress_counts_problems_by_file(tmp_path, capsys):
     """Before: failures were counted by problem name, so three copies of one file (one
     name) with two wrong expected values printed "2 of 3 problems pass"."""
@@ -215,6 +250,8 @@ def test_console_script_is_installed():
         (["frontier", str(PRICES), "--assets", "IBM,AAPL"], ["AAPL", "not in"]),
         # before: "`n_points` must be >= 2", the function's argument, not the flag
         (["frontier", str(PRICES), "--points", "1"], ["--points must be >= 2", "got 1"]),
+        (["frontier", str(PRICES), "--points", str(2**63)],
+         ["--points must be <= 100,000", "got 9,223,372,036,854,775,808"]),
         # before: "`backend` must be one of [...]" without the file, though --help lists dr
         (["solve", str(PROBLEMS / "ensemble_dirac_pair.toml"), "--backend", "dr"],
          ["ensemble_dirac_pair.toml", "--backend dr solves grid files only",

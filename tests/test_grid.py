@@ -378,3 +378,22 @@ def test_a_labelled_mask_series_on_a_grid_with_regimes_is_refused():
     with pytest.raises(ValueError, match="`mask` is a Series indexed by cell centre but the "
                                          "grid has 2 regimes"):
         Grid(8, 2, regimes=2, mask=pd.Series(w <= 0.5, index=w))
+
+
+@pytest.mark.parametrize("build", [
+    lambda regimes: Grid(8, 2, regimes=regimes),
+    lambda regimes: Grid.simplex(8, 2, regimes=regimes),
+], ids=["interval", "simplex"])
+def test_too_many_regimes_are_refused_before_their_labels_are_built(build):
+    """Before: the labels "0", "1", ... were built before the size check, so
+    ``regimes=10**9`` ended in a MemoryError or the process being killed."""
+    from wfr_cvx.errors import ProblemTooLargeError
+
+    for count in (10**12, np.int64(10**15)):
+        with pytest.raises(ProblemTooLargeError, match=r"Grid of [\d,]+ regime\(s\)") as info:
+            build(count)
+        assert info.value.needed_bytes > info.value.available_bytes
+    # a sequence of labels that is too long is measured by its length, never read
+    with pytest.raises(ProblemTooLargeError):
+        build(range(10**15))
+    assert build(["calm", "stress"]).regimes == ("calm", "stress")

@@ -176,6 +176,51 @@ def test_qp_frontier_compiles_one_problem(mu_cov, monkeypatch):
     assert all(warm for _, warm in solves)
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e20, 1e30, 1e150])
+def test_the_frontier_does_not_depend_on_the_scale_of_the_returns(mu_cov, scale):
+    """Before: returns scaled by 1e20 or 1e30 made the long-only minimum-variance point
+    "infeasible" (InfeasibleError) and by 1e150 failed the solver (SolverError): the
+    return row went to the solver unscaled."""
+    mu, cov = mu_cov
+    scaled = efficient_frontier(scale * mu, cov, n_points=5)
+    reference = efficient_frontier(mu, cov, n_points=5)
+    np.testing.assert_allclose(scaled[TICKERS], reference[TICKERS], atol=1e-9)
+    np.testing.assert_allclose(scaled["return"] / scale, reference["return"], rtol=1e-9)
+
+
+def test_an_infeasible_report_on_a_frontier_point_is_a_numerical_failure(mu_cov,
+                                                                         monkeypatch):
+    """Every point of the frontier is feasible: the solver's "infeasible" there is not the
+    problem's, and was reported as "minimum-variance point is infeasible"."""
+    mu, cov = mu_cov
+
+    def failing(problem, what, *, warm_start=False):
+        raise InfeasibleError(f"{what} is infeasible", status="infeasible", backend="cvxpy")
+
+    monkeypatch.setattr(markowitz, "_solve", failing)
+    for long_only in (True, False):
+        with pytest.raises(SolverError) as info:
+            efficient_frontier(mu, cov, n_points=3, long_only=long_only)
+        assert not isinstance(info.value, InfeasibleError)
+        message = str(info.value)
+        assert message.startswith("efficient_frontier minimum-variance point: the solver "
+                                  "reported the QP infeasible, but it is feasible")
+        assert "numerical failure" in message and "returns span [0.0081, 0.0737]" in message
+
+
+@pytest.mark.parametrize("count", [2**63, markowitz.MAX_PORTFOLIOS + 1])
+def test_a_count_of_portfolios_beyond_the_bound_is_refused(mu_cov, count):
+    """Before: n_points = 2**63 raised a bare IndexError from numpy's linspace."""
+    mu, cov = mu_cov
+    with pytest.raises(ValueError, match=r"`n_points` must be >= 2 and <= 100,000 \(one "
+                                         rf"QP solve per point\), got {count}"):
+        efficient_frontier(mu, cov, n_points=count)
+    returns = returns_from_prices(load_prices())
+    with pytest.raises(ValueError, match=r"`n_samples` must be an integer >= 1 and <= "
+                                         rf"100,000 \(one QP solve per sample\), got {count}"):
+        markowitz.resampled_portfolios(returns, count)
+
+
 def test_simplex_frontier_does_not_use_cvxpy(mu_cov, monkeypatch):
     mu, cov = mu_cov
 

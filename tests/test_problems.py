@@ -698,6 +698,9 @@ def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
     ("frontier", "points = 1", "e0.frontier[0].points"),
     ("resampled", "samples = 0", "e0.resampled[0].samples"),
     ("resampled", "risk_aversion = -1.0", "e0.resampled[0].risk_aversion"),
+    # before: points = 2**63 - 1 went on to numpy's linspace
+    ("frontier", "points = 9223372036854775807", "e0.frontier[0].points"),
+    ("resampled", "samples = 9223372036854775807", "e0.resampled[0].samples"),
 ])
 def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
     """Before: the part's own ProblemFileError was wrapped again, file and key twice."""
@@ -711,6 +714,44 @@ def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
     message = str(info.value)
     assert info.value.key == reason and message.count(str(path)) == 1, message
     assert message.startswith(f"{path}: `{reason}`: must be")
+
+
+@pytest.mark.parametrize("part", ["frontier", "resampled"])
+def test_a_solver_failure_while_reading_names_the_file_and_key(tmp_path, monkeypatch, part):
+    """Before: the SolverError of the Markowitz QPs computing a part's books left load()
+    as itself, naming neither file nor key (load raises only FileNotFoundError and
+    ProblemFileError)."""
+    from wfr_cvx.errors import SolverError
+    from wfr_cvx.finance import markowitz
+
+    def failing(problem, what, *, warm_start=False):
+        raise SolverError(f"{what} was not solved", status="solver_error", backend="cvxpy")
+
+    monkeypatch.setattr(markowitz, "_solve", failing)
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
+            f"[[e0.{part}]]\nprices = {prices!r}\n"
+            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
+    path = _write(tmp_path, text, "parts.toml")
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(path)
+    assert info.value.key == f"e0.{part}[0]"
+    assert str(info.value).startswith(f"{path}: `e0.{part}[0]`: the portfolios of this "
+                                      "part could not be computed: ")
+    assert "status='solver_error'" in info.value.reason
+
+
+def test_the_cvxpy_problem_is_solved_by_cvxpy():
+    """Before: the shipped cvxpy problem (a book grown in place) was answered by the
+    engine's pure-reaction closed form with 0 iterations, so `regress` passed without
+    cvxpy running (or importable)."""
+    problem = problems.load(PROBLEMS / "cvxpy_mass_growth.toml")
+    assert problem.backend == "cvxpy"
+    result = problem.solve()
+    assert result.backend == "cvxpy" and result.iterations > 0
+    # transport and reaction both: not the pure-reaction path
+    assert result.transport_cost > 0.05 and result.reaction_cost > 0.05
+    assert problem.check(result)["passed"].all()
 
 
 def test_a_grid_too_large_names_the_file_and_keeps_its_type():

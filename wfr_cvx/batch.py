@@ -33,8 +33,11 @@ job order, and ``wfr-cvx batch --out`` writes each row's ``file`` as well.
 
 Statuses: the solver's (``"Solved"``, ``"AlmostSolved"``), the solver's status of a
 :class:`~wfr_cvx.SolverError` (``"MaxIterations"``, ``"PrimalInfeasible"`` ...),
-``"invalid"`` for a job that could not be read, ``"error"`` for any other exception, in the
-worker or in the executor.
+``"invalid"`` for a job that is not a valid problem (a ValueError, TypeError or OSError
+while reading it: a :class:`~wfr_cvx.problem_files.ProblemFileError`, a missing file),
+``"error"`` for any other exception, while reading, in the worker or in the executor; the
+``error`` of a job that could not be read names its file (a dict: ``<name>``).
+KeyboardInterrupt and SystemExit still stop the batch.
 
 Warnings: every warning wfr_cvx raises for a job, while it is read or solved, is in its
 row's ``warnings`` column (``"Category: message"``, several joined by ``" | "``), never
@@ -52,6 +55,7 @@ pandas) go through the filters as usual.
 from __future__ import annotations
 
 import collections
+import collections.abc
 import concurrent.futures
 import dataclasses
 import itertools
@@ -104,11 +108,13 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     Parameters
     ----------
     jobs : iterable
-        Problem file paths (str or path-like), :class:`~wfr_cvx.problem_files.Problem` or
-        :class:`~wfr_cvx.problem_files.EnsembleProblem` objects (e.g. from :func:`sweep`),
-        or dicts with the structure of a problem file (read by
+        A list (or any iterable) of jobs, each a problem file path (str or path-like), a
+        :class:`~wfr_cvx.problem_files.Problem` or
+        :class:`~wfr_cvx.problem_files.EnsembleProblem` (e.g. from :func:`sweep`), or a
+        dict with the structure of a problem file (read by
         :func:`wfr_cvx.problem_files.from_dict`; relative paths are relative to the current
-        directory; the name defaults to ``"job<i>"``, ``i`` the job's position).
+        directory; the name defaults to ``"job<i>"``, ``i`` the job's position).  A single
+        job (a str, path, dict or problem) is refused: pass ``[job]``.
     executor : concurrent.futures.Executor, optional
         Where to solve: any executor whose ``submit`` returns
         :class:`concurrent.futures.Future` objects, e.g. a dask.distributed client's
@@ -143,8 +149,8 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     Raises
     ------
     TypeError
-        A job that is not a path, a Problem, an EnsembleProblem or a dict, or an executor
-        without ``submit``.
+        ``jobs`` a single job or not iterable, a job that is not a path, a Problem, an
+        EnsembleProblem or a dict, or an executor without ``submit``.
     ValueError
         ``workers`` or ``threads_per_worker`` < 1, or ``workers`` together with
         ``executor``.
@@ -162,7 +168,15 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
     >>> table.loc[1, "error"]
     'ProblemFileError: <job1>: `lam`: must be > 0, got -1'
     """
-    jobs = list(jobs)
+    if isinstance(jobs, (str, os.PathLike, collections.abc.Mapping, *PROBLEMS)):
+        # iterating one would solve its characters or keys as jobs
+        raise TypeError(f"`jobs` must be a list of jobs, got a single "
+                        f"{type(jobs).__name__}: pass a list, e.g. [job]")
+    try:
+        jobs = list(jobs)
+    except TypeError:
+        raise TypeError(f"`jobs` must be a list of jobs (problem file paths, Problems, "
+                        f"EnsembleProblems or dicts), got {type(jobs).__name__}") from None
     for i, job in enumerate(jobs):
         if not isinstance(job, (str, os.PathLike, *PROBLEMS, dict)):
             raise TypeError(f"`jobs[{i}]` must be a problem file path, a Problem, an "
@@ -306,13 +320,17 @@ def _read(job, index: int) -> tuple[Problem | None, dict | None]:
     if isinstance(job, dict):
         label = job.get("name")
         name = label if isinstance(label, str) and label else name
+    source = f"<{name}>" if isinstance(job, dict) else str(Path(job))
     try:
         if isinstance(job, dict):
             return problem_files.from_dict(job, name=name), None
         return problem_files.load(job), None
-    except (ValueError, TypeError, OSError) as exc:
-        return None, _failed(name if isinstance(job, dict) else Path(job).stem, "invalid",
-                             exc, np.nan)
+    except Exception as exc:  # a batch never loses its other jobs to one failure
+        status = "invalid" if isinstance(exc, (ValueError, TypeError, OSError)) else "error"
+        row = _failed(name if isinstance(job, dict) else Path(job).stem, status, exc, np.nan)
+        if source not in str(exc):  # the message names the job it belongs to
+            row["error"] = _one_line(type(exc), f"{source}: {exc}")
+        return None, row
 
 
 def _solve(problem: Problem, threads: int = 1) -> dict:

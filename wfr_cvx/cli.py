@@ -28,10 +28,11 @@ row was read from.
 
 ``solve`` prints the file's checks but its exit status does not depend on them; that is
 ``regress``'s job.  Exit status: 0 on success; 1 when ``regress`` finds a problem that
-fails (a figure outside its tolerance, or a solve that raised); 2 on a usage error, a
-missing or invalid file, a failed solve or any other error — reported as one line on
-stderr, never a traceback (``--debug``, before the command, shows it).  Warnings (an
-inaccurate solve) are one ``wfr-cvx: warning:`` line each.
+fails (a figure outside its tolerance, a file it cannot read or a solve that raised, whatever
+the exception: the other problems still run); 2 on a usage error, a missing or invalid
+file, a failed solve or any other error — reported as one line on stderr, never a
+traceback (``--debug``, before the command, shows it).  Warnings (an inaccurate solve) are
+one ``wfr-cvx: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -360,19 +361,20 @@ def _regress(args) -> int:
                      "time_s": time_s, "solver": solver, "status": status, "file": file.name})
 
     for file in _progress(files, "regress"):
-        try:  # an invalid file is a failed row; the others still run
+        # any failure of one problem is its failed row; the others still run
+        try:
             problem = problem_files.load(file)
-        except (ValueError, TypeError, OSError) as exc:
+        except Exception as exc:
             row(file.stem, "invalid file", "ERROR")
-            failures.append((file, file.stem, " ".join(str(exc).split())))
+            failures.append((file, file.stem, _reason(exc)))
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InaccurateSolutionWarning)
             try:
                 outcome = problem.run(**_options(args))
-            except (SolverError, ValueError, TypeError) as exc:
+            except Exception as exc:
                 row(problem.name, getattr(exc, "status", type(exc).__name__), "ERROR")
-                failures.append((file, problem.name, " ".join(str(exc).split())))
+                failures.append((file, problem.name, _reason(exc)))
                 continue
         for w in caught:
             _show_warning(f"{problem.name}: {w.message}", w.category, w.filename, w.lineno)
@@ -404,13 +406,22 @@ def _regress(args) -> int:
     return 1 if failures else 0
 
 
+def _reason(exc: Exception) -> str:
+    """A failure as one line: the message, after its type unless a ValueError, TypeError,
+    OSError or SolverError (whose messages say what was wrong)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, _USER_ERRORS):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 # -- frontier ----------------------------------------------------------------------------
 #: More frontier points than this earn a warning (each is a QP solve).
 _MAX_FRONTIER_POINTS = 1000
 
 
 def _frontier(args) -> int:
-    from .finance.markowitz import efficient_frontier, estimate, load_prices
+    from .finance.markowitz import MAX_PORTFOLIOS, efficient_frontier, estimate, load_prices
 
     if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
@@ -432,6 +443,9 @@ def _frontier(args) -> int:
     if args.points < 2:
         raise _Failure(f"--points must be >= 2 (the frontier's two ends at least), got "
                        f"{args.points}")
+    if args.points > MAX_PORTFOLIOS:
+        raise _Failure(f"--points must be <= {MAX_PORTFOLIOS:,} (one QP solve per point), "
+                       f"got {args.points:,}")
     if args.points > _MAX_FRONTIER_POINTS:
         warnings.warn(f"--points {args.points} is more than {_MAX_FRONTIER_POINTS:,}: one "
                       f"QP per point, and a table and figure no finer to read",

@@ -98,13 +98,20 @@ class Grid:
         self.dims = int(dims)
         self.assets = _check_assets(assets, self.dims)
         self.n_steps = _positive_int(n_steps, "n_steps", 1)
-        if isinstance(regimes, (int, np.integer)) and not isinstance(regimes, bool):
-            labels = tuple(str(k) for k in range(_positive_int(regimes, "regimes", 1)))
+        counted = isinstance(regimes, (int, np.integer)) and not isinstance(regimes, bool)
+        if counted:
+            n_regimes = _positive_int(regimes, "regimes", 1)
         elif isinstance(regimes, str) or not isinstance(regimes, Sequence):
             raise TypeError(
                 "`regimes` must be an int or a sequence of labels, "
                 f"got {type(regimes).__name__}"
             )
+        else:
+            n_regimes = len(regimes)
+        # before the labels are built: a count of 1e9 regimes would build 1e9 strings
+        _check_grid_size(n_regimes, self.n_weights, self.dims, self.n_steps)
+        if counted:
+            labels = tuple(str(k) for k in range(n_regimes))
         else:
             labels = tuple(str(k) for k in regimes)
             if not labels:
@@ -112,7 +119,6 @@ class Grid:
             if len(set(labels)) != len(labels):
                 raise ValueError(f"`regimes` labels must be unique, got {labels}")
         self.regimes = labels
-        _check_grid_size(self)
         # labelled masks are read against the grid's regimes and cell centres, already set
         self.mask = _check_mask(mask, self, np.ones(self.shape, dtype=bool))
 
@@ -405,21 +411,23 @@ class Grid:
 _LEANEST_SOLVE_BYTES = 6_000
 
 
-def _check_grid_size(grid: Grid) -> None:
+def _check_grid_size(n_regimes: int, n_weights: int, dims: int, n_steps: int) -> None:
     """Refuse a grid whose path alone -- ``n_steps + 1`` levels of cell masses, the least
-    any computation on it allocates -- exceeds the memory this process may use."""
+    any computation on it allocates -- exceeds the memory this process may use; from the
+    sizes alone, before anything of the grid is built."""
     from ._memory import memory_budget
     from .errors import ProblemTooLargeError
 
-    cells = grid.n_regimes * grid.n_weights**grid.dims
-    path = (grid.n_steps + 1) * cells * 8
+    per_regime = n_weights**dims
+    cells = n_regimes * per_regime
+    path = (n_steps + 1) * cells * 8
     budget = memory_budget()
     if path > budget.bytes:
         raise ProblemTooLargeError(
-            f"Grid of {grid.n_regimes} regime(s) x {cells // grid.n_regimes:,} weight cells x "
-            f"{grid.n_steps:,} steps is too large: one path alone ({grid.n_steps + 1:,} levels "
+            f"Grid of {n_regimes:,} regime(s) x {per_regime:,} weight cells x "
+            f"{n_steps:,} steps is too large: one path alone ({n_steps + 1:,} levels "
             f"of cell masses) needs {path / 2**30:,.1f} GiB and a solve about "
-            f"{cells * grid.n_steps * _LEANEST_SOLVE_BYTES / 2**30:,.0f} GiB or more; "
+            f"{cells * n_steps * _LEANEST_SOLVE_BYTES / 2**30:,.0f} GiB or more; "
             f"{budget.describe()}", needed_bytes=path, available_bytes=budget.bytes)
 
 

@@ -85,6 +85,8 @@ A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number
 
 In an ensemble's ``frontier`` and ``resampled`` parts ``mass`` is the part's total,
 shared equally by its books (default 1); an ``atoms`` entry's ``mass`` is that atom's.
+``points`` and ``samples`` are at most
+:data:`~wfr_cvx.finance.markowitz.MAX_PORTFOLIOS` (100 000: one QP solve each).
 :meth:`Ensemble.from_portfolios <wfr_cvx.ensemble.Ensemble.from_portfolios>` instead
 gives each book mass 1 unless told otherwise: a 5-point frontier of ``mass = 5.0`` here
 is ``from_portfolios(frontier)`` there.
@@ -128,7 +130,7 @@ import pandas as pd
 from .assembly import DEFAULT_SCHEME, TIME_MEANS
 from .backends import AUTO, REGISTRY, choose_backend
 from .constraints import CONSTRAINT_TYPES, compile_constraints
-from .errors import ProblemTooLargeError, _Picklable
+from .errors import ProblemTooLargeError, SolverError, _Picklable
 from .grid import Grid, as_allocation
 
 __all__ = ["ProblemFileError", "ProblemFileTooLargeError", "Reference", "Problem",
@@ -389,8 +391,9 @@ def load(path) -> Problem:
     FileNotFoundError
         No such file.
     ProblemFileError
-        Malformed TOML, an unknown key, a wrong type or an impossible value (the message
-        names the file, the key and the reason).
+        Malformed TOML, an unknown key, a wrong type or an impossible value, or a solver
+        failure in the Markowitz QPs of an ensemble's ``frontier`` or ``resampled`` part
+        (the message names the file, the key and the reason).
 
     >>> import tempfile, pathlib
     >>> text = '''
@@ -530,13 +533,16 @@ class _Reader:
             self.fail(name, f"must lie in [{low:g}, {high:g}], got {value:g}")
         return value
 
-    def integer(self, table, key, where, minimum: int, default=_MISSING) -> int:
+    def integer(self, table, key, where, minimum: int, default=_MISSING,
+                maximum: int | None = None) -> int:
         name = f"{where}.{key}" if where else key
         value = self.get(table, key, where, default)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(name, f"must be an integer, got {_type_name(value)} ({value!r})")
         if value < minimum:
             self.fail(name, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            self.fail(name, f"must be <= {maximum:,}, got {value:,}")
         return value
 
     def string(self, table, key, where, default=_MISSING, choices=None) -> str:
@@ -788,6 +794,7 @@ class _Reader:
         (``samples``, ``risk_aversion``, ``seed``); ``mu_scale`` / ``cov_scale`` scale the
         estimates (a stress scenario)."""
         from .finance.markowitz import (
+            MAX_PORTFOLIOS,
             efficient_frontier,
             estimate,
             resampled_portfolios,
@@ -806,21 +813,24 @@ class _Reader:
         cov_scale = self.real(item, "cov_scale", name, 1.0, positive=True)
         try:
             if part == "frontier":
+                points = self.integer(item, "points", name, 2, 10, MAX_PORTFOLIOS)
                 mu, cov = estimate(prices[assets])
-                books = efficient_frontier(mu_scale * mu, cov_scale * cov,
-                                           n_points=self.integer(item, "points", name, 2, 10))
+                books = efficient_frontier(mu_scale * mu, cov_scale * cov, n_points=points)
                 return books[assets]
+            samples = self.integer(item, "samples", name, 1, 20, MAX_PORTFOLIOS)
             returns = returns_from_prices(prices[assets])
             mean = returns.mean()
             returns = mean * mu_scale + (returns - mean) * np.sqrt(cov_scale)
             return resampled_portfolios(
-                returns, self.integer(item, "samples", name, 1, 20),
+                returns, samples,
                 risk_aversion=self.real(item, "risk_aversion", name, 1.0, positive=True),
                 seed=self.integer(item, "seed", name, 0, 0))
         except ProblemFileError:
             raise  # a key of this part, already named
         except (ValueError, TypeError) as exc:
             self.fail(name, str(exc))
+        except SolverError as exc:  # the Markowitz QPs that compute the books
+            self.fail(name, f"the portfolios of this part could not be computed: {exc}")
 
     def ensemble_metric(self, value, assets: list):
         """None, a positive number, an n x n SPD matrix, or the covariance of a price file

@@ -86,6 +86,9 @@ _PSD_RTOL = 1e-12
 # (a tiny minimum variance is solved again as a volatility, see _MinVariance).
 _CLARABEL_SETTINGS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 _FRONTIER_COLUMNS = ("target_return", "return", "variance", "volatility")
+#: At most this many frontier points or resamples: each is one QP solve (milliseconds),
+#: so 100 000 already take minutes, and a count near 2**63 is a typing error.
+MAX_PORTFOLIOS = 100_000
 _METHODS = ("qp", "simplex")
 
 # Exponentiated-gradient frontier solver: stop at a relative KKT residual of _EG_TOL, warn
@@ -590,8 +593,13 @@ class _MinVariance:
         self.w = cp.Variable(mu.size, name="w")
         self.target = cp.Parameter(name="target_return") if with_target else None
         self.constraints = [cp.sum(self.w) == 1]
+        # the return row and its target in units of a power of two near max|mu| (an exact
+        # rescaling: the same minimisers): the solver's feasibility tolerances are
+        # absolute, and unscaled returns of 1e20 made the long-only minimum-variance
+        # point "infeasible", of 1e150 failed the solver outright
+        self.mu_unit = _power_of_two(float(np.abs(mu).max()))
         if with_target:
-            self.constraints.append(mu @ self.w >= self.target)
+            self.constraints.append((mu / self.mu_unit) @ self.w >= self.target)
         if long_only:
             self.constraints.append(self.w >= 0)
         scale = _objective_scale(float(np.diag(cov).max()))
@@ -601,7 +609,7 @@ class _MinVariance:
 
     def solve(self, target, what: str, warm_start: bool = False) -> np.ndarray:
         if self.target is not None:
-            self.target.value = target
+            self.target.value = target / self.mu_unit
         _solve(self.variance, what, warm_start=warm_start)
         weights = np.asarray(self.w.value, dtype=float)
         if self.variance.value >= _TINY_VARIANCE:
@@ -628,6 +636,12 @@ class _MinVariance:
                     and (target is None
                          or self.mu @ again >= target - 1e-9 * max(1.0, abs(target))))
         return bool(feasible and again @ self.cov @ again <= first @ self.cov @ first)
+
+
+def _power_of_two(magnitude: float) -> float:
+    """The power of two in (``magnitude``/2, ``magnitude``] (1 for 0): dividing by it is
+    exact in floating point."""
+    return float(2.0 ** (np.frexp(magnitude)[1] - 1)) if magnitude > 0 else 1.0
 
 
 def _objective_scale(*magnitudes: float) -> float:
@@ -825,7 +839,7 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     returns : pandas.DataFrame
         Simple returns, shape ``(T, n)``, ``T >= 3`` (e.g. :func:`returns_from_prices`).
     n_samples : int
-        Number of resamples (``>= 1``).
+        Number of resamples, from 1 to :data:`MAX_PORTFOLIOS`.
     risk_aversion, long_only
         As for :func:`mean_variance`.
     seed : int or numpy Generator, optional
@@ -862,8 +876,9 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
         raise ValueError(f"`returns` must be simple returns, >= -1 (a price cannot fall "
                          f"below 0), got {values.min():g}; pass returns_from_prices(prices)")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 1:
-        raise ValueError(f"`n_samples` must be an integer >= 1, got {n_samples!r}")
+            or not 1 <= n_samples <= MAX_PORTFOLIOS:
+        raise ValueError(f"`n_samples` must be an integer >= 1 and <= {MAX_PORTFOLIOS:,} "
+                         f"(one QP solve per sample), got {n_samples!r}")
     rng = np.random.default_rng(seed)
     rows = []
     for sample in range(int(n_samples)):
@@ -984,8 +999,9 @@ def min_variance(mu, cov, *, target_return=None, long_only=True) -> pd.Series:
 def _check_frontier_args(n_points, long_only, method):
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
         raise TypeError(f"`n_points` must be an integer, got {type(n_points).__name__}")
-    if n_points < 2:
-        raise ValueError(f"`n_points` must be >= 2, got {n_points}")
+    if not 2 <= n_points <= MAX_PORTFOLIOS:
+        raise ValueError(f"`n_points` must be >= 2 and <= {MAX_PORTFOLIOS:,} (one QP solve "
+                         f"per point), got {n_points}")
     long_only = _bool(long_only, "long_only")
     if method not in _METHODS:
         raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
@@ -1070,7 +1086,7 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     cov : pandas.DataFrame or array_like, shape (n, n)
         Covariance, labels matching ``mu``'s; a DataFrame needs a Series ``mu``.
     n_points : int, default 50
-        Number of targets, ``>= 2``.
+        Number of targets, from 2 to :data:`MAX_PORTFOLIOS`.
     long_only : bool, default True
         Long-only frontier (required by ``method="simplex"``).
     method : {"qp", "simplex"}, default "qp"
@@ -1087,6 +1103,17 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
         ``method``, ``asset_return`` and ``asset_volatility`` (each asset alone, by label:
         the points :func:`wfr_cvx.plots.plot_frontier` marks) and, for ``"simplex"``, the
         ``iterations`` and final ``kkt_residual`` of each point.
+
+    Raises
+    ------
+    ValueError
+        Invalid inputs, or the long-short return at minimum variance unbounded (above).
+    SolverError
+        The solver failed on a point (``method="qp"``).  Every point is feasible, so a
+        solver's "infeasible" is reported as this numerical failure, never as
+        :class:`~wfr_cvx.errors.InfeasibleError`.  The return constraint is solved in
+        units of a power of two near :math:`\max|\mu|`, so the scale of ``mu`` (1e-200
+        or 1e150) does not change the weights.
 
     Examples
     --------
@@ -1148,6 +1175,20 @@ def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
     return np.linspace(r_mv, top, n_points)
 
 
+def _not_infeasible(exc: InfeasibleError, what: str, mu: np.ndarray,
+                    cov: np.ndarray) -> SolverError:
+    """The solver's "infeasible" on a frontier QP, told as what it is: every such QP is
+    feasible (the portfolio wholly in the asset of highest return meets every target up to
+    max(mu), and any fully invested one the minimum-variance point's), so the solver failed
+    numerically."""
+    return SolverError(
+        f"{what}: the solver reported the QP infeasible, but it is feasible (the portfolio "
+        f"wholly in the asset of highest return meets every target of the frontier): a "
+        f"numerical failure of the solver; the returns span [{mu.min():.3g}, "
+        f"{mu.max():.3g}] and the variances [{np.diag(cov).min():.3g}, "
+        f"{np.diag(cov).max():.3g}]", status=exc.status, backend=exc.backend)
+
+
 def _efficient_end(w: np.ndarray, mu: np.ndarray, cov: np.ndarray, long_only: bool):
     """Row 0 of the frontier: the minimiser of highest return (a tie among minimisers of a
     singular covariance would otherwise start the frontier at a dominated portfolio)."""
@@ -1173,15 +1214,18 @@ def _frontier_qp(mu, cov, n_points, long_only):
     n = mu.size
     problem = _MinVariance(mu, cov, long_only, with_target=True)
 
-    def solve(r, what):
-        weights = problem.solve(r, what, warm_start=True)
+    def solve(r, what, qp=problem):
+        try:
+            weights = qp.solve(r, what, warm_start=True)
+        except InfeasibleError as exc:
+            raise _not_infeasible(exc, what, mu, cov) from exc
         return _clip_long_only(weights, 1.0) if long_only else weights
 
     what = "efficient_frontier minimum-variance point"
     if long_only:
         w_mv = solve(float(mu.min()), what)
     else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
-        w_mv = _MinVariance(mu, cov, False, with_target=False).solve(None, what)
+        w_mv = solve(None, what, _MinVariance(mu, cov, False, with_target=False))
     w_mv = _efficient_end(w_mv, mu, cov, long_only)
     targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
     out = np.empty((targets.size, n))
