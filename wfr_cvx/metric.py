@@ -84,6 +84,26 @@ def cholesky_factors(metric: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky(metric)
 
 
+def _refuse_bools(metric) -> None:
+    """TypeError when ``metric`` is a bool or holds bools (``True`` is no metric of 1, as
+    no scalar argument takes a bool for a number)."""
+    if isinstance(metric, (bool, np.bool_)):
+        raise TypeError(f"`metric` must be None, a positive number or an array of numbers, "
+                        f"got the bool {metric!r}")
+    if isinstance(metric, pd.DataFrame):
+        kinds = {dtype.kind for dtype in metric.dtypes}
+    elif isinstance(metric, (pd.Series, np.ndarray)):
+        kinds = {metric.dtype.kind}
+    else:
+        try:
+            kinds = {np.asarray(metric).dtype.kind}
+        except (TypeError, ValueError):
+            return  # not an array at all: the conversion to numbers says so
+    if "b" in kinds:
+        raise TypeError("`metric` must be None, a positive number or an array of numbers, "
+                        "got an array of bools")
+
+
 def _as_float_array(metric) -> np.ndarray:
     try:
         return np.asarray(metric, dtype=float)
@@ -337,6 +357,7 @@ def check_metric(metric, grid: Grid) -> np.ndarray:
     """
     if metric is None:
         return np.ones(grid.face_shape)
+    _refuse_bools(metric)
     arr = _as_float_array(unlabel_metric(metric, grid))
     if grid.dims == 1:
         if arr.shape == (1, 1):
