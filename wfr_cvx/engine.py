@@ -957,5 +957,11 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
     if record.first_order and status in LIMIT:
         hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
                  "`max_iter` / `time_limit`, or use backend='clarabel' (interior point)")
+        if limits and not feasible:
+            # a first-order method's certificate of infeasibility waits for its dual
+            # iterates to converge: a slightly infeasible problem runs out of iterations
+            hint += (f"; the problem may be infeasible under the {limits}: {backend!r} "
+                     "certifies infeasibility only slowly, so use backend='clarabel' to "
+                     "decide whether it is")
     raise SolverError(f"the WFR solve did not converge{hint}", status=status.value,
                       backend=backend)
