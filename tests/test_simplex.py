@@ -98,6 +98,14 @@ def test_a_metric_field_is_read_on_the_active_cells_only():
     assert np.isfinite(checked).all()
     assert wfr_cvx.distance(r0, r1, g, 0.5, metric=fields["nan"]) == wfr_cvx.distance(
         r0, r1, g, 0.5, metric=fields["identity"])
+    # a diagonal field becomes face weights: what lies beyond the faces (padding, inactive
+    # cells) stays within the faces' range, where the solver's scale reads it
+    diagonal = np.broadcast_to(G_DIAG, (4, 4, 2, 2)).copy()
+    diagonal[..., 0, 0] += g.coords[..., 0]
+    reference = check_metric(diagonal, g)
+    diagonal[outside] = np.nan
+    np.testing.assert_array_equal(check_metric(diagonal, g), reference)
+    assert reference.max() == reference[g.face_mask].max()
     # an active cell is still checked, and named
     active = fields["nan"].copy()
     active[1, 2] = [[1.0, 2.0], [2.0, 1.0]]

@@ -21,7 +21,8 @@ Two discrete forms (:func:`check_metric` returns one):
 
 * **face weights** (shape ``grid.face_shape``) when :math:`G` is diagonal: the staggered
   cost :math:`G_{aa}\, m_f^2 / \bar\rho_f` on each face ``f`` of axis ``a`` (the value at a
-  face is the mean of its two cells');
+  face is the mean of its two cells'; the entries that are no face are set within the
+  range of the faces', as for face weights given);
 * **cell matrices** (shape ``(n_regimes, n, n, 2, 2)``) when :math:`G` has off-diagonal
   entries (beyond :data:`DIAGONAL_TOLERANCE` of :math:`\sqrt{G_{00}G_{11}}`; the two forms
   are different discretisations, O(h) apart where :math:`G` varies by cell): the momentum
@@ -390,5 +391,7 @@ def check_metric(metric, grid: Grid) -> np.ndarray:
     matrices = _check_matrices(arr, grid)
     off = np.abs(matrices[..., 0, 1])
     if np.all(off <= DIAGONAL_TOLERANCE * np.sqrt(matrices[..., 0, 0] * matrices[..., 1, 1])):
-        return _diagonal_to_faces(matrices, grid)
+        # the entries that are no face (padding, beside an inactive cell) within the faces'
+        # range, as for face weights given: the field solves as its result's metric does
+        return _check_face_weights_2d(_diagonal_to_faces(matrices, grid), grid)
     return matrices
