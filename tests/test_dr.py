@@ -354,6 +354,65 @@ def test_feasible_constraints_are_not_called_infeasible(constraints):
     assert first_order.distance2 == pytest.approx(exact.distance2, rel=AGREE)
 
 
+def _rate_cap_ends(factor):
+    """A Dirac that must grow ``factor`` times the most MaxReactionRate(1) allows."""
+    g = Grid(8, 8)
+    reach = ((1 + g.dt / 4) / (1 - g.dt / 4)) ** (2 * g.n_steps)
+    return g, g.dirac(0.5), factor * reach * g.dirac(0.5)
+
+
+def test_a_rate_cap_beyond_reach_is_certified_within_the_default_iterations():
+    """Before: MaxIterations ("raise max_iter"): the step's K^T p test was still 0.012
+    against 1e-2 at 20,000 iterations; polished on its support it certifies at 1,500."""
+    g, a, b = _rate_cap_ends(1.5)
+    with pytest.raises(wfr_cvx.InfeasibleError) as info:
+        wfr_cvx.geodesic(a, b, g, 0.3, backend="dr", constraints=[MaxReactionRate(1.0)])
+    assert info.value.status == "PrimalInfeasible" and info.value.backend == "dr"
+    # just within reach it solves, as the interior point does
+    g, a, b = _rate_cap_ends(0.99)
+    exact, first_order = _both(a, b, g, 0.3, constraints=[MaxReactionRate(1.0)])
+    assert first_order.status == "Solved"
+    assert first_order.distance2 == pytest.approx(exact.distance2, rel=AGREE)
+
+
+def test_a_polished_certificate_is_exact_or_none():
+    """x >= 1 and x <= 0: the step (-1, -0.7) fails the tolerance test (K^T p = -0.3) but
+    polishes into the certificate (-1, -1); with x <= 2 instead no certificate exists."""
+    K = sp.csr_matrix(np.array([[1.0], [-1.0]]))
+    segments = [("nonneg", 0, 2, None)]
+    infeasible = _dr.Splitting(K=K, c=np.array([-1.0, 0.0]), q_x=np.zeros(1),
+                               segments=segments, n_x=1)
+    feasible = _dr.Splitting(K=K, c=np.array([-1.0, 2.0]), q_x=np.zeros(1),
+                             segments=segments, n_x=1)
+    step = np.array([-1.0, -0.7])
+    assert _dr.may_be_infeasible(infeasible)
+    assert not _dr.infeasibility_certificate(infeasible, K.T.tocsr(), step, 1e-2)
+    assert _dr.polished_certificate(infeasible, K.T.tocsr(), step)
+    for w in (step, np.array([-1.0, -1.0]), np.array([-2.0, -1.0])):
+        assert not _dr.polished_certificate(feasible, K.T.tocsr(), w)
+    free = _dr.Splitting(K=K, c=np.zeros(2), q_x=np.zeros(1), n_x=1,
+                         segments=[("perspective", 0, 2, (np.ones(1), 1, np.zeros(1)))])
+    assert not _dr.may_be_infeasible(free)
+
+
+def test_running_out_of_iterations_under_constraints_says_they_may_be_infeasible():
+    """Before: a barely infeasible cap (growth 5 % beyond it) ended "raise `max_iter`",
+    with no word that the constraints may be the cause."""
+    g, a, b = _rate_cap_ends(1.05)
+    with pytest.raises(SolverError) as info:
+        wfr_cvx.geodesic(a, b, g, 0.3, backend="dr", constraints=[MaxReactionRate(1.0)],
+                         max_iter=200)
+    message = str(info.value)
+    assert info.value.status == "MaxIterations"
+    assert ("may be infeasible under the constraints [MaxReactionRate(rmax=1.0)]: 'dr' "
+            "certifies infeasibility only slowly, so use backend='clarabel' to decide"
+            in message)
+    with pytest.raises(SolverError) as info:  # without constraints it is feasible
+        wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="dr",
+                         max_iter=10)
+    assert info.value.status == "MaxIterations" and "infeasible" not in str(info.value)
+
+
 def test_polar_projection_per_cone():
     """Each block of the projection: {0} -> everything, R+ -> R-, SOC -> -SOC,
     perspective domain {F >= 0} -> {u = 0, F <= 0}."""

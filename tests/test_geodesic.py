@@ -8,6 +8,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid
+from wfr_cvx.closed_form import static_wfr2_bounds
 from wfr_cvx.metric import check_metric
 
 
@@ -115,6 +116,25 @@ def test_metric_labels_that_are_not_faces_are_refused(make, match):
     g = Grid(8, 2)
     with pytest.raises(ValueError, match=match):
         check_metric(make(g, pd.Series(1.0 + g.faces, index=g.faces)), g)
+
+
+@pytest.mark.parametrize(
+    ("grid", "metric"),
+    [(Grid(8, 4), True), (Grid(8, 4), np.True_), (Grid(8, 4), np.ones(7, dtype=bool)),
+     (Grid(8, 4), [True] * 7),
+     (Grid(8, 4), pd.Series(np.ones(7, dtype=bool), index=Grid(8, 4).faces)),
+     (Grid.simplex(4, 2), np.eye(2, dtype=bool)),
+     (Grid.simplex(4, 2), pd.DataFrame(np.eye(2, dtype=bool), index=["A", "B"],
+                                       columns=["A", "B"]))],
+    ids=["True", "numpy-True", "array", "list", "series", "matrix", "frame"])
+def test_a_bool_metric_is_refused(grid, metric):
+    """Before: metric=True (or an array of bools) was read as G = 1."""
+    with pytest.raises(TypeError, match="`metric` must be .* numbers, got .*bool"):
+        check_metric(metric, grid)
+    if np.ndim(metric) == 0:
+        a = grid.bump(0.4, 0.1)
+        with pytest.raises(TypeError, match="`metric`"):
+            static_wfr2_bounds(a, a, grid, 0.5, metric=metric)
 
 
 def test_homogeneity_and_symmetry():

@@ -80,6 +80,43 @@ def test_metric_matrices_validated_by_cholesky():
         wfr_cvx.geodesic(r0, r1, g, 1.0, metric=-1.0)
 
 
+def test_a_metric_field_is_read_on_the_active_cells_only():
+    """Before: a field NaN or not SPD only outside the simplex was refused, naming an
+    inactive cell, while face weights were read only where faces exist."""
+    g = Grid.simplex(4, 1)
+    r0, r1 = g.bump((0.3, 0.3), 0.15), g.bump((0.4, 0.2), 0.15)
+    outside = ~g.mask[0]
+    fields = {}
+    for name, value in [("identity", np.eye(2)), ("nan", np.nan),
+                        ("indefinite", [[1.0, 2.0], [2.0, 1.0]])]:
+        field = np.broadcast_to(G_OFF, (4, 4, 2, 2)).copy()
+        field[outside] = value
+        fields[name] = field
+    checked = check_metric(fields["identity"], g)
+    for field in fields.values():
+        np.testing.assert_array_equal(check_metric(field, g), checked)
+    assert np.isfinite(checked).all()
+    assert wfr_cvx.distance(r0, r1, g, 0.5, metric=fields["nan"]) == wfr_cvx.distance(
+        r0, r1, g, 0.5, metric=fields["identity"])
+    # a diagonal field becomes face weights: what lies beyond the faces (padding, inactive
+    # cells) stays within the faces' range, where the solver's scale reads it
+    diagonal = np.broadcast_to(G_DIAG, (4, 4, 2, 2)).copy()
+    diagonal[..., 0, 0] += g.coords[..., 0]
+    reference = check_metric(diagonal, g)
+    diagonal[outside] = np.nan
+    np.testing.assert_array_equal(check_metric(diagonal, g), reference)
+    assert reference.max() == reference[g.face_mask].max()
+    # an active cell is still checked, and named
+    active = fields["nan"].copy()
+    active[1, 2] = [[1.0, 2.0], [2.0, 1.0]]
+    with pytest.raises(ValueError, match=r"positive definite.*regime 0, cell \(1, 2\)"):
+        check_metric(active, g)
+    active[1, 2] = [[np.nan, 0.0], [0.0, 1.0]]
+    with pytest.raises(ValueError, match=r"finite on every active cell.*regime 0, cell "
+                                         r"\(1, 2\)"):
+        check_metric(active, g)
+
+
 def test_metric_forms_agree():
     """A constant field equals the constant matrix; a diagonal G uses the face scheme,
     which a per-cell diagonal field reproduces; backends agree on a varying field."""

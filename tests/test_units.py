@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import wfr_cvx
+from wfr_cvx.engine import make_request
 from wfr_cvx.errors import UnitsWarning
 from wfr_cvx.finance.units import crossover_scale, lam_to_dollars, lam_to_weights
 
@@ -116,3 +117,35 @@ def test_an_off_diagonal_metric_in_any_unit_gives_the_same_distance(scheme):
     for c in (1e4, 1e12):
         scaled = wfr_cvx.geodesic(a, b, s, 0.2 * math.sqrt(c), metric=c * G, scheme=scheme)
         assert scaled.distance2 / c == pytest.approx(base, rel=1e-6)
+
+
+@pytest.mark.parametrize(("grid", "domain"), [
+    (wfr_cvx.Grid(8, 2), "the weight axis"),
+    (wfr_cvx.Grid(8, 2, dims=2), r"the square of weights \[0, 1\]\^2"),
+    (wfr_cvx.Grid.simplex(8, 2), "the simplex")])
+def test_the_units_warning_names_the_grids_domain(grid, domain):
+    """Before: a 2-D grid's domain was called the simplex, the square included."""
+    rho = grid.bump((0.3,) * grid.dims if grid.dims == 2 else 0.3, 0.1)
+    with pytest.warns(UnitsWarning, match=f"`lam` = 2000 is .* times the length of {domain}: "
+                                          r"`lam` is in weight units.*lam_to_weights"):
+        make_request(rho, rho, grid, 2000.0)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_a_small_metric_is_named_as_a_cause_of_a_large_lam(dims):
+    """Before: lam = 0.5 with G = 1e-8 was said to be in dollars, a plausible weight-unit
+    lam: what is large is lam against the metric's length scale."""
+    grid = wfr_cvx.Grid(8, 2, dims=dims)
+    rho = grid.bump((0.3,) * dims if dims == 2 else 0.3, 0.1)
+    with pytest.warns(UnitsWarning) as record:
+        make_request(rho, rho, grid, 0.5, metric=1e-8)
+    (message,) = [str(w.message) for w in record if w.category is UnitsWarning]
+    assert "times the metric length of" in message
+    assert "large against the metric's length scale" in message and "is 0.0001" in message
+    assert "Either `lam` is a dollar figure" in message and "lam_to_weights" in message
+    assert "or `metric` is on a smaller scale than `lam`" in message
+    assert "not dollars" not in message
+    # the same problem on the metric's own scale warns nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitsWarning)
+        make_request(rho, rho, grid, 0.5e-4, metric=1e-8)

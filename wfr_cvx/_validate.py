@@ -69,18 +69,33 @@ def check_lam(lam) -> float:
     return value
 
 
-def check_lam_units(lam: float, length: float, what: str = "the weight axis") -> None:
+def check_lam_units(lam: float, length: float, what: str = "the weight axis",
+                    reach: float = 1.0) -> None:
     """Warn (:class:`~wfr_cvx.errors.UnitsWarning`) when ``lam`` exceeds ``length`` -- the
-    (metric) size of the allocation space, 1 for the weight axis -- by more than
-    :data:`LAM_UNITS_FACTOR`: a crossover scale in dollars passed where weight units are
-    expected (d^2 then grows like lam^2 wherever a regime's mass changes).  A space of
+    metric size of the allocation space ``what``, 1 for the weight axis under ``G = 1``
+    -- by more than :data:`LAM_UNITS_FACTOR`: reaction is then priced far above transport
+    (d^2 grows like lam^2 wherever a regime's mass changes).  The likely cause is a
+    crossover scale in dollars passed where weight units are expected; when the metric is
+    small (``reach``, the square root of G's largest eigenvalue, below 1) it may instead be
+    a metric on a smaller scale than ``lam``, and the warning names both.  A space of
     length 0 (every atom at one point) has nothing to compare with."""
-    if length > 0 and lam > LAM_UNITS_FACTOR * length:
-        warn(
-            f"`lam` = {lam:g} is {lam / length:.3g} times the length of {what}: `lam` is in "
-            "weight units (a fraction of the portfolio), not dollars; convert a dollar "
-            "crossover scale with wfr_cvx.lam_to_weights(lam_dollars, portfolio_value)",
-            UnitsWarning, stacklevel=None)
+    if not (length > 0 and lam > LAM_UNITS_FACTOR * length):
+        return
+    size = "length" if reach == 1.0 else "metric length"
+    head = f"`lam` = {lam:g} is {lam / length:.3g} times the {size} of {what}"
+    convert = ("convert a dollar crossover scale with wfr_cvx.lam_to_weights(lam_dollars, "
+               "portfolio_value)")
+    if reach >= 1.0:
+        text = (f"{head}: `lam` is in weight units (a fraction of the portfolio), not "
+                f"dollars; {convert}")
+    else:
+        text = (f"{head}, large against the metric's length scale (the square root of G's "
+                f"largest eigenvalue is {reach:.3g}): reaction is priced far above "
+                "transport.  Either `lam` is a dollar figure (it is in weight units, a "
+                f"fraction of the portfolio: {convert}), or `metric` is on a smaller scale "
+                "than `lam` (sqrt(G) and `lam` are in the same units: G times c with `lam` "
+                "times sqrt(c) is the same problem, d^2 times c)")
+    warn(text, UnitsWarning, stacklevel=None)
 
 
 def is_ensemble(value) -> bool:

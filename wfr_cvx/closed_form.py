@@ -32,7 +32,7 @@ from ._validate import check_lam, nonnegative_scalar
 from ._warnings import silenced
 from .errors import ProblemTooLargeError, SolverError
 from .grid import Grid, as_allocation
-from .metric import unlabel_metric
+from .metric import _refuse_bools, unlabel_metric
 
 __all__ = [
     "dirac_wfr2", "hellinger2", "w2_squared_1d", "static_wfr2", "static_wfr2_bounds",
@@ -326,6 +326,7 @@ def _metric_points(grid: Grid, metric) -> np.ndarray:
     points = grid.coords.reshape(-1, grid.dims)
     if metric is None:
         return points
+    _refuse_bools(metric)
     metric = unlabel_metric(metric, grid)
     G = np.asarray(metric, dtype=float)
     if G.ndim == 0:

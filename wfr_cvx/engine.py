@@ -106,7 +106,7 @@ from .errors import (
     ProblemTooLargeError,
     SolverError,
 )
-from .grid import Grid, as_allocation, regime_masses
+from .grid import Grid, _domain_name, as_allocation, regime_masses
 from .metric import check_metric, metric_reach
 from .operators import make_face_average
 from .result import Geodesic, continuity_source
@@ -179,8 +179,9 @@ def make_request(rho0, rho1, grid: Grid, lam, *, metric=None, constraints=(),
         raise ValueError("`rho1` must be None when an `end_potential` makes the end free")
     lam = check_lam(lam)
     metric = check_metric(metric, grid)
-    check_lam_units(lam, metric_reach(metric) * np.sqrt(grid.dims),
-                    "the weight axis" if grid.dims == 1 else "the simplex")
+    reach = metric_reach(metric)
+    # sqrt(dims): the diameter of the weight axis, the square and the simplex alike
+    check_lam_units(lam, reach * np.sqrt(grid.dims), _domain_name(grid), reach)
     constraints = constraint_items(constraints)
     fallback = None
     if isinstance(backend, str) and backend == AUTO:
@@ -617,7 +618,8 @@ def geodesic(rho0, rho1, grid: Grid = None, lam: float = None, *, metric=None, c
         The solver stopped at reduced accuracy ("AlmostSolved").
     UnitsWarning
         ``lam`` more than 1,000 times the (metric) length of the weight axis: a crossover
-        scale in dollars (convert with :func:`wfr_cvx.lam_to_weights`).
+        scale in dollars (convert with :func:`wfr_cvx.lam_to_weights`), or a ``metric``
+        on a smaller scale than ``lam``.
 
     Examples
     --------
@@ -955,5 +957,11 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
     if record.first_order and status in LIMIT:
         hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
                  "`max_iter` / `time_limit`, or use backend='clarabel' (interior point)")
+        if limits and not feasible:
+            # a first-order method's certificate of infeasibility waits for its dual
+            # iterates to converge: a slightly infeasible problem runs out of iterations
+            hint += (f"; the problem may be infeasible under the {limits}: {backend!r} "
+                     "certifies infeasibility only slowly, so use backend='clarabel' to "
+                     "decide whether it is")
     raise SolverError(f"the WFR solve did not converge{hint}", status=status.value,
                       backend=backend)

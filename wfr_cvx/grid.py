@@ -645,6 +645,29 @@ def axis_assets(grid: Grid) -> tuple[str, ...]:
     return (grid.assets or ("A", "B", "C"))[:grid.dims]
 
 
+def _on_simplex(grid: Grid) -> bool:
+    """Whether ``grid`` has two weight axes and no active cell with its centre beyond the
+    simplex (``w_A + w_B > 1``), as :meth:`Grid.simplex` builds it."""
+    if grid.dims != 2:
+        return False
+    beyond = grid.coords.sum(axis=-1) > 1.0 + 1e-12  # the tolerance of Grid.simplex
+    return not bool((grid.mask & beyond[None]).any())
+
+
+def _domain_name(grid: Grid) -> str:
+    """The allocation space of ``grid`` in words, for messages: the weight axis (1-D),
+    the simplex (2-D, no active cell beyond it) or the square of weights.
+
+    >>> _domain_name(Grid(4, 1)), _domain_name(Grid.simplex(4, 1))
+    ('the weight axis', 'the simplex')
+    >>> _domain_name(Grid(4, 1, dims=2))
+    'the square of weights [0, 1]^2'
+    """
+    if grid.dims == 1:
+        return "the weight axis"
+    return "the simplex" if _on_simplex(grid) else "the square of weights [0, 1]^2"
+
+
 def _axes_description(grid: Grid) -> str:
     assets = axis_assets(grid)
     return f"the weight axes' assets {list(assets)} (or {[f'w_{a}' for a in assets]})"

@@ -13,13 +13,16 @@ reference's Ruppeiner metric ...).  Accepted ``metric=`` values:
   that a result's metric solves again.  Only the faces that exist (``grid.face_mask``)
   are read; the other entries are set within the range of those (they never carry flux,
   but the solver's scale reads every entry).  With two cells per side and two regimes the
-  shape ``(2, 2, 2, 2)`` is read as cell matrices.
+  shape ``(2, 2, 2, 2)`` is read as cell matrices.  Likewise only the active cells'
+  matrices are read (``grid.mask``): the inactive ones may hold anything, NaN included,
+  and are replaced by the mean of the active ones.
 
 Two discrete forms (:func:`check_metric` returns one):
 
 * **face weights** (shape ``grid.face_shape``) when :math:`G` is diagonal: the staggered
   cost :math:`G_{aa}\, m_f^2 / \bar\rho_f` on each face ``f`` of axis ``a`` (the value at a
-  face is the mean of its two cells');
+  face is the mean of its two cells'; the entries that are no face are set within the
+  range of the faces', as for face weights given);
 * **cell matrices** (shape ``(n_regimes, n, n, 2, 2)``) when :math:`G` has off-diagonal
   entries (beyond :data:`DIAGONAL_TOLERANCE` of :math:`\sqrt{G_{00}G_{11}}`; the two forms
   are different discretisations, O(h) apart where :math:`G` varies by cell): the momentum
@@ -28,8 +31,9 @@ Two discrete forms (:func:`check_metric` returns one):
   per cell with :math:`G = L L^\top` (Cholesky) — one 4-dimensional rotated cone per cell
   (Papadakis, Peyré & Oudet 2014 interpolate staggered momenta to centres the same way).
 
-A matrix that is not symmetric, or whose Cholesky factorisation fails (not positive
-definite), is a ValueError naming the first offending cell.
+A matrix of an active cell that is not finite, not symmetric, or whose Cholesky
+factorisation fails (not positive definite), is a ValueError naming the first offending
+cell.
 
 Labelled (pandas) metrics are read **by label**, never by position, by the rules of the
 allocations (:func:`wfr_cvx.grid.labelled_allocation`):
@@ -84,6 +88,26 @@ def cholesky_factors(metric: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky(metric)
 
 
+def _refuse_bools(metric) -> None:
+    """TypeError when ``metric`` is a bool or holds bools (``True`` is no metric of 1, as
+    no scalar argument takes a bool for a number)."""
+    if isinstance(metric, (bool, np.bool_)):
+        raise TypeError(f"`metric` must be None, a positive number or an array of numbers, "
+                        f"got the bool {metric!r}")
+    if isinstance(metric, pd.DataFrame):
+        kinds = {dtype.kind for dtype in metric.dtypes}
+    elif isinstance(metric, (pd.Series, np.ndarray)):
+        kinds = {metric.dtype.kind}
+    else:
+        try:
+            kinds = {np.asarray(metric).dtype.kind}
+        except (TypeError, ValueError):
+            return  # not an array at all: the conversion to numbers says so
+    if "b" in kinds:
+        raise TypeError("`metric` must be None, a positive number or an array of numbers, "
+                        "got an array of bools")
+
+
 def _as_float_array(metric) -> np.ndarray:
     try:
         return np.asarray(metric, dtype=float)
@@ -127,7 +151,13 @@ def _check_face_weights_2d(arr: np.ndarray, grid: Grid) -> np.ndarray:
 
 
 def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
-    """SPD check of a (..., 2, 2) field broadcast to ``(K, n, n, 2, 2)``."""
+    """SPD check of a (..., 2, 2) field broadcast to ``(K, n, n, 2, 2)``, on the active
+    cells only; each inactive cell gets the mean of the active cells' matrices.
+
+    An inactive cell holds no mass and carries no flux, so its matrix is never read by the
+    cost; the mean keeps what the solver reads everywhere (the largest eigenvalue,
+    :func:`metric_reach`, and the diagonal form) within the range of the active cells'
+    values -- SPD, with eigenvalues between theirs, diagonal when they all are."""
     K, n = grid.n_regimes, grid.n_weights
     full = (K, n, n, 2, 2)
     if arr.shape not in ((2, 2), (n, n, 2, 2), full):
@@ -136,28 +166,36 @@ def _check_matrices(arr: np.ndarray, grid: Grid) -> np.ndarray:
             f"(shape {(n, n, 2, 2)} or {full}), got shape {arr.shape}"
         )
     arr = np.broadcast_to(arr, full).copy()
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("`metric` must be finite")
-    asym = np.abs(arr - np.swapaxes(arr, -1, -2)).max(axis=(-1, -2))
-    scale = np.abs(arr).max(axis=(-1, -2))
-    bad = np.argwhere(asym > 1e-12 * np.maximum(scale, 1e-300))
+    active = grid.mask
+    if not active.any():
+        return np.broadcast_to(np.eye(2), full).copy()
+    cells = np.argwhere(active)  # the active cells in order, for the messages
+    values = arr[active]
+    unfinite = ~np.isfinite(values).all(axis=(-1, -2))
+    if unfinite.any():
+        k, i, j = cells[np.argmax(unfinite)]
+        raise ValueError(f"`metric` must be finite on every active cell; it is not at regime "
+                         f"{k}, cell ({i}, {j}): {arr[k, i, j].tolist()}")
+    asym = np.abs(values - np.swapaxes(values, -1, -2)).max(axis=(-1, -2))
+    scale = np.abs(values).max(axis=(-1, -2))
+    bad = np.flatnonzero(asym > 1e-12 * np.maximum(scale, 1e-300))
     if bad.size:
-        k, i, j = bad[0]
+        k, i, j = cells[bad[0]]
         raise ValueError(f"`metric` must be symmetric; it is not at regime {k}, cell "
                          f"({i}, {j}): {arr[k, i, j].tolist()}")
     # Cholesky per cell: the test of positive definiteness
     try:
-        np.linalg.cholesky(arr)
+        np.linalg.cholesky(values)
     except np.linalg.LinAlgError:
-        for index in np.ndindex(K, n, n):
+        for (k, i, j), matrix in zip(cells, values, strict=True):
             try:
-                np.linalg.cholesky(arr[index])
+                np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
-                k, i, j = index
                 raise ValueError(
                     f"`metric` must be positive definite; its Cholesky factorisation fails "
-                    f"at regime {k}, cell ({i}, {j}): {arr[index].tolist()} (eigenvalues "
-                    f"{np.linalg.eigvalsh(arr[index]).round(12).tolist()})") from None
+                    f"at regime {k}, cell ({i}, {j}): {matrix.tolist()} (eigenvalues "
+                    f"{np.linalg.eigvalsh(matrix).round(12).tolist()})") from None
+    arr[~active] = values.mean(axis=0)
     return arr
 
 
@@ -337,6 +375,7 @@ def check_metric(metric, grid: Grid) -> np.ndarray:
     """
     if metric is None:
         return np.ones(grid.face_shape)
+    _refuse_bools(metric)
     arr = _as_float_array(unlabel_metric(metric, grid))
     if grid.dims == 1:
         if arr.shape == (1, 1):
@@ -352,5 +391,7 @@ def check_metric(metric, grid: Grid) -> np.ndarray:
     matrices = _check_matrices(arr, grid)
     off = np.abs(matrices[..., 0, 1])
     if np.all(off <= DIAGONAL_TOLERANCE * np.sqrt(matrices[..., 0, 0] * matrices[..., 1, 1])):
-        return _diagonal_to_faces(matrices, grid)
+        # the entries that are no face (padding, beside an inactive cell) within the faces'
+        # range, as for face weights given: the field solves as its result's metric does
+        return _check_face_weights_2d(_diagonal_to_faces(matrices, grid), grid)
     return matrices

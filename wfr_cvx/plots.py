@@ -32,6 +32,8 @@ import numbers
 
 import numpy as np
 
+from .grid import _on_simplex
+
 __all__ = ["plot_geodesic", "plot_simplex", "plot_ensemble", "plot_frontier",
            "DEFAULT_TIMES", "ternary_xy", "on_simplex"]
 
@@ -279,10 +281,7 @@ def on_simplex(grid) -> bool:
     >>> on_simplex(wfr_cvx.Grid.simplex(4, 1)), on_simplex(wfr_cvx.Grid(4, 1, dims=2))
     (True, False)
     """
-    if grid.dims != 2:
-        return False
-    beyond = grid.coords.sum(axis=-1) > 1.0 + 1e-12  # the tolerance of Grid.simplex
-    return not bool((grid.mask & beyond[None]).any())
+    return _on_simplex(grid)
 
 
 def _square(ax, assets) -> None:

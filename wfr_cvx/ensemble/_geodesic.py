@@ -87,7 +87,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     lam = check_lam(lam)
     aligned = align(e0, e1)
     metrics = check_metric(metric, aligned.assets, aligned.regimes, other_order=e1.assets)
-    check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread")
+    check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread", _reach(metrics))
     plan = compile_constraints(constraints)
     backend, solver_options = check_options(backend, solver_options)
     check_endpoints(plan, aligned)
@@ -120,6 +120,10 @@ def _spread(aligned, metrics) -> float:
     centred = points - points.mean(axis=0)
     spread = 2.0 * max(float(np.sqrt(((centred @ factor) ** 2).sum(axis=1).max()))
                        for factor in metrics.factors)
-    diameter = np.sqrt(2.0) * max(float(np.sqrt(np.linalg.eigvalsh(G).max()))
-                                  for G in metrics.matrices)
-    return max(spread, diameter)
+    return max(spread, np.sqrt(2.0) * _reach(metrics))
+
+
+def _reach(metrics) -> float:
+    """The metric length of a unit step: the square root of the largest eigenvalue of
+    the regimes' metrics."""
+    return max(float(np.sqrt(np.linalg.eigvalsh(G).max())) for G in metrics.matrices)

@@ -25,10 +25,15 @@ from ._kernels import (
     pcg,
 )
 from ._splitting import (
+    POLISH_NEAR,
+    _certifies,
+    _farkas_margins,
     _penalty,
     _prox,
     _prox_weights,
-    infeasibility_certificate,
+    may_be_infeasible,
+    polar_projection,
+    polished_certificate,
     split,
 )
 
@@ -99,6 +104,11 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
     # the unscaled dual sigma E u at the last check, and how many checks in a row its step
     # certified infeasibility (two are asked, so one step's noise cannot decide)
     dual_before, certified = None, 0
+    # the checks at which a step near a certificate (POLISH_NEAR, <p, c> > 0) is polished
+    # into an exact one: after each polish that finds none, twice as many checks later, so
+    # that polishing costs a few dense solves per run
+    polish = may_be_infeasible(s)
+    polish_at, polish_wait, checks = 0, 1, 0
     bar = progress_bar(opts["progress"], desc=f"dr ({problem.n_variables:,} unknowns)",
                        unit="it")
     try:
@@ -150,12 +160,22 @@ def solve_conic(problem: ConicProblem, options: dict, start: Start | None = None
                     status = Status.SOLVED
                     break
                 dual = sigma * E * u  # unchanged by refits (they rescale u by E / E_new)
+                checks += 1
                 if dual_before is not None and primal > opts["eps"]:
-                    certified = certified + 1 if infeasibility_certificate(
-                        s, KT, dual - dual_before, opts["eps_infeas"]) else 0
+                    step = dual - dual_before
+                    margins = _farkas_margins(s, KT, polar_projection(s, step))
+                    certified = certified + 1 if _certifies(margins, opts["eps_infeas"]) else 0
                     if certified >= 2:
                         status = Status.PRIMAL_INFEASIBLE
                         break
+                    if (polish and checks >= polish_at and margins is not None
+                            and margins[0] <= POLISH_NEAR * opts["eps_infeas"]
+                            and margins[1] > 0.0):
+                        if polished_certificate(s, KT, step):
+                            status = Status.PRIMAL_INFEASIBLE  # a proof: no second look
+                            break
+                        polish_wait *= 2
+                        polish_at = checks + polish_wait
                 dual_before = dual
                 cost_before_last, last_cost = last_cost, cost
             if time.perf_counter() - begin > opts["time_limit"]:  # every iteration

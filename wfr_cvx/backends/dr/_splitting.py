@@ -17,8 +17,8 @@ import scipy.sparse as sp
 from .._conic import ConicProblem
 from ._kernels import Workers, perspective_prox, soc_projection
 
-__all__ = ["Splitting", "infeasibility_certificate", "polar_projection", "reaction_scale",
-           "split"]
+__all__ = ["Splitting", "infeasibility_certificate", "may_be_infeasible", "polar_projection",
+           "polished_certificate", "reaction_scale", "split"]
 
 
 # ------------------------------------------------------------------- the splitting
@@ -224,6 +224,22 @@ def polar_projection(s: Splitting, w: np.ndarray) -> np.ndarray:
     return p
 
 
+def _farkas_margins(s: Splitting, KT: sp.csr_matrix, p: np.ndarray
+                    ) -> tuple[float, float] | None:
+    r"""For ``p`` in :math:`D^\circ`: :math:`\|K^\top p\|_\infty / (\|p\|_\infty\max|K|)`
+    and :math:`\langle p, c\rangle / (\|p\|_\infty\max|c|)`, the two ratios the certificate
+    tests (None when ``p`` is 0 or not finite, or ``c`` is 0: nothing to certify)."""
+    size = float(np.max(np.abs(p))) if p.size else 0.0
+    if size == 0.0 or not np.isfinite(size):
+        return None
+    k_max = float(np.max(np.abs(KT.data))) if KT.nnz else 0.0
+    c_max = float(np.max(np.abs(s.c))) if s.c.size else 0.0
+    if c_max == 0.0 or k_max == 0.0:
+        return None
+    return (float(np.max(np.abs(KT @ p))) / (size * k_max),
+            float(s.c @ p) / (size * c_max))
+
+
 def infeasibility_certificate(s: Splitting, KT: sp.csr_matrix, w: np.ndarray,
                               eps: float) -> bool:
     r"""Whether the dual displacement ``w`` certifies that no ``x`` has :math:`Kx + c \in D`.
@@ -237,13 +253,114 @@ def infeasibility_certificate(s: Splitting, KT: sp.csr_matrix, w: np.ndarray,
     \varepsilon\|p\|_\infty\max|K|` and :math:`\langle p, c\rangle \ge
     \varepsilon\|p\|_\infty\max|c|` (the tests of OSQP, at tolerance ``eps``).
     """
+    return _certifies(_farkas_margins(s, KT, polar_projection(s, w)), eps)
+
+
+def _certifies(margins: tuple[float, float] | None, eps: float) -> bool:
+    """The tests of :func:`infeasibility_certificate` on :func:`_farkas_margins`."""
+    return margins is not None and margins[0] <= eps and margins[1] >= eps
+
+
+def may_be_infeasible(s: Splitting) -> bool:
+    """Whether the problem has constraint rows (zero or orthant cones): without them the
+    pure-reaction path is feasible, and no certificate can exist."""
+    return any(kind in ("zero", "nonneg") for kind, *_ in s.segments)
+
+
+#: The polish's dense system (equations x generators) is solved up to this many entries
+#: (8 MB; its non-negative least squares measured 0.2 to 0.7 s at 1e6 entries, 50 to 85 s
+#: at 1.5e7); a larger one is not polished.
+POLISH_MAX_ENTRIES = 1_000_000
+
+#: A polished certificate ``p`` is accepted when :math:`\|K^\top p\|_1 \le`
+#: ``POLISH_TOL`` :math:`\langle p, c\rangle`: a point with :math:`Kx + c \in D` would
+#: need :math:`\max|x| \ge 1/` ``POLISH_TOL`` in the solver's units (cell masses of
+#: mean 1), so the certificate is exact up to round-off.
+POLISH_TOL = 1e-9
+
+#: A step is polished once its :math:`K^\top p` test is within this factor of passing
+#: (``eps_infeas``): certificates were found from 0.085 (against 1e-2), while the steps of
+#: feasible problems measured 0.15 to 0.7.
+POLISH_NEAR = 10.0
+
+#: Rows where the projected step is below this fraction of its largest entry are left out
+#: of the polish's generators.
+POLISH_SUPPORT = 1e-6
+
+
+def _generators(s: Splitting, p: np.ndarray) -> sp.csc_matrix:
+    r"""Generators of :math:`D^\circ` on the support of ``p`` (in :math:`D^\circ`, largest
+    entry 1), one per column (see :func:`polished_certificate`)."""
+    rows, columns, values = [], [], []
+    count = 0
+
+    def add(index: np.ndarray, value: np.ndarray, per: int = 1) -> None:
+        nonlocal count
+        n = index.size // per
+        rows.append(index)
+        columns.append(count + np.repeat(np.arange(n), per))
+        values.append(value)
+        count += n
+
+    for kind, start, stop, extra in s.segments:
+        block = p[start:stop]
+        if kind == "zero":
+            index = start + np.flatnonzero(np.abs(block) > POLISH_SUPPORT)
+            add(index, np.ones(index.size))
+            add(index, -np.ones(index.size))
+        elif kind in ("nonneg", "perspective"):
+            first, every = (0, 1) if kind == "nonneg" else (extra[1], extra[1] + 1)
+            index = start + first + every * np.flatnonzero(
+                block[first::every] < -POLISH_SUPPORT)
+            add(index, -np.ones(index.size))
+        else:  # second-order cones of dimension `extra`: the step's ray, and -e_t
+            cones = block.reshape(-1, extra)
+            kept = np.flatnonzero(-cones[:, 0] > POLISH_SUPPORT)
+            rays = cones[kept] / np.linalg.norm(cones[kept], axis=1, keepdims=True)
+            add((start + extra * kept[:, None] + np.arange(extra)).ravel(), rays.ravel(),
+                per=extra)
+            add(start + extra * kept, -np.ones(kept.size))
+    if not rows:
+        return sp.csc_matrix((p.size, 0))
+    return sp.csc_matrix((np.concatenate(values), (np.concatenate(rows),
+                                                   np.concatenate(columns))),
+                         shape=(p.size, count))
+
+
+def polished_certificate(s: Splitting, KT: sp.csr_matrix, w: np.ndarray) -> bool:
+    r"""Whether an exact Farkas certificate lies on the support of the dual step ``w``.
+
+    The ADMM's dual step finds the rows and cones of a certificate long before its
+    :math:`K^\top p` is small enough for :func:`infeasibility_certificate` (the step
+    converges like the slowest mode of the iteration).  On that support, ``p`` is sought
+    as a non-negative combination of generators of :math:`D^\circ` -- :math:`\pm e_i` on a
+    zero row, :math:`-e_i` on an orthant row or a perspective term's ``F`` row, the step's
+    own ray and :math:`-e_t` on a second-order cone -- with :math:`K^\top p = 0` and
+    :math:`\langle p, c\rangle = 1`, by non-negative least squares (Lawson & Hanson 1974).
+    Every such ``p`` lies in :math:`D^\circ` by construction, so a ``p`` found is a proof
+    (up to :data:`POLISH_TOL`), not a tolerance test: a feasible problem has none.  False
+    when the support holds no certificate, or its system has more than
+    :data:`POLISH_MAX_ENTRIES` entries.
+    """
+    from scipy.optimize import nnls
+
     p = polar_projection(s, w)
     size = float(np.max(np.abs(p))) if p.size else 0.0
     if size == 0.0 or not np.isfinite(size):
         return False
-    k_max = float(np.max(np.abs(KT.data))) if KT.nnz else 0.0
-    c_max = float(np.max(np.abs(s.c))) if s.c.size else 0.0
-    if c_max == 0.0:
+    generators = _generators(s, p / size)
+    coupled = (KT @ generators).tocsr()
+    touched = np.flatnonzero(np.diff(coupled.indptr))  # columns of K the support meets
+    n_rows, n_generators = touched.size + 1, generators.shape[1]
+    if n_generators == 0 or n_rows * n_generators > POLISH_MAX_ENTRIES:
         return False
-    return (float(np.max(np.abs(KT @ p))) <= eps * size * k_max
-            and float(s.c @ p) >= eps * size * c_max)
+    system = np.vstack([coupled[touched].toarray(), s.c @ generators])
+    target = np.zeros(n_rows)
+    target[-1] = 1.0
+    try:
+        theta, _ = nnls(system, target, maxiter=10 * n_generators)
+    except RuntimeError:  # the active set did not settle: no answer
+        return False
+    q = polar_projection(s, generators @ theta)  # in D° already, up to round-off
+    value = float(s.c @ q)
+    return value > 0.0 and float(np.abs(KT @ q).sum()) <= POLISH_TOL * value
