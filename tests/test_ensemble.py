@@ -782,3 +782,26 @@ def test_a_coupling_with_too_many_pairs_in_reach_is_refused_during_the_search(mo
     assert small.status == "Solved"
     near = geodesic(e0, e1, lam=0.01)
     assert near.status == "Solved"
+
+
+def test_a_cost_below_round_off_is_not_certified():
+    """Books more than pi lam apart resized in place by ~1e-14: d^2 / 4 lam^2 ~ 1e-31 of
+    the mass, which differences of square roots cannot resolve (3 % off).  It was
+    certified "Solved" with gap 0 and a lower bound above the exact value; it must stay
+    "AlmostSolved", warned, with a bound below the exact value."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 50
+    lam = 0.05
+    x = [[0.1, 0.1], [1.6707963267948966, 0.1], [3.241592653589793, 0.1],
+         [4.812388980384689, 0.1]]
+    a = [0.0015816763914062678, 0.0019964158929839416, 0.4833604040150505,
+         0.011318145843513613]
+    b = [0.0015816763914061958, 0.0019964158929839265, 0.4833604040150467,
+         0.011318145843513209]
+    exact = float(4 * Decimal(lam) ** 2 * sum((Decimal(p).sqrt() - Decimal(q).sqrt()) ** 2
+                                              for p, q in zip(a, b, strict=True)))
+    with pytest.warns(InaccurateSolutionWarning, match="AlmostSolved"):
+        geo = geodesic(Ensemble(x, mass=a), Ensemble(x, mass=b), lam)
+    assert geo.status == "AlmostSolved"
+    assert geo.lower_bound <= exact
