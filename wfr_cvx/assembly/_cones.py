@@ -60,7 +60,7 @@ def transport_weights(t: Terms) -> np.ndarray:
     unit = grid.dx**2 / grid.dt / (transport_speed(grid) * t.request.balance)**2
     if t.layout.transport_on_cells:
         return np.full(t.layout.transport_at.size,
-                       unit * cone_metric_scale(t.request.metric))
+                       unit * cone_metric_scale(t.request.metric, grid))
     metric = np.broadcast_to(t.request.metric, (grid.n_steps, *grid.face_shape))
     return metric.ravel()[t.layout.flux_faces] * unit
 
@@ -82,7 +82,7 @@ def transport(t: Terms) -> Rows | None:
         n = layout.transport_at.size
         if not n:
             return None
-        metric = t.request.metric / cone_metric_scale(t.request.metric)
+        metric = t.request.metric / cone_metric_scale(t.request.metric, t.grid)
         if metric.ndim == 5:  # cell matrices G = L L^T (off-diagonal)
             L = np.broadcast_to(cholesky_factors(metric),
                                 (t.grid.n_steps, *metric.shape)).reshape(-1, 2, 2)

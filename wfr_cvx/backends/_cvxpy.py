@@ -210,7 +210,7 @@ def build(request) -> Formulation:
         # momentum), or with G on the faces u_a = the centre mean of sqrt(G_a) mu_a
         at = _touched_cells(plan.faces, grid)
         # G / g in the cones, g on the epigraphs (wfr_cvx.assembly.cone_metric_scale)
-        g = cone_metric_scale(metric)
+        g = cone_metric_scale(metric, grid)
         if is_cell_metric(metric):
             L = np.broadcast_to(np.linalg.cholesky(metric / g), (T, *metric.shape))
             L = L.reshape(T * K, grid.n_cells, 2, 2)
