@@ -39,6 +39,7 @@ _OBJECTS = {
     "InfeasibleError": "errors",
     "ProblemTooLargeError": "errors",
     "InaccurateSolutionWarning": "errors",
+    "InconsistentFileWarning": "errors",
     "UnitsWarning": "errors",
 }
 

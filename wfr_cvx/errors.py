@@ -10,8 +10,8 @@ The solver-status policy follows cvxpy's three levels:
 
 from __future__ import annotations
 
-__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning", "ProblemTooLargeError",
-           "UnitsWarning"]
+__all__ = ["SolverError", "InfeasibleError", "InaccurateSolutionWarning",
+           "InconsistentFileWarning", "ProblemTooLargeError", "UnitsWarning"]
 
 
 def _rebuilt(cls, args: tuple, state: dict):
@@ -54,6 +54,12 @@ class InfeasibleError(SolverError):
 
 class InaccurateSolutionWarning(UserWarning):
     """The solver stopped at reduced accuracy; figures are returned but less precise."""
+
+
+class InconsistentFileWarning(UserWarning):
+    """A loaded result whose figures disagree with its own arrays beyond what a solve
+    leaves (an edited or damaged file, a solve at loosened tolerances, or a file written
+    by an earlier wfr_cvx): it is returned, but its figures are not to be trusted."""
 
 
 class UnitsWarning(UserWarning):
