@@ -694,6 +694,16 @@ def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
     assert info.value.key == "e0.csv" and "no data rows" in info.value.reason
 
 
+
+def _ensemble_part_file(tmp_path, part: str, extra: str = ""):
+    """An ensemble file whose e0 is one ``part`` table (``frontier`` or ``resampled``) of
+    the shipped prices, with the line ``extra`` added to it; e1 one 50/50 atom."""
+    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
+    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
+            f"[[e0.{part}]]\nprices = {prices!r}\n{extra}\n"
+            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
+    return _write(tmp_path, text, "parts.toml")
+
 @pytest.mark.parametrize(("part", "key", "reason"), [
     ("frontier", "points = 1", "e0.frontier[0].points"),
     ("resampled", "samples = 0", "e0.resampled[0].samples"),
@@ -704,11 +714,7 @@ def test_an_ensemble_csv_without_rows_is_refused(tmp_path):
 ])
 def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
     """Before: the part's own ProblemFileError was wrapped again, file and key twice."""
-    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
-    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
-            f"[[e0.{part}]]\nprices = {prices!r}\n{key}\n"
-            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
-    path = _write(tmp_path, text, "parts.toml")
+    path = _ensemble_part_file(tmp_path, part, key)
     with pytest.raises(ProblemFileError) as info:
         problems.load(path)
     message = str(info.value)
@@ -728,11 +734,7 @@ def test_a_solver_failure_while_reading_names_the_file_and_key(tmp_path, monkeyp
         raise SolverError(f"{what} was not solved", status="solver_error", backend="cvxpy")
 
     monkeypatch.setattr(markowitz, "_solve", failing)
-    prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
-    text = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
-            f"[[e0.{part}]]\nprices = {prices!r}\n"
-            "[e1]\natoms = [{ weights = [0.5, 0.5] }]\n")
-    path = _write(tmp_path, text, "parts.toml")
+    path = _ensemble_part_file(tmp_path, part)
     with pytest.raises(ProblemFileError) as info:
         problems.load(path)
     assert info.value.key == f"e0.{part}[0]"
