@@ -92,6 +92,18 @@ def test_compare_arguments_are_checked():
         wfr_cvx.compare(e0, e1, -1.0)
 
 
+def test_compare_names_an_array_mixed_with_an_ensemble():
+    """Before: "ensembles have no grid: call compare(e0, e1, lam)", with a grid given for
+    the array end."""
+    e0, _ = _random(0)
+    g = wfr_cvx.Grid(8, 2)
+    with pytest.raises(TypeError, match=r"two Ensembles or two allocations on a grid, got "
+                                        r"`rho0` of type ndarray and `rho1` of type Ensemble"):
+        wfr_cvx.compare(g.bump(0.3, 0.1), e0, g, 0.3)
+    with pytest.raises(TypeError, match=r"`rho0` of type Ensemble and `rho1` of type ndarray"):
+        wfr_cvx.compare(e0, g.bump(0.3, 0.1), 0.3)
+
+
 def test_compare_refuses_what_ensembles_do_not_use():
     """Before: a grid's `scheme` (even "bogus") and `risk_aversion` without `markowitz`
     were ignored between ensembles, and `lam` given twice was said to be a grid."""
