@@ -845,6 +845,59 @@ def test_dates_written_as_eight_digits_are_read_yyyymmdd(tmp_path):
         markowitz.load_prices(path)
 
 
+def test_a_price_file_names_its_repeated_and_missing_dates(tmp_path):
+    """Before: a repeated date and an empty trailing row (",", read as a NaT date) were both
+    "dates must be strictly increasing, got unsorted dates ... sort the rows by date"; a
+    missing YYYYMMDD date cited the valid first one as np.float64(20001101.0), the file
+    named twice; a header alone raised a TypeError about dtype object."""
+    path = tmp_path / "prices.csv"
+
+    def load(text):
+        path.write_text(text)
+        return markowitz.load_prices(path)
+
+    with pytest.raises(ValueError, match=r"the date 2000-11-01 is on rows 1, 2 below the "
+                                         r"header: keep one row per date"):
+        load("date,A\n2000-11-01,1\n2000-11-01,2\n2001-01-01,3\n")
+    # rows of empty fields are dropped, as blank lines are, wherever they are
+    loaded = load("date,A,B\n2000-11-01,1,2\n,,\n2000-12-01,2,3\n2001-01-01,3,4\n,,\n")
+    assert loaded.shape == (3, 2) and loaded.index[-1] == pd.Timestamp("2001-01-01")
+    assert load("date,A\n20001101,1\n20001201,2\n20010101,3\n,\n").shape == (3, 1)
+    for text in ("date,A\n20001101,1\n,2\n20010101,3\n",
+                 "date,A\n2000-11-01,1\n,2\n2001-01-01,3\n"):
+        with pytest.raises(ValueError) as info:
+            load(text)
+        assert str(info.value) == (f"price file {str(path)!r}: the date is missing on row 2 "
+                                   "below the header (prices without a date): write the "
+                                   "date, or delete the row")
+    with pytest.raises(ValueError) as info:
+        load("date,A\n20001101,1\n2000110.5,2\n")
+    assert str(info.value) == (f"price file {str(path)!r}: the `date` column does not hold "
+                               "dates: it holds numbers that are not dates written YYYYMMDD, "
+                               "e.g. 2000110.5 (row 2)")
+    with pytest.raises(ValueError, match=r"'B' \(1\), the first on the row of 2000-12-01$"):
+        load("date,A,B\n2000-11-01,1,2\n2000-12-01,2,\n2001-01-01,3,4\n")
+    with pytest.raises(ValueError, match=r"has no rows of prices \(only the header date,A,B\)"):
+        load("date,A,B\n")
+
+
+def test_a_price_table_names_its_repeated_and_missing_dates(prices):
+    """Before: both were "dates must be strictly increasing, got unsorted dates"."""
+    repeated = prices.set_axis(prices.index[[0, 1, 1, *range(3, len(prices))]])
+    with pytest.raises(ValueError, match=r"`prices` dates must be strictly increasing, got 1 "
+                                         r"date\(s\) on more than one row: 2000-12-01; keep "
+                                         r"one row per date"):
+        returns_from_prices(repeated)
+    with pytest.raises(ValueError, match=r"1 date\(s\) on more than one row: '2000-12-01'"):
+        estimate(_as_read_csv_leaves_it(repeated))
+    holed = prices.set_axis(prices.index.where(np.arange(len(prices)) != 4))
+    with pytest.raises(ValueError, match=r"`prices` has 1 row\(s\) without a date \(NaT or "
+                                         r"NaN in the index\) at position\(s\) 4 "):
+        returns_from_prices(holed)
+    with pytest.raises(ValueError, match=r"must have at least 2 rows \(dates\), got 0"):
+        returns_from_prices(pd.DataFrame(columns=["A", "B"]))
+
+
 def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):
     """Before: on a 1-D grid naming no assets, labelled mu/cov were read by position
     (whichever label came first became the weight axis: two orders differed by 0.0103)."""
