@@ -11,7 +11,13 @@ import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfr_cvx import Grid, InaccurateSolutionWarning, InfeasibleError, SolverError
+from wfr_cvx import (
+    Grid,
+    InaccurateSolutionWarning,
+    InfeasibleError,
+    SolverError,
+    UnitsWarning,
+)
 from wfr_cvx.finance import markowitz
 from wfr_cvx.finance.markowitz import (
     efficient_frontier,
@@ -896,6 +902,25 @@ def test_a_price_table_names_its_repeated_and_missing_dates(prices):
         returns_from_prices(holed)
     with pytest.raises(ValueError, match=r"must have at least 2 rows \(dates\), got 0"):
         returns_from_prices(pd.DataFrame(columns=["A", "B"]))
+
+
+def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices):
+    """Before: a YYYYMMDD `date` column was estimated as an asset, and prices passed as
+    returns gave resampled portfolios without a word."""
+    table = pd.DataFrame({"Date": [20000101, 20000201, 20000301], "A": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date', which would "
+                                         r"be read as an asset.*prices.set_index\('Date'\)"):
+        estimate(table)
+    returns = returns_from_prices(prices)
+    with pytest.raises(ValueError, match=r"`returns` has a column named 'date'"):
+        markowitz.resampled_portfolios(returns.assign(date=range(len(returns))), 2, seed=0)
+    with pytest.warns(UnitsWarning, match=r"`returns` look like prices.*the lowest is 1\.812"
+                                          r".*returns_from_prices\(prices\)"):
+        markowitz.resampled_portfolios(prices, 2, risk_aversion=4, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitsWarning)
+        markowitz.resampled_portfolios(returns, 2, risk_aversion=4, seed=0)
+        markowitz.resampled_portfolios(returns.abs(), 2, risk_aversion=4, seed=0)
 
 
 def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):

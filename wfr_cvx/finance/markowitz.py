@@ -60,7 +60,7 @@ from scipy.optimize import linprog
 
 from .._validate import real_scalar
 from .._warnings import silenced, suppressed, warn
-from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError, UnitsWarning
 
 __all__ = [
     "PRICES_FILE",
@@ -90,6 +90,10 @@ _FRONTIER_COLUMNS = ("target_return", "return", "variance", "volatility")
 #: so 100 000 already take minutes, and a count near 2**63 is a typing error.
 MAX_PORTFOLIOS = 100_000
 _METHODS = ("qp", "simplex")
+#: resampled_portfolios warns that its `returns` look like prices when every value is
+#: positive and every column's mean exceeds this: simple returns averaging over 50 % a
+#: period, without a single loss, are not a market's; prices (and gross returns) are.
+_PRICE_LIKE_MEAN = 0.5
 
 # Exponentiated-gradient frontier solver: stop at a relative KKT residual of _EG_TOL, warn
 # after _EG_MAX_ITER steps per point; one multiplier update every _EG_INNER steps.
@@ -395,6 +399,23 @@ def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
         )
 
 
+#: Column names (case and spaces aside) that say the column holds the dates of the rows,
+#: not a ticker's prices or returns.
+_DATE_COLUMNS = ("date", "dates", "time", "timestamp", "datetime")
+
+
+def _check_no_date_column(frame: pd.DataFrame, name: str) -> None:
+    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`): its numbers
+    (20000131, seconds since 1970) would be taken for an asset's."""
+    dated = [c for c in frame.columns
+             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS]
+    if dated:
+        raise ValueError(f"`{name}` has a column named {dated[0]!r}, which would be read as "
+                         f"an asset: the dates belong in the index, one column per ticker.  "
+                         f"Pass `{name}.set_index({dated[0]!r})` (load_prices reads a CSV "
+                         f"so)")
+
+
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
     """Validate a price table and return its values as a float array."""
     if not isinstance(prices, pd.DataFrame):
@@ -407,6 +428,7 @@ def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
     if not prices.columns.is_unique:
         dupes = list(prices.columns[prices.columns.duplicated()])
         raise ValueError(f"`{name}` columns must be unique tickers, got duplicates {dupes}")
+    _check_no_date_column(prices, name)
     # before the dtypes: a table without rows has columns of dtype object
     if len(prices) < min_rows:
         raise ValueError(
@@ -909,6 +931,15 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     pandas.DataFrame
         One row per resample (index ``sample``), one column per asset.
 
+    Warns
+    -----
+    UnitsWarning
+        When ``returns`` look like prices: every value positive and every column's mean
+        above 0.5 -- a simple return averaging over 50 % a period without a single loss.
+        Prices are not refused, as gross returns :math:`1 + r` look the same and give the
+        same portfolios (the budget makes the objective blind to a common shift of
+        :math:`\mu`); pass ``returns - 1`` for those.
+
     Examples
     --------
     >>> books = resampled_portfolios(returns_from_prices(load_prices()), 5, risk_aversion=4.0,
@@ -919,6 +950,7 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     if not isinstance(returns, pd.DataFrame):
         raise TypeError(f"`returns` must be a pandas DataFrame (dates x assets), got "
                         f"{type(returns).__name__}")
+    _check_no_date_column(returns, "returns")
     _check_numeric(returns, "returns", "returns")
     values = returns.to_numpy(dtype=float)
     if values.shape[0] < 3:
@@ -934,6 +966,14 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     if values.min() < -1.0:
         raise ValueError(f"`returns` must be simple returns, >= -1 (a price cannot fall "
                          f"below 0), got {values.min():g}; pass returns_from_prices(prices)")
+    means = values.mean(axis=0)
+    if values.min() > 0 and means.min() > _PRICE_LIKE_MEAN:
+        warn(f"`returns` look like prices, not simple returns: every value is positive and "
+             f"every column's mean is above {_PRICE_LIKE_MEAN:g} (the lowest is "
+             f"{means.min():.4g}; as returns: over {100 * _PRICE_LIKE_MEAN:g} % a period, "
+             f"never a loss).  Pass "
+             f"returns_from_prices(prices); for gross returns (1 + r) pass returns - 1",
+             UnitsWarning, stacklevel=None)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
             or not 1 <= n_samples <= MAX_PORTFOLIOS:
         raise ValueError(f"`n_samples` must be an integer >= 1 and <= {MAX_PORTFOLIOS:,} "
