@@ -92,6 +92,18 @@ def test_compare_arguments_are_checked():
         wfr_cvx.compare(e0, e1, -1.0)
 
 
+def test_compare_names_an_array_mixed_with_an_ensemble():
+    """Before: "ensembles have no grid: call compare(e0, e1, lam)", with a grid given for
+    the array end."""
+    e0, _ = _random(0)
+    g = wfr_cvx.Grid(8, 2)
+    with pytest.raises(TypeError, match=r"two Ensembles or two allocations on a grid, got "
+                                        r"`rho0` of type ndarray and `rho1` of type Ensemble"):
+        wfr_cvx.compare(g.bump(0.3, 0.1), e0, g, 0.3)
+    with pytest.raises(TypeError, match=r"`rho0` of type Ensemble and `rho1` of type ndarray"):
+        wfr_cvx.compare(e0, g.bump(0.3, 0.1), 0.3)
+
+
 def test_compare_refuses_what_ensembles_do_not_use():
     """Before: a grid's `scheme` (even "bogus") and `risk_aversion` without `markowitz`
     were ignored between ensembles, and `lam` given twice was said to be a grid."""
@@ -130,6 +142,32 @@ def test_rebalancing_each_regime_onto_its_own_target_is_taken():
         assert table.loc[path, "distance2"] == pytest.approx(hellinger, rel=1e-9)
         assert table.loc[path, "transport_cost"] == pytest.approx(0.0, abs=1e-12)
     assert table.loc["wfr_geodesic", "distance2"] == pytest.approx(hellinger, rel=1e-6)
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_regime_empty_at_one_end_is_not_moved_before_its_reaction(forward):
+    """Regime 'off' holds 0.5 at the start and nothing at the target: rebalancing 'on' alone
+    (0.5 moved 0.3 in each of two assets) and then switching, 'off' destroyed where it
+    sits, is (sqrt(move) + sqrt(switch))^2; switching first makes 'on' 1.0, which then
+    moves.  Reversed, the paths trade places ('off' created on its own target atom).
+    Before: 'off' was first moved onto the pooled target portfolios (0.780544 for
+    0.576415), the destroying costing 4 lam^2 m wherever the mass sits."""
+    lam = 0.3
+    e0 = Ensemble(np.array([[0.2, 0.8], [0.8, 0.2]]), mass=[0.5, 0.5], regime=["on", "off"],
+                  regimes=("on", "off"), assets=("A", "B"))
+    e1 = Ensemble(np.array([[0.5, 0.5]]), mass=[1.0], regime=["on"], regimes=("on", "off"),
+                  assets=("A", "B"))
+    switch = 4 * lam**2 * ((1 - np.sqrt(0.5)) ** 2 + 0.5)
+    in_place = (np.sqrt(0.5 * (0.3**2 + 0.3**2)) + np.sqrt(switch)) ** 2
+    moved_whole = (np.sqrt(0.3**2 + 0.3**2) + np.sqrt(switch)) ** 2
+    paths = ["rebalance_then_switch", "switch_then_rebalance"]
+    if not forward:
+        e0, e1 = e1, e0
+        paths.reverse()
+    table = compare_ensembles(e0, e1, lam)
+    assert table.loc[paths[0], "distance2"] == pytest.approx(in_place, rel=1e-9)
+    assert table.loc[paths[1], "distance2"] == pytest.approx(moved_whole, rel=1e-9)
+    assert table.attrs["intermediate"][paths[0]] == "per regime"
 
 
 def test_a_given_geodesic_must_be_that_of_the_inputs():

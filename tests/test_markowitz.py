@@ -11,7 +11,13 @@ import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wfr_cvx import Grid, InaccurateSolutionWarning, InfeasibleError, SolverError
+from wfr_cvx import (
+    Grid,
+    InaccurateSolutionWarning,
+    InfeasibleError,
+    SolverError,
+    UnitsWarning,
+)
 from wfr_cvx.finance import markowitz
 from wfr_cvx.finance.markowitz import (
     efficient_frontier,
@@ -843,6 +849,78 @@ def test_dates_written_as_eight_digits_are_read_yyyymmdd(tmp_path):
     path.write_text("date,A,B\n1,1,2\n2,1.1,2.1\n3,1.2,2.0\n")
     with pytest.raises(ValueError, match="numbers that are not dates written YYYYMMDD"):
         markowitz.load_prices(path)
+
+
+def test_a_price_file_names_its_repeated_and_missing_dates(tmp_path):
+    """Before: a repeated date and an empty trailing row (",", read as a NaT date) were both
+    "dates must be strictly increasing, got unsorted dates ... sort the rows by date"; a
+    missing YYYYMMDD date cited the valid first one as np.float64(20001101.0), the file
+    named twice; a header alone raised a TypeError about dtype object."""
+    path = tmp_path / "prices.csv"
+
+    def load(text):
+        path.write_text(text)
+        return markowitz.load_prices(path)
+
+    with pytest.raises(ValueError, match=r"the date 2000-11-01 is on rows 1, 2 below the "
+                                         r"header: keep one row per date"):
+        load("date,A\n2000-11-01,1\n2000-11-01,2\n2001-01-01,3\n")
+    # rows of empty fields are dropped, as blank lines are, wherever they are
+    loaded = load("date,A,B\n2000-11-01,1,2\n,,\n2000-12-01,2,3\n2001-01-01,3,4\n,,\n")
+    assert loaded.shape == (3, 2) and loaded.index[-1] == pd.Timestamp("2001-01-01")
+    assert load("date,A\n20001101,1\n20001201,2\n20010101,3\n,\n").shape == (3, 1)
+    for text in ("date,A\n20001101,1\n,2\n20010101,3\n",
+                 "date,A\n2000-11-01,1\n,2\n2001-01-01,3\n"):
+        with pytest.raises(ValueError) as info:
+            load(text)
+        assert str(info.value) == (f"price file {str(path)!r}: the date is missing on row 2 "
+                                   "below the header (prices without a date): write the "
+                                   "date, or delete the row")
+    with pytest.raises(ValueError) as info:
+        load("date,A\n20001101,1\n2000110.5,2\n")
+    assert str(info.value) == (f"price file {str(path)!r}: the `date` column does not hold "
+                               "dates: it holds numbers that are not dates written YYYYMMDD, "
+                               "e.g. 2000110.5 (row 2)")
+    with pytest.raises(ValueError, match=r"'B' \(1\), the first on the row of 2000-12-01$"):
+        load("date,A,B\n2000-11-01,1,2\n2000-12-01,2,\n2001-01-01,3,4\n")
+    with pytest.raises(ValueError, match=r"has no rows of prices \(only the header date,A,B\)"):
+        load("date,A,B\n")
+
+
+def test_a_price_table_names_its_repeated_and_missing_dates(prices):
+    """Before: both were "dates must be strictly increasing, got unsorted dates"."""
+    repeated = prices.set_axis(prices.index[[0, 1, 1, *range(3, len(prices))]])
+    with pytest.raises(ValueError, match=r"`prices` dates must be strictly increasing, got 1 "
+                                         r"date\(s\) on more than one row: 2000-12-01; keep "
+                                         r"one row per date"):
+        returns_from_prices(repeated)
+    with pytest.raises(ValueError, match=r"1 date\(s\) on more than one row: '2000-12-01'"):
+        estimate(_as_read_csv_leaves_it(repeated))
+    holed = prices.set_axis(prices.index.where(np.arange(len(prices)) != 4))
+    with pytest.raises(ValueError, match=r"`prices` has 1 row\(s\) without a date \(NaT or "
+                                         r"NaN in the index\) at position\(s\) 4 "):
+        returns_from_prices(holed)
+    with pytest.raises(ValueError, match=r"must have at least 2 rows \(dates\), got 0"):
+        returns_from_prices(pd.DataFrame(columns=["A", "B"]))
+
+
+def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices):
+    """Before: a YYYYMMDD `date` column was estimated as an asset, and prices passed as
+    returns gave resampled portfolios without a word."""
+    table = pd.DataFrame({"Date": [20000101, 20000201, 20000301], "A": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date', which would "
+                                         r"be read as an asset.*prices.set_index\('Date'\)"):
+        estimate(table)
+    returns = returns_from_prices(prices)
+    with pytest.raises(ValueError, match=r"`returns` has a column named 'date'"):
+        markowitz.resampled_portfolios(returns.assign(date=range(len(returns))), 2, seed=0)
+    with pytest.warns(UnitsWarning, match=r"`returns` look like prices.*the lowest is 1\.812"
+                                          r".*returns_from_prices\(prices\)"):
+        markowitz.resampled_portfolios(prices, 2, risk_aversion=4, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitsWarning)
+        markowitz.resampled_portfolios(returns, 2, risk_aversion=4, seed=0)
+        markowitz.resampled_portfolios(returns.abs(), 2, risk_aversion=4, seed=0)
 
 
 def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):

@@ -144,7 +144,13 @@ def compare(rho0, rho1, grid: Grid | None = None, lam: float | None = None, *, m
     if markowitz is None and risk_aversion != 1.0:
         raise TypeError(f"`risk_aversion` ({risk_aversion!r}) sets the mean-variance weights "
                         "of `markowitz=`, which is not given: it would have no effect")
-    if is_ensemble(rho0) or is_ensemble(rho1):
+    if is_ensemble(rho0) != is_ensemble(rho1):
+        raise TypeError(
+            f"compare() takes two Ensembles or two allocations on a grid, got `rho0` of type "
+            f"{type(rho0).__name__} and `rho1` of type {type(rho1).__name__}: build the "
+            f"other end the same way (Ensemble.from_portfolios, or an array of shape "
+            f"grid.shape)")
+    if is_ensemble(rho0):
         return _compare_ensembles(rho0, rho1, grid, lam, metric=metric, backend=backend,
                                   scheme=scheme, geodesic=geodesic, markowitz=markowitz,
                                   options=solver_options)

@@ -64,7 +64,8 @@ class InconsistentFileWarning(UserWarning):
 
 class UnitsWarning(UserWarning):
     """An input whose size suggests the wrong units (a crossover scale in dollars passed
-    as ``lam`` in weight units, a spread in basis points passed as a fraction)."""
+    as ``lam`` in weight units, a spread in basis points passed as a fraction, prices
+    passed as returns)."""
 
 
 class ProblemTooLargeError(_Picklable, ValueError):

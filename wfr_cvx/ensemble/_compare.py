@@ -12,7 +12,9 @@ The same comparison as :func:`wfr_cvx.compare` on a grid, between ensembles:
 The intermediate is the cheaper of two, as on the grid: **per regime** (regime ``r``'s
 atoms move onto ``e1``'s regime-``r`` atoms, rescaled to regime ``r``'s mass; or each
 regime's source atoms are rescaled in place to its target mass; a regime empty at that end
-takes the pooled portfolios) or **pooled** (every regime onto the atoms of ``e1`` of all
+keeps its atoms at the other end: it is then removed or created by the reaction phase
+alone, whose Hellinger cost :math:`4\lambda^2 m` does not depend on where the mass sits,
+so not moving it is cheapest) or **pooled** (every regime onto the atoms of ``e1`` of all
 regimes, in proportion to their masses; or each source portfolio split over the regimes in
 the target's regime proportions); which one is in ``table.attrs["intermediate"]``.
 
@@ -149,30 +151,45 @@ def compare(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None,
     p0, p1 = aligned.a / aligned.a.sum(), aligned.b / aligned.b.sum()
 
     def transport(r, x, a, y, b):
-        return balanced_transport2(x, a, y, b, metrics.factors[r])
+        # a middle laid over both ends' atoms is zero on most of them: those are left out
+        # of the linear program, whose size is the product of the two counts
+        from_, to = a > 0, b > 0
+        return balanced_transport2(x[from_], a[from_], y[to], b[to], metrics.factors[r])
 
-    # rebalance then switch: regime r's atoms -> target portfolios (masses over e1's atoms,
-    # one row per regime), transport only; then reaction in place onto e1
-    target = np.array([np.where(aligned.l == r, aligned.b, 0.0) for r in regimes])
-    source = np.array([np.where(aligned.k == r, aligned.a, 0.0) for r in regimes])
-    pooled_after = np.array([m0[r] * p1 for r in regimes])
-    per_regime_after = np.array([target[r] * (m0[r] / m1[r]) if m1[r] > 0
-                                 else pooled_after[r] for r in regimes])
-    # switch then rebalance: reaction in place onto the target regime masses (masses over
-    # e0's atoms, one row per regime), then transport inside each regime
-    pooled_before = np.array([m1[r] * p0 for r in regimes])
-    per_regime_before = np.array([source[r] * (m1[r] / m0[r]) if m0[r] > 0
-                                  else pooled_before[r] for r in regimes])
+    # A regime empty at one end is removed (or created) by the reaction phase alone, whose
+    # Hellinger cost 4 lam^2 m does not depend on where the mass sits: moving it is wasted,
+    # so the per-regime middle keeps it on its atoms at the other end.  The middles are
+    # laid over both ends' atoms (one row per regime, one column per atom).
+    rows_of = np.arange(len(aligned.regimes))[:, None]
+    target = np.where(aligned.l == rows_of, aligned.b, 0.0)
+    source = np.where(aligned.k == rows_of, aligned.a, 0.0)
+    none_x, none_y = np.zeros_like(source), np.zeros_like(target)
+    # rebalance then switch: regime r's atoms -> target portfolios, transport only; then
+    # reaction in place onto e1.  Columns: e1's atoms, then e0's.
+    after_points = np.concatenate([aligned.y, aligned.x])
+    target_after = np.hstack([target, none_x])
+    pooled_after = np.hstack([m0[:, None] * p1, none_x])
+    per_regime_after = np.array([
+        np.concatenate([target[r] * (m0[r] / m1[r]), none_x[r]]) if m1[r] > 0
+        else np.concatenate([none_y[r], source[r]]) for r in regimes])
+    # switch then rebalance: reaction in place onto the target regime masses, then
+    # transport inside each regime.  Columns: e0's atoms, then e1's.
+    before_points = np.concatenate([aligned.x, aligned.y])
+    source_before = np.hstack([source, none_y])
+    pooled_before = np.hstack([m1[:, None] * p0, none_y])
+    per_regime_before = np.array([
+        np.concatenate([source[r] * (m1[r] / m0[r]), none_y[r]]) if m0[r] > 0
+        else np.concatenate([none_x[r], target[r]]) for r in regimes])
 
     def rebalance_then_switch(middle):
         move = sum(transport(r, aligned.x[aligned.k == r], aligned.a[aligned.k == r],
-                             aligned.y, middle[r]) for r in regimes if m0[r] > 0)
-        switch = _hellinger2(middle, target, lam, aligned.y)
+                             after_points, middle[r]) for r in regimes if m0[r] > 0)
+        switch = _hellinger2(middle, target_after, lam, after_points)
         return concatenate_phases((move, move, 0.0), (switch, 0.0, switch))
 
     def switch_then_rebalance(middle):
-        switch = _hellinger2(source, middle, lam, aligned.x)
-        move = sum(transport(r, aligned.x, middle[r], aligned.y[aligned.l == r],
+        switch = _hellinger2(source_before, middle, lam, before_points)
+        move = sum(transport(r, before_points, middle[r], aligned.y[aligned.l == r],
                              aligned.b[aligned.l == r]) for r in regimes if m1[r] > 0)
         return concatenate_phases((switch, 0.0, switch), (move, move, 0.0))
 

@@ -60,7 +60,7 @@ from scipy.optimize import linprog
 
 from .._validate import real_scalar
 from .._warnings import silenced, suppressed, warn
-from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError
+from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError, UnitsWarning
 
 __all__ = [
     "PRICES_FILE",
@@ -90,6 +90,10 @@ _FRONTIER_COLUMNS = ("target_return", "return", "variance", "volatility")
 #: so 100 000 already take minutes, and a count near 2**63 is a typing error.
 MAX_PORTFOLIOS = 100_000
 _METHODS = ("qp", "simplex")
+#: resampled_portfolios warns that its `returns` look like prices when every value is
+#: positive and every column's mean exceeds this: simple returns averaging over 50 % a
+#: period, without a single loss, are not a market's; prices (and gross returns) are.
+_PRICE_LIKE_MEAN = 0.5
 
 # Exponentiated-gradient frontier solver: stop at a relative KKT residual of _EG_TOL, warn
 # after _EG_MAX_ITER steps per point; one multiplier update every _EG_INNER steps.
@@ -113,6 +117,10 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
     makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.  Dates written
     as eight digits are read YYYYMMDD.
+
+    Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
+    are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
+    date with a missing price is refused, naming the row, date or column.
 
     Parameters
     ----------
@@ -164,6 +172,17 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
             f"price file {str(path)!r} must have a 'date' column, got columns "
             f"{list(frame.columns)}"
         )
+    # a row of empty fields (",,") holds nothing: dropped as a blank line is.  The index
+    # keeps the rows' numbers below the header for the messages.
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise ValueError(f"price file {str(path)!r} has no rows of prices (only the header "
+                         f"{','.join(header)}): add one row per date")
+    undated = frame["date"].isna()
+    if undated.any():
+        raise ValueError(f"price file {str(path)!r}: the date is missing on "
+                         f"{_data_rows(frame.index[undated])} below the header (prices "
+                         f"without a date): write the date, or delete the row")
     try:
         frame["date"] = _read_dates(frame["date"], dayfirst, f"price file {str(path)!r}")
     except _AmbiguousDates:
@@ -171,6 +190,15 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
                          f"{' '.join(str(exc).split())}") from None
+    repeated = frame["date"].duplicated(keep=False)
+    if repeated.any():
+        first = frame["date"][repeated].iloc[0]
+        rows = frame.index[(frame["date"] == first).to_numpy()]
+        raise ValueError(f"price file {str(path)!r}: the date {_show_label(first)} is on "
+                         f"{_data_rows(rows)} below the header"
+                         + (f", and {frame['date'][repeated].nunique() - 1} other date(s) on "
+                            f"several rows" if frame["date"][repeated].nunique() > 1 else "")
+                         + ": keep one row per date")
     frame = frame.set_index("date")
     try:
         _check_prices(frame, "prices", min_rows=2)
@@ -186,6 +214,22 @@ _DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?!\d)")
 
 class _AmbiguousDates(ValueError):
     """Dates that read validly, and differently, both day first and month first."""
+
+
+def _data_rows(labels: pd.Index, shown: int = 5) -> str:
+    """``read_csv``'s row labels (0 for the first row below the header) as the rows'
+    numbers counted from 1 below the header (blank lines not counted): "row 3", "rows 3,
+    5"."""
+    numbers = [str(int(label) + 1) for label in labels[:shown]]
+    more = f" ... ({len(labels)} in all)" if len(labels) > shown else ""
+    return f"row{'s' if len(labels) > 1 else ''} {', '.join(numbers)}{more}"
+
+
+def _show_label(label) -> str:
+    """An index label as a person writes it: a date without its midnight time."""
+    if isinstance(label, pd.Timestamp) and label == label.normalize():
+        return label.strftime("%Y-%m-%d")
+    return str(label) if isinstance(label, (pd.Timestamp, pd.Period)) else repr(label)
 
 
 # three numbers of one or two digits (98-11-30, 30/11/98, 11.30.98): a two-digit year
@@ -221,8 +265,8 @@ def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series 
     if len(distinct) == 1:
         return pd.Series(next(iter(distinct.values())), index=values.index)
     if not distinct:
-        raise ValueError(f"{where}: the `date` column's two-digit-year dates read as no "
-                         f"valid date in any order ({', '.join(orders)})")
+        raise ValueError(f"its two-digit-year dates read as no valid date in any order "
+                         f"({', '.join(orders)})")
     raise _AmbiguousDates(
         f"{where}: the `date` column's dates have two-digit years and read validly, and "
         f"differently, {' and '.join(distinct)}, e.g. {values.iloc[0]!r}.  Write the dates "
@@ -236,10 +280,13 @@ def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         # read as numbers by the CSV reader: 20001101 (YYYYMMDD), which pandas would take
         # for nanoseconds since 1970
-        text = values.astype("int64").astype(str) if (values % 1 == 0).all() else None
-        if text is None or not text.str.fullmatch(r"\d{8}").all():
-            raise ValueError(f"{where}: the `date` column holds numbers that are not dates "
-                             f"written YYYYMMDD, e.g. {values.iloc[0]!r}")
+        whole = values.notna() & (values % 1 == 0)
+        text = values.where(whole, 0).astype("int64").astype(str)
+        bad = ~whole | ~text.str.fullmatch(r"\d{8}")
+        if bad.any():
+            raise ValueError(f"it holds numbers that are not dates written YYYYMMDD, e.g. "
+                             f"{float(values[bad].iloc[0]):.15g} "
+                             f"({_data_rows(values.index[bad][:1])})")
         return pd.to_datetime(text, format="%Y%m%d")
     two_digit = _read_two_digit_years(values, dayfirst, where)
     if two_digit is not None:
@@ -312,12 +359,26 @@ def _check_time_order(index: pd.Index, name: str) -> None:
             f"{index[-1]}): the rows were reversed, and their order cannot be checked.  "
             f"Pass the dates as the index, or `{name}.reset_index(drop=True)` once the rows "
             f"run oldest first")
+    missing = None if isinstance(index, pd.MultiIndex) else np.flatnonzero(pd.isna(index))
+    if missing is not None and missing.size:
+        at = ", ".join(str(i) for i in missing[:5]) + (" ..." if missing.size > 5 else "")
+        raise ValueError(f"`{name}` has {missing.size} row(s) without a date (NaT or NaN in "
+                         f"the index) at position(s) {at} (counting from 0): give them their "
+                         f"dates, or drop them")
     readings = _time_orders(index)
     if not readings:
         raise ValueError(
             f"`{name}` index must be dates (or increasing numbers), so that the order of "
             f"the rows can be checked; got labels such as {index[0]!r}.  Pass "
             f"`{name}.reset_index(drop=True)` if the rows are already in time order")
+    if all(not t.is_unique for t in readings):
+        repeated = list(dict.fromkeys(index[readings[0].duplicated(keep=False)]))
+        shown = ", ".join(_show_label(label) for label in repeated[:5])
+        raise ValueError(f"`{name}` dates must be strictly increasing, got {len(repeated)} "
+                         f"date(s) on more than one row: {shown}"
+                         + (" ..." if len(repeated) > 5 else "")
+                         + f"; keep one row per date (e.g. `{name}[~{name}.index.duplicated()]`"
+                           f" keeps the first)")
     if not any(t.is_monotonic_increasing and t.is_unique for t in readings):
         # shuffled or newest-first rows give wrong returns without any other sign
         newest_first = all(t.is_monotonic_decreasing for t in readings)
@@ -338,6 +399,23 @@ def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
         )
 
 
+#: Column names (case and spaces aside) that say the column holds the dates of the rows,
+#: not a ticker's prices or returns.
+_DATE_COLUMNS = ("date", "dates", "time", "timestamp", "datetime")
+
+
+def _check_no_date_column(frame: pd.DataFrame, name: str) -> None:
+    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`): its numbers
+    (20000131, seconds since 1970) would be taken for an asset's."""
+    dated = [c for c in frame.columns
+             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS]
+    if dated:
+        raise ValueError(f"`{name}` has a column named {dated[0]!r}, which would be read as "
+                         f"an asset: the dates belong in the index, one column per ticker.  "
+                         f"Pass `{name}.set_index({dated[0]!r})` (load_prices reads a CSV "
+                         f"so)")
+
+
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
     """Validate a price table and return its values as a float array."""
     if not isinstance(prices, pd.DataFrame):
@@ -350,20 +428,23 @@ def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
     if not prices.columns.is_unique:
         dupes = list(prices.columns[prices.columns.duplicated()])
         raise ValueError(f"`{name}` columns must be unique tickers, got duplicates {dupes}")
-    _check_numeric(prices, name, "prices")
+    _check_no_date_column(prices, name)
+    # before the dtypes: a table without rows has columns of dtype object
     if len(prices) < min_rows:
         raise ValueError(
             f"`{name}` must have at least {min_rows} rows (dates), got {len(prices)}"
         )
+    _check_numeric(prices, name, "prices")
     _check_time_order(prices.index, name)
     values = prices.to_numpy(dtype=float)
     finite = np.isfinite(values)
     if not finite.all():
         bad = (~finite).sum(axis=0)
         detail = ", ".join(f"{c!r} ({k})" for c, k in zip(prices.columns, bad, strict=True) if k)
+        first = _show_label(prices.index[np.flatnonzero(~finite.all(axis=1))[0]])
         raise ValueError(
             f"`{name}` has {int(bad.sum())} missing or non-finite (NaN or inf) value(s) in "
-            f"column(s) {detail}"
+            f"column(s) {detail}, the first on the row of {first}"
         )
     if np.any(values <= 0):
         bad = (values <= 0).sum(axis=0)
@@ -850,6 +931,15 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     pandas.DataFrame
         One row per resample (index ``sample``), one column per asset.
 
+    Warns
+    -----
+    UnitsWarning
+        When ``returns`` look like prices: every value positive and every column's mean
+        above 0.5 -- a simple return averaging over 50 % a period without a single loss.
+        Prices are not refused, as gross returns :math:`1 + r` look the same and give the
+        same portfolios (the budget makes the objective blind to a common shift of
+        :math:`\mu`); pass ``returns - 1`` for those.
+
     Examples
     --------
     >>> books = resampled_portfolios(returns_from_prices(load_prices()), 5, risk_aversion=4.0,
@@ -860,6 +950,7 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     if not isinstance(returns, pd.DataFrame):
         raise TypeError(f"`returns` must be a pandas DataFrame (dates x assets), got "
                         f"{type(returns).__name__}")
+    _check_no_date_column(returns, "returns")
     _check_numeric(returns, "returns", "returns")
     values = returns.to_numpy(dtype=float)
     if values.shape[0] < 3:
@@ -875,6 +966,14 @@ def resampled_portfolios(returns, n_samples: int = 100, *, risk_aversion=1.0,
     if values.min() < -1.0:
         raise ValueError(f"`returns` must be simple returns, >= -1 (a price cannot fall "
                          f"below 0), got {values.min():g}; pass returns_from_prices(prices)")
+    means = values.mean(axis=0)
+    if values.min() > 0 and means.min() > _PRICE_LIKE_MEAN:
+        warn(f"`returns` look like prices, not simple returns: every value is positive and "
+             f"every column's mean is above {_PRICE_LIKE_MEAN:g} (the lowest is "
+             f"{means.min():.4g}; as returns: over {100 * _PRICE_LIKE_MEAN:g} % a period, "
+             f"never a loss).  Pass "
+             f"returns_from_prices(prices); for gross returns (1 + r) pass returns - 1",
+             UnitsWarning, stacklevel=None)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
             or not 1 <= n_samples <= MAX_PORTFOLIOS:
         raise ValueError(f"`n_samples` must be an integer >= 1 and <= {MAX_PORTFOLIOS:,} "
