@@ -353,6 +353,8 @@ def test_load_refuses_what_save_does_not_write(tmp_path):
          r"missing \['params/trunk_1'\]"),
         (variant("shape.npz", **{"params/trunk_2": np.zeros((8, 3))}),
          r"shape\.npz': the array 'params/trunk_2' must hold finite floats of shape \(8, 8\)"),
+        (variant("nan.npz", **{"params/trunk_2": np.full((8, 8), np.nan)}),
+         r"nan\.npz': the array 'params/trunk_2' .* dtype float\w*, 64 NaN or infinite"),
         (variant("text.npz", config=np.array("not json")),
          r"text\.npz': the model's `config` is not JSON"),
     ]

@@ -24,6 +24,14 @@ def test_the_budget_is_the_smallest_known_limit(monkeypatch):
     assert "3.0 GiB are available (cgroup memory limit)" in _memory.memory_budget().describe()
 
 
+def test_a_small_or_unknown_budget_is_described_in_words_that_fit():
+    """Before: 40 MB left read "0.0 GiB are available"; an unknown budget 8589934592 GiB."""
+    small = _memory.MemoryBudget(40 * 2**20, "RLIMIT_AS (ulimit -v)")
+    assert small.describe() == "40.0 MiB are available (RLIMIT_AS (ulimit -v))"
+    assert _memory.MemoryBudget(2**63 - 1, "unknown").describe() == \
+        "the memory available is unknown"
+
+
 def test_cgroup_limits_v1_and_v2_are_read_with_their_ancestors(tmp_path):
     v2 = tmp_path / "v2"
     (v2 / "jobs" / "mine").mkdir(parents=True)

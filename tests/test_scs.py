@@ -126,6 +126,8 @@ def test_iteration_limit_is_a_solver_error():
         wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, 0.3, backend="scs",
                          max_iters=2)
     assert info.value.status == "MaxIterations" and info.value.backend == "scs"
+    # the advice names SCS's own options, which the backend accepts
+    assert "raise `max_iters` / `time_limit_secs`" in str(info.value)
 
 
 

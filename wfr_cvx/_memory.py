@@ -32,7 +32,11 @@ class MemoryBudget:
     limit: str
 
     def describe(self) -> str:
-        return f"{self.bytes / 2**30:.1f} GiB are available ({self.limit})"
+        if self.bytes >= _UNKNOWN:
+            return "the memory available is unknown"
+        if self.bytes >= 2**30:
+            return f"{self.bytes / 2**30:.1f} GiB are available ({self.limit})"
+        return f"{self.bytes / 2**20:.1f} MiB are available ({self.limit})"
 
 
 def _meminfo_available() -> int | None:

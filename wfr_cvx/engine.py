@@ -955,8 +955,10 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
                               status=status.value, backend=backend)
     record = get_backend(backend)
     if record.first_order and status in LIMIT:
+        limit_options = ("`max_iters` / `time_limit_secs`" if "max_iters" in record.options
+                         else "`max_iter` / `time_limit`")
         hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
-                 "`max_iter` / `time_limit`, or use backend='clarabel' (interior point)")
+                 f"{limit_options}, or use backend='clarabel' (interior point)")
         if limits and not feasible:
             # a first-order method's certificate of infeasibility waits for its dual
             # iterates to converge: a slightly infeasible problem runs out of iterations

@@ -1115,9 +1115,12 @@ class PolicyModel:
                 want = tuple(fresh[name].shape)
                 if (value.shape != want or value.dtype.kind != "f"
                         or not np.all(np.isfinite(value))):
+                    bad = (f", {int(np.sum(~np.isfinite(value)))} NaN or infinite entries"
+                           if value.dtype.kind == "f" else "")
                     raise ValueError(f"{where}: the array '{group}/{name}' must hold finite "
                                      f"floats of shape {want} for the configuration's "
-                                     f"network, got shape {value.shape}, dtype {value.dtype}")
+                                     f"network, got shape {value.shape}, dtype {value.dtype}"
+                                     f"{bad}")
             setattr(model, group, {name: jnp.asarray(value) for name, value in stored.items()})
         unknown = sorted(name for name in arrays if not name.startswith(("params/", "scales/")))
         if unknown:
