@@ -104,28 +104,53 @@ def hellinger2(rho0, rho1, lam: float) -> float:
     return float(4.0 * lam**2 * np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2))
 
 
+#: Relative tolerance of "equal masses" for balanced transport (as
+#: :func:`wfr_cvx.ensemble.balanced_transport2`): round-off of summed masses, not a
+#: difference of units.
+EQUAL_MASS_RTOL = 1e-9
+
+
 def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
     r"""Balanced :math:`W_2^2` of two equal-mass allocations on a 1-D grid, per regime.
 
     Each cell's mass sits at its centre; the distance is computed exactly from the
     quantile functions, :math:`W_2^2 = m\int_0^1 (F_0^{-1}(t) - F_1^{-1}(t))^2 dt`, merging
     the break points of both step functions, and summed over regimes (each regime must
-    carry equal masses at both ends).
+    carry equal masses at both ends, to :data:`EQUAL_MASS_RTOL` of the larger: the test
+    does not depend on the units of the masses).  The Euclidean distance on the weight
+    axis: under a constant metric ``G`` (a scalar) :math:`W_2^2` is ``G`` times this.
+
+    Only 1-D grids (the quantile formula holds on a line): a 2-D ``grid`` is a ValueError.
+    There, :math:`W_2^2` of regime ``k`` is the balanced transport between the active
+    cells' centres, ``m = grid.mask[k]``:
+    ``wfr_cvx.ensemble.balanced_transport2(grid.coords[m], rho0[k][m], grid.coords[m],
+    rho1[k][m], np.eye(2))`` (a linear program over every pair of cells; a constant
+    ``metric`` ``G`` enters as its Cholesky factor in place of ``np.eye(2)``).
 
     >>> g = Grid(4, 1)
     >>> round(w2_squared_1d(g.dirac(0.1), g.dirac(0.9), g), 12)   # centres 0.125 -> 0.875
     0.5625
     """
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+    if grid.dims != 1:
+        raise ValueError(
+            f"w2_squared_1d takes 1-D grids only, and `grid` is {grid.dims}-D (cells "
+            f"{' x '.join(map(str, grid.shape[1:]))} per regime); for W2^2 on it solve each "
+            "regime's balanced transport between the active cells' centres, m = "
+            "grid.mask[k]: wfr_cvx.ensemble.balanced_transport2(grid.coords[m], rho0[k][m], "
+            "grid.coords[m], rho1[k][m], np.eye(2))")
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     x = grid.weights
     total = 0.0
     for k in range(grid.n_regimes):
         m0, m1 = r0[k].sum(), r1[k].sum()
-        if not np.isclose(m0, m1, rtol=1e-9, atol=1e-12):
+        if abs(m0 - m1) > EQUAL_MASS_RTOL * max(m0, m1):
             raise ValueError(
-                f"w2_squared_1d needs equal masses per regime; regime "
-                f"{grid.regimes[k]!r} has {m0} and {m1}"
+                f"w2_squared_1d needs equal masses per regime (to a relative "
+                f"{EQUAL_MASS_RTOL:g}); regime {grid.regimes[k]!r} has {m0:.12g} in `rho0` "
+                f"and {m1:.12g} in `rho1`: rescale one (static_wfr2 compares unequal masses)"
             )
         if m0 == 0:
             continue
@@ -202,8 +227,9 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
     solved" with a relative gap ~1e-6, which the certificate then accepts or refuses on
     its own figures.  The certificate needs potentials accurate to ``rtol`` times
     :math:`d^2 / (4\lambda^2 m)`; for large ``lam`` (roughly ``lam >~ 1`` on grids of a
-    hundred cells) that is below round-off and the call raises: use
-    :func:`w2_squared_1d` (the ``lam -> inf`` limit) there, or a looser ``rtol``.
+    hundred cells) that is below round-off and the call raises: use the ``lam -> inf``
+    limit there, :math:`W_2^2` for equal masses (:func:`w2_squared_1d` on a 1-D grid times
+    a scalar ``metric``; on 2-D grids see that function's note), or a looser ``rtol``.
     Cells lighter than 1e-12 of the heavier total mass are left out (it
     moves ``d`` by at most :math:`2\lambda\sqrt{\text{dropped mass}}`).  The cost matrix
     is dense over the cells of one regime (``n^2`` floats, ``n`` cells; with its
