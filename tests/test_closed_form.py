@@ -169,3 +169,48 @@ def test_w2_equal_masses_are_judged_relative_to_the_masses():
         assert w2_squared_1d(scale * a, scale * b * (1 + 1e-12), g) == pytest.approx(
             scale * 0.5625, rel=1e-9)
 
+
+@pytest.mark.parametrize(("x0", "error", "match"), [
+    (np.nan, ValueError, "`x0` must be finite"), (np.inf, ValueError, "`x0` must be finite"),
+    ("0.1", TypeError, "`x0` must be a real number"), (True, TypeError, "`x0`"),
+    (1 + 0j, TypeError, "`x0`")])
+def test_dirac_positions_are_checked_like_the_masses(x0, error, match):
+    """Before: a NaN position returned nan and a string position was parsed."""
+    with pytest.raises(error, match=match):
+        dirac_wfr2(1, 1, x0, 0.3, 1.0)
+    with pytest.raises(error, match=match.replace("x0", "x1")):
+        dirac_wfr2(1, 1, 0.3, x0, 1.0)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    (["1", "0"], r"`rho0` must hold real numbers.*dtype <U1"),
+    ([1 + 0j, 0], r"`rho0` must hold real numbers.*complex"),
+    ([True, False], r"`rho0` holds booleans")])
+def test_hellinger_refuses_what_is_not_real_masses(value, match):
+    """Before: strings were parsed (2.0) and complex numbers lost their imaginary part with
+    only a ComplexWarning."""
+    with pytest.raises(TypeError, match=match):
+        hellinger2(value, [0, 1], 0.5)
+    with pytest.raises(TypeError, match=match.replace("rho0", "rho1")):
+        hellinger2([0, 1], value, 0.5)
+
+
+@pytest.mark.parametrize(("x", "y", "match"), [
+    (0.5, [0.0, 1.0], r"`x` must be points of shape \(n,\) or \(n, d\), got shape \(\)"),
+    (np.zeros((2, 2, 2)), [0.0], r"`x` must be points .* got shape \(2, 2, 2\)"),
+    ([0.0], [np.nan, 1.0], r"`y` has 1 non-finite"),
+    (np.zeros((2, 2)), [0.0, 1.0], r"`x` and `y` must be points of one dimension"),
+])
+def test_cost_matrix_checks_its_points(x, y, match):
+    """Before: a scalar raised a bare IndexError, NaN passed through, a 3-D array gave a
+    matrix of the wrong shape and points of different dimensions were broadcast."""
+    with pytest.raises(ValueError, match=match):
+        wfr_cost_matrix(x, y, 0.5)
+
+
+def test_cost_matrix_takes_points_on_a_line_or_in_d_dimensions():
+    assert wfr_cost_matrix([0.0, 1.0], [[0.0], [0.5], [2.0]], 0.5).shape == (2, 3)
+    c = wfr_cost_matrix([[0.0, 0.0]], [[0.3, 0.4]], 1.0)
+    assert c[0, 0] == pytest.approx(-2 * np.log(np.cos(0.25)))
+    with pytest.raises(TypeError, match="`x` holds booleans"):
+        wfr_cost_matrix([True], [0.0], 0.5)

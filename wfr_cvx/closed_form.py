@@ -28,7 +28,7 @@ import itertools
 import numpy as np
 
 from . import _memory
-from ._validate import check_lam, nonnegative_scalar
+from ._validate import check_lam, nonnegative_scalar, real_array, real_scalar
 from ._warnings import silenced
 from .errors import ProblemTooLargeError, SolverError
 from .grid import Grid, as_allocation
@@ -49,7 +49,9 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
 
     (Liero-Mielke-Savaré 2018, Thm 7.20; Chizat et al. 2018, Thm 4.1.)  Beyond
     :math:`|x_0 - x_1| \ge \pi\lambda` transport never pays: the mass is destroyed and
-    re-created ("teleported"), :math:`d^2 = 4\lambda^2(a + b)`.
+    re-created ("teleported"), :math:`d^2 = 4\lambda^2(a + b)`.  ``a``, ``b``: masses,
+    finite and >= 0; ``x0``, ``x1``: positions on the line, finite real numbers (anything
+    else is a TypeError or ValueError naming the argument).
 
     >>> round(dirac_wfr2(1.0, 1.0, 0.0, 0.1, 1.0), 6)   # ~ |x0 - x1|^2 for small moves
     0.009998
@@ -61,10 +63,7 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
     lam = check_lam(lam)
     a = nonnegative_scalar(a, "a")
     b = nonnegative_scalar(b, "b")
-    try:
-        gap = abs(float(x0) - float(x1))
-    except (TypeError, ValueError):
-        raise TypeError(f"`x0` and `x1` must be real numbers, got {x0!r}, {x1!r}") from None
+    gap = abs(real_scalar(x0, "x0") - real_scalar(x1, "x1"))
     angle = min(gap / (2.0 * lam), np.pi / 2)
     # a + b - 2 sqrt(ab) cos(angle), written without the cancellation: at small angles
     # the direct form loses every digit (lam = 1e8, |x0 - x1| = 0.3 gave 0, not 0.09)
@@ -91,11 +90,8 @@ def hellinger2(rho0, rho1, lam: float) -> float:
     5.0
     """
     lam = check_lam(lam)
-    try:
-        r0 = np.asarray(rho0, dtype=float)
-        r1 = np.asarray(rho1, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("`rho0` and `rho1` must be arrays of masses") from None
+    r0 = real_array(rho0, "rho0", "masses")
+    r1 = real_array(rho1, "rho1", "masses")
     if r0.shape != r1.shape:
         raise ValueError(f"`rho0` shape {r0.shape} and `rho1` shape {r1.shape} differ")
     for name, r in (("rho0", r0), ("rho1", r1)):
@@ -170,20 +166,38 @@ def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
 def wfr_cost_matrix(x, y, lam: float) -> np.ndarray:
     r"""Static WFR cost :math:`c(x, y) = -\log\cos^2(\min(|x - y| / (2\lambda), \pi/2))`.
 
-    ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: points of shape
-    ``(n,)`` or ``(n, d)`` (Euclidean distance).
+    ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: finite points of shape
+    ``(n,)`` and ``(m,)`` (on a line) or ``(n, d)`` and ``(m, d)`` (Euclidean distance);
+    the matrix has shape ``(n, m)``.  Any other shape, points of different dimensions or
+    a non-finite coordinate is a ValueError naming the argument.
+
+    >>> wfr_cost_matrix([0.0, 1.0], [[0.0]], lam=1.0).shape
+    (2, 1)
     """
     lam = check_lam(lam)
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    x = x[:, None] if x.ndim == 1 else x
-    y = y[:, None] if y.ndim == 1 else y
+    x = _points(x, "x")
+    y = _points(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"`x` and `y` must be points of one dimension, got {x.shape[1]} "
+                         f"and {y.shape[1]} coordinates per point")
     dist = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))
     angle = dist / (2.0 * lam)
     with np.errstate(divide="ignore"):
         cost = -2.0 * np.log(np.cos(np.minimum(angle, np.pi / 2)))
     cost[angle >= np.pi / 2] = np.inf
     return cost
+
+
+def _points(value, name: str) -> np.ndarray:
+    """Points of shape ``(n,)`` or ``(n, d)`` as an ``(n, d)`` float array, finite."""
+    arr = real_array(value, name, "point coordinates")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"`{name}` must be points of shape (n,) or (n, d), got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` has {int(arr.size - np.count_nonzero(np.isfinite(arr)))} "
+                         "non-finite (NaN or inf) coordinate(s)")
+    return arr[:, None] if arr.ndim == 1 else arr
 
 
 def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float = 1e-4,
