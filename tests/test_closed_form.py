@@ -140,3 +140,77 @@ def test_a_static_solve_whose_cost_matrix_does_not_fit_is_refused_up_front(monke
     small = Grid(16, 1)
     assert static_wfr2(small.dirac(0.3), small.dirac(0.6), small, lam=0.5) == pytest.approx(
         dirac_wfr2(1, 1, small.weights[4], small.weights[9], 0.5), rel=1e-5)
+
+
+def test_w2_refuses_a_2d_grid_and_names_what_computes_it_there():
+    """Before: the 2-D cells were flattened against the 1-D cell centres, 0.00611 where the
+    discrete W2^2 is 0.05117."""
+    from wfr_cvx.ensemble import balanced_transport2
+
+    s = Grid.simplex(12, 6)
+    a, b = s.bump((0.3, 0.3), 0.1), s.bump((0.5, 0.2), 0.1)
+    b *= a.sum() / b.sum()
+    with pytest.raises(ValueError, match=r"1-D grids only, and `grid` is 2-D.*"
+                                         r"balanced_transport2"):
+        w2_squared_1d(a, b, s)
+    m = s.mask[0]  # the call the message names gives the exact discrete value
+    assert balanced_transport2(s.coords[m], a[0][m], s.coords[m], b[0][m], np.eye(2)) \
+        == pytest.approx(0.0511734, rel=1e-5)
+
+
+def test_w2_equal_masses_are_judged_relative_to_the_masses():
+    """Before: an absolute 1e-12 let 1e-13 against 2e-13 through (5.6e-14) while 1e-6
+    against 2e-6 raised."""
+    g = Grid(4, 1)
+    a, b = g.dirac(0.1), g.dirac(0.9)
+    for scale in (1e-13, 1e-6, 1e6):
+        with pytest.raises(ValueError, match=r"equal masses.*`rho0`.*`rho1`"):
+            w2_squared_1d(scale * a, 2 * scale * b, g)
+        assert w2_squared_1d(scale * a, scale * b * (1 + 1e-12), g) == pytest.approx(
+            scale * 0.5625, rel=1e-9)
+
+
+@pytest.mark.parametrize(("x0", "error", "match"), [
+    (np.nan, ValueError, "`x0` must be finite"), (np.inf, ValueError, "`x0` must be finite"),
+    ("0.1", TypeError, "`x0` must be a real number"), (True, TypeError, "`x0`"),
+    (1 + 0j, TypeError, "`x0`")])
+def test_dirac_positions_are_checked_like_the_masses(x0, error, match):
+    """Before: a NaN position returned nan and a string position was parsed."""
+    with pytest.raises(error, match=match):
+        dirac_wfr2(1, 1, x0, 0.3, 1.0)
+    with pytest.raises(error, match=match.replace("x0", "x1")):
+        dirac_wfr2(1, 1, 0.3, x0, 1.0)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    (["1", "0"], r"`rho0` must hold real numbers.*dtype <U1"),
+    ([1 + 0j, 0], r"`rho0` must hold real numbers.*complex"),
+    ([True, False], r"`rho0` holds booleans")])
+def test_hellinger_refuses_what_is_not_real_masses(value, match):
+    """Before: strings were parsed (2.0) and complex numbers lost their imaginary part with
+    only a ComplexWarning."""
+    with pytest.raises(TypeError, match=match):
+        hellinger2(value, [0, 1], 0.5)
+    with pytest.raises(TypeError, match=match.replace("rho0", "rho1")):
+        hellinger2([0, 1], value, 0.5)
+
+
+@pytest.mark.parametrize(("x", "y", "match"), [
+    (0.5, [0.0, 1.0], r"`x` must be points of shape \(n,\) or \(n, d\), got shape \(\)"),
+    (np.zeros((2, 2, 2)), [0.0], r"`x` must be points .* got shape \(2, 2, 2\)"),
+    ([0.0], [np.nan, 1.0], r"`y` has 1 non-finite"),
+    (np.zeros((2, 2)), [0.0, 1.0], r"`x` and `y` must be points of one dimension"),
+])
+def test_cost_matrix_checks_its_points(x, y, match):
+    """Before: a scalar raised a bare IndexError, NaN passed through, a 3-D array gave a
+    matrix of the wrong shape and points of different dimensions were broadcast."""
+    with pytest.raises(ValueError, match=match):
+        wfr_cost_matrix(x, y, 0.5)
+
+
+def test_cost_matrix_takes_points_on_a_line_or_in_d_dimensions():
+    assert wfr_cost_matrix([0.0, 1.0], [[0.0], [0.5], [2.0]], 0.5).shape == (2, 3)
+    c = wfr_cost_matrix([[0.0, 0.0]], [[0.3, 0.4]], 1.0)
+    assert c[0, 0] == pytest.approx(-2 * np.log(np.cos(0.25)))
+    with pytest.raises(TypeError, match="`x` holds booleans"):
+        wfr_cost_matrix([True], [0.0], 0.5)

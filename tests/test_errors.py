@@ -106,3 +106,27 @@ def test_the_package_errors_survive_pickle_and_copy():
         for back in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
             assert type(back) is type(error) and str(back) == str(error)
             assert back.__dict__ == error.__dict__
+
+
+def test_the_large_lam_hint_names_w2_squared_1d_only_where_it_computes_the_limit():
+    """Before: every failed large-lam solve was pointed to w2_squared_1d, which is 1-D only
+    and knows no metric (100x off under metric=100)."""
+    from wfr_cvx.engine import _conditioning_hint
+    from wfr_cvx.metric import check_metric
+
+    line, simplex = Grid(32, 8), Grid.simplex(8, 4)
+
+    def hint(grid, metric, lam=1e4):
+        return _conditioning_hint(lam, check_metric(metric, grid), grid)
+
+    assert hint(line, None).endswith("d^2 -> W2^2 for equal masses per regime "
+                                     "(wfr_cvx.closed_form.w2_squared_1d)")
+    assert hint(line, 100.0).endswith("(wfr_cvx.closed_form.w2_squared_1d times G = 100)")
+    varying = hint(line, np.linspace(1.0, 2.0, 31))
+    assert "in the metric G" in varying and "w2_squared_1d" not in varying
+    assert hint(simplex, None, lam=1e3).endswith("d^2 -> W2^2 for equal masses per regime")
+    assert hint(simplex, 4.0).endswith(", G = 4 times the Euclidean W2^2")
+    for G in (np.diag([2.0, 1.0]), np.array([[2.0, 0.5], [0.5, 1.0]])):
+        text = hint(simplex, G)
+        assert "in the metric G" in text and "w2_squared_1d" not in text
+    assert hint(line, None, lam=0.3) == ""

@@ -78,6 +78,29 @@ def test_allocations_of_non_real_numbers_are_refused(value):
         as_allocation(value, Grid(8, 2), "rho0")
 
 
+def test_allocations_of_bools_are_refused_in_every_form():
+    """Before: a mask passed for an allocation was read as masses 0 and 1 (a geodesic from
+    g.mask gave d^2 = 8.30), labelled or not."""
+    g = Grid(8, 2)
+    flags = g.weights < 0.5
+    series = pd.Series(flags, index=g.weights)
+    values = [g.mask, flags, flags.tolist(), series, series.astype("boolean"),
+              series.to_frame("0")]
+    try:
+        import xarray as xr  # an optional extra
+    except ImportError:
+        pass
+    else:
+        values.append(xr.DataArray(g.mask))
+    for value in values:
+        with pytest.raises(TypeError, match=r"`rho0` holds booleans \(a mask\?\); pass "
+                                            "cell masses as numbers"):
+            as_allocation(value, g, "rho0")
+    with pytest.raises(TypeError, match="`rho1` holds booleans"):
+        wfr_cvx.geodesic(g.bump(0.5, 0.1), g.mask, g, lam=0.3)
+    assert Grid(8, 2, mask=flags[None]).n_inactive == 4  # a mask is still a mask
+
+
 # -- labelled (pandas) allocations are read by label, never by position ----------------
 def test_a_series_is_aligned_by_its_index():
     """Before: a reversed or shuffled Series gave another d^2 (0.00999 against 0.09156)."""

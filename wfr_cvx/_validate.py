@@ -2,6 +2,7 @@
 
 Each raises ``TypeError`` for something that is not a real number (``bool``, numpy's
 ``bool_`` and strings included) and ``ValueError`` for a number out of range, naming the argument.
+:func:`real_array` reads arrays by the same rule.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import numpy as np
 from ._warnings import warn
 from .errors import UnitsWarning
 
-__all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "nonnegative_scalar",
-           "is_ensemble", "positive_scalar", "real_scalar"]
+__all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "holds_bools",
+           "nonnegative_scalar", "is_ensemble", "positive_scalar", "real_array", "real_scalar",
+           "refuse_bools"]
 
 #: lam^2 is a solver coefficient; far beyond the axis length (1) only W2 remains.
 MAX_LAM = 1e8
@@ -58,6 +60,55 @@ def nonnegative_scalar(value, name: str) -> float:
     if not math.isfinite(x) or x < 0:
         raise ValueError(f"`{name}` must be finite and >= 0, got {value!r}")
     return x
+
+
+def holds_bools(value) -> bool:
+    """Whether ``value`` is a bool or an array (numpy, pandas -- nullable ``boolean``
+    included --, xarray, nested lists) of bools: a mask or a comparison's result, never a
+    number however numpy would cast it.
+
+    >>> holds_bools([True, False]), holds_bools([1.0, 0.0])
+    (True, False)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if hasattr(value, "dtypes") and not hasattr(value, "dtype"):  # a DataFrame
+        return any(getattr(dtype, "kind", "") == "b" for dtype in value.dtypes)
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(value).dtype
+        except (TypeError, ValueError):
+            return False  # not an array at all: the conversion to numbers says so
+    return getattr(dtype, "kind", "") == "b"
+
+
+def refuse_bools(value, name: str, what: str = "numbers") -> None:
+    """TypeError naming ``name`` when ``value`` holds bools (:func:`holds_bools`) where
+    ``what`` are expected."""
+    if holds_bools(value):
+        raise TypeError(f"`{name}` holds booleans (a mask?); pass {what} as numbers")
+
+
+def real_array(value, name: str, what: str = "numbers") -> np.ndarray:
+    """``value`` as a float array, which must hold real numbers (``what`` names them in
+    the messages): bools (a mask passed for numbers), complex numbers -- numpy would drop
+    the imaginary part --, strings -- numpy would parse them -- and other objects are a
+    TypeError naming ``name``.  The values themselves (NaN, sign) are not checked.
+
+    >>> real_array([1, 2.5], "x")
+    array([1. , 2.5])
+    """
+    refuse_bools(value, name, what)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting
+        raise TypeError(f"`{name}` must be an array of {what}, got {type(value).__name__}"
+                        ) from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must hold real numbers ({what}), got an array of dtype "
+                        f"{arr.dtype}")
+    return np.array(arr, dtype=float)
 
 
 def check_lam(lam) -> float:

@@ -28,7 +28,7 @@ import itertools
 import numpy as np
 
 from . import _memory
-from ._validate import check_lam, nonnegative_scalar
+from ._validate import check_lam, nonnegative_scalar, real_array, real_scalar
 from ._warnings import silenced
 from .errors import ProblemTooLargeError, SolverError
 from .grid import Grid, as_allocation
@@ -49,7 +49,9 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
 
     (Liero-Mielke-Savaré 2018, Thm 7.20; Chizat et al. 2018, Thm 4.1.)  Beyond
     :math:`|x_0 - x_1| \ge \pi\lambda` transport never pays: the mass is destroyed and
-    re-created ("teleported"), :math:`d^2 = 4\lambda^2(a + b)`.
+    re-created ("teleported"), :math:`d^2 = 4\lambda^2(a + b)`.  ``a``, ``b``: masses,
+    finite and >= 0; ``x0``, ``x1``: positions on the line, finite real numbers (anything
+    else is a TypeError or ValueError naming the argument).
 
     >>> round(dirac_wfr2(1.0, 1.0, 0.0, 0.1, 1.0), 6)   # ~ |x0 - x1|^2 for small moves
     0.009998
@@ -61,10 +63,7 @@ def dirac_wfr2(a: float, b: float, x0: float, x1: float, lam: float) -> float:
     lam = check_lam(lam)
     a = nonnegative_scalar(a, "a")
     b = nonnegative_scalar(b, "b")
-    try:
-        gap = abs(float(x0) - float(x1))
-    except (TypeError, ValueError):
-        raise TypeError(f"`x0` and `x1` must be real numbers, got {x0!r}, {x1!r}") from None
+    gap = abs(real_scalar(x0, "x0") - real_scalar(x1, "x1"))
     angle = min(gap / (2.0 * lam), np.pi / 2)
     # a + b - 2 sqrt(ab) cos(angle), written without the cancellation: at small angles
     # the direct form loses every digit (lam = 1e8, |x0 - x1| = 0.3 gave 0, not 0.09)
@@ -91,11 +90,8 @@ def hellinger2(rho0, rho1, lam: float) -> float:
     5.0
     """
     lam = check_lam(lam)
-    try:
-        r0 = np.asarray(rho0, dtype=float)
-        r1 = np.asarray(rho1, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("`rho0` and `rho1` must be arrays of masses") from None
+    r0 = real_array(rho0, "rho0", "masses")
+    r1 = real_array(rho1, "rho1", "masses")
     if r0.shape != r1.shape:
         raise ValueError(f"`rho0` shape {r0.shape} and `rho1` shape {r1.shape} differ")
     for name, r in (("rho0", r0), ("rho1", r1)):
@@ -104,28 +100,53 @@ def hellinger2(rho0, rho1, lam: float) -> float:
     return float(4.0 * lam**2 * np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2))
 
 
+#: Relative tolerance of "equal masses" for balanced transport (as
+#: :func:`wfr_cvx.ensemble.balanced_transport2`): round-off of summed masses, not a
+#: difference of units.
+EQUAL_MASS_RTOL = 1e-9
+
+
 def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
     r"""Balanced :math:`W_2^2` of two equal-mass allocations on a 1-D grid, per regime.
 
     Each cell's mass sits at its centre; the distance is computed exactly from the
     quantile functions, :math:`W_2^2 = m\int_0^1 (F_0^{-1}(t) - F_1^{-1}(t))^2 dt`, merging
     the break points of both step functions, and summed over regimes (each regime must
-    carry equal masses at both ends).
+    carry equal masses at both ends, to :data:`EQUAL_MASS_RTOL` of the larger: the test
+    does not depend on the units of the masses).  The Euclidean distance on the weight
+    axis: under a constant metric ``G`` (a scalar) :math:`W_2^2` is ``G`` times this.
+
+    Only 1-D grids (the quantile formula holds on a line): a 2-D ``grid`` is a ValueError.
+    There, :math:`W_2^2` of regime ``k`` is the balanced transport between the active
+    cells' centres, ``m = grid.mask[k]``:
+    ``wfr_cvx.ensemble.balanced_transport2(grid.coords[m], rho0[k][m], grid.coords[m],
+    rho1[k][m], np.eye(2))`` (a linear program over every pair of cells; a constant
+    ``metric`` ``G`` enters as its Cholesky factor in place of ``np.eye(2)``).
 
     >>> g = Grid(4, 1)
     >>> round(w2_squared_1d(g.dirac(0.1), g.dirac(0.9), g), 12)   # centres 0.125 -> 0.875
     0.5625
     """
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a wfr_cvx.Grid, got {type(grid).__name__}")
+    if grid.dims != 1:
+        raise ValueError(
+            f"w2_squared_1d takes 1-D grids only, and `grid` is {grid.dims}-D (cells "
+            f"{' x '.join(map(str, grid.shape[1:]))} per regime); for W2^2 on it solve each "
+            "regime's balanced transport between the active cells' centres, m = "
+            "grid.mask[k]: wfr_cvx.ensemble.balanced_transport2(grid.coords[m], rho0[k][m], "
+            "grid.coords[m], rho1[k][m], np.eye(2))")
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     x = grid.weights
     total = 0.0
     for k in range(grid.n_regimes):
         m0, m1 = r0[k].sum(), r1[k].sum()
-        if not np.isclose(m0, m1, rtol=1e-9, atol=1e-12):
+        if abs(m0 - m1) > EQUAL_MASS_RTOL * max(m0, m1):
             raise ValueError(
-                f"w2_squared_1d needs equal masses per regime; regime "
-                f"{grid.regimes[k]!r} has {m0} and {m1}"
+                f"w2_squared_1d needs equal masses per regime (to a relative "
+                f"{EQUAL_MASS_RTOL:g}); regime {grid.regimes[k]!r} has {m0:.12g} in `rho0` "
+                f"and {m1:.12g} in `rho1`: rescale one (static_wfr2 compares unequal masses)"
             )
         if m0 == 0:
             continue
@@ -145,20 +166,38 @@ def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
 def wfr_cost_matrix(x, y, lam: float) -> np.ndarray:
     r"""Static WFR cost :math:`c(x, y) = -\log\cos^2(\min(|x - y| / (2\lambda), \pi/2))`.
 
-    ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: points of shape
-    ``(n,)`` or ``(n, d)`` (Euclidean distance).
+    ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: finite points of shape
+    ``(n,)`` and ``(m,)`` (on a line) or ``(n, d)`` and ``(m, d)`` (Euclidean distance);
+    the matrix has shape ``(n, m)``.  Any other shape, points of different dimensions or
+    a non-finite coordinate is a ValueError naming the argument.
+
+    >>> wfr_cost_matrix([0.0, 1.0], [[0.0]], lam=1.0).shape
+    (2, 1)
     """
     lam = check_lam(lam)
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    x = x[:, None] if x.ndim == 1 else x
-    y = y[:, None] if y.ndim == 1 else y
+    x = _points(x, "x")
+    y = _points(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"`x` and `y` must be points of one dimension, got {x.shape[1]} "
+                         f"and {y.shape[1]} coordinates per point")
     dist = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))
     angle = dist / (2.0 * lam)
     with np.errstate(divide="ignore"):
         cost = -2.0 * np.log(np.cos(np.minimum(angle, np.pi / 2)))
     cost[angle >= np.pi / 2] = np.inf
     return cost
+
+
+def _points(value, name: str) -> np.ndarray:
+    """Points of shape ``(n,)`` or ``(n, d)`` as an ``(n, d)`` float array, finite."""
+    arr = real_array(value, name, "point coordinates")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"`{name}` must be points of shape (n,) or (n, d), got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` has {int(arr.size - np.count_nonzero(np.isfinite(arr)))} "
+                         "non-finite (NaN or inf) coordinate(s)")
+    return arr[:, None] if arr.ndim == 1 else arr
 
 
 def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float = 1e-4,
@@ -202,8 +241,9 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
     solved" with a relative gap ~1e-6, which the certificate then accepts or refuses on
     its own figures.  The certificate needs potentials accurate to ``rtol`` times
     :math:`d^2 / (4\lambda^2 m)`; for large ``lam`` (roughly ``lam >~ 1`` on grids of a
-    hundred cells) that is below round-off and the call raises: use
-    :func:`w2_squared_1d` (the ``lam -> inf`` limit) there, or a looser ``rtol``.
+    hundred cells) that is below round-off and the call raises: use the ``lam -> inf``
+    limit there, :math:`W_2^2` for equal masses (:func:`w2_squared_1d` on a 1-D grid times
+    a scalar ``metric``; on 2-D grids see that function's note), or a looser ``rtol``.
     Cells lighter than 1e-12 of the heavier total mass are left out (it
     moves ``d`` by at most :math:`2\lambda\sqrt{\text{dropped mass}}`).  The cost matrix
     is dense over the cells of one regime (``n^2`` floats, ``n`` cells; with its

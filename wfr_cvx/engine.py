@@ -13,8 +13,8 @@ returns the :class:`~wfr_cvx.Geodesic` in user units:
   (:func:`wfr_cvx.assembly.cost_scale_for`), so it stays O(mass) whatever ``lam``.
   Transport with ``lam >~ 100`` (reaction ~1e4 times dearer than moving across the whole
   axis) is still too badly conditioned and stops with a :class:`~wfr_cvx.SolverError`
-  rather than a wrong number; use :func:`~wfr_cvx.closed_form.w2_squared_1d`, its limit,
-  there.
+  rather than a wrong number; use its limit there, :math:`W_2^2` for equal masses
+  (:func:`~wfr_cvx.closed_form.w2_squared_1d` on a 1-D grid).
 
 Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns with an
 :class:`~wfr_cvx.InaccurateSolutionWarning`; an infeasibility status raises
@@ -107,7 +107,7 @@ from .errors import (
     SolverError,
 )
 from .grid import Grid, _domain_name, as_allocation, regime_masses
-from .metric import check_metric, metric_reach
+from .metric import check_metric, is_cell_metric, metric_reach
 from .operators import make_face_average
 from .result import Geodesic, continuity_source
 
@@ -694,7 +694,7 @@ def solve(request: Request) -> Geodesic:
         raw = _refined_small_step(scaled, raw)
     said = f"; the solver said: {raw.message}" if raw.message else ""
     check_status(raw.status, request.backend.name,
-                 said + _conditioning_hint(request.lam, request.metric),
+                 said + _conditioning_hint(request.lam, request.metric, request.grid),
                  # bounded: the action is >= 0, and a free end's potential is finite on a
                  # kept mass; feasible: the reaction path without constraints, and for a
                  # free end staying put, which keeps every constraint
@@ -894,18 +894,40 @@ def _check_clipped(raw: RawSolution, backend: str) -> None:
              InaccurateSolutionWarning, stacklevel=None)
 
 
-def _conditioning_hint(lam: float, metric: np.ndarray) -> str:
-    """Why a solve may fail for this ``lam`` (empty when nothing is known)."""
+def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid) -> str:
+    """Why a solve may fail for this ``lam`` (empty when nothing is known), and the limit
+    that holds there: :math:`W_2^2` for large ``lam``, named as
+    :func:`~wfr_cvx.closed_form.w2_squared_1d` only where that function computes it (a
+    1-D grid; times ``G`` under a constant scalar metric ``G``)."""
     reach = metric_reach(metric)  # metric length of the weight axis
     if lam > 30.0 * reach:
+        scalar = _scalar_metric(metric, grid)
+        if scalar is None:  # G varies, or is no multiple of the identity
+            limit = "the balanced W2^2 in the metric G for equal masses per regime"
+        elif grid.dims == 1:
+            times = "" if scalar == 1.0 else f" times G = {scalar:g}"
+            limit = ("W2^2 for equal masses per regime (wfr_cvx.closed_form.w2_squared_1d"
+                     f"{times})")
+        else:
+            times = "" if scalar == 1.0 else f", G = {scalar:g} times the Euclidean W2^2"
+            limit = f"W2^2 for equal masses per regime{times}"
         return (f"; lam = {lam:g} is {lam / reach:.0f} times the (metric) length of the "
                 "weight axis: reaction costs ~lam^2 times more than crossing it, which "
-                "leaves the problem badly conditioned; in this limit d^2 -> W2^2 for equal "
-                "masses (wfr_cvx.closed_form.w2_squared_1d)")
+                f"leaves the problem badly conditioned; in this limit d^2 -> {limit}")
     if lam < 1e-4 * reach:
         return (f"; lam = {lam:g} is tiny against the weight axis: transport is useless "
                 "and d^2 is the Hellinger cost (wfr_cvx.closed_form.hellinger2)")
     return ""
+
+
+def _scalar_metric(metric: np.ndarray, grid: Grid) -> float | None:
+    """``G`` when a checked metric is ``G`` times the identity on every face that can carry
+    flux (the other entries are filler), else None."""
+    if is_cell_metric(metric):  # off-diagonal entries somewhere
+        return None
+    values = metric[grid.face_mask] if grid.face_mask.any() else np.ravel(metric)
+    first = float(values[0])
+    return first if np.allclose(values, first, rtol=1e-12, atol=0.0) else None
 
 
 def _limits(plan, grid: Grid) -> str:

@@ -30,7 +30,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._validate import check_total_mass, nonnegative_scalar, real_scalar
+from ._validate import (
+    check_total_mass,
+    nonnegative_scalar,
+    real_array,
+    real_scalar,
+    refuse_bools,
+)
 
 __all__ = ["Grid", "as_allocation", "axis_assets", "cell_values", "labelled_allocation",
            "labelled_faces", "regime_masses"]
@@ -509,20 +515,15 @@ def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.n
     """One real number per cell, as a float array of shape ``grid.shape``, read as
     :func:`as_allocation` reads an allocation (by position, or by label for pandas and
     labelled xarray input) but with no check on the values themselves; ``what`` names them
-    in the messages."""
+    in the messages.  Bools (a mask passed for masses), complex numbers, strings and other
+    objects are a TypeError (:func:`~wfr_cvx._validate.real_array`), labelled input
+    included."""
+    refuse_bools(value, name, what)  # before the labelled reading makes them 0.0 and 1.0
     if _is_data_array(value):
         value = _data_array_values(value, grid, name)
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
-    kind = np.asarray(value).dtype.kind
-    if kind not in "biuf":  # complex, strings, objects: numpy would cast (or drop) them
-        raise TypeError(f"`{name}` must hold real numbers ({what}), got an array of "
-                        f"dtype {np.asarray(value).dtype}")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be an array of {what}, got {type(value).__name__}"
-                        ) from None
+    arr = real_array(value, name, what)
     if arr.ndim == grid.dims and grid.n_regimes == 1:
         arr = arr[None]
     if arr.shape != grid.shape:

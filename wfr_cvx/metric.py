@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ._labels import align_square_frame
+from ._validate import holds_bools
 from .grid import Grid, _axes_description, _axis_hint, _axis_lookup, axis_assets, labelled_faces
 
 __all__ = ["check_metric", "unlabel_metric", "is_cell_metric", "metric_reach", "cholesky_factors",
@@ -94,16 +95,7 @@ def _refuse_bools(metric) -> None:
     if isinstance(metric, (bool, np.bool_)):
         raise TypeError(f"`metric` must be None, a positive number or an array of numbers, "
                         f"got the bool {metric!r}")
-    if isinstance(metric, pd.DataFrame):
-        kinds = {dtype.kind for dtype in metric.dtypes}
-    elif isinstance(metric, (pd.Series, np.ndarray)):
-        kinds = {metric.dtype.kind}
-    else:
-        try:
-            kinds = {np.asarray(metric).dtype.kind}
-        except (TypeError, ValueError):
-            return  # not an array at all: the conversion to numbers says so
-    if "b" in kinds:
+    if holds_bools(metric):
         raise TypeError("`metric` must be None, a positive number or an array of numbers, "
                         "got an array of bools")
 

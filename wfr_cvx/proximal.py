@@ -23,7 +23,7 @@ import inspect
 
 import numpy as np
 
-from ._validate import positive_scalar
+from ._validate import positive_scalar, real_array
 from ._warnings import warn
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
@@ -124,8 +124,8 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
         values = []
         name = "potential (the callable's values)"
         for label in grid.regimes:
-            out = np.asarray(potential(grid.coords, label) if with_regime
-                             else potential(grid.coords), dtype=float)
+            out = real_array(potential(grid.coords, label) if with_regime
+                             else potential(grid.coords), name, "potential values")
             if out.size != grid.n_cells:
                 raise ValueError(f"`{name}` must hold one value per cell ({grid.n_cells} "
                                  f"for a regime), got shape {out.shape}")

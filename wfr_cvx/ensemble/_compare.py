@@ -43,7 +43,7 @@ from .._two_phase import (
     two_phase_table,
 )
 from .._validate import check_lam
-from ..closed_form import solver_resolution2
+from ..closed_form import EQUAL_MASS_RTOL, solver_resolution2
 from ..errors import SolverError
 from ._coupling import _distinct
 from ._ensemble import Ensemble, align
@@ -70,7 +70,7 @@ def balanced_transport2(x: np.ndarray, a: np.ndarray, y: np.ndarray, b: np.ndarr
     if a.size == 0 or b.size == 0:
         return 0.0
     total_a, total_b = float(a.sum()), float(b.sum())
-    if abs(total_a - total_b) > 1e-9 * max(total_a, total_b):
+    if abs(total_a - total_b) > EQUAL_MASS_RTOL * max(total_a, total_b):
         raise ValueError(f"balanced transport needs equal total masses, got `a` {total_a:g} "
                          f"and `b` {total_b:g}")
     px, py = x @ factor, y @ factor
