@@ -313,7 +313,8 @@ def test_usage_error_exits_2(capsys):
     assert "usage: wfr-cvx" in capsys.readouterr().err
 
 
-def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch,
+                                                                       tmp_path):
     """Every subcommand: any exception becomes one line and exit status 2."""
     from wfr_cvx import problem_files as problems
 
@@ -326,8 +327,15 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
         err = capsys.readouterr().err.strip().splitlines()
         assert err == ["wfr-cvx: error: unexpected RuntimeError: something inside broke (run "
                        "`wfr-cvx --debug ...` for the traceback)"]
-    with pytest.raises(RuntimeError, match="something inside broke"):
-        cli.main(["--debug", "solve", "x.toml"])
+    # before: --debug re-raised, and the exit status was Python's 1, not the documented 2
+    assert cli.main(["--debug", "solve", "x.toml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.rstrip().endswith("RuntimeError: something inside broke")
+    monkeypatch.undo()
+    (tmp_path / "bad.toml").write_text("lam = -1.0\n")
+    assert cli.main(["--debug", "solve", str(tmp_path / "bad.toml")]) == 2
+    assert "ProblemFileError" in capsys.readouterr().err
 
 
 def test_progress_flag_shows_the_first_order_bar(capsys, tmp_path):

@@ -31,8 +31,8 @@ row was read from.
 fails (a figure outside its tolerance, a file it cannot read or a solve that raised, whatever
 the exception: the other problems still run); 2 on a usage error, a missing or invalid
 file, a failed solve or any other error — reported as one line on stderr, never a
-traceback (``--debug``, before the command, shows it).  Warnings (an inaccurate solve) are
-one ``wfr-cvx: warning:`` line each.
+traceback (``--debug``, before the command, shows it instead, with the same status).
+Warnings (an inaccurate solve) are one ``wfr-cvx: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -172,9 +172,12 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:  # one line, never a traceback (unless --debug)
-        if args.debug:
-            raise
-        _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
+        if args.debug:  # the traceback instead, with the same exit status
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        else:
+            _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
         return 2
 
 
