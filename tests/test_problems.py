@@ -430,6 +430,31 @@ rtol = 0.01
 """
 
 
+def test_a_metric_kind_of_the_other_grid_is_named_as_such(tmp_path):
+    """Before: the kind's keys were read first: `metric.prices`: unknown key (trade_variance
+    on a 1-D grid), `metric.at_0`: unknown key (linear on the simplex)."""
+    one_d = BASE.replace("lam = 0.25", 'lam = 0.25\nmetric = { kind = "trade_variance", '
+                                       'prices = "p.csv", assets = ["A", "B"] }', 1)
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, one_d, "one_d.toml"))
+    assert info.value.key == "metric.kind"
+    assert info.value.reason.startswith("metric kind 'trade_variance' is for simplex grids; "
+                                        "this file's grid is 1-D (kinds here: ['linear']")
+    simplex = SIMPLEX.replace("metric = [[1.0, 2.0], [2.0, 1.0]]",
+                              'metric = { kind = "linear", at_0 = 1.0, at_1 = 2.0 }')
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, simplex, "simplex.toml"))
+    assert info.value.key == "metric.kind"
+    assert info.value.reason.startswith("metric kind 'linear' is for 1-D grids; this file's "
+                                        "grid is simplex (kinds here: ['trade_variance']")
+    with pytest.raises(ProblemFileError, match=r"`metric.kind`: metric kind 'covariance' is "
+                                               r"unknown \(kinds here: \['linear'\]"):
+        problems.load(_write(tmp_path, one_d.replace("trade_variance", "covariance"), "c.toml"))
+    # the right kind still names its own unknown keys
+    with pytest.raises(ProblemFileError, match=r"`metric.prices`: unknown key"):
+        problems.load(_write(tmp_path, one_d.replace("trade_variance", "linear"), "l.toml"))
+
+
 def test_simplex_problem_file(tmp_path):
     with pytest.raises(ProblemFileError, match=r"`metric`.*positive definite"):
         problems.load(_write(tmp_path, SIMPLEX, "bad_metric.toml"))

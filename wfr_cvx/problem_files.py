@@ -1083,8 +1083,7 @@ class _Reader:
         if grid.dims == 2:
             return self.matrix_metric(value, grid)
         if isinstance(value, dict):
-            self.keys(value, {"kind", "at_0", "at_1"}, "metric")
-            self.string(value, "kind", "metric", choices=("linear",))
+            self.metric_kind(value, grid, {"kind", "at_0", "at_1"})
             at_0 = self.real(value, "at_0", "metric", positive=True)
             at_1 = self.real(value, "at_1", "metric", positive=True)
             return at_0 + (at_1 - at_0) * grid.faces
@@ -1096,14 +1095,29 @@ class _Reader:
             self.fail("metric", "must be > 0 on every face")
         return arr
 
+    def metric_kind(self, value: dict, grid: Grid, keys: set) -> None:
+        """A metric table's ``kind``, checked against the grid before the table's other
+        keys: a kind for the other grid is named as such, not as unknown keys."""
+        grids = {"linear": "1-D", "trade_variance": "simplex"}
+        here = "1-D" if grid.dims == 1 else "simplex"
+        kinds = [k for k, g in grids.items() if g == here]
+        kind = self.string(value, "kind", "metric")
+        if kind not in kinds:
+            known = (f"is for {grids[kind]} grids; this file's grid is {here}"
+                     if kind in grids else "is unknown")
+            plain = ("one value per interior face" if grid.dims == 1
+                     else "a 2 x 2 SPD matrix")
+            self.fail("metric.kind", f"metric kind {kind!r} {known} (kinds here: {kinds}; "
+                                     f"or give the metric as a number or {plain})")
+        self.keys(value, keys, "metric")
+
     def matrix_metric(self, value, grid: Grid) -> np.ndarray:
         """2-D: a 2 x 2 SPD matrix, or the trade-variance metric of a price file."""
         if isinstance(value, dict):
             from .finance.markowitz import estimate
             from .metric import trade_variance_metric
 
-            self.keys(value, {"kind", "prices", "assets", "scale"}, "metric")
-            self.string(value, "kind", "metric", choices=("trade_variance",))
+            self.metric_kind(value, grid, {"kind", "prices", "assets", "scale"})
             prices = self.price_file(value, "metric")
             assets = self.asset_list(value, "metric", grid, prices)
             if set(assets) != set(grid.assets):
