@@ -318,9 +318,12 @@ def _checks_table(checks) -> str:
 
 
 def _error_text(row) -> str:
-    if math.isfinite(row.rel_error):
+    """A check's error in the terms of the tolerance that decides it, the larger term of
+    ``atol + rtol |expected|``: relative (``1.23e-02``) when it is ``rtol``'s, absolute
+    (``abs 5.04e-03``) when it is ``atol``'s or the expected value is 0."""
+    if row.rtol * abs(row.expected) >= row.atol and math.isfinite(row.rel_error):
         return f"{row.rel_error:.2e}"
-    return f"abs {row.abs_error:.1e}"
+    return f"abs {row.abs_error:.2e}"
 
 
 def _tolerance_text(row) -> str:
@@ -360,7 +363,7 @@ def _regress(args) -> int:
 
     def row(name, solver, status, time_s="-", **figure):
         rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
-                     "got": "-", "rel_error": "-", "tolerance": "-", **figure,
+                     "got": "-", "error": "-", "tolerance": "-", **figure,
                      "time_s": time_s, "solver": solver, "status": status, "file": file.name})
 
     for file in _progress(files, "regress"):
@@ -391,7 +394,7 @@ def _regress(args) -> int:
         for check in outcome.checks.itertuples():
             row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
-                got=_fmt(check.got), rel_error=_error_text(check),
+                got=_fmt(check.got), error=_error_text(check),
                 tolerance=_tolerance_text(check))
             if not check.passed:
                 failures.append((file, problem.name, (
