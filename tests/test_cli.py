@@ -388,8 +388,22 @@ def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
     path = tmp_path / "uk.csv"
     prices.to_csv(path, index=False)
     assert cli.main(["frontier", str(path), "--points", "3"]) == 2
-    assert "dayfirst" in capsys.readouterr().err
+    # the advice in the command's terms (before: "pass dayfirst=True ... dayfirst=False")
+    err = capsys.readouterr().err
+    assert "pass --dayfirst (DD/MM/YYYY) or --monthfirst (MM/DD/YYYY)" in err
+    assert "=True" not in err and "=False" not in err
     assert cli.main(["frontier", str(path), "--points", "3", "--dayfirst"]) == 0
+    capsys.readouterr()
+    prices["date"] = prices["date"].str[:6] + prices["date"].str[8:]  # two-digit years
+    prices.to_csv(path, index=False)
+    assert cli.main(["frontier", str(path), "--points", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "or pass --dayfirst or --monthfirst if the year is last" in err, err
+    prices["date"] = pd.to_datetime(pd.read_csv(PRICES)["date"]).dt.strftime("%d/%m/%Y")
+    prices.loc[0, "date"] = "13/01/2001"
+    prices.to_csv(path, index=False)
+    assert cli.main(["frontier", str(path), "--points", "3", "--monthfirst"]) == 2
+    assert "as --monthfirst says" in capsys.readouterr().err
 
 
 def test_backend_help_says_which_backends_ensembles_take(capsys):

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -431,7 +432,15 @@ def _frontier(args) -> int:
 
     if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
-    prices = load_prices(args.prices, dayfirst=args.dayfirst)
+    try:
+        prices = load_prices(args.prices, dayfirst=args.dayfirst)
+    except ValueError as exc:
+        # the advice on the date order names load_prices' argument; here it is an option
+        text = re.sub(r"\bdayfirst=(True|False)\b",
+                      lambda m: "--dayfirst" if m[1] == "True" else "--monthfirst", str(exc))
+        if text == str(exc):
+            raise
+        raise ValueError(text) from exc
     if args.assets:
         assets = [a.strip() for a in args.assets.split(",") if a.strip()]
         unknown = [a for a in assets if a not in prices.columns]
