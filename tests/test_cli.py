@@ -96,7 +96,7 @@ def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     proc = _run("regress", tmp_path, "--progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = proc.stdout.splitlines()[0].split()
-    assert header[:7] == ["problem", "figure", "source", "expected", "got", "rel_error",
+    assert header[:7] == ["problem", "figure", "source", "expected", "got", "error",
                           "tolerance"]
     assert "time_s" in header and "status" in header
     assert "3 of 3 problems pass" in proc.stdout
@@ -116,6 +116,30 @@ def test_regress_passes_then_fails_on_a_wrong_expected_value(tmp_path):
     assert "FAIL teleport: distance2" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "regress:" not in proc.stderr  # no bar off a terminal without --progress
+
+
+def test_a_checks_error_is_in_the_terms_of_its_tolerance():
+    """Before: `error 1.23e-02, tolerance atol=0.016` for markowitz_limit.toml, whose
+    absolute error is 0.0050: the error was relative whatever the tolerance."""
+    checks = pd.DataFrame({
+        "figure": ["mean_weight", "target_mass", "distance2", "transport_cost"],
+        "source": ["markowitz qp", "closed form", "earlier run", "closed form"],
+        "expected": [0.409018, 1.0, 0.5, 0.0], "got": [0.414062, 1.0 + 5.82e-12, 0.51, 1e-9],
+        "rtol": [0.0, 1e-7, 1e-4, 0.0], "atol": [0.015625, 0.0, 0.02, 1e-6],
+        "passed": [True, True, True, True]})
+    checks["abs_error"] = (checks["got"] - checks["expected"]).abs()
+    checks["rel_error"] = checks["abs_error"] / checks["expected"].abs().where(
+        checks["expected"] != 0)
+    rows = [line.split() for line in cli._checks_table(checks).splitlines()]
+    assert rows[0][4:] == ["error", "tolerance", "check"]
+    # atol decides: absolute; rtol decides: relative; both given, atol the larger term
+    assert rows[1][-4:] == ["abs", "5.04e-03", "atol=0.016", "pass"]
+    assert rows[2][-3:] == ["5.82e-12", "rtol=1e-07", "pass"]
+    assert rows[3][-4:] == ["abs", "1.00e-02", "rtol=0.0001,atol=0.02", "pass"]
+    assert rows[4][-4:] == ["abs", "1.00e-09", "atol=1e-06", "pass"]
+    both = checks.assign(atol=[0.0, 0.0, 1e-6, 1e-6])  # rtol |expected| the larger: relative
+    assert cli._checks_table(both).splitlines()[3].split()[-3:] == [
+        "2.00e-02", "rtol=0.0001,atol=1e-06", "pass"]
 
 
 def test_frontier(tmp_path):
@@ -313,7 +337,8 @@ def test_usage_error_exits_2(capsys):
     assert "usage: wfr-cvx" in capsys.readouterr().err
 
 
-def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch,
+                                                                       tmp_path):
     """Every subcommand: any exception becomes one line and exit status 2."""
     from wfr_cvx import problem_files as problems
 
@@ -326,8 +351,15 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
         err = capsys.readouterr().err.strip().splitlines()
         assert err == ["wfr-cvx: error: unexpected RuntimeError: something inside broke (run "
                        "`wfr-cvx --debug ...` for the traceback)"]
-    with pytest.raises(RuntimeError, match="something inside broke"):
-        cli.main(["--debug", "solve", "x.toml"])
+    # before: --debug re-raised, and the exit status was Python's 1, not the documented 2
+    assert cli.main(["--debug", "solve", "x.toml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.rstrip().endswith("RuntimeError: something inside broke")
+    monkeypatch.undo()
+    (tmp_path / "bad.toml").write_text("lam = -1.0\n")
+    assert cli.main(["--debug", "solve", str(tmp_path / "bad.toml")]) == 2
+    assert "ProblemFileError" in capsys.readouterr().err
 
 
 def test_progress_flag_shows_the_first_order_bar(capsys, tmp_path):
@@ -356,8 +388,22 @@ def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
     path = tmp_path / "uk.csv"
     prices.to_csv(path, index=False)
     assert cli.main(["frontier", str(path), "--points", "3"]) == 2
-    assert "dayfirst" in capsys.readouterr().err
+    # the advice in the command's terms (before: "pass dayfirst=True ... dayfirst=False")
+    err = capsys.readouterr().err
+    assert "pass --dayfirst (DD/MM/YYYY) or --monthfirst (MM/DD/YYYY)" in err
+    assert "=True" not in err and "=False" not in err
     assert cli.main(["frontier", str(path), "--points", "3", "--dayfirst"]) == 0
+    capsys.readouterr()
+    prices["date"] = prices["date"].str[:6] + prices["date"].str[8:]  # two-digit years
+    prices.to_csv(path, index=False)
+    assert cli.main(["frontier", str(path), "--points", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "or pass --dayfirst or --monthfirst if the year is last" in err, err
+    prices["date"] = pd.to_datetime(pd.read_csv(PRICES)["date"]).dt.strftime("%d/%m/%Y")
+    prices.loc[0, "date"] = "13/01/2001"
+    prices.to_csv(path, index=False)
+    assert cli.main(["frontier", str(path), "--points", "3", "--monthfirst"]) == 2
+    assert "as --monthfirst says" in capsys.readouterr().err
 
 
 def test_backend_help_says_which_backends_ensembles_take(capsys):

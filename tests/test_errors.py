@@ -55,12 +55,18 @@ def test_failed_solve_raises_with_status(problem, backend):
         wfr_cvx.geodesic(r0, r1, g, 0.3, backend=backend, max_iter=1)
     assert info.value.status == "MaxIterations"
     assert info.value.backend == backend
+    # before: "the WFR solve did not converge" and nothing to do about it
+    assert f"; {backend!r} used up its `max_iter`: raise it, and if its default ran out, " \
+           "check lam" in str(info.value)
 
 
 def test_inaccurate_warns(problem):
     g, r0, r1 = problem
-    # reduced tolerances met but not the full ones: "AlmostSolved" -> warning
-    with pytest.warns(InaccurateSolutionWarning):
+    # reduced tolerances met but not the full ones: "AlmostSolved" -> warning, which says
+    # how to check the figures (before: "figures may be less precise", and no more)
+    with pytest.warns(InaccurateSolutionWarning, match=r"less precise: to check them, solve "
+                      r"again with another backend or other tolerances \(`tol_gap_rel` / "
+                      r"`tol_feas`\) and compare \(the README's 'Scheme and accuracy'\)"):
         geo = wfr_cvx.geodesic(r0, r1, g, 0.3, tol_gap_rel=1e-16, tol_gap_abs=1e-16,
                                tol_feas=1e-16, reduced_tol_gap_rel=1e-2,
                                reduced_tol_gap_abs=1e-2, reduced_tol_feas=1e-2,

@@ -389,6 +389,16 @@ def test_demo_build_and_main(tmp_path, capsys):
     assert ternary.read_bytes().startswith(PNG)  # its folder created
 
 
+def test_demo_comparison_prints_the_weights_its_geodesic_targets():
+    """Before: ``--compare`` printed Markowitz weights of another scenario (risk_on 0.409,
+    risk_off 0.190) than the regimes build()'s target books sit around (0.716, 0.050)."""
+    text = demo.comparison_report(16, 4, lams=(0.15,))
+    table = text.split("Markowitz weights per regime", 1)[1].splitlines()
+    printed = {line.split()[0]: float(line.split()[1]) for line in table[3:]}
+    expected = demo.regime_weights()
+    assert printed == pytest.approx({r: expected[r] for r in demo.REGIMES}, abs=1e-4)
+
+
 def test_time_labels_are_the_nearest_floats_of_k_over_n():
     """Before: linspace's 0.30000000000000004 and 0.7000000000000001 labelled the levels
     of ten steps and the ensemble's default times, so .loc[0.3] raised KeyError."""

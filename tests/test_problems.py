@@ -430,6 +430,31 @@ rtol = 0.01
 """
 
 
+def test_a_metric_kind_of_the_other_grid_is_named_as_such(tmp_path):
+    """Before: the kind's keys were read first: `metric.prices`: unknown key (trade_variance
+    on a 1-D grid), `metric.at_0`: unknown key (linear on the simplex)."""
+    one_d = BASE.replace("lam = 0.25", 'lam = 0.25\nmetric = { kind = "trade_variance", '
+                                       'prices = "p.csv", assets = ["A", "B"] }', 1)
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, one_d, "one_d.toml"))
+    assert info.value.key == "metric.kind"
+    assert info.value.reason.startswith("metric kind 'trade_variance' is for simplex grids; "
+                                        "this file's grid is 1-D (kinds here: ['linear']")
+    simplex = SIMPLEX.replace("metric = [[1.0, 2.0], [2.0, 1.0]]",
+                              'metric = { kind = "linear", at_0 = 1.0, at_1 = 2.0 }')
+    with pytest.raises(ProblemFileError) as info:
+        problems.load(_write(tmp_path, simplex, "simplex.toml"))
+    assert info.value.key == "metric.kind"
+    assert info.value.reason.startswith("metric kind 'linear' is for 1-D grids; this file's "
+                                        "grid is simplex (kinds here: ['trade_variance']")
+    with pytest.raises(ProblemFileError, match=r"`metric.kind`: metric kind 'covariance' is "
+                                               r"unknown \(kinds here: \['linear'\]"):
+        problems.load(_write(tmp_path, one_d.replace("trade_variance", "covariance"), "c.toml"))
+    # the right kind still names its own unknown keys
+    with pytest.raises(ProblemFileError, match=r"`metric.prices`: unknown key"):
+        problems.load(_write(tmp_path, one_d.replace("trade_variance", "linear"), "l.toml"))
+
+
 def test_simplex_problem_file(tmp_path):
     with pytest.raises(ProblemFileError, match=r"`metric`.*positive definite"):
         problems.load(_write(tmp_path, SIMPLEX, "bad_metric.toml"))
@@ -598,9 +623,10 @@ def test_ensemble_problem_files(tmp_path):
     pd.DataFrame({"bd": [0.8, 0.6], "eq": [0.2, 0.4], "mass": [1.0, 0.5],
                   "regime": ["on", "off"]}).to_csv(tmp_path / "books.csv", index=False)
     prices = str(ROOT / "data" / "ibm_wmt_sehi_monthly.csv")
-    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"')
+    text = ENSEMBLE.replace('atoms = [{ weights = [0.2, 0.8] }]', 'csv = "books.csv"').replace(
+        'assets = ["eq", "bd"]', 'assets = ["eq", "bd"]\nregimes = ["on", "off"]')
     loaded = problems.load(_write(tmp_path, text, "csv.toml"))
-    assert loaded.e0.n_atoms == 2 and set(loaded.e0.regimes) == {"on", "off"}
+    assert loaded.e0.n_atoms == 2 and loaded.e0.regimes == ("on", "off")
     np.testing.assert_allclose(loaded.e0.weights, [[0.2, 0.8], [0.4, 0.6]])  # by name
     resampled = ("kind = \"ensemble\"\nlam = 0.05\nassets = [\"IBM\", \"WMT\"]\n"
                  f"[[e0.resampled]]\nprices = {prices!r}\nsamples = 3\nseed = 1\n"
@@ -652,8 +678,53 @@ def test_an_ensemble_csv_column_that_is_no_asset_is_refused(tmp_path):
     # the package's own table, written with its row labels, loads
     Ensemble([[0.2, 0.8], [0.4, 0.6]], mass=[1.0, 2.0], regime=["on", "off"],
              assets=("eq", "bd")).to_frame().to_csv(tmp_path / "books.csv")
+    text = text.replace("[e1]\natoms = [{ weights = [0.5, 0.5]",
+                        '[e1]\natoms = [{ weights = [0.5, 0.5], regime = "on"')
     loaded = problems.load(_write(tmp_path, text, "csv.toml"))
     assert loaded.e0.mass.tolist() == [1.0, 2.0] and set(loaded.e0.regimes) == {"on", "off"}
+
+
+def test_an_ensemble_part_without_a_regime_is_never_a_phantom_regime(tmp_path):
+    """Before: an atom without a regime beside atoms with one was in a regime "0" of its
+    own: a book moved by 0.02 was destroyed and created again (d^2 0.72, not 0.0008)."""
+    data = {"kind": "ensemble", "lam": 0.3, "assets": ["IBM", "WMT", "SEHI"],
+            "e0": {"atoms": [{"weights": [0.3, 0.3, 0.4], "regime": "calm"}]},
+            "e1": {"atoms": [{"weights": [0.32, 0.3, 0.38]}]}}
+    with pytest.raises(ProblemFileError) as info:
+        problems.from_dict(data, name="p")
+    assert info.value.key == "e1.atoms[0].regime"
+    assert "e0.atoms[0] is in regime 'calm'" in info.value.reason
+    assert "regimes = [...]" in info.value.reason
+    moved = problems.from_dict({**data, "e1": {"atoms": [
+        {"weights": [0.32, 0.3, 0.38], "regime": "calm"}]}}, name="p").solve().distance2
+    assert moved == pytest.approx(0.0008, rel=1e-3)
+    # declared regimes: a part without one is in the first, as on grids
+    declared = problems.from_dict({**data, "regimes": ["calm", "stress"]}, name="p")
+    assert declared.e0.regimes == declared.e1.regimes == ("calm", "stress")
+    assert declared.e1.regime_mass().tolist() == [1.0, 0.0]
+    assert declared.solve().distance2 == pytest.approx(moved, rel=1e-9)
+    with pytest.raises(ProblemFileError, match=r"`e0.atoms\[0\].regime`: 'calm' is not one "
+                                               r"of the file's `regimes`"):
+        problems.from_dict({**data, "regimes": ["calmm"]}, name="p")
+    for bad in (["calm", " calm"], [], "calm", ["calm", ""]):
+        with pytest.raises(ProblemFileError, match=r"`regimes`"):
+            problems.from_dict({**data, "regimes": bad}, name="p")
+    # a csv without a regime column, beside a named part, likewise
+    pd.DataFrame({"IBM": [0.3], "WMT": [0.3], "SEHI": [0.4]}).to_csv(tmp_path / "b.csv",
+                                                                      index=False)
+    with pytest.raises(ProblemFileError) as info:
+        problems.from_dict({**data, "e1": {"csv": "b.csv"}}, name="p", base_dir=tmp_path)
+    assert info.value.key == "e1.csv" and "no `regime` column" in info.value.reason
+    pd.DataFrame({"IBM": [0.3], "WMT": [0.3], "SEHI": [0.4], "regime": ["crash"]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    with pytest.raises(ProblemFileError, match=r"`e1.csv`: .*regime\(s\) \['crash'\]"):
+        problems.from_dict({**data, "regimes": ["calm"], "e1": {"csv": "c.csv"}}, name="p",
+                           base_dir=tmp_path)
+    # no part names a regime: one regime "0", as before
+    plain = {**data, "e0": {"atoms": [{"weights": [0.3, 0.3, 0.4]}]},
+             "e1": {"csv": "b.csv"}}
+    problem = problems.from_dict(plain, name="p", base_dir=tmp_path)
+    assert problem.e0.regimes == problem.e1.regimes == ("0",)
 
 
 def test_an_unknown_regime_is_named_once():

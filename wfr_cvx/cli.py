@@ -31,8 +31,8 @@ row was read from.
 fails (a figure outside its tolerance, a file it cannot read or a solve that raised, whatever
 the exception: the other problems still run); 2 on a usage error, a missing or invalid
 file, a failed solve or any other error — reported as one line on stderr, never a
-traceback (``--debug``, before the command, shows it).  Warnings (an inaccurate solve) are
-one ``wfr-cvx: warning:`` line each.
+traceback (``--debug``, before the command, shows it instead, with the same status).
+Warnings (an inaccurate solve) are one ``wfr-cvx: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -172,9 +173,12 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:  # one line, never a traceback (unless --debug)
-        if args.debug:
-            raise
-        _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
+        if args.debug:  # the traceback instead, with the same exit status
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        else:
+            _error(exc, expected=isinstance(exc, (_Failure, *_USER_ERRORS)))
         return 2
 
 
@@ -315,9 +319,12 @@ def _checks_table(checks) -> str:
 
 
 def _error_text(row) -> str:
-    if math.isfinite(row.rel_error):
+    """A check's error in the terms of the tolerance that decides it, the larger term of
+    ``atol + rtol |expected|``: relative (``1.23e-02``) when it is ``rtol``'s, absolute
+    (``abs 5.04e-03``) when it is ``atol``'s or the expected value is 0."""
+    if row.rtol * abs(row.expected) >= row.atol and math.isfinite(row.rel_error):
         return f"{row.rel_error:.2e}"
-    return f"abs {row.abs_error:.1e}"
+    return f"abs {row.abs_error:.2e}"
 
 
 def _tolerance_text(row) -> str:
@@ -357,7 +364,7 @@ def _regress(args) -> int:
 
     def row(name, solver, status, time_s="-", **figure):
         rows.append({"problem": name, "figure": "-", "source": "-", "expected": "-",
-                     "got": "-", "rel_error": "-", "tolerance": "-", **figure,
+                     "got": "-", "error": "-", "tolerance": "-", **figure,
                      "time_s": time_s, "solver": solver, "status": status, "file": file.name})
 
     for file in _progress(files, "regress"):
@@ -388,7 +395,7 @@ def _regress(args) -> int:
         for check in outcome.checks.itertuples():
             row(problem.name, solver, "pass" if check.passed else "FAIL", time_s,
                 figure=check.figure, source=check.source, expected=_fmt(check.expected),
-                got=_fmt(check.got), rel_error=_error_text(check),
+                got=_fmt(check.got), error=_error_text(check),
                 tolerance=_tolerance_text(check))
             if not check.passed:
                 failures.append((file, problem.name, (
@@ -425,7 +432,15 @@ def _frontier(args) -> int:
 
     if not args.prices.exists():
         raise _Failure(f"{args.prices}: no such price file")
-    prices = load_prices(args.prices, dayfirst=args.dayfirst)
+    try:
+        prices = load_prices(args.prices, dayfirst=args.dayfirst)
+    except ValueError as exc:
+        # the advice on the date order names load_prices' argument; here it is an option
+        text = re.sub(r"\bdayfirst=(True|False)\b",
+                      lambda m: "--dayfirst" if m[1] == "True" else "--monthfirst", str(exc))
+        if text == str(exc):
+            raise
+        raise ValueError(text) from exc
     if args.assets:
         assets = [a.strip() for a in args.assets.split(",") if a.strip()]
         unknown = [a for a in assets if a not in prices.columns]

@@ -55,6 +55,18 @@ BELIEF_BEFORE = (0.7, 0.3)
 BELIEF_AFTER = (0.3, 0.7)
 
 
+def _estimates(prices: pd.DataFrame | None = None) -> dict:
+    """The IBM/WMT return estimates ``(mu, cov)``: of the whole sample (``"all"``) and of
+    each regime's months (module docstring)."""
+    prices = (load_prices() if prices is None else prices)[list(ASSETS)]
+    returns = returns_from_prices(prices)
+    risk_on = returns.mean(axis=1) > 0
+    out = {"all": estimate(prices)}
+    for label, months in zip(REGIMES, (returns[risk_on], returns[~risk_on]), strict=True):
+        out[label] = (months.mean(), months.cov())
+    return out
+
+
 def regime_weights(prices: pd.DataFrame | None = None,
                    risk_aversion: float = RISK_AVERSION) -> pd.Series:
     """Markowitz IBM weights: unconditional (``"all"``) and per regime (module docstring).
@@ -73,14 +85,8 @@ def regime_weights(prices: pd.DataFrame | None = None,
     >>> regime_weights().round(2).to_dict()
     {'all': 0.41, 'risk_on': 0.72, 'risk_off': 0.05}
     """
-    prices = (load_prices() if prices is None else prices)[list(ASSETS)]
-    returns = returns_from_prices(prices)
-    risk_on = returns.mean(axis=1) > 0
-    mu, cov = estimate(prices)
-    out = {"all": mean_variance(mu, cov, risk_aversion=risk_aversion).iloc[0]}
-    for label, months in zip(REGIMES, (returns[risk_on], returns[~risk_on]), strict=True):
-        out[label] = mean_variance(months.mean(), months.cov(),
-                                   risk_aversion=risk_aversion).iloc[0]
+    out = {label: mean_variance(mu, cov, risk_aversion=risk_aversion).iloc[0]
+           for label, (mu, cov) in _estimates(prices).items()}
     return pd.Series(out, name="IBM weight", dtype=float)
 
 
@@ -139,24 +145,20 @@ def summary(geo, table: pd.DataFrame, weights: pd.Series) -> str:
 
 def comparison_report(n_weights: int = 128, n_steps: int = 32, lams=(0.05, 0.15, 0.5)) -> str:
     """The comparison of the geodesic with the two-phase paths on the demo's problem at
-    several ``lam``, with the Markowitz weights of each regime.
-
-    Regimes for the Markowitz weights: ``risk_on`` uses the IBM/WMT estimates of the
-    shipped prices; ``risk_off`` is a stress scenario built from them (expected returns x
-    0.25, covariance x 2) -- an assumption of this report, not an estimate.
-    """
+    several ``lam``, with the Markowitz weights of each regime: those the target books of
+    :func:`build` sit around (:func:`regime_weights`), from each regime's own months."""
     grid, rho0, rho1 = build(n_weights, n_steps)
-    mu, cov = estimate(load_prices()[list(ASSETS)])
-    scenarios = [(mu, cov), (0.25 * mu, 2.0 * cov)]
+    estimates = _estimates()
     lines = [f"WFR geodesic vs traditional paths on {grid!r}"]
     for lam in lams:
-        table = compare(rho0, rho1, grid, lam, markowitz=scenarios,
+        table = compare(rho0, rho1, grid, lam, markowitz=[estimates[r] for r in REGIMES],
                         risk_aversion=RISK_AVERSION)
         saving = 1.0 - table.loc["wfr_geodesic", "distance2"] / table["distance2"].iloc[1:]
         lines += ["", f"lam = {lam:g}", table.to_string(float_format=lambda v: f"{v:.6f}"),
                   "saving of the geodesic: " + ", ".join(
                       f"{path} {100 * value:.1f} %" for path, value in saving.items())]
-    lines += ["", "Markowitz weights per regime (risk aversion 4, long only):",
+    lines += ["", "Markowitz weights per regime (risk aversion 4, long only), the target "
+                  "books' centres:",
               table.attrs["markowitz"].to_string(float_format=lambda v: f"{v:.4f}")]
     return "\n".join(lines)
 

@@ -1064,7 +1064,7 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
     if status in INACCURATE:
         warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
-            "figures may be less precise",
+            f"figures may be less precise{_inaccurate_advice(backend)}",
             InaccurateSolutionWarning, stacklevel=None,
         )
         return
@@ -1074,8 +1074,8 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
                               status=status.value, backend=backend)
     record = get_backend(backend)
     if record.first_order and status in LIMIT:
-        limit_options = ("`max_iters` / `time_limit_secs`" if "max_iters" in record.options
-                         else "`max_iter` / `time_limit`")
+        limit_options = _option_names(backend, "max_iters", "time_limit_secs", "max_iter",
+                                      "time_limit")
         hint += (f"; the first-order backend {backend!r} stopped before its tolerance: raise "
                  f"{limit_options}, or use backend='clarabel' (interior point)")
         if limits and not feasible:
@@ -1084,5 +1084,36 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
             hint += (f"; the problem may be infeasible under the {limits}: {backend!r} "
                      "certifies infeasibility only slowly, so use backend='clarabel' to "
                      "decide whether it is")
+    elif status in LIMIT:
+        hint += _interior_limit_advice(status, backend)
     raise SolverError(f"the WFR solve did not converge{hint}", status=status.value,
                       backend=backend)
+
+
+def _option_names(backend: str, *names: str) -> str:
+    """Those of ``names`` that ``backend`` takes, as ```a` / `b``` (each backend its own
+    spelling: SCS's ``max_iters``, Clarabel's and dr's ``max_iter``)."""
+    try:
+        options = get_backend(backend).options
+    except ValueError:  # a name no record has: no option to name
+        return ""
+    return " / ".join(f"`{name}`" for name in names if name in options)
+
+
+def _inaccurate_advice(backend: str) -> str:
+    """What to do about a solve stopped at reduced accuracy, in ``backend``'s options."""
+    tolerances = _option_names(backend, "tol_gap_rel", "tol_feas", "eps_abs", "eps_rel", "eps")
+    other = f" or other tolerances ({tolerances})" if tolerances else ""
+    return (f": to check them, solve again with another backend{other} and compare (the "
+            f"README's 'Scheme and accuracy')")
+
+
+def _interior_limit_advice(status, backend: str) -> str:
+    """The hint for an interior-point solve stopped by its iteration or time budget."""
+    if status == Status.MAX_TIME:
+        option = _option_names(backend, "time_limit")
+        return f"; {backend!r} used up its {option}: raise it" if option else ""
+    option = _option_names(backend, "max_iter")
+    return (f"; {backend!r} used up its {option}: raise it, and if its default ran out, "
+            f"check lam (one far above or below the distances moved conditions the problem "
+            f"badly)") if option else ""

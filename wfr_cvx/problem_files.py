@@ -69,6 +69,7 @@ A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number
     kind = "ensemble"
     lam = 0.3
     assets = ["IBM", "WMT", "SEHI"]        # the weight columns, by name
+    regimes = ["on", "off"]                # optional: the regimes' labels (see below)
     backend = "clarabel"                   # or "cvxpy"
     metric = { kind = "covariance", prices = "../data/prices.csv", scale = 1.0 }
                                            # or a number, or an n x n SPD matrix
@@ -82,6 +83,14 @@ A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number
     [e1]
     ...
     [[constraints]]                        # total_mass, or max_travel (distance >= 0)
+
+An ensemble's atoms are in the regime their part names (``regime``, or a csv's
+``regime`` column); mass moves within a regime and switches regimes only by reaction.
+With ``regimes`` declared, every label must be one of them and a part without one is in
+the first, as on grids.  Without it, either no part names a regime (every atom is in
+the one regime ``"0"``) or every part does: a part without a regime beside parts with
+one is an error of the file, since it would be a regime of its own (its mass destroyed
+and created, not moved).
 
 In an ensemble's ``frontier`` and ``resampled`` parts ``mass`` is the part's total,
 shared equally by its books (default 1); an ``atoms`` entry's ``mass`` is that atom's.
@@ -679,8 +688,8 @@ class _Reader:
         """A ``kind = "ensemble"`` file (module docstring)."""
         from .ensemble import BACKENDS
 
-        allowed = {"name", "description", "kind", "lam", "backend", "assets", "metric", "e0",
-                   "e1", "solver", "expected", "constraints"}
+        allowed = {"name", "description", "kind", "lam", "backend", "assets", "regimes",
+                   "metric", "e0", "e1", "solver", "expected", "constraints"}
         self.keys(data, allowed, "")
         assets = self.get(data, "assets", "")
         if (not isinstance(assets, list) or not assets
@@ -689,8 +698,12 @@ class _Reader:
             self.fail("assets", f"must be a non-empty array of distinct asset labels, got "
                                 f"{assets!r}")
         backend = self.string(data, "backend", "", "auto", BACKENDS)
-        e0 = self.ensemble(self.table(data, "e0", ""), "e0", assets)
-        e1 = self.ensemble(self.table(data, "e1", ""), "e1", assets)
+        regimes = self.ensemble_regimes(data)
+        parts = []
+        e0 = self.ensemble(self.table(data, "e0", ""), "e0", assets, regimes, parts)
+        e1 = self.ensemble(self.table(data, "e1", ""), "e1", assets, regimes, parts)
+        if regimes is None:
+            self.labelled_alike(parts)
         constraints = self.ensemble_constraints(data, e0, e1)
         return EnsembleProblem(
             name=self.name(data), e0=e0, e1=e1,
@@ -703,16 +716,61 @@ class _Reader:
             expected=self.expected(self.table(data, "expected", "", {}), "ensemble"),
             description=self.string(data, "description", "", ""), path=self.path)
 
-    def ensemble(self, table: dict, where: str, assets: list):
+    def ensemble_regimes(self, data: dict) -> tuple[str, ...] | None:
+        """The file's declared ``regimes`` (labels), or None."""
+        if "regimes" not in data:
+            return None
+        regimes = data["regimes"]
+        if (not isinstance(regimes, list) or not regimes
+                or not all(isinstance(r, str) and r.strip() for r in regimes)):
+            self.fail("regimes", f"must be a non-empty array of non-blank labels, got "
+                                 f"{regimes!r}")
+        labels = [r.strip() for r in regimes]  # as the parts' labels are read
+        if len(set(labels)) != len(labels):
+            self.fail("regimes", f"labels must be unique, got {regimes}")
+        return tuple(labels)
+
+    def part_regime(self, item: dict, name: str, regimes) -> str | None:
+        """A part's ``regime`` label (stripped, as the csv's column), None if it has none;
+        with declared ``regimes``, one of them."""
+        if "regime" not in item:
+            return None
+        regime = self.string(item, "regime", name).strip()
+        if not regime:
+            self.fail(f"{name}.regime", "must be a non-blank label")
+        if regimes is not None and regime not in regimes:
+            self.fail(f"{name}.regime", f"{regime!r} is not one of the file's `regimes` "
+                                        f"{list(regimes)}")
+        return regime
+
+    def labelled_alike(self, parts: list) -> None:
+        """Without declared ``regimes``, every ensemble part names its regime or none does:
+        one without beside one with would be a regime ``"0"`` of its own, its mass
+        destroyed and created instead of moved.  ``parts``: (key, label or None)."""
+        named = [(key, label) for key, label in parts if label is not None]
+        bare = [key for key, label in parts if label is None]
+        if named and bare:
+            key, label = named[0]
+            missing = "no `regime` column" if bare[0].endswith(".csv") else "missing"
+            self.fail(bare[0], f"{missing}, while {key.removesuffix('.regime')} is in regime "
+                               f"{label!r}: this part would be a regime '0' of its own (its "
+                               f"mass destroyed and created, not moved); give it a `regime`, "
+                               f"or declare the file's regimes (top-level `regimes = [...]`: "
+                               f"a part without one is then in the first)")
+
+    def ensemble(self, table: dict, where: str, assets: list, regimes, parts: list):
         """An ensemble: the union of its ``atoms``, ``csv``, ``frontier`` and ``resampled``
-        parts (each an array of tables but ``csv``, a path)."""
+        parts (each an array of tables but ``csv``, a path).  ``regimes``: the file's
+        declared labels (a part without a regime is in the first) or None (then in
+        ``"0"``); each part's (regime key, label or None) is appended to ``parts``."""
         from .ensemble import Ensemble
 
         self.keys(table, {"atoms", "csv", "frontier", "resampled"}, where)
         if not table:
             self.fail(where, "an ensemble needs at least one of atoms, csv, frontier, "
                              "resampled")
-        weights, masses, regimes = [], [], []
+        default = "0" if regimes is None else regimes[0]
+        weights, masses, labels = [], [], []
 
         def add(frame, mass, regime, name):
             if list(frame.columns) != list(assets):
@@ -722,7 +780,7 @@ class _Reader:
                 frame = frame[assets]
             weights.append(frame.to_numpy(dtype=float))
             masses.append(np.broadcast_to(np.asarray(mass, dtype=float), len(frame)))
-            regimes.append(np.broadcast_to(np.asarray(regime, dtype=object), len(frame)))
+            labels.append(np.broadcast_to(np.asarray(regime, dtype=object), len(frame)))
 
         if "atoms" in table:
             for i, item in enumerate(self.tables(table, "atoms", where,
@@ -734,12 +792,11 @@ class _Reader:
                 if w.shape != (len(assets),):
                     self.fail(f"{name}.weights", f"must hold one weight per asset "
                                                  f"({len(assets)}), got shape {w.shape}")
-                # as the csv's regime column: labels stripped, a blank one refused
-                regime = self.string(item, "regime", name, "0").strip()
-                if not regime:
-                    self.fail(f"{name}.regime", "must be a non-blank label")
+                regime = self.part_regime(item, name, regimes)
+                parts.append((f"{name}.regime", regime))
                 add(pd.DataFrame([w], columns=assets),
-                    self.real(item, "mass", name, 1.0, nonnegative=True), regime, name)
+                    self.real(item, "mass", name, 1.0, nonnegative=True),
+                    default if regime is None else regime, name)
         if "csv" in table:
             path = self.file(table["csv"], f"{where}.csv")
             try:
@@ -753,19 +810,26 @@ class _Reader:
                 # the row labels to_csv writes by default (Ensemble.to_frame().to_csv(p))
                 frame = frame.drop(columns=frame.columns[0])
             mass = frame.pop("mass").to_numpy() if "mass" in frame else 1.0
-            regime = "0"
+            regime = default
             if "regime" in frame:
                 frame.pop("regime")
                 # the labels as written ("NA" is a label, not a missing value), and " on"
                 # after a comma the regime "on", not a regime of its own
-                labels = pd.read_csv(path, usecols=["regime"], dtype=str,
+                column = pd.read_csv(path, usecols=["regime"], dtype=str,
                                      keep_default_na=False)["regime"].str.strip()
-                blank = np.flatnonzero(labels.to_numpy() == "")
+                blank = np.flatnonzero(column.to_numpy() == "")
                 if blank.size:
                     rows = (blank + 1).tolist()
                     self.fail(f"{where}.csv", f"{path} has no `regime` in data row(s) "
                                               f"{rows[:5]}{' ...' if len(rows) > 5 else ''}")
-                regime = labels.to_numpy()
+                regime = column.to_numpy()
+                unknown = [] if regimes is None else sorted(set(regime) - set(regimes))
+                if unknown:
+                    self.fail(f"{where}.csv", f"{path} has regime(s) {unknown} that are not "
+                                              f"among the file's `regimes` {list(regimes)}")
+                parts.append((f"{where}.csv", str(regime[0])))
+            else:
+                parts.append((f"{where}.csv", None))
             unknown = [str(c) for c in frame.columns if c not in assets]
             if unknown:
                 # a misspelt `mass` or `regime` column would be dropped with its meaning
@@ -781,10 +845,13 @@ class _Reader:
                 name = f"{where}.{part}[{i}]"
                 books = self.portfolio_source(item, name, part, assets)
                 mass = self.real(item, "mass", name, 1.0, nonnegative=True)
-                add(books, mass / len(books), self.string(item, "regime", name, "0"), name)
+                regime = self.part_regime(item, name, regimes)
+                parts.append((f"{name}.regime", regime))
+                add(books, mass / len(books), default if regime is None else regime, name)
         try:
             return Ensemble(np.vstack(weights), np.concatenate(masses),
-                            np.concatenate(regimes).astype(str), assets=tuple(assets))
+                            np.concatenate(labels).astype(str), assets=tuple(assets),
+                            regimes=regimes)
         except (TypeError, ValueError) as exc:
             self.fail(where, str(exc))
 
@@ -1016,8 +1083,7 @@ class _Reader:
         if grid.dims == 2:
             return self.matrix_metric(value, grid)
         if isinstance(value, dict):
-            self.keys(value, {"kind", "at_0", "at_1"}, "metric")
-            self.string(value, "kind", "metric", choices=("linear",))
+            self.metric_kind(value, grid, {"kind", "at_0", "at_1"})
             at_0 = self.real(value, "at_0", "metric", positive=True)
             at_1 = self.real(value, "at_1", "metric", positive=True)
             return at_0 + (at_1 - at_0) * grid.faces
@@ -1029,14 +1095,29 @@ class _Reader:
             self.fail("metric", "must be > 0 on every face")
         return arr
 
+    def metric_kind(self, value: dict, grid: Grid, keys: set) -> None:
+        """A metric table's ``kind``, checked against the grid before the table's other
+        keys: a kind for the other grid is named as such, not as unknown keys."""
+        grids = {"linear": "1-D", "trade_variance": "simplex"}
+        here = "1-D" if grid.dims == 1 else "simplex"
+        kinds = [k for k, g in grids.items() if g == here]
+        kind = self.string(value, "kind", "metric")
+        if kind not in kinds:
+            known = (f"is for {grids[kind]} grids; this file's grid is {here}"
+                     if kind in grids else "is unknown")
+            plain = ("one value per interior face" if grid.dims == 1
+                     else "a 2 x 2 SPD matrix")
+            self.fail("metric.kind", f"metric kind {kind!r} {known} (kinds here: {kinds}; "
+                                     f"or give the metric as a number or {plain})")
+        self.keys(value, keys, "metric")
+
     def matrix_metric(self, value, grid: Grid) -> np.ndarray:
         """2-D: a 2 x 2 SPD matrix, or the trade-variance metric of a price file."""
         if isinstance(value, dict):
             from .finance.markowitz import estimate
             from .metric import trade_variance_metric
 
-            self.keys(value, {"kind", "prices", "assets", "scale"}, "metric")
-            self.string(value, "kind", "metric", choices=("trade_variance",))
+            self.metric_kind(value, grid, {"kind", "prices", "assets", "scale"})
             prices = self.price_file(value, "metric")
             assets = self.asset_list(value, "metric", grid, prices)
             if set(assets) != set(grid.assets):
