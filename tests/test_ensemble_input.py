@@ -295,6 +295,76 @@ def test_the_grid_entry_points_point_ensembles_to_their_own():
             getattr(wfr_cvx, function)(E0, E1, lam=0.5)
 
 
+def test_labelled_data_arrays_are_read_by_label():
+    """A DataArray with coordinates counts as its pandas form: weights by asset label (its
+    dimension ``asset``), masses and regimes by atom label, a metric by the labels of both
+    axes.  Before: all were read by position -- the same books with the assets listed C, B,
+    A gave d^2 0.0199 for 0.1355, a metric labelled C, B, A 0.2180 for its DataFrame's
+    0.3055, and masses labelled atoms (1, 0) were not swapped."""
+    xr = pytest.importorskip("xarray")
+    assets = ["A", "B", "C"]
+
+    def book(values, order=assets, dims=("atom", "asset")):
+        return xr.DataArray([values], dims=dims, coords={dims[1]: order})
+
+    e0, e1 = Ensemble(book([0.2, 0.3, 0.5])), Ensemble(book([0.5, 0.2, 0.3]))
+    plain = (Ensemble([[0.2, 0.3, 0.5]], assets=assets),
+             Ensemble([[0.5, 0.2, 0.3]], assets=assets))
+    assert e0.assets == tuple(assets) and list(e0.atoms) == [0]
+    expected = geodesic(*plain, 0.3).distance2
+    assert geodesic(e0, e1, 0.3).distance2 == pytest.approx(expected, rel=1e-9)
+    reordered = Ensemble(book([0.3, 0.2, 0.5], ["C", "B", "A"]))
+    assert geodesic(e0, reordered, 0.3).distance2 == pytest.approx(expected, rel=1e-9)
+    # the assets' dimension first, and atoms named by the other dimension
+    turned = Ensemble(book([0.5, 0.2, 0.3]).transpose("asset", "atom"))
+    np.testing.assert_array_equal(turned.weights, [[0.5, 0.2, 0.3]])
+    named = xr.DataArray([[0.5, 0.2, 0.3]], dims=("atom", "ticker"),
+                         coords={"ticker": assets})
+    assert Ensemble(named).assets == tuple(assets)
+    # a metric labelled on both axes, as its DataFrame
+    G = xr.DataArray(np.diag([1.0, 2.0, 3.0]), dims=("r", "c"),
+                     coords={"r": ["C", "B", "A"], "c": ["C", "B", "A"]})
+    by_frame = geodesic(*plain, 0.3, metric=G.to_pandas()).distance2
+    assert by_frame == pytest.approx(geodesic(*plain, 0.3, metric=np.diag([3.0, 2, 1]))
+                                     .distance2, rel=1e-9)
+    assert geodesic(*plain, 0.3, metric=G).distance2 == pytest.approx(by_frame, rel=1e-9)
+    assert geodesic(*plain, 0.3, metric={"0": G}).distance2 == pytest.approx(by_frame,
+                                                                               rel=1e-9)
+    # masses, regimes and box bounds by label
+    mass = xr.DataArray([1.0, 3.0], dims="atom", coords={"atom": [1, 0]})
+    regime = xr.DataArray(["b", "a"], dims="atom", coords={"atom": [1, 0]})
+    e = Ensemble([[0.2, 0.8], [0.5, 0.5]], mass, regime)
+    assert e.mass.tolist() == [3.0, 1.0] and e.regime_labels.tolist() == ["a", "b"]
+    lower = xr.DataArray([0.3, 0.0], dims="asset", coords={"asset": ["B", "A"]})
+    with pytest.raises(ValueError, match=r"asset 'B' is 0.2, expected within \[0.3, 1\]"):
+        Ensemble([[0.8, 0.2]], assets=("A", "B"), domain=(lower, 1.0))
+    # without coordinates: by position, as an array
+    assert Ensemble(xr.DataArray([[0.2, 0.8]])).assets == ("0", "1")
+    assert Ensemble([[0.2, 0.8], [0.5, 0.5]], xr.DataArray([1.0, 3.0])).mass.tolist() == [
+        1.0, 3.0]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda xr: xr.DataArray([[0.2, 0.8]], dims=("x", "y"), coords={"y": ["A", "B"]}),
+     r"`weights` is an xarray DataArray with dimensions \['x', 'y'\], which do not say "
+     r"which holds what: name the dimension of its columns 'asset'"),
+    (lambda xr: xr.DataArray([[0.2, 0.8]], dims=("atom", "asset"), coords={"atom": ["p"]}),
+     r"`weights` is an xarray DataArray whose dimension 'asset' has no coordinates"),
+])
+def test_data_array_weights_that_cannot_be_read_by_label_are_refused(make, match):
+    xr = pytest.importorskip("xarray")
+    with pytest.raises(ValueError, match=match):
+        Ensemble(make(xr))
+
+
+def test_a_half_labelled_data_array_metric_is_refused():
+    xr = pytest.importorskip("xarray")
+    G = xr.DataArray(np.eye(3), dims=("r", "c"), coords={"r": ["eq", "bd", "cash"]})
+    with pytest.raises(ValueError, match=r"`metric` is an xarray DataArray with coordinates "
+                                         r"on some dimensions only.*\['c'\] have none"):
+        geodesic(E0, E1, 0.5, metric=G)
+
+
 def test_nullable_pandas_dtypes_are_read_as_numbers():
     """Before: a Float64 DataFrame (pandas' nullable dtype) was refused as "dtype object"."""
     frame = pd.DataFrame({"a": [0.2, 0.5], "b": [0.8, 0.5]})

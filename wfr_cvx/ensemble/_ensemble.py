@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._labels import as_pandas
 from .._validate import check_total_mass
 
 __all__ = ["Ensemble", "Aligned", "align"]
@@ -72,8 +73,9 @@ def _numeric_matrix(values, name: str) -> np.ndarray:
 
 
 def _aligned_series(values, index: pd.Index | None, n_atoms: int, name: str):
-    """A per-atom Series aligned to the weights' index (plain weights: the atoms are
-    labelled 0 .. N-1); other inputs pass through."""
+    """A per-atom Series (or xarray DataArray with coordinates) aligned to the weights'
+    index (plain weights: the atoms are labelled 0 .. N-1); other inputs pass through."""
+    values = as_pandas(values, f"`{name}`")
     if isinstance(values, pd.Series) and index is None:
         index = pd.RangeIndex(n_atoms)
     if isinstance(values, pd.Series):
@@ -93,18 +95,24 @@ class Ensemble:
 
     Parameters
     ----------
-    weights : array_like, shape ``(N, n)``, or DataFrame
+    weights : array_like, shape ``(N, n)``, DataFrame or xarray DataArray
         Portfolio weights of the ``N`` atoms over ``n`` assets.  A DataFrame has one
         column per asset (``assets`` are then its column labels, or the columns selected
-        by ``assets``) and one row per atom (its index labels the atoms).
-    mass : array_like, shape ``(N,)``, or Series, optional
-        Non-negative atom masses; ones by default.  A Series is aligned by label to the
-        DataFrame's index (to the atom numbers ``0 .. N-1`` for array weights); labels that
-        do not match are an error.
+        by ``assets``) and one row per atom (its index labels the atoms).  A DataArray
+        with coordinates is read as that DataFrame: its dimension ``asset`` (with the
+        asset labels as coordinates) holds the assets, the other one the atoms (labelled
+        by its coordinates, or numbered ``0 .. N-1`` without); with neither dimension
+        named ``asset`` the atoms' must be named ``atom``, and anything else is refused.  A
+        DataArray without coordinates is read by position, as an array.
+    mass : array_like, shape ``(N,)``, Series or xarray DataArray, optional
+        Non-negative atom masses; ones by default.  A Series (or a DataArray with
+        coordinates, read as its Series) is aligned by label to the atoms of ``weights``
+        (to the atom numbers ``0 .. N-1`` for array weights); labels that do not match
+        are an error.
     regime : array_like of str or int, scalar, or Series, optional
         Each atom's regime, as labels (strings) or integer codes into ``regimes``; one
         label or code for all atoms; all atoms in one regime ``"0"`` by default.  A Series
-        is aligned like ``mass``.
+        (or DataArray with coordinates) is aligned like ``mass``.
     assets : sequence of str, optional
         Asset labels (default ``"0", "1", ...`` for an array).
     regimes : sequence of str, optional
@@ -114,8 +122,8 @@ class Ensemble:
         Where the weights must lie: anywhere finite (None, long-short books), on the
         simplex (weights >= 0 within 1e-9, summing to 1 within 1e-9 times the number of
         assets),
-        or in a box ``lower <= w <= upper`` (scalars or per-asset arrays or Series, within
-        1e-9).  Checked at construction.
+        or in a box ``lower <= w <= upper`` (scalars or per-asset arrays, or Series and
+        DataArrays with coordinates read by asset label, within 1e-9).  Checked at construction.
 
     Attributes
     ----------
@@ -152,6 +160,7 @@ class Ensemble:
 
     def __init__(self, weights, mass=None, regime=None, *, assets=None, regimes=None,
                  domain=None):
+        weights = as_pandas(weights, "`weights`", columns="asset", rows="atom")
         if isinstance(weights, pd.DataFrame):
             frame = weights
             if assets is not None:
@@ -252,6 +261,7 @@ class Ensemble:
         return labels, np.array([lookup[v] for v in values], dtype=np.intp)
 
     def _bound(self, value, name: str) -> np.ndarray:
+        value = as_pandas(value, f"`domain` {name} bound")
         if isinstance(value, pd.Series):
             missing = [a for a in self.assets if a not in map(str, value.index)]
             if missing:
