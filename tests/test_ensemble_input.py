@@ -36,6 +36,26 @@ def test_regimes_from_labels_codes_and_a_fixed_order():
     assert one.regimes == ("crisis",) and one.regime_labels.tolist() == ["crisis"] * 2
 
 
+def test_integer_regimes_are_labels_when_the_regimes_name_them():
+    """``regimes=(1, 2)`` are the labels "1" and "2": the integer 2 is the label "2", as
+    Grid.regime_index reads it, and 1 (the label "1" and the position of "2") is refused as
+    ambiguous.  Before: integers were positions, so ``regime=[1]`` was "2" and the distance
+    to the same book in regime "2" was 0 instead of the regime switch 4 lam^2 (1 + 1)."""
+    x = [[0.2, 0.8]]
+    two = Ensemble(x, regime=["2"], regimes=(1, 2))
+    for regime in ([2], 2, np.array([2]), pd.Series([2])):
+        assert Ensemble(x, regime=regime, regimes=(1, 2)).regime_labels.tolist() == ["2"]
+    assert Ensemble(x, regime=[0], regimes=(1, 2)).regime_labels.tolist() == ["1"]
+    with pytest.raises(ValueError, match=r"`regime` 1 \(atom 0\) is ambiguous: it names "
+                                         r"regime '1' \(position 0\) and is the position of "
+                                         r"regime '2'; pass the label as a string"):
+        Ensemble(x, regime=[1], regimes=(1, 2))
+    one = Ensemble(x, regime=["1"], regimes=(1, 2))
+    assert geodesic(one, two, 0.3).distance2 == pytest.approx(4 * 0.3**2 * 2, rel=1e-9)
+    # positions into labels that are no integers are read as before
+    assert Ensemble(W, regime=[1, 0], regimes=("x", "y")).regime_labels.tolist() == ["y", "x"]
+
+
 def test_data_frames_and_series_align_by_label():
     frame = pd.DataFrame(W, columns=["eq", "bd", "cash"], index=["p", "q"])
     mass = pd.Series({"q": 3.0, "p": 1.0})
@@ -107,7 +127,7 @@ def test_bad_weights(weights, error, match):
     ({"regime": ["on", "bear"], "regimes": ("on", "off")}, ValueError,
      r"`regime` labels \['bear'\] are not in `regimes`"),
     ({"regime": [0, 3], "regimes": ("on", "off")}, ValueError,
-     r"`regime` code 3 of atom 1 is out of range"),
+     r"`regime` 3 \(atom 1\) is neither a regime of \('on', 'off'\) nor a position below 2"),
     ({"regime": [0.5, 1.0]}, TypeError, "`regime` must hold labels .* or integer codes"),
     ({"regime": ["on"]}, ValueError, r"`regime` must have shape \(2,\)"),
     ({"regimes": ("on", "on")}, ValueError, "`regimes` labels must be unique"),

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["align_square_frame", "as_pandas", "is_data_array", "data_array_labelled"]
+__all__ = ["align_square_frame", "as_pandas", "is_data_array", "data_array_labelled",
+           "integer_regime"]
 
 
 def align_square_frame(frame: pd.DataFrame, axes: Sequence[str],
@@ -137,3 +138,30 @@ def as_pandas(value, name: str, *, columns: str | None = None, rows: str | None 
                          f"first, or pass its values to read it by position")
     return value.to_pandas()
 
+
+def integer_regime(position: int, regimes: Sequence[str], name: str = "`regime`",
+                   where: str = "") -> int:
+    """The index into ``regimes`` (labels, strings) of a regime given as an integer.
+
+    An integer is a label when a regime is named so (``regimes=("2008", "2020")``: ``2020``
+    is the second regime, as a column labelled 2020 of pandas input is), else a position.
+    An integer that names one regime and is the position of another is ambiguous: a
+    ValueError asking for the label as a string.  ``name`` is the argument as messages
+    show it, ``where`` what they add after the value (e.g. ``" (atom 3)"``).
+
+    >>> integer_regime(2020, ("2008", "2020")), integer_regime(1, ("calm", "stress"))
+    (1, 1)
+    """
+    label = str(position)
+    if label in regimes:
+        named = list(regimes).index(label)
+        if named != position and 0 <= position < len(regimes):
+            raise ValueError(
+                f"{name} {position}{where} is ambiguous: it names regime {label!r} (position "
+                f"{named}) and is the position of regime {regimes[position]!r}; pass the "
+                f"label as a string, {label!r} or {regimes[position]!r}")
+        return named
+    if not 0 <= position < len(regimes):
+        raise ValueError(f"{name} {position}{where} is neither a regime of {tuple(regimes)} "
+                         f"nor a position below {len(regimes)}")
+    return position

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._labels import data_array_labelled, is_data_array
+from ._labels import data_array_labelled, integer_regime, is_data_array
 from ._validate import check_total_mass, nonnegative_scalar, real_scalar
 
 __all__ = ["Grid", "as_allocation", "axis_assets", "cell_values", "labelled_allocation",
@@ -266,21 +266,7 @@ class Grid:
         1
         """
         if isinstance(regime, (int, np.integer)) and not isinstance(regime, bool):
-            position = int(regime)
-            label = str(position)
-            if label in self.regimes:
-                named = self.regimes.index(label)
-                if named != position and 0 <= position < self.n_regimes:
-                    raise ValueError(
-                        f"`regime` {position} is ambiguous: it names regime {label!r} (position "
-                        f"{named}) and is the position of regime {self.regimes[position]!r}; "
-                        f"pass the label as a string, {label!r} or "
-                        f"{self.regimes[position]!r}")
-                return named
-            if not 0 <= position < self.n_regimes:
-                raise ValueError(f"`regime` {position} is neither a regime of {self.regimes} "
-                                 f"nor a position below {self.n_regimes}")
-            return position
+            return integer_regime(int(regime), self.regimes)
         label = str(regime)
         if label not in self.regimes:
             raise ValueError(f"`regime` {regime!r} is not one of {self.regimes}")

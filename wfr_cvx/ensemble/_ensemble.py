@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .._labels import as_pandas
+from .._labels import as_pandas, integer_regime
 from .._validate import check_total_mass
 
 __all__ = ["Ensemble", "Aligned", "align"]
@@ -110,14 +110,20 @@ class Ensemble:
         (to the atom numbers ``0 .. N-1`` for array weights); labels that do not match
         are an error.
     regime : array_like of str or int, scalar, or Series, optional
-        Each atom's regime, as labels (strings) or integer codes into ``regimes``; one
-        label or code for all atoms; all atoms in one regime ``"0"`` by default.  A Series
-        (or DataArray with coordinates) is aligned like ``mass``.
+        Each atom's regime, as labels (strings) or integers; one for all atoms; all atoms
+        in one regime ``"0"`` by default.  A Series (or DataArray with coordinates) is
+        aligned like ``mass``.  An integer is read as :meth:`wfr_cvx.Grid.regime_index`
+        reads one: the label of the regime named so when ``regimes`` has one
+        (``regimes=(2008, 2020)``: ``2020`` is the second regime), else a position
+        (code) into ``regimes``; one that names a regime and is the position of another
+        (``1`` with ``regimes=(1, 2)``) is ambiguous, a ValueError asking for the label
+        as a string (``"1"``).
     assets : sequence of str, optional
         Asset labels (default ``"0", "1", ...`` for an array).
     regimes : sequence of str, optional
-        The regime labels in a fixed order (default: the sorted labels given, or
-        ``"0" .. "K-1"`` for codes).  A label not in it is an error.
+        The regime labels in a fixed order, converted to strings (default: the sorted
+        labels given, or ``"0" .. "K-1"`` for integers).  A label not in it is an
+        error.
     domain : None, "simplex" or (lower, upper)
         Where the weights must lie: anywhere finite (None, long-short books), on the
         simplex (weights >= 0 within 1e-9, summing to 1 within 1e-9 times the number of
@@ -143,7 +149,8 @@ class Ensemble:
     TypeError, ValueError
         Naming the argument and what was expected: shapes, NaN or infinite entries,
         negative masses, weights outside ``domain`` (the first offending atom and
-        asset), duplicate asset labels, unknown regime labels or codes.
+        asset), duplicate asset labels, unknown regime labels or codes, ambiguous
+        integer regimes.
 
     Examples
     --------
@@ -241,14 +248,16 @@ class Ensemble:
             raise ValueError(f"`regime` must have shape ({n_atoms},) like the atoms of "
                              f"`weights`, got {values.shape}")
         if n_atoms and all(_is_integer(v) for v in values):
-            codes = values.astype(np.intp)
-            labels = fixed or tuple(str(k) for k in range(int(codes.max(initial=0)) + 1))
-            bad = np.flatnonzero((codes < 0) | (codes >= len(labels)))
-            if bad.size:
-                i = bad[0]
-                raise ValueError(f"`regime` code {codes[i]} of {_atom_name(self.atoms, i)} "
-                                 f"is out of range for regimes {labels}")
-            return labels, codes
+            given = values.astype(np.int64)
+            labels = fixed or tuple(str(k) for k in range(int(given.max(initial=0)) + 1))
+            # each integer once, as Grid.regime_index reads one: a label when a regime is
+            # named so, else a position
+            distinct, first, inverse = np.unique(given, return_index=True,
+                                                 return_inverse=True)
+            codes = np.array([integer_regime(int(v), labels, "`regime`",
+                                             f" ({_atom_name(self.atoms, int(i))})")
+                              for v, i in zip(distinct, first, strict=True)], dtype=np.intp)
+            return labels, codes[inverse.ravel()]
         if not all(isinstance(v, str) for v in values):
             odd = next(v for v in values if not isinstance(v, str))
             raise TypeError(f"`regime` must hold labels (str) or integer codes, got "
