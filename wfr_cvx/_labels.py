@@ -2,14 +2,18 @@
 
 :func:`align_square_frame` is the one rule for a matrix given as a labelled DataFrame,
 used by the grid's metric (the two weight axes of a simplex grid), the ensemble's (the
-assets) and the covariances of the finance tools: the labels of the index and of the
-columns (compared as strings) must each name every axis exactly once, the index and the
-columns must carry the same labels, and the matrix is reordered to the axes' order.
+assets) and the covariance of :func:`wfr_cvx.metric.trade_variance_metric`: the labels of
+the index and of the columns (compared as strings) must each name every axis exactly
+once, the index and the columns must carry the same labels, and the matrix is reordered
+to the axes' order.
 Anything else is a ValueError naming the argument and the first label at fault.
 
 An xarray DataArray (xarray is an optional extra, recognised here without being imported)
 is read as the pandas object it stands for (:func:`as_pandas`), so that it follows the
 same rules: one with coordinates by label, one without by position, as an array.
+
+A regime given as an integer is a label when a regime is named so, else a position
+(:func:`integer_regime`, the rule of the grid and of the ensembles).
 """
 
 from __future__ import annotations
