@@ -36,6 +36,26 @@ def test_regimes_from_labels_codes_and_a_fixed_order():
     assert one.regimes == ("crisis",) and one.regime_labels.tolist() == ["crisis"] * 2
 
 
+def test_integer_regimes_are_labels_when_the_regimes_name_them():
+    """``regimes=(1, 2)`` are the labels "1" and "2": the integer 2 is the label "2", as
+    Grid.regime_index reads it, and 1 (the label "1" and the position of "2") is refused as
+    ambiguous.  Before: integers were positions, so ``regime=[1]`` was "2" and the distance
+    to the same book in regime "2" was 0 instead of the regime switch 4 lam^2 (1 + 1)."""
+    x = [[0.2, 0.8]]
+    two = Ensemble(x, regime=["2"], regimes=(1, 2))
+    for regime in ([2], 2, np.array([2]), pd.Series([2])):
+        assert Ensemble(x, regime=regime, regimes=(1, 2)).regime_labels.tolist() == ["2"]
+    assert Ensemble(x, regime=[0], regimes=(1, 2)).regime_labels.tolist() == ["1"]
+    with pytest.raises(ValueError, match=r"`regime` 1 \(atom 0\) is ambiguous: it names "
+                                         r"regime '1' \(position 0\) and is the position of "
+                                         r"regime '2'; pass the label as a string"):
+        Ensemble(x, regime=[1], regimes=(1, 2))
+    one = Ensemble(x, regime=["1"], regimes=(1, 2))
+    assert geodesic(one, two, 0.3).distance2 == pytest.approx(4 * 0.3**2 * 2, rel=1e-9)
+    # positions into labels that are no integers are read as before
+    assert Ensemble(W, regime=[1, 0], regimes=("x", "y")).regime_labels.tolist() == ["y", "x"]
+
+
 def test_data_frames_and_series_align_by_label():
     frame = pd.DataFrame(W, columns=["eq", "bd", "cash"], index=["p", "q"])
     mass = pd.Series({"q": 3.0, "p": 1.0})
@@ -107,7 +127,7 @@ def test_bad_weights(weights, error, match):
     ({"regime": ["on", "bear"], "regimes": ("on", "off")}, ValueError,
      r"`regime` labels \['bear'\] are not in `regimes`"),
     ({"regime": [0, 3], "regimes": ("on", "off")}, ValueError,
-     r"`regime` code 3 of atom 1 is out of range"),
+     r"`regime` 3 \(atom 1\) is neither a regime of \('on', 'off'\) nor a position below 2"),
     ({"regime": [0.5, 1.0]}, TypeError, "`regime` must hold labels .* or integer codes"),
     ({"regime": ["on"]}, ValueError, r"`regime` must have shape \(2,\)"),
     ({"regimes": ("on", "on")}, ValueError, "`regimes` labels must be unique"),
@@ -293,6 +313,76 @@ def test_the_grid_entry_points_point_ensembles_to_their_own():
             getattr(wfr_cvx, function)(E0, E1, 0.5)
         with pytest.raises(TypeError, match=rf"wfr_cvx\.ensemble\.{function}"):
             getattr(wfr_cvx, function)(E0, E1, lam=0.5)
+
+
+def test_labelled_data_arrays_are_read_by_label():
+    """A DataArray with coordinates counts as its pandas form: weights by asset label (its
+    dimension ``asset``), masses and regimes by atom label, a metric by the labels of both
+    axes.  Before: all were read by position -- the same books with the assets listed C, B,
+    A gave d^2 0.0199 for 0.1355, a metric labelled C, B, A 0.2180 for its DataFrame's
+    0.3055, and masses labelled atoms (1, 0) were not swapped."""
+    xr = pytest.importorskip("xarray")
+    assets = ["A", "B", "C"]
+
+    def book(values, order=assets, dims=("atom", "asset")):
+        return xr.DataArray([values], dims=dims, coords={dims[1]: order})
+
+    e0, e1 = Ensemble(book([0.2, 0.3, 0.5])), Ensemble(book([0.5, 0.2, 0.3]))
+    plain = (Ensemble([[0.2, 0.3, 0.5]], assets=assets),
+             Ensemble([[0.5, 0.2, 0.3]], assets=assets))
+    assert e0.assets == tuple(assets) and list(e0.atoms) == [0]
+    expected = geodesic(*plain, 0.3).distance2
+    assert geodesic(e0, e1, 0.3).distance2 == pytest.approx(expected, rel=1e-9)
+    reordered = Ensemble(book([0.3, 0.2, 0.5], ["C", "B", "A"]))
+    assert geodesic(e0, reordered, 0.3).distance2 == pytest.approx(expected, rel=1e-9)
+    # the assets' dimension first, and atoms named by the other dimension
+    turned = Ensemble(book([0.5, 0.2, 0.3]).transpose("asset", "atom"))
+    np.testing.assert_array_equal(turned.weights, [[0.5, 0.2, 0.3]])
+    named = xr.DataArray([[0.5, 0.2, 0.3]], dims=("atom", "ticker"),
+                         coords={"ticker": assets})
+    assert Ensemble(named).assets == tuple(assets)
+    # a metric labelled on both axes, as its DataFrame
+    G = xr.DataArray(np.diag([1.0, 2.0, 3.0]), dims=("r", "c"),
+                     coords={"r": ["C", "B", "A"], "c": ["C", "B", "A"]})
+    by_frame = geodesic(*plain, 0.3, metric=G.to_pandas()).distance2
+    assert by_frame == pytest.approx(geodesic(*plain, 0.3, metric=np.diag([3.0, 2, 1]))
+                                     .distance2, rel=1e-9)
+    assert geodesic(*plain, 0.3, metric=G).distance2 == pytest.approx(by_frame, rel=1e-9)
+    assert geodesic(*plain, 0.3, metric={"0": G}).distance2 == pytest.approx(by_frame,
+                                                                               rel=1e-9)
+    # masses, regimes and box bounds by label
+    mass = xr.DataArray([1.0, 3.0], dims="atom", coords={"atom": [1, 0]})
+    regime = xr.DataArray(["b", "a"], dims="atom", coords={"atom": [1, 0]})
+    e = Ensemble([[0.2, 0.8], [0.5, 0.5]], mass, regime)
+    assert e.mass.tolist() == [3.0, 1.0] and e.regime_labels.tolist() == ["a", "b"]
+    lower = xr.DataArray([0.3, 0.0], dims="asset", coords={"asset": ["B", "A"]})
+    with pytest.raises(ValueError, match=r"asset 'B' is 0.2, expected within \[0.3, 1\]"):
+        Ensemble([[0.8, 0.2]], assets=("A", "B"), domain=(lower, 1.0))
+    # without coordinates: by position, as an array
+    assert Ensemble(xr.DataArray([[0.2, 0.8]])).assets == ("0", "1")
+    assert Ensemble([[0.2, 0.8], [0.5, 0.5]], xr.DataArray([1.0, 3.0])).mass.tolist() == [
+        1.0, 3.0]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda xr: xr.DataArray([[0.2, 0.8]], dims=("x", "y"), coords={"y": ["A", "B"]}),
+     r"`weights` is an xarray DataArray with dimensions \['x', 'y'\], which do not say "
+     r"which holds what: name the dimension of its columns 'asset'"),
+    (lambda xr: xr.DataArray([[0.2, 0.8]], dims=("atom", "asset"), coords={"atom": ["p"]}),
+     r"`weights` is an xarray DataArray whose dimension 'asset' has no coordinates"),
+])
+def test_data_array_weights_that_cannot_be_read_by_label_are_refused(make, match):
+    xr = pytest.importorskip("xarray")
+    with pytest.raises(ValueError, match=match):
+        Ensemble(make(xr))
+
+
+def test_a_half_labelled_data_array_metric_is_refused():
+    xr = pytest.importorskip("xarray")
+    G = xr.DataArray(np.eye(3), dims=("r", "c"), coords={"r": ["eq", "bd", "cash"]})
+    with pytest.raises(ValueError, match=r"`metric` is an xarray DataArray with coordinates "
+                                         r"on some dimensions only.*\['c'\] have none"):
+        geodesic(E0, E1, 0.5, metric=G)
 
 
 def test_nullable_pandas_dtypes_are_read_as_numbers():

@@ -448,6 +448,36 @@ def test_a_model_named_by_its_assets_reads_books_by_column():
         learn.PolicyModel(2, 2, assets="AB")
 
 
+def test_a_model_reads_labelled_data_arrays_and_one_book_series_by_label():
+    """A DataArray with coordinates counts as its Series or DataFrame (the dimension
+    ``asset`` the columns), and a Series of one book is read by asset.  Before: both were
+    read by position, the assets and regimes swapped without an error."""
+    xr = pytest.importorskip("xarray")
+    model = learn.PolicyModel(3, 2, hidden=8, regimes=("on", "off"),
+                              assets=("IBM", "WMT", "SEHI"))
+    kwargs = dict(risk_budget=2.0, time=0.5, lam=0.3)
+    plain = model.predict([[0.2, 0.3, 0.5]], [0.6, 0.4], **kwargs)
+    order = ["WMT", "SEHI", "IBM"]
+    belief = xr.DataArray([0.4, 0.6], dims="regime", coords={"regime": ["off", "on"]})
+    for books in (xr.DataArray([[0.3, 0.5, 0.2]], dims=("book", "asset"),
+                               coords={"asset": order}),
+                  xr.DataArray([[0.3], [0.5], [0.2]], dims=("asset", "book"),
+                               coords={"asset": order}),
+                  pd.Series([0.3, 0.5, 0.2], index=order)):
+        for a, b in zip(plain, model.predict(books, belief, **kwargs), strict=True):
+            np.testing.assert_array_equal(a, b)
+    frame = xr.DataArray([[0.3, 0.5, 0.2], [0.1, 0.1, 0.8]], dims=("regime", "asset"),
+                         coords={"regime": ["off", "on"], "asset": order})
+    stepped = model.step(frame, belief, dt=0.1, **kwargs)
+    expected = model.step([[0.8, 0.1, 0.1], [0.2, 0.3, 0.5]], [0.6, 0.4], dt=0.1, **kwargs)
+    for a, b in zip(stepped, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"`weights` is an xarray DataArray with dimensions "
+                                         r"\['x', 'y'\], which do not say which holds what"):
+        model.predict(xr.DataArray([[0.3, 0.5, 0.2]], dims=("x", "y"), coords={"y": order}),
+                      belief, **kwargs)
+
+
 def test_model_bad_input(tiny_model, handful):
     model, data = tiny_model
     with pytest.raises(ValueError, match="`n_assets` must be >= 2"):

@@ -307,6 +307,30 @@ def test_labels_are_matched_not_positional(mu_cov):
     assert list(w.index) == [0, 1, 2]
 
 
+def test_labelled_data_arrays_are_matched_as_their_pandas_forms(mu_cov):
+    """Before: DataArrays were read by position -- a covariance listing its assets in another
+    order than mu's was paired with the wrong returns, with no error."""
+    xr = pytest.importorskip("xarray")
+    mu, cov = mu_cov
+    order = ["SEHI", "IBM", "WMT"]
+    mu_da = xr.DataArray(mu.to_numpy(), dims="asset", coords={"asset": list(mu.index)})
+    cov_da = xr.DataArray(cov.loc[order, order].to_numpy(), dims=("row", "column"),
+                          coords={"row": order, "column": order})
+    w, expected = min_variance(mu_da, cov_da), min_variance(mu, cov)
+    np.testing.assert_allclose(w.to_numpy(), expected.to_numpy(), atol=1e-9)
+    assert list(w.index) == list(expected.index)
+    g = Grid(8, 2, assets=("IBM", "WMT"))
+    pair = ["WMT", "IBM"]
+    pair_da = xr.DataArray(cov.loc[pair, pair].to_numpy(), dims=("row", "column"),
+                           coords={"row": pair, "column": pair})
+    np.testing.assert_allclose(potential(g, mu[pair], pair_da),
+                               potential(g, mu[pair], cov.loc[pair, pair]), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"`cov` is an xarray DataArray with coordinates on "
+                                         r"some dimensions only"):
+        min_variance(mu, xr.DataArray(cov.to_numpy(), dims=("row", "column"),
+                                      coords={"row": list(cov.index)}))
+
+
 # -- bad input ----------------------------------------------------------------------------
 def _bad_cases(mu, cov, prices):
     nan_prices = prices.copy()

@@ -214,6 +214,28 @@ def test_ensemble_figure_in_principal_directions_and_on_chosen_assets():
         geo.plot(assets=["a", "b"])
 
 
+@pytest.mark.parametrize("e0, e1", [
+    (Ensemble(np.zeros((0, 3)), assets=("a", "b", "c")),
+     Ensemble(np.zeros((0, 3)), assets=("a", "b", "c"))),
+    (Ensemble([[0.2, 0.3, 0.5]], mass=[0.0], assets=("a", "b", "c")),
+     Ensemble([[0.5, 0.3, 0.2]], mass=[0.0], assets=("a", "b", "c"))),
+    (Ensemble([[0.2, -0.3, 1.1]], mass=[0.0]), Ensemble(np.zeros((0, 3)))),
+], ids=["empty", "zero mass", "long-short, zero mass"])
+def test_an_ensemble_path_without_mass_draws_empty_panels(e0, e1, tmp_path):
+    """As a grid geodesic of zero mass does, with the title saying so.  Before: "zero-size
+    array to reduction operation minimum which has no identity"."""
+    geo = ensemble_geodesic(e0, e1, lam=0.3)
+    for fig in (geo.plot(), geo.plot(assets=list(geo.assets))):
+        assert [ax.get_title() for ax in fig.get_axes()][-2:] == ["paths of the atoms",
+                                                                  "mass per regime"]
+        assert _title(fig).endswith("; the path holds no mass")
+        assert all(p.get_offsets().size == 0 for ax in fig.get_axes()[:5]
+                   for p in ax.collections)
+        fig.savefig(tmp_path / "empty.png")
+    assert "holds no mass" not in _title(ensemble_geodesic(e0, Ensemble(
+        [[0.2, 0.3, 0.5]], assets=geo.assets), lam=0.3).plot())
+
+
 # -- the command line --------------------------------------------------------------------
 #: The slowest solves (over 3 s here: cvxpy's compilation, a simplex rebalance) run with
 #: `make test-all`; the other simplex and ensemble problems run every time.

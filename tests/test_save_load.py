@@ -1133,6 +1133,23 @@ def test_edited_ensemble_arrays_are_refused_by_name(plain_ensemble_file, tmp_pat
                          geo)
 
 
+def test_an_ensemble_result_with_regimes_labelled_by_integers_rebuilds_by_label(tmp_path):
+    """Regimes "1" and "2": the path's and the file's codes are positions, passed on to the
+    Ensemble as labels (the integer 1 would name regime "1", and is refused as ambiguous)."""
+    e0 = Ensemble([[0.2, 0.8], [0.6, 0.4]], regime=["2", "1"], regimes=(1, 2))
+    e1 = Ensemble([[0.5, 0.5]], mass=[2.0], regime=["2"], regimes=(1, 2))
+    geo = ensemble_geodesic(e0, e1, lam=0.5)
+    assert geo.at(0.0).regime_mass().to_dict() == {"1": 1.0, "2": 1.0}
+    assert geo.at(1.0).regime_mass().to_dict() == pytest.approx({"1": 0.0, "2": 2.0})
+    path = geo.save(tmp_path / "digits.npz")
+    assert_same_ensemble(wfr_cvx.load(path), geo)
+    edited = _edited_ensemble_file(path, tmp_path / "edited.npz", e0_regime=np.array([0, 5]))
+    with pytest.raises(ValueError, match=r"edited\.npz'?: the ensemble `e0` does not rebuild "
+                                         r".*`e0_regime` must hold integer codes into the "
+                                         r"regimes \['1', '2'\], got \[0, 5\]"):
+        wfr_cvx.load(edited)
+
+
 @pytest.mark.parametrize("edit", ["mass_out", "metric", "e1_weights", "e0_mass",
                                   "total_mass", "max_travel"])
 def test_a_coupling_that_its_ensembles_metric_or_constraints_contradict_is_refused(

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._labels import data_array_labelled, integer_regime, is_data_array
 from ._validate import (
     check_total_mass,
     nonnegative_scalar,
@@ -271,21 +272,7 @@ class Grid:
         1
         """
         if isinstance(regime, (int, np.integer)) and not isinstance(regime, bool):
-            position = int(regime)
-            label = str(position)
-            if label in self.regimes:
-                named = self.regimes.index(label)
-                if named != position and 0 <= position < self.n_regimes:
-                    raise ValueError(
-                        f"`regime` {position} is ambiguous: it names regime {label!r} (position "
-                        f"{named}) and is the position of regime {self.regimes[position]!r}; "
-                        f"pass the label as a string, {label!r} or "
-                        f"{self.regimes[position]!r}")
-                return named
-            if not 0 <= position < self.n_regimes:
-                raise ValueError(f"`regime` {position} is neither a regime of {self.regimes} "
-                                 f"nor a position below {self.n_regimes}")
-            return position
+            return integer_regime(int(regime), self.regimes)
         label = str(regime)
         if label not in self.regimes:
             raise ValueError(f"`regime` {regime!r} is not one of {self.regimes}")
@@ -477,7 +464,7 @@ def _check_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
 
 def _is_labelled(value) -> bool:
     """Pandas input or an xarray DataArray: read by label where it has labels."""
-    return isinstance(value, (pd.Series, pd.DataFrame)) or _is_data_array(value)
+    return isinstance(value, (pd.Series, pd.DataFrame)) or is_data_array(value)
 
 
 def _labelled_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
@@ -486,7 +473,7 @@ def _labelled_mask(mask, grid: Grid, required: np.ndarray) -> np.ndarray:
     Its values must be bools (no missing values); a DataArray without coordinates is
     read by position, as :func:`_check_mask` reads an array.
     """
-    if _is_data_array(mask):
+    if is_data_array(mask):
         if mask.dtype != bool:
             raise TypeError(f"`mask` must hold bools (True where a cell is active), got "
                             f"dtype {mask.dtype}")
@@ -519,7 +506,7 @@ def cell_values(value, grid: Grid, name: str, what: str = "cell masses") -> np.n
     objects are a TypeError (:func:`~wfr_cvx._validate.real_array`), labelled input
     included."""
     refuse_bools(value, name, what)  # before the labelled reading makes them 0.0 and 1.0
-    if _is_data_array(value):
+    if is_data_array(value):
         value = _data_array_values(value, grid, name)
     if isinstance(value, (pd.Series, pd.DataFrame)):
         value = labelled_allocation(value, grid, name)
@@ -569,19 +556,12 @@ def as_allocation(value, grid: Grid, name: str) -> np.ndarray:
     return np.array(arr, dtype=float, copy=True)
 
 
-def _is_data_array(value) -> bool:
-    """Whether ``value`` is an xarray DataArray (xarray, an optional extra, not imported)."""
-    return (type(value).__module__.split(".")[0] == "xarray"
-            and hasattr(value, "to_series") and hasattr(value, "dims"))
-
-
 def _data_array_values(value, grid: Grid, name: str):
     """A DataArray as :func:`as_allocation` reads it: its pandas Series (one level per
     dimension, named after it; NaN entries dropped) when every dimension has coordinates,
     its values by position when none has; a ValueError when only some have, or when it
     has more dimensions than an allocation (naming the extra ones)."""
-    labelled = [dim in value.coords for dim in value.dims]
-    if not any(labelled):
+    if not any(dim in value.coords for dim in value.dims):
         return value.values
     dims = [str(dim) for dim in value.dims]
     extra = _extra_levels(dims, grid)
@@ -592,11 +572,7 @@ def _data_array_values(value, grid: Grid, name: str):
             f"most {_allocation_levels(grid)}: {extra} {_are(extra)} extra.  Select one "
             f"value first, e.g. `{name}.sel({extra[0]}=...)` (a path of "
             f"Geodesic.to_xarray() has a time dimension)")
-    if not all(labelled):
-        # a half-labelled array read by position could swap the labelled axis
-        missing = [dim for dim, has in zip(value.dims, labelled, strict=True) if not has]
-        raise ValueError(f"an xarray DataArray allocation must have coordinates on every "
-                         f"dimension or on none; {missing} have none")
+    data_array_labelled(value, f"`{name}`")  # refuses coordinates on some dimensions only
     series = value.to_series()
     return series[series.notna()]
 

@@ -1399,11 +1399,24 @@ def _ensemble_from_spec(spec, arrays: dict, key: str, where: str):
     atoms = _atoms_from_spec(spec["atoms"], arrays, key, where)
     try:
         weights = pd.DataFrame(arrays[f"{key}_weights"], index=atoms, columns=spec["assets"])
-        return Ensemble(weights, arrays[f"{key}_mass"], arrays[f"{key}_regime"],
+        return Ensemble(weights, arrays[f"{key}_mass"],
+                        _regime_labels(arrays[f"{key}_regime"], spec["regimes"], key),
                         regimes=spec["regimes"], domain=domain)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: the ensemble {field} does not rebuild from its arrays "
                          f"({key}_weights, {key}_mass, {key}_regime): {exc}") from None
+
+
+def _regime_labels(codes, regimes: list, key: str):
+    """The regime labels of the codes ``{key}_regime`` holds: passed by label, as an
+    integer could be read as a label of ``regimes`` (``"1"``) rather than a position."""
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu" or (codes.size and (
+            codes.min() < 0 or codes.max() >= len(regimes))):
+        more = " ..." if codes.size > 5 else ""
+        raise ValueError(f"`{key}_regime` must hold integer codes into the regimes "
+                         f"{regimes}, got {codes.ravel()[:5].tolist()}{more}")
+    return np.asarray(regimes, dtype=object)[codes]
 
 
 def _atoms_from_spec(spec, arrays: dict, key: str, where: str):

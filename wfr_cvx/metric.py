@@ -35,8 +35,8 @@ A matrix of an active cell that is not finite, not symmetric, or whose Cholesky
 factorisation fails (not positive definite), is a ValueError naming the first offending
 cell.
 
-Labelled (pandas) metrics are read **by label**, never by position, by the rules of the
-allocations (:func:`wfr_cvx.grid.labelled_allocation`):
+Labelled (pandas or xarray) metrics are read **by label**, never by position, by the rules
+of the allocations (:func:`wfr_cvx.grid.labelled_allocation`):
 
 * 2-D grids: a ``2 x 2`` DataFrame whose index and columns both name the two weight axes,
   by asset (``"IBM"``) or as ``w_<asset>`` (``"w_IBM"``), after ``grid.assets[:2]`` (``A``,
@@ -50,6 +50,15 @@ allocations (:func:`wfr_cvx.grid.labelled_allocation`):
   every regime), a DataFrame indexed by face position with one column per regime, or a
   Series with a (regime, face position) MultiIndex, rows in any order, every interior
   face of every regime exactly once (:func:`wfr_cvx.grid.labelled_faces`).
+
+An xarray DataArray with coordinates on every dimension is read by label the same way,
+through its pandas form: on a 2-D grid a 2 x 2 one as the DataFrame (rows its first
+dimension, columns its second), and one matrix per cell with the dimensions of an
+allocation and ``row``, ``column`` (the ``metric`` of ``Geodesic.to_xarray()``) cell by
+cell as an allocation is; on a 1-D grid as the Series over its dimensions (``regime`` and
+the face positions, e.g. the ``metric`` of ``Geodesic.to_xarray()``).  One without
+coordinates is read by position, as an array; one with coordinates on some dimensions
+only is refused.
 """
 
 from __future__ import annotations
@@ -57,9 +66,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._labels import align_square_frame
+from ._labels import align_square_frame, as_pandas, data_array_labelled, is_data_array
 from ._validate import holds_bools
-from .grid import Grid, _axes_description, _axis_hint, _axis_lookup, axis_assets, labelled_faces
+from .grid import (
+    Grid,
+    _axes_description,
+    _axis_hint,
+    _axis_lookup,
+    _data_array_values,
+    _labelled,
+    _Layout,
+    axis_assets,
+    labelled_faces,
+)
 
 __all__ = ["check_metric", "unlabel_metric", "is_cell_metric", "metric_reach", "cholesky_factors",
            "face_weights", "trade_variance_metric"]
@@ -219,7 +238,9 @@ def trade_variance_metric(cov, assets=None):
     cov : array or DataFrame, ``(d + 1, d + 1)``
         Covariance of all the assets.  An array is read by position, its last asset
         funding the trade.  A DataFrame is read by label (index and columns the same
-        labels, each once): in the order of ``assets``, else of its columns.
+        labels, each once): in the order of ``assets``, else of its columns.  An xarray
+        DataArray is read as its DataFrame (rows its first dimension) when it has
+        coordinates, as an array when it has none.
     assets : sequence of ``d + 1`` names, optional
         The order to read a DataFrame ``cov`` in, the funding asset last -- pass
         ``grid.assets``; with an array, the names of its rows in order.
@@ -242,6 +263,7 @@ def trade_variance_metric(cov, assets=None):
     WMT  3.0  5.0
     """
     labels = None
+    cov = as_pandas(cov, "`cov`")
     if isinstance(cov, pd.DataFrame):
         labels = [str(label) for label in cov.columns]
         order = labels if assets is None else [str(asset) for asset in assets]
@@ -322,9 +344,72 @@ def _one_asset_metric(metric: pd.DataFrame, grid: Grid) -> np.ndarray:
         raise TypeError("`metric` must hold numbers") from None
 
 
+def _is_one_asset_frame(metric) -> bool:
+    """Whether ``metric`` is a 1 x 1 DataFrame labelled by an asset on both axes (not by a
+    face position): the form :func:`_one_asset_metric` reads."""
+    return (isinstance(metric, pd.DataFrame) and metric.shape == (1, 1)
+            and str(metric.index[0]) == str(metric.columns[0])
+            and not _is_face_label(metric.index[0]))
+
+
+def _labelled_cell_matrices(metric, grid: Grid) -> np.ndarray:
+    """Per-cell matrices from a DataArray with coordinates on every dimension: ``row`` and
+    ``column`` labelled by the weight axes (as a 2 x 2 DataFrame metric is), the others
+    those of an allocation (``regime``, ``w_<A>``, ``w_<B>``; without ``regime``, one
+    field for every regime), read by label as an allocation is, NaN entries left out
+    (``Geodesic.to_xarray()`` writes NaN on inactive cells, whose matrices are never read).
+    """
+    dims = [str(dim) for dim in metric.dims]
+    if "row" not in dims or "column" not in dims:
+        raise ValueError(
+            f"`metric` is an xarray DataArray with dimensions {dims}: on a grid with two "
+            f"weight axes a labelled metric is a 2 x 2 matrix over "
+            f"{_axes_description(grid)}, or one matrix per cell with the dimensions of an "
+            f"allocation and `row`, `column` (as Geodesic.to_xarray() writes it); pass "
+            f"other forms (face weights) as arrays, read by position")
+    lookup, hint = _axis_lookup(grid, "metric"), _metric_hint(grid)
+    axes = {}
+    for dim in ("row", "column"):
+        labels = [str(label) for label in metric.coords[dim].values]
+        found = [lookup(label) for label in labels]
+        for label, axis in zip(labels, found, strict=True):
+            if axis is None:
+                raise ValueError(f"`metric` {dim} label {label!r} is not one of "
+                                 f"{_axes_description(grid)}{hint(label)}")
+        if sorted(found) != [0, 1]:
+            raise ValueError(f"`metric` {dim} labels must name each weight axis once, got "
+                             f"{labels}")
+        axes[dim] = found
+    out = np.zeros((*grid.shape, 2, 2))
+    for r, a in enumerate(axes["row"]):
+        for c, b in enumerate(axes["column"]):
+            entries = _data_array_values(metric.isel(row=r, column=c, drop=True), grid,
+                                         "metric")
+            out[..., a, b] = _labelled(entries, _Layout(grid), "metric", broadcast=True)
+    return out
+
+
+def _data_array_metric(metric, grid: Grid):
+    """A DataArray ``metric=`` as the pandas object (or array) that stands for it: its
+    values when it has no coordinates (read by position, as an array); with coordinates, on
+    a 1-D grid its Series over (regime, face position), levels named after its dimensions
+    (or the 1 x 1 DataFrame of one asset), on a 2-D grid its 2 x 2 DataFrame, or its
+    per-cell matrices read by label (:func:`_labelled_cell_matrices`)."""
+    if not data_array_labelled(metric, "`metric`"):
+        return metric.values
+    if grid.dims == 1:
+        if metric.ndim == 2 and _is_one_asset_frame(metric.to_pandas()):
+            return metric.to_pandas()
+        return metric.to_series()
+    if metric.ndim <= 2:
+        return as_pandas(metric, "`metric`")
+    return _labelled_cell_matrices(metric, grid)
+
+
 def unlabel_metric(metric, grid: Grid):
-    """A labelled (pandas) ``metric=`` as the plain array it stands for, aligned by label
-    (see the module docstring); other values are returned as they are.
+    """A labelled (pandas, or xarray with coordinates) ``metric=`` as the plain array it
+    stands for, aligned by label (see the module docstring); other values are returned as
+    they are.
 
     >>> g = Grid.simplex(4, 1, assets=("IBM", "WMT", "SEHI"))
     >>> G = pd.DataFrame([[2.0, 0.5], [0.5, 1.0]], index=["WMT", "IBM"],
@@ -333,12 +418,12 @@ def unlabel_metric(metric, grid: Grid):
     array([[1. , 0.5],
            [0.5, 2. ]])
     """
+    if is_data_array(metric):
+        metric = _data_array_metric(metric, grid)
     if not isinstance(metric, (pd.Series, pd.DataFrame)):
         return metric
     if grid.dims == 1:
-        if isinstance(metric, pd.DataFrame) and metric.shape == (1, 1) and str(
-                metric.index[0]) == str(metric.columns[0]) and not _is_face_label(
-                metric.index[0]):
+        if _is_one_asset_frame(metric):
             return _one_asset_metric(metric, grid)
         return labelled_faces(metric, grid, "metric")
     if isinstance(metric, pd.Series):
@@ -361,8 +446,8 @@ def unlabel_metric(metric, grid: Grid):
 def check_metric(metric, grid: Grid) -> np.ndarray:
     """Validate ``metric=`` for ``grid``: face weights, or cell matrices (2-D, off-diagonal).
 
-    See the module docstring for the accepted forms; labelled (pandas) input is read by
-    label (:func:`unlabel_metric`).  Raises TypeError / ValueError naming ``metric`` and
+    See the module docstring for the accepted forms; labelled (pandas or xarray) input is
+    read by label (:func:`unlabel_metric`).  Raises TypeError / ValueError naming ``metric`` and
     what was wrong.
     """
     if metric is None:

@@ -392,7 +392,10 @@ def _ensemble_projection(geo, assets):
             return x, y, shown
         return project, None, [names[c] for c in chosen]
 
-    mean = (weights @ points) / weights.sum() if weights.sum() > 0 else points.mean(axis=0)
+    if weights.sum() > 0:
+        mean = (weights @ points) / weights.sum()
+    else:  # a path without mass: its pieces (if any) unweighted, else the origin
+        mean = points.mean(axis=0) if len(points) else np.zeros(len(names))
     centred = (points - mean) * np.sqrt(weights / max(weights.sum(), 1e-300))[:, None]
     directions = np.zeros((len(names), 2))
     share = [0.0, 0.0]
@@ -435,6 +438,8 @@ def plot_ensemble(geo, *, times=None, assets=None, title: str | None = None, fig
     renormalised to sum to 1 (atoms holding none of the three are left out and counted in
     the title); otherwise the plane of the first two principal directions of the atoms'
     positions at both ends, weighted by mass (long-short books, any number of assets).
+    A path without mass (both ensembles empty, or of zero mass) draws empty panels, as a
+    grid geodesic of zero mass does, and its title says so.
 
     Parameters
     ----------
@@ -476,12 +481,15 @@ def plot_ensemble(geo, *, times=None, assets=None, title: str | None = None, fig
     regime = geo._pieces.regime
     hidden = 0
 
+    starts, ends, end_mass = _piece_ends(geo)
     if corners is None:  # one window for every panel: the projected ends, with a margin
-        starts, ends, _ = _piece_ends(geo)
         px, py, _ = project(np.vstack([starts, ends]))
-        low, high = np.array([px.min(), py.min()]), np.array([px.max(), py.max()])
-        margin = 0.08 * max(float((high - low).max()), 1e-12)
-        low, high = low - margin, high + margin
+        if px.size:
+            low, high = np.array([px.min(), py.min()]), np.array([px.max(), py.max()])
+            margin = 0.08 * max(float((high - low).max()), 1e-12)
+            low, high = low - margin, high + margin
+        else:  # no piece at all: an empty window around the origin
+            low, high = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
 
     def frame(ax, ylabel: bool = True):
         if corners is not None:
@@ -530,6 +538,8 @@ def plot_ensemble(geo, *, times=None, assets=None, title: str | None = None, fig
     where = (f"on the simplex of {', '.join(corners)}" if corners is not None
              else "in the first two principal directions of the weights")
     note = f"; {hidden} atom(s) holding none of these assets not shown" if hidden else ""
+    if not np.any(end_mass > 0):  # both ensembles empty or of zero mass: empty panels
+        note += "; the path holds no mass"
     fig.suptitle(title if title is not None else
                  f"WFR geodesic of ensembles {where}: d² = {geo.distance2:.5g} "
                  f"(lam = {geo.lam:g}, {geo.n_atoms[0]} -> {geo.n_atoms[1]} atoms){note}")

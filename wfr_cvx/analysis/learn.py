@@ -92,6 +92,7 @@ except ImportError as exc:  # the optional extra
     raise ImportError("wfr_cvx.learn needs JAX, which is not installed: "
                       "pip install 'wfr_cvx[learn]'") from exc
 
+from .._labels import as_pandas
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
 from ..engine import level_means
 from ..grid import Grid, as_allocation
@@ -628,8 +629,11 @@ def _label_tuple(labels, count: int, name: str) -> tuple | None:
 
 
 def _by_label(values, labels: tuple | None, name: str, kind: str):
-    """A pandas Series (or a DataFrame's rows) or a dict keyed by ``labels``, put in their
-    order; anything else is returned as it is (read by position)."""
+    """A pandas Series (or a DataFrame's rows, or an xarray DataArray with coordinates read
+    as its Series) or a dict keyed by ``labels``, put in their order; anything else is
+    returned as it is (read by position)."""
+    if labels is not None:
+        values = as_pandas(values, f"`{name}`")
     if labels is None or not isinstance(values, (dict, pd.Series, pd.DataFrame)):
         return values
     if isinstance(values, dict):
@@ -645,8 +649,13 @@ def _by_label(values, labels: tuple | None, name: str, kind: str):
 
 
 def _by_columns(values, labels: tuple | None, name: str):
-    """A DataFrame of books put in the order of the model's assets (``"X"`` or
-    ``"w_X"``); anything else as it is."""
+    """A DataFrame of books (or an xarray DataArray with coordinates, its dimension
+    ``asset`` the columns), or a Series of one book indexed by asset, put in the order of
+    the model's assets (``"X"`` or ``"w_X"``); anything else as it is."""
+    if labels is not None:
+        values = as_pandas(values, f"`{name}`", columns="asset")
+    if labels is not None and isinstance(values, pd.Series):
+        return _by_columns(values.to_frame().T, labels, name).iloc[0]
     if labels is None or not isinstance(values, pd.DataFrame):
         return values
     columns = [str(c)[2:] if str(c).startswith("w_") and str(c)[2:] in labels else str(c)
@@ -674,8 +683,10 @@ class PolicyModel:
         The labels of the regimes and of the assets, in the order of the model's inputs
         and outputs.  When not given, :meth:`fit` takes them from its dataset.  Once
         known, a dataset, a grid or labelled input (a pandas Series of regime
-        probabilities, a DataFrame of books with one column per asset) that names them
-        differently or in another order is refused or aligned by label: the model's
+        probabilities, a DataFrame of books with one column per asset or a Series of one
+        book indexed by asset; an xarray DataArray with coordinates as that Series or
+        DataFrame, its dimension ``asset`` the columns) that names them differently or in
+        another order is refused or aligned by label: the model's
         inputs and outputs are positions, and a grid listing its regimes in another order
         would silently swap their fields.
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._labels import as_pandas, integer_regime
 from .._validate import check_total_mass
 
 __all__ = ["Ensemble", "Aligned", "align"]
@@ -72,8 +73,9 @@ def _numeric_matrix(values, name: str) -> np.ndarray:
 
 
 def _aligned_series(values, index: pd.Index | None, n_atoms: int, name: str):
-    """A per-atom Series aligned to the weights' index (plain weights: the atoms are
-    labelled 0 .. N-1); other inputs pass through."""
+    """A per-atom Series (or xarray DataArray with coordinates) aligned to the weights'
+    index (plain weights: the atoms are labelled 0 .. N-1); other inputs pass through."""
+    values = as_pandas(values, f"`{name}`")
     if isinstance(values, pd.Series) and index is None:
         index = pd.RangeIndex(n_atoms)
     if isinstance(values, pd.Series):
@@ -93,29 +95,41 @@ class Ensemble:
 
     Parameters
     ----------
-    weights : array_like, shape ``(N, n)``, or DataFrame
+    weights : array_like, shape ``(N, n)``, DataFrame or xarray DataArray
         Portfolio weights of the ``N`` atoms over ``n`` assets.  A DataFrame has one
         column per asset (``assets`` are then its column labels, or the columns selected
-        by ``assets``) and one row per atom (its index labels the atoms).
-    mass : array_like, shape ``(N,)``, or Series, optional
-        Non-negative atom masses; ones by default.  A Series is aligned by label to the
-        DataFrame's index (to the atom numbers ``0 .. N-1`` for array weights); labels that
-        do not match are an error.
+        by ``assets``) and one row per atom (its index labels the atoms).  A DataArray
+        with coordinates is read as that DataFrame: its dimension ``asset`` (with the
+        asset labels as coordinates) holds the assets, the other one the atoms (labelled
+        by its coordinates, or numbered ``0 .. N-1`` without); with neither dimension
+        named ``asset`` the atoms' must be named ``atom``, and anything else is refused.  A
+        DataArray without coordinates is read by position, as an array.
+    mass : array_like, shape ``(N,)``, Series or xarray DataArray, optional
+        Non-negative atom masses; ones by default.  A Series (or a DataArray with
+        coordinates, read as its Series) is aligned by label to the atoms of ``weights``
+        (to the atom numbers ``0 .. N-1`` for array weights); labels that do not match
+        are an error.
     regime : array_like of str or int, scalar, or Series, optional
-        Each atom's regime, as labels (strings) or integer codes into ``regimes``; one
-        label or code for all atoms; all atoms in one regime ``"0"`` by default.  A Series
-        is aligned like ``mass``.
+        Each atom's regime, as labels (strings) or integers; one for all atoms; all atoms
+        in one regime ``"0"`` by default.  A Series (or DataArray with coordinates) is
+        aligned like ``mass``.  An integer is read as :meth:`wfr_cvx.Grid.regime_index`
+        reads one: the label of the regime named so when ``regimes`` has one
+        (``regimes=(2008, 2020)``: ``2020`` is the second regime), else a position
+        (code) into ``regimes``; one that names a regime and is the position of another
+        (``1`` with ``regimes=(1, 2)``) is ambiguous, a ValueError asking for the label
+        as a string (``"1"``).
     assets : sequence of str, optional
         Asset labels (default ``"0", "1", ...`` for an array).
     regimes : sequence of str, optional
-        The regime labels in a fixed order (default: the sorted labels given, or
-        ``"0" .. "K-1"`` for codes).  A label not in it is an error.
+        The regime labels in a fixed order, converted to strings (default: the sorted
+        labels given, or ``"0" .. "K-1"`` for integers).  A label not in it is an
+        error.
     domain : None, "simplex" or (lower, upper)
         Where the weights must lie: anywhere finite (None, long-short books), on the
         simplex (weights >= 0 within 1e-9, summing to 1 within 1e-9 times the number of
         assets),
-        or in a box ``lower <= w <= upper`` (scalars or per-asset arrays or Series, within
-        1e-9).  Checked at construction.
+        or in a box ``lower <= w <= upper`` (scalars or per-asset arrays, or Series and
+        DataArrays with coordinates read by asset label, within 1e-9).  Checked at construction.
 
     Attributes
     ----------
@@ -135,7 +149,8 @@ class Ensemble:
     TypeError, ValueError
         Naming the argument and what was expected: shapes, NaN or infinite entries,
         negative masses, weights outside ``domain`` (the first offending atom and
-        asset), duplicate asset labels, unknown regime labels or codes.
+        asset), duplicate asset labels, unknown regime labels or codes, ambiguous
+        integer regimes.
 
     Examples
     --------
@@ -152,6 +167,7 @@ class Ensemble:
 
     def __init__(self, weights, mass=None, regime=None, *, assets=None, regimes=None,
                  domain=None):
+        weights = as_pandas(weights, "`weights`", columns="asset", rows="atom")
         if isinstance(weights, pd.DataFrame):
             frame = weights
             if assets is not None:
@@ -232,14 +248,16 @@ class Ensemble:
             raise ValueError(f"`regime` must have shape ({n_atoms},) like the atoms of "
                              f"`weights`, got {values.shape}")
         if n_atoms and all(_is_integer(v) for v in values):
-            codes = values.astype(np.intp)
-            labels = fixed or tuple(str(k) for k in range(int(codes.max(initial=0)) + 1))
-            bad = np.flatnonzero((codes < 0) | (codes >= len(labels)))
-            if bad.size:
-                i = bad[0]
-                raise ValueError(f"`regime` code {codes[i]} of {_atom_name(self.atoms, i)} "
-                                 f"is out of range for regimes {labels}")
-            return labels, codes
+            given = values.astype(np.int64)
+            labels = fixed or tuple(str(k) for k in range(int(given.max(initial=0)) + 1))
+            # each integer once, as Grid.regime_index reads one: a label when a regime is
+            # named so, else a position
+            distinct, first, inverse = np.unique(given, return_index=True,
+                                                 return_inverse=True)
+            codes = np.array([integer_regime(int(v), labels, "`regime`",
+                                             f" ({_atom_name(self.atoms, int(i))})")
+                              for v, i in zip(distinct, first, strict=True)], dtype=np.intp)
+            return labels, codes[inverse.ravel()]
         if not all(isinstance(v, str) for v in values):
             odd = next(v for v in values if not isinstance(v, str))
             raise TypeError(f"`regime` must hold labels (str) or integer codes, got "
@@ -252,6 +270,7 @@ class Ensemble:
         return labels, np.array([lookup[v] for v in values], dtype=np.intp)
 
     def _bound(self, value, name: str) -> np.ndarray:
+        value = as_pandas(value, f"`domain` {name} bound")
         if isinstance(value, pd.Series):
             missing = [a for a in self.assets if a not in map(str, value.index)]
             if missing:

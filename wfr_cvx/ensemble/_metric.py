@@ -3,8 +3,9 @@ r"""The risk metric :math:`G` of the transport cost :math:`|v|_G^2 = v^\top G v`
 Accepted forms of ``metric=``: ``None`` (the identity), a positive scalar ``g``
 (:math:`G = gI`), a symmetric positive-definite ``n x n`` matrix (an array, or a DataFrame
 labelled by the assets on both axes, aligned by name -- the rule a simplex grid's metric
-follows too, :func:`wfr_cvx._labels.align_square_frame`), or a dict ``{regime label: one of
-those}`` giving every regime its own metric.
+follows too, :func:`wfr_cvx._labels.align_square_frame`; an xarray DataArray with
+coordinates is read as its DataFrame, one without as an array), or a dict ``{regime label:
+one of those}`` giving every regime its own metric.
 
 Distances are computed on mapped points: with the Cholesky factor :math:`G = LL^\top`,
 :math:`|L^\top(x - y)|^2 = (x - y)^\top G (x - y)`, so the rows ``x L`` are points whose
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .._labels import align_square_frame
+from .._labels import align_square_frame, as_pandas
 
 __all__ = ["RegimeMetrics", "check_metric"]
 
@@ -55,6 +56,7 @@ class RegimeMetrics:
 def _one_matrix(value, assets: tuple[str, ...], where: str,
                 other_order: tuple[str, ...] | None = None) -> np.ndarray:
     n = len(assets)
+    value = as_pandas(value, f"`metric`{where}")
     if isinstance(value, pd.DataFrame):
         positions = {asset: i for i, asset in enumerate(assets)}
         value = align_square_frame(value, assets, positions.get, f"`metric`{where}")

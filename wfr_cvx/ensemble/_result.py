@@ -202,7 +202,9 @@ class EnsembleGeodesic:
         keep = np.flatnonzero(mass > 0)
         frame = pd.DataFrame(position[keep], columns=list(self.assets),
                              index=pd.Index(keep, name="piece"))
-        return Ensemble(frame, mass[keep], self._pieces.regime[keep], regimes=self.regimes,
+        # the regimes by label: an integer code could also be read as a label ("1")
+        labels = np.asarray(self.regimes, dtype=object)[self._pieces.regime[keep]]
+        return Ensemble(frame, mass[keep], labels, regimes=self.regimes,
                         domain=_domain_argument(self._domain))
 
     def path(self, times) -> list[Ensemble]:

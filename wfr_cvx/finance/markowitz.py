@@ -22,7 +22,8 @@ Labels, shared by every function: ``mu`` and ``cov`` are both labelled (a Series
 DataFrame, matched by label in any order), both arrays (matched by position), or ``mu`` a
 Series with ``cov`` an array in ``mu``'s order.  An array ``mu`` with a DataFrame ``cov`` is
 refused (ValueError): its order cannot be told (the DataFrame's rows and columns may
-differ); pass ``pd.Series(mu, index=cov.columns)``.
+differ); pass ``pd.Series(mu, index=cov.columns)``.  An xarray DataArray with coordinates
+counts as its Series or DataFrame (rows its first dimension), one without as an array.
 
 Covariance validation, shared by every function: ``cov`` is square with labels matching
 ``mu``'s, finite, symmetric to ``1e-10`` times its largest absolute entry (then replaced by
@@ -58,6 +59,7 @@ import pandas as pd
 import scipy.linalg
 from scipy.optimize import linprog
 
+from .._labels import as_pandas
 from .._validate import real_scalar
 from .._warnings import silenced, suppressed, warn
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError, UnitsWarning
@@ -553,6 +555,7 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
     unlabelled ``mu`` with a labelled ``cov`` is refused; a labelled ``mu`` with an array
     ``cov`` takes the array's rows and columns in ``mu``'s order.
     """
+    mu, cov = as_pandas(mu, f"`{mu_name}`"), as_pandas(cov, f"`{cov_name}`")
     if isinstance(mu, pd.DataFrame):
         raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
     mu_labels = mu.index if isinstance(mu, pd.Series) else None
