@@ -43,8 +43,9 @@ Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
   10^{-12} M` (:func:`~wfr_cvx.closed_form.solver_resolution2`: ends nearly equal; there
   it is an upper bound, not the optimum -- a bump moved by 1e-7 of the axis gives 2.5e-13
   where transport costs 1e-14 -- so figures that small mean only "no measurable
-  distance"), and in place of a solve's answer that costs more (a teleport at ``lam =
-  3e-3`` stopped "Solved" 3e-5 above it);
+  distance": "AlmostSolved" with a warning, unless the ends differ by rounding alone),
+  and in place of a solve's answer that costs more (a teleport at ``lam = 3e-3`` stopped
+  "Solved" 3e-5 above it);
 * one-cell Diracs against :func:`~wfr_cvx.closed_form.dirac_wfr2` at 100 x 32: +0.38 %
   moved by 0.3 at ``lam = 0.5`` (+8.6 % with ``"power"``), exact when they teleport;
   moves slower than a cell per step cost more (+2.4 % for 0.2, +9 % for 0.1), and so do
@@ -338,16 +339,39 @@ def _reaction_path_is_enough(request: Request, heavier: float) -> bool:
 
     Whether the path keeps the constraints is checked after (:func:`_within_plan`)."""
     r0, r1, lam = request.rho0, request.rho1, request.lam
-    bound = hellinger2(r0, r1, lam)
-    if bound <= solver_resolution2(lam, heavier):
-        return True
+    return (hellinger2(r0, r1, lam) <= solver_resolution2(lam, heavier)
+            or _reaction_path_is_optimal(request))
+
+
+def _reaction_path_is_optimal(request: Request) -> bool:
+    """The second and third cases of :func:`_reaction_path_is_enough`: no transport
+    anywhere, or the Hellinger bound meets the total-mass bound (power-mean schemes)."""
     if SCHEMES[request.scheme][1] != "power":
         return False
     if not request.plan.faces.any():
         return True
+    r0, r1, lam = request.rho0, request.rho1, request.lam
     total = 4.0 * lam**2 * float(np.sum(
         (np.sqrt(regime_masses(r1)) - np.sqrt(regime_masses(r0))) ** 2))
-    return bound <= total * (1.0 + 1e-9)
+    return hellinger2(r0, r1, lam) <= total * (1.0 + 1e-9)
+
+
+#: Ends whose Hellinger distance squared is at most this share of
+#: :func:`~wfr_cvx.closed_form.solver_resolution2` differ by rounding: their
+#: pure-reaction figure is returned as "Solved" (:func:`_unresolved_ends`).
+ROUNDING_SHARE = 1e-12
+
+
+def _unresolved_ends(request: Request, heavier: float) -> bool:
+    """Whether the pure-reaction path answers ``request`` only because its ends are closer
+    than the solvers resolve (:func:`_reaction_path_is_enough`'s first case), and not by
+    rounding alone: its d^2 is then an upper bound that can lie far above the optimum
+    where transport is cheap, and it is returned "AlmostSolved" with a warning."""
+    r0, r1, lam = request.rho0, request.rho1, request.lam
+    resolution = solver_resolution2(lam, heavier)
+    if not ROUNDING_SHARE * resolution < hellinger2(r0, r1, lam) <= resolution:
+        return False
+    return not _reaction_path_is_optimal(request)
 
 
 def _scaled_free_end(request: Request) -> Request:
@@ -675,6 +699,13 @@ def solve(request: Request) -> Geodesic:
 LARGE_LAM = 10.0
 
 
+#: The transport-only solve is solved again at a smaller objective scale
+#: (:func:`_with_transport_only`) only down to this share of its a-priori scale: below it
+#: the answers came out low ("Solved" 1.2e-4 under the optimum at 1e-6 of it, 2e-3 at
+#: 1e-8, 30 % at 1e-12).
+SCALE_FLOOR = 1e-6
+
+
 def _transport_only_applies(request: Request) -> bool:
     """Whether :func:`_with_transport_only` may improve ``request``: fixed ends with equal
     masses in every regime (to 1e-9), reaction open somewhere, and ``lam`` above
@@ -685,6 +716,9 @@ def _transport_only_applies(request: Request) -> bool:
     reach = metric_reach(request.metric) * np.sqrt(request.grid.dims)
     if request.lam <= LARGE_LAM * reach:
         return False
+    if hellinger2(r0, r1, request.lam) <= solver_resolution2(request.lam, max(r0.sum(),
+                                                                            r1.sum())):
+        return False  # below the solvers' resolution: the pure-reaction bound, warned
     m0, m1 = regime_masses(r0), regime_masses(r1)
     return bool(np.all(np.abs(m0 - m1) <= 1e-9 * max(m0.sum(), m1.sum())))
 
@@ -699,11 +733,11 @@ def _with_transport_only(request: Request) -> Geodesic:
     "AlmostSolved" 250 times above (Clarabel), and 1.5 times above at a move of 1e-3.
     Between equal masses the transport-only problem is well conditioned and its optimum
     lies within :math:`O((D/\lambda)^2)` above :math:`d^2` (two Diracs :math:`D` apart:
-    relative :math:`D^2/48\lambda^2`).  Its objective's scale is the full problem's a-priori
-    bound, which is far above :math:`d^2` for nearly equal ends (it comes from the
-    reaction path); where the answer is below 1e-3 of it, it is solved again at 100
-    times the answer (measured best; at the answer itself the solve stalls).  The full
-    solve's error, if it fails, is raised as before."""
+    relative :math:`D^2/48\lambda^2`).  Its objective's scale is the a-priori bound of balanced
+    transport, :math:`D^2` per unit mass, far above :math:`d^2` for nearly equal ends; where
+    the answer is below 1e-3 of it, it is solved again at 100 times the answer (measured
+    best; at the answer itself the solve stalls), but not below :data:`SCALE_FLOOR` of
+    it.  The full solve's error, if it fails, is raised as before."""
     with collected() as full_warnings:
         try:
             full = _solve_once(request)
@@ -724,8 +758,9 @@ def _with_transport_only(request: Request) -> Geodesic:
         if candidate.distance2 < best.distance2:
             best, best_warnings = candidate, caught
         mass = max(request.rho0.sum(), request.rho1.sum())
-        per_mass = candidate.distance2 / mass
-        if scale is not None or per_mass >= 1e-3 * _cost_scale(alone):
+        per_mass, first_scale = candidate.distance2 / mass, _cost_scale(alone)
+        if (scale is not None or per_mass >= 1e-3 * first_scale
+                or 100.0 * per_mass < SCALE_FLOOR * first_scale):
             break
         scale = 100.0 * per_mass
     if best is not full:
@@ -752,6 +787,15 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     if r1 is not None and _reaction_path_is_enough(request, heavier):
         path = _admissible_reaction_path(request)
         if path is not None:
+            if _unresolved_ends(request, heavier):
+                apart = np.sqrt(hellinger2(r0, r1, 1.0) / heavier)
+                path.status = Status.ALMOST_SOLVED
+                warn(f"the ends differ by {apart:.1e} of their mass (relative Hellinger "
+                     "distance), below what the solvers resolve: d^2 is the pure-reaction "
+                     "cost, an upper bound that can lie far above the optimum where moving "
+                     "the mass is cheap (a bump 0.06 wide moved by 1e-7 of the axis: 25 "
+                     "times at lam = 0.3); read it as no measurable distance",
+                     InaccurateSolutionWarning, stacklevel=None)
             return path
     factor = r0.size / heavier  # mean cell mass 1 in the solver's units
     s0, s1 = r0 * factor, None if r1 is None else r1 * factor
@@ -764,7 +808,8 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     s1 = None if s1 is None else np.where(s1 > cut, s1, 0.0)
     if cost_scale is None:
         cost_scale = cost_scale_for(s0, s1, request.lam, request.metric,
-                                    diameter=np.sqrt(request.grid.dims))
+                                    diameter=np.sqrt(request.grid.dims),
+                                    reaction=bool(request.plan.reaction.any()))
     scaled = dataclasses.replace(request, rho0=s0, rho1=s1, cost_scale=cost_scale)
     if s1 is None:
         scaled = _scaled_free_end(scaled)
@@ -827,7 +872,8 @@ def _cost_scale(request: Request) -> float:
     """The a-priori size of d^2 per unit mass that divides the objective
     (:func:`~wfr_cvx.assembly.cost_scale_for`; it does not depend on the masses' units)."""
     return cost_scale_for(request.rho0, request.rho1, request.lam, request.metric,
-                          diameter=np.sqrt(request.grid.dims))
+                          diameter=np.sqrt(request.grid.dims),
+                          reaction=bool(request.plan.reaction.any()))
 
 
 def _cheaper_of(solved: Geodesic, request: Request) -> Geodesic:

@@ -194,7 +194,7 @@ def pack_path(assembly: Assembly, levels: np.ndarray, flux: np.ndarray,
 
 
 def cost_scale_for(rho0: np.ndarray, rho1: np.ndarray | None, lam: float, metric: np.ndarray,
-                   diameter: float = 1.0) -> float:
+                   diameter: float = 1.0, *, reaction: bool = True) -> float:
     r"""An a-priori size of :math:`d^2` per unit mass, used to scale the objective.
 
     Upper bound from the coupling :math:`\gamma \propto \rho_0\otimes\rho_1` in the
@@ -206,11 +206,15 @@ def cost_scale_for(rho0: np.ndarray, rho1: np.ndarray | None, lam: float, metric
     keeps Clarabel's figures O(1) from ``lam = 1e-3`` to ``1e3``; within [1e-2, 1e2]
     the scale is left at 1, where Clarabel's own equilibration does better
     (benchmarks/TUNING.md).  For a free end (``rho1`` None) the mass of ``rho0`` is used
-    for both ends.
+    for both ends.  With ``reaction`` False (no step creates mass) neither path is
+    admissible, and the bound is that of balanced transport, :math:`D^2` per unit mass.
     """
     rho1 = rho0 if rho1 is None else rho1
     a, b = rho0.reshape(rho0.shape[0], -1).sum(axis=1), rho1.reshape(rho1.shape[0], -1).sum(axis=1)
     reach = metric_reach(metric) * diameter
+    if not reaction:
+        scale = reach**2
+        return 1.0 if not 0.0 < scale < np.inf or 1e-2 <= scale <= 1e2 else scale
     cosine = np.cos(min(reach / (2.0 * lam), np.pi / 2))
     coupling = 4.0 * lam**2 * float(np.sum(a + b - 2.0 * np.sqrt(a * b) * cosine))
     hellinger = 4.0 * lam**2 * float(np.sum((np.sqrt(rho1) - np.sqrt(rho0)) ** 2))
