@@ -45,6 +45,28 @@ def test_transport_at_extreme_scales(mass, lam):
     assert d2 <= closed_form.hellinger2(r0, r1, lam) * (1 + 1e-6)
 
 
+@pytest.mark.parametrize("backend", ["clarabel", "cvxpy", "scs", "dr"])
+def test_a_teleport_whose_solve_fails_below_a_cell_is_answered_in_closed_form(backend):
+    """Before: two Diracs at lam = 1e-4 on Grid(16, 16) (a cell is 0.0625 wide, 200 pi
+    lam) raised SolverError ("InsufficientProgress", SCS "unbounded") with no hint, though
+    no mass can move between cells farther apart than pi lam (static form)."""
+    g = Grid(16, 16)
+    r0, r1 = g.dirac(g.weights[2]), 2.0 * g.dirac(g.weights[13])
+    with pytest.warns(InaccurateSolutionWarning, match="exact for the cells' masses"):
+        geo = wfr_cvx.geodesic(r0, r1, g, 1e-4, backend=backend)
+    assert geo.status == "AlmostSolved"
+    assert geo.distance2 == pytest.approx(4 * 1e-8 * 3.0, rel=1e-12)
+    assert geo.transport_cost == 0.0
+
+
+def test_the_tiny_lam_hint_is_relative_to_the_cells():
+    from wfr_cvx.engine import _conditioning_hint
+    g = Grid(16, 16)
+    hint = _conditioning_hint(1e-4, np.ones((1, 15)), g, cell_step=1 / 16)
+    assert "below 1/pi of a cell's metric length" in hint
+    assert _conditioning_hint(0.05, np.ones((1, 15)), g, cell_step=1 / 16) == ""
+
+
 def test_transport_with_huge_lam_is_a_clear_error():
     """lam = 1e3 on [0, 1]: reaction ~1e6 times dearer than transport; the solve fails, and
     a SolverError says why (lam against the weight axis), never a wrong number.  (The W2

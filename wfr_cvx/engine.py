@@ -80,6 +80,7 @@ from .assembly import (
     assemble,
     cost_scale_for,
     pack_path,
+    smallest_metric_weight,
     unpack,
 )
 from .backends import (
@@ -688,9 +689,46 @@ def solve(request: Request) -> Geodesic:
     """Scale, solve with the request's backend, apply the status policy and build the
     :class:`~wfr_cvx.Geodesic` in user units (module docstring); at a large ``lam``, the
     cheaper of that and the transport-only path (:func:`_with_transport_only`)."""
-    if not _transport_only_applies(request):
-        return _solve_once(request)
-    return _with_transport_only(request)
+    try:
+        if not _transport_only_applies(request):
+            return _solve_once(request)
+        return _with_transport_only(request)
+    except InfeasibleError:
+        raise
+    except SolverError as failure:
+        path = _teleport_answer(request)
+        if path is None:
+            raise
+        warn(f"{failure} -- lam = {request.lam:g} is below 1/pi of one cell's metric length, "
+             "where cells exchange no mass (static form): returned the pure-reaction path, "
+             "whose d^2 (the Hellinger cost) is exact for the cells' masses as points",
+             InaccurateSolutionWarning, stacklevel=None)
+        return path
+
+
+def _teleport_answer(request: Request) -> Geodesic | None:
+    r"""The pure-reaction path between fixed ends, "AlmostSolved", when every two cells
+    lie farther apart than :math:`\pi\lambda` in the metric (:func:`_cell_step`): the
+    static form's cost :math:`-\log\cos^2(\min(|x-y|/2\lambda, \pi/2))` is then infinite
+    between distinct cells, no mass moves, and :math:`d^2` is the Hellinger cost of the
+    cells' masses as points.  None when that does not hold, the path breaks the
+    constraints or the scheme's reaction term is not the power mean (where the path's
+    cost is not exact).  Used when a solve fails there (a teleport at ``lam = 1e-4`` on
+    ``Grid(16, 16)``: "InsufficientProgress")."""
+    if (request.rho1 is None or SCHEMES[request.scheme][1] != "power"
+            or np.pi * request.lam > _cell_step(request.metric, request.grid)):
+        return None
+    path = _admissible_reaction_path(request)
+    if path is not None:
+        path.status = Status.ALMOST_SOLVED
+    return path
+
+
+def _cell_step(metric: np.ndarray, grid: Grid) -> float:
+    """A lower bound of the metric distance between two distinct cells: ``dx`` times the
+    square root of ``G``'s smallest eigenvalue over the faces that carry flux (cell
+    matrices: over the active cells)."""
+    return grid.dx * float(np.sqrt(max(smallest_metric_weight(metric, grid), 0.0)))
 
 
 #: ``lam`` beyond this many times the metric length of the domain makes a fixed-end solve
@@ -829,7 +867,8 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
         raw = _refined_small_step(scaled, raw)
     said = f"; the solver said: {raw.message}" if raw.message else ""
     check_status(raw.status, request.backend.name,
-                 said + _conditioning_hint(request.lam, request.metric, request.grid),
+                 said + _conditioning_hint(request.lam, request.metric, request.grid,
+                                           _cell_step(request.metric, request.grid)),
                  # bounded: the action is >= 0, and a free end's potential is finite on a
                  # kept mass; feasible: the reaction path without constraints, and for a
                  # free end staying put, which keeps every constraint
@@ -1037,7 +1076,8 @@ def _check_clipped(raw: RawSolution, backend: str) -> None:
              InaccurateSolutionWarning, stacklevel=None)
 
 
-def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid) -> str:
+def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid,
+                       cell_step: float = 0.0) -> str:
     """Why a solve may fail for this ``lam`` (empty when nothing is known), and the limit
     that holds there: :math:`W_2^2` for large ``lam``, named as
     :func:`~wfr_cvx.closed_form.w2_squared_1d` only where that function computes it (a
@@ -1057,9 +1097,10 @@ def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid) -> str:
         return (f"; lam = {lam:g} is {lam / reach:.0f} times the (metric) length of the "
                 "weight axis: reaction costs ~lam^2 times more than crossing it, which "
                 f"leaves the problem badly conditioned; in this limit d^2 -> {limit}")
-    if lam < 1e-4 * reach:
-        return (f"; lam = {lam:g} is tiny against the weight axis: transport is useless "
-                "and d^2 is the Hellinger cost (wfr_cvx.closed_form.hellinger2)")
+    if lam < 1e-4 * reach or np.pi * lam <= cell_step:
+        return (f"; lam = {lam:g} is tiny against the weight axis (below 1/pi of a cell's "
+                "metric length, no mass moves between cells): transport is useless and d^2 "
+                "is the Hellinger cost (wfr_cvx.closed_form.hellinger2)")
     return ""
 
 

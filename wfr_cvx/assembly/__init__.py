@@ -144,9 +144,16 @@ from ._assemble import (
     transport_speed,
     unpack,
 )
-from ._terms import DEFAULT_SCHEME, SCHEMES, Layout, Terms, cone_metric_scale
+from ._terms import (
+    DEFAULT_SCHEME,
+    SCHEMES,
+    Layout,
+    Terms,
+    cone_metric_scale,
+    smallest_metric_weight,
+)
 
 __all__ = ["DEFAULT_SCHEME", "SCHEMES", "TIME_MEANS", "Assembly", "Layout", "RawSolution",
            "Terms", "assemble", "cone_metric_scale", "cost_scale_for", "geometric_mean_cells",
-           "interior_level_map",
-           "pack_path", "transport_speed", "unpack"]
+           "interior_level_map", "pack_path", "smallest_metric_weight", "transport_speed",
+           "unpack"]

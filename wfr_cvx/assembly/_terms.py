@@ -23,7 +23,8 @@ from ..operators import (
 )
 
 __all__ = ["DEFAULT_SCHEME", "SCHEMES", "Layout", "Terms", "build_terms", "geometric_mean_cells",
-           "interior_level_map", "transport_speed", "cone_metric_scale"]
+           "interior_level_map", "transport_speed", "cone_metric_scale",
+           "smallest_metric_weight"]
 
 #: ``scheme -> (transport time mean, reaction time mean, where transport is charged)``.
 #: ``"faces"``: one cone per face over the face average of its two cells' time means (the
@@ -190,13 +191,19 @@ def cone_metric_scale(metric: np.ndarray, grid: Grid) -> float:
     ``Grid.simplex(16, 8)``: within 1e-5 of a tight solve, where the factored form, like
     ``G = I`` at :math:`\lambda` = 300, stops at "InsufficientProgress").
     """
+    return max(1.0, smallest_metric_weight(metric, grid))
+
+
+def smallest_metric_weight(metric: np.ndarray, grid: Grid) -> float:
+    """The smallest eigenvalue of the (checked) metric over the faces that carry flux
+    (cell matrices: over the active cells); 1 where none does."""
     if is_cell_metric(metric):
         active = np.broadcast_to(grid.mask, metric.shape[:-2])
         values = np.linalg.eigvalsh(metric[active]) if active.any() else np.ones(1)
     else:
         open_faces = np.broadcast_to(grid.face_mask, np.shape(metric))
         values = np.asarray(metric)[open_faces] if open_faces.any() else np.ones(1)
-    return max(1.0, float(np.min(values)))
+    return float(np.min(values))
 
 
 def _centre_average_blocks(grid: Grid) -> list[sp.csr_matrix]:
