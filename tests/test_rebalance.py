@@ -408,3 +408,37 @@ def test_a_small_step_left_unrefined_warns(options, why):
     texts = [str(w.message) for w in caught
              if issubclass(w.category, wfr_cvx.InaccurateSolutionWarning)]
     assert any("was not refined" in t and why in t for t in texts), texts
+
+
+def test_a_callable_potentials_labelled_values_are_read_by_label():
+    """Before: a Series returned by the callable was read by position (the book went to
+    0.22 where the same Series passed directly sends it to 0.78)."""
+    g = Grid(16, 4)
+    r0 = g.bump(0.5, 0.08)
+    table = pd.Series((g.weights - 0.8) ** 2, index=g.weights).sort_index(ascending=False)
+    direct = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=table)
+    called = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=lambda w: table)
+    np.testing.assert_array_equal(called.target, direct.target)
+    assert direct.mean_weight()[0] > 0.7
+    with pytest.raises(ValueError, match="one regime's values.*DataFrame"):
+        wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=lambda w: table.to_frame("0"))
+
+
+def test_a_callable_comparing_numeric_regime_labels_as_numbers_is_warned():
+    """The callable gets the labels as grid.regimes holds them, strings.  Before:
+    ``regime == 2008`` was never true and both regimes silently got the same potential."""
+    g = Grid(16, 4, regimes=(2008, 2020))
+    r0 = g.bump(0.5, 0.08, 0, 0.5) + g.bump(0.5, 0.08, 1, 0.5)
+
+    def by_number(w, regime):
+        return (w[:, 0] - (0.8 if regime == 2008 else 0.2)) ** 2
+
+    def by_label(w, regime):
+        return (w[:, 0] - (0.8 if regime == "2008" else 0.2)) ** 2
+
+    with pytest.warns(UserWarning, match="regime == 2008 is never true; compare with '2008'"):
+        wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=by_number)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=by_label)
+    assert step.mean_weight("2008")[0] > 0.7 > 0.3 > step.mean_weight("2020")[0]

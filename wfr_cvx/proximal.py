@@ -23,14 +23,14 @@ import inspect
 
 import numpy as np
 
-from ._validate import positive_scalar, real_array
+from ._validate import positive_scalar
 from ._warnings import warn
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO
 from .closed_form import solver_resolution2
 from .engine import check_grid, make_request, solve
 from .errors import InaccurateSolutionWarning
-from .grid import Grid, as_allocation, cell_values
+from .grid import Grid, as_allocation, cell_values, regime_values
 from .result import Geodesic
 
 __all__ = ["Rebalance", "rebalance"]
@@ -111,10 +111,11 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
     """A potential given as an array on the grid, or a callable of the coordinates.
 
     A callable ``f(coords)`` (one potential for every regime) or ``f(coords, regime)``
-    (``regime`` the label) returning one value per cell: it is given the regime when its
-    second positional parameter is required or named ``regime`` (``f(w, regime=None)``),
-    or it takes ``*args``; a second parameter with a default and another name
-    (``f(w, scale=1.0)``) keeps its default.
+    (``regime`` the label, a string of ``grid.regimes``) returning one value per cell, or
+    a Series read by label (:func:`~wfr_cvx.grid.regime_values`): it is given the regime
+    when its second positional parameter is required or named ``regime`` (``f(w,
+    regime=None)``), or it takes ``*args``; a second parameter with a default and another
+    name (``f(w, scale=1.0)``) keeps its default.
     """
     if callable(potential):
         try:
@@ -124,13 +125,16 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
         values = []
         name = "potential (the callable's values)"
         for label in grid.regimes:
-            out = real_array(potential(grid.coords, label) if with_regime
-                             else potential(grid.coords), name, "potential values")
+            out = potential(grid.coords, label) if with_regime else potential(grid.coords)
+            # labelled values by label, as a potential given directly is read
+            out = regime_values(out, grid, name, "potential values")
             if out.size != grid.n_cells:
                 raise ValueError(f"`{name}` must hold one value per cell ({grid.n_cells} "
                                  f"for a regime), got shape {out.shape}")
             values.append(out.reshape(grid.shape[1:]))  # flat or on the cells' layout
         arr = np.stack(values)
+        if with_regime:
+            _warn_if_regimes_look_alike(arr, grid)
     else:
         # an array by position, labelled input by label, as allocations are read (but the
         # values may be negative, and need only be finite on the active cells)
@@ -140,6 +144,29 @@ def _potential_array(potential, grid: Grid) -> np.ndarray:
         raise ValueError(f"`{name}` must be finite on every active cell")
     # inactive cells hold no mass: their values (a barrier's inf, a label left out) unused
     return np.where(grid.mask, arr, 0.0)
+
+
+def _warn_if_regimes_look_alike(values: np.ndarray, grid: Grid) -> None:
+    """Warn when a callable that takes the regime returned the same potential for every
+    regime of a grid whose labels are numbers: it was given them as strings (as
+    ``grid.regimes`` holds them), and a test such as ``regime == 2008`` is never true."""
+    if grid.n_regimes < 2 or not all(np.array_equal(v, values[0]) for v in values[1:]):
+        return
+    numeric = [label for label in grid.regimes if _is_number(label)]
+    if numeric:
+        warn(f"`potential` takes the regime but returned the same values for every regime "
+             f"{list(grid.regimes)}: it is passed each regime's label as a string, as "
+             f"grid.regimes holds it, so a test such as regime == {numeric[0]} is never true; "
+             f"compare with {numeric[0]!r}, or drop the regime argument if the potential "
+             f"is the same for all", UserWarning, stacklevel=None)
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
 
 
 def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=None,
@@ -157,9 +184,13 @@ def rebalance(rho0, grid: Grid, lam: float, *, potential, tau: float, metric=Non
     potential : array of shape ``grid.shape``, labelled input, or callable
         ``V`` per cell; pandas or xarray input is read by label as allocations are
         (:func:`wfr_cvx.grid.as_allocation`; values may be negative); or ``f(coords)`` /
-        ``f(coords, regime)`` returning one value per cell, flat or in the cells' layout
-        (``coords`` is ``grid.coords``; the regime's label is passed when ``f``'s second
-        positional parameter is required or named ``regime``).  Only active cells are
+        ``f(coords, regime)`` returning one regime's values: an array, one value per cell,
+        flat or in the cells' layout (by position), or a Series indexed by cell centre (by
+        label, :func:`wfr_cvx.grid.regime_values`).  ``coords`` is ``grid.coords``; the
+        regime is passed when ``f``'s second positional parameter is required or named
+        ``regime``, **as its label in** ``grid.regimes``, **a string**: ``'2008'`` for
+        ``Grid(..., regimes=(2008, 2020))`` (a callable that returns the same values for
+        every regime of a grid whose labels are numbers warns).  Only active cells are
         read: outside ``grid.mask`` a value may be anything, ``inf`` included.
     tau : float
         Step (> 0): the larger, the closer the target gets to the potential's minimum.
