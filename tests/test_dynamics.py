@@ -409,6 +409,24 @@ def test_step_bad_input_names_the_argument():
         step(rho, v, r, (6, 2), 0.1)
 
 
+@pytest.mark.parametrize(("velocity", "grid", "dt", "error", "match"), [
+    (np.ones(7), Grid(8, 4), -0.5, ValueError, "`dt` must be > 0"),
+    (np.ones(7), Grid(8, 4), np.nan, ValueError, "`dt` must be finite"),
+    (np.ones(7), Grid(8, 4), "0.1", TypeError, "`dt` must be a real number"),
+    (np.ones(8), Grid(8, 4), 0.1, ValueError, r"`velocity` must have shape \(7,\) .*got \(8,\)"),
+    (np.ones((3, 7)), Grid.simplex(8, 4), 0.1, ValueError, "`velocity` must have shape"),
+    (np.full(7, np.nan), Grid(8, 4), 0.1, ValueError, "`velocity` has 7 non-finite"),
+    (np.ones(7), "g", 0.1, TypeError, "`grid` must be a wfr_cvx.Grid"),
+])
+def test_outflow_courant_bad_input_names_the_argument(velocity, grid, dt, error, match):
+    """Before: dt = -0.5 returned -4.0, a velocity per cell (8 values for 7 faces) was
+    read, dt = nan returned nan and grid = "g" raised an AttributeError."""
+    with pytest.raises(error, match=match):
+        outflow_courant(velocity, grid, dt)
+    # leading axes of any shape, faces last
+    assert outflow_courant(np.ones((2, 3, 7)), Grid(8, 4), 0.1) == pytest.approx(0.8)
+
+
 def test_policy_bad_input_names_the_argument(coarse):
     for s in (-0.01, 1.01, np.nan, np.inf):
         with pytest.raises(ValueError, match="`s`"):

@@ -408,3 +408,133 @@ def test_a_small_step_left_unrefined_warns(options, why):
     texts = [str(w.message) for w in caught
              if issubclass(w.category, wfr_cvx.InaccurateSolutionWarning)]
     assert any("was not refined" in t and why in t for t in texts), texts
+
+
+@pytest.mark.parametrize("tau", [1e6, 1e9])
+def test_a_large_steps_d2_is_the_least_action_to_its_target(tau):
+    """Before: the free-end solve weighed d^2 by 1 / (2 tau) beside the potential, and its
+    tolerance left d^2 0.230 (tau = 1e6) and 4.51 (1e9, above the bound 4 lam^2 (m0 + m1)
+    = 0.72) at "Solved" where the least action to the same target is 0.171."""
+    g = Grid(16, 4)
+    r0 = g.bump(0.3, 0.08)
+    step = wfr_cvx.rebalance(r0, g, 0.3, potential=(g.weights[None, :] - 0.7) ** 2, tau=tau)
+    least = wfr_cvx.geodesic(r0, step.target, g, 0.3).distance2
+    assert step.status == "Solved"
+    assert step.distance2 == pytest.approx(least, rel=1e-6)
+    assert step.path.distance2 == step.distance2
+    assert step.objective == pytest.approx(
+        step.distance2 / (2 * tau) + np.sum(step.potential * step.target), rel=1e-12)
+
+
+def test_a_steps_d2_at_an_ordinary_tau_is_the_least_action_to_its_target():
+    """Before: 7.1e-4 above the least action to the target at "Solved" (2.6e-7 below it
+    with V x 100 and tau / 100: d^2 depended on the potential's units)."""
+    mu, cov = estimate(load_prices())
+    g = Grid(64, 16, assets=("IBM", "WMT"))
+    V = potential(g, mu[["IBM", "WMT"]], cov.loc[["IBM", "WMT"], ["IBM", "WMT"]],
+                  risk_aversion=4.0)
+    r0 = g.bump(0.3, 0.05)
+    step = wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=30.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wfr_cvx.InaccurateSolutionWarning)  # AlmostSolved
+        least = wfr_cvx.geodesic(r0, step.target, g, 0.3, tol_gap_rel=1e-10,
+                                 tol_gap_abs=1e-14, tol_feas=1e-10).distance2
+    assert step.distance2 == pytest.approx(least, rel=1e-6)  # measured 3.5e-8
+
+
+@pytest.mark.parametrize("constraints, V", [
+    ((), np.zeros((1, 32))),
+    ((), np.full((1, 32), 3.0)),
+    ((wfr_cvx.MaxVelocity(0), wfr_cvx.MaxReactionRate(0)), (np.arange(32.0) / 32 - 0.7) ** 2),
+])
+def test_an_exact_stay_put_answer_is_exact_and_quiet(constraints, V):
+    """A constant potential, or constraints that let nothing move: staying put is the
+    answer.  Before: the solve returned rho0 off by 5e-13 (1.3e-9 under the caps) and
+    warned that its path "costs 2735.2% more than its objective ... d^2 may be off"."""
+    g = Grid(32, 8)
+    r0 = g.bump(0.3, 0.06)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = wfr_cvx.rebalance(r0, g, 0.3, tau=1.0, potential=V, constraints=constraints)
+    np.testing.assert_array_equal(step.target, r0)
+    assert step.distance2 == 0.0 and step.status == "Solved"
+    # mass resting where the potential is least: staying put, too
+    dirac = np.zeros((1, 32))
+    dirac[0, 22] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = wfr_cvx.rebalance(dirac, g, 0.3, tau=1.0, potential=(g.weights - g.weights[22])
+                                 ** 2)
+    np.testing.assert_array_equal(step.target, dirac)
+
+
+def test_a_step_below_what_the_solvers_resolve_warns():
+    """At tau = 1e-9 the step moves 1e-8 of the mass.  Before: d^2 / tau^2 was 1.20 where
+    the gradient flow's is 0.574 (13.9 at 1e-10), with a warning about the path only."""
+    g, r0, _ = _two_regime_step()
+    w = g.weights
+    V = np.stack([(w - 0.7) ** 2, (w - 0.2) ** 2 + 0.01])
+    with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match="below the 1e-07 the solvers"):
+        step = wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=1e-9)
+    assert np.abs(step.target - r0).sum() < 1e-7
+
+
+def test_a_callable_potentials_labelled_values_are_read_by_label():
+    """Before: a Series returned by the callable was read by position (the book went to
+    0.22 where the same Series passed directly sends it to 0.78)."""
+    g = Grid(16, 4)
+    r0 = g.bump(0.5, 0.08)
+    table = pd.Series((g.weights - 0.8) ** 2, index=g.weights).sort_index(ascending=False)
+    direct = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=table)
+    called = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=lambda w: table)
+    np.testing.assert_array_equal(called.target, direct.target)
+    assert direct.mean_weight()[0] > 0.7
+    with pytest.raises(ValueError, match="one regime's values.*DataFrame"):
+        wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=lambda w: table.to_frame("0"))
+
+
+def test_a_callable_comparing_numeric_regime_labels_as_numbers_is_warned():
+    """The callable gets the labels as grid.regimes holds them, strings.  Before:
+    ``regime == 2008`` was never true and both regimes silently got the same potential."""
+    g = Grid(16, 4, regimes=(2008, 2020))
+    r0 = g.bump(0.5, 0.08, 0, 0.5) + g.bump(0.5, 0.08, 1, 0.5)
+
+    def by_number(w, regime):
+        return (w[:, 0] - (0.8 if regime == 2008 else 0.2)) ** 2
+
+    def by_label(w, regime):
+        return (w[:, 0] - (0.8 if regime == "2008" else 0.2)) ** 2
+
+    with pytest.warns(UserWarning, match="regime == 2008 is never true; compare with '2008'"):
+        wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=by_number)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = wfr_cvx.rebalance(r0, g, 0.3, tau=5.0, potential=by_label)
+    assert step.mean_weight("2008")[0] > 0.7 > 0.3 > step.mean_weight("2020")[0]
+
+
+def test_a_step_whose_fixed_end_solve_fails_keeps_the_free_ends_figures_and_warns(
+        monkeypatch):
+    """The solve between rho0 and the target can fail (SCS did at tau = 1e-3 on three
+    regimes): the free end's figures are kept, with a warning that d^2 is unconfirmed."""
+    import wfr_cvx.proximal as proximal
+
+    solve = proximal.solve
+
+    def failing(request):
+        if request.rho1 is not None:
+            raise wfr_cvx.SolverError("the WFR solve did not converge", status="MaxIterations",
+                                      backend=request.backend.name)
+        return solve(request)
+
+    g = Grid(16, 4)
+    r0 = g.bump(0.3, 0.08)
+    V = (g.weights[None, :] - 0.7) ** 2
+    confirmed = wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=1.0)
+    monkeypatch.setattr(proximal, "solve", failing)
+    with pytest.warns(wfr_cvx.InaccurateSolutionWarning, match="could not be confirmed.*"
+                      "MaxIterations"):
+        step = wfr_cvx.rebalance(r0, g, 0.3, potential=V, tau=1.0)
+    np.testing.assert_array_equal(step.target, confirmed.target)
+    assert step.distance2 == pytest.approx(confirmed.distance2, rel=1e-4)
+    assert step.path.iterations < confirmed.path.iterations  # one solve, not two

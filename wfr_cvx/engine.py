@@ -30,7 +30,8 @@ infeasible or unbounded -- no constraints, fixed ends -- raises SolverError inst
 anything else raises :class:`~wfr_cvx.SolverError` carrying the status.  The interior
 point's answer (direct or through cvxpy) is also checked against the action of the path
 it returns (:func:`path_excess`): more than 0.1 % above its objective warns (ends nearly
-equal, where the cost is tiny beside the masses, are where this was seen).
+equal, where the cost is tiny beside the masses, are where this was seen).  Not a free
+end's: :func:`wfr_cvx.rebalance` keeps only its target and solves the path to it again.
 
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
@@ -135,7 +136,9 @@ class Request:
     backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
     ``cost_scale`` (and, for a free end's small step, ``balance``: the factor on the
     created mass and the flux in the cost cones, :func:`_refined_small_step`) before the
-    backend sees the request.  ``fallback``: the backend run
+    backend sees the request.  ``near_ends``: the separation of fixed ends below which
+    the cost cones are balanced (:func:`_near_ends_balanced`; None: :data:`SMALL_STEP`).
+    ``fallback``: the backend run
     instead when ``backend`` ("dr", chosen by ``"auto"`` within an iteration budget) stops
     at its iteration limit (:func:`wfr_cvx.backends.auto_fallback`).
     """
@@ -153,6 +156,7 @@ class Request:
     end_weight: float = 1.0
     cost_scale: float = 1.0
     balance: float = 1.0
+    near_ends: float | None = None
     fallback: Backend | None = None
 
     def with_ends(self, rho0, rho1, *, transport: bool = True, reaction: bool = True
@@ -375,6 +379,20 @@ def _unresolved_ends(request: Request, heavier: float) -> bool:
     return not _reaction_path_is_optimal(request)
 
 
+def _stays_put(request: Request) -> bool:
+    """Whether staying put is a free end's exact answer, known without a solve: all of
+    ``rho0``'s mass lies where the potential is least over the active cells (a constant
+    potential included: no end keeping the mass scores a lower potential term, and
+    staying put costs nothing), or the constraints let nothing move (no face open and no
+    reaction on any step).  A solve returns ``rho0`` off by its tolerance (2e-12 of the
+    mass for ``V = 0``), and its path is priced far above an objective of ~0."""
+    plan, r0 = request.plan, request.rho0
+    V = np.asarray(request.end_potential, dtype=float)
+    if not (plan.faces.any() or plan.reaction.any()):
+        return True
+    return bool(np.all(V[r0 > 0] == V[plan.cells].min()))
+
+
 def _scaled_free_end(request: Request) -> Request:
     """A free end's objective ``end_weight d^2 + sum V rho1``, sized for the solver.
 
@@ -401,13 +419,16 @@ def _scaled_free_end(request: Request) -> Request:
 
 
 #: A free end whose solved step moves less than this share of the mass (L1) is solved
-#: again centred and balanced on it (:func:`_refined_small_step`): at a move of 1.5e-3
-#: d^2 was 1.3 % off at "Solved", at 1e-4 24 %, at 1.3e-2 1e-4.
+#: again centred and balanced on it (:func:`_refined_small_step`): the first answer's
+#: move between the regimes was 2.3e-3 off at "Solved" at a move of 3.9e-3, 25 % at
+#: 1.3e-4 and 41 % at 1.3e-5 (a potential constant per regime, whose step is known in
+#: closed form).
 SMALL_STEP = 0.1
-#: The interior point's free ends are solved again up to this larger move: its first
-#: answer's d^2 was still -2.3e-3 off at a move of 0.10, -1.8e-4 at 0.20 and -1.4e-5 at
-#: 0.50 (one bump, a linear potential, lam = 0.5), the second answer's -1.4e-5, -4e-6 and
-#: -4e-7.
+#: The interior point's free ends are solved again up to this larger move: the first
+#: answer's target was still 3e-6 .. 1.6e-3 (L1, of a unit mass) from a solve at 1e-10
+#: tolerances at moves of 0.10 .. 0.48, the second's 1e-7 .. 4e-6 (benchmarks/TUNING.md).
+#: :func:`wfr_cvx.rebalance` also balances its solve between fixed ends up to this
+#: separation (``Request.near_ends``).
 INTERIOR_SMALL_STEP = 0.5
 #: The largest balance of the cost cones: a move of 1e-6 of the levels is at the limit
 #: of what double precision resolves in them anyway.
@@ -417,7 +438,8 @@ MAX_BALANCE = 1e6
 def _near_ends_balanced(request: Request) -> Request:
     r"""``request`` with its cost cones balanced (``Request.balance``) when its ends are
     :math:`\epsilon = 2H/\sqrt{M}` apart with :math:`\epsilon <` :data:`SMALL_STEP`
-    (:math:`H` their Hellinger distance, :math:`M` the heavier end's mass): by
+    (``request.near_ends`` when set; :math:`H` their Hellinger distance, :math:`M` the
+    heavier end's mass): by
     :math:`1/\epsilon` (at most :data:`MAX_BALANCE`), on the interior point backends
     (:data:`NEAR_ENDS_BALANCED`).
 
@@ -444,7 +466,7 @@ def _near_ends_balanced(request: Request) -> Request:
         return request
     r0, r1 = request.rho0, request.rho1
     apart = float(np.sqrt(hellinger2(r0, r1, 1.0) / max(r0.sum(), r1.sum())))  # 2H/sqrt(M)
-    if not 0.0 < apart < SMALL_STEP:
+    if not 0.0 < apart < (request.near_ends or SMALL_STEP):
         return request
     return dataclasses.replace(request, balance=min(1.0 / apart, MAX_BALANCE))
 
@@ -457,14 +479,15 @@ NEAR_ENDS_BALANCED = ("clarabel", "cvxpy")
 def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
     r"""A free end's step solved again when ``raw`` moved less than :data:`SMALL_STEP` of
     the mass (:data:`INTERIOR_SMALL_STEP` on the interior point backends, whose first
-    answer is still 1e-4 .. 1e-3 off at moves of 0.1 .. 0.2; ``request`` as
-    :func:`_scaled_free_end` sized it).
+    target is still 3e-6 .. 1.6e-3 of the mass off at moves of 0.1 .. 0.48; ``request`` as
+    :func:`_scaled_free_end` sized it).  Only the target is kept from a free end
+    (:func:`wfr_cvx.rebalance` solves the path to it again between fixed ends).
 
     A small step leaves the interior point levels of O(1) whose differences are 1e-4 of
     them, beside a potential term that dwarfs the action: measured on three regimes with
     ``V`` constant per regime (the answer in closed form), ``tau = 1e-3`` returned a move
-    25 % off and ``d^2`` 24 % low at "Solved" and ``tau = 1e-4`` 40-56 % off; a step at
-    ``tau = 1e-6`` scored above staying put.  The first solve tells the step's size,
+    25 % off at "Solved" and ``tau = 1e-4`` 40-56 % off; a step at ``tau = 1e-6`` scored
+    above staying put.  The first solve tells the step's size,
     which no a-priori estimate at ``rho0`` can (a gain reached by creating mass where
     ``rho0`` has none is invisible to the gradient flow there).  The second solve shifts
     ``V`` by its mean :math:`c` under that end (the mass is kept: the objective at the
@@ -476,11 +499,11 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
 
     Of the two answers the one whose path, priced by the cones at its own levels and
     fluxes, scores lower is kept (near a creation threshold the second scored worse); a
-    first answer kept warns below a move of :data:`SMALL_STEP` (above it, the first
-    answer that prices lower was within 1e-6 of a fixed-end solve), as does a small step
-    of a splitting backend other than "dr" (SCS), which is not solved again: SCS's second
-    solve ran 38,000-100,000 iterations and came back no better.  Iterations and times
-    count both solves.
+    first answer kept warns below a move of :data:`SMALL_STEP` (above it, such a first
+    answer scored within 2e-8 of the gain of a solve at 1e-10 tolerances: ``V`` x 1e3 at
+    a move of 0.40), as does a small step of a splitting backend other than "dr" (SCS),
+    which is not solved again: SCS's second solve ran 38,000-100,000 iterations and came
+    back no better.  Iterations and times count both solves.
     """
     if raw.status not in SOLVED | INACCURATE:
         return raw
@@ -524,8 +547,8 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
         if second <= first:
             return dataclasses.replace(again, **spent)
         if move >= SMALL_STEP:
-            # from a move of 0.1 on, a first answer that prices lower is the better one
-            # (measured: within 1e-6 of a fixed-end solve where the second was 1e-5)
+            # from a move of 0.1 on, a first answer that prices lower is as good (V x 1e3
+            # at a move of 0.40: within 2e-8 of the gain of a solve at 1e-10 tolerances)
             return dataclasses.replace(raw, **spent)
         why = (f"a second solve, centred on it, priced worse ({second:.6g} against "
                f"{first:.6g}, status {str(again.status)!r})")
@@ -536,12 +559,14 @@ def _refined_small_step(request: Request, raw: RawSolution) -> RawSolution:
 
 
 def _warn_unrefined(move: float, why: str) -> None:
-    off = ("up to tens of % (measured: 5-50 %)" if move < SMALL_STEP else
-           "up to a few tenths of a % (measured: 2.3e-3 at a move of 0.1, 1.4e-5 at 0.5)")
+    off = ("up to tens of % of the move (measured: 0.2-56 % between regimes)"
+           if move < SMALL_STEP else
+           "up to a few tenths of a % of the move (measured: 2e-5 .. 4e-3 at moves of "
+           "0.1 .. 0.48)")
     warn(
         f"a small step (it moves {move:.1e} of the mass) is resolved only to the solver's "
-        f"tolerance against the potential, and was not refined: {why}; its d^2 and target "
-        f"may be off by {off}", InaccurateSolutionWarning, stacklevel=None)
+        f"tolerance against the potential, and was not refined: {why}; its target may be "
+        f"off by {off}", InaccurateSolutionWarning, stacklevel=None)
 
 
 #: The backends whose small steps :func:`_refined_small_step` solves again.
@@ -820,7 +845,7 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     (in d^2 per unit mass) when given, else by :func:`_cost_scale`."""
     r0, r1 = request.rho0, request.rho1
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
-    if heavier == 0:
+    if heavier == 0 or (r1 is None and _stays_put(request)):
         return _reaction_path(request, r0, r0)
     if r1 is not None and _reaction_path_is_enough(request, heavier):
         path = _admissible_reaction_path(request)
@@ -875,10 +900,12 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
                  _limits(request.plan, request.grid), bounded=True,
                  feasible=r1 is None or (not request.plan.constraints
                                          and bool(np.all(request.plan.reaction))))
-    _check_path(raw, request.backend.name)
-    _check_clipped(raw, request.backend.name)
-
-    _warn_if_known_inaccurate(request)
+    if r1 is not None:
+        # these warn about the path and d^2, which wfr_cvx.rebalance takes from a second
+        # solve between fixed ends, not from a free end's (only its target is kept)
+        _check_path(raw, request.backend.name)
+        _check_clipped(raw, request.backend.name)
+        _warn_if_known_inaccurate(request)
     grid, unit = request.grid, 1.0 / factor
     rho = np.maximum(raw.levels, 0.0) * unit
     rho[0] = r0

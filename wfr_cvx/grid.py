@@ -40,7 +40,7 @@ from ._validate import (
 )
 
 __all__ = ["Grid", "as_allocation", "axis_assets", "cell_values", "labelled_allocation",
-           "labelled_faces", "regime_masses"]
+           "labelled_faces", "regime_masses", "regime_values"]
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -774,6 +774,33 @@ def labelled_allocation(value, grid: Grid, name: str) -> np.ndarray:
            [0., 1., 0., 0.]])
     """
     return _labelled(value, _Layout(grid), name)
+
+
+def regime_values(value, grid: Grid, name: str, what: str = "cell values") -> np.ndarray:
+    """One regime's values per cell as a float array, read as :func:`cell_values` reads
+    a whole grid's: by position, or by label for a pandas Series (or an xarray DataArray
+    with coordinates) indexed by cell centre -- on a simplex grid two levels ``(w_A,
+    w_B)``, read by name as in :func:`labelled_allocation` -- which lists every cell
+    active in some regime exactly once (returned with shape ``grid.shape[1:]``; an array
+    keeps its shape, for the caller to check).  A DataFrame, or a Series with a regime
+    level, is a ValueError naming ``name``: it holds more than one regime; bools, complex
+    numbers, strings and other objects are a TypeError.
+
+    >>> g = Grid(4, 1)
+    >>> regime_values(pd.Series([4.0, 3.0, 2.0, 1.0], index=g.weights[::-1]), g, "V")
+    array([1., 2., 3., 4.])
+    """
+    refuse_bools(value, name, what)  # before the labelled reading makes them 0.0 and 1.0
+    if is_data_array(value):
+        value = _data_array_values(value, grid, name)
+    if isinstance(value, pd.DataFrame) or (isinstance(value, pd.Series) and _regime_level(
+            value.index, grid) is not None):
+        kind = "DataFrame" if isinstance(value, pd.DataFrame) else "Series with a regime level"
+        raise ValueError(f"`{name}` must hold one regime's values (a Series indexed by cell "
+                         f"centre, or an array), got a {kind}")
+    if isinstance(value, pd.Series):
+        value = _labelled(value, _Layout(grid), name, broadcast=True)
+    return real_array(value, name, what)
 
 
 def labelled_faces(value, grid: Grid, name: str) -> np.ndarray:

@@ -291,8 +291,28 @@ def outflow_courant(velocity: np.ndarray, grid: Grid, dt: float) -> float:
     larger of the two axes' figures (each sweep of the split scheme moves along one
     axis).  Below 1 the upwind scheme needs no positivity clamp, and every scheme of
     :func:`step` is accurate.
+
+    Raises TypeError for a ``grid`` that is not a :class:`~wfr_cvx.Grid` or a ``dt`` or
+    ``velocity`` that is not numbers, ValueError for ``dt <= 0`` or not finite, a
+    ``velocity`` whose trailing axes are not one regime's faces, or non-finite velocities
+    (the message names the argument).
+
+    >>> from wfr_cvx import Grid
+    >>> g = Grid(4, 1)
+    >>> outflow_courant([[0.0, 2.0, -1.0]], g, 0.1)   # cell 1: 2 out right, cell 2: 1 left
+    0.8
     """
-    v = np.asarray(velocity, dtype=float)
+    grid = _check_grid(grid)
+    dt = _check_dt(dt)
+    faces = grid.face_shape[1:]
+    leading = np.shape(velocity)[:max(np.ndim(velocity) - len(faces), 0)]
+    v = _field(velocity, "velocity", (*leading, *faces),
+               f"any leading axes, then one regime's interior faces {faces}")
+    return _outflow_courant(v, grid, dt)
+
+
+def _outflow_courant(v: np.ndarray, grid: Grid, dt: float) -> float:
+    """:func:`outflow_courant` of checked arguments."""
     if grid.dims == 1:
         return _outflow_along_lines(v, float(dt) / grid.dx)
     # the faces along axis a, as lines: (..., other axis, n - 1)
@@ -308,7 +328,7 @@ def _outflow_along_lines(v: np.ndarray, courant: float) -> float:
 
 
 def _substeps_needed(velocity: np.ndarray, grid: Grid, dt: float) -> int:
-    return max(1, math.ceil(outflow_courant(velocity, grid, dt) - _COURANT_SLACK))
+    return max(1, math.ceil(_outflow_courant(velocity, grid, dt) - _COURANT_SLACK))
 
 
 # ----------------------------------------------------------------------------- checks
@@ -322,6 +342,13 @@ def _check_geodesic(geodesic) -> Geodesic:
     if not isinstance(geodesic, Geodesic):
         raise TypeError(f"`geodesic` must be a wfr_cvx.Geodesic, got {type(geodesic).__name__}")
     return geodesic
+
+
+def _check_dt(dt) -> float:
+    dt = real_scalar(dt, "dt")
+    if dt <= 0:
+        raise ValueError(f"`dt` must be > 0, got {dt}")
+    return dt
 
 
 def _check_scheme(scheme) -> str:
@@ -496,13 +523,11 @@ def step(rho, velocity, rate, grid: Grid, dt: float, *, scheme: str = "lax-wendr
         if np.any(source < 0):
             raise ValueError(f"`source` must be >= 0 (mass created per unit time), got "
                              f"minimum {source.min():.3g}")
-    dt = real_scalar(dt, "dt")
-    if dt <= 0:
-        raise ValueError(f"`dt` must be > 0, got {dt}")
+    dt = _check_dt(dt)
     velocity = np.where(grid.face_mask, velocity, 0.0)
     if source is not None:
         source = np.where(grid.mask, source, 0.0)
-    courant = outflow_courant(velocity, grid, dt)
+    courant = _outflow_courant(velocity, grid, dt)
     if courant > 1.0 + _COURANT_SLACK:
         raise ValueError(
             f"`dt` = {dt:g} breaks the Courant condition: the outflow Courant number is "
