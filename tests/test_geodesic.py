@@ -253,3 +253,20 @@ def test_a_rescale_with_a_small_move_is_solved_not_taken_as_pure_reaction():
     assert geo.iterations > 0
     assert geo.distance2 < hellinger2(r0, r1, 0.3) * (1 - 2e-3)
     assert geo.distance2 == pytest.approx(static_wfr2(r0, r1, Grid(128, 1), 0.3), rel=1e-4)
+
+
+@pytest.mark.parametrize("move", [0.01, 0.02])
+def test_ends_a_fifth_of_a_bump_apart_are_solved_to_the_tolerance(monkeypatch, move):
+    """Before: ends 0.2-0.4 apart (relative Hellinger distance) were solved unbalanced,
+    "Solved" 3.5e-4 / 2.0e-4 off at lam = 2; balanced up to 0.5 apart: within 5e-5.  The
+    reference is the unbalanced solve at tolerances 1e-11 ("Solved")."""
+    from wfr_cvx import engine
+    g = Grid(64, 16, regimes=2)
+    r0 = g.bump(0.4, 0.05, 0) + g.bump(0.6, 0.06, 1, mass=0.5)
+    r1 = g.bump(0.4 + move, 0.05, 0) + g.bump(0.6 - move, 0.06, 1, mass=0.5)
+    d2 = wfr_cvx.geodesic(r0, r1, g, 2.0).distance2
+    monkeypatch.setattr(engine, "INTERIOR_SMALL_STEP", 0.0)  # no balance
+    tight = wfr_cvx.geodesic(r0, r1, g, 2.0, backend="clarabel", tol_gap_abs=1e-11,
+                             tol_gap_rel=1e-11, tol_feas=1e-11, tol_ktratio=1e-9)
+    assert tight.status == "Solved"
+    assert d2 == pytest.approx(tight.distance2, rel=5e-5)

@@ -136,9 +136,7 @@ class Request:
     backend's checked settings.  :func:`solve` rescales ``rho0``, ``rho1`` and sets
     ``cost_scale`` (and, for a free end's small step, ``balance``: the factor on the
     created mass and the flux in the cost cones, :func:`_refined_small_step`) before the
-    backend sees the request.  ``near_ends``: the separation of fixed ends below which
-    the cost cones are balanced (:func:`_near_ends_balanced`; None: :data:`SMALL_STEP`).
-    ``fallback``: the backend run
+    backend sees the request.  ``fallback``: the backend run
     instead when ``backend`` ("dr", chosen by ``"auto"`` within an iteration budget) stops
     at its iteration limit (:func:`wfr_cvx.backends.auto_fallback`).
     """
@@ -156,7 +154,6 @@ class Request:
     end_weight: float = 1.0
     cost_scale: float = 1.0
     balance: float = 1.0
-    near_ends: float | None = None
     fallback: Backend | None = None
 
     def with_ends(self, rho0, rho1, *, transport: bool = True, reaction: bool = True
@@ -427,8 +424,8 @@ SMALL_STEP = 0.1
 #: The interior point's free ends are solved again up to this larger move: the first
 #: answer's target was still 3e-6 .. 1.6e-3 (L1, of a unit mass) from a solve at 1e-10
 #: tolerances at moves of 0.10 .. 0.48, the second's 1e-7 .. 4e-6 (benchmarks/TUNING.md).
-#: :func:`wfr_cvx.rebalance` also balances its solve between fixed ends up to this
-#: separation (``Request.near_ends``).
+#: Fixed ends closer than this are solved with balanced cost cones
+#: (:func:`_near_ends_balanced`).
 INTERIOR_SMALL_STEP = 0.5
 #: The largest balance of the cost cones: a move of 1e-6 of the levels is at the limit
 #: of what double precision resolves in them anyway.
@@ -437,8 +434,8 @@ MAX_BALANCE = 1e6
 
 def _near_ends_balanced(request: Request) -> Request:
     r"""``request`` with its cost cones balanced (``Request.balance``) when its ends are
-    :math:`\epsilon = 2H/\sqrt{M}` apart with :math:`\epsilon <` :data:`SMALL_STEP`
-    (``request.near_ends`` when set; :math:`H` their Hellinger distance, :math:`M` the
+    :math:`\epsilon = 2H/\sqrt{M}` apart with :math:`\epsilon <`
+    :data:`INTERIOR_SMALL_STEP` (:math:`H` their Hellinger distance, :math:`M` the
     heavier end's mass): by
     :math:`1/\epsilon` (at most :data:`MAX_BALANCE`), on the interior point backends
     (:data:`NEAR_ENDS_BALANCED`).
@@ -454,6 +451,10 @@ def _near_ends_balanced(request: Request) -> Request:
     case "Solved", :math:`d^2/\delta^2` the same to 1e-5 from 1e-2 to 1e-5.  On
     ``Grid.simplex(16, 8)``, errors from 1e-4 before; now "Solved" to 1e-4 (a bump moved by
     1e-4: :math:`d^2/\delta^2` = 0.830912, as ``dr``'s) and "AlmostSolved" at 1e-5.
+    Up to :math:`\epsilon` = 0.5, not only 0.1: unbalanced, ends 0.1 .. 0.36 apart were
+    1e-4 .. 8.4e-4 off at "Solved" (two regimes' bumps moved by 0.01 .. 0.02 at
+    ``lam = 2``: +3.5e-4, -2.0e-4), balanced within 5e-5; a balance beyond
+    :math:`1/\epsilon` went wrong silently (+43 % at 300 where :math:`1/\epsilon` was 3).
 
     :math:`\epsilon` is at most the share of the mass that changes,
     :math:`\|\rho_1 - \rho_0\|_1 / M`, and equals it for a book rescaled as a whole; where
@@ -466,7 +467,7 @@ def _near_ends_balanced(request: Request) -> Request:
         return request
     r0, r1 = request.rho0, request.rho1
     apart = float(np.sqrt(hellinger2(r0, r1, 1.0) / max(r0.sum(), r1.sum())))  # 2H/sqrt(M)
-    if not 0.0 < apart < (request.near_ends or SMALL_STEP):
+    if not 0.0 < apart < INTERIOR_SMALL_STEP:
         return request
     return dataclasses.replace(request, balance=min(1.0 / apart, MAX_BALANCE))
 

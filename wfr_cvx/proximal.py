@@ -31,7 +31,7 @@ from ._warnings import warn
 from .assembly import DEFAULT_SCHEME
 from .backends import AUTO, severity
 from .closed_form import hellinger2, solver_resolution2
-from .engine import INTERIOR_SMALL_STEP, Request, check_grid, make_request, solve
+from .engine import Request, check_grid, make_request, solve
 from .errors import InaccurateSolutionWarning, SolverError
 from .grid import Grid, as_allocation, cell_values, regime_values
 from .result import Geodesic
@@ -279,7 +279,7 @@ def _fixed_end_path(free: Geodesic, request: Request) -> Geodesic:
     tolerance times ``2 tau`` times the objective (26 where the least action to the
     target is 0.29, at ``tau = 1e12``).  Between fixed ends ``d^2`` is solved on its own
     scale, the cost cones balanced up to a separation of
-    :data:`~wfr_cvx.engine.INTERIOR_SMALL_STEP` (``Request.near_ends``).  The status is
+    :data:`~wfr_cvx.engine.INTERIOR_SMALL_STEP`.  The status is
     the worse of the two solves', the iterations and times their sums."""
     r0, target = request.rho0, free.rho[-1]
     mass = max(float(r0.sum()), float(target.sum()))
@@ -289,8 +289,7 @@ def _fixed_end_path(free: Geodesic, request: Request) -> Geodesic:
         # where the step's d^2 is 6e-17, at tau = 1e-8), where the free end, balanced by
         # its move (engine._refined_small_step), resolved it
         return free
-    fixed = dataclasses.replace(request, rho1=target, end_potential=None, end_weight=1.0,
-                                near_ends=INTERIOR_SMALL_STEP)
+    fixed = dataclasses.replace(request, rho1=target, end_potential=None, end_weight=1.0)
     try:
         path = solve(fixed)
     except SolverError as exc:
