@@ -911,6 +911,36 @@ def test_a_price_file_names_its_repeated_and_missing_dates(tmp_path):
         load("date,A,B\n")
 
 
+def test_a_price_file_with_a_trailing_delimiter_is_read_and_longer_rows_refused(tmp_path):
+    """Rows one empty field longer than the header (a trailing delimiter) are read as their
+    columns; before, pandas took the dates for an index and the file was refused as "the
+    `date` column does not hold dates: invalid literal for int()".  Rows whose extra fields
+    hold values are refused, naming the row, rather than losing the values."""
+    path = tmp_path / "prices.csv"
+
+    def load(text):
+        path.write_text(text)
+        return markowitz.load_prices(path)
+
+    rows = "2000-01-31,100,50,\n2000-02-29,101,51,\n2000-03-31,102,49,\n"
+    expected = pd.DataFrame({"IBM": [100, 101, 102], "WMT": [50, 51, 49]},
+                            index=pd.DatetimeIndex(["2000-01-31", "2000-02-29",
+                                                    "2000-03-31"], name="date"))
+    pd.testing.assert_frame_equal(load("date,IBM,WMT\n" + rows), expected)
+    pd.testing.assert_frame_equal(load("date,IBM,WMT\n" + rows.replace("\n2000-02", "\n,,,\n"
+                                                                        "2000-02", 1)),
+                                  expected.astype(float))
+    with pytest.raises(ValueError, match="the date is missing on row 2 below the header"):
+        load("date,IBM,WMT\n2000-01-31,100,50,\n,101,51,\n2000-03-31,102,49,\n")
+    for text, row in (("date,IBM,WMT\n2000-01-31,100,50,\n2000-02-29,101,51,7\n", 2),
+                      ("date,IBM,WMT\n2000-01-31,100,50,,\n2000-02-29,101,51,,\n", 1)):
+        with pytest.raises(ValueError) as info:
+            load(text)
+        assert str(info.value).startswith(
+            f"price file {str(path)!r}: row {row} below the header has more fields than the "
+            f"header's 3 (date,IBM,WMT), which would be lost: name every column")
+
+
 def test_a_price_table_names_its_repeated_and_missing_dates(prices):
     """Before: both were "dates must be strictly increasing, got unsorted dates"."""
     repeated = prices.set_axis(prices.index[[0, 1, 1, *range(3, len(prices))]])

@@ -48,8 +48,11 @@ References
 
 from __future__ import annotations
 
+import csv
 import importlib.resources
+import io
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,7 +125,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
 
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
-    date with a missing price is refused, naming the row, date or column.
+    date with a missing price is refused, naming the row, date or column.  A delimiter
+    ending every row (one empty field beyond the header's) is ignored; a row with more
+    fields than the header otherwise is refused, naming it.
 
     Parameters
     ----------
@@ -158,14 +163,26 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
         if path.is_dir():
             raise IsADirectoryError(f"{path}: is a directory, not a price file (CSV)")
     try:
-        with source.open("rb") as handle:
-            frame = pd.read_csv(handle)
+        with source.open("rb") as handle, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows one field longer than the header (a trailing
+            # delimiter) are its columns, not an index column followed by shifted prices
+            frame = pd.read_csv(handle, index_col=False)
         with source.open("rb") as handle:  # read_csv renames a repeated "IBM" to "IBM.1"
             header = pd.read_csv(handle, header=None, nrows=1).iloc[0].astype(str)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"price file {str(path)!r} is not a CSV price table (a `date` "
                          f"column and one column per ticker): {' '.join(str(exc).split())}"
                          ) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # pandas drops what lies beyond the header's columns, but for one trailing empty field
+        row = _first_long_row(source, len(header))
+        raise ValueError(
+            f"price file {str(path)!r}: "
+            + (f"row {row} below the header has" if row else "rows have")
+            + f" more fields than the header's {len(header)} ({','.join(header)}), which "
+              f"would be lost: name every column in the header, or delete the extra fields "
+              f"(one trailing delimiter on every row is read as none)")
     if header.duplicated().any():
         raise ValueError(f"price file {str(path)!r}: columns must be unique tickers, got "
                          f"duplicates {sorted(set(header[header.duplicated()]))}")
@@ -216,6 +233,21 @@ _DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?!\d)")
 
 class _AmbiguousDates(ValueError):
     """Dates that read validly, and differently, both day first and month first."""
+
+
+def _first_long_row(source, width: int) -> int | None:
+    """The number (from 1 below the header, blank lines not counted, as :func:`_data_rows`
+    counts) of the first row of a CSV file with more than ``width`` fields, not counting
+    one trailing empty field; None when there is none so (pandas also counts a trailing
+    ``NA`` as empty)."""
+    with source.open("rb") as handle:
+        lines = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+        rows = (row for row in csv.reader(lines) if row)
+        next(rows, None)
+        for number, row in enumerate(rows, 1):
+            if len(row) > width + 1 or (len(row) == width + 1 and row[-1].strip()):
+                return number
+    return None
 
 
 def _data_rows(labels: pd.Index, shown: int = 5) -> str:
