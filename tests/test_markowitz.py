@@ -962,12 +962,13 @@ def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices
     """Before: a YYYYMMDD `date` column was estimated as an asset, and prices passed as
     returns gave resampled portfolios without a word."""
     table = pd.DataFrame({"Date": [20000101, 20000201, 20000301], "A": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date', which would "
-                                         r"be read as an asset.*prices.set_index\('Date'\)"):
+    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date' holding dates, "
+                                         r"which would be read as an asset.*"
+                                         r"prices.set_index\('Date'\)"):
         estimate(table)
     returns = returns_from_prices(prices)
-    with pytest.raises(ValueError, match=r"`returns` has a column named 'date'"):
-        markowitz.resampled_portfolios(returns.assign(date=range(len(returns))), 2, seed=0)
+    with pytest.raises(ValueError, match=r"`returns` has a column named 'date' holding dates"):
+        markowitz.resampled_portfolios(returns.reset_index(), 2, seed=0)
     with pytest.warns(UnitsWarning, match=r"`returns` look like prices.*the lowest is 1\.812"
                                           r".*returns_from_prices\(prices\)"):
         markowitz.resampled_portfolios(prices, 2, risk_aversion=4, seed=0)
@@ -975,6 +976,29 @@ def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices
         warnings.simplefilter("error", UnitsWarning)
         markowitz.resampled_portfolios(returns, 2, risk_aversion=4, seed=0)
         markowitz.resampled_portfolios(returns.abs(), 2, risk_aversion=4, seed=0)
+
+
+def test_a_ticker_named_like_a_date_column_is_read_beside_dates(prices, tmp_path):
+    """A column named Time, Date, ... holding prices beside dates in the index is a ticker
+    (Time Inc. traded as TIME); before, every such name was refused, even by load_prices.
+    Dates left in such a column beside a default index are still refused."""
+    expected = estimate(prices)
+    for name in ("Time", "TIME", "Date", "Dates", "Timestamp", "Datetime"):
+        renamed = prices.rename(columns={"IBM": name})
+        mu, cov = estimate(renamed)
+        np.testing.assert_array_equal(mu.to_numpy(), expected[0].to_numpy())
+        assert list(mu.index) == [name, "WMT", "SEHI"]
+        path = tmp_path / "prices.csv"
+        renamed.to_csv(path)
+        pd.testing.assert_frame_equal(markowitz.load_prices(path), renamed)
+    estimate(pd.DataFrame({"Time": [1.0, 2.0, 3.0], "A": [1.0, 2.0, 3.0]}))  # no dates
+    for table in (pd.DataFrame({"date": [20000101, 20000201, 20000301], "A": [1.0, 2, 3]}),
+                  prices.reset_index(), prices.reset_index().astype({"date": str}),
+                  prices.reset_index().rename(columns={"date": "Time"})):
+        column = table.columns[0]
+        with pytest.raises(ValueError, match=f"`prices` has a column named '{column}' "
+                                             f"holding dates"):
+            estimate(table)
 
 
 def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):

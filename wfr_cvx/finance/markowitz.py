@@ -433,21 +433,53 @@ def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
         )
 
 
-#: Column names (case and spaces aside) that say the column holds the dates of the rows,
+#: Column names (case and spaces aside) that say the column may hold the dates of the rows,
 #: not a ticker's prices or returns.
 _DATE_COLUMNS = ("date", "dates", "time", "timestamp", "datetime")
 
 
+def _holds_dates(values) -> bool:
+    """Whether ``values`` (a column or an index) are dates: of a date or period dtype,
+    whole numbers written YYYYMMDD that are valid dates, or strings, not numbers, that
+    read as dates."""
+    values = pd.Series(values).dropna()
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype,
+                                                                   pd.PeriodDtype):
+        return True
+    if values.empty or pd.api.types.is_bool_dtype(values):
+        return False
+    if pd.api.types.is_numeric_dtype(values):
+        if pd.api.types.is_complex_dtype(values) or not (
+                values.between(10_000_101, 99_991_231) & (values % 1 == 0)).all():
+            return False
+        text = values.astype("int64").astype(str)
+        return bool(pd.to_datetime(text, format="%Y%m%d", errors="coerce").notna().all())
+    text = values.astype(str)
+    if pd.to_numeric(text, errors="coerce").notna().any():  # numbers written as strings
+        return False
+    try:
+        with silenced(UserWarning):  # pandas' "could not infer format"
+            pd.to_datetime(text, format="mixed")
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
 def _check_no_date_column(frame: pd.DataFrame, name: str) -> None:
-    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`): its numbers
-    (20000131, seconds since 1970) would be taken for an asset's."""
+    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`) that holds dates
+    (20000131, a date dtype, date strings) while the index does not (a default index): the
+    dates were left among the tickers and would be taken for an asset's prices.  A column
+    so named beside dates in the index is a ticker (Time Inc. traded as TIME)."""
+    if not isinstance(frame.index, pd.RangeIndex) and _holds_dates(frame.index):
+        return
     dated = [c for c in frame.columns
-             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS]
+             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS
+             and _holds_dates(frame[c])]
     if dated:
-        raise ValueError(f"`{name}` has a column named {dated[0]!r}, which would be read as "
-                         f"an asset: the dates belong in the index, one column per ticker.  "
-                         f"Pass `{name}.set_index({dated[0]!r})` (load_prices reads a CSV "
-                         f"so)")
+        raise ValueError(f"`{name}` has a column named {dated[0]!r} holding dates, which "
+                         f"would be read as an asset: the dates belong in the index, one "
+                         f"column per ticker.  Pass `{name}.set_index({dated[0]!r})` "
+                         f"(load_prices reads a CSV so)")
 
 
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
