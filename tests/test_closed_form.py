@@ -1,6 +1,10 @@
 """The closed forms checked against each other and against the static solver."""
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from wfr_cvx import Grid, SolverError
@@ -193,6 +197,28 @@ def test_hellinger_refuses_what_is_not_real_masses(value, match):
         hellinger2(value, [0, 1], 0.5)
     with pytest.raises(TypeError, match=match.replace("rho0", "rho1")):
         hellinger2([0, 1], value, 0.5)
+
+
+def test_real_numbers_held_as_objects_are_read_and_other_objects_named():
+    """Object arrays of real numbers (Fractions, Decimals, an object DataFrame) are read
+    as dirac_wfr2 reads such scalars; before, any object array was refused ("got an array
+    of dtype object").  Other objects are refused, naming the argument and the entry."""
+    for r0, r1 in ((np.array([1.0, 4.0], dtype=object), np.array([4.0, 1.0], dtype=object)),
+                   ([Fraction(1), Fraction(4)], [Decimal(4), Decimal(1)]),
+                   (pd.DataFrame([[1.0, 4.0]], dtype=object), [[4, 1]])):
+        assert hellinger2(r0, r1, 1.0) == 8.0
+    np.testing.assert_array_equal(
+        wfr_cost_matrix(np.array([0.0, 0.1], dtype=object), [Fraction(3, 10)], 1.0),
+        wfr_cost_matrix([0.0, 0.1], [0.3], 1.0))
+    for item, shown in (("4", "'4' (str)"), (1j, "1j (complex)"), (None, "None (NoneType)"),
+                        (True, "True (bool)")):
+        with pytest.raises(TypeError) as info:
+            hellinger2(np.array([1.0, item], dtype=object), [1.0, 1.0], 1.0)
+        assert str(info.value) == f"`rho0` must hold real numbers (masses), got {shown} at " \
+                                  f"index 1"
+    with pytest.raises(TypeError, match=r"`y` must hold real numbers \(point coordinates\), "
+                                        r"got 'x' \(str\) at index \[0, 1\]"):
+        wfr_cost_matrix([[0.0, 0.0]], np.array([[0.0, "x"]], dtype=object), 1.0)
 
 
 @pytest.mark.parametrize(("x", "y", "match"), [
