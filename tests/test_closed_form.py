@@ -174,6 +174,26 @@ def test_w2_equal_masses_are_judged_relative_to_the_masses():
             scale * 0.5625, rel=1e-9)
 
 
+def test_w2_a_regime_empty_at_one_end_may_hold_round_off_at_the_other():
+    """Equal masses are judged to the round-off of the whole allocation: a regime empty in
+    `rho0` and holding 1e-17 (or 1e-300) in `rho1` is empty at both ends; before, it was
+    refused ("rescale one", impossible for 0).  Unequal masses stay refused at any scale."""
+    g = Grid(4, 2, regimes=("a", "b"))
+    b0, b1 = [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]
+    for dust in (1e-17, 1e-300):
+        for r0, r1 in (([[0, 0, 0, 0], b0], [[0, 0, 0, dust], b1]),
+                       ([[0, 0, 0, dust], b0], [[0, 0, 0, 0], b1])):
+            assert w2_squared_1d(np.array(r0), np.array(r1), g) == pytest.approx(0.0875,
+                                                                                   rel=1e-12)
+    with pytest.raises(ValueError, match=r"regime 'a' has 0 in `rho0` and 0.1 in `rho1`: "
+                                         r"balanced transport moves no mass into a regime "
+                                         r"empty in `rho0`"):
+        w2_squared_1d(np.array([[0, 0, 0, 0], b0]), np.array([[0, 0, 0, 0.1], b1]), g)
+    one = Grid(4, 1)
+    with pytest.raises(ValueError, match=r"1e-13 in `rho0` and 2e-13 in `rho1`: rescale one"):
+        w2_squared_1d(1e-13 * one.dirac(0.1), 2e-13 * one.dirac(0.9), one)
+
+
 @pytest.mark.parametrize(("x0", "error", "match"), [
     (np.nan, ValueError, "`x0` must be finite"), (np.inf, ValueError, "`x0` must be finite"),
     ("0.1", TypeError, "`x0` must be a real number"), (True, TypeError, "`x0`"),
