@@ -331,6 +331,21 @@ def test_labelled_data_arrays_are_matched_as_their_pandas_forms(mu_cov):
                                       coords={"row": list(cov.index)}))
 
 
+def test_a_2d_data_array_passed_as_mu_is_named_as_such(mu_cov):
+    """Before: the message said "got a DataFrame" for a DataArray."""
+    xr = pytest.importorskip("xarray")
+    mu, cov = mu_cov
+    stacked = xr.DataArray(mu.rename_axis("asset")).expand_dims(t=[0])
+    with pytest.raises(TypeError) as info:
+        mean_variance(stacked, xr.DataArray(cov))
+    assert str(info.value) == ("`mu` must be a Series or 1-D array, got a 2-D xarray "
+                               "DataArray (dimensions ['t', 'asset']): pass the one vector "
+                               "of expected returns")
+    with pytest.raises(TypeError, match=r"`mu` must be a Series or 1-D array, got a "
+                                        r"DataFrame: pass"):
+        mean_variance(mu.to_frame().T, cov)
+
+
 # -- bad input ----------------------------------------------------------------------------
 def _bad_cases(mu, cov, prices):
     nan_prices = prices.copy()

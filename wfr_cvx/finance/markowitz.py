@@ -62,7 +62,7 @@ import pandas as pd
 import scipy.linalg
 from scipy.optimize import linprog
 
-from .._labels import as_pandas
+from .._labels import as_pandas, is_data_array
 from .._validate import real_scalar
 from .._warnings import silenced, suppressed, warn
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError, UnitsWarning
@@ -619,9 +619,13 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
     unlabelled ``mu`` with a labelled ``cov`` is refused; a labelled ``mu`` with an array
     ``cov`` takes the array's rows and columns in ``mu``'s order.
     """
+    given = mu
     mu, cov = as_pandas(mu, f"`{mu_name}`"), as_pandas(cov, f"`{cov_name}`")
     if isinstance(mu, pd.DataFrame):
-        raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
+        passed = (f"a 2-D xarray DataArray (dimensions {[str(d) for d in given.dims]})"
+                  if is_data_array(given) else "a DataFrame")
+        raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got {passed}: pass the "
+                        f"one vector of expected returns")
     mu_labels = mu.index if isinstance(mu, pd.Series) else None
     mu_arr = _numeric_array(mu, mu_name)
     if mu_arr.ndim != 1 or mu_arr.size == 0:
