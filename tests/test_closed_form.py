@@ -1,6 +1,10 @@
 """The closed forms checked against each other and against the static solver."""
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from wfr_cvx import Grid, SolverError
@@ -170,6 +174,26 @@ def test_w2_equal_masses_are_judged_relative_to_the_masses():
             scale * 0.5625, rel=1e-9)
 
 
+def test_w2_a_regime_empty_at_one_end_may_hold_round_off_at_the_other():
+    """Equal masses are judged to the round-off of the whole allocation: a regime empty in
+    `rho0` and holding 1e-17 (or 1e-300) in `rho1` is empty at both ends; before, it was
+    refused ("rescale one", impossible for 0).  Unequal masses stay refused at any scale."""
+    g = Grid(4, 2, regimes=("a", "b"))
+    b0, b1 = [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]
+    for dust in (1e-17, 1e-300):
+        for r0, r1 in (([[0, 0, 0, 0], b0], [[0, 0, 0, dust], b1]),
+                       ([[0, 0, 0, dust], b0], [[0, 0, 0, 0], b1])):
+            assert w2_squared_1d(np.array(r0), np.array(r1), g) == pytest.approx(0.0875,
+                                                                                   rel=1e-12)
+    with pytest.raises(ValueError, match=r"regime 'a' has 0 in `rho0` and 0.1 in `rho1`: "
+                                         r"balanced transport moves no mass into a regime "
+                                         r"empty in `rho0`"):
+        w2_squared_1d(np.array([[0, 0, 0, 0], b0]), np.array([[0, 0, 0, 0.1], b1]), g)
+    one = Grid(4, 1)
+    with pytest.raises(ValueError, match=r"1e-13 in `rho0` and 2e-13 in `rho1`: rescale one"):
+        w2_squared_1d(1e-13 * one.dirac(0.1), 2e-13 * one.dirac(0.9), one)
+
+
 @pytest.mark.parametrize(("x0", "error", "match"), [
     (np.nan, ValueError, "`x0` must be finite"), (np.inf, ValueError, "`x0` must be finite"),
     ("0.1", TypeError, "`x0` must be a real number"), (True, TypeError, "`x0`"),
@@ -193,6 +217,28 @@ def test_hellinger_refuses_what_is_not_real_masses(value, match):
         hellinger2(value, [0, 1], 0.5)
     with pytest.raises(TypeError, match=match.replace("rho0", "rho1")):
         hellinger2([0, 1], value, 0.5)
+
+
+def test_real_numbers_held_as_objects_are_read_and_other_objects_named():
+    """Object arrays of real numbers (Fractions, Decimals, an object DataFrame) are read
+    as dirac_wfr2 reads such scalars; before, any object array was refused ("got an array
+    of dtype object").  Other objects are refused, naming the argument and the entry."""
+    for r0, r1 in ((np.array([1.0, 4.0], dtype=object), np.array([4.0, 1.0], dtype=object)),
+                   ([Fraction(1), Fraction(4)], [Decimal(4), Decimal(1)]),
+                   (pd.DataFrame([[1.0, 4.0]], dtype=object), [[4, 1]])):
+        assert hellinger2(r0, r1, 1.0) == 8.0
+    np.testing.assert_array_equal(
+        wfr_cost_matrix(np.array([0.0, 0.1], dtype=object), [Fraction(3, 10)], 1.0),
+        wfr_cost_matrix([0.0, 0.1], [0.3], 1.0))
+    for item, shown in (("4", "'4' (str)"), (1j, "1j (complex)"), (None, "None (NoneType)"),
+                        (True, "True (bool)")):
+        with pytest.raises(TypeError) as info:
+            hellinger2(np.array([1.0, item], dtype=object), [1.0, 1.0], 1.0)
+        assert str(info.value) == f"`rho0` must hold real numbers (masses), got {shown} at " \
+                                  f"index 1"
+    with pytest.raises(TypeError, match=r"`y` must hold real numbers \(point coordinates\), "
+                                        r"got 'x' \(str\) at index \[0, 1\]"):
+        wfr_cost_matrix([[0.0, 0.0]], np.array([[0.0, "x"]], dtype=object), 1.0)
 
 
 @pytest.mark.parametrize(("x", "y", "match"), [

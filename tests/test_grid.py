@@ -70,11 +70,14 @@ def test_bad_allocation(value, match):
         as_allocation(value, Grid(8, 2), "rho0")
 
 
-@pytest.mark.parametrize("value", [np.ones(8) * (1 + 0j), np.array(["1"] * 8), [None] * 8],
-                         ids=["complex", "strings", "objects"])
-def test_allocations_of_non_real_numbers_are_refused(value):
+@pytest.mark.parametrize(("value", "what"), [
+    (np.ones(8) * (1 + 0j), "dtype complex128"), (np.array(["1"] * 8), "dtype <U1"),
+    ([None] * 8, r"None \(NoneType\) at index 0"),
+    (np.array([1.0] * 7 + ["1"], dtype=object), r"'1' \(str\) at index 7")],
+    ids=["complex", "strings", "objects", "mixed"])
+def test_allocations_of_non_real_numbers_are_refused(value, what):
     """numpy would drop the imaginary part (with only a warning) or parse the strings."""
-    with pytest.raises(TypeError, match=r"`rho0` must hold real numbers.*dtype"):
+    with pytest.raises(TypeError, match=r"`rho0` must hold real numbers.*" + what):
         as_allocation(value, Grid(8, 2), "rho0")
 
 

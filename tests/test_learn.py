@@ -478,6 +478,24 @@ def test_a_model_reads_labelled_data_arrays_and_one_book_series_by_label():
                       belief, **kwargs)
 
 
+def test_a_data_array_without_regime_coordinates_is_read_by_position():
+    """Books in a DataArray whose regime dimension has no coordinates are the rows of an
+    array, in the model's regime order: not read as if labelled 0, 1, ... (which swapped
+    the rows of a model with regimes ("1", "0"), and refused one with named regimes)."""
+    xr = pytest.importorskip("xarray")
+    books = np.array([[0.2, 0.8], [0.7, 0.3]])
+    kwargs = dict(risk_budget=0.0, time=0.5, lam=0.3, dt=0.1)
+    da = xr.DataArray(books, dims=("regime", "asset"), coords={"asset": ["IBM", "WMT"]})
+    swapped = xr.DataArray(books[:, ::-1], dims=("regime", "asset"),
+                           coords={"asset": ["WMT", "IBM"]})
+    for regimes in (("1", "0"), ("calm", "stress")):
+        model = learn.PolicyModel(2, 2, hidden=8, regimes=regimes, assets=("IBM", "WMT"))
+        expected = model.step(books, [0.5, 0.5], **kwargs)
+        for given in (da, swapped, da.T):
+            for a, b in zip(model.step(given, [0.5, 0.5], **kwargs), expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
 def test_model_bad_input(tiny_model, handful):
     model, data = tiny_model
     with pytest.raises(ValueError, match="`n_assets` must be >= 2"):

@@ -331,6 +331,21 @@ def test_labelled_data_arrays_are_matched_as_their_pandas_forms(mu_cov):
                                       coords={"row": list(cov.index)}))
 
 
+def test_a_2d_data_array_passed_as_mu_is_named_as_such(mu_cov):
+    """Before: the message said "got a DataFrame" for a DataArray."""
+    xr = pytest.importorskip("xarray")
+    mu, cov = mu_cov
+    stacked = xr.DataArray(mu.rename_axis("asset")).expand_dims(t=[0])
+    with pytest.raises(TypeError) as info:
+        mean_variance(stacked, xr.DataArray(cov))
+    assert str(info.value) == ("`mu` must be a Series or 1-D array, got a 2-D xarray "
+                               "DataArray (dimensions ['t', 'asset']): pass the one vector "
+                               "of expected returns")
+    with pytest.raises(TypeError, match=r"`mu` must be a Series or 1-D array, got a "
+                                        r"DataFrame: pass"):
+        mean_variance(mu.to_frame().T, cov)
+
+
 # -- bad input ----------------------------------------------------------------------------
 def _bad_cases(mu, cov, prices):
     nan_prices = prices.copy()
@@ -911,6 +926,36 @@ def test_a_price_file_names_its_repeated_and_missing_dates(tmp_path):
         load("date,A,B\n")
 
 
+def test_a_price_file_with_a_trailing_delimiter_is_read_and_longer_rows_refused(tmp_path):
+    """Rows one empty field longer than the header (a trailing delimiter) are read as their
+    columns; before, pandas took the dates for an index and the file was refused as "the
+    `date` column does not hold dates: invalid literal for int()".  Rows whose extra fields
+    hold values are refused, naming the row, rather than losing the values."""
+    path = tmp_path / "prices.csv"
+
+    def load(text):
+        path.write_text(text)
+        return markowitz.load_prices(path)
+
+    rows = "2000-01-31,100,50,\n2000-02-29,101,51,\n2000-03-31,102,49,\n"
+    expected = pd.DataFrame({"IBM": [100, 101, 102], "WMT": [50, 51, 49]},
+                            index=pd.DatetimeIndex(["2000-01-31", "2000-02-29",
+                                                    "2000-03-31"], name="date"))
+    pd.testing.assert_frame_equal(load("date,IBM,WMT\n" + rows), expected)
+    pd.testing.assert_frame_equal(load("date,IBM,WMT\n" + rows.replace("\n2000-02", "\n,,,\n"
+                                                                        "2000-02", 1)),
+                                  expected.astype(float))
+    with pytest.raises(ValueError, match="the date is missing on row 2 below the header"):
+        load("date,IBM,WMT\n2000-01-31,100,50,\n,101,51,\n2000-03-31,102,49,\n")
+    for text, row in (("date,IBM,WMT\n2000-01-31,100,50,\n2000-02-29,101,51,7\n", 2),
+                      ("date,IBM,WMT\n2000-01-31,100,50,,\n2000-02-29,101,51,,\n", 1)):
+        with pytest.raises(ValueError) as info:
+            load(text)
+        assert str(info.value).startswith(
+            f"price file {str(path)!r}: row {row} below the header has more fields than the "
+            f"header's 3 (date,IBM,WMT), which would be lost: name every column")
+
+
 def test_a_price_table_names_its_repeated_and_missing_dates(prices):
     """Before: both were "dates must be strictly increasing, got unsorted dates"."""
     repeated = prices.set_axis(prices.index[[0, 1, 1, *range(3, len(prices))]])
@@ -932,12 +977,13 @@ def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices
     """Before: a YYYYMMDD `date` column was estimated as an asset, and prices passed as
     returns gave resampled portfolios without a word."""
     table = pd.DataFrame({"Date": [20000101, 20000201, 20000301], "A": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date', which would "
-                                         r"be read as an asset.*prices.set_index\('Date'\)"):
+    with pytest.raises(ValueError, match=r"`prices` has a column named 'Date' holding dates, "
+                                         r"which would be read as an asset.*"
+                                         r"prices.set_index\('Date'\)"):
         estimate(table)
     returns = returns_from_prices(prices)
-    with pytest.raises(ValueError, match=r"`returns` has a column named 'date'"):
-        markowitz.resampled_portfolios(returns.assign(date=range(len(returns))), 2, seed=0)
+    with pytest.raises(ValueError, match=r"`returns` has a column named 'date' holding dates"):
+        markowitz.resampled_portfolios(returns.reset_index(), 2, seed=0)
     with pytest.warns(UnitsWarning, match=r"`returns` look like prices.*the lowest is 1\.812"
                                           r".*returns_from_prices\(prices\)"):
         markowitz.resampled_portfolios(prices, 2, risk_aversion=4, seed=0)
@@ -945,6 +991,29 @@ def test_a_date_column_among_prices_is_refused_and_prices_as_returns_warn(prices
         warnings.simplefilter("error", UnitsWarning)
         markowitz.resampled_portfolios(returns, 2, risk_aversion=4, seed=0)
         markowitz.resampled_portfolios(returns.abs(), 2, risk_aversion=4, seed=0)
+
+
+def test_a_ticker_named_like_a_date_column_is_read_beside_dates(prices, tmp_path):
+    """A column named Time, Date, ... holding prices beside dates in the index is a ticker
+    (Time Inc. traded as TIME); before, every such name was refused, even by load_prices.
+    Dates left in such a column beside a default index are still refused."""
+    expected = estimate(prices)
+    for name in ("Time", "TIME", "Date", "Dates", "Timestamp", "Datetime"):
+        renamed = prices.rename(columns={"IBM": name})
+        mu, cov = estimate(renamed)
+        np.testing.assert_array_equal(mu.to_numpy(), expected[0].to_numpy())
+        assert list(mu.index) == [name, "WMT", "SEHI"]
+        path = tmp_path / "prices.csv"
+        renamed.to_csv(path)
+        pd.testing.assert_frame_equal(markowitz.load_prices(path), renamed)
+    estimate(pd.DataFrame({"Time": [1.0, 2.0, 3.0], "A": [1.0, 2.0, 3.0]}))  # no dates
+    for table in (pd.DataFrame({"date": [20000101, 20000201, 20000301], "A": [1.0, 2, 3]}),
+                  prices.reset_index(), prices.reset_index().astype({"date": str}),
+                  prices.reset_index().rename(columns={"date": "Time"})):
+        column = table.columns[0]
+        with pytest.raises(ValueError, match=f"`prices` has a column named '{column}' "
+                                             f"holding dates"):
+            estimate(table)
 
 
 def test_potential_reads_labelled_input_on_a_1d_grid_by_its_assets(mu_cov):

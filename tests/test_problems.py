@@ -727,6 +727,30 @@ def test_an_ensemble_part_without_a_regime_is_never_a_phantom_regime(tmp_path):
     assert problem.e0.regimes == problem.e1.regimes == ("0",)
 
 
+def test_a_part_without_a_regime_beside_parts_in_regime_0_is_in_it(tmp_path):
+    """A part without a regime is in regime "0": beside parts naming "0" it joins that
+    regime and the file loads; before, it was refused as "a regime '0' of its own"."""
+    data = {"kind": "ensemble", "lam": 0.3, "assets": ["IBM", "WMT", "SEHI"],
+            "e0": {"atoms": [{"weights": [0.3, 0.3, 0.4], "regime": "0"}]},
+            "e1": {"atoms": [{"weights": [0.32, 0.3, 0.38]}]}}
+    plain = {**data, "e0": {"atoms": [{"weights": [0.3, 0.3, 0.4]}]}}
+    expected = problems.from_dict(plain, name="p").solve().distance2
+    problem = problems.from_dict(data, name="p")
+    assert problem.e0.regimes == problem.e1.regimes == ("0",)
+    assert problem.solve().distance2 == pytest.approx(expected, rel=1e-9)
+    # a csv naming "0" on a later row, beside a bare atom and a part in another regime
+    pd.DataFrame({"IBM": [0.3, 0.2], "WMT": [0.3, 0.4], "SEHI": [0.4, 0.4],
+                  "regime": ["on", "0"]}).to_csv(tmp_path / "b.csv", index=False)
+    both = problems.from_dict({**data, "e0": {"csv": "b.csv"}, "e1": {"atoms": [
+        {"weights": [0.3, 0.3, 0.4], "regime": "on"}, {"weights": [0.2, 0.4, 0.4]}]}},
+        name="p", base_dir=tmp_path)
+    assert set(both.e1.regimes) == {"on", "0"} and both.e1.regime_mass()["0"] == 1.0
+    with pytest.raises(ProblemFileError) as info:  # only "on" named: "0" would be new
+        problems.from_dict({**data, "e0": {"atoms": [{"weights": [0.3, 0.3, 0.4],
+                                                      "regime": "on"}]}}, name="p")
+    assert "e0.atoms[0] is in regime 'on'" in info.value.reason
+
+
 def test_an_unknown_regime_is_named_once():
     """Before: the file and key were repeated (the regime's own error wrapped again)."""
     data = {"lam": 0.3, "grid": {"n_weights": 8, "n_steps": 2, "regimes": ["on", "off"]},

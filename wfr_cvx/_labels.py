@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["align_square_frame", "as_pandas", "is_data_array", "data_array_labelled",
-           "integer_regime"]
+           "integer_regime", "rows_by_position"]
 
 
 def align_square_frame(frame: pd.DataFrame, axes: Sequence[str],
@@ -105,7 +105,8 @@ def as_pandas(value, name: str, *, columns: str | None = None, rows: str | None 
     first.  With ``columns`` (a table whose columns are labels, e.g. ``"asset"``) the
     dimension named so holds the columns, or else the dimension other than the one named
     ``rows``; the rows need no coordinates then (they are numbered 0, 1, ... as an
-    array's).  ``name`` is the argument as messages show it (e.g. ``"`metric`"``).
+    array's: :func:`rows_by_position` tells them from labels).  ``name`` is the argument as
+    messages show it (e.g. ``"`metric`"``).
 
     Raises ValueError naming ``name`` and the dimensions: coordinates on some dimensions
     only, more than two dimensions with coordinates, or ``columns`` given and no
@@ -114,18 +115,9 @@ def as_pandas(value, name: str, *, columns: str | None = None, rows: str | None 
     if not is_data_array(value):
         return value
     dims = [str(dim) for dim in value.dims]
-    if columns is not None and len(dims) == 2 and any(dim in value.coords for dim in dims):
-        if columns in dims:
-            column = columns
-        elif rows in dims:
-            column = dims[1 - dims.index(rows)]
-        else:
-            named = f"{columns!r}" + (f" (or that of its rows {rows!r})" if rows else "")
-            raise ValueError(
-                f"{name} is an xarray DataArray with dimensions {dims}, which do not say "
-                f"which holds what: name the dimension of its columns {named}, e.g. with "
-                f".rename({dims[1]}={columns!r}) if that is the one")
-        row = dims[1 - dims.index(column)]
+    table = _table_dims(value, name, columns, rows)
+    if table is not None:
+        row, column = table
         if column not in value.coords:
             raise ValueError(f"{name} is an xarray DataArray whose dimension {column!r} has "
                              f"no coordinates: give it the labels, or pass its values to "
@@ -141,6 +133,42 @@ def as_pandas(value, name: str, *, columns: str | None = None, rows: str | None 
                          f"one has at most two (a Series or a DataFrame); select the others "
                          f"first, or pass its values to read it by position")
     return value.to_pandas()
+
+
+def _table_dims(value, name: str, columns: str | None, rows: str | None):
+    """The dimensions (rows, columns) :func:`as_pandas` reads a DataArray ``value`` along
+    when ``columns`` is given: None unless it has two dimensions, one with coordinates."""
+    dims = [str(dim) for dim in value.dims]
+    if columns is None or len(dims) != 2 or not any(dim in value.coords for dim in dims):
+        return None
+    if columns in dims:
+        column = columns
+    elif rows in dims:
+        column = dims[1 - dims.index(rows)]
+    else:
+        named = f"{columns!r}" + (f" (or that of its rows {rows!r})" if rows else "")
+        raise ValueError(
+            f"{name} is an xarray DataArray with dimensions {dims}, which do not say "
+            f"which holds what: name the dimension of its columns {named}, e.g. with "
+            f".rename({dims[1]}={columns!r}) if that is the one")
+    return dims[1 - dims.index(column)], column
+
+
+def rows_by_position(value, name: str, *, columns: str, rows: str | None = None) -> bool:
+    """Whether the rows of ``as_pandas(value, name, columns=columns, rows=rows)`` stand for
+    positions: True for a 2-D DataArray whose rows' dimension has no coordinates (its
+    frame's index ``0, 1, ...`` numbers them as an array's rows are, it labels nothing),
+    False for anything else (a pandas object's index is its labels).
+
+    >>> import xarray as xr
+    >>> da = xr.DataArray([[0.2, 0.8]], dims=("regime", "asset"), coords={"asset": ["a", "b"]})
+    >>> rows_by_position(da, "`w`", columns="asset")
+    True
+    """
+    if not is_data_array(value):
+        return False
+    table = _table_dims(value, name, columns, rows)
+    return table is not None and table[0] not in value.coords
 
 
 def integer_regime(position: int, regimes: Sequence[str], name: str = "`regime`",

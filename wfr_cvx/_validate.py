@@ -8,6 +8,8 @@ Each raises ``TypeError`` for something that is not a real number (``bool``, num
 from __future__ import annotations
 
 import math
+import numbers
+from decimal import Decimal
 
 import numpy as np
 
@@ -23,6 +25,11 @@ MAX_LAM = 1e8
 
 #: ``lam`` beyond this many lengths of the allocation space looks like dollars, not weights.
 LAM_UNITS_FACTOR = 1e3
+
+
+#: What an array of objects may hold: the real numbers float() reads exactly as meant
+#: (Decimal is not registered as a numbers.Real, but is one).
+_REAL_TYPES = (numbers.Real, Decimal)
 
 
 def _as_float(value, name: str) -> float:
@@ -94,10 +101,15 @@ def real_array(value, name: str, what: str = "numbers") -> np.ndarray:
     """``value`` as a float array, which must hold real numbers (``what`` names them in
     the messages): bools (a mask passed for numbers), complex numbers -- numpy would drop
     the imaginary part --, strings -- numpy would parse them -- and other objects are a
-    TypeError naming ``name``.  The values themselves (NaN, sign) are not checked.
+    TypeError naming ``name``.  An array of objects (Fractions, Decimals, Python numbers)
+    is read element by element by the same rule.  The values themselves (NaN, sign) are
+    not checked.
 
     >>> real_array([1, 2.5], "x")
     array([1. , 2.5])
+    >>> from fractions import Fraction
+    >>> real_array([Fraction(1, 2), Decimal("4")], "x")
+    array([0.5, 4. ])
     """
     refuse_bools(value, name, what)
     try:
@@ -105,6 +117,16 @@ def real_array(value, name: str, what: str = "numbers") -> np.ndarray:
     except (TypeError, ValueError):  # ragged nesting
         raise TypeError(f"`{name}` must be an array of {what}, got {type(value).__name__}"
                         ) from None
+    if arr.dtype == object:
+        # Fractions, Decimals, Python numbers of an object array or frame: read as the
+        # scalar checks read them, one by one
+        for index, item in np.ndenumerate(arr):
+            if isinstance(item, (bool, np.bool_)) or not isinstance(item, _REAL_TYPES):
+                at = f" at index {index[0] if len(index) == 1 else list(index)}" if (
+                    index) else ""
+                raise TypeError(f"`{name}` must hold real numbers ({what}), got "
+                                f"{item!r} ({type(item).__name__}){at}")
+        return arr.astype(float)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must hold real numbers ({what}), got an array of dtype "
                         f"{arr.dtype}")

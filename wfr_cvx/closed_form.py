@@ -112,8 +112,10 @@ def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
     Each cell's mass sits at its centre; the distance is computed exactly from the
     quantile functions, :math:`W_2^2 = m\int_0^1 (F_0^{-1}(t) - F_1^{-1}(t))^2 dt`, merging
     the break points of both step functions, and summed over regimes (each regime must
-    carry equal masses at both ends, to :data:`EQUAL_MASS_RTOL` of the larger: the test
-    does not depend on the units of the masses).  The Euclidean distance on the weight
+    carry equal masses at both ends, to :data:`EQUAL_MASS_RTOL` of the larger total mass
+    of all regimes -- the round-off of summed masses: the test does not depend on the
+    units of the masses, and a regime empty at one end may hold round-off at the other).
+    The Euclidean distance on the weight
     axis: under a constant metric ``G`` (a scalar) :math:`W_2^2` is ``G`` times this.
 
     Only 1-D grids (the quantile formula holds on a line): a 2-D ``grid`` is a ValueError.
@@ -139,16 +141,20 @@ def w2_squared_1d(rho0, rho1, grid: Grid) -> float:
     r0 = as_allocation(rho0, grid, "rho0")
     r1 = as_allocation(rho1, grid, "rho1")
     x = grid.weights
+    tolerance = EQUAL_MASS_RTOL * max(r0.sum(), r1.sum())
     total = 0.0
     for k in range(grid.n_regimes):
         m0, m1 = r0[k].sum(), r1[k].sum()
-        if abs(m0 - m1) > EQUAL_MASS_RTOL * max(m0, m1):
+        if abs(m0 - m1) > tolerance:
+            empty = "`rho0`" if m0 == 0 else "`rho1`" if m1 == 0 else None
+            fix = (f"balanced transport moves no mass into a regime empty in {empty}" if empty
+                   else "rescale one")
             raise ValueError(
-                f"w2_squared_1d needs equal masses per regime (to a relative "
-                f"{EQUAL_MASS_RTOL:g}); regime {grid.regimes[k]!r} has {m0:.12g} in `rho0` "
-                f"and {m1:.12g} in `rho1`: rescale one (static_wfr2 compares unequal masses)"
-            )
-        if m0 == 0:
+                f"w2_squared_1d needs equal masses per regime (to {EQUAL_MASS_RTOL:g} of the "
+                f"larger total mass, {tolerance / EQUAL_MASS_RTOL:.12g}); regime "
+                f"{grid.regimes[k]!r} has {m0:.12g} in `rho0` and {m1:.12g} in `rho1`: "
+                f"{fix} (static_wfr2 compares unequal masses)")
+        if m0 == 0 or m1 == 0:  # round-off against nothing: no quantiles to compare
             continue
         c0 = np.cumsum(r0[k]) / m0
         c1 = np.cumsum(r1[k]) / m1

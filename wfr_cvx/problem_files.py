@@ -87,10 +87,10 @@ A ``kind = "ensemble"`` problem moves a weighted set of portfolios in any number
 An ensemble's atoms are in the regime their part names (``regime``, or a csv's
 ``regime`` column); mass moves within a regime and switches regimes only by reaction.
 With ``regimes`` declared, every label must be one of them and a part without one is in
-the first, as on grids.  Without it, either no part names a regime (every atom is in
-the one regime ``"0"``) or every part does: a part without a regime beside parts with
-one is an error of the file, since it would be a regime of its own (its mass destroyed
-and created, not moved).
+the first, as on grids.  Without it, a part without a regime is in the regime ``"0"``
+(every atom is, when no part names one); beside parts naming regimes, none of them
+``"0"``, such a part is an error of the file, since it would be a regime of its own (its
+mass destroyed and created, not moved).
 
 In an ensemble's ``frontier`` and ``resampled`` parts ``mass`` is the part's total,
 shared equally by its books (default 1); an ``atoms`` entry's ``mass`` is that atom's.
@@ -744,12 +744,13 @@ class _Reader:
         return regime
 
     def labelled_alike(self, parts: list) -> None:
-        """Without declared ``regimes``, every ensemble part names its regime or none does:
-        one without beside one with would be a regime ``"0"`` of its own, its mass
-        destroyed and created instead of moved.  ``parts``: (key, label or None)."""
+        """Without declared ``regimes``, an ensemble part without a regime is in regime
+        ``"0"``: beside parts naming regimes, none of them ``"0"``, it would be a regime of
+        its own, its mass destroyed and created instead of moved.  ``parts``: (key, label
+        or None)."""
         named = [(key, label) for key, label in parts if label is not None]
         bare = [key for key, label in parts if label is None]
-        if named and bare:
+        if named and bare and all(label != "0" for _, label in named):
             key, label = named[0]
             missing = "no `regime` column" if bare[0].endswith(".csv") else "missing"
             self.fail(bare[0], f"{missing}, while {key.removesuffix('.regime')} is in regime "
@@ -827,7 +828,7 @@ class _Reader:
                 if unknown:
                     self.fail(f"{where}.csv", f"{path} has regime(s) {unknown} that are not "
                                               f"among the file's `regimes` {list(regimes)}")
-                parts.append((f"{where}.csv", str(regime[0])))
+                parts.extend((f"{where}.csv", str(label)) for label in dict.fromkeys(regime))
             else:
                 parts.append((f"{where}.csv", None))
             unknown = [str(c) for c in frame.columns if c not in assets]

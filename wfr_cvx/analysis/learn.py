@@ -92,7 +92,7 @@ except ImportError as exc:  # the optional extra
     raise ImportError("wfr_cvx.learn needs JAX, which is not installed: "
                       "pip install 'wfr_cvx[learn]'") from exc
 
-from .._labels import as_pandas
+from .._labels import as_pandas, rows_by_position
 from .._validate import check_lam, nonnegative_scalar, positive_scalar, real_scalar
 from ..engine import level_means
 from ..grid import Grid, as_allocation
@@ -806,6 +806,8 @@ class PolicyModel:
         With ``weights`` :math:`W` of shape ``(n_regimes, n_assets)`` (row ``k``: the book
         in regime ``k``; one row is used for every regime) and the regime probabilities
         :math:`p`, the model is evaluated at each regime's book and
+        (a DataFrame's rows are read by regime label, the rows of an xarray DataArray
+        whose regime dimension has no coordinates by position)
 
         .. math::  W_k \leftarrow W_k + v_k(W_k)\,\Delta t, \qquad
                    p_k \leftarrow \frac{p_k\,e^{r_k(W_k)\Delta t}}
@@ -823,7 +825,9 @@ class PolicyModel:
         rate : ndarray, shape ``(n_regimes,)``
         """
         W = _by_columns(weights, self.assets, "weights")
-        if isinstance(W, pd.DataFrame):
+        # a DataArray's regime rows without coordinates are positions, not labels 0, 1, ...
+        if isinstance(W, pd.DataFrame) and not rows_by_position(weights, "`weights`",
+                                                                 columns="asset"):
             W = _by_label(W, self.regimes, "weights", "regimes")
         W = np.asarray(W, dtype=float)
         if W.shape == (self.n_assets,):

@@ -48,8 +48,11 @@ References
 
 from __future__ import annotations
 
+import csv
 import importlib.resources
+import io
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,7 +62,7 @@ import pandas as pd
 import scipy.linalg
 from scipy.optimize import linprog
 
-from .._labels import as_pandas
+from .._labels import as_pandas, is_data_array
 from .._validate import real_scalar
 from .._warnings import silenced, suppressed, warn
 from ..errors import InaccurateSolutionWarning, InfeasibleError, SolverError, UnitsWarning
@@ -122,7 +125,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
 
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
-    date with a missing price is refused, naming the row, date or column.
+    date with a missing price is refused, naming the row, date or column.  A delimiter
+    ending every row (one empty field beyond the header's) is ignored; a row with more
+    fields than the header otherwise is refused, naming it.
 
     Parameters
     ----------
@@ -158,14 +163,26 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
         if path.is_dir():
             raise IsADirectoryError(f"{path}: is a directory, not a price file (CSV)")
     try:
-        with source.open("rb") as handle:
-            frame = pd.read_csv(handle)
+        with source.open("rb") as handle, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows one field longer than the header (a trailing
+            # delimiter) are its columns, not an index column followed by shifted prices
+            frame = pd.read_csv(handle, index_col=False)
         with source.open("rb") as handle:  # read_csv renames a repeated "IBM" to "IBM.1"
             header = pd.read_csv(handle, header=None, nrows=1).iloc[0].astype(str)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"price file {str(path)!r} is not a CSV price table (a `date` "
                          f"column and one column per ticker): {' '.join(str(exc).split())}"
                          ) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # pandas drops what lies beyond the header's columns, but for one trailing empty field
+        row = _first_long_row(source, len(header))
+        raise ValueError(
+            f"price file {str(path)!r}: "
+            + (f"row {row} below the header has" if row else "rows have")
+            + f" more fields than the header's {len(header)} ({','.join(header)}), which "
+              f"would be lost: name every column in the header, or delete the extra fields "
+              f"(one trailing delimiter on every row is read as none)")
     if header.duplicated().any():
         raise ValueError(f"price file {str(path)!r}: columns must be unique tickers, got "
                          f"duplicates {sorted(set(header[header.duplicated()]))}")
@@ -216,6 +233,21 @@ _DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?!\d)")
 
 class _AmbiguousDates(ValueError):
     """Dates that read validly, and differently, both day first and month first."""
+
+
+def _first_long_row(source, width: int) -> int | None:
+    """The number (from 1 below the header, blank lines not counted, as :func:`_data_rows`
+    counts) of the first row of a CSV file with more than ``width`` fields, not counting
+    one trailing empty field; None when there is none so (pandas also counts a trailing
+    ``NA`` as empty)."""
+    with source.open("rb") as handle:
+        lines = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+        rows = (row for row in csv.reader(lines) if row)
+        next(rows, None)
+        for number, row in enumerate(rows, 1):
+            if len(row) > width + 1 or (len(row) == width + 1 and row[-1].strip()):
+                return number
+    return None
 
 
 def _data_rows(labels: pd.Index, shown: int = 5) -> str:
@@ -401,21 +433,53 @@ def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
         )
 
 
-#: Column names (case and spaces aside) that say the column holds the dates of the rows,
+#: Column names (case and spaces aside) that say the column may hold the dates of the rows,
 #: not a ticker's prices or returns.
 _DATE_COLUMNS = ("date", "dates", "time", "timestamp", "datetime")
 
 
+def _holds_dates(values) -> bool:
+    """Whether ``values`` (a column or an index) are dates: of a date or period dtype,
+    whole numbers written YYYYMMDD that are valid dates, or strings, not numbers, that
+    read as dates."""
+    values = pd.Series(values).dropna()
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype,
+                                                                   pd.PeriodDtype):
+        return True
+    if values.empty or pd.api.types.is_bool_dtype(values):
+        return False
+    if pd.api.types.is_numeric_dtype(values):
+        if pd.api.types.is_complex_dtype(values) or not (
+                values.between(10_000_101, 99_991_231) & (values % 1 == 0)).all():
+            return False
+        text = values.astype("int64").astype(str)
+        return bool(pd.to_datetime(text, format="%Y%m%d", errors="coerce").notna().all())
+    text = values.astype(str)
+    if pd.to_numeric(text, errors="coerce").notna().any():  # numbers written as strings
+        return False
+    try:
+        with silenced(UserWarning):  # pandas' "could not infer format"
+            pd.to_datetime(text, format="mixed")
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
 def _check_no_date_column(frame: pd.DataFrame, name: str) -> None:
-    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`): its numbers
-    (20000131, seconds since 1970) would be taken for an asset's."""
+    """Refuse a column named like a date column (:data:`_DATE_COLUMNS`) that holds dates
+    (20000131, a date dtype, date strings) while the index does not (a default index): the
+    dates were left among the tickers and would be taken for an asset's prices.  A column
+    so named beside dates in the index is a ticker (Time Inc. traded as TIME)."""
+    if not isinstance(frame.index, pd.RangeIndex) and _holds_dates(frame.index):
+        return
     dated = [c for c in frame.columns
-             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS]
+             if isinstance(c, str) and c.strip().lower() in _DATE_COLUMNS
+             and _holds_dates(frame[c])]
     if dated:
-        raise ValueError(f"`{name}` has a column named {dated[0]!r}, which would be read as "
-                         f"an asset: the dates belong in the index, one column per ticker.  "
-                         f"Pass `{name}.set_index({dated[0]!r})` (load_prices reads a CSV "
-                         f"so)")
+        raise ValueError(f"`{name}` has a column named {dated[0]!r} holding dates, which "
+                         f"would be read as an asset: the dates belong in the index, one "
+                         f"column per ticker.  Pass `{name}.set_index({dated[0]!r})` "
+                         f"(load_prices reads a CSV so)")
 
 
 def _check_prices(prices, name: str, *, min_rows: int) -> np.ndarray:
@@ -555,9 +619,13 @@ def _check_mu_cov(mu, cov, mu_name: str = "mu", cov_name: str = "cov"):
     unlabelled ``mu`` with a labelled ``cov`` is refused; a labelled ``mu`` with an array
     ``cov`` takes the array's rows and columns in ``mu``'s order.
     """
+    given = mu
     mu, cov = as_pandas(mu, f"`{mu_name}`"), as_pandas(cov, f"`{cov_name}`")
     if isinstance(mu, pd.DataFrame):
-        raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got a DataFrame")
+        passed = (f"a 2-D xarray DataArray (dimensions {[str(d) for d in given.dims]})"
+                  if is_data_array(given) else "a DataFrame")
+        raise TypeError(f"`{mu_name}` must be a Series or 1-D array, got {passed}: pass the "
+                        f"one vector of expected returns")
     mu_labels = mu.index if isinstance(mu, pd.Series) else None
     mu_arr = _numeric_array(mu, mu_name)
     if mu_arr.ndim != 1 or mu_arr.size == 0:
