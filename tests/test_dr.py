@@ -489,3 +489,21 @@ def test_a_slowly_drifting_objective_does_not_stop_early():
     exact = wfr_cvx.geodesic(r0, r1, g, 0.21, backend="clarabel")
     assert geo.status == "Solved"
     assert geo.distance2 == pytest.approx(exact.distance2, rel=1e-4)
+
+
+@pytest.mark.parametrize("grid, move", [(Grid(16, 4), 1e-2), (Grid(8, 4, dims=2), 1e-3)])
+def test_a_cap_that_binds_on_a_small_move_is_met(grid, move):
+    """A bump moved by ``move`` under a cap of half its speed: dr's penalty on a cap's rows
+    was 1, so they weighed as little as the move; on the square it stopped "Solved" with
+    d^2 37 % low and speeds above the cap, in 1-D it ran out of iterations.  Weighed
+    against the amount each cap allows, it meets them."""
+    at = (0.4, 0.4) if grid.dims == 2 else 0.4
+    to = (0.4 + move, 0.4) if grid.dims == 2 else 0.4 + move
+    a, b = grid.bump(at, 0.15), grid.bump(to, 0.15)
+    cap = MaxVelocity(move / 2)
+    exact, first_order = _both(a, b, grid, 0.3, constraints=[cap])
+    assert first_order.status == "Solved"
+    assert first_order.distance2 == pytest.approx(exact.distance2, rel=1e-3)
+    heavy = first_order.rho_face > 1e-3 * first_order.rho_face.max()
+    assert np.all(np.abs(first_order.momentum[heavy])
+                  <= 1.01 * cap.vmax * first_order.rho_face[heavy])
