@@ -507,3 +507,18 @@ def test_a_cap_that_binds_on_a_small_move_is_met(grid, move):
     heavy = first_order.rho_face > 1e-3 * first_order.rho_face.max()
     assert np.all(np.abs(first_order.momentum[heavy])
                   <= 1.01 * cap.vmax * first_order.rho_face[heavy])
+
+
+def test_a_rate_cap_broken_on_the_whole_book_is_not_solved():
+    """A book grown by 0.2 % where MaxReactionRate(0.0014) allows 0.14 %: dr stopped
+    "Solved" at iteration 700 with every massive cell's rate 1.43 times the cap (its
+    residual is relative to the whole iterate, against which the cap's rows are small).
+    The path is checked against the constraints: a SolverError naming the cap."""
+    s = Grid.simplex(10, 6)
+    a = s.bump((0.3, 0.3), 0.1)
+    with pytest.raises(SolverError, match=r"MaxReactionRate.*1\.4\d* times the cap") as info:
+        wfr_cvx.geodesic(a, 1.002 * a, s, 0.3, constraints=[MaxReactionRate(0.0014)],
+                         backend="dr")
+    assert not isinstance(info.value, wfr_cvx.InfeasibleError)
+    assert "backend='clarabel'" in str(info.value)
+

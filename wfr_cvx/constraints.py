@@ -477,7 +477,8 @@ def _cut_off(plan: Plan, grid: Grid, k: int, inside: np.ndarray) -> str:
             f"that transport cannot leave or enter ({why})")
 
 
-def path_excesses(plan: Plan, path, mass_rtol: float = TOTAL_MASS_RTOL):
+def path_excesses(plan: Plan, path, mass_rtol: float = TOTAL_MASS_RTOL,
+                  cap_rtol: float = 0.0):
     """How far a solved ``path`` (a :class:`~wfr_cvx.Geodesic` on the plan's grid) breaks
     each part of ``plan``: pairs ``(excess, what)``, ``excess`` in mass (> 0: broken by
     that much) and ``what`` a description for a message, in the order inactive cells,
@@ -487,49 +488,78 @@ def path_excesses(plan: Plan, path, mass_rtol: float = TOTAL_MASS_RTOL):
     creates against the constraint in one step: mass on an inactive cell (any level),
     ``|m| dt/dx`` across a face without a flux unknown (``grid.mask``, a
     :class:`TradingWindow`, a ``MaxVelocity(0)``), ``|source| dt`` on a step without
-    reaction, ``(|m| - vmax rho_face) dt/dx`` and ``(|source| - rmax rho_mean) dt`` over
-    the caps; for :class:`TotalMass`, the largest change of the total mass from the first
-    level beyond ``mass_rtol`` of it.
+    reaction, ``(|m| - (1 + cap_rtol) vmax rho_face) dt/dx`` and ``(|source| - (1 +
+    cap_rtol) rmax rho_mean) dt`` over the caps (``cap_rtol``: the share of itself by
+    which a cap may be exceeded, a tolerance relative to the mass where it applies; a
+    broken cap's description names the ratio to the cap where the excess is largest); for
+    :class:`TotalMass`, the largest change of the total mass from the first level beyond
+    ``mass_rtol`` of it.
     """
+    for excess, what, _ in _excesses(plan, path, mass_rtol, cap_rtol):
+        yield excess, what
+
+
+def _excesses(plan: Plan, path, mass_rtol: float, cap_rtol: float):
+    """:func:`path_excesses`, each with whether it is a cap's (a velocity or rate cap)."""
     grid = path.grid
     dt, per_face = grid.dt, grid.dt / grid.dx
     inactive = ~np.asarray(plan.cells, dtype=bool)
     if inactive.any():
         held = max(float(np.abs(path.rho[:, inactive]).max()),
                    float(np.abs(path.source[:, inactive]).max()) * dt)
-        yield held, f"mass on the grid's {int(inactive.sum())} inactive cell(s) (grid.mask)"
+        yield (held, f"mass on the grid's {int(inactive.sum())} inactive cell(s) (grid.mask)",
+               False)
     moved = np.abs(path.momentum) * per_face
     closed = ~np.asarray(plan.faces, dtype=bool)
     if closed.any():
         steps = np.flatnonzero(closed.reshape(grid.n_steps, -1).any(axis=1))
         yield (float(moved[closed].max()),
                f"transport across faces closed on step(s) {steps.tolist()} (grid.mask"
-               f"{', ' + plan.describe() if plan.constraints else ''})")
+               f"{', ' + plan.describe() if plan.constraints else ''})", False)
     created = np.abs(path.source) * dt
     still = ~np.asarray(plan.reaction, dtype=bool)
     if still.any():
         yield (float(created[still].max()),
                f"mass created on step(s) {np.flatnonzero(still).tolist()}, where "
-               f"{plan.describe()} allows no reaction")
+               f"{plan.describe()} allows no reaction", False)
     for vmax, steps in plan.velocity_caps:
-        over = moved[steps] - vmax * path.rho_face[steps] * per_face
-        yield float(over.max(initial=-np.inf)), f"a speed above the cap {vmax!r} (MaxVelocity)"
+        cap = vmax * path.rho_face[steps] * per_face
+        over = moved[steps] - (1.0 + cap_rtol) * cap
+        yield (float(over.max(initial=-np.inf)), f"a speed above the cap {vmax!r} "
+               f"(MaxVelocity){_worst_ratio(moved[steps], cap, over)}", True)
     for rmax in plan.rate_caps:
-        over = created - rmax * path.rho_mean * dt
-        yield float(over.max()), f"a rate above the cap {rmax!r} (MaxReactionRate)"
+        cap = rmax * path.rho_mean * dt
+        over = created - (1.0 + cap_rtol) * cap
+        yield (float(over.max()), f"a rate above the cap {rmax!r} "
+               f"(MaxReactionRate){_worst_ratio(created, cap, over)}", True)
     if plan.total_mass:
         totals = path.rho.reshape(path.rho.shape[0], -1).sum(axis=1)
         drift = np.abs(totals - totals[0]) - mass_rtol * abs(totals[0])
-        yield float(drift.max()), "a total mass that changes along the path (TotalMass)"
+        yield float(drift.max()), "a total mass that changes along the path (TotalMass)", False
 
 
-def plan_violation(plan: Plan, path, atol: float, mass_rtol: float = TOTAL_MASS_RTOL
-                   ) -> str | None:
+def _worst_ratio(amount: np.ndarray, cap: np.ndarray, over: np.ndarray) -> str:
+    """Where ``over`` is largest, ``amount`` as a multiple of ``cap`` (for a message;
+    empty where nothing is over)."""
+    if over.size == 0 or over.max() <= 0:
+        return ""
+    where = np.unravel_index(int(np.argmax(over)), over.shape)
+    if cap[where] <= 0:
+        return ", where the cap allows nothing"
+    return f", {amount[where] / cap[where]:.3g} times the cap where it is broken most"
+
+
+def plan_violation(plan: Plan, path, atol: float, mass_rtol: float = TOTAL_MASS_RTOL,
+                   cap_rtol: float = 0.0, cap_atol: float | None = None) -> str | None:
     """The first part of ``plan`` that ``path`` breaks by more than ``atol`` of mass
-    (:func:`path_excesses`), described with the excess; None when it keeps them all."""
-    for excess, what in path_excesses(plan, path, mass_rtol):
-        if excess > atol:
-            return f"{what}: {excess:.3g} of mass in one step (allowed {atol:.3g})"
+    (:func:`path_excesses`; a cap by more than ``cap_rtol`` of itself plus ``cap_atol``,
+    ``atol`` when None), described with the excess; None when it keeps them all."""
+    for excess, what, is_cap in _excesses(plan, path, mass_rtol, cap_rtol):
+        allowed = cap_atol if is_cap and cap_atol is not None else atol
+        if excess > allowed:
+            beyond = f" beyond {1.0 + cap_rtol:.6g} times the cap" if is_cap and cap_rtol else ""
+            return (f"{what}: {excess:.3g} of mass in one step{beyond} (allowed "
+                    f"{allowed:.3g})")
     return None
 
 
