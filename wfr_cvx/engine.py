@@ -37,7 +37,8 @@ Under constraints, every backend's path is checked against them
 and step, closed steps and TotalMass to a floor per backend; a path that breaks them is
 a SolverError, "Solved" or not (a first-order backend meets its rows only relative to
 the whole problem; an interior point's "AlmostSolved" path beyond a cap means the
-constraints may be infeasible).
+constraints may be infeasible).  An "unbounded" report under constraints says they may
+be infeasible.
 
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
@@ -1258,11 +1259,20 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
                                               Status.ALMOST_PRIMAL_INFEASIBLE)))
     if impossible:
         what = "unbounded" if "Dual" in status.value else "infeasible"
+        if feasible:
+            why = ("the objective is bounded below, and a path is feasible: the pure-reaction "
+                   "path without constraints, staying put for a free end")
+        else:
+            # a splitting solver's unboundedness test can fire on an infeasible problem
+            # (SCS on a growth beyond a rate cap's reach) or fail numerically (SCS on a cap
+            # that binds on a small move): which, only an interior point tells
+            under = f" under the {limits}" if limits else ""
+            why = (f"the objective is bounded below; the problem may be infeasible{under}, "
+                   f"or the solver failed numerically: use backend='clarabel', which "
+                   f"certifies infeasibility")
         raise SolverError(
             f"the WFR solve failed: the solver reported the problem {what}, which it cannot "
-            f"be (the objective is bounded below, and a path is feasible: the pure-reaction "
-            f"path without constraints, staying put for a free end){hint}",
-            status=status.value, backend=backend)
+            f"be ({why}){hint}", status=status.value, backend=backend)
     if status in INACCURATE:
         warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "
