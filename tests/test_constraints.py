@@ -473,3 +473,47 @@ def test_total_mass_with_a_regime_that_keeps_its_mass_and_rounded_end_masses():
     b *= 1 + 1e-11
     for constraints in ([TotalMass()], [TotalMass(), TradingWindow([7], reaction=False)]):
         assert wfr_cvx.geodesic(a, b, g2, 0.3, constraints=constraints).iterations == 0
+
+
+def _capped_path():
+    """A bump moved under a velocity cap that binds, its request and its heavier mass."""
+    from wfr_cvx.engine import make_request
+
+    g = Grid(16, 4)
+    a, b = g.bump(0.3, 0.1), g.bump(0.5, 0.1)
+    cap = [MaxVelocity(0.15)]
+    geo = wfr_cvx.geodesic(a, b, g, LAM, constraints=cap, backend="clarabel")
+    return geo, make_request(a, b, g, LAM, constraints=cap, backend="clarabel"), b.sum()
+
+
+def test_a_path_that_breaks_a_cap_where_the_mass_sits_is_refused():
+    """The check of a solved path: a cap exceeded by 1 % on the faces where it binds is an
+    error naming the cap and the ratio (beyond 0.1 %, the tolerance, it is; within, not)."""
+    from wfr_cvx.engine import CAP_RTOL, _check_constraints
+
+    geo, request, heavier = _capped_path()
+    _check_constraints(geo, request, heavier)  # the solve's own path keeps it
+    bound = np.abs(geo.momentum) >= (1 - 1e-6) * 0.15 * geo.rho_face
+    assert bound.any()
+    for factor, breaks in ((1.0 + 0.5 * CAP_RTOL, False), (1.01, True)):
+        geo_over = wfr_cvx.Geodesic.from_dict(geo.to_dict(include_path=True))
+        geo_over.momentum = np.where(bound, factor * geo.momentum, geo.momentum)
+        if not breaks:
+            _check_constraints(geo_over, request, heavier)
+            continue
+        with pytest.raises(wfr_cvx.SolverError, match=r"MaxVelocity.*1\.01 times the cap"):
+            _check_constraints(geo_over, request, heavier)
+
+
+def test_an_almost_solved_path_beyond_a_rate_cap_is_an_error():
+    """A growth 2e-4 beyond a rate cap's reach: cvxpy ended "AlmostSolved" with rates 66
+    times the cap and returned it with a warning (d^2 2,651 times Hellinger's on the
+    simplex); now a SolverError that says the constraints may be infeasible."""
+    g = Grid(16, 4)
+    a, rmax = g.bump(0.3, 0.1), 0.0014
+    reach = ((1 + g.dt * rmax / 4) / (1 - g.dt * rmax / 4)) ** (2 * g.n_steps)
+    b = 1.0002 * reach * a
+    with pytest.raises(wfr_cvx.SolverError, match="may be infeasible") as info:
+        wfr_cvx.geodesic(a, b, g, 0.3, constraints=[MaxReactionRate(rmax)], backend="cvxpy")
+    assert not isinstance(info.value, InfeasibleError)
+    assert "MaxReactionRate" in str(info.value) and info.value.backend == "cvxpy"

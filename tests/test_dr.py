@@ -489,3 +489,36 @@ def test_a_slowly_drifting_objective_does_not_stop_early():
     exact = wfr_cvx.geodesic(r0, r1, g, 0.21, backend="clarabel")
     assert geo.status == "Solved"
     assert geo.distance2 == pytest.approx(exact.distance2, rel=1e-4)
+
+
+@pytest.mark.parametrize("grid, move", [(Grid(16, 4), 1e-2), (Grid(8, 4, dims=2), 1e-3)])
+def test_a_cap_that_binds_on_a_small_move_is_met(grid, move):
+    """A bump moved by ``move`` under a cap of half its speed: dr's penalty on a cap's rows
+    was 1, so they weighed as little as the move; on the square it stopped "Solved" with
+    d^2 37 % low and speeds above the cap, in 1-D it ran out of iterations.  Weighed
+    against the amount each cap allows, it meets them."""
+    at = (0.4, 0.4) if grid.dims == 2 else 0.4
+    to = (0.4 + move, 0.4) if grid.dims == 2 else 0.4 + move
+    a, b = grid.bump(at, 0.15), grid.bump(to, 0.15)
+    cap = MaxVelocity(move / 2)
+    exact, first_order = _both(a, b, grid, 0.3, constraints=[cap])
+    assert first_order.status == "Solved"
+    assert first_order.distance2 == pytest.approx(exact.distance2, rel=1e-3)
+    heavy = first_order.rho_face > 1e-3 * first_order.rho_face.max()
+    assert np.all(np.abs(first_order.momentum[heavy])
+                  <= 1.01 * cap.vmax * first_order.rho_face[heavy])
+
+
+def test_a_rate_cap_broken_on_the_whole_book_is_not_solved():
+    """A book grown by 0.2 % where MaxReactionRate(0.0014) allows 0.14 %: dr stopped
+    "Solved" at iteration 700 with every massive cell's rate 1.43 times the cap (its
+    residual is relative to the whole iterate, against which the cap's rows are small).
+    The path is checked against the constraints: a SolverError naming the cap."""
+    s = Grid.simplex(10, 6)
+    a = s.bump((0.3, 0.3), 0.1)
+    with pytest.raises(SolverError, match=r"MaxReactionRate.*1\.4\d* times the cap") as info:
+        wfr_cvx.geodesic(a, 1.002 * a, s, 0.3, constraints=[MaxReactionRate(0.0014)],
+                         backend="dr")
+    assert not isinstance(info.value, wfr_cvx.InfeasibleError)
+    assert "backend='clarabel'" in str(info.value)
+

@@ -480,3 +480,25 @@ def test_a_source_creates_no_mass_off_the_grid_mask():
     out = step(np.full((1, 8), 0.1) * line.mask, np.zeros(line.face_shape), np.zeros((1, 8)),
                line, 0.2, source=np.full((1, 8), 2.0))
     np.testing.assert_allclose(out, np.where(line.mask, 0.5, 0.0), rtol=1e-12)
+
+
+def test_policy_and_rollout_keep_a_closed_window_closed():
+    """TradingWindow([3, 4], reaction=False): the engine's fields are 0 on those steps, but
+    the policy interpolated between midpoints across them (velocity 0.17, rate 0.23 at
+    s = 0.3875) and the upwind rollout moved 13 % of the book during the window.  Now 0
+    inside closed steps, and the open steps beside them keep their own values."""
+    g = Grid(32, 8)
+    a, b = g.bump(0.3, 0.06), 0.7 * g.bump(0.6, 0.06)
+    geo = wfr_cvx.geodesic(a, b, g, lam=0.5,
+                           constraints=[wfr_cvx.TradingWindow([3, 4], reaction=False)])
+    for s in (0.375, 0.3875, 0.5, 0.6):
+        v, r = geo.policy(s)
+        assert not v.any() and not r.any()
+    v, r = geo.policy(0.35)  # second half of step 2, beside the closed step 3
+    np.testing.assert_array_equal(v, geo.velocity[2])
+    np.testing.assert_array_equal(r, geo.rate[2])
+    v, r = geo.policy(0.25)  # between the midpoints of two open steps: as before
+    np.testing.assert_allclose(v, 0.5 * (geo.velocity[1] + geo.velocity[2]))
+    for scheme in ("upwind", "lax-wendroff", "tvd"):
+        path = rollout(geo, scheme=scheme)
+        assert np.abs(path[5] - path[3]).sum() <= 1e-12 * path[3].sum()

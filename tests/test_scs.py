@@ -152,3 +152,21 @@ def test_an_impossible_infeasibility_report_is_a_solver_failure(monkeypatch, rep
                          backend="scs")
     assert not isinstance(info.value, wfr_cvx.InfeasibleError)
     assert info.value.status == reported and "which it cannot be" in str(info.value)
+
+
+def test_an_unbounded_report_under_constraints_says_they_may_be_infeasible():
+    """SCS reports "DualInfeasible" on a growth beyond a rate cap's reach; the message said
+    a path is feasible, "which it cannot be".  With constraints it may not be: the error
+    says so and points to clarabel, which certifies it (a SolverError, not an
+    InfeasibleError, as SCS certified nothing)."""
+    from wfr_cvx.constraints import MaxReactionRate
+
+    s = Grid.simplex(10, 6)
+    a = s.bump((0.3, 0.3), 0.1)
+    with pytest.raises(SolverError) as info:
+        wfr_cvx.geodesic(a, 1.002 * a, s, 0.3, constraints=[MaxReactionRate(0.0014)],
+                         backend="scs")
+    if info.value.status == "DualInfeasible":
+        assert "may be infeasible" in str(info.value)
+        assert "a path is feasible" not in str(info.value)
+    assert not isinstance(info.value, wfr_cvx.InfeasibleError)

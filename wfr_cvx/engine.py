@@ -32,6 +32,13 @@ point's answer (direct or through cvxpy) is also checked against the action of t
 it returns (:func:`path_excess`): more than 0.1 % above its objective warns (ends nearly
 equal, where the cost is tiny beside the masses, are where this was seen).  Not a free
 end's: :func:`wfr_cvx.rebalance` keeps only its target and solves the path to it again.
+Under constraints, every backend's path is checked against them
+(:func:`_check_constraints`): caps to :data:`CAP_RTOL` of themselves on every face or cell
+and step, closed steps and TotalMass to a floor per backend; a path that breaks them is
+a SolverError, "Solved" or not (a first-order backend meets its rows only relative to
+the whole problem; an interior point's "AlmostSolved" path beyond a cap means the
+constraints may be infeasible).  An "unbounded" report under constraints says they may
+be infeasible.
 
 Accuracy of the default ``scheme="centred"`` (the table of every scheme is in
 :mod:`wfr_cvx.assembly`; each line is a test):
@@ -892,21 +899,25 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     if s1 is None:
         raw = _refined_small_step(scaled, raw)
     said = f"; the solver said: {raw.message}" if raw.message else ""
-    check_status(raw.status, request.backend.name,
-                 said + _conditioning_hint(request.lam, request.metric, request.grid,
-                                           _cell_step(request.metric, request.grid)),
-                 # bounded: the action is >= 0, and a free end's potential is finite on a
-                 # kept mass; feasible: the reaction path without constraints, and for a
-                 # free end staying put, which keeps every constraint
-                 _limits(request.plan, request.grid), bounded=True,
-                 feasible=r1 is None or (not request.plan.constraints
-                                         and bool(np.all(request.plan.reaction))))
-    if r1 is not None:
-        # these warn about the path and d^2, which wfr_cvx.rebalance takes from a second
-        # solve between fixed ends, not from a free end's (only its target is kept)
-        _check_path(raw, request.backend.name)
-        _check_clipped(raw, request.backend.name)
-        _warn_if_known_inaccurate(request)
+    # the warnings wait for the check of the path against the constraints, which may
+    # turn an inaccurate answer into an error
+    with collected() as held:
+        check_status(raw.status, request.backend.name,
+                     said + _conditioning_hint(request.lam, request.metric, request.grid,
+                                               _cell_step(request.metric, request.grid)),
+                     # bounded: the action is >= 0, and a free end's potential is finite
+                     # on a kept mass; feasible: the reaction path without constraints, and
+                     # for a free end staying put, which keeps every constraint
+                     _limits(request.plan, request.grid), bounded=True,
+                     feasible=r1 is None or (not request.plan.constraints
+                                             and bool(np.all(request.plan.reaction))))
+        if r1 is not None:
+            # these warn about the path and d^2, which wfr_cvx.rebalance takes from a
+            # second solve between fixed ends, not from a free end's (only its target is
+            # kept)
+            _check_path(raw, request.backend.name)
+            _check_clipped(raw, request.backend.name)
+            _warn_if_known_inaccurate(request)
     grid, unit = request.grid, 1.0 / factor
     rho = np.maximum(raw.levels, 0.0) * unit
     rho[0] = r0
@@ -932,7 +943,84 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
         backend=request.backend.name, scheme=request.scheme,
         constraints=request.plan.constraints,
     )
+    _check_constraints(solved, request, heavier)
+    _replay(held)
     return _cheaper_of(solved, request)
+
+
+#: A solved path may exceed a cap (:class:`~wfr_cvx.constraints.MaxVelocity`,
+#: :class:`~wfr_cvx.constraints.MaxReactionRate`) by this share of the cap on every face
+#: or cell and step, plus the backend's :data:`CONSTRAINT_ATOL` (:func:`_check_constraints`).
+CAP_RTOL = 1e-3
+#: Per backend, the mass, as a share of the heavier end's, by which a path solved to
+#: "Solved" may break its constraints on one face or cell and step beyond
+#: :data:`CAP_RTOL`: ``(caps, the rest)``, the rest being mass moved or created on closed
+#: steps and a change of the total mass under TotalMass.  Scaled up with the backend's
+#: feasibility tolerance (:data:`TOLERANCE_OPTIONS`) when it is loosened, never down.
+#: Measured at the defaults on the constrained solves of the tests and on binding caps,
+#: windows and TotalMass on 1-D, square and simplex grids, largest excess: clarabel 5e-9 /
+#: 2e-13, cvxpy 3e-8 / 4e-13, scs 2e-7 / 4e-8, dr 9e-8 / 8.5e-6 (dr meets the rows that
+#: close reaction to its ``eps`` relative to the whole iterate).
+CONSTRAINT_ATOL = {"clarabel": (1e-7, 1e-7), "cvxpy": (3e-7, 1e-7), "scs": (1e-6, 1e-6),
+                   "dr": (1e-6, 3e-5)}
+#: The same share for a path that ended "AlmostSolved", on every backend: the solver
+#: already says it is inaccurate, and a path that also breaks the constraints measurably
+#: is refused (SCS out of iterations broke a cap by 3 % where a position of 1e-4 of the
+#: book moved, its d^2 a tenth of the interior point's; 9.9e-7 of the book).
+INACCURATE_ATOL = 1e-7
+#: The option holding each backend's feasibility tolerance, and its default.
+TOLERANCE_OPTIONS = {"clarabel": ("tol_feas", 1e-8), "cvxpy": ("tol_feas", 1e-8),
+                     "scs": ("eps_abs", 1e-6), "dr": ("eps", 1e-5)}
+
+
+def _check_constraints(path: Geodesic, request: Request, heavier: float) -> None:
+    """Raise :class:`~wfr_cvx.SolverError` when a solved ``path`` breaks the constraints
+    (:func:`~wfr_cvx.constraints.plan_violation`): a cap exceeded on some face or cell and
+    step by more than :data:`CAP_RTOL` of itself plus the backend's floor
+    (:data:`CONSTRAINT_ATOL`, :data:`INACCURATE_ATOL` after "AlmostSolved") times the
+    heavier end's mass ``heavier``; mass moved or created on a closed step, or the total
+    mass changed under TotalMass, by more than the other floor.
+
+    Caps are checked relative to themselves, face by face: the solvers' tolerances are
+    relative to the whole problem, so a constraint that binds on a small part of the book
+    can go unresolved at "Solved" (dr: rates 43 % above the cap on an infeasible growth,
+    1.2e-5 of the book).  What the floors leave unchecked: breaches below them, e.g. a cap
+    that allows 1e-4 of the book per step exceeded by 1 % (dr, growth just beyond the
+    reach of a rate cap); backend="clarabel" resolves those.  The message says what to
+    do: for a first-order backend, lower its tolerance or use the interior point; for an
+    interior point (which meets its rows to 1e-8), that the constraints may be infeasible
+    (cvxpy ended "AlmostSolved" with rates 66 times the cap on a growth 2e-4 beyond its
+    reach).  :class:`~wfr_cvx.InfeasibleError` stays for certified infeasibility.
+    """
+    plan = request.plan
+    if not plan.constraints:
+        return
+    name = request.backend.name
+    option, default = TOLERANCE_OPTIONS.get(name, (None, 1.0))
+    loosened = max(1.0, float(request.options.get(option, default)) / default)
+    cap_share, share = CONSTRAINT_ATOL.get(name, CONSTRAINT_ATOL["dr"])
+    if path.status in INACCURATE:
+        cap_share, share = min(cap_share, INACCURATE_ATOL), min(share, INACCURATE_ATOL)
+    violation = plan_violation(plan, path, share * loosened * heavier, cap_rtol=CAP_RTOL,
+                               cap_atol=cap_share * loosened * heavier)
+    if violation is None:
+        return
+    if request.backend.first_order:
+        knob = ("`eps` (and raise `max_iter`)" if name == "dr"
+                else "`eps_abs` / `eps_rel` (and raise `max_iters`)")
+        advice = (f"a first-order backend meets its constraint rows to its tolerance relative "
+                  f"to the whole problem, coarse for a constraint that binds on a small part "
+                  f"of the book (a small move, a small position): lower {knob}, or use "
+                  f"backend='clarabel', which also decides whether the constraints are "
+                  f"feasible")
+    else:
+        advice = ("an interior point meets its rows to ~1e-8, so the constraints may be "
+                  "infeasible, or nearly so (loosen them)" + (
+                      "; backend='clarabel' certifies infeasibility" if name != "clarabel"
+                      else ""))
+    raise SolverError(f"the {name} solve ended {str(path.status)!r} with a path that breaks "
+                      f"its constraints [{plan.describe()}]: {violation}; {advice}",
+                      status=str(path.status), backend=name)
 
 
 def _cost_scale(request: Request) -> float:
@@ -1171,11 +1259,20 @@ def check_status(status, backend: str, hint: str = "", limits: str = "",
                                               Status.ALMOST_PRIMAL_INFEASIBLE)))
     if impossible:
         what = "unbounded" if "Dual" in status.value else "infeasible"
+        if feasible:
+            why = ("the objective is bounded below, and a path is feasible: the pure-reaction "
+                   "path without constraints, staying put for a free end")
+        else:
+            # a splitting solver's unboundedness test can fire on an infeasible problem
+            # (SCS on a growth beyond a rate cap's reach) or fail numerically (SCS on a cap
+            # that binds on a small move): which, only an interior point tells
+            under = f" under the {limits}" if limits else ""
+            why = (f"the objective is bounded below; the problem may be infeasible{under}, "
+                   f"or the solver failed numerically: use backend='clarabel', which "
+                   f"certifies infeasibility")
         raise SolverError(
             f"the WFR solve failed: the solver reported the problem {what}, which it cannot "
-            f"be (the objective is bounded below, and a path is feasible: the pure-reaction "
-            f"path without constraints, staying put for a free end){hint}",
-            status=status.value, backend=backend)
+            f"be ({why}){hint}", status=status.value, backend=backend)
     if status in INACCURATE:
         warn(
             f"the {backend} solve stopped at reduced accuracy (status {status.value!r}); "

@@ -375,18 +375,39 @@ def _field(value, name: str, shape: tuple, where: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- policy
-def _policy_at(geo: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
+def _open_steps(geo: Geodesic) -> tuple[np.ndarray, np.ndarray]:
+    """Where the geodesic's constraints let transport and reaction act: per step and face
+    (``(T, *grid.face_shape)``, ``grid.face_mask`` included) and per step and cell
+    (``(T, *grid.shape)``), from its :attr:`~wfr_cvx.Geodesic.constraints` (a
+    :class:`~wfr_cvx.constraints.TradingWindow`, a ``MaxVelocity(0)``, a
+    ``MaxReactionRate(0)``)."""
+    from ..constraints import compile_constraints
+
+    grid = geo.grid
+    plan = compile_constraints(geo.constraints, grid)
+    reaction = np.broadcast_to(plan.reaction.reshape(-1, *([1] * len(grid.shape))),
+                               (grid.n_steps, *grid.shape))
+    return plan.faces, reaction
+
+
+def _policy_at(geo: Geodesic, s: float, open_steps=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`policy` at ``s``; ``open_steps`` from :func:`_open_steps` (computed when
+    None)."""
+    faces, cells = _open_steps(geo) if open_steps is None else open_steps
     T = geo.grid.n_steps
+    k = min(int(math.floor(s * T)), T - 1)  # the step s lies in
     x = s * T - 0.5  # position in units of steps, 0 at the first midpoint
-    if x <= 0.0 or T == 1:
-        return geo.velocity[0].copy(), geo.rate[0].copy()
-    if x >= T - 1:
-        return geo.velocity[-1].copy(), geo.rate[-1].copy()
-    k = int(math.floor(x))
-    theta = x - k
-    velocity = (1.0 - theta) * geo.velocity[k] + theta * geo.velocity[k + 1]
-    rate = (1.0 - theta) * geo.rate[k] + theta * geo.rate[k + 1]
-    return velocity, rate
+    other = k + 1 if x >= k else k - 1  # the neighbouring midpoint s is nearer to
+    theta = abs(x - k)
+    fields = []
+    for values, open_ in ((geo.velocity, faces), (geo.rate, cells)):
+        value = values[k].copy()
+        if 0 <= other < T:
+            # toward an open neighbour only: a closed one's 0 is no trend of this step's
+            blend = (1.0 - theta) * values[k] + theta * values[other]
+            value = np.where(open_[other], blend, value)
+        fields.append(np.where(open_[k], value, 0.0))
+    return fields[0], fields[1]
 
 
 def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -395,7 +416,14 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
     The engine gives one velocity (faces) and one rate (cells) per step; they are taken to
     sit at the step midpoints :math:`s_k = (k + 1/2)\,\Delta t` and interpolated linearly
     between them, constant before :math:`s_0` and after :math:`s_{T-1}`.  Where the engine
-    set them to 0 (no mass) they stay 0.
+    set them to 0 (no mass) they stay 0.  The geodesic's constraints
+    (:attr:`~wfr_cvx.Geodesic.constraints`) keep closed steps closed: during a step
+    :math:`[k, k + 1)\,\Delta t` whose transport a
+    :class:`~wfr_cvx.constraints.TradingWindow` (or a ``MaxVelocity(0)``) closes the
+    velocity is 0 on the closed faces, and during one whose reaction is closed
+    (``TradingWindow(..., reaction=False)``, ``MaxReactionRate(0)``) the rate is 0; an
+    open step next to a closed one holds its own value over the half toward it rather
+    than fall toward that 0.
 
     Parameters
     ----------
@@ -605,6 +633,10 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
       empty, and a birth's rate, :math:`r\Delta t \ge 2q` -- 4 on the power mean, 2 on
       the arithmetic one -- is not applied).
 
+    Steps the geodesic's constraints close stay closed in every scheme: no transport
+    across the faces a :class:`~wfr_cvx.constraints.TradingWindow` (or ``MaxVelocity(0)``)
+    closes, no reaction on steps whose reaction is off (:func:`policy`).
+
     Accuracy.  The rollout is a different discretisation of the same continuity equation
     than the engine's, so it reproduces :math:`\rho_1` up to the discretisation error of
     both.  Measured on the problem of ``tests/test_dynamics.py`` (two regimes, bumps of
@@ -674,7 +706,8 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
     scheme = _check_scheme(scheme)
     grid = geo.grid
     T = grid.n_steps
-    velocity = np.where(grid.face_mask, geo.velocity, 0.0)
+    open_steps = _open_steps(geo)
+    velocity = np.where(open_steps[0], geo.velocity, 0.0)
     # the interpolated velocity is a convex combination of the step velocities, and the
     # outflow Courant number is convex in v: the steps' maximum bounds every substep
     needed = _substeps_needed(velocity, grid, grid.dt)
@@ -700,13 +733,16 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
     for k in range(T):
         if scheme != "upwind":
             rate, source = _exponential_rate(geo, k)
+            if not open_steps[1][k].all():  # reaction closed: the source is round-off
+                rate, source = np.zeros(grid.shape), None
             v = velocity[k]
         for j in range(n_substeps):
             first_axis = substep % 2
             substep += 1
             if scheme == "upwind":
-                v, rate = _policy_at(geo, (k + (j + 0.5) / n_substeps) * grid.dt)
-                transport(rho, np.where(grid.face_mask, v, 0.0), moved, first_axis)
+                v, rate = _policy_at(geo, (k + (j + 0.5) / n_substeps) * grid.dt,
+                                     open_steps)
+                transport(rho, v, moved, first_axis)
                 # A rate at or above 2q / dt is a birth (c >= 1 in _exponential_rate), which
                 # this scheme does not make.  Applied as a rate, those of a first-order
                 # solve's nearly empty cells (thousands per unit time) grew their

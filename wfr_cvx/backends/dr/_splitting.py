@@ -29,9 +29,10 @@ class Splitting:
     ``K`` stacks the terms' rows, ``segments`` says which rows are which term:
     ``(kind, start, stop, extra)`` with kind ``"perspective"`` (extra: ``(weights, ncomp,
     t_columns)``, rows ``u_1 .. u_ncomp, F`` per term), ``"soc"`` (extra: cone dimension),
-    ``"nonneg"`` or ``"zero"``.  ``n_x`` unknowns: the cone program's columns before its
-    epigraph variables.  ``reaction_start``: the first row of the reaction terms' segment
-    (None without reaction terms).
+    ``"nonneg"`` or ``"zero"`` (extra: the cone block's label, e.g. ``"max_velocity"``).
+    ``n_x`` unknowns: the cone program's columns before its epigraph variables.
+    ``reaction_start``: the first row of the reaction terms' segment (None without
+    reaction terms).
     """
 
     K: sp.csr_matrix
@@ -88,7 +89,7 @@ def split(problem: ConicProblem) -> Splitting:
             scale = np.divide(1.0, norm, out=np.ones(count), where=norm > 0)
             blocks.append(sp.diags(scale) @ block)
             consts.append(scale * b[row:row + count])
-            segments.append((cone.kind, start, start + count, None))
+            segments.append((cone.kind, start, start + count, cone.label))
             start += count
             continue
         dim = cone.dim
@@ -136,10 +137,26 @@ def reaction_scale(s: Splitting, cap: float) -> float:
     return min(1.0, cap / ratio)
 
 
+#: The cap rows (:mod:`wfr_cvx.assembly`), whose penalty :func:`_penalty` sets from the
+#: cap's value.
+CAP_ROWS = ("max_velocity", "max_reaction_rate")
+
+
 def _penalty(s: Splitting, z: np.ndarray, floor: float, reaction_cap: float) -> np.ndarray:
     """Per-row penalty ``E``: ``w / F`` on perspective terms, ``1 / t`` on the other cones,
-    with ``F``, ``t`` read off ``z`` and floored at ``floor`` times their largest value; the
-    reaction terms' ``w`` times :func:`reaction_scale` (``reaction_cap``)."""
+    ``1 / a`` on the rows of a cap (:data:`CAP_ROWS`) and 1 on the other constraint rows,
+    with ``F``, ``t`` and ``a`` read off ``z`` and floored at ``floor`` times their largest
+    value in the segment; the reaction terms' ``w`` times :func:`reaction_scale`
+    (``reaction_cap``).
+
+    A cap's rows come in pairs ``a -+ b >= 0`` (``|b| <= a``, stacked: all the ``-`` rows,
+    then the ``+`` rows), so ``a`` is their half-sum: a cap's residual is weighed against
+    the amount it allows, as a cost term's against its ``F``.  A penalty of 1 on these
+    rows (of unit norm) weighs a cap that binds on a small part of the book -- a small
+    move, a small position -- as little as that part against the residual over the whole
+    iterate: the iteration stopped with speeds 1.85 times the cap (``benchmarks/TUNING.md``
+    has the measurements).
+    """
     E = np.ones(z.size)
     for kind, start, stop, extra in s.segments:
         if kind == "perspective":
@@ -153,6 +170,10 @@ def _penalty(s: Splitting, z: np.ndarray, floor: float, reaction_cap: float) -> 
             F = z[start:stop].reshape(-1, extra)[:, 0]
             scale = 1.0
             per = extra
+        elif kind == "nonneg" and extra in CAP_ROWS:
+            pairs = z[start:stop].reshape(2, -1)
+            F = np.tile(0.5 * (pairs[0] + pairs[1]), 2)
+            scale, per = 1.0, 1
         else:
             continue
         top = F.max() if F.size else 0.0
