@@ -123,7 +123,7 @@ def test_the_large_lam_hint_names_w2_squared_1d_only_where_it_computes_the_limit
     line, simplex = Grid(32, 8), Grid.simplex(8, 4)
 
     def hint(grid, metric, lam=1e4):
-        return _conditioning_hint(lam, check_metric(metric, grid), grid)
+        return _conditioning_hint(lam, check_metric(metric, grid), grid, grid.dx)
 
     assert hint(line, None).endswith("d^2 -> W2^2 for equal masses per regime "
                                      "(wfr_cvx.closed_form.w2_squared_1d)")

@@ -265,7 +265,7 @@ def test_ends_a_fifth_of_a_bump_apart_are_solved_to_the_tolerance(monkeypatch, m
     r0 = g.bump(0.4, 0.05, 0) + g.bump(0.6, 0.06, 1, mass=0.5)
     r1 = g.bump(0.4 + move, 0.05, 0) + g.bump(0.6 - move, 0.06, 1, mass=0.5)
     d2 = wfr_cvx.geodesic(r0, r1, g, 2.0).distance2
-    monkeypatch.setattr(engine, "INTERIOR_SMALL_STEP", 0.0)  # no balance
+    monkeypatch.setattr(engine, "NEAR_ENDS_APART", 0.0)  # no balance
     tight = wfr_cvx.geodesic(r0, r1, g, 2.0, backend="clarabel", tol_gap_abs=1e-11,
                              tol_gap_rel=1e-11, tol_feas=1e-11, tol_ktratio=1e-9)
     assert tight.status == "Solved"

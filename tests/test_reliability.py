@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,19 @@ def test_the_tiny_lam_hint_is_relative_to_the_cells():
     hint = _conditioning_hint(1e-4, np.ones((1, 15)), g, cell_step=1 / 16)
     assert "below 1/200 of a cell's metric length" in hint
     assert _conditioning_hint(0.01, np.ones((1, 15)), g, cell_step=1 / 16) == ""
+    # tiny against the axis (below 1e-4 of it) but above 1/200 of a cell: no cell claim
+    fine = Grid(64, 8)
+    hint = _conditioning_hint(9e-5, np.ones((1, 63)), fine, cell_step=1 / 64)
+    assert "tiny against the weight axis" in hint and "1/200" not in hint
+
+
+def test_empty_ends_with_reaction_closed_are_zero_without_a_warning():
+    """Before: 0/0 in sizing the second transport-only solve (a RuntimeWarning)."""
+    g = Grid(16, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        geo = wfr_cvx.geodesic(g.zeros(), g.zeros(), g, 1.0, constraints=[MaxReactionRate(0)])
+    assert geo.distance2 == 0.0
 
 
 def test_transport_with_huge_lam_is_a_clear_error():

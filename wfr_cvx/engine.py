@@ -18,9 +18,9 @@ returns the :class:`~wfr_cvx.Geodesic` in user units:
   back up to 250 times too dear.  Measured on a bump moved by 2e-5 .. 0.3 of the axis
   (``Grid(64, 16)``, Clarabel and cvxpy): within 6e-5 of the discrete optimum at ``lam``
   = 30 .. 500 where the solve ends (1.2e-4 below it at a move of 1e-6).  Fixed ends
-  with reaction closed everywhere are solved twice, the second time sized by the first
-  answer (:func:`_transport_only`).  The full solve still stops with a
-  :class:`~wfr_cvx.SolverError` in some cases (``lam = 500`` moved by 0.3; moves of
+  with reaction closed everywhere are solved again, sized by the first answer, where it
+  lies below 1e-3 of the a-priori scale (:func:`_transport_only`).  The full solve still
+  stops with a :class:`~wfr_cvx.SolverError` in some cases (``lam = 500`` moved by 0.3; moves of
   1e-5 at ``lam >= 70``) rather than return a wrong number; use the limit there,
   :math:`W_2^2` for equal masses (:func:`~wfr_cvx.closed_form.w2_squared_1d` on a 1-D
   grid).
@@ -437,9 +437,10 @@ SMALL_STEP = 0.1
 #: The interior point's free ends are solved again up to this larger move: the first
 #: answer's target was still 3e-6 .. 1.6e-3 (L1, of a unit mass) from a solve at 1e-10
 #: tolerances at moves of 0.10 .. 0.48, the second's 1e-7 .. 4e-6 (benchmarks/TUNING.md).
-#: Fixed ends closer than this are solved with balanced cost cones
-#: (:func:`_near_ends_balanced`).
 INTERIOR_SMALL_STEP = 0.5
+#: Fixed ends closer than this (relative Hellinger distance) are solved with balanced
+#: cost cones (:func:`_near_ends_balanced`).
+NEAR_ENDS_APART = 0.5
 #: The largest balance of the cost cones: a move of 1e-6 of the levels is at the limit
 #: of what double precision resolves in them anyway.
 MAX_BALANCE = 1e6
@@ -448,7 +449,7 @@ MAX_BALANCE = 1e6
 def _near_ends_balanced(request: Request) -> Request:
     r"""``request`` with its cost cones balanced (``Request.balance``) when its ends are
     :math:`\epsilon = 2H/\sqrt{M}` apart with :math:`\epsilon <`
-    :data:`INTERIOR_SMALL_STEP` (:math:`H` their Hellinger distance, :math:`M` the
+    :data:`NEAR_ENDS_APART` (:math:`H` their Hellinger distance, :math:`M` the
     heavier end's mass): by
     :math:`1/\epsilon` (at most :data:`MAX_BALANCE`), on the interior point backends
     (:data:`NEAR_ENDS_BALANCED`).
@@ -464,10 +465,10 @@ def _near_ends_balanced(request: Request) -> Request:
     case "Solved", :math:`d^2/\delta^2` the same to 1e-5 from 1e-2 to 1e-5.  On
     ``Grid.simplex(16, 8)``, errors from 1e-4 before; now "Solved" to 1e-4 (a bump moved by
     1e-4: :math:`d^2/\delta^2` = 0.830912, as ``dr``'s) and "AlmostSolved" at 1e-5.
-    Up to :math:`\epsilon` = 0.5, not only 0.1: unbalanced, ends 0.1 .. 0.36 apart were
-    1e-4 .. 8.4e-4 off at "Solved" (two regimes' bumps moved by 0.01 .. 0.02 at
-    ``lam = 2``: +3.5e-4, -2.0e-4), balanced within 5e-5; a balance beyond
-    :math:`1/\epsilon` went wrong silently (+43 % at 300 where :math:`1/\epsilon` was 3).
+    Unbalanced, ends 0.1 .. 0.36 apart were 1e-4 .. 8.4e-4 off at "Solved" (two regimes'
+    bumps moved by 0.01 .. 0.02 at ``lam = 2``: +3.5e-4, -2.0e-4), balanced within 5e-5;
+    a balance beyond :math:`1/\epsilon` went wrong silently (+43 % at 300 where
+    :math:`1/\epsilon` was 3).
 
     :math:`\epsilon` is at most the share of the mass that changes,
     :math:`\|\rho_1 - \rho_0\|_1 / M`, and equals it for a book rescaled as a whole; where
@@ -480,7 +481,7 @@ def _near_ends_balanced(request: Request) -> Request:
         return request
     r0, r1 = request.rho0, request.rho1
     apart = float(np.sqrt(hellinger2(r0, r1, 1.0) / max(r0.sum(), r1.sum())))  # 2H/sqrt(M)
-    if not 0.0 < apart < INTERIOR_SMALL_STEP:
+    if not 0.0 < apart < NEAR_ENDS_APART:
         return request
     return dataclasses.replace(request, balance=min(1.0 / apart, MAX_BALANCE))
 
@@ -811,7 +812,7 @@ def _transport_only_applies(request: Request) -> bool:
     domain."""
     r0, r1 = request.rho0, request.rho1
     if (r1 is None or not request.plan.reaction.any() or not request.plan.faces.any()
-            or request.backend.name not in NEAR_ENDS_BALANCED):
+            or request.backend.first_order):
         return False
     reach = metric_reach(request.metric) * np.sqrt(request.grid.dims)
     if request.lam <= LARGE_LAM * reach:
@@ -838,8 +839,9 @@ def _transport_only(request: Request) -> Geodesic:
     r"""A solve between fixed ends with reaction closed on every step, sized by its answer.
 
     Its objective is divided by balanced transport's a-priori bound, :math:`D^2` per unit
-    mass (:func:`~wfr_cvx.assembly.cost_scale_for`), far above :math:`d^2` for nearly
-    equal ends: a bump moved by 1e-4 of the axis came back "Solved" 13-16 % high.  Where
+    mass (1 inside [1e-2, 1e2]; :func:`~wfr_cvx.assembly.cost_scale_for`), far above
+    :math:`d^2` for nearly equal ends: a bump moved by 1e-4 of the axis came back
+    "Solved" 13-16 % high.  Where
     the answer lies below 1e-3 of that scale it is solved again at 100 times the answer,
     not below :data:`SCALE_FLOOR` of it (measured best; at the answer itself the solve
     stalls), and the second answer is kept when "Solved" without a warning.  Iterations
@@ -850,14 +852,13 @@ def _transport_only(request: Request) -> Geodesic:
         except SolverError:
             _replay(first_warnings)
             raise
-    scale = _cost_scale(request)
-    per_mass = first.distance2 / max(request.rho0.sum(), request.rho1.sum())
-    if per_mass >= 1e-3 * scale:
+    scale, heavier = _cost_scale(request), max(request.rho0.sum(), request.rho1.sum())
+    if heavier == 0 or first.distance2 / heavier >= 1e-3 * scale:
         _replay(first_warnings)
         return first
     with collected() as second_warnings:
         try:
-            second = _solve_once(request, cost_scale=max(100.0 * per_mass,
+            second = _solve_once(request, cost_scale=max(100.0 * first.distance2 / heavier,
                                                          SCALE_FLOOR * scale))
         except SolverError:
             second = None
@@ -879,7 +880,7 @@ def _with_transport_only(request: Request) -> Geodesic:
     Between equal masses the transport-only problem (:func:`_transport_only`) is well
     conditioned and its optimum lies within :math:`O((D/\lambda)^2)` above :math:`d^2`
     (two Diracs :math:`D` apart: relative :math:`D^2/48\lambda^2`).  The full solve's
-    error, if it fails, is raised as before.  Iterations and times count every solve."""
+    error, if it fails, is raised.  Iterations and times count every solve."""
     with collected() as full_warnings:
         try:
             full = _solve_once(request)
@@ -890,7 +891,7 @@ def _with_transport_only(request: Request) -> Geodesic:
     with collected() as caught:
         try:
             candidate = _transport_only(alone)
-        except (SolverError, ValueError):
+        except SolverError:
             candidate = None  # e.g. InfeasibleError: a mask leaves unequal components
     if (candidate is None or candidate.status != Status.SOLVED or caught
             or candidate.distance2 >= full.distance2):
@@ -908,7 +909,8 @@ def _replay(caught: list) -> None:
 
 def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     """One solve of ``request`` (:func:`solve`), its objective divided by ``cost_scale``
-    (in d^2 per unit mass) when given, else by :func:`_cost_scale`."""
+    (in d^2 per unit mass) when given, else by
+    :func:`~wfr_cvx.assembly.cost_scale_for` of the ends as the solver sees them."""
     r0, r1 = request.rho0, request.rho1
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0 or (r1 is None and _stays_put(request)):
@@ -1250,8 +1252,7 @@ def _check_clipped(raw: RawSolution, backend: str) -> None:
              InaccurateSolutionWarning, stacklevel=None)
 
 
-def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid,
-                       cell_step: float = 0.0) -> str:
+def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid, cell_step: float) -> str:
     """Why a solve may fail for this ``lam`` (empty when nothing is known), and the limit
     that holds there: :math:`W_2^2` for large ``lam``, named as
     :func:`~wfr_cvx.closed_form.w2_squared_1d` only where that function computes it (a
@@ -1272,11 +1273,12 @@ def _conditioning_hint(lam: float, metric: np.ndarray, grid: Grid,
                 "weight axis: reaction costs ~lam^2 times more than crossing it, which "
                 f"leaves the problem badly conditioned; in this limit d^2 -> {limit}")
     if lam < 1e-4 * reach or DEEP_TELEPORT * lam <= cell_step:
-        return (f"; lam = {lam:g} is tiny against the weight axis (below 1/"
-                f"{DEEP_TELEPORT:g} of a cell's metric length): moving mass between cells "
-                "saves ~3 (lam/dx)^2 of d^2 at most, which is the Hellinger cost to that "
-                "accuracy (wfr_cvx.closed_form.hellinger2; with scheme='arithmetic' the "
-                "scheme's own error in dt adds to it)")
+        below = (f" (below 1/{DEEP_TELEPORT:g} of a cell's metric length)"
+                 if DEEP_TELEPORT * lam <= cell_step else "")
+        return (f"; lam = {lam:g} is tiny against the weight axis{below}: moving mass "
+                "between cells saves ~3 (lam/dx)^2 of d^2 at most, which is the Hellinger "
+                "cost to that accuracy (wfr_cvx.closed_form.hellinger2; with "
+                "scheme='arithmetic' the scheme's own error in dt adds to it)")
     return ""
 
 

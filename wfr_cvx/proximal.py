@@ -279,7 +279,7 @@ def _fixed_end_path(free: Geodesic, request: Request) -> Geodesic:
     tolerance times ``2 tau`` times the objective (26 where the least action to the
     target is 0.29, at ``tau = 1e12``).  Between fixed ends ``d^2`` is solved on its own
     scale, the cost cones balanced up to a separation of
-    :data:`~wfr_cvx.engine.INTERIOR_SMALL_STEP`.  The status is
+    :data:`~wfr_cvx.engine.NEAR_ENDS_APART`.  The status is
     the worse of the two solves', the iterations and times their sums."""
     r0, target = request.rho0, free.rho[-1]
     mass = max(float(r0.sum()), float(target.sum()))
