@@ -83,14 +83,18 @@ def test_empty_ends_with_reaction_closed_are_zero_without_a_warning():
     assert geo.distance2 == 0.0
 
 
-def test_transport_with_huge_lam_is_a_clear_error():
-    """lam = 1e3 on [0, 1]: reaction ~1e6 times dearer than transport; the solve fails, and
-    a SolverError says why (lam against the weight axis), never a wrong number.  (The W2
-    limit at solvable lam is checked in test_geodesic and test_reference.)"""
+def test_transport_with_huge_lam_is_answered_by_transport_alone_with_a_warning():
+    """lam = 1e3 on [0, 1]: reaction ~1e6 times dearer than transport; the full solve
+    fails (before: a SolverError saying why).  Between equal masses the transport-only
+    path answers, "AlmostSolved", with the failure and the bound in the warning; its d^2
+    is the W2 limit's (the cells' W2^2 0.0906, the scheme 0.5 % below it)."""
     g = Grid(16, 8)
     r0, r1 = g.bump(0.3, 0.08), g.bump(0.6, 0.08)
-    with pytest.raises(SolverError, match=r"lam = 1000 is \d+ times the \(metric\) length"):
-        wfr_cvx.geodesic(r0, r1, g, 1e3)
+    with pytest.warns(InaccurateSolutionWarning,
+                      match=r"lam = 1000 is \d+ times the \(metric\) length.*transport-only"):
+        geo = wfr_cvx.geodesic(r0, r1, g, 1e3)
+    assert geo.status == "AlmostSolved" and geo.reaction_cost == 0.0
+    assert geo.distance2 == pytest.approx(closed_form.w2_squared_1d(r0, r1, g), rel=1e-2)
 
 
 @pytest.mark.parametrize("backend", ["clarabel", "cvxpy"])

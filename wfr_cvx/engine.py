@@ -879,22 +879,38 @@ def _with_transport_only(request: Request) -> Geodesic:
     "AlmostSolved" 250 times above (Clarabel), and 1.5 times above at a move of 1e-3.
     Between equal masses the transport-only problem (:func:`_transport_only`) is well
     conditioned and its optimum lies within :math:`O((D/\lambda)^2)` above :math:`d^2`
-    (two Diracs :math:`D` apart: relative :math:`D^2/48\lambda^2`).  The full solve's
-    error, if it fails, is raised.  Iterations and times count every solve."""
+    (two Diracs :math:`D` apart: relative :math:`D^2/48\lambda^2`).  Where the full
+    solve fails (not as infeasible) and the transport-only one is "Solved", that path is
+    returned "AlmostSolved" with a warning; else the full solve's error is raised.
+    Iterations and times count every solve that returned."""
+    failure = None
     with collected() as full_warnings:
         try:
             full = _solve_once(request)
-        except SolverError:
+        except InfeasibleError:
             _replay(full_warnings)
             raise
+        except SolverError as exc:
+            full, failure = None, exc
     alone = request.with_ends(request.rho0, request.rho1, reaction=False)
     with collected() as caught:
         try:
             candidate = _transport_only(alone)
         except SolverError:
             candidate = None  # e.g. InfeasibleError: a mask leaves unequal components
-    if (candidate is None or candidate.status != Status.SOLVED or caught
-            or candidate.distance2 >= full.distance2):
+    usable = candidate is not None and candidate.status == Status.SOLVED and not caught
+    if full is None:
+        _replay(full_warnings)
+        if not usable:
+            raise failure
+        reach = metric_reach(request.metric) * np.sqrt(request.grid.dims)
+        candidate.status = Status.ALMOST_SOLVED
+        warn(f"{failure} -- returned the transport-only path (reaction switched off), "
+             "admissible and above d^2 by O((D/lam)^2) relative: for two Diracs D apart, "
+             f"D^2/(48 lam^2), here at most {reach**2 / (48.0 * request.lam**2):.1e}",
+             InaccurateSolutionWarning, stacklevel=None)
+        return candidate
+    if not usable or candidate.distance2 >= full.distance2:
         _replay(full_warnings)
         return full if candidate is None else _with_counts(full, candidate)
     _replay(caught)
