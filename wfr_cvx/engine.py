@@ -19,11 +19,11 @@ returns the :class:`~wfr_cvx.Geodesic` in user units:
   (``Grid(64, 16)``, Clarabel and cvxpy): within 6e-5 of the discrete optimum at ``lam``
   = 30 .. 500 where the solve ends (1.2e-4 below it at a move of 1e-6).  Fixed ends
   with reaction closed everywhere are solved again, sized by the first answer, where it
-  lies below 1e-3 of the a-priori scale (:func:`_transport_only`).  The full solve still
-  stops with a :class:`~wfr_cvx.SolverError` in some cases (``lam = 500`` moved by 0.3; moves of
-  1e-5 at ``lam >= 70``) rather than return a wrong number; use the limit there,
-  :math:`W_2^2` for equal masses (:func:`~wfr_cvx.closed_form.w2_squared_1d` on a 1-D
-  grid).
+  lies below 1e-3 of the a-priori scale (:func:`_transport_only`).  Where the full solve
+  fails (``lam = 500`` moved by 0.3; moves of 1e-5 at ``lam >= 70``), the transport-only
+  path is returned "AlmostSolved" with a warning when it is solved, else the
+  :class:`~wfr_cvx.SolverError` is raised; the limit there is :math:`W_2^2` for equal
+  masses (:func:`~wfr_cvx.closed_form.w2_squared_1d` on a 1-D grid).
 
 Status policy (cvxpy's three levels): "Solved" returns; "AlmostSolved" returns with an
 :class:`~wfr_cvx.InaccurateSolutionWarning`; an infeasibility status raises
