@@ -113,7 +113,7 @@ def test_warned_jobs_say_so_in_their_rows_on_the_process_pool():
     """Before: an inaccurate solve was a row "Solved" with nothing else to tell it from an
     accurate one, and other warnings went to the worker's stderr without the job's name."""
     jobs = [{**BUMPS, "name": "drifts", "backend": "dr"}, {**DOLLARS, "name": "dollars"},
-            {**BUMPS, "name": "stuck", "lam": 1500.0}, SWITCH]
+            {**BUMPS, "name": "stuck", "lam": 1500.0, "solver": {"max_iter": 2}}, SWITCH]
     table = solve_many(jobs, workers=2, progress=False).set_index("name")
     assert table.loc["drifts", "status"] == "Solved" and table.loc["drifts", "error"] == ""
     assert table.loc["drifts", "warnings"].startswith(

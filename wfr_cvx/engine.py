@@ -880,7 +880,8 @@ def _with_transport_only(request: Request) -> Geodesic:
     Between equal masses the transport-only problem (:func:`_transport_only`) is well
     conditioned and its optimum lies within :math:`O((D/\lambda)^2)` above :math:`d^2`
     (two Diracs :math:`D` apart: relative :math:`D^2/48\lambda^2`).  Where the full
-    solve fails (not as infeasible) and the transport-only one is "Solved", that path is
+    solve fails (not as infeasible, nor by its iteration or time budget) and the
+    transport-only one is "Solved", that path is
     returned "AlmostSolved" with a warning; else the full solve's error is raised.
     Iterations and times count every solve that returned."""
     failure = None
@@ -901,8 +902,8 @@ def _with_transport_only(request: Request) -> Geodesic:
     usable = candidate is not None and candidate.status == Status.SOLVED and not caught
     if full is None:
         _replay(full_warnings)
-        if not usable:
-            raise failure
+        if not usable or failure.status in {status.value for status in LIMIT}:
+            raise failure  # a spent iteration or time budget is reported, not answered
         reach = metric_reach(request.metric) * np.sqrt(request.grid.dims)
         candidate.status = Status.ALMOST_SOLVED
         warn(f"{failure} -- returned the transport-only path (reaction switched off), "
