@@ -926,8 +926,8 @@ def _replay(caught: list) -> None:
 
 def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     """One solve of ``request`` (:func:`solve`), its objective divided by ``cost_scale``
-    (in d^2 per unit mass) when given, else by
-    :func:`~wfr_cvx.assembly.cost_scale_for` of the ends as the solver sees them."""
+    (in d^2 per unit mass) when given, else by :func:`_cost_scale` of the ends as the
+    solver sees them."""
     r0, r1 = request.rho0, request.rho1
     heavier = max(r0.sum(), 0.0 if r1 is None else r1.sum())
     if heavier == 0 or (r1 is None and _stays_put(request)):
@@ -955,9 +955,7 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     s0 = np.where(s0 > cut, s0, 0.0)
     s1 = None if s1 is None else np.where(s1 > cut, s1, 0.0)
     if cost_scale is None:
-        cost_scale = cost_scale_for(s0, s1, request.lam, request.metric,
-                                    diameter=np.sqrt(request.grid.dims),
-                                    reaction=bool(request.plan.reaction.any()))
+        cost_scale = _cost_scale(request, s0, s1)
     scaled = dataclasses.replace(request, rho0=s0, rho1=s1, cost_scale=cost_scale)
     if s1 is None:
         scaled = _scaled_free_end(scaled)
@@ -1100,10 +1098,14 @@ def _check_constraints(path: Geodesic, request: Request, heavier: float) -> None
                       status=str(path.status), backend=name)
 
 
-def _cost_scale(request: Request) -> float:
+def _cost_scale(request: Request, rho0: np.ndarray | None = None,
+                rho1: np.ndarray | None = None) -> float:
     """The a-priori size of d^2 per unit mass that divides the objective
-    (:func:`~wfr_cvx.assembly.cost_scale_for`; it does not depend on the masses' units)."""
-    return cost_scale_for(request.rho0, request.rho1, request.lam, request.metric,
+    (:func:`~wfr_cvx.assembly.cost_scale_for`; it does not depend on the masses' units),
+    between ``rho0`` and ``rho1`` (the solver's scaled ends) or the request's own."""
+    if rho0 is None:
+        rho0, rho1 = request.rho0, request.rho1
+    return cost_scale_for(rho0, rho1, request.lam, request.metric,
                           diameter=np.sqrt(request.grid.dims),
                           reaction=bool(request.plan.reaction.any()))
 
