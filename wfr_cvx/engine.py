@@ -775,6 +775,8 @@ def _teleport_answer(request: Request, failure: SolverError) -> Geodesic | None:
     path = _admissible_reaction_path(request)
     if path is not None:
         path.status = Status.ALMOST_SOLVED
+        for name, spent in (failure.counts or {}).items():
+            setattr(path, name, spent)  # the failed solve's: the answer's own cost nothing
     return path
 
 
@@ -977,15 +979,20 @@ def _solve_once(request: Request, cost_scale: float | None = None) -> Geodesic:
     # the warnings wait for the check of the path against the constraints, which may
     # turn an inaccurate answer into an error
     with collected() as held:
-        check_status(raw.status, request.backend.name,
-                     said + _conditioning_hint(request.lam, request.metric, request.grid,
-                                               _cell_step(request.metric, request.grid)),
-                     # bounded: the action is >= 0, and a free end's potential is finite
-                     # on a kept mass; feasible: the reaction path without constraints, and
-                     # for a free end staying put, which keeps every constraint
-                     _limits(request.plan, request.grid), bounded=True,
-                     feasible=r1 is None or (not request.plan.constraints
-                                             and bool(np.all(request.plan.reaction))))
+        try:
+            check_status(raw.status, request.backend.name,
+                         said + _conditioning_hint(request.lam, request.metric, request.grid,
+                                                   _cell_step(request.metric, request.grid)),
+                         # bounded: the action is >= 0, and a free end's potential is
+                         # finite on a kept mass; feasible: the reaction path without
+                         # constraints, and for a free end staying put, which keeps every
+                         # constraint
+                         _limits(request.plan, request.grid), bounded=True,
+                         feasible=r1 is None or (not request.plan.constraints
+                                                 and bool(np.all(request.plan.reaction))))
+        except SolverError as failure:
+            failure.counts = {name: getattr(raw, name) for name in _COUNTS}
+            raise
         if r1 is not None:
             # these warn about the path and d^2, which wfr_cvx.rebalance takes from a
             # second solve between fixed ends, not from a free end's (only its target is

@@ -40,12 +40,17 @@ class SolverError(_Picklable, RuntimeError):
         The backend's status string (e.g. ``"MaxIterations"``, ``"NumericalError"``).
     backend : str
         The backend that ran the solve (``"clarabel"``, ``"cvxpy"``, ``"dr"``, ``"scs"``).
+    counts : dict or None
+        What the failed solve spent, where known: its ``iterations``, ``setup_time``,
+        ``solve_time`` and ``assembly_time``.
     """
 
-    def __init__(self, message: str, *, status: str, backend: str):
+    def __init__(self, message: str, *, status: str, backend: str,
+                 counts: dict | None = None):
         super().__init__(f"{message} (backend={backend!r}, status={status!r})")
         self.status = status
         self.backend = backend
+        self.counts = counts
 
 
 class InfeasibleError(SolverError):
