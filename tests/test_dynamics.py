@@ -11,6 +11,7 @@ from wfr_cvx.analysis.dynamics import (
     make_transport,
     make_upwind_transport,
     outflow_courant,
+    path_fields,
     policy,
     rollout,
     step,
@@ -212,23 +213,23 @@ def test_policy_interpolates_between_step_midpoints(coarse):
     g = coarse.grid
     for k in range(g.n_steps):
         v, r = policy(coarse, (k + 0.5) * g.dt)
-        np.testing.assert_allclose(v, coarse.velocity[k], rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(r, coarse.rate[k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v, path_fields(coarse)[0][k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(r, path_fields(coarse)[1][k], rtol=1e-12, atol=1e-15)
     v, r = policy(coarse, 3.8 * g.dt)  # 0.3 of the way from midpoint 3 to midpoint 4
-    np.testing.assert_allclose(v, 0.7 * coarse.velocity[3] + 0.3 * coarse.velocity[4])
-    np.testing.assert_allclose(r, 0.7 * coarse.rate[3] + 0.3 * coarse.rate[4])
+    np.testing.assert_allclose(v, 0.7 * path_fields(coarse)[0][3] + 0.3 * path_fields(coarse)[0][4])
+    np.testing.assert_allclose(r, 0.7 * path_fields(coarse)[1][3] + 0.3 * path_fields(coarse)[1][4])
     assert v.shape == g.face_shape and r.shape == g.shape
     for s, k in [(0.0, 0), (0.25 * g.dt, 0), (1.0, -1), (1.0 - 0.1 * g.dt, -1)]:
         v, r = policy(coarse, s)
-        np.testing.assert_array_equal(v, coarse.velocity[k])
-        np.testing.assert_array_equal(r, coarse.rate[k])
+        np.testing.assert_array_equal(v, path_fields(coarse)[0][k])
+        np.testing.assert_array_equal(r, path_fields(coarse)[1][k])
 
 
 def test_policy_of_a_one_step_path():
     g = Grid(8, 1)
     geo = wfr_cvx.geodesic(g.bump(0.4, 0.1), g.bump(0.5, 0.1), g, lam=1.0)
     for s in (0.0, 0.3, 1.0):
-        np.testing.assert_array_equal(policy(geo, s)[0], geo.velocity[0])
+        np.testing.assert_array_equal(policy(geo, s)[0], path_fields(geo)[0][0])
 
 
 # ------------------------------------------------------------ acceptance 4: rollout
@@ -322,7 +323,7 @@ def test_rollout_fills_an_empty_regime_by_an_additive_source():
 
 
 def test_rollout_substeps(coarse):
-    needed = int(np.ceil(outflow_courant(coarse.velocity, coarse.grid, coarse.grid.dt)))
+    needed = int(np.ceil(outflow_courant(path_fields(coarse)[0], coarse.grid, coarse.grid.dt)))
     np.testing.assert_array_equal(rollout(coarse), rollout(coarse, n_substeps=needed))
     finer = rollout(coarse, n_substeps=4 * needed)
     assert np.abs(finer[-1] - coarse.rho[-1]).sum() < 0.2 * coarse.rho[-1].sum()
@@ -356,8 +357,9 @@ def test_simplex_policy(line):
     g = simplex.grid
     v, r = simplex.policy(0.5)  # halfway between the midpoints of steps 3 and 4
     assert v.shape == g.face_shape == (2, 2, 16, 16) and r.shape == g.shape
-    np.testing.assert_allclose(v, 0.5 * (simplex.velocity[3] + simplex.velocity[4]))
-    np.testing.assert_allclose(r, 0.5 * (simplex.rate[3] + simplex.rate[4]))
+    velocity, rate, _ = path_fields(simplex)
+    np.testing.assert_allclose(v, 0.5 * (velocity[3] + velocity[4]))
+    np.testing.assert_allclose(r, 0.5 * (rate[3] + rate[4]))
 
 
 def test_simplex_rollout_reproduces_rho1():
@@ -457,7 +459,7 @@ def test_upwind_rollout_applies_no_birth_rates():
     a = s.bump((0.25, 0.3), 0.08, 0, mass=0.8) + s.bump((0.4, 0.2), 0.08, 1, mass=0.2)
     b = s.bump((0.4, 0.35), 0.08, 0, mass=0.4) + s.bump((0.5, 0.3), 0.08, 1, mass=0.6)
     geo = wfr_cvx.geodesic(a, b, s, lam=0.3, backend="dr")
-    assert np.max(geo.rate) * s.dt > 4.0  # the case the rule is for
+    assert np.max(path_fields(geo)[1]) * s.dt > 4.0  # the case the rule is for
     path = rollout(geo, scheme="upwind")
     np.testing.assert_allclose(path.sum(axis=(1, 2, 3)), geo.rho.sum(axis=(1, 2, 3)),
                                rtol=2e-2)
@@ -495,10 +497,10 @@ def test_policy_and_rollout_keep_a_closed_window_closed():
         v, r = geo.policy(s)
         assert not v.any() and not r.any()
     v, r = geo.policy(0.35)  # second half of step 2, beside the closed step 3
-    np.testing.assert_array_equal(v, geo.velocity[2])
-    np.testing.assert_array_equal(r, geo.rate[2])
+    np.testing.assert_array_equal(v, path_fields(geo)[0][2])
+    np.testing.assert_array_equal(r, path_fields(geo)[1][2])
     v, r = geo.policy(0.25)  # between the midpoints of two open steps: as before
-    np.testing.assert_allclose(v, 0.5 * (geo.velocity[1] + geo.velocity[2]))
+    np.testing.assert_allclose(v, 0.5 * (path_fields(geo)[0][1] + path_fields(geo)[0][2]))
     for scheme in ("upwind", "lax-wendroff", "tvd"):
         path = rollout(geo, scheme=scheme)
         assert np.abs(path[5] - path[3]).sum() <= 1e-12 * path[3].sum()

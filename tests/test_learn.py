@@ -12,7 +12,7 @@ import pytest
 
 import wfr_cvx
 from wfr_cvx import Grid, learn
-from wfr_cvx.analysis.dynamics import _substeps_needed, rollout
+from wfr_cvx.analysis.dynamics import _substeps_needed, path_fields, rollout
 from wfr_cvx.analysis.learn import _GridConstants, _jax_rollout
 from wfr_cvx.engine import level_means
 from wfr_cvx.ensemble import Ensemble
@@ -172,7 +172,7 @@ def test_exact_policy_rolls_out_as_the_geodesic(coarse_power):
     geo = coarse_power
     oracle = learn.GeodesicPolicy(geo)
     g = geo.grid
-    n = _substeps_needed(np.where(g.face_mask, geo.velocity, 0.0), g, g.dt)
+    n = _substeps_needed(np.where(g.face_mask, path_fields(geo)[0], 0.0), g, g.dt)
     path = learn.rollout_policy(oracle, geo.rho[0], g, lam=0.3, n_substeps=n)
     # alike but for the births the rollout adds in the tails (2e-9 of mass)
     np.testing.assert_allclose(path.rho, rollout(geo), rtol=1e-9, atol=1e-8)
@@ -180,7 +180,8 @@ def test_exact_policy_rolls_out_as_the_geodesic(coarse_power):
     np.testing.assert_array_equal(path.n_substeps, n)
     # priced by the engine's action on the engine's own path, it is the engine's d^2 (to
     # the momentum of the cells below the mass floor, where the velocity is set to 0)
-    priced = learn.RolledPath(rho=geo.rho, velocity=geo.velocity, rate=geo.rate,
+    velocity, rate, _ = path_fields(geo)
+    priced = learn.RolledPath(rho=geo.rho, velocity=velocity, rate=rate,
                               grid=g, lam=0.3, n_substeps=path.n_substeps,
                               seconds=0.0).as_geodesic()
     assert priced.transport_cost == pytest.approx(geo.transport_cost, rel=1e-6)
@@ -629,7 +630,7 @@ def test_a_substep_count_above_the_courant_limit_is_refused(coarse):
     import jax.numpy as jnp
 
     g = coarse.grid
-    needed = _substeps_needed(np.where(g.face_mask, coarse.velocity, 0.0), g, g.dt)
+    needed = _substeps_needed(np.where(g.face_mask, path_fields(coarse)[0], 0.0), g, g.dt)
     assert needed > 1
     with pytest.raises(ValueError, match=f"`n_substeps` must be >= {needed}"):
         rollout(coarse, n_substeps=needed - 1)

@@ -21,6 +21,21 @@ def continuity_source(rho: np.ndarray, momentum: np.ndarray, grid) -> np.ndarray
     return dtime + div
 
 
+#: Per backend, the share of the mean cell mass (of the heavier end) at and below which a
+#: result's ``velocity`` and ``rate`` are 0: its tolerance leaves the velocity of mass
+#: ``m`` determined to about ``sqrt(tol / m)`` only.  Measured at the default tolerances
+#: against a solve at 1e-11 (two regimes' bumps in 1-D, under a velocity cap, a bump on
+#: the simplex), the largest velocity error over the faces above the floor, relative to
+#: the largest velocity: interior point (clarabel, cvxpy) 1.5x above 1e-9 of the mean
+#: cell mass, 0.2-0.9x above 1e-8, 0.02-0.25x above 1e-6 (the cap's 0.3 read 0.41 on
+#: cvxpy's path at 1e-9, 0.14 above 1e-6); the first-order backends, which leave
+#: round-off mass in the cells the optimum empties, 20-9,500x above 1e-9, 0.3-1.3x above
+#: 1e-6 and 1.5e-3-5.8e-2 above 1e-4; the rates alike.
+RESOLVED_MASS = {"clarabel": 1e-6, "cvxpy": 1e-6, "scs": 1e-4, "dr": 1e-4}
+#: The same share for paths without a solver's tolerance (rollouts of a policy).
+EXACT_MASS = 1e-9
+
+
 class Geodesic:
     r"""A discrete WFR geodesic between two allocations (scipy-style result object).
 
@@ -52,7 +67,7 @@ class Geodesic:
         \sqrt{\rho^{k+1}}) / 2)^2` in the ``"centred"`` and ``"power"`` schemes, the
         arithmetic mean :math:`M_1 = (\rho^k + \rho^{k+1}) / 2` in ``"arithmetic"``
         (:mod:`wfr_cvx.assembly`).  ``reaction_per_step[k] = lam^2 dt sum(source[k]^2 /
-        rho_mean[k])`` over the cells where ``rho_mean > 0``.
+        rho_mean[k])`` over the cells where ``rho_mean > mass_floor``.
     rho_face : ndarray, shape like ``momentum``
         The face average (mean of the two cells beside a face) of the transport term's
         time mean: of :math:`M_{1/2}` in ``"power"``, of :math:`M_1` in ``"centred"`` and
@@ -65,16 +80,23 @@ class Geodesic:
         ``rho_face`` only defines ``velocity``, and the face sum above is not the
         transport cost (measured: 0.5 % above it for two moving bumps at 32 x 8, 8 % for
         a bump crossing an 8 x 8 simplex in 4 steps).  An off-diagonal 2-D metric is
-        charged per cell in every scheme (:mod:`wfr_cvx.assembly`).  These sums match the
-        reported costs to the solver's accuracy (about 1e-7 relative at the defaults): the
-        costs are the solver's, the means are recomputed from the levels.
+        charged per cell in every scheme (:mod:`wfr_cvx.assembly`).  Over the faces above
+        ``mass_floor`` these sums match the reported costs to the solver's accuracy (the
+        costs are the solver's, the means are recomputed from the levels; measured on two
+        regimes' bumps, ``Grid(48, 12)``: 4e-7 relative on the interior point, 7e-6 on
+        scs and dr).  Not over every face: a first-order solver leaves round-off mass in
+        the cells the optimum empties, whose ratios are noise (37 times the transport
+        cost on scs's path).
     velocity : ndarray, shape like ``momentum``
-        ``momentum / rho_face`` where ``rho_face > mass_floor``; **0 elsewhere** (no mass
-        moves there, and the ratio of two round-off numbers is meaningless).
+        ``momentum / rho_face`` where ``rho_face > mass_floor``; **0 elsewhere**: a
+        solver meets its cost to an absolute tolerance, which leaves the velocity and
+        rate of so little mass undetermined.
     rate : ndarray, shape like ``source``
         ``source / rho_mean`` where ``rho_mean > mass_floor``; **0 elsewhere**.
     mass_floor : float
-        ``1e-9`` times the mean cell mass of the heavier end.
+        The backend's share of the mean cell mass of the heavier end
+        (:data:`RESOLVED_MASS`; ``1e-9`` for paths no solver's tolerance limits, as
+        rollouts).
     status : str
         The solver's status (``"Solved"``, ``"AlmostSolved"``; failures raise instead).
     iterations : int
@@ -120,7 +142,7 @@ class Geodesic:
             from . import __version__ as version
         self.version = str(version)
         heavier = max(rho[0].sum(), rho[-1].sum())
-        self.mass_floor = 1e-9 * heavier / rho[0].size
+        self.mass_floor = RESOLVED_MASS.get(backend, EXACT_MASS) * heavier / rho[0].size
         self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
         self.rate = _safe_ratio(source, rho_mean, self.mass_floor)
 

@@ -82,10 +82,10 @@ import numpy as np
 from .._validate import real_scalar
 from ..assembly import SCHEMES as ENGINE_SCHEMES
 from ..grid import Grid, as_allocation
-from ..result import Geodesic
+from ..result import EXACT_MASS, Geodesic, _safe_ratio
 
-__all__ = ["SCHEMES", "policy", "step", "rollout", "outflow_courant", "make_transport",
-           "make_upwind_transport"]
+__all__ = ["SCHEMES", "policy", "path_fields", "step", "rollout", "outflow_courant",
+           "make_transport", "make_upwind_transport"]
 
 #: The transport schemes of :func:`step` and :func:`rollout`, the default first.
 SCHEMES = ("lax-wendroff", "tvd", "upwind")
@@ -390,6 +390,23 @@ def _open_steps(geo: Geodesic) -> tuple[np.ndarray, np.ndarray]:
     return plan.faces, reaction
 
 
+def path_fields(geo: Geodesic) -> tuple[np.ndarray, np.ndarray, float]:
+    """The path's own velocity ``momentum / rho_face`` and rate ``source / rho_mean``
+    wherever the mass exceeds :data:`~wfr_cvx.result.EXACT_MASS` (1e-9) of the mean cell
+    mass, 0 elsewhere, and that floor in mass: the fields :func:`policy` and the rollouts
+    apply.  ``Geodesic.velocity`` and ``rate`` leave out the mass below the solver's
+    resolution (:data:`~wfr_cvx.result.RESOLVED_MASS`, up to 1e-4 of it), where the
+    ratios are not determined by the solve; a rollout needs the path's own ratios
+    wherever it carries mass, to reproduce it (pure reaction exactly)."""
+    cached = geo.__dict__.get("_path_fields")
+    if cached is None:
+        floor = EXACT_MASS * max(geo.rho[0].sum(), geo.rho[-1].sum()) / geo.rho[0].size
+        cached = (_safe_ratio(geo.momentum, geo.rho_face, floor),
+                  _safe_ratio(geo.source, geo.rho_mean, floor), float(floor))
+        geo.__dict__["_path_fields"] = cached
+    return cached
+
+
 def _policy_at(geo: Geodesic, s: float, open_steps=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`policy` at ``s``; ``open_steps`` from :func:`_open_steps` (computed when
     None)."""
@@ -400,7 +417,7 @@ def _policy_at(geo: Geodesic, s: float, open_steps=None) -> tuple[np.ndarray, np
     other = k + 1 if x >= k else k - 1  # the neighbouring midpoint s is nearer to
     theta = abs(x - k)
     fields = []
-    for values, open_ in ((geo.velocity, faces), (geo.rate, cells)):
+    for values, open_ in zip(path_fields(geo)[:2], (faces, cells), strict=True):
         value = values[k].copy()
         if 0 <= other < T:
             # toward an open neighbour only: a closed one's 0 is no trend of this step's
@@ -415,8 +432,11 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
 
     The engine gives one velocity (faces) and one rate (cells) per step; they are taken to
     sit at the step midpoints :math:`s_k = (k + 1/2)\,\Delta t` and interpolated linearly
-    between them, constant before :math:`s_0` and after :math:`s_{T-1}`.  Where the engine
-    set them to 0 (no mass) they stay 0.  The geodesic's constraints
+    between them, constant before :math:`s_0` and after :math:`s_{T-1}`.  They are the
+    path's own ratios of momentum and source to mass (:func:`path_fields`), 0 where the
+    mass is below 1e-9 of the mean cell mass: finer than ``Geodesic.velocity`` and
+    ``rate``, which leave out the mass below the solver's resolution.  The geodesic's
+    constraints
     (:attr:`~wfr_cvx.Geodesic.constraints`) keep closed steps closed: during a step
     :math:`[k, k + 1)\,\Delta t` whose transport a
     :class:`~wfr_cvx.constraints.TradingWindow` (or a ``MaxVelocity(0)``) closes the
@@ -452,7 +472,8 @@ def policy(geodesic: Geodesic, s: float) -> tuple[np.ndarray, np.ndarray]:
     >>> v, r = policy(geo, 0.5)         # halfway between the midpoints of steps 1 and 2
     >>> v.shape, r.shape
     ((1, 15), (1, 16))
-    >>> bool(np.allclose(v, (geo.velocity[1] + geo.velocity[2]) / 2))
+    >>> velocity, rate, floor = path_fields(geo)
+    >>> bool(np.allclose(v, (velocity[1] + velocity[2]) / 2))
     True
     """
     geo = _check_geodesic(geodesic)
@@ -597,8 +618,9 @@ def _exponential_rate(geo: Geodesic, k: int) -> tuple[np.ndarray, np.ndarray | N
     """
     dt = geo.grid.dt
     q = _reaction_exponent(geo)
-    c = geo.rate[k] * (dt / (2.0 * q))
-    births = (c >= 1.0) | ((geo.rho[k] <= geo.mass_floor) & (geo.source[k] > 0.0))
+    _, rate, floor = path_fields(geo)
+    c = rate[k] * (dt / (2.0 * q))
+    births = (c >= 1.0) | ((geo.rho[k] <= floor) & (geo.source[k] > 0.0))
     # c <= -1 (the step empties the cell): a rate that leaves e^-57 of the mass
     c = np.clip(np.where(births, 0.0, c), -1.0 + 1e-12, None)
     rate = (2.0 * q / dt) * np.arctanh(c)
@@ -618,7 +640,7 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
       per step, the step's mean: holding them over the step is the midpoint rule,
       second order; it reproduced :math:`\rho_1` as well as interpolating between
       midpoints did).  **Births**: a cell the geodesic holds empty at the start of step
-      ``k`` (``geodesic.rho[k] <= geodesic.mass_floor``) but feeds during it
+      ``k`` (at most 1e-9 of the mean cell mass, :func:`path_fields`) but feeds during it
       (``source[k] > 0``) has no finite rate that fills it (the continuum rate of mass
       born from nothing, :math:`r = 2/s`, is unbounded at :math:`s = 0`), so there the
       rollout uses an **additive source**: the engine's own source :math:`\zeta_k`, mass
@@ -707,7 +729,8 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
     grid = geo.grid
     T = grid.n_steps
     open_steps = _open_steps(geo)
-    velocity = np.where(open_steps[0], geo.velocity, 0.0)
+    path_velocity, path_rate, _ = path_fields(geo)
+    velocity = np.where(open_steps[0], path_velocity, 0.0)
     # the interpolated velocity is a convex combination of the step velocities, and the
     # outflow Courant number is convex in v: the steps' maximum bounds every substep
     needed = _substeps_needed(velocity, grid, grid.dt)
@@ -721,7 +744,7 @@ def rollout(geodesic: Geodesic, n_substeps: int | None = None, *,
                              f"number <= 1, got {n_substeps}")
         n_substeps = int(n_substeps)
     h = grid.dt / n_substeps
-    if np.max(geo.rate, initial=0.0) * h > _MAX_EXPONENT:
+    if np.max(path_rate, initial=0.0) * h > _MAX_EXPONENT:
         raise ValueError("the geodesic's rate overflows exp(rate * dt); increase `n_substeps`")
     transport = make_transport(grid, h, scheme)
     birth_rate = 2.0 * _reaction_exponent(geo) / grid.dt

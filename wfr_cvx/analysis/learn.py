@@ -107,6 +107,7 @@ from .dynamics import (
     _substeps_needed,
     make_transport,
     outflow_courant,
+    path_fields,
 )
 
 __all__ = ["PolicySamples", "policy_samples", "PolicyModel", "GeodesicPolicy", "RolledPath",
@@ -245,7 +246,7 @@ def _grid_samples(geo: Geodesic, risk_budget: float, min_weight: float):
         belief = _belief(geo.rho_mean[k], K)
         rate, born = _exponential_rate(geo, k)
         # faces: the velocity along the face's axis
-        v = geo.velocity[k].reshape(K, -1).T  # (n_faces, K)
+        v = path_fields(geo)[0][k].reshape(K, -1).T  # (n_faces, K)
         w_v = np.where(exists, G * geo.rho_face[k].reshape(K, -1), 0.0).T
         velocity = np.zeros((faces.shape[0], K, n_assets))
         velocity_weight = np.zeros_like(velocity)
@@ -1286,7 +1287,7 @@ class GeodesicPolicy:
         if grid != geo.grid:
             raise ValueError(f"`grid` must be the geodesic's grid {geo.grid!r}, got {grid!r}")
         k = min(int(real_scalar(s, "s") * grid.n_steps), grid.n_steps - 1)
-        return np.where(grid.face_mask, geo.velocity[k], 0.0), self._steps[k]
+        return np.where(grid.face_mask, path_fields(geo)[0][k], 0.0), self._steps[k]
 
 
 class RolledPath:
