@@ -364,11 +364,18 @@ def _reaction_path_is_optimal(request: Request) -> bool:
     r0, r1, lam = request.rho0, request.rho1, request.lam
     total = 4.0 * lam**2 * float(np.sum(
         (np.sqrt(regime_masses(r1)) - np.sqrt(regime_masses(r0))) ** 2))
-    # both are sums of squared differences of square roots: each carries a rounding of
-    # ~1e-16 of the mass (4 lam^2 times), which is all that separates them for a book
-    # rescaled by 1 + 1e-10
-    rounding = 4.0 * lam**2 * 1e-14 * max(float(r0.sum()), float(r1.sum()))
-    return hellinger2(r0, r1, lam) <= total * (1.0 + 1e-9) + rounding
+    hellinger = hellinger2(r0, r1, lam)
+    # both are sums of squared differences of square roots, each root rounded by ~eps of
+    # itself: a sum h of squares of differences d_i carries at most 2 eps sum |d_i|
+    # sqrt(r_i) + eps^2 M <= 2 eps sqrt(h M) + eps^2 M (Cauchy-Schwarz), which is all that
+    # separates them for a book rescaled by 1 + 1e-10 (1e-5 of them apart).  A fixed
+    # allowance of 1e-14 of the mass took a bump moved by 1e-8 of the axis (H^2 ~ 3e-14
+    # of it) for pure reaction, "Solved" at 25 times its transport cost.
+    mass = max(float(r0.sum()), float(r1.sum()))
+    eps = 1e-15
+    largest = max(hellinger, total) / (4.0 * lam**2)
+    rounding = 4.0 * lam**2 * (4.0 * eps * np.sqrt(largest * mass) + 2.0 * eps**2 * mass)
+    return hellinger <= total * (1.0 + 1e-9) + rounding
 
 
 #: Ends whose Hellinger distance squared is at most this share of
