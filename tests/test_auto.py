@@ -67,6 +67,14 @@ def test_dr_warns_on_point_allocations_in_2d():
     point = make_request(g.dirac((0.3, 0.3)), g.dirac((0.5, 0.2)), g, 1.0, backend="dr")
     with pytest.warns(InaccurateSolutionWarning, match="point allocations"):
         _warn_if_known_inaccurate(point)
+    # six scattered Diracs: before, 'Solved' 2.4e-4 off with no warning (4 cells was the
+    # threshold)
+    cells = np.argwhere(g.mask[0])[[5, 20, 40, 60, 80, 100]]
+    six = g.zeros()
+    six[0][tuple(cells.T)] = 1 / 6
+    scattered = make_request(six, g.dirac((0.5, 0.2)), g, 0.5, backend="dr")
+    with pytest.warns(InaccurateSolutionWarning, match="point allocations"):
+        _warn_if_known_inaccurate(scattered)
     spread = make_request(*_bumps(g), g, 1.0, backend="dr")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
