@@ -116,7 +116,8 @@ DR_ITERATIONS_UNDER_AUTO = 5_000
 #: budget and the fallback in place (``wfr-cvx solve --verbose`` solved otherwise).
 DISPLAY_OPTIONS = frozenset({"verbose", "progress", "threads"})
 
-#: Allocations held (90 %) by fewer cells are point masses: "dr" warns on them in 2-D (its
+#: Allocations held (90 %) by fewer cells (and fewer than 1/8 of a regime's active cells)
+#: are point masses: "dr" warns on them in 2-D (its
 #: stopping rule passed at "Solved", on ``Grid.simplex(16, 8)``: two Diracs at lam = 1
 #: 5.6e-4 off; 4, 5, 6 and 12 scattered Diracs at lam 0.3-1 1.2e-4, 1.1e-4, 2.4e-4 and
 #: 1.8e-4 off; 8 Diracs 6.4e-5; bumps held by 8 and 15-16 cells 2.8e-5 and 5.5e-5).
