@@ -137,6 +137,27 @@ def test_frontier_of_one_point(mu_cov):
     assert len(flat) == 1 and flat[["a", "b"]].iloc[0].tolist() == pytest.approx([0.2, 0.8])
 
 
+@pytest.mark.parametrize("method", ["qp", "simplex"])
+def test_a_dominant_asset_is_a_frontier_of_one_point(method):
+    """The asset of highest return is also of minimum variance (every covariance with it at
+    least its own variance): the branch is that asset alone.  Before: the solver's residue
+    (weights of 1e-11 on the others) left r_mv 1e-12 below max(mu), and the frame held 4
+    copies of (1, 1e-11, 1e-12), targets 0.0999999999987 .. 0.1.  A frontier whose top
+    asset has a slightly smaller covariance with another keeps its points."""
+    mu = np.array([0.10, 0.05, 0.02])
+    cov = np.array([[0.01, 0.015, 0.02], [0.015, 0.04, 0.03], [0.02, 0.03, 0.09]])
+    one = efficient_frontier(mu, cov, n_points=4, method=method)
+    assert len(one) == 1
+    assert one[[0, 1, 2]].iloc[0].tolist() == [1.0, 0.0, 0.0]
+    assert one[["target_return", "return", "variance"]].iloc[0].tolist() == pytest.approx(
+        [0.1, 0.1, 0.01], rel=1e-15)
+    near = cov.copy()
+    near[0, 1] = near[1, 0] = 0.009   # asset 1 now lowers asset 0's variance
+    short = efficient_frontier(mu, near, n_points=4, method=method)
+    assert len(short) == 4 and short["return"].iloc[0] < 0.0985
+    assert np.all(np.diff(short["return"]) > 0)
+
+
 def test_long_short_frontier_starts_at_its_minimum_variance_point(mu_cov):
     mu, cov = mu_cov
     frame = efficient_frontier(mu, cov, n_points=6, long_only=False)

@@ -1205,8 +1205,12 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     the return constraint inactive and would repeat the minimum-variance portfolio, so the
     targets start at :math:`r_{mv}`; above it the constraint is active, where ``>=`` and
     ``=`` give the same portfolio.  When :math:`r_{mv} \ge \max\mu` (one asset, equal
-    returns, or a long-short minimum-variance portfolio already beyond the best asset) the
-    branch is that one portfolio and the frame has one row.  ``return`` says what each row
+    returns, a long-short minimum-variance portfolio already beyond the best asset, or,
+    long only, a best asset that is itself of minimum variance: no asset has a smaller
+    marginal variance :math:`(\Sigma w)_i` there, checked to 1e-9 of
+    :math:`\max_i\Sigma_{ii}` where the solved :math:`r_{mv}` is within 1e-6 of the
+    returns' range below :math:`\max\mu`) the branch is that one portfolio and the frame
+    has one row.  ``return`` says what each row
     achieves.
 
     ``method="qp"``: one cvxpy problem with the target as a ``cp.Parameter``, compiled
@@ -1337,12 +1341,54 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     return frame
 
 
-def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
-    """Return targets of the efficient branch: ``n_points`` from the minimum-variance
-    return ``r_mv`` to ``top``, or ``r_mv`` alone when the branch is one point."""
+#: Long only, a minimum-variance point whose return is within this share of the returns'
+#: range (max - min of mu) below max(mu) may be the best asset itself, missed by the
+#: solver's residue (weights of ~1e-11 left on the other assets): :func:`_frontier_start`
+#: then decides by the optimality conditions.
+_TOP_GAP_RTOL = 1e-6
+#: ... which must hold at the top portfolio to this share of 2 max_i Sigma_ii (the scale
+#: of the marginal variances 2 Sigma w): below it no asset lowers the variance enough to
+#: move the frontier by more than the solver can tell.
+_TOP_KKT_RTOL = 1e-9
+
+
+def _top_portfolio(w_mv: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> np.ndarray | None:
+    r"""The long-only portfolio of highest return, when it is the minimum-variance one.
+
+    The candidate is ``w_mv`` restricted to the assets of return ``max(mu)`` and rescaled
+    to sum 1 (the best asset alone when it is the only one).  It minimises the variance
+    on the simplex iff no asset has a smaller marginal variance than the portfolio
+    (KKT: :math:`g_i \ge \bar g` for every asset, with equality on the support, for
+    :math:`g = 2\Sigma w`, :math:`\bar g = w^\top g`), checked to :data:`_TOP_KKT_RTOL`
+    of :math:`2\max_i\Sigma_{ii}`.  None when it does not, or ``w_mv`` holds none of them.
+    """
+    best = mu == mu.max()
+    mass = float(w_mv[best].sum())
+    if not mass > 0:
+        return None
+    w = np.where(best, w_mv, 0.0) / mass
+    g = 2.0 * cov @ w
+    g_bar = float(w @ g)
+    scale = 2.0 * float(np.diag(cov).max())
+    residual = max(float(w @ np.abs(g - g_bar)), g_bar - float(g.min()))
+    return w if residual <= _TOP_KKT_RTOL * scale else None
+
+
+def _frontier_start(w_mv: np.ndarray, mu: np.ndarray, cov: np.ndarray, n_points: int,
+                    long_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row 0 and the return targets of the efficient branch: ``n_points`` targets from the
+    minimum-variance return ``r_mv`` to ``max(mu)``, or one when the branch is one point --
+    ``r_mv`` at ``max(mu)`` to round-off, or (long only) ``r_mv`` within
+    :data:`_TOP_GAP_RTOL` of the returns' range below it and the portfolio of highest
+    return a minimiser of the variance (:func:`_top_portfolio`), which is then row 0."""
+    r_mv, top = float(w_mv @ mu), float(mu.max())
     if top - r_mv <= 1e-12 * max(abs(top), abs(r_mv), 1e-300):
-        return np.array([r_mv])
-    return np.linspace(r_mv, top, n_points)
+        return w_mv, np.array([r_mv])
+    if long_only and top - r_mv <= _TOP_GAP_RTOL * float(np.ptp(mu)):
+        best = _top_portfolio(w_mv, mu, cov)
+        if best is not None:
+            return best, np.array([float(best @ mu)])
+    return w_mv, np.linspace(r_mv, top, n_points)
 
 
 def _not_infeasible(exc: InfeasibleError, what: str, mu: np.ndarray,
@@ -1396,8 +1442,8 @@ def _frontier_qp(mu, cov, n_points, long_only):
         w_mv = solve(float(mu.min()), what)
     else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
         w_mv = solve(None, what, _MinVariance(mu, cov, False, with_target=False))
-    w_mv = _efficient_end(w_mv, mu, cov, long_only)
-    targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
+    w_mv, targets = _frontier_start(_efficient_end(w_mv, mu, cov, long_only), mu, cov,
+                                    n_points, long_only)
     out = np.empty((targets.size, n))
     out[0] = w_mv
     for k in range(1, targets.size):
@@ -1495,9 +1541,9 @@ def _frontier_simplex(mu, cov, n_points):
         iterations.append(it)
         residuals.append(res)
         if k == 0:  # the minimum-variance point: now the targets of the branch
-            w = _efficient_end(w, mu, cov, True)
+            w, targets = _frontier_start(_efficient_end(w, mu, cov, True), mu, cov,
+                                         n_points, True)
             rows[0] = w
-            targets = _frontier_targets(float(w @ mu), float(mu.max()), n_points)
         k += 1
     return np.array(rows), targets, iterations, residuals
 
