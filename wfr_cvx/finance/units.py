@@ -119,8 +119,8 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
 
 def _sqrt_product(adv: float, spread: float, impact: float) -> float:
     r""":math:`\sqrt{\mathrm{adv}\cdot\mathrm{spread}/\mathrm{impact}}` without the
-    overflow or underflow of the product: mantissas and powers of two apart (adv = 1e300,
-    impact = 1e-300 give 1e600 under the root, 1e300 after it)."""
+    overflow or underflow of the product: mantissas and powers of two apart (adv = 1e300
+    and impact = 1e-300 put 1e600 times the spread under the root, a float after it)."""
     (m_a, e_a), (m_s, e_s), (m_i, e_i) = map(math.frexp, (adv, spread, impact))
     mantissa, exponent = m_a * m_s / m_i, e_a + e_s - e_i
     if exponent % 2:
