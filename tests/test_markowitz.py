@@ -977,6 +977,20 @@ def test_a_price_file_with_a_trailing_delimiter_is_read_and_longer_rows_refused(
             f"header's 3 (date,IBM,WMT), which would be lost: name every column")
 
 
+def test_a_header_ending_with_a_delimiter_too_is_read(tmp_path):
+    """Before: `date,IBM,WMT,` above rows ending with `,` was refused as "3 missing values
+    in column 'Unnamed: 3'".  Only an unnamed, empty last column is dropped."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,IBM,WMT,\n2001-01-01,1,2,\n2001-02-01,1.1,2.1,\n"
+                    "2001-03-01,1.2,2,\n")
+    loaded = markowitz.load_prices(path)
+    assert list(loaded.columns) == ["IBM", "WMT"] and loaded.shape == (3, 2)
+    assert loaded.loc["2001-02-01", "WMT"] == 2.1
+    path.write_text("date,IBM,WMT,\n2001-01-01,1,2,\n2001-02-01,1.1,2.1,7\n")
+    with pytest.raises(ValueError, match=r"in column\(s\) 'Unnamed: 3' \(1\)"):
+        markowitz.load_prices(path)
+
+
 def test_a_price_table_names_its_repeated_and_missing_dates(prices):
     """Before: both were "dates must be strictly increasing, got unsorted dates"."""
     repeated = prices.set_axis(prices.index[[0, 1, 1, *range(3, len(prices))]])

@@ -126,8 +126,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
     date with a missing price is refused, naming the row, date or column.  A delimiter
-    ending every row (one empty field beyond the header's) is ignored; a row with more
-    fields than the header otherwise is refused, naming it.
+    ending every row (one empty field beyond the header's) is ignored, and so is one
+    ending the header as well (a last column without a name and without a value); a row
+    with more fields than the header otherwise is refused, naming it.
 
     Parameters
     ----------
@@ -183,6 +184,12 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
             + f" more fields than the header's {len(header)} ({','.join(header)}), which "
               f"would be lost: name every column in the header, or delete the extra fields "
               f"(one trailing delimiter on every row is read as none)")
+    unnamed = f"Unnamed: {len(frame.columns) - 1}"  # read_csv's name for an empty field
+    if len(frame.columns) > 1 and frame.columns[-1] == unnamed and (
+            frame[unnamed].isna().all()):
+        # the header ends with a delimiter too (`date,IBM,WMT,`): its empty column holds
+        # nothing, as the empty field ending each row
+        frame, header = frame.iloc[:, :-1], header.iloc[:-1]
     if header.duplicated().any():
         raise ValueError(f"price file {str(path)!r}: columns must be unique tickers, got "
                          f"duplicates {sorted(set(header[header.duplicated()]))}")
