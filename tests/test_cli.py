@@ -433,6 +433,18 @@ def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
     assert "as --monthfirst says" in capsys.readouterr().err
 
 
+def test_frontier_names_the_rows_of_dates_in_several_forms(tmp_path, capsys):
+    """Before: ISO dates beside 01/02/2001 advised --dayfirst, which then failed too with
+    pandas' advice (format='mixed') that the command cannot take."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("date,A,B\n01/02/2001,1,2\n2001-03-01,1.1,2.1\n2001-04-01,1.2,2\n")
+    for flags in ([], ["--dayfirst"]):
+        assert cli.main(["frontier", str(path), *flags]) == 2
+        err = capsys.readouterr().err
+        assert "mixes forms of date: row 1 like '01/02/2001' and rows 2, 3 like " in err
+        assert "--dayfirst" not in err and "format=" not in err
+
+
 def test_backend_help_says_which_backends_ensembles_take(capsys):
     with pytest.raises(SystemExit):
         cli.main(["solve", "--help"])

@@ -121,7 +121,12 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     pass ``dayfirst``.  Dates of three one- or two-digit numbers (``98-11-30``,
     ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
     makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.  Dates written
-    as eight digits are read YYYYMMDD.
+    as eight digits are read YYYYMMDD.  ISO 8601 dates may carry a time on some rows only
+    (``2001-01-01``, ``2001-01-02 16:00``) and UTC offsets that differ between rows
+    (daylight saving time: ``-05:00``, ``-04:00``); such offsets are converted to UTC (a
+    ``DatetimeIndex`` in UTC), which keeps the times' order.  Dates written in several
+    forms (``2001-03-01`` beside ``01/02/2001``), or with a UTC offset on some rows only,
+    are refused, naming the rows of each form.
 
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
@@ -213,6 +218,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
         frame["date"] = _read_dates(frame["date"], dayfirst, f"price file {str(path)!r}")
     except _AmbiguousDates:
         raise
+    except _MixedDates as exc:
+        raise ValueError(f"price file {str(path)!r}: the `date` column mixes forms of date: "
+                         f"{exc}") from None
     except (ValueError, TypeError) as exc:
         raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
                          f"{' '.join(str(exc).split())}") from None
@@ -278,11 +286,11 @@ def _show_label(label) -> str:
 _TWO_DIGIT_YEAR = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{1,2})\s*$")
 
 
-def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series | None:
-    """``values`` as dates when every one is three numbers of one or two digits: read in the
-    one order -- year first, day first or month first (``dayfirst`` rules out one of the
-    last two) -- that makes every date valid; refused when several do and differ.  None
-    when the labels are of another form."""
+def _two_digit_readings(values: pd.Series, dayfirst) -> dict | None:
+    """The distinct readings (DatetimeIndex) of ``values`` when every one is three numbers
+    of one or two digits, by the name of their order -- year first, day first or month
+    first (``dayfirst`` rules out one of the last two) -- that makes every date valid;
+    None when the labels are of another form.  Raises ValueError when no order does."""
     fields = values.astype(str).str.extract(_TWO_DIGIT_YEAR)
     if fields.isna().any().any():
         return None
@@ -303,17 +311,106 @@ def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series 
     for name, dates in readings.items():  # orders that agree on every date are one reading
         if not any(dates.equals(kept) for kept in distinct.values()):
             distinct[name] = dates
-    if len(distinct) == 1:
-        return pd.Series(next(iter(distinct.values())), index=values.index)
     if not distinct:
         raise ValueError(f"its two-digit-year dates read as no valid date in any order "
                          f"({', '.join(orders)})")
+    return distinct
+
+
+def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series | None:
+    """``values`` as dates when every one is three numbers of one or two digits, read in
+    the one order that makes every date valid (:func:`_two_digit_readings`); refused when
+    several do and differ.  None when the labels are of another form."""
+    distinct = _two_digit_readings(values, dayfirst)
+    if distinct is None:
+        return None
+    if len(distinct) == 1:
+        return pd.Series(next(iter(distinct.values())), index=values.index)
     raise _AmbiguousDates(
         f"{where}: the `date` column's dates have two-digit years and read validly, and "
         f"differently, {' and '.join(distinct)}, e.g. {values.iloc[0]!r}.  Write the dates "
         f"year first with four digits (ISO, YYYY-MM-DD)"
         + ("" if dayfirst is not None else ", or pass dayfirst=True or dayfirst=False if "
            "the year is last"))
+
+
+class _MixedDates(ValueError):
+    """Dates written in several forms (``2001-03-01`` beside ``01/02/2001``), or some with a
+    UTC offset and some without: no one reading is known to be meant."""
+
+
+# an ISO-8601 date, a time and a UTC offset optional: 2021-03-15, 2021-03-15 16:00,
+# 2021-03-15T16:00:00.5-04:00
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                       r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*")
+
+
+def _shapes(text: pd.Series) -> pd.Series:
+    """Each label's form: digits as 9, letters as a (``2001-03-01`` -> ``9999-99-99``)."""
+    return (text.str.strip().str.replace(r"\d", "9", regex=True)
+            .str.replace(r"[^\W\d_]", "a", regex=True))
+
+
+def _each_form_reads(text: pd.Series) -> bool:
+    """Whether ``text`` holds several forms (:func:`_shapes`) and each reads as dates on
+    its own: dates written in mixed forms, rather than labels that are not dates."""
+    groups = text.groupby(_shapes(text), sort=False)
+    if groups.ngroups < 2:
+        return False
+    for _, group in groups:
+        try:
+            with silenced(UserWarning):
+                pd.to_datetime(group)
+        except (TypeError, ValueError, OverflowError):
+            return False
+    return True
+
+
+def _date_forms(text: pd.Series, shown: int = 3) -> str:
+    """The rows of each form of date in ``text`` ("rows 1, 3 like '2001-03-01' and row 2
+    like '01/02/2001'"; rows numbered as :func:`_data_rows` numbers them), a form being
+    the pattern of digits, letters and separators."""
+    groups = list(text.groupby(_shapes(text), sort=False).groups.values())
+    parts = [f"{_data_rows(rows)} like {text[rows[0]]!r}" for rows in groups[:shown]]
+    more = f" (and {len(groups) - shown} other forms)" if len(groups) > shown else ""
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}{more}" if len(parts) > 1 else parts[0]
+
+
+def _mixed_forms(text: pd.Series) -> _MixedDates:
+    return _MixedDates(f"{_date_forms(text)}: write every date in one form, e.g. year first "
+                       f"(ISO 8601: YYYY-MM-DD, a time and UTC offset optional)")
+
+
+def _read_other_dates(values: pd.Series) -> pd.Series:
+    """Dates neither of digits alone nor day or month first: what pandas reads of one form
+    (ISO, ``Jan 2 2001``, ...), and ISO 8601 with a time on some rows only or with
+    several UTC offsets (daylight saving time: converted to UTC, which keeps their order).
+    Several forms, or UTC offsets on some rows only, raise :class:`_MixedDates`."""
+    text = values.astype(str)
+    try:
+        with silenced(UserWarning):  # pandas' "could not infer format": one by one
+            return pd.to_datetime(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        failure = exc
+    iso = text.str.fullmatch(_ISO_DATE)
+    if iso.all():
+        offset = text.str.extract(_ISO_DATE)[0].notna()
+        if offset.any() and not offset.all():
+            one, other = offset.sum() == 1, (~offset).sum() == 1
+            raise _MixedDates(
+                f"{_data_rows(values.index[offset])} {'carries' if one else 'carry'} a UTC "
+                f"offset and {_data_rows(values.index[~offset])} "
+                f"{'does' if other else 'do'} not (e.g. {text[offset].iloc[0]!r} and "
+                f"{text[~offset].iloc[0]!r}), so the order of their times is not known: "
+                f"write the offset on every date, or on none")
+        try:
+            return pd.to_datetime(text, format="ISO8601", utc=bool(offset.any()))
+        except (TypeError, ValueError, OverflowError):
+            pass  # pandas' first reason ("month must be in 1..12: 2001-13-01") says more
+    elif _each_form_reads(text):
+        raise _mixed_forms(text)
+    # pandas' advice (format=, format='mixed') is for its own callers: left off
+    raise ValueError(str(failure).split(" You might want to try")[0]) from None
 
 
 def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
@@ -332,9 +429,16 @@ def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
     two_digit = _read_two_digit_years(values, dayfirst, where)
     if two_digit is not None:
         return two_digit
-    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR).dropna()
-    if fields.empty:  # year first (ISO) or another form: pandas' dayfirst would misread it
-        return pd.to_datetime(values)
+    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR)
+    written = fields[0].notna()
+    if not written.any():  # year first (ISO) or another form: pandas' dayfirst would misread it
+        return _read_other_dates(values)
+    if not written.all():  # 01/02/2001 beside 2001-03-01: dayfirst would not read both
+        if _each_form_reads(values.astype(str)):
+            raise _mixed_forms(values.astype(str))
+        other = values[~written]
+        raise ValueError(f"{other.iloc[0]!r} ({_data_rows(other.index[:1])}) is not a date "
+                         f"of the form of {values[written].iloc[0]!r} nor of another")
     first, second = fields[0].astype(int), fields[1].astype(int)
     valid = {False: (first <= 12) & (second <= 31), True: (second <= 12) & (first <= 31)}
     if dayfirst is None:
@@ -359,37 +463,57 @@ def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
         order = "day first (DD/MM/YYYY)" if dayfirst else "month first (MM/DD/YYYY)"
         raise ValueError(f"{bad!r} is not a valid date read {order}, as dayfirst={dayfirst} "
                          f"says")
-    return pd.to_datetime(values, dayfirst=bool(dayfirst))
-
-
-def _time_orders(index: pd.Index) -> list:
-    """The index read as times, in every way its labels allow (empty when they are not
-    times): dates and periods as they are, numbers as they are, strings as numbers or as
-    dates -- month first and day first, which ``01/02/2020`` leaves open."""
-    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
-        return [index]
-    if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
-        return [index]
     try:
-        return [pd.Index(pd.to_numeric(index))]  # numbers written as strings
+        return pd.to_datetime(values, dayfirst=bool(dayfirst))
+    except ValueError:
+        # a time on some rows only (01/02/2001, 02/02/2001 16:00): read one by one, in the
+        # order every date was checked valid in just above
+        with silenced(UserWarning):
+            return pd.to_datetime(values, dayfirst=bool(dayfirst), format="mixed")
+
+
+#: The readings of string dates, by name, as :func:`_time_orders` gives them.
+_MONTH_FIRST, _DAY_FIRST = "month first (MM/DD/YYYY)", "day first (DD/MM/YYYY)"
+
+
+def _time_orders(index: pd.Index) -> dict:
+    """The index read as times, in every way its labels allow, by the name of the
+    reading (empty when they are not times): dates and periods as they are, numbers as
+    they are, strings as numbers or as dates as :func:`load_prices` reads them -- in
+    each order that makes every date valid where that is open (``01/02/2020``: month
+    first and day first; two-digit years).  Strings in several forms of date raise
+    :class:`_MixedDates`."""
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+        return {"as given": index}
+    if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
+        return {"as given": index}
+    try:
+        return {"as numbers": pd.Index(pd.to_numeric(index))}  # numbers written as strings
     except (TypeError, ValueError):
         pass
-    readings = []
-    for dayfirst in (False, True):
+    values = pd.Series(index.astype(str))  # labels 0, 1, ...: rows counted from 1
+    try:
+        two_digit = _two_digit_readings(values, None)
+        if two_digit is not None:
+            return two_digit
         try:
-            with silenced(UserWarning):  # pandas' "could not infer format": one by one
-                readings.append(pd.DatetimeIndex(pd.to_datetime(
-                    index.astype(str), dayfirst=dayfirst, format="mixed")))
-        except (TypeError, ValueError, OverflowError):
-            pass
-    return readings
+            return {"as written": pd.DatetimeIndex(_read_dates(values, None, ""))}
+        except _AmbiguousDates:  # day first or month first
+            return {name: pd.DatetimeIndex(_read_dates(values, flag, ""))
+                    for name, flag in ((_MONTH_FIRST, False), (_DAY_FIRST, True))}
+    except _MixedDates:
+        raise
+    except (TypeError, ValueError, OverflowError):
+        return {}
 
 
 def _check_time_order(index: pd.Index, name: str) -> None:
     """Returns are taken between consecutive rows, so the rows must run forward in time:
-    an index of dates (also as strings, as ``read_csv`` leaves them, read month first or
-    day first), periods or numbers must be strictly increasing in some reading; other
-    labels cannot be checked and are refused."""
+    an index of dates (also as strings, as ``read_csv`` leaves them, read as
+    :func:`load_prices` reads them), periods or numbers must be strictly increasing.
+    String dates that read validly both month first and day first (``01/02/2001``) must
+    run forward in both readings (then the returns are the same); other labels cannot
+    be checked and are refused."""
     if isinstance(index, pd.RangeIndex):
         if index.step > 0 or len(index) < 2:
             return  # the rows' own order (no labels)
@@ -406,27 +530,49 @@ def _check_time_order(index: pd.Index, name: str) -> None:
         raise ValueError(f"`{name}` has {missing.size} row(s) without a date (NaT or NaN in "
                          f"the index) at position(s) {at} (counting from 0): give them their "
                          f"dates, or drop them")
-    readings = _time_orders(index)
+    try:
+        readings = _time_orders(index)
+    except _MixedDates as exc:
+        raise ValueError(f"`{name}` index mixes forms of date (rows counted from 1): "
+                         f"{exc}") from None
     if not readings:
         raise ValueError(
             f"`{name}` index must be dates (or increasing numbers), so that the order of "
             f"the rows can be checked; got labels such as {index[0]!r}.  Pass "
             f"`{name}.reset_index(drop=True)` if the rows are already in time order")
-    if all(not t.is_unique for t in readings):
-        repeated = list(dict.fromkeys(index[readings[0].duplicated(keep=False)]))
+    times = list(readings.values())
+    if all(not t.is_unique for t in times):
+        repeated = list(dict.fromkeys(index[times[0].duplicated(keep=False)]))
         shown = ", ".join(_show_label(label) for label in repeated[:5])
         raise ValueError(f"`{name}` dates must be strictly increasing, got {len(repeated)} "
                          f"date(s) on more than one row: {shown}"
                          + (" ..." if len(repeated) > 5 else "")
                          + f"; keep one row per date (e.g. `{name}[~{name}.index.duplicated()]`"
                            f" keeps the first)")
-    if not any(t.is_monotonic_increasing and t.is_unique for t in readings):
-        # shuffled or newest-first rows give wrong returns without any other sign
-        newest_first = all(t.is_monotonic_decreasing for t in readings)
-        order = "decreasing (newest first?)" if newest_first else "unsorted"
-        raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
-                         f"from {index[0]!r} to {index[-1]!r}; sort the rows by date "
-                         f"(pd.to_datetime the index, then sort_index())")
+    forward = {reading: bool(t.is_monotonic_increasing and t.is_unique)
+               for reading, t in readings.items()}
+    if all(forward.values()):
+        return
+    if any(forward.values()):
+        # string dates that read validly in two orders, forward in one and not in the
+        # other: which is meant decides the sign of every return, so neither is guessed
+        good = next(reading for reading, ok in forward.items() if ok)
+        bad = next(reading for reading, ok in forward.items() if not ok)
+        times = readings[bad]
+        at = int(np.flatnonzero(times[1:] <= times[:-1])[0])
+        raise ValueError(
+            f"`{name}` dates read validly both {good} and {bad}, and the rows run forward "
+            f"in time only read {good}: rows {at + 1} and {at + 2} (counting from 1), "
+            f"{index[at]!r} and {index[at + 1]!r}, run backward read {bad}.  Pass the index "
+            f"as dates read as they are written, e.g. `{name}.set_axis(pd.to_datetime("
+            f"{name}.index, dayfirst=True))` for day first, then sort the rows by date "
+            f"(sort_index())")
+    # shuffled or newest-first rows give wrong returns without any other sign
+    newest_first = all(t.is_monotonic_decreasing for t in times)
+    order = "decreasing (newest first?)" if newest_first else "unsorted"
+    raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
+                     f"from {index[0]!r} to {index[-1]!r}; sort the rows by date "
+                     f"(pd.to_datetime the index, then sort_index())")
 
 
 def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
