@@ -159,6 +159,33 @@ def test_frontier_warns_beyond_a_sane_number_of_points(capsys, monkeypatch):
     assert "4 points from the minimum-variance portfolio" in out
 
 
+def test_frontier_prints_small_figures_in_significant_digits(tmp_path, capsys):
+    """Before: 4 decimals -- the variances of daily prices (4e-5) printed as 0.0000, and a
+    dominant asset (the best return, the least variance) printed 4 identical rows."""
+    path = tmp_path / "dom.csv"
+    path.write_text("date,A,B\n2001-01-01,1,2\n2001-02-01,1.1,2.1\n2001-03-01,1.2,2\n")
+    csv = tmp_path / "out.csv"
+    assert cli.main(["frontier", str(path), "--points", "4", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "(3 prices, 1 point from the minimum-variance portfolio" in out
+    table = out.splitlines()[1:3]
+    assert table[0].split() == ["target_return", "return", "variance", "volatility", "A", "B"]
+    assert table[1].split() == ["0.09545", "0.09545", "4.132e-05", "0.006428", "1.0000",
+                                "0.0000"]
+    # the CSV keeps full precision: the variance of the returns 0.1 and 1/11 is 1/24200
+    assert pd.read_csv(csv)["variance"].iloc[0] == pytest.approx(1 / 24200, rel=1e-12)
+
+
+def test_frontier_names_a_price_file_of_too_few_rows(tmp_path, capsys):
+    """Before: "`prices` must have at least 3 rows (dates), got 2", naming no file."""
+    path = tmp_path / "two.csv"
+    path.write_text("date,A,B\n2001-01-01,1,2\n2001-02-01,1.1,2.1\n")
+    assert cli.main(["frontier", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"wfr-cvx: error: {path}: a frontier needs at least 3 rows of prices (dates), whose "
+        f"2 or more returns give a covariance; got 2: add rows\n")
+
+
 def test_compare(tmp_path):
     proc = _run("compare", PROBLEMS / "regime_switch.toml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -404,6 +431,18 @@ def test_frontier_reads_day_first_dates_when_told(tmp_path, capsys):
     prices.to_csv(path, index=False)
     assert cli.main(["frontier", str(path), "--points", "3", "--monthfirst"]) == 2
     assert "as --monthfirst says" in capsys.readouterr().err
+
+
+def test_frontier_names_the_rows_of_dates_in_several_forms(tmp_path, capsys):
+    """Before: ISO dates beside 01/02/2001 advised --dayfirst, which then failed too with
+    pandas' advice (format='mixed') that the command cannot take."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("date,A,B\n01/02/2001,1,2\n2001-03-01,1.1,2.1\n2001-04-01,1.2,2\n")
+    for flags in ([], ["--dayfirst"]):
+        assert cli.main(["frontier", str(path), *flags]) == 2
+        err = capsys.readouterr().err
+        assert "mixes forms of date: row 1 like '01/02/2001' and rows 2, 3 like " in err
+        assert "--dayfirst" not in err and "format=" not in err
 
 
 def test_backend_help_says_which_backends_ensembles_take(capsys):

@@ -137,6 +137,27 @@ def test_frontier_of_one_point(mu_cov):
     assert len(flat) == 1 and flat[["a", "b"]].iloc[0].tolist() == pytest.approx([0.2, 0.8])
 
 
+@pytest.mark.parametrize("method", ["qp", "simplex"])
+def test_a_dominant_asset_is_a_frontier_of_one_point(method):
+    """The asset of highest return is also of minimum variance (every covariance with it at
+    least its own variance): the branch is that asset alone.  Before: the solver's residue
+    (weights of 1e-11 on the others) left r_mv 1e-12 below max(mu), and the frame held 4
+    copies of (1, 1e-11, 1e-12), targets 0.0999999999987 .. 0.1.  A frontier whose top
+    asset has a slightly smaller covariance with another keeps its points."""
+    mu = np.array([0.10, 0.05, 0.02])
+    cov = np.array([[0.01, 0.015, 0.02], [0.015, 0.04, 0.03], [0.02, 0.03, 0.09]])
+    one = efficient_frontier(mu, cov, n_points=4, method=method)
+    assert len(one) == 1
+    assert one[[0, 1, 2]].iloc[0].tolist() == [1.0, 0.0, 0.0]
+    assert one[["target_return", "return", "variance"]].iloc[0].tolist() == pytest.approx(
+        [0.1, 0.1, 0.01], rel=1e-15)
+    near = cov.copy()
+    near[0, 1] = near[1, 0] = 0.009   # asset 1 now lowers asset 0's variance
+    short = efficient_frontier(mu, near, n_points=4, method=method)
+    assert len(short) == 4 and short["return"].iloc[0] < 0.0985
+    assert np.all(np.diff(short["return"]) > 0)
+
+
 def test_long_short_frontier_starts_at_its_minimum_variance_point(mu_cov):
     mu, cov = mu_cov
     frame = efficient_frontier(mu, cov, n_points=6, long_only=False)
@@ -441,6 +462,31 @@ def test_day_first_string_dates_in_order_are_read(prices):
                                   estimate(prices)[0].to_numpy())
     with pytest.raises(ValueError, match="strictly increasing"):
         estimate(day_first.iloc[::-1])
+
+
+def test_string_dates_whose_two_readings_disagree_on_the_order_are_refused(prices):
+    """Before: read month first these rows run forward (Feb 3, Mar 2, Apr 1) and that was
+    enough -- but read day first (2 Mar, 3 Feb, 4 Jan) they run newest first, and the
+    returns came out A = -9.1 %, -5 % where they are +5.3 %, +10 %.  An ISO index newest
+    first was likewise accepted because pandas' day-first reading took it year-day-month."""
+    frame = pd.DataFrame({"A": [110.0, 100.0, 95.0], "B": [50.0, 52.0, 51.0]},
+                         index=["02/03/2001", "03/02/2001", "04/01/2001"])
+    message = (r"`prices` dates read validly both month first \(MM/DD/YYYY\) and day first "
+               r"\(DD/MM/YYYY\), and the rows run forward in time only read month first "
+               r"\(MM/DD/YYYY\): rows 1 and 2 \(counting from 1\), '02/03/2001' and "
+               r"'03/02/2001', run backward read day first .*pd.to_datetime\(prices.index, "
+               r"dayfirst=True\)")
+    for call in (returns_from_prices, estimate):
+        with pytest.raises(ValueError, match=message):
+            call(frame)
+    told = frame.set_axis(pd.to_datetime(frame.index, dayfirst=True)).sort_index()
+    assert returns_from_prices(told)["A"].tolist() == pytest.approx([100 / 95 - 1, 0.1])
+    with pytest.raises(ValueError, match="strictly increasing, got decreasing"):
+        returns_from_prices(pd.DataFrame({"A": [1.0, 2.0]}, index=["2001-02-01",
+                                                                   "2001-01-02"]))
+    # readings that agree on the order give the same returns: taken
+    both = prices.set_axis(prices.index.strftime("%d/%m/%Y"))
+    np.testing.assert_array_equal(estimate(both)[0], estimate(prices)[0])
 
 
 def test_prices_labelled_by_other_than_times_are_refused(prices):
@@ -954,6 +1000,71 @@ def test_a_price_file_with_a_trailing_delimiter_is_read_and_longer_rows_refused(
         assert str(info.value).startswith(
             f"price file {str(path)!r}: row {row} below the header has more fields than the "
             f"header's 3 (date,IBM,WMT), which would be lost: name every column")
+
+
+def test_iso_dates_with_daylight_saving_offsets_or_some_times_are_read(tmp_path):
+    """Before: valid ISO 8601 dates were refused with pandas' advice, which load_prices
+    cannot take: offsets changing with daylight saving time ("pass utc=True"), a time on
+    some rows only ("pass format='mixed'")."""
+    path = tmp_path / "prices.csv"
+
+    def load(*dates):
+        path.write_text("date,A,B\n" + "".join(f"{d},{1 + k / 10},2\n"
+                                               for k, d in enumerate(dates)))
+        return markowitz.load_prices(path)
+
+    dst = load("2021-03-12 16:00:00-05:00", "2021-03-15 16:00:00-04:00",
+               "2021-03-16 16:00:00-04:00")
+    assert list(dst.index) == [pd.Timestamp(t, tz="UTC") for t in (
+        "2021-03-12 21:00", "2021-03-15 20:00", "2021-03-16 20:00")]
+    assert estimate(dst)[0]["A"] == pytest.approx((0.1 + 0.1 / 1.1) / 2, rel=1e-12)
+    timed = load("2001-01-01", "2001-01-02 16:00", "2001-01-03")
+    assert list(timed.index) == [pd.Timestamp(t) for t in (
+        "2001-01-01", "2001-01-02 16:00", "2001-01-03")]
+    # the same labels as a table's index of strings are read so too
+    as_text = pd.read_csv(path, index_col="date")  # the file of `timed`
+    np.testing.assert_array_equal(estimate(as_text)[0], estimate(timed)[0])
+    as_text = dst.set_axis(["2021-03-12 16:00:00-05:00", "2021-03-15 16:00:00-04:00",
+                            "2021-03-16 16:00:00-04:00"])
+    np.testing.assert_array_equal(estimate(as_text)[0], estimate(dst)[0])
+    with pytest.raises(ValueError, match=r"the `date` column mixes forms of date: row 2 "
+                                         r"carries a UTC offset and rows 1, 3 do not .*write "
+                                         r"the offset on every date, or on none"):
+        load("2021-03-12 16:00", "2021-03-15 16:00:00-04:00", "2021-03-16 16:00")
+
+
+@pytest.mark.parametrize("dayfirst", [None, True, False])
+def test_dates_in_several_forms_are_refused_naming_the_rows(tmp_path, dayfirst):
+    """Before: ISO dates beside 01/02/2001 said "pass dayfirst=True", which then failed on
+    the ISO rows with pandas' "format='mixed'" advice."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,A,B\n01/02/2001,1,2\n2001-03-01,1.1,2.1\n2001-04-01,1.2,2\n")
+    with pytest.raises(ValueError) as info:
+        markowitz.load_prices(path, dayfirst=dayfirst)
+    assert str(info.value) == (
+        f"price file {str(path)!r}: the `date` column mixes forms of date: row 1 like "
+        "'01/02/2001' and rows 2, 3 like '2001-03-01': write every date in one form, e.g. "
+        "year first (ISO 8601: YYYY-MM-DD, a time and UTC offset optional)")
+    frame = pd.DataFrame({"A": [1.0, 1.1, 1.2]}, index=["Jan 1 2001", "02/03/2001",
+                                                         "2001-04-01"])
+    with pytest.raises(ValueError, match=r"`prices` index mixes forms of date \(rows counted "
+                                         r"from 1\): row 1 like 'Jan 1 2001', row 2 like "
+                                         r"'02/03/2001' and row 3 like '2001-04-01'"):
+        returns_from_prices(frame)
+
+
+def test_a_header_ending_with_a_delimiter_too_is_read(tmp_path):
+    """Before: `date,IBM,WMT,` above rows ending with `,` was refused as "3 missing values
+    in column 'Unnamed: 3'".  Only an unnamed, empty last column is dropped."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,IBM,WMT,\n2001-01-01,1,2,\n2001-02-01,1.1,2.1,\n"
+                    "2001-03-01,1.2,2,\n")
+    loaded = markowitz.load_prices(path)
+    assert list(loaded.columns) == ["IBM", "WMT"] and loaded.shape == (3, 2)
+    assert loaded.loc["2001-02-01", "WMT"] == 2.1
+    path.write_text("date,IBM,WMT,\n2001-01-01,1,2,\n2001-02-01,1.1,2.1,7\n")
+    with pytest.raises(ValueError, match=r"in column\(s\) 'Unnamed: 3' \(1\)"):
+        markowitz.load_prices(path)
 
 
 def test_a_price_table_names_its_repeated_and_missing_dates(prices):

@@ -817,6 +817,30 @@ def test_a_frontier_or_resampled_key_is_named_once(tmp_path, part, key, reason):
     assert message.startswith(f"{path}: `{reason}`: must be")
 
 
+def test_a_stress_that_takes_a_resampled_return_below_minus_one_names_its_scale(tmp_path):
+    """Before: cov_scale = 16 on the shipped prices widened SEHI's returns to -1.67 and the
+    error blamed `returns`, advising returns_from_prices(prices), which a file cannot do.
+    (IBM and WMT, the assets here, allow up to 46.07.)"""
+    def load(extra):
+        return problems.load(_ensemble_part_file(tmp_path, "resampled", "samples = 3\n"
+                                                 + extra))
+
+    with pytest.raises(ProblemFileError) as info:
+        load("cov_scale = 64.0")
+    assert info.value.key == "e0.resampled[0].cov_scale"
+    assert info.value.reason.startswith("cov_scale = 64 widens this part's returns about "
+                                        "their mean by sqrt(64) = 8, which takes 'WMT' to ")
+    assert info.value.reason.endswith(": use cov_scale <= 46, the most its returns allow, "
+                                      "or a `frontier` part, which scales the covariance "
+                                      "with no such limit")
+    assert "returns_from_prices" not in str(info.value)
+    load("cov_scale = 46.0")
+    with pytest.raises(ProblemFileError) as info:
+        load("mu_scale = -200.0")
+    assert info.value.key == "e0.resampled[0].mu_scale"
+    assert "below -1 (a price below 0): use a mu_scale that keeps" in info.value.reason
+
+
 @pytest.mark.parametrize("part", ["frontier", "resampled"])
 def test_a_solver_failure_while_reading_names_the_file_and_key(tmp_path, monkeypatch, part):
     """Before: the SolverError of the Markowitz QPs computing a part's books left load()

@@ -62,6 +62,18 @@ def test_bad_inputs_raise_naming_the_argument(bad):
         lam_to_dollars(0.1, bad)
 
 
+def test_extreme_inputs_do_not_overflow_on_the_way():
+    """Before: adv * spread = 1e297, divided by impact = 1e-300, overflowed to inf although
+    the root, 3.2e298, is a float."""
+    assert crossover_scale(1e300, 1e-3, 1e-300) == pytest.approx(math.sqrt(1e-3) * 1e300,
+                                                                  rel=1e-15)
+    assert crossover_scale(1e-300, 1e-3, 1e300) == pytest.approx(math.sqrt(1e-3) * 1e-300,
+                                                                  rel=1e-15)
+    with pytest.raises(ValueError, match=r"adv=1.7e\+308, spread=0.001, impact=4.94066e-324 "
+                                         r"is beyond the floating-point range: check the units"):
+        crossover_scale(1.7e308, 1e-3, 5e-324)
+
+
 @pytest.mark.parametrize("bad", ["1e6", None, True, [1e6]])
 def test_non_numbers_raise_type_error(bad):
     with pytest.raises(TypeError, match="`adv`"):

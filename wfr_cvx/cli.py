@@ -465,12 +465,25 @@ def _frontier(args) -> int:
         warnings.warn(f"--points {args.points} is more than {_MAX_FRONTIER_POINTS:,}: one "
                       f"QP per point, and a table and figure no finer to read",
                       RuntimeWarning, stacklevel=1)
-    mu, cov = estimate(prices)
+    if len(prices) < 3:
+        raise _Failure(f"{args.prices}: a frontier needs at least 3 rows of prices (dates), "
+                       f"whose 2 or more returns give a covariance; got {len(prices)}: add "
+                       f"rows")
+    try:
+        mu, cov = estimate(prices)
+    except ValueError as exc:
+        raise ValueError(f"price file {str(args.prices)!r}: {exc}") from None
     frontier = efficient_frontier(mu, cov, n_points=args.points)
     print(f"long-only efficient frontier of {', '.join(map(str, mu.index))} "
-          f"({len(prices)} prices, {len(frontier)} points from the minimum-variance "
+          f"({len(prices)} prices, {len(frontier)} point{'s' if len(frontier) > 1 else ''} "
+          f"from the minimum-variance "
           "portfolio; per-period returns)")
-    print(frontier.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    # returns and risks in significant digits (a daily variance of 4e-5 would print as
+    # 0.0000 to 4 decimals), weights -- fractions of 1 -- to 4 decimals (the solver's
+    # 1e-12 residue as 0.0000); the CSV keeps every digit
+    figures = dict.fromkeys(frontier.columns[:4], lambda v: f"{v:.4g}")
+    print(frontier.to_string(index=False, formatters=figures,
+                             float_format=lambda v: f"{v:.4f}"))
     if args.csv is not None:
         frontier.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")

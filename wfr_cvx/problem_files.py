@@ -98,7 +98,11 @@ shared equally by its books (default 1); an ``atoms`` entry's ``mass`` is that a
 :data:`~wfr_cvx.finance.markowitz.MAX_PORTFOLIOS` (100 000: one QP solve each).
 :meth:`Ensemble.from_portfolios <wfr_cvx.ensemble.Ensemble.from_portfolios>` instead
 gives each book mass 1 unless told otherwise: a 5-point frontier of ``mass = 5.0`` here
-is ``from_portfolios(frontier)`` there.
+is ``from_portfolios(frontier)`` there.  Both parts take ``mu_scale`` / ``cov_scale`` (a
+stress scenario): a frontier scales the estimates :math:`(\mu, \Sigma)`, a resampled part
+the returns themselves, :math:`\bar r\,s_\mu + (r - \bar r)\sqrt{s_\Sigma}`, so there
+a scale that takes a return below -1 (a price below 0) is refused, naming the key and,
+for ``cov_scale``, the largest the returns allow.
 
 A ``kind = "rebalance"`` problem has ``tau`` (> 0) and a ``[potential]`` instead of
 ``[rho1]``: either ``kind = "mean_variance"`` with ``prices`` (a CSV path, see
@@ -128,6 +132,7 @@ value raises :class:`ProblemFileError` naming the file, the key and the reason.
 
 from __future__ import annotations
 
+import math
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -489,6 +494,13 @@ def load_dir(directory) -> list[Problem]:
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     return [load(file) for file in sorted(directory.glob("*.toml"))]
+
+
+def _floor_digits(value: float, digits: int) -> float:
+    """``value`` > 0 rounded down to ``digits`` significant digits: a bound shown so, and
+    copied, still holds."""
+    unit = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+    return math.floor(value / unit) * unit
 
 
 def _is_real(value) -> bool:
@@ -888,7 +900,9 @@ class _Reader:
             samples = self.integer(item, "samples", name, 1, 20, MAX_PORTFOLIOS)
             returns = returns_from_prices(prices[assets])
             mean = returns.mean()
-            returns = mean * mu_scale + (returns - mean) * np.sqrt(cov_scale)
+            stressed = mean * mu_scale + (returns - mean) * np.sqrt(cov_scale)
+            self.stress_within_range(stressed, returns, mu_scale, cov_scale, name)
+            returns = stressed
             return resampled_portfolios(
                 returns, samples,
                 risk_aversion=self.real(item, "risk_aversion", name, 1.0, positive=True),
@@ -899,6 +913,38 @@ class _Reader:
             self.fail(name, str(exc))
         except SolverError as exc:  # the Markowitz QPs that compute the books
             self.fail(name, f"the portfolios of this part could not be computed: {exc}")
+
+    def stress_within_range(self, stressed, returns, mu_scale: float, cov_scale: float,
+                            name: str) -> None:
+        r"""Refuse a resampled part whose ``mu_scale`` / ``cov_scale`` take a return
+        :math:`\bar r\,s_\mu + (r - \bar r)\sqrt{s_\Sigma}` below -1 (a price below 0),
+        naming the key to change and the largest ``cov_scale`` the returns allow."""
+        low = stressed.min()
+        if not (low < -1.0).any():
+            return
+        from .finance.markowitz import _show_label
+
+        column = low.idxmin()
+        date = _show_label(stressed[column].idxmin())
+        floor = 1.0 + returns.mean() * mu_scale  # each scaled mean's height above -1
+        if (floor <= 0).any():
+            bad = floor.idxmin()
+            self.fail(f"{name}.mu_scale",
+                      f"mu_scale = {mu_scale:g} takes the mean return of {bad!r} to "
+                      f"{returns[bad].mean() * mu_scale:.4g}, below -1 (a price below 0): "
+                      f"use a mu_scale that keeps every mean return above -1")
+        drop = (returns - returns.mean()).min()  # the largest fall below each mean
+        bound = (floor / -drop[drop < 0]) ** 2
+        allowed = float(bound.min())
+        shown = _floor_digits(allowed, 3)
+        self.fail(f"{name}.cov_scale",
+                  f"cov_scale = {cov_scale:g} widens this part's returns about their mean "
+                  f"by sqrt({cov_scale:g}) = {np.sqrt(cov_scale):.4g}"
+                  + (f" (with mu_scale = {mu_scale:g})" if mu_scale != 1.0 else "")
+                  + f", which takes {column!r} to {low[column]:.4g} on {date}, below -1 (a "
+                    f"price below 0): use cov_scale <= {shown:.3g}, the most its returns "
+                    f"allow, or a `frontier` part, which scales the covariance with no such "
+                    f"limit")
 
     def ensemble_metric(self, value, assets: list):
         """None, a positive number, an n x n SPD matrix, or the covariance of a price file

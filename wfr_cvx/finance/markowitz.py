@@ -121,13 +121,19 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     pass ``dayfirst``.  Dates of three one- or two-digit numbers (``98-11-30``,
     ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
     makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.  Dates written
-    as eight digits are read YYYYMMDD.
+    as eight digits are read YYYYMMDD.  ISO 8601 dates may carry a time on some rows only
+    (``2001-01-01``, ``2001-01-02 16:00``) and UTC offsets that differ between rows
+    (daylight saving time: ``-05:00``, ``-04:00``); such offsets are converted to UTC (a
+    ``DatetimeIndex`` in UTC), which keeps the times' order.  Dates written in several
+    forms (``2001-03-01`` beside ``01/02/2001``), or with a UTC offset on some rows only,
+    are refused, naming the rows of each form.
 
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
     date with a missing price is refused, naming the row, date or column.  A delimiter
-    ending every row (one empty field beyond the header's) is ignored; a row with more
-    fields than the header otherwise is refused, naming it.
+    ending every row (one empty field beyond the header's) is ignored, and so is one
+    ending the header as well (a last column without a name and without a value); a row
+    with more fields than the header otherwise is refused, naming it.
 
     Parameters
     ----------
@@ -183,6 +189,12 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
             + f" more fields than the header's {len(header)} ({','.join(header)}), which "
               f"would be lost: name every column in the header, or delete the extra fields "
               f"(one trailing delimiter on every row is read as none)")
+    unnamed = f"Unnamed: {len(frame.columns) - 1}"  # read_csv's name for an empty field
+    if len(frame.columns) > 1 and frame.columns[-1] == unnamed and (
+            frame[unnamed].isna().all()):
+        # the header ends with a delimiter too (`date,IBM,WMT,`): its empty column holds
+        # nothing, as the empty field ending each row
+        frame, header = frame.iloc[:, :-1], header.iloc[:-1]
     if header.duplicated().any():
         raise ValueError(f"price file {str(path)!r}: columns must be unique tickers, got "
                          f"duplicates {sorted(set(header[header.duplicated()]))}")
@@ -206,6 +218,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
         frame["date"] = _read_dates(frame["date"], dayfirst, f"price file {str(path)!r}")
     except _AmbiguousDates:
         raise
+    except _MixedDates as exc:
+        raise ValueError(f"price file {str(path)!r}: the `date` column mixes forms of date: "
+                         f"{exc}") from None
     except (ValueError, TypeError) as exc:
         raise ValueError(f"price file {str(path)!r}: the `date` column does not hold dates: "
                          f"{' '.join(str(exc).split())}") from None
@@ -271,11 +286,11 @@ def _show_label(label) -> str:
 _TWO_DIGIT_YEAR = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{1,2})\s*$")
 
 
-def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series | None:
-    """``values`` as dates when every one is three numbers of one or two digits: read in the
-    one order -- year first, day first or month first (``dayfirst`` rules out one of the
-    last two) -- that makes every date valid; refused when several do and differ.  None
-    when the labels are of another form."""
+def _two_digit_readings(values: pd.Series, dayfirst) -> dict | None:
+    """The distinct readings (DatetimeIndex) of ``values`` when every one is three numbers
+    of one or two digits, by the name of their order -- year first, day first or month
+    first (``dayfirst`` rules out one of the last two) -- that makes every date valid;
+    None when the labels are of another form.  Raises ValueError when no order does."""
     fields = values.astype(str).str.extract(_TWO_DIGIT_YEAR)
     if fields.isna().any().any():
         return None
@@ -296,17 +311,106 @@ def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series 
     for name, dates in readings.items():  # orders that agree on every date are one reading
         if not any(dates.equals(kept) for kept in distinct.values()):
             distinct[name] = dates
-    if len(distinct) == 1:
-        return pd.Series(next(iter(distinct.values())), index=values.index)
     if not distinct:
         raise ValueError(f"its two-digit-year dates read as no valid date in any order "
                          f"({', '.join(orders)})")
+    return distinct
+
+
+def _read_two_digit_years(values: pd.Series, dayfirst, where: str) -> pd.Series | None:
+    """``values`` as dates when every one is three numbers of one or two digits, read in
+    the one order that makes every date valid (:func:`_two_digit_readings`); refused when
+    several do and differ.  None when the labels are of another form."""
+    distinct = _two_digit_readings(values, dayfirst)
+    if distinct is None:
+        return None
+    if len(distinct) == 1:
+        return pd.Series(next(iter(distinct.values())), index=values.index)
     raise _AmbiguousDates(
         f"{where}: the `date` column's dates have two-digit years and read validly, and "
         f"differently, {' and '.join(distinct)}, e.g. {values.iloc[0]!r}.  Write the dates "
         f"year first with four digits (ISO, YYYY-MM-DD)"
         + ("" if dayfirst is not None else ", or pass dayfirst=True or dayfirst=False if "
            "the year is last"))
+
+
+class _MixedDates(ValueError):
+    """Dates written in several forms (``2001-03-01`` beside ``01/02/2001``), or some with a
+    UTC offset and some without: no one reading is known to be meant."""
+
+
+# an ISO-8601 date, a time and a UTC offset optional: 2021-03-15, 2021-03-15 16:00,
+# 2021-03-15T16:00:00.5-04:00
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                       r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*")
+
+
+def _shapes(text: pd.Series) -> pd.Series:
+    """Each label's form: digits as 9, letters as a (``2001-03-01`` -> ``9999-99-99``)."""
+    return (text.str.strip().str.replace(r"\d", "9", regex=True)
+            .str.replace(r"[^\W\d_]", "a", regex=True))
+
+
+def _each_form_reads(text: pd.Series) -> bool:
+    """Whether ``text`` holds several forms (:func:`_shapes`) and each reads as dates on
+    its own: dates written in mixed forms, rather than labels that are not dates."""
+    groups = text.groupby(_shapes(text), sort=False)
+    if groups.ngroups < 2:
+        return False
+    for _, group in groups:
+        try:
+            with silenced(UserWarning):
+                pd.to_datetime(group)
+        except (TypeError, ValueError, OverflowError):
+            return False
+    return True
+
+
+def _date_forms(text: pd.Series, shown: int = 3) -> str:
+    """The rows of each form of date in ``text`` ("rows 1, 3 like '2001-03-01' and row 2
+    like '01/02/2001'"; rows numbered as :func:`_data_rows` numbers them), a form being
+    the pattern of digits, letters and separators."""
+    groups = list(text.groupby(_shapes(text), sort=False).groups.values())
+    parts = [f"{_data_rows(rows)} like {text[rows[0]]!r}" for rows in groups[:shown]]
+    more = f" (and {len(groups) - shown} other forms)" if len(groups) > shown else ""
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}{more}" if len(parts) > 1 else parts[0]
+
+
+def _mixed_forms(text: pd.Series) -> _MixedDates:
+    return _MixedDates(f"{_date_forms(text)}: write every date in one form, e.g. year first "
+                       f"(ISO 8601: YYYY-MM-DD, a time and UTC offset optional)")
+
+
+def _read_other_dates(values: pd.Series) -> pd.Series:
+    """Dates neither of digits alone nor day or month first: what pandas reads of one form
+    (ISO, ``Jan 2 2001``, ...), and ISO 8601 with a time on some rows only or with
+    several UTC offsets (daylight saving time: converted to UTC, which keeps their order).
+    Several forms, or UTC offsets on some rows only, raise :class:`_MixedDates`."""
+    text = values.astype(str)
+    try:
+        with silenced(UserWarning):  # pandas' "could not infer format": one by one
+            return pd.to_datetime(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        failure = exc
+    iso = text.str.fullmatch(_ISO_DATE)
+    if iso.all():
+        offset = text.str.extract(_ISO_DATE)[0].notna()
+        if offset.any() and not offset.all():
+            one, other = offset.sum() == 1, (~offset).sum() == 1
+            raise _MixedDates(
+                f"{_data_rows(values.index[offset])} {'carries' if one else 'carry'} a UTC "
+                f"offset and {_data_rows(values.index[~offset])} "
+                f"{'does' if other else 'do'} not (e.g. {text[offset].iloc[0]!r} and "
+                f"{text[~offset].iloc[0]!r}), so the order of their times is not known: "
+                f"write the offset on every date, or on none")
+        try:
+            return pd.to_datetime(text, format="ISO8601", utc=bool(offset.any()))
+        except (TypeError, ValueError, OverflowError):
+            pass  # pandas' first reason ("month must be in 1..12: 2001-13-01") says more
+    elif _each_form_reads(text):
+        raise _mixed_forms(text)
+    # pandas' advice (format=, format='mixed') is for its own callers: left off
+    raise ValueError(str(failure).split(" You might want to try")[0]) from None
 
 
 def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
@@ -325,9 +429,16 @@ def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
     two_digit = _read_two_digit_years(values, dayfirst, where)
     if two_digit is not None:
         return two_digit
-    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR).dropna()
-    if fields.empty:  # year first (ISO) or another form: pandas' dayfirst would misread it
-        return pd.to_datetime(values)
+    fields = values.astype(str).str.extract(_DAY_MONTH_YEAR)
+    written = fields[0].notna()
+    if not written.any():  # year first (ISO) or another form: pandas' dayfirst would misread it
+        return _read_other_dates(values)
+    if not written.all():  # 01/02/2001 beside 2001-03-01: dayfirst would not read both
+        if _each_form_reads(values.astype(str)):
+            raise _mixed_forms(values.astype(str))
+        other = values[~written]
+        raise ValueError(f"{other.iloc[0]!r} ({_data_rows(other.index[:1])}) is not a date "
+                         f"of the form of {values[written].iloc[0]!r} nor of another")
     first, second = fields[0].astype(int), fields[1].astype(int)
     valid = {False: (first <= 12) & (second <= 31), True: (second <= 12) & (first <= 31)}
     if dayfirst is None:
@@ -352,37 +463,57 @@ def _read_dates(values: pd.Series, dayfirst, where: str) -> pd.Series:
         order = "day first (DD/MM/YYYY)" if dayfirst else "month first (MM/DD/YYYY)"
         raise ValueError(f"{bad!r} is not a valid date read {order}, as dayfirst={dayfirst} "
                          f"says")
-    return pd.to_datetime(values, dayfirst=bool(dayfirst))
-
-
-def _time_orders(index: pd.Index) -> list:
-    """The index read as times, in every way its labels allow (empty when they are not
-    times): dates and periods as they are, numbers as they are, strings as numbers or as
-    dates -- month first and day first, which ``01/02/2020`` leaves open."""
-    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
-        return [index]
-    if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
-        return [index]
     try:
-        return [pd.Index(pd.to_numeric(index))]  # numbers written as strings
+        return pd.to_datetime(values, dayfirst=bool(dayfirst))
+    except ValueError:
+        # a time on some rows only (01/02/2001, 02/02/2001 16:00): read one by one, in the
+        # order every date was checked valid in just above
+        with silenced(UserWarning):
+            return pd.to_datetime(values, dayfirst=bool(dayfirst), format="mixed")
+
+
+#: The readings of string dates, by name, as :func:`_time_orders` gives them.
+_MONTH_FIRST, _DAY_FIRST = "month first (MM/DD/YYYY)", "day first (DD/MM/YYYY)"
+
+
+def _time_orders(index: pd.Index) -> dict:
+    """The index read as times, in every way its labels allow, by the name of the
+    reading (empty when they are not times): dates and periods as they are, numbers as
+    they are, strings as numbers or as dates as :func:`load_prices` reads them -- in
+    each order that makes every date valid where that is open (``01/02/2020``: month
+    first and day first; two-digit years).  Strings in several forms of date raise
+    :class:`_MixedDates`."""
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+        return {"as given": index}
+    if pd.api.types.is_numeric_dtype(index) and not pd.api.types.is_bool_dtype(index):
+        return {"as given": index}
+    try:
+        return {"as numbers": pd.Index(pd.to_numeric(index))}  # numbers written as strings
     except (TypeError, ValueError):
         pass
-    readings = []
-    for dayfirst in (False, True):
+    values = pd.Series(index.astype(str))  # labels 0, 1, ...: rows counted from 1
+    try:
+        two_digit = _two_digit_readings(values, None)
+        if two_digit is not None:
+            return two_digit
         try:
-            with silenced(UserWarning):  # pandas' "could not infer format": one by one
-                readings.append(pd.DatetimeIndex(pd.to_datetime(
-                    index.astype(str), dayfirst=dayfirst, format="mixed")))
-        except (TypeError, ValueError, OverflowError):
-            pass
-    return readings
+            return {"as written": pd.DatetimeIndex(_read_dates(values, None, ""))}
+        except _AmbiguousDates:  # day first or month first
+            return {name: pd.DatetimeIndex(_read_dates(values, flag, ""))
+                    for name, flag in ((_MONTH_FIRST, False), (_DAY_FIRST, True))}
+    except _MixedDates:
+        raise
+    except (TypeError, ValueError, OverflowError):
+        return {}
 
 
 def _check_time_order(index: pd.Index, name: str) -> None:
     """Returns are taken between consecutive rows, so the rows must run forward in time:
-    an index of dates (also as strings, as ``read_csv`` leaves them, read month first or
-    day first), periods or numbers must be strictly increasing in some reading; other
-    labels cannot be checked and are refused."""
+    an index of dates (also as strings, as ``read_csv`` leaves them, read as
+    :func:`load_prices` reads them), periods or numbers must be strictly increasing.
+    String dates that read validly both month first and day first (``01/02/2001``) must
+    run forward in both readings (then the returns are the same); other labels cannot
+    be checked and are refused."""
     if isinstance(index, pd.RangeIndex):
         if index.step > 0 or len(index) < 2:
             return  # the rows' own order (no labels)
@@ -399,27 +530,49 @@ def _check_time_order(index: pd.Index, name: str) -> None:
         raise ValueError(f"`{name}` has {missing.size} row(s) without a date (NaT or NaN in "
                          f"the index) at position(s) {at} (counting from 0): give them their "
                          f"dates, or drop them")
-    readings = _time_orders(index)
+    try:
+        readings = _time_orders(index)
+    except _MixedDates as exc:
+        raise ValueError(f"`{name}` index mixes forms of date (rows counted from 1): "
+                         f"{exc}") from None
     if not readings:
         raise ValueError(
             f"`{name}` index must be dates (or increasing numbers), so that the order of "
             f"the rows can be checked; got labels such as {index[0]!r}.  Pass "
             f"`{name}.reset_index(drop=True)` if the rows are already in time order")
-    if all(not t.is_unique for t in readings):
-        repeated = list(dict.fromkeys(index[readings[0].duplicated(keep=False)]))
+    times = list(readings.values())
+    if all(not t.is_unique for t in times):
+        repeated = list(dict.fromkeys(index[times[0].duplicated(keep=False)]))
         shown = ", ".join(_show_label(label) for label in repeated[:5])
         raise ValueError(f"`{name}` dates must be strictly increasing, got {len(repeated)} "
                          f"date(s) on more than one row: {shown}"
                          + (" ..." if len(repeated) > 5 else "")
                          + f"; keep one row per date (e.g. `{name}[~{name}.index.duplicated()]`"
                            f" keeps the first)")
-    if not any(t.is_monotonic_increasing and t.is_unique for t in readings):
-        # shuffled or newest-first rows give wrong returns without any other sign
-        newest_first = all(t.is_monotonic_decreasing for t in readings)
-        order = "decreasing (newest first?)" if newest_first else "unsorted"
-        raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
-                         f"from {index[0]!r} to {index[-1]!r}; sort the rows by date "
-                         f"(pd.to_datetime the index, then sort_index())")
+    forward = {reading: bool(t.is_monotonic_increasing and t.is_unique)
+               for reading, t in readings.items()}
+    if all(forward.values()):
+        return
+    if any(forward.values()):
+        # string dates that read validly in two orders, forward in one and not in the
+        # other: which is meant decides the sign of every return, so neither is guessed
+        good = next(reading for reading, ok in forward.items() if ok)
+        bad = next(reading for reading, ok in forward.items() if not ok)
+        times = readings[bad]
+        at = int(np.flatnonzero(times[1:] <= times[:-1])[0])
+        raise ValueError(
+            f"`{name}` dates read validly both {good} and {bad}, and the rows run forward "
+            f"in time only read {good}: rows {at + 1} and {at + 2} (counting from 1), "
+            f"{index[at]!r} and {index[at + 1]!r}, run backward read {bad}.  Pass the index "
+            f"as dates read as they are written, e.g. `{name}.set_axis(pd.to_datetime("
+            f"{name}.index, dayfirst=True))` for day first, then sort the rows by date "
+            f"(sort_index())")
+    # shuffled or newest-first rows give wrong returns without any other sign
+    newest_first = all(t.is_monotonic_decreasing for t in times)
+    order = "decreasing (newest first?)" if newest_first else "unsorted"
+    raise ValueError(f"`{name}` dates must be strictly increasing, got {order} dates "
+                     f"from {index[0]!r} to {index[-1]!r}; sort the rows by date "
+                     f"(pd.to_datetime the index, then sort_index())")
 
 
 def _check_numeric(frame: pd.DataFrame, name: str, what: str) -> None:
@@ -1205,8 +1358,12 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     the return constraint inactive and would repeat the minimum-variance portfolio, so the
     targets start at :math:`r_{mv}`; above it the constraint is active, where ``>=`` and
     ``=`` give the same portfolio.  When :math:`r_{mv} \ge \max\mu` (one asset, equal
-    returns, or a long-short minimum-variance portfolio already beyond the best asset) the
-    branch is that one portfolio and the frame has one row.  ``return`` says what each row
+    returns, a long-short minimum-variance portfolio already beyond the best asset, or,
+    long only, a best asset that is itself of minimum variance: no asset has a smaller
+    marginal variance :math:`(\Sigma w)_i` there, checked to 1e-9 of
+    :math:`\max_i\Sigma_{ii}` where the solved :math:`r_{mv}` is within 1e-6 of the
+    returns' range below :math:`\max\mu`) the branch is that one portfolio and the frame
+    has one row.  ``return`` says what each row
     achieves.
 
     ``method="qp"``: one cvxpy problem with the target as a ``cp.Parameter``, compiled
@@ -1337,12 +1494,54 @@ def efficient_frontier(mu, cov, n_points=50, long_only=True, method="qp") -> pd.
     return frame
 
 
-def _frontier_targets(r_mv: float, top: float, n_points: int) -> np.ndarray:
-    """Return targets of the efficient branch: ``n_points`` from the minimum-variance
-    return ``r_mv`` to ``top``, or ``r_mv`` alone when the branch is one point."""
+#: Long only, a minimum-variance point whose return is within this share of the returns'
+#: range (max - min of mu) below max(mu) may be the best asset itself, missed by the
+#: solver's residue (weights of ~1e-11 left on the other assets): :func:`_frontier_start`
+#: then decides by the optimality conditions.
+_TOP_GAP_RTOL = 1e-6
+#: ... which must hold at the top portfolio to this share of 2 max_i Sigma_ii (the scale
+#: of the marginal variances 2 Sigma w): below it no asset lowers the variance enough to
+#: move the frontier by more than the solver can tell.
+_TOP_KKT_RTOL = 1e-9
+
+
+def _top_portfolio(w_mv: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> np.ndarray | None:
+    r"""The long-only portfolio of highest return, when it is the minimum-variance one.
+
+    The candidate is ``w_mv`` restricted to the assets of return ``max(mu)`` and rescaled
+    to sum 1 (the best asset alone when it is the only one).  It minimises the variance
+    on the simplex iff no asset has a smaller marginal variance than the portfolio
+    (KKT: :math:`g_i \ge \bar g` for every asset, with equality on the support, for
+    :math:`g = 2\Sigma w`, :math:`\bar g = w^\top g`), checked to :data:`_TOP_KKT_RTOL`
+    of :math:`2\max_i\Sigma_{ii}`.  None when it does not, or ``w_mv`` holds none of them.
+    """
+    best = mu == mu.max()
+    mass = float(w_mv[best].sum())
+    if not mass > 0:
+        return None
+    w = np.where(best, w_mv, 0.0) / mass
+    g = 2.0 * cov @ w
+    g_bar = float(w @ g)
+    scale = 2.0 * float(np.diag(cov).max())
+    residual = max(float(w @ np.abs(g - g_bar)), g_bar - float(g.min()))
+    return w if residual <= _TOP_KKT_RTOL * scale else None
+
+
+def _frontier_start(w_mv: np.ndarray, mu: np.ndarray, cov: np.ndarray, n_points: int,
+                    long_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row 0 and the return targets of the efficient branch: ``n_points`` targets from the
+    minimum-variance return ``r_mv`` to ``max(mu)``, or one when the branch is one point --
+    ``r_mv`` at ``max(mu)`` to round-off, or (long only) ``r_mv`` within
+    :data:`_TOP_GAP_RTOL` of the returns' range below it and the portfolio of highest
+    return a minimiser of the variance (:func:`_top_portfolio`), which is then row 0."""
+    r_mv, top = float(w_mv @ mu), float(mu.max())
     if top - r_mv <= 1e-12 * max(abs(top), abs(r_mv), 1e-300):
-        return np.array([r_mv])
-    return np.linspace(r_mv, top, n_points)
+        return w_mv, np.array([r_mv])
+    if long_only and top - r_mv <= _TOP_GAP_RTOL * float(np.ptp(mu)):
+        best = _top_portfolio(w_mv, mu, cov)
+        if best is not None:
+            return best, np.array([float(best @ mu)])
+    return w_mv, np.linspace(r_mv, top, n_points)
 
 
 def _not_infeasible(exc: InfeasibleError, what: str, mu: np.ndarray,
@@ -1396,8 +1595,8 @@ def _frontier_qp(mu, cov, n_points, long_only):
         w_mv = solve(float(mu.min()), what)
     else:  # shorting can reach returns below min(mu): no target leaves the floor inactive
         w_mv = solve(None, what, _MinVariance(mu, cov, False, with_target=False))
-    w_mv = _efficient_end(w_mv, mu, cov, long_only)
-    targets = _frontier_targets(float(w_mv @ mu), float(mu.max()), n_points)
+    w_mv, targets = _frontier_start(_efficient_end(w_mv, mu, cov, long_only), mu, cov,
+                                    n_points, long_only)
     out = np.empty((targets.size, n))
     out[0] = w_mv
     for k in range(1, targets.size):
@@ -1495,9 +1694,9 @@ def _frontier_simplex(mu, cov, n_points):
         iterations.append(it)
         residuals.append(res)
         if k == 0:  # the minimum-variance point: now the targets of the branch
-            w = _efficient_end(w, mu, cov, True)
+            w, targets = _frontier_start(_efficient_end(w, mu, cov, True), mu, cov,
+                                         n_points, True)
             rows[0] = w
-            targets = _frontier_targets(float(w @ mu), float(mu.max()), n_points)
         k += 1
     return np.array(rows), targets, iterations, residuals
 

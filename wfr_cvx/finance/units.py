@@ -77,7 +77,9 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
     ------
     ValueError
         An input that is not finite and positive, naming it; a ``spread`` of
-        :data:`MAX_SPREAD` or more (basis points passed as a fraction).
+        :data:`MAX_SPREAD` or more (basis points passed as a fraction); a result beyond
+        the floating-point range (above 1.8e308, or below 5e-324), which is computed
+        without overflow in between (``adv=1e300, impact=1e-300`` is fine).
 
     Warns
     -----
@@ -112,7 +114,27 @@ def crossover_scale(adv: float, spread: float, impact: float) -> float:
         warn(f"`spread` = {spread:g} is {100 * spread:g} % of the price; spread is a "
                       f"fraction (10 bp is 1e-3): if you meant {spread:g} bp pass "
                       f"{spread:g}e-4", UnitsWarning, stacklevel=None)
-    return math.sqrt(adv * spread / impact)
+    return _sqrt_product(adv, spread, impact)
+
+
+def _sqrt_product(adv: float, spread: float, impact: float) -> float:
+    r""":math:`\sqrt{\mathrm{adv}\cdot\mathrm{spread}/\mathrm{impact}}` without the
+    overflow or underflow of the product: mantissas and powers of two apart (adv = 1e300
+    and impact = 1e-300 put 1e600 times the spread under the root, a float after it)."""
+    (m_a, e_a), (m_s, e_s), (m_i, e_i) = map(math.frexp, (adv, spread, impact))
+    mantissa, exponent = m_a * m_s / m_i, e_a + e_s - e_i
+    if exponent % 2:
+        mantissa, exponent = 2.0 * mantissa, exponent - 1
+    try:
+        result = math.ldexp(math.sqrt(mantissa), exponent // 2)
+    except OverflowError:
+        result = math.inf
+    if not 0.0 < result < math.inf:
+        raise ValueError(f"the crossover scale sqrt(adv * spread / impact) of adv={adv:g}, "
+                         f"spread={spread:g}, impact={impact:g} is "
+                         f"{'beyond' if result else 'below'} the floating-point range: check "
+                         f"the units (adv in $ per day, spread a fraction, impact in 1/$)")
+    return result
 
 
 def lam_to_weights(lam_dollars: float, portfolio_value: float) -> float:
