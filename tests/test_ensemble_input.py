@@ -410,3 +410,20 @@ def test_an_asset_named_like_a_table_column_is_refused(name):
     if name == "mass":  # a mass column is read as one when named
         frame = pd.DataFrame({"a": [0.5, 0.4], "b": [0.5, 0.6], "mass": [1.0, 2.0]})
         assert Ensemble.from_frame(frame, mass="mass").mass.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Ensemble([[0.5, 0.5], [1.0]]),
+     r"`weights` is ragged \(element 1 is of shape \(1,\) but element 0 of shape \(2,\)\)"),
+    (lambda: Ensemble([[0.5, 0.5], [0.2, 0.8]], mass=[1.0, [2.0, 3.0]]),
+     r"`mass` is ragged \(element 1 is of shape \(2,\) but element 0 a number\)"),
+    (lambda: geodesic(Ensemble(W[:, :2]), Ensemble(W[:, :2]), 0.3,
+                      metric=[[1.0, 0.0], [0.0]]), r"`metric` is ragged \(element 1"),
+    (lambda: geodesic(Ensemble(W[:, :2], regime=["a", "b"]), Ensemble(W[:, :2]), 0.3,
+                      metric={"a": 1.0, "b": [[1.0, 0.0], [0.0]], "0": 1.0}),
+     r"`metric` for regime 'b' is ragged"),
+    (lambda: Ensemble(W, domain=([0.0, [0.0]], 1.0)), r"`domain lower bound` is ragged"),
+])
+def test_ragged_inputs_name_the_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import align_square_frame, as_pandas
+from .._validate import as_array
 
 __all__ = ["RegimeMetrics", "check_metric"]
 
@@ -60,8 +61,8 @@ def _one_matrix(value, assets: tuple[str, ...], where: str,
     if isinstance(value, pd.DataFrame):
         positions = {asset: i for i, asset in enumerate(assets)}
         value = align_square_frame(value, assets, positions.get, f"`metric`{where}")
-    elif np.ndim(value) == 2 and other_order is not None and tuple(other_order) != tuple(
-            assets):
+    elif np.ndim(as_array(value, "metric", where)) == 2 and other_order is not None and tuple(
+            other_order) != tuple(assets):  # as_array: a ragged nesting named, not numpy's
         raise ValueError(
             f"`metric`{where} is an unlabelled matrix, but `e0` lists its assets as "
             f"{list(assets)} and `e1` as {list(other_order)}: which order its rows follow "
