@@ -852,3 +852,19 @@ def test_books_that_differ_in_capital_alone_are_exact(capital):
     assert geo.status == "Solved" and geo.gap <= 1e-12
     assert geo.distance2 == pytest.approx(exact, rel=1e-12)
     assert geo.lower_bound == pytest.approx(exact, rel=1e-12)
+
+
+def test_regimes_resized_by_their_own_factors_are_exact():
+    """Each regime's total masses bound its part of d^2 (no pair joins two regimes): the
+    sum is attained by pairing each atom with itself, and certified without a solve (the
+    interior point's plan was 4e-10 off)."""
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(10), 40)
+    a = rng.lognormal(0, 1, 40)
+    regime = np.repeat(["on", "off"], 20)
+    b = a * np.where(regime == "on", 1e-3, 10.0)
+    geo = geodesic(Ensemble(x, a, regime), Ensemble(x, b, regime), 0.3)
+    exact = _hellinger_in_place(a, b, 0.3)
+    assert geo.status == "Solved" and geo.iterations == 0
+    assert geo.distance2 == pytest.approx(exact, rel=1e-12)
+    assert geo.lower_bound == pytest.approx(exact, rel=1e-12)

@@ -72,20 +72,20 @@ at 200 iterations).
 multipliers are made feasible for *every* candidate pair by double c-transforms
 (:func:`dual_bound`), so every solve yields a lower bound of :math:`d^2` beside the upper
 bound of its (cleaned) plan.  The total masses bound :math:`d^2 / 4\lambda^2` below by
-:math:`(\sqrt{\sum a} - \sqrt{\sum b})^2` as well (:func:`mass_bound`, attained when each
-atom is paired with the other ensemble's at its position, all resized by one factor); every
-certificate takes the larger of the two, and a greedy point (below) that attains it is
-returned, certified, without a solve: a book resized in place, where the interior point's
-plan was 3e-5 above the optimum at a resize by 1e-6.  When the plan and the bound meet
-Clarabel's own gap test (``tol_gap_abs``, ``tol_gap_rel``) the plan is optimal, certified,
-whatever the solver's status said: at large :math:`\lambda` Clarabel ends "AlmostSolved"
-on a round-off floor of its own gap
-(measured on one pair of unit Diracs at :math:`1 - \cos\theta` = 1e-7 and 1e-9, i.e.
-transport 1e-7 and 1e-9 times cheaper than reaction per unit mass) while the plan and the
-bound agree to the last digit.  When they do not meet, the solver's status stands unless
-the gap is large (:data:`UNCERTIFIED_GAP`, :data:`FAILED_GAP`); the gap is reported either
-way.  Further out (:math:`1 - \cos\theta` <= 1e-11) Clarabel reports the problem
-infeasible, an error.  The status is judged once, on the plan and the bound that are
+:math:`\sum_k(\sqrt{\sum_{k_i = k} a_i} - \sqrt{\sum_{l_j = k} b_j})^2` as well, regime by
+regime (:func:`mass_bound`; attained when each atom is paired with the other ensemble's at
+its position, each regime resized by one factor); every certificate takes the larger of the
+two, and a greedy point (below) that attains it is returned, certified, without a solve: a
+book resized in place, where the interior point's plan was 3e-5 above the optimum for a book
+against itself at 1e-6 of the capital.  When the plan and the bound meet Clarabel's own gap
+test (``tol_gap_abs``, ``tol_gap_rel``) the plan is optimal, certified, whatever the
+solver's status said: at large :math:`\lambda` Clarabel ends "AlmostSolved" on a round-off
+floor of its own gap (measured on one pair of unit Diracs at :math:`1 - \cos\theta` = 1e-7
+and 1e-9, i.e. transport 1e-7 and 1e-9 times cheaper than reaction per unit mass) while the
+plan and the bound agree to the last digit.  When they do not meet, the solver's status
+stands unless the gap is large (:data:`UNCERTIFIED_GAP`, :data:`FAILED_GAP`); the gap is
+reported either way.  Further out (:math:`1 - \cos\theta` <= 1e-11) Clarabel reports the
+problem infeasible, an error.  The status is judged once, on the plan and the bound that are
 returned (after the polish below), and only then warned about or raised.  What a status
 guarantees, whatever :math:`d^2` is against the mass: "Solved" by the certificate means
 ``distance2 - lower_bound <= max(tol_gap_abs, tol_gap_rel) * distance2`` (1e-8 with
@@ -620,7 +620,8 @@ def _exact_on_support(plan, g: Ingredients, heavy: np.ndarray, transforms, optio
 def mass_bound(a: np.ndarray, b: np.ndarray) -> float:
     r"""The total-mass lower bound :math:`(\sqrt{\sum a} - \sqrt{\sum b})^2` of
     :math:`d^2 / 4\lambda^2` (the total mass is 1-Lipschitz for :math:`d`; attained when
-    every atom is paired with one at its own position, all resized by one factor), written
+    every atom is paired with one at its own position, all resized by one factor; summed
+    over the regimes, which exchange no mass, it bounds the whole), written
     :math:`(\sum a - \sum b)^2 / (\sqrt{\sum a} + \sqrt{\sum b})^2` with exactly rounded
     sums: the difference of the roots of two nearly equal masses loses their digits (2e-10
     of the bound of a book resized by 1e-6).
@@ -999,9 +1000,11 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     mass = a_merged.sum() + b_merged.sum()
     factor = (a_merged.size + b_merged.size) / mass if mass > 0 else 1.0
     a, b = a_merged * factor, b_merged * factor
-    # the total masses alone bound d below; from the masses given, which the scaling and
-    # the merge round (by ~1e-16 of each atom: 1e-10 of the bound of a book resized by 1e-6)
-    floor = mass_bound(a_all, b_all) * factor
+    # each regime's total masses bound its part of d^2 below (no pair joins two regimes);
+    # from the masses given, which the scaling and the merge round (by ~1e-16 of each atom:
+    # 1e-10 of the bound of a book resized by 1e-6)
+    floor = factor * sum(mass_bound(a_all[aligned.k == r], b_all[aligned.l == r])
+                         for r in range(len(aligned.regimes)))
     clock = _Clock()
     for fraction in (LIGHT_ATOM, LIGHTEST_ATOM):
         light = fraction * heaviest * factor
@@ -1029,7 +1032,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
                                                   + b[tau > 0].sum())
         # the greedy point attains the total-mass bound: optimal, certified without a solve
         # (a book resized in place, each atom paired with itself; the interior point was
-        # 3e-5 off at a resize by 1e-6)
+        # 3e-5 off for a book against itself at 1e-6 of the capital)
         attained = (heavy.any() and 0 < bound and resolved
                     and _certified(bound, floor, g, options))
         clock.assembly += time.perf_counter() - begin

@@ -80,7 +80,7 @@ class EnsembleGeodesic:
         A certified lower bound of ``distance2`` -- the larger of the dual bound (the
         solver's multipliers made feasible for every pair,
         :mod:`wfr_cvx.ensemble._coupling`) and the total-mass bound
-        ``4 lam^2 (sqrt(m0) - sqrt(m1))^2`` -- and the relative gap
+        ``4 lam^2 (sqrt(m0) - sqrt(m1))^2`` summed over the regimes -- and the relative gap
         ``(distance2 - lower_bound) / distance2``: how far from optimal the plan can be.
         Without a solve the bound is exact when nothing is in reach (pure reaction) or a
         feasible point attains the total-mass bound (a book resized in place); for a
