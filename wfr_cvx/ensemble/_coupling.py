@@ -624,7 +624,7 @@ def mass_bound(a: np.ndarray, b: np.ndarray) -> float:
     over the regimes, which exchange no mass, it bounds the whole), written
     :math:`(\sum a - \sum b)^2 / (\sqrt{\sum a} + \sqrt{\sum b})^2` with exactly rounded
     sums: the difference of the roots of two nearly equal masses loses their digits (2e-10
-    of the bound of a book resized by 1e-6).
+    of the bound of a book resized by 1 ppm).
 
     >>> mass_bound(np.array([1.0, 3.0]), np.array([0.25, 0.75]))
     1.0
@@ -1002,7 +1002,7 @@ def solve_coupling(aligned: Aligned, lam: float, metrics: RegimeMetrics,
     a, b = a_merged * factor, b_merged * factor
     # each regime's total masses bound its part of d^2 below (no pair joins two regimes);
     # from the masses given, which the scaling and the merge round (by ~1e-16 of each atom:
-    # 1e-10 of the bound of a book resized by 1e-6)
+    # 1e-10 of the bound of a book resized by 1 ppm)
     floor = factor * sum(mass_bound(a_all[aligned.k == r], b_all[aligned.l == r])
                          for r in range(len(aligned.regimes)))
     clock = _Clock()
