@@ -805,3 +805,66 @@ def test_a_cost_below_round_off_is_not_certified():
         geo = geodesic(Ensemble(x, mass=a), Ensemble(x, mass=b), lam)
     assert geo.status == "AlmostSolved"
     assert geo.lower_bound <= exact
+
+
+def _hellinger_in_place(a, b, lam):
+    """4 lam^2 sum (sqrt a - sqrt b)^2 to 50 digits: books resized in place (atoms more
+    than pi lam apart, or the identity pairing being optimal)."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 50
+    return float(4 * Decimal(lam) ** 2 * sum(
+        (Decimal(float(p)).sqrt() - Decimal(float(q)).sqrt()) ** 2
+        for p, q in zip(a, b, strict=True)))
+
+
+@pytest.mark.parametrize("n_atoms, seed", [(3, 0), (10, 1), (50, 2)])
+def test_a_book_resized_by_one_ppm_is_certified(n_atoms, seed):
+    """d^2 / 4 lam^2 is 2.5e-13 of the mass, below the interior point's resolution: the
+    feasible point was returned "AlmostSolved", warned, though the total-mass bound,
+    applied only afterwards, certified it (gap 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.dirichlet(np.ones(10), n_atoms)
+    a = rng.lognormal(0, 1, n_atoms)
+    b = a * (1 - 1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InaccurateSolutionWarning)
+        geo = geodesic(Ensemble(x, a), Ensemble(x, b), lam=0.3)
+    exact = _hellinger_in_place(a, b, 0.3)
+    assert geo.status == "Solved" and geo.gap <= 1e-8
+    assert geo.distance2 == pytest.approx(exact, rel=1e-8)
+    assert geo.lower_bound <= exact * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("capital", [1e-6, 1e6])
+def test_books_that_differ_in_capital_alone_are_exact(capital):
+    """The same 100 books at 1e-6 (1e6) times the capital: d^2 = 4 lam^2 (sqrt(c) - 1)^2
+    times the mass, the total-mass bound, attained by pairing each atom with itself.  The
+    interior point's plan was 3e-5 above it, "AlmostSolved"; the greedy point attains the
+    bound and is certified without a solve."""
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(50), 100)
+    a = rng.lognormal(0, 1, 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InaccurateSolutionWarning)
+        geo = geodesic(Ensemble(x, a), Ensemble(x, capital * a), lam=0.3)
+    exact = _hellinger_in_place(a, capital * a, 0.3)
+    assert geo.status == "Solved" and geo.gap <= 1e-12
+    assert geo.distance2 == pytest.approx(exact, rel=1e-12)
+    assert geo.lower_bound == pytest.approx(exact, rel=1e-12)
+
+
+def test_regimes_resized_by_their_own_factors_are_exact():
+    """Each regime's total masses bound its part of d^2 (no pair joins two regimes): the
+    sum is attained by pairing each atom with itself, and certified without a solve (the
+    interior point's plan was 4e-10 off)."""
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(10), 40)
+    a = rng.lognormal(0, 1, 40)
+    regime = np.repeat(["on", "off"], 20)
+    b = a * np.where(regime == "on", 1e-3, 10.0)
+    geo = geodesic(Ensemble(x, a, regime), Ensemble(x, b, regime), 0.3)
+    exact = _hellinger_in_place(a, b, 0.3)
+    assert geo.status == "Solved" and geo.iterations == 0
+    assert geo.distance2 == pytest.approx(exact, rel=1e-12)
+    assert geo.lower_bound == pytest.approx(exact, rel=1e-12)

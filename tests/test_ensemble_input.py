@@ -410,3 +410,34 @@ def test_an_asset_named_like_a_table_column_is_refused(name):
     if name == "mass":  # a mass column is read as one when named
         frame = pd.DataFrame({"a": [0.5, 0.4], "b": [0.5, 0.6], "mass": [1.0, 2.0]})
         assert Ensemble.from_frame(frame, mass="mass").mass.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Ensemble([[0.5, 0.5], [1.0]]),
+     r"`weights` is ragged \(element 1 is of shape \(1,\) but element 0 of shape \(2,\)\)"),
+    (lambda: Ensemble([[0.5, 0.5], [0.2, 0.8]], mass=[1.0, [2.0, 3.0]]),
+     r"`mass` is ragged \(element 1 is of shape \(2,\) but element 0 a number\)"),
+    (lambda: geodesic(Ensemble(W[:, :2]), Ensemble(W[:, :2]), 0.3,
+                      metric=[[1.0, 0.0], [0.0]]), r"`metric` is ragged \(element 1"),
+    (lambda: geodesic(Ensemble(W[:, :2], regime=["a", "b"]), Ensemble(W[:, :2]), 0.3,
+                      metric={"a": 1.0, "b": [[1.0, 0.0], [0.0]], "0": 1.0}),
+     r"`metric` for regime 'b' is ragged"),
+    (lambda: Ensemble(W, domain=([0.0, [0.0]], 1.0)), r"`domain lower bound` is ragged"),
+])
+def test_ragged_inputs_name_the_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_weights_whose_squared_lengths_overflow_are_refused():
+    """|x|^2 of 1e155 overflows: the pair search's inf - inf kept no pair, and identical
+    books came out 2.16 apart, "Solved"."""
+    x = np.array([[1.0, 2.0], [3.0, -1.0]])
+    with pytest.raises(ValueError, match=r"`weights` of `e0` are too large: atom 0 .*"
+                                         r"rescale the weights"):
+        geodesic(Ensemble(x * 1e155, [1.0, 2.0]), Ensemble(x, [1.0, 2.0]), 0.3)
+    with pytest.raises(ValueError, match=r"`weights` of `e1` are too large: atom 1 .*"
+                                         r"\(or `metric` by c\^2\)"):
+        geodesic(Ensemble(x), Ensemble(x * [[1.0], [1e154]]), 0.3, metric=np.diag([1.0, 2.0]))
+    large = geodesic(Ensemble(x * 1e150, [1.0, 2.0]), Ensemble(x * 1e150, [1.0, 2.0]), 0.3)
+    assert large.distance2 == 0.0 and large.status == "Solved"

@@ -16,9 +16,9 @@ import numpy as np
 from ._warnings import warn
 from .errors import UnitsWarning
 
-__all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "check_lam", "check_lam_units", "holds_bools",
-           "nonnegative_scalar", "is_ensemble", "positive_scalar", "real_array", "real_scalar",
-           "refuse_bools"]
+__all__ = ["MAX_LAM", "LAM_UNITS_FACTOR", "as_array", "check_lam", "check_lam_units",
+           "holds_bools", "nonnegative_scalar", "is_ensemble", "positive_scalar", "ragged_detail",
+           "real_array", "real_scalar", "refuse_bools"]
 
 #: lam^2 is a solver coefficient; far beyond the axis length (1) only W2 remains.
 MAX_LAM = 1e8
@@ -97,6 +97,55 @@ def refuse_bools(value, name: str, what: str = "numbers") -> None:
         raise TypeError(f"`{name}` holds booleans (a mask?); pass {what} as numbers")
 
 
+def _shape_text(shape: tuple) -> str:
+    return "a number" if shape == () else f"of shape {shape}"
+
+
+def ragged_detail(value) -> str:
+    """Why numpy cannot make an array of the nested sequence ``value``: the first element
+    whose shape differs from the first element's (looked for inside a ragged element).
+
+    >>> ragged_detail([[0.5, 0.5], [1.0]])
+    'element 1 is of shape (1,) but element 0 of shape (2,)'
+    >>> ragged_detail([1.0, [2.0, 3.0]])
+    'element 1 is of shape (2,) but element 0 a number'
+    """
+    try:
+        items = list(value)
+    except TypeError:
+        return f"a {type(value).__name__} is not an array"
+    first = None
+    for index, item in enumerate(items):
+        try:
+            shape = np.shape(item)
+        except ValueError:
+            return f"element {index} is ragged: {ragged_detail(item)}"
+        if first is None:
+            first = shape
+        elif shape != first:
+            return f"element {index} is {_shape_text(shape)} but element 0 {_shape_text(first)}"
+    return "its elements have different shapes"
+
+
+def as_array(value, name: str, where: str = "") -> np.ndarray:
+    """``np.asarray(value)``; a ragged nesting (rows of different lengths, a list among
+    numbers) is a ValueError naming ``name`` (shown as ```name`` `` followed by ``where``)
+    and the element out of shape, where numpy's own message names neither.
+
+    >>> as_array([[0.5, 0.5], [1.0]], "weights")
+    Traceback (most recent call last):
+    ...
+    ValueError: `weights` is ragged (element 1 is of shape (1,) but element 0 of shape (2,)): \
+it must be a rectangular array of numbers, every row as long as the others
+    """
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ValueError(f"`{name}`{where} is ragged ({ragged_detail(value)}): it must be a "
+                         "rectangular array of numbers, every row as long as the others"
+                         ) from None
+
+
 def real_array(value, name: str, what: str = "numbers") -> np.ndarray:
     """``value`` as a float array, which must hold real numbers (``what`` names them in
     the messages): bools (a mask passed for numbers), complex numbers -- numpy would drop
@@ -114,7 +163,10 @@ def real_array(value, name: str, what: str = "numbers") -> np.ndarray:
     refuse_bools(value, name, what)
     try:
         arr = np.asarray(value)
-    except (TypeError, ValueError):  # ragged nesting
+    except ValueError:  # ragged nesting
+        raise TypeError(f"`{name}` must be an array of {what}, got a ragged "
+                        f"{type(value).__name__} ({ragged_detail(value)})") from None
+    except TypeError:
         raise TypeError(f"`{name}` must be an array of {what}, got {type(value).__name__}"
                         ) from None
     if arr.dtype == object:

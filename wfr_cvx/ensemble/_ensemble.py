@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import as_pandas, integer_regime
-from .._validate import check_total_mass
+from .._validate import as_array, check_total_mass
 
 __all__ = ["Ensemble", "Aligned", "align"]
 
@@ -65,7 +65,7 @@ def _numeric_matrix(values, name: str) -> np.ndarray:
         if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
                for t in frame.dtypes):
             return values.to_numpy(dtype=float, na_value=np.nan)
-    array = np.asarray(values)
+    array = as_array(values, name)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
         raise TypeError(f"`{name}` must hold real numbers, got dtype {array.dtype}")

@@ -10,7 +10,7 @@ from ._backends import check_options
 from ._constraints import check_endpoints, compile_constraints
 from ._coupling import solve_coupling
 from ._ensemble import Ensemble, align
-from ._metric import check_metric
+from ._metric import check_lengths, check_metric
 from ._result import EnsembleGeodesic
 
 __all__ = ["geodesic", "distance"]
@@ -87,6 +87,7 @@ def geodesic(e0: Ensemble, e1: Ensemble, lam: float, *, metric=None, constraints
     lam = check_lam(lam)
     aligned = align(e0, e1)
     metrics = check_metric(metric, aligned.assets, aligned.regimes, other_order=e1.assets)
+    check_lengths(aligned.x, aligned.y, aligned.k, aligned.l, metrics)
     check_lam_units(lam, _spread(aligned, metrics), "the ensembles' spread", _reach(metrics))
     plan = compile_constraints(constraints)
     backend, solver_options = check_options(backend, solver_options)

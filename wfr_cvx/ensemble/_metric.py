@@ -20,8 +20,15 @@ import numpy as np
 import pandas as pd
 
 from .._labels import align_square_frame, as_pandas
+from .._validate import as_array
 
-__all__ = ["RegimeMetrics", "check_metric"]
+__all__ = ["RegimeMetrics", "check_metric", "check_lengths", "MAX_LENGTH2"]
+
+#: The largest squared metric length :math:`|x|_G^2` of an atom: the pair search's
+#: :math:`|p|^2 + |q|^2 - 2p\cdot q` and the spread's squared distances reach four times
+#: it, which must not overflow (beyond, identical books at 1e155 came out 2.16 apart,
+#: "Solved": inf - inf is NaN, and no pair was kept).
+MAX_LENGTH2 = float(np.finfo(float).max) / 8.0
 
 #: Relative asymmetry ``max|G - G^T| / max|G|`` tolerated (round-off of an estimated
 #: covariance); the symmetric part is used.
@@ -60,8 +67,8 @@ def _one_matrix(value, assets: tuple[str, ...], where: str,
     if isinstance(value, pd.DataFrame):
         positions = {asset: i for i, asset in enumerate(assets)}
         value = align_square_frame(value, assets, positions.get, f"`metric`{where}")
-    elif np.ndim(value) == 2 and other_order is not None and tuple(other_order) != tuple(
-            assets):
+    elif np.ndim(as_array(value, "metric", where)) == 2 and other_order is not None and tuple(
+            other_order) != tuple(assets):  # as_array: a ragged nesting named, not numpy's
         raise ValueError(
             f"`metric`{where} is an unlabelled matrix, but `e0` lists its assets as "
             f"{list(assets)} and `e1` as {list(other_order)}: which order its rows follow "
@@ -139,3 +146,36 @@ def check_metric(metric, assets: tuple[str, ...], regimes: tuple[str, ...], *,
     given = float(matrix[0, 0]) if np.ndim(metric) == 0 and not isinstance(
         metric, pd.DataFrame) else matrix
     return RegimeMetrics([matrix] * len(regimes), [factor] * len(regimes), regimes, given)
+
+
+def check_lengths(x: np.ndarray, y: np.ndarray, k: np.ndarray, l: np.ndarray,
+                  metrics: RegimeMetrics) -> None:
+    """ValueError naming ``weights`` (of ``e0`` or ``e1``, and the atom) when an atom's
+    squared metric length exceeds :data:`MAX_LENGTH2`: the squared distances would
+    overflow.  ``x``, ``y`` are the aligned weights, ``k``, ``l`` their regime codes.
+
+    >>> m = check_metric(None, ("a",), ("0",))
+    >>> check_lengths(np.array([[1e155]]), np.zeros((1, 1)), np.zeros(1, int),
+    ...               np.zeros(1, int), m)
+    Traceback (most recent call last):
+    ...
+    ValueError: `weights` of `e0` are too large: atom 0 has squared metric length |x|_G^2 = \
+inf, above 2.25e+307, where the squared distances overflow; rescale the weights by a \
+factor c, and lam and any MaxTravel cap by c: d^2 then scales by c^2
+    """
+    for side, points, regimes in (("e0", x, k), ("e1", y, l)):
+        length2 = np.zeros(points.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for regime in np.unique(regimes):
+                rows = np.flatnonzero(regimes == regime)
+                mapped = metrics.map_points(points[rows], int(regime))
+                length2[rows] = np.einsum("ij,ij->i", mapped, mapped)
+        bad = np.flatnonzero(~(length2 <= MAX_LENGTH2))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"`weights` of `{side}` are too large: atom {i} has squared metric length "
+                f"|x|_G^2 = {length2[i]:.3g}, above {MAX_LENGTH2:.3g}, where the squared "
+                "distances overflow; rescale the weights by a factor c"
+                + ("" if metrics.given is None else " (or `metric` by c^2)")
+                + ", and lam and any MaxTravel cap by c: d^2 then scales by c^2")

@@ -77,11 +77,17 @@ class EnsembleGeodesic:
         Candidate pairs in the SOCP: same regime, closer than :math:`\pi\lambda` (and
         within a MaxTravel cap).
     lower_bound, gap : float
-        A certified lower bound of ``distance2`` (from the solver's multipliers made
-        feasible for every pair, :mod:`wfr_cvx.ensemble._coupling`) and the relative gap
+        A certified lower bound of ``distance2`` -- the larger of the dual bound (the
+        solver's multipliers made feasible for every pair,
+        :mod:`wfr_cvx.ensemble._coupling`) and the total-mass bound
+        ``4 lam^2 (sqrt(m0) - sqrt(m1))^2`` summed over the regimes -- and the relative gap
         ``(distance2 - lower_bound) / distance2``: how far from optimal the plan can be.
-        Without a solve (nothing in reach, or a feasible point costing at most 1e-12 of
-        ``4 lam^2`` times the mass) the bound is exact, resp. 0 (gap 1).
+        Without a solve the bound is exact when nothing is in reach (pure reaction) or a
+        feasible point attains the total-mass bound (a book resized in place); for a
+        feasible point costing at most 1e-12 of ``4 lam^2`` times the mass it is the dual
+        bound of that point made exact on its support, or the total-mass bound, and the
+        status "Solved" when it certifies the point, else "AlmostSolved" (gap 1 between
+        equal total masses).
     status : str
         "Solved" (by the solver, or certified by the gap), or "AlmostSolved" after a
         warning (also when the solver said "Solved" but the gap exceeds 1e-6); failures
