@@ -309,3 +309,18 @@ def test_the_costs_are_the_sums_over_the_cells_above_the_mass_floor():
     # (8e-5 off over the cells above 1e-9 of the mean cell mass, the former floor)
     assert transport == pytest.approx(geo.transport_cost, rel=2e-5)
     assert reaction == pytest.approx(geo.reaction_cost, rel=2e-5)
+
+
+@pytest.mark.parametrize("backend", ["scs", "dr"])
+def test_a_closed_form_path_keeps_its_rates_whatever_the_backend(backend):
+    """Before: a regime born with 0.5 % of the book, answered in closed form (no solve),
+    took the first-order backends' floor: its rate in the birth step read 0 on scs and
+    dr, 64 on clarabel, for the same exact path."""
+    g = Grid(64, 16, regimes=("on", "off"))
+    a = g.bump(0.4, 0.06, "on")
+    b = g.bump(0.4, 0.06, "on", 0.995) + g.bump(0.6, 0.06, "off", 0.005)
+    reference = wfr_cvx.geodesic(a, b, g, 0.3, backend="clarabel")
+    geo = wfr_cvx.geodesic(a, b, g, 0.3, backend=backend)
+    assert geo.iterations == 0 and reference.iterations == 0
+    np.testing.assert_array_equal(geo.rate, reference.rate)
+    assert geo.rate[0, 1].max() > 10

@@ -276,6 +276,29 @@ def test_an_off_diagonal_metric_flags_the_odd_even_pattern_in_every_scheme():
     a, b = _every_other_cell(s, 0), _every_other_cell(s, 1)
     metric = np.array([[2.0, 0.6], [0.6, 1.0]])
     for scheme in ("centred", "power"):
-        with pytest.warns(InaccurateSolutionWarning, match="as wide as the book's lots"):
+        with pytest.warns(InaccurateSolutionWarning, match="cells as wide as the lots"):
             geo = wfr_cvx.geodesic(a, b, s, lam=0.3, metric=metric, scheme=scheme)
         assert geo.status == "AlmostSolved"
+
+
+def test_diracs_spreading_to_a_bump_are_not_taken_for_the_odd_even_pattern():
+    """Before: four Diracs moving to a bump on the simplex came back "AlmostSolved" with
+    the odd-even warning (the solvers' round-off fluxes in nearly empty cells, divided by
+    their masses, made 70 times d^2), though the centred d^2 is within 1 % of the
+    mesh-free engine's and "power"'s, which the warning advised, 7.5 % above it."""
+    from wfr_cvx.ensemble import Ensemble, distance
+
+    s = Grid.simplex(16, 8)
+    a = sum(s.dirac(p) for p in [(0.2, 0.2), (0.5, 0.1), (0.1, 0.6), (0.3, 0.4)]) / 4
+    b = s.bump((0.4, 0.3), 0.1)
+    rows, cols = np.indices(s.mask[0].shape)
+
+    def atoms(r):
+        held = r[0] > 0
+        return Ensemble(np.c_[s.weights[rows[held]], s.weights[cols[held]]], r[0][held])
+
+    exact = distance(atoms(a), atoms(b), 0.5) ** 2
+    for backend in ("clarabel", "scs"):
+        geo = wfr_cvx.geodesic(a, b, s, 0.5, backend=backend)  # no warning
+        assert geo.status == "Solved"
+        assert geo.distance2 == pytest.approx(exact, rel=0.02)

@@ -32,7 +32,7 @@ def continuity_source(rho: np.ndarray, momentum: np.ndarray, grid) -> np.ndarray
 #: round-off mass in the cells the optimum empties, 20-9,500x above 1e-9, 0.3-1.3x above
 #: 1e-6 and 1.5e-3-5.8e-2 above 1e-4; the rates alike.
 RESOLVED_MASS = {"clarabel": 1e-6, "cvxpy": 1e-6, "scs": 1e-4, "dr": 1e-4}
-#: The same share for paths without a solver's tolerance (rollouts of a policy).
+#: The same share for paths without a solver's tolerance (closed forms, rollouts).
 EXACT_MASS = 1e-9
 
 
@@ -95,8 +95,9 @@ class Geodesic:
         ``source / rho_mean`` where ``rho_mean > mass_floor``; **0 elsewhere**.
     mass_floor : float
         The backend's share of the mean cell mass of the heavier end
-        (:data:`RESOLVED_MASS`; ``1e-9`` for paths no solver's tolerance limits, as
-        rollouts).
+        (:data:`RESOLVED_MASS`); ``1e-9`` (:data:`EXACT_MASS`) for paths no solver
+        iterated on: closed forms (``iterations`` 0: a regime switch, a book rescaled in
+        place) and rollouts.
     status : str
         The solver's status (``"Solved"``, ``"AlmostSolved"``; failures raise instead).
     iterations : int
@@ -142,7 +143,9 @@ class Geodesic:
             from . import __version__ as version
         self.version = str(version)
         heavier = max(rho[0].sum(), rho[-1].sum())
-        self.mass_floor = RESOLVED_MASS.get(backend, EXACT_MASS) * heavier / rho[0].size
+        # a path no solver iterated on (a closed form, iterations 0) has no solver noise
+        share = EXACT_MASS if self.iterations == 0 else RESOLVED_MASS.get(backend, EXACT_MASS)
+        self.mass_floor = share * heavier / rho[0].size
         self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
         self.rate = _safe_ratio(source, rho_mean, self.mass_floor)
 
