@@ -121,12 +121,14 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     pass ``dayfirst``.  Dates of three one- or two-digit numbers (``98-11-30``,
     ``30/11/98``) are read likewise in the one order -- year, day or month first -- that
     makes every date valid (years 69-99 are 19xx, 00-68 20xx), or refused.  Dates written
-    as eight digits are read YYYYMMDD.  ISO 8601 dates may carry a time on some rows only
-    (``2001-01-01``, ``2001-01-02 16:00``) and UTC offsets that differ between rows
-    (daylight saving time: ``-05:00``, ``-04:00``); such offsets are converted to UTC (a
-    ``DatetimeIndex`` in UTC), which keeps the times' order.  Dates written in several
-    forms (``2001-03-01`` beside ``01/02/2001``), or with a UTC offset on some rows only,
-    are refused, naming the rows of each form.
+    as eight digits are read YYYYMMDD.  A date may be followed by a time of day, on some
+    rows only (``2001-01-01``, ``2001-01-02 16:00``, ``02.01.2001 9:30``, ``98-11-30 4:00
+    PM``): the form of a date is that of the date alone, which is read as above.  ISO 8601
+    times may carry UTC offsets that differ between rows (daylight saving time:
+    ``-05:00``, ``-04:00``); such offsets are converted to UTC (a ``DatetimeIndex`` in
+    UTC), which keeps the times' order.  Dates written in several forms (``2001-03-01``
+    beside ``01/02/2001``), or with a UTC offset on some rows only, are refused, naming the
+    rows of each form.
 
     Rows whose every field is empty (``,,`` -- often trailing a file a spreadsheet wrote)
     are dropped, as blank lines are.  A row with prices but no date, a date repeated, or a
@@ -282,16 +284,41 @@ def _show_label(label) -> str:
 
 
 # three numbers of one or two digits (98-11-30, 30/11/98, 11.30.98): a two-digit year
-# first or last, and the whole label
+# first or last, and the whole date (a time may follow, split off by _split_times)
 _TWO_DIGIT_YEAR = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{1,2})\s*$")
+
+# a date followed by a time of day (16:00, 9:30:15.5, 4:00 PM; after a space or T) and a
+# UTC offset (Z, -04:00), the time optional: the date is the label's form, the time not
+_DATED_TIME = re.compile(r"^(.*?\S)(?:(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
+                         r"(?:\s*([AaPp][Mm]))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?\s*$")
+
+
+def _split_times(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Each label's date (the label without a trailing time of day) and its time written
+    as ISO 8601 writes it (" 16:00:00-04:00", hour of two digits, 4:00 PM as 16:00; ""
+    without a time)."""
+    fields = text.str.extract(_DATED_TIME)
+    dates = fields[0].where(fields[0].notna(), text)
+    timed = fields[1].notna()
+    if not timed.any():
+        return dates, pd.Series("", index=text.index)
+    hour = fields[1].where(timed, "0").astype(int)
+    half = fields[5].fillna("").str.upper()
+    hour = hour.where(~((half == "PM") & (hour < 12)), hour + 12)
+    hour = hour.where(~((half == "AM") & (hour == 12)), 0)
+    times = (" " + hour.map("{:02d}".format) + ":" + fields[2].fillna("")
+             + (":" + fields[3]).fillna("") + fields[4].fillna("") + fields[6].fillna(""))
+    return dates, times.where(timed, "")
 
 
 def _two_digit_readings(values: pd.Series, dayfirst) -> dict | None:
     """The distinct readings (DatetimeIndex) of ``values`` when every one is three numbers
-    of one or two digits, by the name of their order -- year first, day first or month
-    first (``dayfirst`` rules out one of the last two) -- that makes every date valid;
-    None when the labels are of another form.  Raises ValueError when no order does."""
-    fields = values.astype(str).str.extract(_TWO_DIGIT_YEAR)
+    of one or two digits (a time of day may follow), by the name of their order -- year
+    first, day first or month first (``dayfirst`` rules out one of the last two) -- that
+    makes every date valid; None when the labels are of another form.  Raises ValueError
+    when no order does."""
+    days, times = _split_times(values.astype(str))
+    fields = days.str.extract(_TWO_DIGIT_YEAR)
     if fields.isna().any().any():
         return None
     a, b, c = (fields[i].astype(int) for i in (0, 2, 3))
@@ -314,6 +341,11 @@ def _two_digit_readings(values: pd.Series, dayfirst) -> dict | None:
     if not distinct:
         raise ValueError(f"its two-digit-year dates read as no valid date in any order "
                          f"({', '.join(orders)})")
+    if (times != "").any():
+        text = values.astype(str)
+        return {name: pd.DatetimeIndex(_read_iso(_iso_days(pd.Series(dates, index=text.index))
+                                                 + times, text))
+                for name, dates in distinct.items()}
     return distinct
 
 
@@ -341,20 +373,23 @@ class _MixedDates(ValueError):
 
 # an ISO-8601 date, a time and a UTC offset optional: 2021-03-15, 2021-03-15 16:00,
 # 2021-03-15T16:00:00.5-04:00
-_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                        r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*")
 
 
 def _shapes(text: pd.Series) -> pd.Series:
-    """Each label's form: digits as 9, letters as a (``2001-03-01`` -> ``9999-99-99``)."""
-    return (text.str.strip().str.replace(r"\d", "9", regex=True)
+    """Each label's form: that of its date (a time of day following it is no other form),
+    digits as 9, letters as a (``2001-03-01 16:00`` -> ``9999-99-99``)."""
+    return (_split_times(text)[0].str.strip().str.replace(r"\d", "9", regex=True)
             .str.replace(r"[^\W\d_]", "a", regex=True))
 
 
 def _each_form_reads(text: pd.Series) -> bool:
-    """Whether ``text`` holds several forms (:func:`_shapes`) and each reads as dates on
-    its own: dates written in mixed forms, rather than labels that are not dates."""
-    groups = text.groupby(_shapes(text), sort=False)
+    """Whether ``text`` holds several forms (:func:`_shapes`) and the dates of each read
+    as dates on their own: dates written in mixed forms, rather than labels that are not
+    dates."""
+    days = _split_times(text)[0]
+    groups = days.groupby(_shapes(text), sort=False)
     if groups.ngroups < 2:
         return False
     for _, group in groups:
@@ -369,7 +404,7 @@ def _each_form_reads(text: pd.Series) -> bool:
 def _date_forms(text: pd.Series, shown: int = 3) -> str:
     """The rows of each form of date in ``text`` ("rows 1, 3 like '2001-03-01' and row 2
     like '01/02/2001'"; rows numbered as :func:`_data_rows` numbers them), a form being
-    the pattern of digits, letters and separators."""
+    the pattern of digits, letters and separators of the date."""
     groups = list(text.groupby(_shapes(text), sort=False).groups.values())
     parts = [f"{_data_rows(rows)} like {text[rows[0]]!r}" for rows in groups[:shown]]
     more = f" (and {len(groups) - shown} other forms)" if len(groups) > shown else ""
@@ -381,34 +416,53 @@ def _mixed_forms(text: pd.Series) -> _MixedDates:
                        f"(ISO 8601: YYYY-MM-DD, a time and UTC offset optional)")
 
 
+def _iso_days(dates: pd.Series) -> pd.Series:
+    """Dates (midnight) as ISO 8601 writes them: ``2001-03-01``."""
+    return dates.dt.strftime("%Y-%m-%d")
+
+
+def _read_iso(text: pd.Series, written: pd.Series) -> pd.Series:
+    """ISO 8601 dates, a time on some rows only, UTC offsets converted to UTC (which keeps
+    the order of times); UTC offsets on some rows only raise :class:`_MixedDates`, which
+    shows the labels as ``written``."""
+    offset = text.str.extract(_ISO_DATE)[0].notna()
+    if offset.any() and not offset.all():
+        one, other = offset.sum() == 1, (~offset).sum() == 1
+        raise _MixedDates(
+            f"{_data_rows(text.index[offset])} {'carries' if one else 'carry'} a UTC "
+            f"offset and {_data_rows(text.index[~offset])} "
+            f"{'does' if other else 'do'} not (e.g. {written[offset].iloc[0]!r} and "
+            f"{written[~offset].iloc[0]!r}), so the order of their times is not known: "
+            f"write the offset on every date, or on none")
+    return pd.to_datetime(text, format="ISO8601", utc=bool(offset.any()))
+
+
 def _read_other_dates(values: pd.Series) -> pd.Series:
     """Dates neither of digits alone nor day or month first: what pandas reads of one form
-    (ISO, ``Jan 2 2001``, ...), and ISO 8601 with a time on some rows only or with
+    (ISO, ``Jan 2 2001``, ...), also with a time of day on some rows only, and with
     several UTC offsets (daylight saving time: converted to UTC, which keeps their order).
-    Several forms, or UTC offsets on some rows only, raise :class:`_MixedDates`."""
+    Several forms of date, or UTC offsets on some rows only, raise :class:`_MixedDates`."""
     text = values.astype(str)
     try:
         with silenced(UserWarning):  # pandas' "could not infer format": one by one
             return pd.to_datetime(values)
     except (TypeError, ValueError, OverflowError) as exc:
         failure = exc
-    iso = text.str.fullmatch(_ISO_DATE)
-    if iso.all():
-        offset = text.str.extract(_ISO_DATE)[0].notna()
-        if offset.any() and not offset.all():
-            one, other = offset.sum() == 1, (~offset).sum() == 1
-            raise _MixedDates(
-                f"{_data_rows(values.index[offset])} {'carries' if one else 'carry'} a UTC "
-                f"offset and {_data_rows(values.index[~offset])} "
-                f"{'does' if other else 'do'} not (e.g. {text[offset].iloc[0]!r} and "
-                f"{text[~offset].iloc[0]!r}), so the order of their times is not known: "
-                f"write the offset on every date, or on none")
-        try:
-            return pd.to_datetime(text, format="ISO8601", utc=bool(offset.any()))
-        except (TypeError, ValueError, OverflowError):
-            pass  # pandas' first reason ("month must be in 1..12: 2001-13-01") says more
-    elif _each_form_reads(text):
+    if _each_form_reads(text):
         raise _mixed_forms(text)
+    days, times = _split_times(text)
+    if _shapes(text).nunique() == 1:
+        # one form of date, a time on some rows only: the dates read in that one form
+        # (as pandas reads a column of one form), then their times
+        try:
+            with silenced(UserWarning):
+                read = pd.to_datetime(days)
+            if (read == read.dt.normalize()).all():
+                return _read_iso(_iso_days(read) + times, text)
+        except _MixedDates:
+            raise
+        except (TypeError, ValueError, OverflowError) as exc:
+            failure = exc  # pandas' reason for the dates ("month must be in 1..12: ...")
     # pandas' advice (format=, format='mixed') is for its own callers: left off
     raise ValueError(str(failure).split(" You might want to try")[0]) from None
 
