@@ -810,11 +810,10 @@ def odd_even_excess(geo: Geodesic) -> float:
     hopping one cell), so it is 0 there, and of the order of the cost of the odd-even
     motion where that is the path (twice it for a book on every other cell shifted by one
     cell).  It is a warning sign, not a correction: :data:`ODD_EVEN_WARN` has the
-    figures.  It
-    counts the cells whose two faces' fluxes differ in sign beside a neighbour's that do
-    too (alternation over three faces): where flows meet in, or part from, a single cell
-    the averaged momentum undercharges one cell, a local error of the scheme, not the
-    pattern."""
+    figures.  It counts the cells whose two faces' fluxes differ in sign beside a
+    neighbour's that do too (alternation over three faces): where flows meet in, or part
+    from, a single cell the averaged momentum undercharges one cell, a local error of the
+    scheme, not the pattern."""
     grid, dt = geo.grid, geo.grid.dt
     M1 = 0.5 * (geo.rho[:-1] + geo.rho[1:])
     weights = np.broadcast_to(face_weights(geo.metric, grid), geo.momentum.shape)
