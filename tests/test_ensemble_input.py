@@ -1,6 +1,9 @@
 """Ensemble construction and the validation of every argument of the ensemble geodesic:
 each bad input raises the promised error, naming the argument and what was expected."""
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -396,6 +399,42 @@ def test_nullable_pandas_dtypes_are_read_as_numbers():
         Ensemble(pd.DataFrame({"a": [0.2, None], "b": [0.8, 0.5]}).astype("Float64"))
     with pytest.raises(TypeError, match="must hold real numbers, got dtype bool"):
         Ensemble(pd.DataFrame({"a": [True, False]}))
+
+
+def test_object_arrays_of_real_numbers_are_read_as_numbers():
+    """Before: object arrays (and an object DataFrame) were refused as "dtype object" for
+    `weights`, `mass` and `metric`, though real numbers; entries are now read one by one,
+    and a string, None or bool among them is refused by name and position."""
+    plain = Ensemble(W, mass=[1.0, 0.5])
+    objects = Ensemble(W.astype(object), mass=np.array([1, Fraction(1, 2)], dtype=object))
+    np.testing.assert_array_equal(objects.weights, plain.weights)
+    np.testing.assert_array_equal(objects.mass, plain.mass)
+    assert objects.weights.dtype == objects.mass.dtype == float
+    frame = pd.DataFrame(W, columns=["eq", "bd", "cash"])
+    from_frame = Ensemble(frame.astype(object), mass=[Decimal("1"), np.float32(0.5)])
+    np.testing.assert_array_equal(from_frame.weights, plain.weights)
+    assert from_frame.assets == ("eq", "bd", "cash")
+    G = np.diag([2.0, 1.0, 3.0])
+    d = distance(E0, E1, 0.5, metric=G)
+    assert distance(E0, E1, 0.5, metric=G.astype(object)) == pytest.approx(d, rel=1e-12)
+    assert distance(E0, E1, 0.5, metric={"on": G.astype(object), "off": G}
+                    ) == pytest.approx(d, rel=1e-12)
+    assert distance(E0, E1, 0.5, metric=Fraction(2)) == pytest.approx(
+        distance(E0, E1, 0.5, metric=2.0), rel=1e-12)
+    with pytest.raises(TypeError, match=r"`weights` must hold real numbers \(portfolio "
+                                        r"weights\), got 'a' \(str\) at index \[1, 0\]"):
+        Ensemble(np.array([[0.5, 0.5], ["a", 0.5]], dtype=object))
+    with pytest.raises(TypeError, match=r"`weights` .* got None \(NoneType\) at index"):
+        Ensemble(pd.DataFrame({"a": [0.5, None], "b": [0.5, 0.5]}, dtype=object))
+    with pytest.raises(TypeError, match=r"`mass` must hold real numbers \(masses\), got "
+                                        r"True \(bool\) at index 1"):
+        Ensemble(W, mass=np.array([1.0, True], dtype=object))
+    bad = G.astype(object)
+    bad[0, 1] = "x"
+    with pytest.raises(TypeError, match=r"`metric` must hold real numbers \(metric entries "
+                                        r"for regime 'off'\), got 'x' \(str\) at index "
+                                        r"\[0, 1\]"):
+        distance(E0, E1, 0.5, metric={"on": G, "off": bad})
 
 
 @pytest.mark.parametrize("name", ["mass", "regime", "time", "atom"])

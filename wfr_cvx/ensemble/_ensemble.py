@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import as_pandas, integer_regime
-from .._validate import as_array, check_total_mass
+from .._validate import as_array, check_total_mass, real_array
 
 __all__ = ["Ensemble", "Aligned", "align"]
 
@@ -58,7 +58,11 @@ def _unique_labels(labels, name: str) -> tuple[str, ...]:
     return out
 
 
-def _numeric_matrix(values, name: str) -> np.ndarray:
+def _numeric_matrix(values, name: str, what: str) -> np.ndarray:
+    """``values`` as a float array of real numbers (``what`` names them in the messages):
+    bools, strings and complex numbers are a TypeError naming ``name``; an array (or
+    frame) of objects is read entry by entry, real numbers (Fractions, Decimals, Python
+    and numpy scalars) accepted (:func:`~wfr_cvx._validate.real_array`)."""
     if isinstance(values, (pd.DataFrame, pd.Series)):
         # pandas' nullable dtypes (Float64, Int64) become object arrays under np.asarray
         frame = values.to_frame() if isinstance(values, pd.Series) else values
@@ -66,6 +70,8 @@ def _numeric_matrix(values, name: str) -> np.ndarray:
                for t in frame.dtypes):
             return values.to_numpy(dtype=float, na_value=np.nan)
     array = as_array(values, name)
+    if array.dtype == object:
+        return real_array(array, name, what)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
         raise TypeError(f"`{name}` must hold real numbers, got dtype {array.dtype}")
@@ -103,7 +109,9 @@ class Ensemble:
         asset labels as coordinates) holds the assets, the other one the atoms (labelled
         by its coordinates, or numbered ``0 .. N-1`` without); with neither dimension
         named ``asset`` the atoms' must be named ``atom``, and anything else is refused.  A
-        DataArray without coordinates is read by position, as an array.
+        DataArray without coordinates is read by position, as an array.  Entries must be
+        real numbers (an array or frame of objects -- Fractions, Decimals, Python or numpy
+        scalars -- is read entry by entry); bools, strings and None are refused.
     mass : array_like, shape ``(N,)``, Series or xarray DataArray, optional
         Non-negative atom masses; ones by default.  A Series (or a DataArray with
         coordinates, read as its Series) is aligned by label to the atoms of ``weights``
@@ -182,10 +190,10 @@ class Ensemble:
             index = frame.index
             if not index.is_unique:
                 raise ValueError("`weights` index (the atom labels) has duplicate labels")
-            values = _numeric_matrix(frame, "weights")
+            values = _numeric_matrix(frame, "weights", "portfolio weights")
         else:
             index = None
-            values = _numeric_matrix(weights, "weights")
+            values = _numeric_matrix(weights, "weights", "portfolio weights")
             if values.ndim != 2:
                 hint = " (for one asset pass a column, weights[:, None])" if (
                     values.ndim == 1) else ""
@@ -223,7 +231,8 @@ class Ensemble:
     def _check_mass(self, mass, index, n_atoms: int) -> np.ndarray:
         if mass is None:
             return np.ones(n_atoms)
-        values = _numeric_matrix(_aligned_series(mass, index, n_atoms, "mass"), "mass")
+        values = _numeric_matrix(_aligned_series(mass, index, n_atoms, "mass"), "mass",
+                                 "masses")
         if values.shape != (n_atoms,):
             raise ValueError(f"`mass` must have shape ({n_atoms},) like the atoms of "
                              f"`weights`, got {values.shape}")
@@ -276,7 +285,7 @@ class Ensemble:
             if missing:
                 raise ValueError(f"`domain` {name} bound has no entry for assets {missing}")
             value = value.set_axis([str(k) for k in value.index]).reindex(list(self.assets))
-        array = _numeric_matrix(value, f"domain {name} bound")
+        array = _numeric_matrix(value, f"domain {name} bound", "bounds")
         if array.ndim == 0:
             array = np.full(self.n_assets, float(array))
         if array.shape != (self.n_assets,) or np.isnan(array).any():

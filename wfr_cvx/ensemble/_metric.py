@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._labels import align_square_frame, as_pandas
-from .._validate import as_array
+from .._validate import as_array, real_array
 
 __all__ = ["RegimeMetrics", "check_metric", "check_lengths", "MAX_LENGTH2"]
 
@@ -75,6 +75,8 @@ def _one_matrix(value, assets: tuple[str, ...], where: str,
             "is ambiguous (and d(e0, e1) would differ from d(e1, e0)); pass a DataFrame "
             "labelled by asset, or give both ensembles the same asset order")
     array = np.asarray(value)
+    if array.dtype == object:  # Fractions, Decimals, Python numbers: read one by one
+        array = real_array(array, "metric", f"metric entries{where}")
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
         raise TypeError(f"`metric`{where} must be a number or a real matrix, got "
