@@ -1128,8 +1128,29 @@ def test_a_header_ending_with_a_delimiter_too_is_read(tmp_path):
     assert list(loaded.columns) == ["IBM", "WMT"] and loaded.shape == (3, 2)
     assert loaded.loc["2001-02-01", "WMT"] == 2.1
     path.write_text("date,IBM,WMT,\n2001-01-01,1,2,\n2001-02-01,1.1,2.1,7\n")
-    with pytest.raises(ValueError, match=r"in column\(s\) 'Unnamed: 3' \(1\)"):
+    with pytest.raises(ValueError, match=r"column 4 of the header \(date,IBM,WMT,; the last\) "
+                                         r"has no name, but it holds values \(7.0 on row 2 "):
         markowitz.load_prices(path)
+
+
+def test_a_column_without_a_name_in_the_header_is_refused(tmp_path):
+    """Before: `date,A,B,` above rows with a value in every last field loaded that column
+    as a ticker named 'Unnamed: 3' (an empty field inside the header likewise)."""
+    path = tmp_path / "prices.csv"
+    path.write_text("date,A,B,\n2020-01-01,1,2,5\n2020-02-01,1.1,2.1,6\n")
+    with pytest.raises(ValueError) as info:
+        markowitz.load_prices(path)
+    assert str(info.value) == (f"price file {str(path)!r}: column 4 of the header (date,A,B,; "
+                               "the last) has no name, but it holds values (5 on row 1 below "
+                               "the header): name it in the header (its ticker), or delete "
+                               "the column")
+    path.write_text("date,A,,B\n2020-01-01,1,,5\n2020-02-01,1.1,,6\n")
+    with pytest.raises(ValueError, match=r"column 3 of the header \(date,A,,B; between 'A' and "
+                                         r"'B'\) has no name: name it in the header"):
+        markowitz.load_prices(path)
+    # named, the column is a ticker; tickers read as missing values by default are names
+    path.write_text("date,NA,B,C\n2020-01-01,1,2,5\n2020-02-01,1.1,2.1,6\n")
+    assert list(markowitz.load_prices(path).columns) == ["NA", "B", "C"]
 
 
 def test_a_price_table_names_its_repeated_and_missing_dates(prices):

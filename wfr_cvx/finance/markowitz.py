@@ -135,7 +135,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
     date with a missing price is refused, naming the row, date or column.  A delimiter
     ending every row (one empty field beyond the header's) is ignored, and so is one
     ending the header as well (a last column without a name and without a value); a row
-    with more fields than the header otherwise is refused, naming it.
+    with more fields than the header otherwise is refused, naming it.  A column without a
+    name in the header (an empty field) that is not so dropped is refused, naming its
+    position: name it in the header.
 
     Parameters
     ----------
@@ -177,7 +179,9 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
             # delimiter) are its columns, not an index column followed by shifted prices
             frame = pd.read_csv(handle, index_col=False)
         with source.open("rb") as handle:  # read_csv renames a repeated "IBM" to "IBM.1"
-            header = pd.read_csv(handle, header=None, nrows=1).iloc[0].astype(str)
+            # keep_default_na=False: an empty field stays "", and a ticker "NA" its name
+            header = pd.read_csv(handle, header=None, nrows=1,
+                                 keep_default_na=False).iloc[0].astype(str)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"price file {str(path)!r} is not a CSV price table (a `date` "
                          f"column and one column per ticker): {' '.join(str(exc).split())}"
@@ -197,6 +201,18 @@ def load_prices(path=None, *, dayfirst=None) -> pd.DataFrame:
         # the header ends with a delimiter too (`date,IBM,WMT,`): its empty column holds
         # nothing, as the empty field ending each row
         frame, header = frame.iloc[:, :-1], header.iloc[:-1]
+    nameless = [k for k, name in enumerate(header) if not name.strip()]
+    if nameless:
+        # read_csv would call it "Unnamed: k" and load it as a ticker of that name
+        k = nameless[0]
+        held = frame.iloc[:, k].dropna()
+        where = ("the first" if k == 0 else "the last" if k == len(header) - 1
+                 else f"between {header.iloc[k - 1]!r} and {header.iloc[k + 1]!r}")
+        holds = (f", but it holds values ({held.iloc[0]} on {_data_rows(held.index[:1])} "
+                 "below the header)") if len(held) else ""
+        raise ValueError(f"price file {str(path)!r}: column {k + 1} of the header "
+                         f"({','.join(header)}; {where}) has no name{holds}: name it in the "
+                         "header (its ticker), or delete the column")
     if header.duplicated().any():
         raise ValueError(f"price file {str(path)!r}: columns must be unique tickers, got "
                          f"duplicates {sorted(set(header[header.duplicated()]))}")
