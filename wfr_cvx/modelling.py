@@ -71,6 +71,15 @@ def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     Model
         ``problem`` plus the named expressions ``rho``, ``momentum``, ``source``.
 
+    Notes
+    -----
+    The model is the problem alone: none of :func:`wfr_cvx.geodesic`'s checks of the
+    answer runs on it.  In particular, a book held in lots coarser than the cells can move
+    mass in an odd-even pattern that the default ``scheme="centred"`` does not price (a
+    book on every other cell shifted by one cell: 1.7e-5 against dx^2 = 9.8e-4), which
+    :func:`wfr_cvx.geodesic` flags ("AlmostSolved", :func:`wfr_cvx.engine.odd_even_excess`)
+    and a solved model does not; build it with ``scheme="power"`` for such books.
+
     Examples
     --------
     Cap the mass of one cell at mid-path: a bump moving from 0.3 to 0.7 must then route
