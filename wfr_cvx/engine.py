@@ -138,7 +138,7 @@ from .errors import (
 from .grid import Grid, _domain_name, as_allocation, regime_masses
 from .metric import check_metric, face_weights, is_cell_metric, metric_reach
 from .operators import make_face_average
-from .result import Geodesic, continuity_source
+from .result import Geodesic, continuity_source, mean_cell_mass
 
 __all__ = ["Request", "check_size", "check_status", "distance", "geodesic", "make_request",
            "odd_even_excess", "solve", "solve_raw"]
@@ -845,7 +845,7 @@ def odd_even_excess(geo: Geodesic) -> float:
     # nearly empty cells alternate too, and divided by their masses they dominated the
     # sum (1e7 times d^2 on dr's path of a translation; 70-1,450 on the interior point's
     # of Diracs spreading to a bump, over cells above 1e-6 of the mean)
-    held = M1 > ODD_EVEN_FLOOR * max(geo.rho[0].sum(), geo.rho[-1].sum()) / geo.rho[0].size
+    held = M1 > ODD_EVEN_FLOOR * mean_cell_mass(geo.rho)
     return float(dt * np.sum(excess[held] / M1[held]))
 
 

@@ -142,10 +142,9 @@ class Geodesic:
         if version is None:
             from . import __version__ as version
         self.version = str(version)
-        heavier = max(rho[0].sum(), rho[-1].sum())
         # a path no solver iterated on (a closed form, iterations 0) has no solver noise
         share = EXACT_MASS if self.iterations == 0 else RESOLVED_MASS.get(backend, EXACT_MASS)
-        self.mass_floor = share * heavier / rho[0].size
+        self.mass_floor = share * mean_cell_mass(rho)
         self.velocity = _safe_ratio(momentum, rho_face, self.mass_floor)
         self.rate = _safe_ratio(source, rho_mean, self.mass_floor)
 
@@ -316,6 +315,12 @@ class Geodesic:
             f"reaction={self.reaction_cost:.6g}, status={str(self.status)!r}, "
             f"iterations={self.iterations}, grid={self.grid!r}, lam={self.lam:g})"
         )
+
+
+def mean_cell_mass(rho: np.ndarray) -> float:
+    """The mean cell mass of the heavier end of the levels ``rho`` (the unit of the
+    results' mass floors)."""
+    return float(max(rho[0].sum(), rho[-1].sum())) / rho[0].size
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray, floor: float) -> np.ndarray:

@@ -82,7 +82,7 @@ import numpy as np
 from .._validate import real_scalar
 from ..assembly import SCHEMES as ENGINE_SCHEMES
 from ..grid import Grid, as_allocation
-from ..result import EXACT_MASS, Geodesic, _safe_ratio
+from ..result import EXACT_MASS, Geodesic, _safe_ratio, mean_cell_mass
 
 __all__ = ["SCHEMES", "policy", "path_fields", "step", "rollout", "outflow_courant",
            "make_transport", "make_upwind_transport"]
@@ -400,7 +400,7 @@ def path_fields(geo: Geodesic) -> tuple[np.ndarray, np.ndarray, float]:
     wherever it carries mass, to reproduce it (pure reaction exactly)."""
     cached = geo.__dict__.get("_path_fields")
     if cached is None:
-        floor = EXACT_MASS * max(geo.rho[0].sum(), geo.rho[-1].sum()) / geo.rho[0].size
+        floor = EXACT_MASS * mean_cell_mass(geo.rho)
         cached = (_safe_ratio(geo.momentum, geo.rho_face, floor),
                   _safe_ratio(geo.source, geo.rho_mean, floor), float(floor))
         geo.__dict__["_path_fields"] = cached

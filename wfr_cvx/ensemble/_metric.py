@@ -64,17 +64,18 @@ def _one_matrix(value, assets: tuple[str, ...], where: str,
                 other_order: tuple[str, ...] | None = None) -> np.ndarray:
     n = len(assets)
     value = as_pandas(value, f"`metric`{where}")
-    if isinstance(value, pd.DataFrame):
+    labelled = isinstance(value, pd.DataFrame)
+    if labelled:
         positions = {asset: i for i, asset in enumerate(assets)}
         value = align_square_frame(value, assets, positions.get, f"`metric`{where}")
-    elif np.ndim(as_array(value, "metric", where)) == 2 and other_order is not None and tuple(
-            other_order) != tuple(assets):  # as_array: a ragged nesting named, not numpy's
+    array = as_array(value, "metric", where)  # a ragged nesting named, not numpy's message
+    if (not labelled and array.ndim == 2 and other_order is not None
+            and tuple(other_order) != tuple(assets)):
         raise ValueError(
             f"`metric`{where} is an unlabelled matrix, but `e0` lists its assets as "
             f"{list(assets)} and `e1` as {list(other_order)}: which order its rows follow "
             "is ambiguous (and d(e0, e1) would differ from d(e1, e0)); pass a DataFrame "
             "labelled by asset, or give both ensembles the same asset order")
-    array = np.asarray(value)
     if array.dtype == object:  # Fractions, Decimals, Python numbers: read one by one
         array = real_array(array, "metric", f"metric entries{where}")
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
