@@ -223,6 +223,7 @@ def _spawn(spec: dict, python: str) -> dict:
 
 
 def run(config: dict, pot_python: str | None) -> dict:
+    machine = machine_info()  # taken first: its load average is the one before the rows
     rows = []
     for n_atoms in config["sizes"]:
         for n_assets in config["assets"]:
@@ -248,7 +249,7 @@ def run(config: dict, pot_python: str | None) -> dict:
     for r in rows:
         if r["method"] != "clarabel" and "distance2" in r and _key(r) in reference:
             r["rel_diff"] = r["distance2"] / reference[_key(r)] - 1.0
-    return {"machine": machine_info(),
+    return {"machine": machine,
             "versions": versions("wfr_cvx", "clarabel", "cvxpy", "numpy", "scipy"),
             "pot_python": pot_python, "row_timeout_s": ROW_TIMEOUT, "rows": rows,
             "grid": grid_crosscheck(config)}
@@ -489,9 +490,10 @@ def main(argv=None) -> None:
         print(json.dumps(run_row(json.loads(args.row))), flush=True)
         return
     if args.grid:
+        machine = machine_info()  # taken first: its load average is the one before the run
         out = output_dir(args.quick)
         results = json.loads((out / "ensemble_results.json").read_text())
-        results["grid_run"] = {"machine": machine_info(), "date": time.strftime("%Y-%m-%d"),
+        results["grid_run"] = {"machine": machine, "date": time.strftime("%Y-%m-%d"),
                                "versions": versions("wfr_cvx", "clarabel", "numpy", "scipy")}
         results["grid"] = grid_crosscheck(QUICK if args.quick else FULL)
         write_outputs(results, out, "ensemble_results.json", "ENSEMBLE.md",

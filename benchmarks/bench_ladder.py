@@ -207,6 +207,7 @@ def run_subprocess(spec: dict, timeout: float) -> dict:
 
 
 def run(config: dict, timeout: float, max_cells: int | None, skip: tuple = ()) -> dict:
+    machine = machine_info()  # taken first: its load average is the one before the rows
     settings = available_settings()
     unknown = set(skip) - set(settings)
     if unknown:
@@ -238,7 +239,7 @@ def run(config: dict, timeout: float, max_cells: int | None, skip: tuple = ()) -
                   flush=True)
     _compare(rows, list(settings))
     return {
-        "machine": machine_info(),
+        "machine": machine,
         "versions": versions("wfr_cvx", "clarabel", "cvxpy", "scs", "numpy", "scipy",
                              "numba"),
         "config": {**config, "timeout_s": timeout, "max_cells": max_cells,

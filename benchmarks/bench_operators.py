@@ -249,6 +249,7 @@ def measure(op: Operator, label: str, config: dict, copy_cache: dict) -> dict:
 
 def run(config: dict) -> dict:
     rows, failures = [], []
+    machine = machine_info()  # taken first: its load average is the one before the rows
     for n, n_steps in config["sizes_1d"]:
         label = f"1D {n:,} x {N_REGIMES} x {n_steps}"
         copy_cache: dict = {}
@@ -275,7 +276,7 @@ def run(config: dict) -> dict:
                          "error": "wfr_cvx.Grid has no `simplex` yet"})
     numba_ratios = [r["numba_vs_copy"] for r in rows]
     return {
-        "machine": machine_info(),
+        "machine": machine,
         "versions": versions("wfr_cvx", "numba", "numpy", "scipy"),
         "config": {**config, "n_regimes": N_REGIMES, "goal_fraction_of_copy": GOAL,
                    "numba_threading_layer": "serial kernels (njit, no parallel)",

@@ -139,6 +139,7 @@ def solve_row(kind: str, case: str, scheme: str, g: Grid, r0, r1, lam: float,
 
 
 def run(config: dict) -> dict:
+    machine = machine_info()  # taken first: its load average is the one before the rows
     rows = []
     schemes = config["schemes"]
     n, steps = config["base"]
@@ -194,7 +195,7 @@ def run(config: dict) -> dict:
         for scheme in schemes:
             rows.append(solve_row("simplex", f"{name} lam {lam}", scheme, g, r0, r1, lam,
                                   ref, "dirac_wfr2 (metric distance)", metric=G))
-    return {"machine": machine_info(),
+    return {"machine": machine,
             "versions": versions("wfr_cvx", "clarabel", "cvxpy", "numpy"),
             "config": dict(config), "rows": rows, "orders": orders(rows),
             "bump_references": references}

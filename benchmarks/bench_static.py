@@ -262,6 +262,7 @@ def zero_cell_check(config: dict) -> list[dict]:
 
 
 def run(config: dict) -> dict:
+    machine = machine_info()  # taken first: its load average is the one before the rows
     # warm-up: cvxpy/Clarabel imports and numba compilation are not part of any row
     grid = wfr_cvx.Grid(8, 2)
     static_wfr2(grid.bump(0.3, 0.1), grid.bump(0.6, 0.1), grid, 0.5)
@@ -269,7 +270,7 @@ def run(config: dict) -> dict:
     rows = [row for n in config["sizes"] for lam in config["lams"]
             for row in run_case(n, lam, config)]
     return {
-        "machine": machine_info(),
+        "machine": machine,
         "versions": versions("wfr_cvx", "ot", "clarabel", "cvxpy", "numpy", "scipy"),
         "config": {**config, "bumps": BUMPS, "big_cost": BIG_COST, "negligible": NEGLIGIBLE},
         "rows": rows,

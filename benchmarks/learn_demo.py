@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "LEARN.md")
     args = parser.parse_args()
 
+    machine = machine_info()  # taken first: its load average is the one before the run
     started = time.perf_counter()
     problems, settings = jobs(*args.grid)
     table = batch.solve_many(problems, workers=args.workers, progress=False)
@@ -139,7 +140,7 @@ def main() -> None:
                      "exact_policy_excess_action": exact.excess_action,
                      "exact_policy_passed": exact.passed})
     results = summarise(rows)
-    results.update(machine=machine_info(), grid=list(args.grid), hidden=args.hidden,
+    results.update(machine=machine, grid=list(args.grid), hidden=args.hidden,
                    epochs=args.epochs, consistency_weight=args.consistency_weight,
                    seed=args.seed, n_geodesics=len(geodesics), n_train=int(n_train),
                    n_samples=len(data), solve_seconds_total=solve_seconds,
