@@ -98,7 +98,7 @@ def test_pure_reaction_stays_exact(scheme, n_steps):
 # Gaussians sampled on 200 cells, where every shift below is a whole number of cells.  The
 # static distance of the 128 cells themselves is not the truth here: cell masses are atoms
 # at the centres, which cannot move by a fraction of a cell (12.8 cells in "transport"), so
-# their optimum must split mass and sits 0.16 % above the continuum (the static values on
+# their optimum must split mass and sits 0.14 % above the continuum (the static values on
 # 100 / 200 / 320 / 400 cells, whole shifts: 0.0097246 / 0.0097116 / 0.0097066 / 0.0097063;
 # the scheme at 128 x 32 / 256 x 64 / 512 x 64: 0.0097050 / 0.0097053 / 0.0097054).
 # Measured against this reference: transport -0.068 %, mixed -0.068 %, teleport -4e-5,

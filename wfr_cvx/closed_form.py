@@ -224,11 +224,11 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
     mass moves a non-whole number of cells they must split and the value sits above the
     continuum's, by an amount that shrinks with the cells. Gaussian bumps of width 0.05
     moved by 0.1 at ``lam = 0.3``: 0.0097246 / 0.0097116 / 0.0097063 on 100 / 200 / 400
-    cells (whole shifts), 0.0097203 on 128 cells (12.8 cells, +0.16 % over the 400-cell
-    value), where the grid geodesic gives 0.0097050 at 128 x 32. To judge a grid solve
-    against it, sample the same densities more finely, with whole-cell shifts where
-    possible.  Works on 1-D and 2-D grids; ``metric`` (a positive scalar, or on 2-D grids
-    a constant SPD ``2 x 2`` matrix :math:`G`, an array or a DataFrame over the weight
+    cells (whole shifts), 0.0097203 on 128 cells (12.8 cells, +0.14 % over the 400-cell
+    value), where the grid geodesic gives 0.0097050 at 128 x 32 (0.16 % below it). To judge
+    a grid solve against it, sample the same densities more finely, with whole-cell shifts
+    where possible.  Works on 1-D and 2-D grids; ``metric`` (a positive scalar, or on 2-D
+    grids a constant SPD ``2 x 2`` matrix :math:`G`, an array or a DataFrame over the weight
     axes read by name as for :func:`wfr_cvx.geodesic`) makes the ground distance
     :math:`\sqrt{\Delta w^\top G\, \Delta w}` (default: Euclidean).
 

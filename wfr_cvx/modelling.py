@@ -38,18 +38,19 @@ class Model:
     problem : cvxpy.Problem
         ``minimise d^2`` subject to the discrete continuity equation's cones and the
         ``constraints``; ``problem.value`` is :math:`d^2` once solved.
-    rho : cvxpy Expression, shape ``(n_steps - 1, n_regimes * n_weights)``
+    rho : cvxpy Expression, shape ``(n_steps - 1, n_regimes * grid.n_cells)``
         Cell masses on the interior levels ``1 .. n_steps - 1`` (row ``k - 1`` is level
-        ``k``); column ``regime * n_weights + cell``.  Built from the variable named
-        ``"rho"`` (only active cells of ``grid.mask`` have entries in it).
-    levels : cvxpy Expression, shape ``(n_steps + 1, n_regimes * n_weights)``
+        ``k``); column ``regime * grid.n_cells + cell`` (the cell's flat index).  Built from
+        the variable named ``"rho"`` (only active cells of ``grid.mask`` have entries in
+        it).
+    levels : cvxpy Expression, shape ``(n_steps + 1, n_regimes * grid.n_cells)``
         All levels, the data ``rho0`` and ``rho1`` included.
     momentum : cvxpy Expression, shape ``(n_steps * n_regimes, n_weights - 1)``
         Momentum on the interior faces, row ``step * n_regimes + regime``.  On a simplex
         grid ``(n_steps * n_regimes, 2 n^2)``: a regime's padded faces of both axes,
         ``grid.face_shape[1:]`` = ``(2, n, n)`` flattened (axis, i, j); faces that
         ``grid.face_mask`` closes hold 0.
-    source : cvxpy Expression, shape ``(n_steps, n_regimes * n_weights)``
+    source : cvxpy Expression, shape ``(n_steps, n_regimes * grid.n_cells)``
         Mass created per unit time in each cell and step.
     """
 
@@ -91,7 +92,7 @@ def model(rho0, rho1, grid: Grid, lam: float, *, metric=None, constraints=(),
     >>> r0, r1 = g.bump(0.3, 0.05), g.bump(0.7, 0.05)
     >>> m = wfr_cvx.model(r0, r1, g, lam=0.5)
     >>> _ = m.problem.solve(solver=cp.CLARABEL)
-    >>> middle = m.rho.value[3, 8]                   # level 4 (s = 0.5), w = 0.53: 0.28
+    >>> middle = m.rho.value[3, 8]                   # level 4 (s = 0.5), w = 0.53: 0.35
     >>> capped = cp.Problem(m.problem.objective,
     ...                     m.problem.constraints + [m.rho[3, 8] <= 0.1])
     >>> _ = capped.solve(solver=cp.CLARABEL)

@@ -94,10 +94,10 @@ class Geodesic:
     rate : ndarray, shape like ``source``
         ``source / rho_mean`` where ``rho_mean > mass_floor``; **0 elsewhere**.
     mass_floor : float
-        The backend's share of the mean cell mass of the heavier end
-        (:data:`RESOLVED_MASS`); ``1e-9`` (:data:`EXACT_MASS`) for paths no solver
-        iterated on: closed forms (``iterations`` 0: a regime switch, a book rescaled in
-        place) and rollouts.
+        A mass: the backend's share (:data:`RESOLVED_MASS`) of the mean cell mass of the
+        heavier end, times that mean; the share is ``1e-9`` (:data:`EXACT_MASS`) for paths
+        no solver iterated on: closed forms (``iterations`` 0: a regime switch, a book
+        rescaled in place) and rollouts.
     status : str
         The solver's status (``"Solved"``, ``"AlmostSolved"``; failures raise instead).
     iterations : int

@@ -79,18 +79,19 @@ two, and a greedy point (below) that attains it is returned, certified, without 
 book resized in place, where the interior point's plan was 3e-5 above the optimum for a book
 against itself at 1e-6 of the capital.  When the plan and the bound meet Clarabel's own gap
 test (``tol_gap_abs``, ``tol_gap_rel``) the plan is optimal, certified, whatever the
-solver's status said: at large :math:`\lambda` Clarabel ends "AlmostSolved" on a round-off
-floor of its own gap (measured on one pair of unit Diracs at :math:`1 - \cos\theta` = 1e-7
-and 1e-9, i.e. transport 1e-7 and 1e-9 times cheaper than reaction per unit mass) while the
-plan and the bound agree to the last digit.  When they do not meet, the solver's status
-stands unless the gap is large (:data:`UNCERTIFIED_GAP`, :data:`FAILED_GAP`); the gap is
-reported either way.  Further out (:math:`1 - \cos\theta` <= 1e-11) Clarabel reports the
-problem infeasible, an error.  The status is judged once, on the plan and the bound that are
-returned (after the polish below), and only then warned about or raised.  What a status
-guarantees, whatever :math:`d^2` is against the mass: "Solved" by the certificate means
-``distance2 - lower_bound <= max(tol_gap_abs, tol_gap_rel) * distance2`` (1e-8 with
-Clarabel's defaults), a "Solved" of the solver's own that the certificate did not close a
-relative gap below :data:`UNCERTIFIED_GAP`; the gap is ``gap``, the bound ``lower_bound``.
+solver's status said: where transport is far cheaper than reaction per unit mass (large
+:math:`\lambda`, small :math:`1 - \cos\theta`) an interior point can stop "AlmostSolved" on a
+round-off floor of its own gap while the plan and the bound agree to the last digit.  (One
+pair of unit Diracs at :math:`1 - \cos\theta` = 1e-5 .. 1e-15 comes back "Solved" with
+:math:`d^2` equal to :func:`~wfr_cvx.closed_form.dirac_wfr2` to 1e-10 relative or better.)
+When they do not meet, the solver's status stands unless the gap is large
+(:data:`UNCERTIFIED_GAP`, :data:`FAILED_GAP`); the gap is reported either way.  The status
+is judged once, on the plan and the bound that are returned (after the polish below), and
+only then warned about or raised.  What a status guarantees, whatever :math:`d^2` is against
+the mass: "Solved" by the certificate means ``distance2 - lower_bound <= max(tol_gap_abs,
+tol_gap_rel) * distance2`` (1e-8 with Clarabel's defaults), a "Solved" of the solver's own
+that the certificate did not close a relative gap below :data:`UNCERTIFIED_GAP`; the gap is
+``gap``, the bound ``lower_bound``.
 
 **Working set.**  The optimal plan uses few of the candidate pairs (about one per atom),
 while the interior point's linear algebra grows with all of them (the normal equations of
