@@ -11,8 +11,13 @@ Add constraints with plain cvxpy and solve::
     problem.solve(solver=cp.CLARABEL)     # problem.value is the constrained d^2
 
 Figures of a hand-built model are the solver's own: the scaling that
-:func:`wfr_cvx.geodesic` applies (unit mean cell mass, ``cost_scale``) is not done, so
-keep masses O(1) per cell for full accuracy.
+:func:`wfr_cvx.geodesic` applies (unit mean cell mass, the cost scaled to O(1), the cones
+balanced for near-equal ends) is not done, and the solver stops at its absolute gap
+(Clarabel's ``tol_gap_abs``, 1e-8), so keep masses O(1) per cell, and expect ``d^2`` near
+that gap to be wrong: ends a small move apart (a bump of mass 16 on ``Grid(16, 8)`` moved
+by 1e-3 at ``lam = 2``: 2.8 % low; by 1e-4: -4.7e-7, below 0) or a large ``lam`` (bumps
+moved 0.3 on ``Grid(32, 8)``, mass 1, ``lam = 20``: 1.0e-4 below :func:`wfr_cvx.geodesic`'s
+figure), all "optimal".  :func:`wfr_cvx.geodesic` solves those to its stated accuracy.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class Model:
     levels : cvxpy Expression, shape ``(n_steps + 1, n_regimes * grid.n_cells)``
         All levels, the data ``rho0`` and ``rho1`` included.
     momentum : cvxpy Expression, shape ``(n_steps * n_regimes, n_weights - 1)``
-        Momentum on the interior faces, row ``step * n_regimes + regime``.  On a simplex
+        Momentum on the interior faces, row ``step * n_regimes + regime``, in the units of
+        :attr:`wfr_cvx.Geodesic.momentum` (face mass x velocity, not a density).  On a simplex
         grid ``(n_steps * n_regimes, 2 n^2)``: a regime's padded faces of both axes,
         ``grid.face_shape[1:]`` = ``(2, n, n)`` flattened (axis, i, j); faces that
         ``grid.face_mask`` closes hold 0.

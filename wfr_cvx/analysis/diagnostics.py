@@ -423,10 +423,11 @@ def certificate(geodesic: Geodesic, tol: float = 1e-8) -> Certificate:
 
 
 def action_per_step(rho, momentum, source, grid: Grid, *, lam: float, metric,
-                    scheme: str, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                    scheme: str, floor: float = 0.0,
+                    per_regime: bool = False) -> tuple[np.ndarray, np.ndarray]:
     r"""The discrete action of a path step by step, as ``scheme`` charges it
     (:mod:`wfr_cvx.assembly`), evaluated on its arrays: ``(transport, reaction)``, each of
-    shape ``(n_steps,)``.
+    shape ``(n_steps,)``, or ``(n_steps, n_regimes)`` with ``per_regime=True``.
 
     With :math:`M_1` and :math:`M_{1/2}` the arithmetic and power time means of each step's
     two levels of ``rho`` (:func:`wfr_cvx.engine.level_means`): reaction
@@ -448,7 +449,8 @@ def action_per_step(rho, momentum, source, grid: Grid, *, lam: float, metric,
 
     transport_mean, reaction_mean, charged_at = SCHEMES[scheme]
     means = time_means(rho)
-    cell_axes = tuple(range(1, means[reaction_mean].ndim))
+    first = 2 if per_regime else 1  # axis 1 is the regime's
+    cell_axes = tuple(range(first, means[reaction_mean].ndim))
     reaction = grid.dt * lam**2 * np.sum(_quotient(np.square(source), means[reaction_mean], floor),
                                          axis=cell_axes)
     momentum = np.asarray(momentum, dtype=float)
@@ -468,7 +470,7 @@ def action_per_step(rho, momentum, source, grid: Grid, *, lam: float, metric,
         face = make_face_average(grid)(np.ascontiguousarray(means[transport_mean]),
                                        np.empty(momentum.shape))
         transport = grid.dt * np.sum(_quotient(metric * np.square(momentum), face, floor),
-                                     axis=tuple(range(1, momentum.ndim)))
+                                     axis=tuple(range(first, momentum.ndim)))
     return transport, reaction
 
 
