@@ -16,6 +16,8 @@ from wfr_cvx.closed_form import (
     w2_squared_1d,
     wfr_cost_matrix,
 )
+from wfr_cvx.ensemble import Ensemble
+from wfr_cvx.ensemble import geodesic as ensemble_geodesic
 
 
 def test_dirac_formula_limits():
@@ -260,3 +262,50 @@ def test_cost_matrix_takes_points_on_a_line_or_in_d_dimensions():
     assert c[0, 0] == pytest.approx(-2 * np.log(np.cos(0.25)))
     with pytest.raises(TypeError, match="`x` holds booleans"):
         wfr_cost_matrix([True], [0.0], 0.5)
+
+
+def test_hellinger_and_the_cost_matrix_read_labelled_input_by_label():
+    """Labelled input was read by position: the same book with its regime columns swapped
+    was 6.0 from itself, and DataFrame points with their coordinates in another order were
+    apart."""
+    g = Grid(4, 1, regimes=("on", "off"))
+    a = pd.DataFrame({"on": [1.0, 0, 0, 0], "off": [0, 0, 0, 2.0]}, index=g.weights)
+    b = a[["off", "on"]].iloc[::-1]
+    assert hellinger2(a, b, lam=0.5) == 0.0
+    assert hellinger2(a, b, lam=0.5, grid=g) == 0.0
+    assert hellinger2(a, a.to_numpy().T, lam=0.5, grid=g) == 0.0   # an array of grid.shape
+    assert hellinger2(a["on"], b["on"], lam=0.5) == 0.0
+    assert hellinger2(pd.Series([1.0, 4.0]), [4.0, 1.0], lam=1.0) == 8.0   # labels 0, 1
+    with pytest.raises(ValueError, match=r"`rho1` must have the columns labels of `rho0`.*"
+                                         r"missing \['on'\], extra \['x'\]"):
+        hellinger2(a, b.rename(columns={"on": "x"}), lam=0.5)
+    with pytest.raises(ValueError, match=r"`rho0` is labelled \(DataFrame\) but `rho1` is "
+                                         r"not.*grid="):
+        hellinger2(a, b.to_numpy(), lam=0.5)
+    with pytest.raises(TypeError, match="`grid` must be a wfr_cvx.Grid"):
+        hellinger2(a, b, lam=0.5, grid="g")
+    x = pd.DataFrame({"IBM": [0.1, 0.5], "WMT": [0.9, 0.5]})
+    swapped = x[["WMT", "IBM"]]
+    np.testing.assert_array_equal(wfr_cost_matrix(x, swapped, 1.0),
+                                  wfr_cost_matrix(x.to_numpy(), x.to_numpy(), 1.0))
+    with pytest.raises(ValueError, match="`x` is labelled"):
+        wfr_cost_matrix(x, swapped.to_numpy(), 1.0)
+
+
+def test_static_certifies_where_mass_is_destroyed_at_small_lam():
+    """Cells whose mass is destroyed have a solver marginal at round-off: their potential
+    estimate log(a / r) ~ 690 drove the dual bound to -6e272 and the call raised.  The
+    value matches the ensemble engine on the cell centres."""
+    g = Grid(32, 1)
+    r0, r1 = g.bump(0.6, 0.06, 0, 0.7), g.bump(0.5, 0.06, 0, 0.3)
+    lower, upper = static_wfr2_bounds(r0, r1, g, 0.02)
+    assert upper - lower <= 1e-4 * upper
+    value = static_wfr2(r0, r1, g, 0.02)
+    atoms = [Ensemble(g.weights[:, None], r[0]) for r in (r0, r1)]
+    assert value == pytest.approx(ensemble_geodesic(*atoms, lam=0.02).distance2, rel=1e-6)
+    two = Grid(64, 1, regimes=("on", "off"))
+    book0 = two.bump(0.6, 0.06, "on", 0.7) + two.bump(0.3, 0.05, "off", 0.5)
+    book1 = two.bump(0.5, 0.06, "on", 0.3) + two.bump(0.4, 0.08, "off", 0.9)
+    for metric in (None, 4.0):
+        lower, upper = static_wfr2_bounds(book0, book1, two, 0.02, metric=metric)
+        assert 0 < upper - lower <= 1e-4 * upper

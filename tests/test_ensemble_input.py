@@ -27,6 +27,32 @@ def test_defaults_and_attributes():
     assert repr(e) == "Ensemble(n_atoms=2, assets=('0', '1', '2'), regimes=('0',), total_mass=2)"
 
 
+def test_an_ensemble_keeps_its_own_copy_of_the_callers_data():
+    """Changing the caller's frame, Series or array after construction changes neither the
+    ensemble nor its distance (a float DataFrame's weights were a view of the frame)."""
+    books = pd.DataFrame([[0.2, 0.8], [0.5, 0.5]], columns=["IBM", "WMT"])
+    target = Ensemble.from_portfolios(pd.DataFrame([[0.3, 0.7], [0.6, 0.4]],
+                                                   columns=["IBM", "WMT"]))
+    e = Ensemble.from_portfolios(books)
+    before = geodesic(e, target, lam=0.3).distance2
+    books.iloc[0, 0], books.iloc[0, 1] = 0.9, 0.1
+    assert e.weights.tolist() == [[0.2, 0.8], [0.5, 0.5]]
+    assert geodesic(e, target, lam=0.3).distance2 == before
+    frame, mass, lower = (pd.DataFrame([[0.2, 0.8], [0.5, 0.5]]), pd.Series([1.0, 2.0]),
+                          pd.Series([-1.0, -1.0], index=["0", "1"]))
+    array, masses, upper = np.array([[0.2, 0.8], [0.5, 0.5]]), np.array([1.0, 2.0]), \
+        np.array([2.0, 2.0])
+    made = [Ensemble(frame, mass=mass, domain=(lower, 2.0)),
+            Ensemble(array, mass=masses, domain=(-1.0, upper))]
+    frame.iloc[0, 0] = array[0, 0] = 7.0
+    mass.iloc[0] = masses[0] = 9.0
+    lower.iloc[0] = upper[0] = 0.5
+    for e in made:
+        assert e.weights.tolist() == [[0.2, 0.8], [0.5, 0.5]]
+        assert e.mass.tolist() == [1.0, 2.0]
+        assert e.domain[0].tolist() == [-1.0, -1.0] and e.domain[1].tolist() == [2.0, 2.0]
+
+
 def test_regimes_from_labels_codes_and_a_fixed_order():
     e = Ensemble(W, regime=["on", "off"])
     assert e.regimes == ("off", "on") and e.regime.tolist() == [1, 0]

@@ -324,3 +324,13 @@ def test_a_closed_form_path_keeps_its_rates_whatever_the_backend(backend):
     assert geo.iterations == 0 and reference.iterations == 0
     np.testing.assert_array_equal(geo.rate, reference.rate)
     assert geo.rate[0, 1].max() > 10
+
+
+def test_the_checked_metric_is_a_copy_of_the_callers_array():
+    """A metric array of the faces' shape was kept as given: the result's ``metric``
+    changed with the caller's array."""
+    g = Grid(8, 2)
+    G = np.full(g.face_shape, 2.0)
+    result = wfr_cvx.geodesic(g.bump(0.3, 0.1), g.bump(0.6, 0.1), g, lam=0.5, metric=G)
+    G[:] = 5.0
+    assert np.all(result.metric == 2.0) and np.all(check_metric(G, g) == 5.0)

@@ -26,8 +26,10 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 
 from . import _memory
+from ._labels import as_pandas
 from ._validate import check_lam, nonnegative_scalar, real_array, real_scalar
 from ._warnings import silenced
 from .errors import ProblemTooLargeError, SolverError
@@ -79,25 +81,105 @@ def solver_resolution2(lam: float, mass: float) -> float:
     return 4.0 * lam**2 * 1e-12 * mass
 
 
-def hellinger2(rho0, rho1, lam: float) -> float:
+def hellinger2(rho0, rho1, lam: float, *, grid: Grid | None = None) -> float:
     r"""Pure-reaction cost :math:`4\lambda^2 \sum (\sqrt{\rho_1} - \sqrt{\rho_0})^2`.
 
     This is the WFR distance when no transport is possible (disjoint regimes, or one cell),
     and an upper bound of :math:`d^2` in general (the path
     :math:`((1-s)\sqrt{\rho_0} + s\sqrt{\rho_1})^2` is admissible).
 
+    Arrays of one shape are compared entry by entry.  Labelled input is read by label,
+    never by position: with ``grid``, both allocations are read as
+    :func:`~wfr_cvx.grid.as_allocation` reads them (every form :func:`static_wfr2`
+    takes, arrays of ``grid.shape`` included); without, two Series (or two DataFrames, or
+    xarray DataArrays with coordinates) must carry the same labels -- ``rho1`` is put in
+    the order of ``rho0``'s index (and columns) --, and a labelled input compared with an
+    array must be labelled by the positions ``0 .. n-1``.  Other labels are a ValueError
+    naming the argument.
+
     >>> hellinger2([1.0, 0.0], [0.0, 4.0], lam=0.5)
     5.0
+    >>> import pandas as pd
+    >>> hellinger2(pd.Series([1.0, 4.0], index=["a", "b"]),
+    ...            pd.Series([4.0, 1.0], index=["b", "a"]), lam=0.5)   # the same book
+    0.0
     """
     lam = check_lam(lam)
-    r0 = real_array(rho0, "rho0", "masses")
-    r1 = real_array(rho1, "rho1", "masses")
+    if grid is not None:
+        if not isinstance(grid, Grid):
+            raise TypeError(f"`grid` must be a wfr_cvx.Grid or None, got "
+                            f"{type(grid).__name__}")
+        r0 = as_allocation(rho0, grid, "rho0")
+        r1 = as_allocation(rho1, grid, "rho1")
+    else:
+        rho0, rho1 = _aligned_by_label(
+            rho0, rho1, ("rho0", "rho1"),
+            " (pass `grid=` to read them by their cell centres and regimes)")
+        r0 = real_array(rho0, "rho0", "masses")
+        r1 = real_array(rho1, "rho1", "masses")
     if r0.shape != r1.shape:
         raise ValueError(f"`rho0` shape {r0.shape} and `rho1` shape {r1.shape} differ")
     for name, r in (("rho0", r0), ("rho1", r1)):
         if not np.all(np.isfinite(r)) or np.any(r < 0):
             raise ValueError(f"`{name}` must hold finite non-negative masses")
     return float(4.0 * lam**2 * np.sum((np.sqrt(r1) - np.sqrt(r0)) ** 2))
+
+
+def _aligned_by_label(first, second, names: tuple[str, str], hint: str = "", *,
+                      rows: bool = True):
+    """``first`` and ``second`` with ``second``'s labels put in ``first``'s order, when
+    they are labelled (pandas, or an xarray DataArray with coordinates); arrays pass
+    through.  The labelled axes are the index and columns, or the columns only when not
+    ``rows`` (a Series then has none).  A labelled input beside an array must be labelled
+    by the positions ``0 .. n-1`` on every axis longer than one entry.
+
+    Raises ValueError naming the arguments (``names``; ``hint`` ends the messages):
+    duplicate labels, label sets that differ (missing and extra labels listed), a Series
+    beside a DataFrame, or labels that are no positions beside an array.
+    """
+    first, second = (as_pandas(value, f"`{name}`")
+                     for value, name in zip((first, second), names, strict=True))
+
+    def axes(value) -> list[pd.Index] | None:
+        if isinstance(value, pd.DataFrame):
+            return [value.index, value.columns] if rows else [value.columns]
+        if isinstance(value, pd.Series) and rows:
+            return [value.index]
+        return None
+
+    labels = (axes(first), axes(second))
+    if labels == (None, None):
+        return first, second
+    if None in labels:
+        known = 0 if labels[0] is not None else 1
+        if all(len(axis) <= 1 or axis.equals(pd.RangeIndex(len(axis)))
+               for axis in labels[known]):
+            return first, second  # labelled by their positions: the same reading
+        raise ValueError(
+            f"`{names[known]}` is labelled ({type((first, second)[known]).__name__}) but "
+            f"`{names[1 - known]}` is not: which entries match by label is unknown; pass "
+            f"both labelled alike, or both as arrays{hint}")
+    if len(labels[0]) != len(labels[1]):
+        raise ValueError(f"`{names[0]}` is a {type(first).__name__} and `{names[1]}` a "
+                         f"{type(second).__name__}: pass both as one kind, labelled "
+                         f"alike{hint}")
+    what = ("index", "columns")[:len(labels[0])] if rows else ("columns",)
+    for axis0, axis1, axis_name in zip(*labels, what, strict=True):
+        for axis, name in ((axis0, names[0]), (axis1, names[1])):
+            if not axis.is_unique:
+                raise ValueError(f"`{name}` {axis_name} has duplicate labels "
+                                 f"{list(axis[axis.duplicated()].unique())[:5]}")
+        missing = axis0.difference(axis1, sort=False)
+        extra = axis1.difference(axis0, sort=False)
+        if len(missing) or len(extra):
+            raise ValueError(
+                f"`{names[1]}` must have the {axis_name} labels of `{names[0]}` (read by "
+                f"label): missing {list(missing)[:5]}, extra {list(extra)[:5]}{hint}")
+    if isinstance(second, pd.Series):
+        return first, second.reindex(first.index)
+    if rows:
+        return first, second.reindex(index=first.index, columns=first.columns)
+    return first, second.reindex(columns=first.columns)
 
 
 #: Relative tolerance of "equal masses" for balanced transport (as
@@ -174,13 +256,17 @@ def wfr_cost_matrix(x, y, lam: float) -> np.ndarray:
 
     ``+inf`` where :math:`|x - y| \ge \pi\lambda`.  ``x``, ``y``: finite points of shape
     ``(n,)`` and ``(m,)`` (on a line) or ``(n, d)`` and ``(m, d)`` (Euclidean distance);
-    the matrix has shape ``(n, m)``.  Any other shape, points of different dimensions or
-    a non-finite coordinate is a ValueError naming the argument.
+    the matrix has shape ``(n, m)``, rows in the order of ``x``, columns of ``y``.  Any
+    other shape, points of different dimensions or a non-finite coordinate is a ValueError
+    naming the argument.  Coordinates given as DataFrame columns are read by label: two
+    DataFrames must name the same coordinates (``y``'s are put in ``x``'s order), and a
+    DataFrame beside an array of more than one coordinate must name them ``0 .. d-1``.
 
     >>> wfr_cost_matrix([0.0, 1.0], [[0.0]], lam=1.0).shape
     (2, 1)
     """
     lam = check_lam(lam)
+    x, y = _aligned_by_label(x, y, ("x", "y"), rows=False)
     x = _points(x, "x")
     y = _points(y, "y")
     if x.shape[1] != y.shape[1]:
@@ -241,8 +327,12 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
 
     at the potentials :math:`\varphi = \log(\rho_0 / \gamma\mathbf 1)`,
     :math:`\psi = \log(\rho_1 / \gamma^\top\mathbf 1)` made feasible by lowering
-    :math:`\psi`.  If the two differ by more than ``rtol`` (relative; plus
-    ``1e-8 * 4 lam^2 * mass`` absolute, for near-identical allocations) a
+    :math:`\psi` (the best of several starts: the estimates as they are, and capped at
+    :data:`POTENTIAL_CAPS`, since a cell whose mass is destroyed has a marginal at
+    round-off and an estimate near 690 that would drive :math:`\psi` as far below zero;
+    any feasible pair bounds :math:`d^2` from below).  If the two differ by more than
+    ``rtol`` (relative; plus ``1e-8 * 4 lam^2 * mass`` absolute, for near-identical
+    allocations) a
     :class:`SolverError` says so; the exponential-cone solve often stops at "almost
     solved" with a relative gap ~1e-6, which the certificate then accepts or refuses on
     its own figures.  The certificate needs potentials accurate to ``rtol`` times
@@ -395,6 +485,11 @@ def _generalised_kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(terms.sum())
 
 
+#: Caps on the dual potentials' estimates tried by the certificate (besides none): a
+#: cell's dual term a (1 - e^{-phi}) loses at most a e^{-cap} by the cap.
+POTENTIAL_CAPS = (30.0, 20.0, 10.0, 5.0)
+
+
 def _certify_block(a, b, sub, gamma, ii, jj) -> tuple[float, float]:
     """Primal value of a coupling and a dual lower bound for one regime."""
     if gamma is None:  # nothing can be transported: only the KL terms of zero marginals
@@ -410,24 +505,34 @@ def _certify_block(a, b, sub, gamma, ii, jj) -> tuple[float, float]:
     # largest mass seed the transform: in light cells the solver's marginals are noise,
     # and one bad potential there would lower psi everywhere within reach.  Both orders
     # and the three seed levels are tried and the best bound kept.
+    # A cell whose mass is destroyed has a marginal at round-off (or clipped to 0): its
+    # estimate log(a / r) is huge (~690), and the transform would push psi as far below
+    # zero, where 1 - e^{-psi} is astronomically negative.  Capping the estimates at
+    # POTENTIAL_CAPS costs at most a e^{-cap} of such a cell's term and lets psi stay near
+    # its optimum; every capped start is still made feasible by the transforms, so each
+    # bound is valid and the best is kept.
     tiny = 1e-300
     lower = -np.inf
     orders = ((a, b, row, col, sub), (b, a, col, row, sub.T))
-    for (first, second, m_first, m_second, cost), level in itertools.product(
-            orders, (1e-9, 1e-6, 1e-3)):  # each seed set gives a valid bound: keep the best
-        seed = first >= level * first.max()
-        start = np.where(seed, np.log(first / np.maximum(m_first, tiny)), -np.inf)
-        finite = np.isfinite(cost) & seed[:, None]
-        with np.errstate(invalid="ignore"):  # inf - inf where no finite cost: masked out
-            other = np.where(finite, cost - start[:, None], np.inf).min(axis=0)
-            # a column no seed reaches keeps its own estimate instead of +inf
-            other = np.where(np.isinf(other), np.log(second / np.maximum(m_second, tiny)),
-                             other)
-            back = np.where(np.isfinite(cost), cost - other[None, :], np.inf).min(axis=1)
-        with np.errstate(over="ignore"):  # a hopeless start gives -inf: the other order wins
-            bound = float(np.sum(first * -np.expm1(-back))
-                          + np.sum(second * -np.expm1(-other)))
-        lower = max(lower, bound)
+    for first, second, m_first, m_second, cost in orders:
+        estimate = np.log(first / np.maximum(m_first, tiny))
+        own = np.log(second / np.maximum(m_second, tiny))
+        largest = max(estimate.max(initial=-np.inf), own.max(initial=-np.inf))
+        caps = [np.inf] + [cap for cap in POTENTIAL_CAPS if cap < largest]
+        for level, cap in itertools.product((1e-9, 1e-6, 1e-3), caps):
+            # each seed set and cap gives a valid bound: keep the best
+            seed = first >= level * first.max()
+            start = np.where(seed, np.minimum(estimate, cap), -np.inf)
+            finite = np.isfinite(cost) & seed[:, None]
+            with np.errstate(invalid="ignore"):  # inf - inf where no finite cost: masked
+                other = np.where(finite, cost - start[:, None], np.inf).min(axis=0)
+                # a column no seed reaches keeps its own estimate instead of +inf
+                other = np.where(np.isinf(other), np.minimum(own, cap), other)
+                back = np.where(np.isfinite(cost), cost - other[None, :], np.inf).min(axis=1)
+            with np.errstate(over="ignore"):  # a hopeless start gives -inf: others win
+                bound = float(np.sum(first * -np.expm1(-back))
+                              + np.sum(second * -np.expm1(-other)))
+            lower = max(lower, bound)
     return lower, upper
 
 

@@ -120,8 +120,10 @@ def _refuse_bools(metric) -> None:
 
 
 def _as_float_array(metric) -> np.ndarray:
+    """``metric`` as a new float array: never a view of the caller's array, which the
+    checked metric (and the result that reports it) would change with."""
     try:
-        return np.asarray(metric, dtype=float)
+        return np.array(metric, dtype=float)
     except (TypeError, ValueError):
         raise TypeError(
             "`metric` must be None, a positive number, an array over faces (1-D) or SPD "

@@ -62,13 +62,16 @@ def _numeric_matrix(values, name: str, what: str) -> np.ndarray:
     """``values`` as a float array of real numbers (``what`` names them in the messages):
     bools, strings and complex numbers are a TypeError naming ``name``; an array (or
     frame) of objects is read entry by entry, real numbers (Fractions, Decimals, Python
-    and numpy scalars) accepted (:func:`~wfr_cvx._validate.real_array`)."""
+    and numpy scalars) accepted (:func:`~wfr_cvx._validate.real_array`).  Always a new
+    array, never a view of ``values``: an ensemble keeps what it was given even when the
+    caller changes the frame or array afterwards."""
     if isinstance(values, (pd.DataFrame, pd.Series)):
         # pandas' nullable dtypes (Float64, Int64) become object arrays under np.asarray
         frame = values.to_frame() if isinstance(values, pd.Series) else values
         if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
                for t in frame.dtypes):
-            return values.to_numpy(dtype=float, na_value=np.nan)
+            # copy: a float frame's to_numpy is a view of the caller's data
+            return values.to_numpy(dtype=float, na_value=np.nan, copy=True)
     array = as_array(values, name)
     if array.dtype == object:
         return real_array(array, name, what)
