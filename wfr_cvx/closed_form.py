@@ -332,10 +332,9 @@ def static_wfr2(rho0, rho1, grid: Grid, lam: float, *, metric=None, rtol: float 
     round-off and an estimate near 690 that would drive :math:`\psi` as far below zero;
     any feasible pair bounds :math:`d^2` from below).  If the two differ by more than
     ``rtol`` (relative; plus ``1e-8 * 4 lam^2 * mass`` absolute, for near-identical
-    allocations) a
-    :class:`SolverError` says so; the exponential-cone solve often stops at "almost
-    solved" with a relative gap ~1e-6, which the certificate then accepts or refuses on
-    its own figures.  The certificate needs potentials accurate to ``rtol`` times
+    allocations) a :class:`SolverError` says so; the exponential-cone solve often stops at
+    "almost solved" with a relative gap ~1e-6, which the certificate then accepts or refuses
+    on its own figures.  The certificate needs potentials accurate to ``rtol`` times
     :math:`d^2 / (4\lambda^2 m)`; for large ``lam`` (roughly ``lam >~ 1`` on grids of a
     hundred cells) that is below round-off and the call raises: use the ``lam -> inf``
     limit there, :math:`W_2^2` for equal masses (:func:`w2_squared_1d` on a 1-D grid times
