@@ -259,7 +259,10 @@ def test_killing_a_worker_while_jobs_run_loses_no_job():
         children = []
         for task in Path(f"/proc/{os.getpid()}/task").iterdir():
             children += (task / "children").read_text().split()
-        os.kill(int(children[0]), signal.SIGKILL)
+        # this thread makes the pool spawn its workers, beside spawn's resource tracker
+        workers = [pid for pid in children
+                   if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(int(workers[0]), signal.SIGKILL)
 
     killer = threading.Thread(target=kill_a_worker)
     killer.start()
@@ -267,6 +270,66 @@ def test_killing_a_worker_while_jobs_run_loses_no_job():
     killer.join()
     assert (table["status"] == "Solved").all(), table
     np.testing.assert_allclose(table["distance2"], 6 * 0.25**2, rtol=1e-6)
+
+
+#: a module whose import, in the process that runs the batch only, lasts until ``release``
+#: exists: a thread importing it holds its import lock meanwhile
+HELD_MODULE = """
+import os, time
+from pathlib import Path
+if os.environ.get("HOLDER") == str(os.getpid()):
+    here = Path(__file__).parent
+    (here / "importing").touch()
+    while not (here / "release").exists():
+        time.sleep(0.01)
+"""
+
+#: a batch run while another thread holds an import lock that the job needs
+BATCH_BESIDE_A_THREAD = """
+import dataclasses, os, threading, time
+from pathlib import Path
+from wfr_cvx import problem_files
+from wfr_cvx.batch import solve_many
+
+class ImportsLate(problem_files.Problem):
+    def solve(self, **options):
+        import held  # a child forked while the other thread imports it waits for ever
+        return super().solve(**options)
+
+if __name__ == "__main__":
+    here = Path(__file__).parent
+    os.environ["HOLDER"] = str(os.getpid())
+    threading.Thread(target=__import__, args=("held",), daemon=True).start()
+    while not (here / "importing").exists():
+        time.sleep(0.01)
+    base = problem_files.from_dict(%r, name="x")
+    job = ImportsLate(**{f.name: getattr(base, f.name)
+                         for f in dataclasses.fields(problem_files.Problem)})
+    print(solve_many([job], workers=1, progress=False)["status"].tolist())
+    (here / "release").touch()
+"""
+
+
+def test_a_batch_beside_a_busy_thread_does_not_hang(tmp_path):
+    """A worker forked while another thread held a lock (here an import's) waited on it for
+    ever, and the batch with it; a process running threads spawns its workers."""
+    (tmp_path / "held.py").write_text(HELD_MODULE)
+    script = tmp_path / "batch_job.py"
+    script.write_text(BATCH_BESIDE_A_THREAD % (SWITCH,))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # a session of its own: a hung run's workers are killed with it
+    run = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        out, err = run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.communicate()
+        pytest.fail("the batch hung: a worker forked beside a thread holding a lock")
+    assert run.returncode == 0, err
+    assert out.split() == ["['Solved']"], (out, err)
 
 
 def test_each_job_is_held_to_its_threads(monkeypatch):

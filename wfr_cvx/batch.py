@@ -21,6 +21,15 @@ Where the work happens:
   then reported failed (``"WorkerLost: ..."``).  A Dask cluster reschedules the tasks of a
   lost worker itself.
 
+Start method: the default pool starts its workers by the platform's start method, except
+that it never forks a process in which other threads are running (``fork``, the default
+on Linux before Python 3.14, while ``threading.active_count() > 1``): a forked child
+inherits every lock as it was at the fork, and one held by another thread then (a module
+being imported, a JIT compiler's lock) is held in the child for ever, which would wait on
+it.  Such workers are started by ``spawn`` instead: a fresh interpreter that imports
+wfr_cvx (seconds more per call), and, as with any ``spawn`` pool, re-imports the
+main script, whose top-level code must then be guarded by ``if __name__ == "__main__":``.
+
 Threads: a solve uses threads for independent blocks and in the first-order backend
 (:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
 so the default ``workers`` = cores keeps workers x threads at the number of cores.
@@ -122,7 +131,8 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         while their results are held; ``client.get_executor(pure=False)`` solves each).
         It is used, not shut down.  Default: a local pool of worker processes (the
         platform's start method), created for this call and shut down at its end, in
-        which a dying worker costs only its own job (module docstring).
+        which a dying worker costs only its own job; a process running other threads is
+        not forked but its workers spawned (module docstring).
     workers : int, optional
         Processes of the default pool (default ``os.cpu_count()``, never more than the
         number of jobs); only without ``executor``.
@@ -416,10 +426,24 @@ def _worker_main(connection, threads: int) -> None:
         connection.send((index, _solve(problem, threads)))
 
 
+def _start_context():
+    """The multiprocessing context a worker is started by: the platform's, but ``spawn``
+    instead of ``fork`` while other threads run (a lock one of them holds at the fork would
+    be held for ever in the child)."""
+    import multiprocessing
+    import threading
+
+    context = multiprocessing.get_context()
+    if context.get_start_method() == "fork" and threading.active_count() > 1:
+        return multiprocessing.get_context("spawn")
+    return context
+
+
 class _Worker:
     """One worker process, its pipe and the job it is solving (None when idle)."""
 
-    def __init__(self, context, threads: int):
+    def __init__(self, threads: int):
+        context = _start_context()  # at each start: threads may have begun since the last
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads),
                                        daemon=True)
@@ -440,11 +464,8 @@ class _WorkerPool:
     ATTEMPTS = 2
 
     def __init__(self, n_workers: int, threads: int):
-        import multiprocessing
-
-        self._context = multiprocessing.get_context()
         self._threads = threads
-        self._workers = [_Worker(self._context, threads) for _ in range(n_workers)]
+        self._workers = [_Worker(threads) for _ in range(n_workers)]
 
     def __enter__(self):
         return self
@@ -525,7 +546,7 @@ class _WorkerPool:
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join()
-        fresh = _Worker(self._context, self._threads)
+        fresh = _Worker(self._threads)
         self._workers[self._workers.index(worker)] = fresh
         return worker.process.exitcode
 
