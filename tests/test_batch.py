@@ -109,6 +109,39 @@ def test_a_job_lost_by_the_executor_is_reported_in_its_row():
 
 
 # -- warnings: each job's own, in its row ------------------------------------------------
+class MemoizingExecutor(SerialExecutor):
+    """Answers identical submissions with the same Future (as a caching executor does)."""
+
+    def __init__(self):
+        self.futures = {}
+
+    def submit(self, fn, /, *args, **kwargs):
+        import pickle
+
+        key = pickle.dumps((fn, args, kwargs))
+        if key not in self.futures:
+            self.futures[key] = super().submit(fn, *args, **kwargs)
+        return self.futures[key]
+
+
+def test_identical_jobs_answered_by_one_future_keep_every_row():
+    """Before: the second job's future replaced the first's index, a row stayed empty and
+    building the table raised a pandas shape error: every row was lost."""
+    dollars = {**DOLLARS, "name": "dollars"}  # warned while read: once in each row
+    jobs = [SWITCH, dollars, SWITCH, dollars, {**SWITCH, "lam": 0.5}]
+    executor = MemoizingExecutor()
+    table = solve_many(jobs, executor=executor, progress=False)
+    assert len(executor.futures) == 3
+    assert table["name"].tolist() == ["switch", "dollars", "switch", "dollars", "switch"]
+    assert (table["status"] == "Solved").all()
+    np.testing.assert_allclose(table["distance2"].iloc[[0, 2, 4]],
+                               6 * np.array([0.25, 0.25, 0.5]) ** 2, rtol=1e-6)
+    assert table.loc[1, "warnings"].startswith("UnitsWarning")
+    assert table.loc[1, "warnings"] == table.loc[3, "warnings"]
+    serial = _serial(jobs)
+    pd.testing.assert_frame_equal(table.drop(columns="time"), serial.drop(columns="time"))
+
+
 def test_warned_jobs_say_so_in_their_rows_on_the_process_pool():
     """Before: an inaccurate solve was a row "Solved" with nothing else to tell it from an
     accurate one, and other warnings went to the worker's stderr without the job's name."""

@@ -389,20 +389,25 @@ def _warnings_text(caught) -> str:
 
 def _run(executor, todo, rows, names, bar, threads: int) -> None:
     """Submit every job, then collect each future; a failure fills its own row only."""
-    futures = {}
+    # future -> its rows: an executor may answer identical jobs with one future
+    futures: dict[concurrent.futures.Future, list[int]] = {}
     for i, problem in todo:
         try:
-            futures[executor.submit(_solve, problem, threads)] = i
+            future = executor.submit(_solve, problem, threads)
         except Exception as exc:  # e.g. a broken pool or an unpicklable job
             rows[i] = _failed(names[i], "error", exc, np.nan)
             bar.update()
+        else:
+            futures.setdefault(future, []).append(i)
     for future in concurrent.futures.as_completed(futures):
-        i = futures[future]
         try:
-            rows[i] = future.result()
+            row, lost = future.result(), None
         except Exception as exc:  # the executor lost the job (worker died, ...)
-            rows[i] = _failed(names[i], "error", exc, np.nan)
-        bar.update()
+            row, lost = None, exc
+        for i in futures[future]:
+            # a row of its own each: the read warnings are added to it later
+            rows[i] = dict(row) if lost is None else _failed(names[i], "error", lost, np.nan)
+            bar.update()
 
 
 class WorkerLost(RuntimeError):
