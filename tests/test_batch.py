@@ -191,7 +191,7 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     """Before: each job swapped the process-wide warnings filters with catch_warnings; two
     jobs in threads put them back in the wrong order and left an "ignore" of
     InaccurateSolutionWarning in force for the rest of the session.  Now each thread
-    collects its own job's warnings and the filters are never touched."""
+    collects its own job's warnings and the user's filters are left as they were."""
     jobs = [WarnsAlongside(**{f.name: getattr(_switch(name), f.name)
                               for f in dataclasses.fields(problems.Problem)})
             for name in ("first", "second")]
@@ -211,6 +211,27 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     # a thread outside the jobs warned as usual, under its own filters
     assert [str(w.message) for w in shown] == ["a step was left unrefined",
                                                "outside the jobs"]
+
+
+def test_a_cvxpy_job_in_a_thread_adds_only_its_inert_filter():
+    """The module docstring said the warnings filters were never touched; a cvxpy job adds
+    the one entry it documents: first, UserWarning, matching only in a silencing thread."""
+    pytest.importorskip("cvxpy")
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.filterwarnings("ignore", "a user's own")
+        before = list(warnings.filters)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            table = solve_many([{**BUMPS, "backend": "cvxpy"}], executor=pool,
+                               progress=False)
+        after = list(warnings.filters)
+    assert table["status"].tolist() == ["Solved"], table["error"].tolist()
+    added = [f for f in after if f not in before]
+    assert [f for f in after if f in before] == before
+    assert len(added) == 1 and after[0] is added[0]
+    action, pattern, category, _, _ = added[0]
+    assert (action, category) == ("ignore", UserWarning)
+    assert not pattern.match("anything")  # inert in this thread, outside any solve
 
 
 def _users(filters) -> list:

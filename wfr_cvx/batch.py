@@ -56,9 +56,14 @@ solve can be inaccurate and still say ``"Solved"`` -- its
 1-D grid, a path priced above its objective, a small rebalance step left unrefined ...):
 read ``status`` together with ``warnings``.  Each thread collects its own job's warnings
 (:mod:`wfr_cvx._warnings`), so jobs running side by side in the threads of one process (a
-ThreadPoolExecutor, a Dask worker with several threads) keep theirs apart, and the
-process's warnings filters are never touched.  Warnings of other packages (numpy, cvxpy,
-pandas) go through the filters as usual.
+ThreadPoolExecutor, a Dask worker with several threads) keep theirs apart, without
+swapping the process's warnings filters.  Warnings of other packages (numpy, cvxpy,
+pandas) go through the filters as usual, but for one: a solve that silences another
+package's warnings (the ``cvxpy`` backend, cvxpy's "solution may be inaccurate", which the
+status reports) puts one entry first in ``warnings.filters`` and leaves it there; it
+ignores that category (UserWarning) only in a thread inside such a solve, and is inert in
+every other thread (:func:`wfr_cvx._warnings.silenced`).  The other filters are left as
+they were.
 """
 
 from __future__ import annotations
