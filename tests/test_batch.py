@@ -109,6 +109,39 @@ def test_a_job_lost_by_the_executor_is_reported_in_its_row():
 
 
 # -- warnings: each job's own, in its row ------------------------------------------------
+class MemoizingExecutor(SerialExecutor):
+    """Answers identical submissions with the same Future (as a caching executor does)."""
+
+    def __init__(self):
+        self.futures = {}
+
+    def submit(self, fn, /, *args, **kwargs):
+        import pickle
+
+        key = pickle.dumps((fn, args, kwargs))
+        if key not in self.futures:
+            self.futures[key] = super().submit(fn, *args, **kwargs)
+        return self.futures[key]
+
+
+def test_identical_jobs_answered_by_one_future_keep_every_row():
+    """Before: the second job's future replaced the first's index, a row stayed empty and
+    building the table raised a pandas shape error: every row was lost."""
+    dollars = {**DOLLARS, "name": "dollars"}  # warned while read: once in each row
+    jobs = [SWITCH, dollars, SWITCH, dollars, {**SWITCH, "lam": 0.5}]
+    executor = MemoizingExecutor()
+    table = solve_many(jobs, executor=executor, progress=False)
+    assert len(executor.futures) == 3
+    assert table["name"].tolist() == ["switch", "dollars", "switch", "dollars", "switch"]
+    assert (table["status"] == "Solved").all()
+    np.testing.assert_allclose(table["distance2"].iloc[[0, 2, 4]],
+                               6 * np.array([0.25, 0.25, 0.5]) ** 2, rtol=1e-6)
+    assert table.loc[1, "warnings"].startswith("UnitsWarning")
+    assert table.loc[1, "warnings"] == table.loc[3, "warnings"]
+    serial = _serial(jobs)
+    pd.testing.assert_frame_equal(table.drop(columns="time"), serial.drop(columns="time"))
+
+
 def test_warned_jobs_say_so_in_their_rows_on_the_process_pool():
     """Before: an inaccurate solve was a row "Solved" with nothing else to tell it from an
     accurate one, and other warnings went to the worker's stderr without the job's name."""
@@ -158,7 +191,7 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     """Before: each job swapped the process-wide warnings filters with catch_warnings; two
     jobs in threads put them back in the wrong order and left an "ignore" of
     InaccurateSolutionWarning in force for the rest of the session.  Now each thread
-    collects its own job's warnings and the filters are never touched."""
+    collects its own job's warnings and the user's filters are left as they were."""
     jobs = [WarnsAlongside(**{f.name: getattr(_switch(name), f.name)
                               for f in dataclasses.fields(problems.Problem)})
             for name in ("first", "second")]
@@ -178,6 +211,27 @@ def test_jobs_in_threads_keep_their_own_warnings_and_leave_the_filters_alone():
     # a thread outside the jobs warned as usual, under its own filters
     assert [str(w.message) for w in shown] == ["a step was left unrefined",
                                                "outside the jobs"]
+
+
+def test_a_cvxpy_job_in_a_thread_adds_only_its_inert_filter():
+    """The module docstring said the warnings filters were never touched; a cvxpy job adds
+    the one entry it documents: first, UserWarning, matching only in a silencing thread."""
+    pytest.importorskip("cvxpy")
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.filterwarnings("ignore", "a user's own")
+        before = list(warnings.filters)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            table = solve_many([{**BUMPS, "backend": "cvxpy"}], executor=pool,
+                               progress=False)
+        after = list(warnings.filters)
+    assert table["status"].tolist() == ["Solved"], table["error"].tolist()
+    added = [f for f in after if f not in before]
+    assert [f for f in after if f in before] == before
+    assert len(added) == 1 and after[0] is added[0]
+    action, pattern, category, _, _ = added[0]
+    assert (action, category) == ("ignore", UserWarning)
+    assert not pattern.match("anything")  # inert in this thread, outside any solve
 
 
 def _users(filters) -> list:
@@ -259,7 +313,10 @@ def test_killing_a_worker_while_jobs_run_loses_no_job():
         children = []
         for task in Path(f"/proc/{os.getpid()}/task").iterdir():
             children += (task / "children").read_text().split()
-        os.kill(int(children[0]), signal.SIGKILL)
+        # this thread makes the pool spawn its workers, beside spawn's resource tracker
+        workers = [pid for pid in children
+                   if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(int(workers[0]), signal.SIGKILL)
 
     killer = threading.Thread(target=kill_a_worker)
     killer.start()
@@ -267,6 +324,66 @@ def test_killing_a_worker_while_jobs_run_loses_no_job():
     killer.join()
     assert (table["status"] == "Solved").all(), table
     np.testing.assert_allclose(table["distance2"], 6 * 0.25**2, rtol=1e-6)
+
+
+#: a module whose import, in the process that runs the batch only, lasts until ``release``
+#: exists: a thread importing it holds its import lock meanwhile
+HELD_MODULE = """
+import os, time
+from pathlib import Path
+if os.environ.get("HOLDER") == str(os.getpid()):
+    here = Path(__file__).parent
+    (here / "importing").touch()
+    while not (here / "release").exists():
+        time.sleep(0.01)
+"""
+
+#: a batch run while another thread holds an import lock that the job needs
+BATCH_BESIDE_A_THREAD = """
+import dataclasses, os, threading, time
+from pathlib import Path
+from wfr_cvx import problem_files
+from wfr_cvx.batch import solve_many
+
+class ImportsLate(problem_files.Problem):
+    def solve(self, **options):
+        import held  # a child forked while the other thread imports it waits for ever
+        return super().solve(**options)
+
+if __name__ == "__main__":
+    here = Path(__file__).parent
+    os.environ["HOLDER"] = str(os.getpid())
+    threading.Thread(target=__import__, args=("held",), daemon=True).start()
+    while not (here / "importing").exists():
+        time.sleep(0.01)
+    base = problem_files.from_dict(%r, name="x")
+    job = ImportsLate(**{f.name: getattr(base, f.name)
+                         for f in dataclasses.fields(problem_files.Problem)})
+    print(solve_many([job], workers=1, progress=False)["status"].tolist())
+    (here / "release").touch()
+"""
+
+
+def test_a_batch_beside_a_busy_thread_does_not_hang(tmp_path):
+    """A worker forked while another thread held a lock (here an import's) waited on it for
+    ever, and the batch with it; a process running threads spawns its workers."""
+    (tmp_path / "held.py").write_text(HELD_MODULE)
+    script = tmp_path / "batch_job.py"
+    script.write_text(BATCH_BESIDE_A_THREAD % (SWITCH,))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # a session of its own: a hung run's workers are killed with it
+    run = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        out, err = run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.communicate()
+        pytest.fail("the batch hung: a worker forked beside a thread holding a lock")
+    assert run.returncode == 0, err
+    assert out.split() == ["['Solved']"], (out, err)
 
 
 def test_each_job_is_held_to_its_threads(monkeypatch):

@@ -225,6 +225,26 @@ def test_policy_interpolates_between_step_midpoints(coarse):
         np.testing.assert_array_equal(r, path_fields(coarse)[1][k])
 
 
+def test_the_path_fields_cannot_be_edited_under_the_policy():
+    """Before: ``path_fields`` returned its cache itself, so ``velocity *= 2`` doubled every
+    later ``policy`` and ``rollout`` of the geodesic."""
+    g = Grid(8, 2)
+    geo = wfr_cvx.geodesic(g.bump(0.4, 0.1), g.bump(0.5, 0.1), g, lam=1.0)
+    v0, r0 = policy(geo, 0.5)
+    rolled = rollout(geo)
+    velocity, rate, _ = path_fields(geo)
+    for field in (velocity, rate):
+        with pytest.raises(ValueError, match="read-only"):
+            field *= 2
+    v1, r1 = policy(geo, 0.5)
+    np.testing.assert_array_equal(v1, v0)
+    np.testing.assert_array_equal(r1, r0)
+    np.testing.assert_array_equal(rollout(geo), rolled)
+    edited = velocity.copy()  # a copy is the caller's own
+    edited *= 2
+    np.testing.assert_array_equal(path_fields(geo)[0], velocity)
+
+
 def test_policy_of_a_one_step_path():
     g = Grid(8, 1)
     geo = wfr_cvx.geodesic(g.bump(0.4, 0.1), g.bump(0.5, 0.1), g, lam=1.0)

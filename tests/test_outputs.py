@@ -111,6 +111,28 @@ def test_to_xarray_round_trips_the_masses_exactly(geo):
     assert np.array_equal(ds["mass"].sel(regime="risk_off").values, geo.rho[:, 1])
 
 
+@pytest.mark.parametrize("grid", [Grid(8, 2, regimes=2), Grid.simplex(4, 2)],
+                         ids=["1-D", "simplex"])
+def test_editing_the_dataset_leaves_the_path_alone(grid):
+    """Before: the 1-D Dataset's variables were the path's own arrays, so ``ds["mass"] *=
+    1e6`` multiplied ``geo.rho`` (and the later figures and plots) as well."""
+    pytest.importorskip("xarray")
+    if grid.dims == 2:
+        geo = wfr_cvx.geodesic(grid.dirac((0.1, 0.1)), grid.dirac((0.4, 0.1)), grid, 0.5)
+    else:
+        geo = wfr_cvx.geodesic(grid.dirac(0.3, 0), grid.dirac(0.6, 1), grid, 0.5)
+    names = ("rho", "source", "rate", "momentum", "velocity", "metric", "times",
+             "transport_per_step", "reaction_per_step")
+    before = {name: np.array(getattr(geo, name), dtype=float) for name in names}
+    ds = geo.to_xarray()
+    for name in ds.data_vars:
+        if ds[name].dtype.kind == "f":
+            ds[name].values[...] = -7.0
+    for name in names:
+        assert np.array_equal(np.asarray(getattr(geo, name), dtype=float), before[name],
+                              equal_nan=True), name
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["simplex", "masked"])
 def test_simplex_to_xarray_keeps_every_active_value_and_nans_the_rest(masked):
     """2-D: dims time, regime, w_<A>, w_<B>; faces of each axis a dimension of their own;
@@ -132,7 +154,7 @@ def test_simplex_to_xarray_keeps_every_active_value_and_nans_the_rest(masked):
     assert np.array_equal(active, g.mask)
     for name, values in (("mass", geo.rho), ("source", geo.source), ("rate", geo.rate)):
         got = ds[name].values
-        assert np.array_equal(got[:, active], values[:, active])  # exactly, not a copy
+        assert np.array_equal(got[:, active], values[:, active])  # the same numbers
         assert np.isnan(got[:, ~active]).all()
     faces = g.face_mask
     for name, values in (("momentum", geo.momentum), ("velocity", geo.velocity)):

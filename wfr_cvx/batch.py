@@ -21,6 +21,15 @@ Where the work happens:
   then reported failed (``"WorkerLost: ..."``).  A Dask cluster reschedules the tasks of a
   lost worker itself.
 
+Start method: the default pool starts its workers by the platform's start method, except
+that it never forks a process in which other threads are running (``fork``, the default
+on Linux before Python 3.14, while ``threading.active_count() > 1``): a forked child
+inherits every lock as it was at the fork, and one held by another thread then (a module
+being imported, a JIT compiler's lock) is held in the child for ever, which would wait on
+it.  Such workers are started by ``spawn`` instead: a fresh interpreter that imports
+wfr_cvx (seconds more per call), and, as with any ``spawn`` pool, re-imports the
+main script, whose top-level code must then be guarded by ``if __name__ == "__main__":``.
+
 Threads: a solve uses threads for independent blocks and in the first-order backend
 (:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
 so the default ``workers`` = cores keeps workers x threads at the number of cores.
@@ -47,9 +56,14 @@ solve can be inaccurate and still say ``"Solved"`` -- its
 1-D grid, a path priced above its objective, a small rebalance step left unrefined ...):
 read ``status`` together with ``warnings``.  Each thread collects its own job's warnings
 (:mod:`wfr_cvx._warnings`), so jobs running side by side in the threads of one process (a
-ThreadPoolExecutor, a Dask worker with several threads) keep theirs apart, and the
-process's warnings filters are never touched.  Warnings of other packages (numpy, cvxpy,
-pandas) go through the filters as usual.
+ThreadPoolExecutor, a Dask worker with several threads) keep theirs apart, without
+swapping the process's warnings filters.  Warnings of other packages (numpy, cvxpy,
+pandas) go through the filters as usual, but for one: a solve that silences another
+package's warnings (the ``cvxpy`` backend, cvxpy's "solution may be inaccurate", which the
+status reports) puts one entry first in ``warnings.filters`` and leaves it there; it
+ignores that category (UserWarning) only in a thread inside such a solve, and is inert in
+every other thread (:func:`wfr_cvx._warnings.silenced`).  The other filters are left as
+they were.
 """
 
 from __future__ import annotations
@@ -122,7 +136,8 @@ def solve_many(jobs, *, executor=None, workers: int | None = None,
         while their results are held; ``client.get_executor(pure=False)`` solves each).
         It is used, not shut down.  Default: a local pool of worker processes (the
         platform's start method), created for this call and shut down at its end, in
-        which a dying worker costs only its own job (module docstring).
+        which a dying worker costs only its own job; a process running other threads is
+        not forked but its workers spawned (module docstring).
     workers : int, optional
         Processes of the default pool (default ``os.cpu_count()``, never more than the
         number of jobs); only without ``executor``.
@@ -379,20 +394,25 @@ def _warnings_text(caught) -> str:
 
 def _run(executor, todo, rows, names, bar, threads: int) -> None:
     """Submit every job, then collect each future; a failure fills its own row only."""
-    futures = {}
+    # future -> its rows: an executor may answer identical jobs with one future
+    futures: dict[concurrent.futures.Future, list[int]] = {}
     for i, problem in todo:
         try:
-            futures[executor.submit(_solve, problem, threads)] = i
+            future = executor.submit(_solve, problem, threads)
         except Exception as exc:  # e.g. a broken pool or an unpicklable job
             rows[i] = _failed(names[i], "error", exc, np.nan)
             bar.update()
+        else:
+            futures.setdefault(future, []).append(i)
     for future in concurrent.futures.as_completed(futures):
-        i = futures[future]
         try:
-            rows[i] = future.result()
+            row, lost = future.result(), None
         except Exception as exc:  # the executor lost the job (worker died, ...)
-            rows[i] = _failed(names[i], "error", exc, np.nan)
-        bar.update()
+            row, lost = None, exc
+        for i in futures[future]:
+            # a row of its own each: the read warnings are added to it later
+            rows[i] = dict(row) if lost is None else _failed(names[i], "error", lost, np.nan)
+            bar.update()
 
 
 class WorkerLost(RuntimeError):
@@ -416,10 +436,24 @@ def _worker_main(connection, threads: int) -> None:
         connection.send((index, _solve(problem, threads)))
 
 
+def _start_context():
+    """The multiprocessing context a worker is started by: the platform's, but ``spawn``
+    instead of ``fork`` while other threads run (a lock one of them holds at the fork would
+    be held for ever in the child)."""
+    import multiprocessing
+    import threading
+
+    context = multiprocessing.get_context()
+    if context.get_start_method() == "fork" and threading.active_count() > 1:
+        return multiprocessing.get_context("spawn")
+    return context
+
+
 class _Worker:
     """One worker process, its pipe and the job it is solving (None when idle)."""
 
-    def __init__(self, context, threads: int):
+    def __init__(self, threads: int):
+        context = _start_context()  # at each start: threads may have begun since the last
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads),
                                        daemon=True)
@@ -440,11 +474,8 @@ class _WorkerPool:
     ATTEMPTS = 2
 
     def __init__(self, n_workers: int, threads: int):
-        import multiprocessing
-
-        self._context = multiprocessing.get_context()
         self._threads = threads
-        self._workers = [_Worker(self._context, threads) for _ in range(n_workers)]
+        self._workers = [_Worker(threads) for _ in range(n_workers)]
 
     def __enter__(self):
         return self
@@ -525,7 +556,7 @@ class _WorkerPool:
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join()
-        fresh = _Worker(self._context, self._threads)
+        fresh = _Worker(self._threads)
         self._workers[self._workers.index(worker)] = fresh
         return worker.process.exitcode
 

@@ -130,8 +130,8 @@ def geodesic_to_xarray(geo):
     -------
     xarray.Dataset
         1-D grid: dimensions ``time`` (levels), ``step``, ``regime``, ``weight`` (cell
-        centres) and ``face``.  Variables ``mass (time, regime, weight)`` — the exact
-        array ``geo.rho`` —, ``source`` and ``rate (step, regime, weight)``, ``momentum``
+        centres) and ``face``.  Variables ``mass (time, regime, weight)`` (``geo.rho``),
+        ``source`` and ``rate (step, regime, weight)``, ``momentum``
         and ``velocity (step, regime, face)``, ``metric (regime, face)``,
         ``transport_cost`` and ``reaction_cost (step)``; the coordinate ``asset`` when
         ``grid.assets`` is given.
@@ -149,6 +149,8 @@ def geodesic_to_xarray(geo):
         The figures, status, timings (seconds), ``lam``, backend, scheme and the version
         of wfr_cvx that solved it are in ``attrs``, numbers and strings only: the Dataset
         writes with ``to_netcdf`` and reads back with ``xarray.open_dataset``.
+
+        Every array is a copy: editing the Dataset leaves ``geo`` as it was.
 
     Raises
     ------
@@ -168,6 +170,12 @@ def geodesic_to_xarray(geo):
     {'step': 2, 'regime': 1, 'face_eq': 3, 'w_bd': 4}
     """
     xr = _require_xarray()
+    # copied: the variables would otherwise be views of the result's own arrays
+    return _dataset(xr, geo).copy(deep=True)
+
+
+def _dataset(xr, geo):
+    """:func:`geodesic_to_xarray`, its variables possibly sharing the path's arrays."""
     grid = geo.grid
     if grid.dims == 2:
         return _simplex_dataset(xr, geo)

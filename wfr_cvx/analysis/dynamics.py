@@ -397,12 +397,19 @@ def path_fields(geo: Geodesic) -> tuple[np.ndarray, np.ndarray, float]:
     apply.  ``Geodesic.velocity`` and ``rate`` leave out the mass below the solver's
     resolution (:data:`~wfr_cvx.result.RESOLVED_MASS`, up to 1e-4 of it), where the
     ratios are not determined by the solve; a rollout needs the path's own ratios
-    wherever it carries mass, to reproduce it (pure reaction exactly)."""
+    wherever it carries mass, to reproduce it (pure reaction exactly).
+
+    Both arrays are read-only (an in-place edit raises ValueError): they are computed once
+    per geodesic and shared by its later :func:`policy` and :func:`rollout` calls; edit
+    a copy (``velocity.copy()``)."""
     cached = geo.__dict__.get("_path_fields")
     if cached is None:
         floor = EXACT_MASS * mean_cell_mass(geo.rho)
-        cached = (_safe_ratio(geo.momentum, geo.rho_face, floor),
-                  _safe_ratio(geo.source, geo.rho_mean, floor), float(floor))
+        velocity = _safe_ratio(geo.momentum, geo.rho_face, floor)
+        rate = _safe_ratio(geo.source, geo.rho_mean, floor)
+        # read-only: a caller's edit would otherwise change the later answers
+        velocity.flags.writeable = rate.flags.writeable = False
+        cached = (velocity, rate, float(floor))
         geo.__dict__["_path_fields"] = cached
     return cached
 
