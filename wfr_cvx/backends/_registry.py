@@ -136,7 +136,7 @@ REGISTRY: dict[str, Backend] = {backend.name: backend for backend in (
         bytes_per_cell_step=6_000, agreement_rtol=1e-4),
     Backend(
         name="scs", solver="SCS",
-        summary="SCS's operator splitting on the assembled SOCP (to ~1e-5)",
+        summary="SCS's operator splitting on the assembled SOCP (to ~1e-4)",
         options=SCS_OPTIONS, kind="conic", entry="wfr_cvx.backends._scs:solve_conic",
         factorises=True, certifies_infeasibility=True, first_order=True,
         bytes_per_cell_step=18_000, agreement_rtol=1e-4),
