@@ -84,7 +84,7 @@ Dirac gap 0.4, lam 0.5 / 2, 100 x 32              +1.0 / +0.84 %    +8.4 / 8.8 %
 Dirac gap 0.2, lam 0.1 / 0.5 / 2 (C = 0.63)       +2.2 / 2.4 %      +6 to 10 %        +4 to 7 %
 Dirac gap 0.1, lam 0.1 / 0.5 / 2 (C = 0.31)       +8.7 to 9.5 %     +13 to 14 %       +12 to 13 %
 Dirac gap 0.3, lam 0.1 (near teleport)            +0.07 %           +0.26 %           -1.8 %
-gap 0.95-1.2 pi lam, lam 2-3 cells (20 x 5..)     -0.1 to -11 %     -4 to -15 %       --
+gap 0.95-1.2 pi lam, lam 1-5 cells (20 x 5..)     -0.1 to -11 %     -4 to -15 %       --
 Dirac gap 0.3, lam 0.5 at 200 x 64 / 400 x 128    +0.25 / 0.17 %    +4.7 / 2.6 %      +2.9 % / --
 Dirac gap 0.1, 100 x 10 (C = 1), lam 0.1 / 0.5    +0.55 / 0.03 %    --                --
 Dirac gap 0.2, 100 x 20 (C = 1), lam 0.1 / 0.5    +1.35 / 0.13 %    --                --
@@ -96,11 +96,12 @@ bumps vs ensemble, 1-D 32 x 8 / 256 x 64          -0.31/-0.005 %    +1.8/+0.027 
 simplex 32^2 x 16, translation at large lam       +0.06 %           +0.63 %           --
 ================================================  ================  ================  ==============
 
-Near :math:`\pi\lambda` the scheme needs :math:`\lambda` resolved by several cells: two
-Diracs 0.95-1.2 :math:`\pi\lambda` apart with :math:`\lambda` of 2-3 cells come out
-*below* the closed form, "Solved" (measured on ``Grid(20, 5)``, ``Grid(40, 10)``,
-``Grid(40, 40)``, ``Grid(60, 15)``: centred -11 / -4.3 / -0.14 / -2.1 to -3.4 %, power
--15 / -8 / -14 / -4 to -5 %), where :math:`\lambda` of 10 cells gives +0.07 / +0.26 %.
+Near :math:`\pi\lambda`, with :math:`\lambda` of 1-5 cells, two Diracs 0.95-1.2
+:math:`\pi\lambda` apart come out *below* the closed form, "Solved" (``Grid(20, 5)``,
+``Grid(40, 10)``, ``Grid(40, 40)``, ``Grid(60, 15)``: centred -11 / -4.3 / -0.14 / -2.1 to
+-3.4 %, power -15 / -8 / -14 / -4 to -5 %); with 10 cells (100 x 32): +0.07 / +0.26 %.  The
+centred error shrinks with the steps (lam of one cell on 20 cells: -11 / -4.5 / -1.8 % at
+5 / 16 / 40 steps), the power error does not (-15 / -19 / -20 %).
 
 The bumps' static reference samples the same Gaussians on 400 cells (whole-cell shifts;
 see :func:`~wfr_cvx.closed_form.static_wfr2` on why not the solve's own cells).
