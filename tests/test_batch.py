@@ -714,3 +714,43 @@ def test_a_single_job_instead_of_a_list_is_refused(single):
     # any other iterable of jobs is still one
     table = _serial(iter([SWITCH]))
     assert table["name"].tolist() == ["switch"]
+
+
+def test_the_packages_own_progress_bar_does_not_make_the_pool_spawn():
+    """Before: the batch's own tqdm bar started tqdm's monitor thread, so a plain script
+    at a terminal spawned its workers (threads running): without a ``__main__`` guard
+    every job came back "WorkerLost", and with one the call took 3x as long."""
+    import multiprocessing
+
+    pytest.importorskip("tqdm")
+    from tqdm import tqdm
+
+    from wfr_cvx._progress import progress_bar
+    from wfr_cvx.batch import _spawn_hint, _start_context
+
+    before = threading.active_count()
+    bar = progress_bar(True, desc="batch", unit="job", total=2)
+    bar.update()
+    assert threading.active_count() == before  # no monitor thread of ours
+    bar.close()
+    _, running = _start_context()  # threads other tests left (a Dask cluster's)
+    own = tqdm(total=2, disable=False, file=open(os.devnull, "w"))  # a caller's own bar
+    try:
+        context, threads = _start_context()
+        assert threads == running  # tqdm's monitor thread is not counted
+        if not running:
+            assert context.get_start_method() == multiprocessing.get_start_method()
+        stop = threading.Event()
+        desk = threading.Thread(target=stop.wait, name="desk", daemon=True)
+        desk.start()
+        try:
+            context, threads = _start_context()
+        finally:
+            stop.set()
+            desk.join()
+        if multiprocessing.get_start_method() == "fork":
+            assert context.get_start_method() == "spawn" and "desk" in threads
+            assert "__main__" in _spawn_hint(["desk"]) and "desk" in _spawn_hint(["desk"])
+    finally:
+        own.close()
+    assert _spawn_hint([]) == ""

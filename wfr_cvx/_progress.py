@@ -15,6 +15,7 @@ tqdm nothing is shown and nothing fails.
 from __future__ import annotations
 
 import contextvars
+import functools
 import sys
 from contextlib import contextmanager
 
@@ -86,5 +87,13 @@ def progress_bar(setting, *, desc: str, unit: str, total: int | None = None):
         from tqdm import tqdm
     except ImportError:
         return _Silent()
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                dynamic_ncols=True)
+    return _without_monitor(tqdm)(total=total, desc=desc, unit=unit, file=sys.stderr,
+                                  leave=False, dynamic_ncols=True)
+
+
+@functools.cache
+def _without_monitor(bar: type) -> type:
+    """tqdm's bar class ``bar`` without its monitor thread: a thread running in the
+    process would make a batch's pool spawn its workers instead of forking them
+    (:mod:`wfr_cvx.batch`), and the bars here are refreshed by their own updates."""
+    return type(bar.__name__, (bar,), {"monitor_interval": 0})

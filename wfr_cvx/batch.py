@@ -22,13 +22,14 @@ Where the work happens:
   lost worker itself.
 
 Start method: the default pool starts its workers by the platform's start method, except
-that it never forks a process in which other threads are running (``fork``, the default
-on Linux before Python 3.14, while ``threading.active_count() > 1``): a forked child
-inherits every lock as it was at the fork, and one held by another thread then (a module
-being imported, a JIT compiler's lock) is held in the child for ever, which would wait on
-it.  Such workers are started by ``spawn`` instead: a fresh interpreter that imports
-wfr_cvx (seconds more per call), and, as with any ``spawn`` pool, re-imports the
-main script, whose top-level code must then be guarded by ``if __name__ == "__main__":``.
+that it never forks a process in which other threads are running (``fork``, the default on
+Linux before Python 3.14, while threads other than the caller's run; tqdm's monitor thread
+aside, and this package's bars start none): a forked child inherits every lock as it was at
+the fork, and one held by another thread then (a module being imported, a JIT compiler's
+lock) is held in the child for ever, which would wait on it.  Such workers are started by
+``spawn`` instead: a fresh interpreter that imports wfr_cvx (seconds more per call), and, as
+with any ``spawn`` pool, re-imports the main script, whose top-level code must then be
+guarded by ``if __name__ == "__main__":`` (a job lost to a spawned worker says so).
 
 Threads: a solve uses threads for independent blocks and in the first-order backend
 (:mod:`wfr_cvx._threads`).  Each job is held to ``threads_per_worker`` threads (default 1),
@@ -437,23 +438,40 @@ def _worker_main(connection, threads: int) -> None:
 
 
 def _start_context():
-    """The multiprocessing context a worker is started by: the platform's, but ``spawn``
-    instead of ``fork`` while other threads run (a lock one of them holds at the fork would
-    be held for ever in the child)."""
+    """The multiprocessing context a worker is started by, and the names of the threads
+    that made it ``spawn`` (empty when it is the platform's): ``spawn`` instead of
+    ``fork`` while other threads run (a lock one of them holds at the fork would be held
+    for ever in the child).  tqdm's monitor thread (a caller's own bars) is not counted:
+    it holds no lock a worker takes, since workers show no bars."""
     import multiprocessing
+    import sys
     import threading
 
     context = multiprocessing.get_context()
-    if context.get_start_method() == "fork" and threading.active_count() > 1:
-        return multiprocessing.get_context("spawn")
-    return context
+    monitor = getattr(sys.modules.get("tqdm._monitor"), "TMonitor", ())
+    others = [t.name for t in threading.enumerate()
+              if t is not threading.current_thread() and not isinstance(t, monitor)]
+    if context.get_start_method() == "fork" and others:
+        return multiprocessing.get_context("spawn"), others
+    return context, []
+
+
+def _spawn_hint(threads: list[str]) -> str:
+    """What a lost job's error adds when its worker was spawned, not forked."""
+    if not threads:
+        return ""
+    return (f"; the workers were spawned, not forked, since other threads were running "
+            f"({', '.join(threads[:3])}): a spawned worker re-imports the main script, "
+            "whose top-level code must be guarded by `if __name__ == \"__main__\":` (a "
+            "worker that exits with code 1 at once is that), or pass `executor=`")
 
 
 class _Worker:
     """One worker process, its pipe and the job it is solving (None when idle)."""
 
     def __init__(self, threads: int):
-        context = _start_context()  # at each start: threads may have begun since the last
+        # at each start: threads may have begun since the last
+        context, self.spawned_for = _start_context()
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads),
                                        daemon=True)
@@ -518,7 +536,8 @@ class _WorkerPool:
                     rows[index] = _failed(problem.name, "error", WorkerLost(
                         f"the worker process solving this job died on each of "
                         f"{self.ATTEMPTS} attempts (last exit code {code}"
-                        f"{_signal_name(code)}); the other jobs are unaffected"), np.nan)
+                        f"{_signal_name(code)}); the other jobs are unaffected"
+                        f"{_spawn_hint(worker.spawned_for)}"), np.nan)
                 bar.update()
 
     def _assign(self, worker, queue, rows, bar) -> int:
